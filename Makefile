@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Each bootstraps .venv by itself; `make test` also installs the Debian
+# packages the tests need (as root, through scripts/install-system-deps).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint venv test-venv sysdeps clean bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+test-venv: $(VENV)/.test-installed
+
+sysdeps:
+	./scripts/install-system-deps
+
+demo: venv
+	$(PY) -m halizard.sim.demo
+
+lint: test-venv
+	$(PY) -m ruff check .
+	$(PY) -m vermin -q --no-tips --violations -t=3.8- halizard
+
+test: test-venv sysdeps lint
+	$(PY) -m pytest -q
+
+bench: venv
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache
