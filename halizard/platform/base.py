@@ -1,0 +1,52 @@
+"""What ha-lizard does to the host it runs on, behind one interface.
+
+Why: the same manager code runs on a real dom0 (xl, xe, reboot) and on a
+simulated host (asks the simulator), as Proxmox HA runs against real nodes
+and its simulator through one environment object. Jobs receive a Platform;
+they never run host commands themselves.
+"""
+import collections
+
+
+class PlatformError(Exception):
+    """A host operation failed or did not finish within its deadline (one-line message)."""
+
+
+ProbeTarget = collections.namedtuple("ProbeTarget", "kind address port source")
+ProbeTarget.__doc__ = """How to network-probe a peer: kind "icmp" (port None) or "tcp" (connect to port,
+expect one byte); source: local address to send from (None = the kernel's choice)."""
+
+DiskHealth = collections.namedtuple("DiskHealth", "healthy detail")
+DiskHealth.__doc__ = """Outcome of a disk check: healthy (bool) and a one-line detail."""
+
+
+class Platform(object):
+    """The host-touching operations; every call has a deadline and raises PlatformError on failure."""
+
+    def source_address(self):
+        """Local address every outgoing connection should come from (None: any)."""
+        raise NotImplementedError
+
+    def probe_target(self, address):
+        """The ProbeTarget that checks whether the peer at `address` is reachable."""
+        raise NotImplementedError
+
+    def local_domains(self):
+        """UUIDs of the VMs whose domains really run on this host (control domain excluded)."""
+        raise NotImplementedError
+
+    def destroy_domain(self, vm_uuid):
+        """Kill the local domain of VM `vm_uuid` at once (no guest shutdown)."""
+        raise NotImplementedError
+
+    def reboot(self):
+        """Reboot this host (self-fencing)."""
+        raise NotImplementedError
+
+    def restart_toolstack(self):
+        """Restart xapi and its companions on this host."""
+        raise NotImplementedError
+
+    def disk_health(self):
+        """DiskHealth of the host's primary disk."""
+        raise NotImplementedError

@@ -1,0 +1,61 @@
+"""The platform of a simulated host: every operation is a call to the simulator.
+
+Why: a simulated host has no hypervisor of its own; the simulator's control
+endpoint holds its ground truth (domains, power). The host's outgoing
+connections come from its own loopback address so partitions apply to it,
+and peers are probed on their reachability port.
+"""
+from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
+from halizard.sim import control
+from halizard.sim.roots import read_sim_host
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class SimPlatform(Platform):
+    def __init__(self, root, timeout=DEFAULT_TIMEOUT):
+        marker = read_sim_host(root)
+        if not marker:
+            raise PlatformError("%s is not a simulated host root (no etc/ha-lizard/sim-host.json)" % root)
+        try:
+            self.host_uuid = marker["host_uuid"]
+            self.address = marker["address"]
+            self.control_url = marker["control_url"]
+            self.probe_port = int(marker["probe_port"])
+        except (KeyError, TypeError, ValueError):
+            raise PlatformError("%s: incomplete sim-host.json" % root) from None
+        self.root = root
+        self.timeout = timeout
+
+    def _call(self, method, *params):
+        try:
+            return control.call(self.control_url, method, *params, timeout=self.timeout)
+        except control.ControlError as exc:
+            raise PlatformError("simulator %s failed: %s" % (method, exc)) from None
+
+    def source_address(self):
+        return self.address
+
+    def probe_target(self, address):
+        return ProbeTarget("tcp", address, self.probe_port, self.address)
+
+    def local_domains(self):
+        return list(self._call("local_domains", self.host_uuid))
+
+    def destroy_domain(self, vm_uuid):
+        self._call("destroy_domain", self.host_uuid, vm_uuid)
+
+    def reboot(self):
+        self._call("reboot_host", self.host_uuid)
+
+    def restart_toolstack(self):
+        self._call("restart_toolstack", self.host_uuid)
+
+    def disk_health(self):
+        answer = self._call("disk_health", self.host_uuid)
+        if isinstance(answer, dict):
+            return DiskHealth(bool(answer.get("healthy")), str(answer.get("detail", "")))
+        return DiskHealth(bool(answer), "simulated disk")
+
+    def __repr__(self):
+        return "SimPlatform(%s at %s)" % (self.host_uuid, self.address)

@@ -1,0 +1,95 @@
+"""The platform of a real dom0: xl, xe-toolstack-restart, reboot, smartctl.
+
+Why: the only module that runs host commands. Argument lists only (no shell,
+no VM name ever reaches a command line: domains are addressed by domid), a
+deadline on every command. Tests never call it; they reach SimPlatform.
+"""
+import re
+import shutil
+import subprocess
+
+from halizard import hostinfo
+from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
+
+COMMAND_TIMEOUT = 30.0
+TOOLSTACK_TIMEOUT = 180.0
+CONTROL_DOMAIN_ID = 0
+XL_LINE = re.compile(
+    r"^(?P<name>.*?)\s+(?P<domid>\d+)\s+\d+\s+\d+\s+\S+\s+[\d.]+\s+"
+    r"(?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b"
+)
+
+
+def parse_xl_list(text):
+    """[(domid, uuid)] of the guest domains in `xl list -v` output (control domain left out)."""
+    domains = []
+    for line in text.splitlines():
+        match = XL_LINE.match(line.strip())
+        if match and int(match.group("domid")) != CONTROL_DOMAIN_ID:
+            domains.append((int(match.group("domid")), match.group("uuid").lower()))
+    return domains
+
+
+def run(argv, timeout=COMMAND_TIMEOUT):
+    """Run a command (argument list) with a deadline; its stdout, or PlatformError."""
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise PlatformError("%s did not finish within %.0f s" % (argv[0], timeout)) from None
+    except OSError as exc:
+        raise PlatformError("cannot run %s: %s" % (argv[0], exc.strerror)) from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise PlatformError("%s exited %d: %s" % (argv[0], done.returncode, detail[-1] if detail else ""))
+    return done.stdout.decode("utf-8", "replace")
+
+
+class XenPlatform(Platform):
+    def __init__(self, root=None):
+        self.root = root
+
+    def source_address(self):
+        return None
+
+    def probe_target(self, address):
+        return ProbeTarget("icmp", address, None, None)
+
+    def _domains(self):
+        return parse_xl_list(run(["xl", "list", "-v"]))
+
+    def local_domains(self):
+        return [uuid for _domid, uuid in self._domains()]
+
+    def destroy_domain(self, vm_uuid):
+        wanted = str(vm_uuid).lower()
+        for domid, uuid in self._domains():
+            if uuid == wanted:
+                run(["xl", "destroy", str(domid)])
+                return
+        raise PlatformError("no local domain for VM %s" % vm_uuid)
+
+    def reboot(self):
+        run([shutil.which("reboot") or "/sbin/reboot", "-f"])
+
+    def restart_toolstack(self):
+        run([shutil.which("xe-toolstack-restart") or "/opt/xensource/bin/xe-toolstack-restart"],
+            timeout=TOOLSTACK_TIMEOUT)
+
+    def disk_health(self):
+        try:
+            disk = hostinfo.read_inventory(self.root).get("PRIMARY_DISK")
+        except hostinfo.HostInfoError as exc:
+            raise PlatformError(str(exc)) from None
+        if not disk:
+            raise PlatformError("no PRIMARY_DISK in xensource-inventory")
+        argv = [shutil.which("smartctl") or "/usr/sbin/smartctl", "-H", disk]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PlatformError("smartctl failed: %s" % type(exc).__name__) from None
+        text = done.stdout.decode("utf-8", "replace")
+        healthy = done.returncode & 0b11111000 == 0 and ("PASSED" in text or ": OK" in text)
+        summary = [line for line in text.splitlines() if "overall-health" in line or "Health Status" in line]
+        return DiskHealth(healthy, summary[0].strip() if summary else "smartctl exit %d" % done.returncode)

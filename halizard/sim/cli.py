@@ -1,0 +1,403 @@
+"""`ha-lizard sim up|fault|status|down`: drive a simulated XAPI pool from the shell.
+
+Why: tests, the demo and people all start, break and inspect simulated pools
+the same way. Exit status: 0 done, 1 failure (pool not running, did not come
+up...), 2 usage (bad arguments, unknown action, host or VM name). Every
+error is one line on stderr.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from halizard.sim import control
+from halizard.sim.addresses import MAX_HOSTS, BoundTransport
+from halizard.sim.daemon import LOG_FILE, PID_FILE, POOL_FILE
+from halizard.sim.probe import probe
+
+DEFAULT_DIR = "sim-pool"
+UP_DEADLINE = 60.0
+DOWN_DEADLINE = 15.0
+HOST_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up")
+VM_ACTIONS = ("crash-vm",)
+GROUP_ACTIONS = ("partition",)
+BARE_ACTIONS = ("heal",)
+ACTIONS = HOST_ACTIONS + VM_ACTIONS + GROUP_ACTIONS + BARE_ACTIONS
+
+DESCRIPTION = """\
+Simulated XCP-ng / XenServer pool: one XAPI endpoint per simulated host, each
+on its own loopback address (127.x.y.N, port 80), plus a control endpoint and
+an outer dom0 (outer_url) that shows every simulated host as a VM (XVM fencing).
+The simulator keeps ground truth (where domains really run) apart from the
+XAPI database (what the master believes).
+
+  up      start a pool in the background; writes DIR/pool.json
+  fault   inject a fault:
+            power-off|power-on|reboot|hang-xapi|unhang-xapi|link-down|link-up HOST...
+            crash-vm VM...
+            partition GROUP GROUP...   (each GROUP: host names joined by commas)
+            heal                       (ends every partition)
+  status  hosts (power, xapi, role), VMs (database vs. ground truth), violations
+  down    stop the pool and free its addresses
+
+Each host's root directory (DIR/hosts/<name>) holds etc/xensource/pool.conf,
+etc/xensource-inventory, etc/ha-lizard/ and var/lib/ha-lizard/: run
+`ha-lizard --root ROOT ...` or `ha-cfg --root ROOT ...` to act as that host.
+Exit status: 0 ok, 1 failure, 2 usage error.
+"""
+
+
+class UsageError(Exception):
+    """Bad input: one line, exit 2."""
+
+
+class Failure(Exception):
+    """Could not do it: one line, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError("%s: %s" % (self.prog, message))
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % text) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative: %r" % text)
+    return value
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number of seconds: %r" % text) from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError("seconds must be within 0..3600: %r" % text)
+    return value
+
+
+def build_parser():
+    parser = _Parser(prog="ha-lizard sim", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="{up,fault,status,down}", parser_class=_Parser)
+
+    def add_dir(sub):
+        sub.add_argument("--dir", default=DEFAULT_DIR,
+                         help="pool directory (pool.json, sim.log, hosts/); default ./%s" % DEFAULT_DIR)
+
+    up = commands.add_parser("up", help="start a simulated pool in the background")
+    up.add_argument("--hosts", type=_positive_int, default=3, help="number of hosts (1..%d, default 3)" % MAX_HOSTS)
+    up.add_argument("--vms", type=_positive_int, default=6, help="number of VMs (default 6)")
+    add_dir(up)
+    up.add_argument("--start-latency", type=_seconds, default=0.5, help="seconds a VM start takes (default 0.5)")
+    up.add_argument("--fuse", type=_seconds, default=10.0,
+                    help="seconds an emergency transition keeps xapi down (default 10)")
+
+    fault = commands.add_parser("fault", help="inject a fault", description="Actions: " + ", ".join(ACTIONS))
+    add_dir(fault)
+    fault.add_argument("action", metavar="ACTION", help="one of: " + ", ".join(ACTIONS))
+    fault.add_argument("targets", metavar="TARGET", nargs="*", help="host names, VM names or comma-joined groups")
+
+    status = commands.add_parser("status", help="show hosts, VMs and violations")
+    add_dir(status)
+    status.add_argument("--json", action="store_true", help="machine-readable (architecture.md)")
+
+    down = commands.add_parser("down", help="stop the pool")
+    add_dir(down)
+    return parser
+
+
+# --- pool directory -------------------------------------------------------
+
+def _read_pid(directory):
+    try:
+        with open(os.path.join(directory, PID_FILE), encoding="utf-8") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_daemon(pid, directory):
+    """True when `pid` is alive and is the simulator daemon of `directory` (guards against pid reuse)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return b"halizard.sim.daemon" in argv and os.fsencode(directory) in argv
+
+
+def read_pool_file(directory):
+    """pool.json of a running pool, or Failure."""
+    path = os.path.join(directory, POOL_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise Failure("no simulated pool running in %s (no %s)" % (directory, POOL_FILE)) from None
+    except (OSError, ValueError) as exc:
+        raise Failure("cannot read %s: %s" % (path, exc)) from None
+
+
+def _control(directory, method, *params):
+    document = read_pool_file(directory)
+    try:
+        return control.call(document["control_url"], method, *params, timeout=30.0)
+    except control.ControlUsageError as exc:
+        raise UsageError(str(exc)) from None
+    except control.ControlError as exc:
+        raise Failure(str(exc)) from None
+
+
+# --- up -------------------------------------------------------------------
+
+def _log_tail(directory, lines=3):
+    try:
+        with open(os.path.join(directory, LOG_FILE), encoding="utf-8", errors="replace") as handle:
+            tail = [line.strip() for line in handle.read().splitlines() if line.strip()][-lines:]
+    except OSError:
+        return ""
+    return " | ".join(tail)
+
+
+def _xapi_answers(url, password):
+    """Any XAPI answer (Success, or HOST_IS_SLAVE from a slave) proves the endpoint serves."""
+    import XenAPI
+
+    session = XenAPI.Session(url, transport=BoundTransport(timeout=5.0))
+    try:
+        session.login_with_password("root", password, "2.0", "ha-lizard-sim")
+    except XenAPI.Failure as failure:
+        return failure.details[0] == "HOST_IS_SLAVE"
+    except OSError:
+        return False
+    try:
+        session.xenapi.session.logout()
+    except (XenAPI.Failure, OSError):
+        pass
+    return True
+
+
+def _endpoints_answer(document):
+    try:
+        control.call(document["control_url"], "ping", timeout=5.0)
+    except control.ControlError:
+        return False
+    if not _xapi_answers(document["outer_url"], document["password"]):
+        return False
+    status = control.call(document["control_url"], "status", timeout=10.0)
+    ports = {}
+    for host in document["hosts"]:
+        ports[host["uuid"]] = _probe_port(host["root"])
+    for host in document["hosts"]:
+        if not _xapi_answers(host["xapi_url"], document["password"]):
+            return False
+        if not probe(host["address"], ports[host["uuid"]], timeout=5.0):
+            return False
+    return bool(status["hosts"])
+
+
+def _probe_port(root):
+    from halizard.sim.roots import read_sim_host
+
+    marker = read_sim_host(root) or {}
+    return int(marker.get("probe_port", 7))
+
+
+def cmd_up(args):
+    directory = os.path.abspath(args.dir)
+    if not 1 <= args.hosts <= MAX_HOSTS:
+        raise UsageError("ha-lizard sim up: --hosts must be within 1..%d" % MAX_HOSTS)
+    os.makedirs(directory, exist_ok=True)
+    pid = _read_pid(directory)
+    if pid and _is_our_daemon(pid, directory):
+        raise Failure("a simulated pool already runs in %s (pid %d): run `ha-lizard sim down --dir %s` first"
+                      % (directory, pid, directory))
+    for name in (POOL_FILE, PID_FILE):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    command = [sys.executable, "-m", "halizard.sim.daemon", "--dir", directory,
+               "--hosts", str(args.hosts), "--vms", str(args.vms),
+               "--start-latency", repr(args.start_latency), "--fuse", repr(args.fuse)]
+    with open(os.path.join(directory, LOG_FILE), "ab") as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   cwd=directory, close_fds=True, start_new_session=True)
+    deadline = time.monotonic() + UP_DEADLINE
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise Failure("simulated pool did not start (exit %s): %s" % (process.returncode, _log_tail(directory)))
+        if os.path.exists(os.path.join(directory, POOL_FILE)):
+            document = read_pool_file(directory)
+            if _endpoints_answer(document):
+                _print_up(directory, document)
+                return 0
+        time.sleep(0.05)
+    _stop_pid(process.pid, directory)
+    raise Failure("simulated pool did not answer within %d s: %s" % (UP_DEADLINE, _log_tail(directory)))
+
+
+def _print_up(directory, document):
+    print("simulated pool up in %s: %d hosts, %d VMs" % (directory, len(document["hosts"]), len(document["vms"])))
+    for host in document["hosts"]:
+        print("  %-8s %-15s %s" % (host["name_label"], host["address"], host["root"]))
+    print("  control %s  outer dom0 %s" % (document["control_url"], document["outer_url"]))
+    print("  details: %s" % os.path.join(directory, POOL_FILE))
+
+
+# --- fault / status -------------------------------------------------------
+
+def cmd_fault(args):
+    directory = os.path.abspath(args.dir)
+    action, targets = args.action, list(args.targets)
+    if action not in ACTIONS:
+        raise UsageError("ha-lizard sim fault: unknown action %r (one of: %s)" % (action, ", ".join(ACTIONS)))
+    if action in BARE_ACTIONS and targets:
+        raise UsageError("ha-lizard sim fault %s takes no target" % action)
+    if action in HOST_ACTIONS + VM_ACTIONS and not targets:
+        kind = "VM" if action in VM_ACTIONS else "host"
+        raise UsageError("ha-lizard sim fault %s needs at least one %s name" % (action, kind))
+    if action in GROUP_ACTIONS and len(targets) < 2:
+        raise UsageError("ha-lizard sim fault partition needs at least two groups (e.g. host1 host2,host3)")
+    if any(not target.strip() for target in targets):
+        raise UsageError("ha-lizard sim fault: empty target name")
+    _control(directory, "fault", action, targets)
+    print("%s %s" % (action, " ".join(targets)) if targets else action)
+    return 0
+
+
+def _names(status):
+    return {host["uuid"]: host["name_label"] for host in status["hosts"]}
+
+
+def _where(value, names):
+    if value in (None, "", "OpaqueRef:NULL"):
+        return "-"
+    return names.get(value, value)
+
+
+def format_status(status):
+    """The human table of a status document."""
+    names = _names(status)
+    lines = ["%-10s %-36s %-5s %-5s %s" % ("HOST", "UUID", "POWER", "XAPI", "ROLE")]
+    for host in status["hosts"]:
+        lines.append("%-10s %-36s %-5s %-5s %s" % (host["name_label"], host["uuid"], host["power"],
+                                                   host["xapi"], host["role"]))
+    lines.append("")
+    lines.append("%-12s %-11s %-10s %s" % ("VM", "DATABASE", "RESIDENT", "REALLY RUNNING ON"))
+    for vm in status["vms"]:
+        running = ",".join(_where(host, names) for host in vm.get("running_on") or []) or "-"
+        lines.append("%-12s %-11s %-10s %s" % (vm["name_label"], vm["power_state"],
+                                               _where(vm.get("resident_on"), names), running))
+    lines.append("")
+    violations = status.get("violations") or []
+    if not violations:
+        lines.append("violations: none")
+    else:
+        lines.append("violations: %d" % len(violations))
+        for violation in violations:
+            lines.append("  " + (violation if isinstance(violation, str) else json.dumps(violation, sort_keys=True)))
+    return "\n".join(lines)
+
+
+def cmd_status(args):
+    status = _control(os.path.abspath(args.dir), "status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(format_status(status))
+    return 0
+
+
+# --- down -----------------------------------------------------------------
+
+def _wait_gone(pid, directory, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _is_our_daemon(pid, directory):
+            return True
+        time.sleep(0.05)
+    return not _is_our_daemon(pid, directory)
+
+
+def _stop_pid(pid, directory):
+    """SIGTERM, then SIGKILL, to our daemon only (checked by its command line)."""
+    for sig, wait in ((signal.SIGTERM, DOWN_DEADLINE), (signal.SIGKILL, 5.0)):
+        if not _is_our_daemon(pid, directory):
+            return True
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        if _wait_gone(pid, directory, wait):
+            return True
+    return False
+
+
+def cmd_down(args):
+    directory = os.path.abspath(args.dir)
+    pid = _read_pid(directory)
+    if not pid or not _is_our_daemon(pid, directory):
+        for name in (POOL_FILE, PID_FILE):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
+        print("no simulated pool running in %s" % directory)
+        return 0
+    try:
+        _control(directory, "shutdown")
+        stopped = _wait_gone(pid, directory, DOWN_DEADLINE)
+    except (Failure, UsageError):
+        stopped = False
+    if not stopped and not _stop_pid(pid, directory):
+        raise Failure("simulated pool (pid %d) in %s did not stop" % (pid, directory))
+    for name in (POOL_FILE, PID_FILE):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    print("simulated pool in %s stopped" % directory)
+    return 0
+
+
+COMMANDS = {"up": cmd_up, "fault": cmd_fault, "status": cmd_status, "down": cmd_down}
+
+
+def main(argv=None):
+    """Entry point of `ha-lizard sim ...`; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return 2
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        sys.stderr.write(_one_line(exc) + "\n")
+        return 2
+    except Failure as exc:
+        sys.stderr.write(_one_line(exc) + "\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("ha-lizard sim: interrupted\n")
+        return 130
+
+
+def _one_line(exc):
+    """The error as one line, starting with the command that failed."""
+    text = " ".join(str(exc).split())
+    return text if text.startswith("ha-lizard sim") else "ha-lizard sim: " + text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""A running simulated pool: assembly of every endpoint, and the background process.
+
+Why: `ha-lizard sim up` must return while the pool keeps running, so the pool
+lives in its own process (`python -m halizard.sim.daemon`, started detached by
+the CLI). The same assembly (`assemble`) serves in-process tests, which want
+a pool without a process. pool.json is written last and atomically: when it
+exists, every endpoint is listening.
+"""
+import argparse
+import errno
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from halizard.sim import roots
+from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
+from halizard.sim.control import start_control
+from halizard.sim.outer import outer_vm_uuid, start_outer
+from halizard.sim.server import close_all, start_servers
+
+POOL_FILE = "pool.json"
+PID_FILE = "sim.pid"
+LOG_FILE = "sim.log"
+HOSTS_DIR = "hosts"
+BIND_ATTEMPTS = 6
+
+
+def log(text):
+    """One timestamped line on stderr (sim.log in the background process)."""
+    sys.stderr.write("%s sim: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), text))
+    sys.stderr.flush()
+
+
+class RunningPool(object):
+    """A SimPool with its xapi, probe, control and outer endpoints listening."""
+
+    def __init__(self, directory, spec, pool, block, servers, control, outer):
+        self.directory = directory
+        self.spec = spec
+        self.pool = pool
+        self.block = block
+        self.servers = servers
+        self.control = control
+        self.outer = outer
+        self.stopped = threading.Event()
+
+    @property
+    def control_url(self):
+        return self.control.url
+
+    @property
+    def outer_url(self):
+        return self.outer.url
+
+    def document(self):
+        """The content of pool.json (architecture.md), plus the outer VM of each host."""
+        described = self.pool.describe()
+        hosts = []
+        for entry in described["hosts"]:
+            hosts.append({
+                "name_label": entry["name_label"],
+                "uuid": entry["uuid"],
+                "address": entry["address"],
+                "xapi_url": self.servers.urls[entry["uuid"]],
+                "root": entry.get("root") or host_root(self.directory, entry["name_label"]),
+            })
+        return {
+            "password": self.spec.password,
+            "control_url": self.control_url,
+            "outer_url": self.outer_url,
+            "hosts": hosts,
+            "vms": described["vms"],
+            "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
+        }
+
+    def close(self):
+        """Stop every endpoint (idempotent)."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        self.servers.close()
+        close_all([self.control, self.outer])
+        closer = getattr(self.pool, "close", None)
+        if closer is not None:
+            closer()
+
+
+def host_root(directory, name_label):
+    return os.path.join(os.path.abspath(directory), HOSTS_DIR, name_label)
+
+
+def _build_spec(directory, block, hosts, vms, password, start_latency, fuse):
+    from halizard.sim.spec import HostSpec, PoolSpec
+
+    host_specs = [
+        HostSpec("host%d" % (index + 1), block.host_address(index), host_root(directory, "host%d" % (index + 1)))
+        for index in range(hosts)
+    ]
+    return PoolSpec(host_specs, vms=vms, password=password, start_latency=start_latency, fuse=fuse)
+
+
+def _master_address(pool):
+    status = pool.status()
+    described = {entry["uuid"]: entry["address"] for entry in pool.describe()["hosts"]}
+    for host in status["hosts"]:
+        if host["role"] == "master":
+            return described[host["uuid"]]
+    return None
+
+
+def _write_roots(pool, control_url):
+    master = _master_address(pool)
+    for entry in pool.describe()["hosts"]:
+        root = entry.get("root")
+        if not root:
+            continue
+        roots.write_host_root(
+            root, entry["uuid"], entry["address"],
+            None if entry["address"] == master else master,
+            control_url, PROBE_PORT,
+        )
+
+
+def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report):
+    from halizard.sim.pool import SimPool
+
+    spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse)
+    pool = SimPool(spec)
+    started = []
+    try:
+        control = start_control(pool, block.control_address, on_shutdown=on_shutdown)
+        started.append(control)
+        outer = start_outer(pool, spec.password, block.outer_address)
+        started.append(outer)
+        _write_roots(pool, control.url)
+        servers = start_servers(pool, report=report)
+    except BaseException:
+        close_all(started)
+        closer = getattr(pool, "close", None)
+        if closer is not None:
+            closer()
+        raise
+    return RunningPool(directory, spec, pool, block, servers, control, outer)
+
+
+def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None):
+    """Build and start a whole simulated pool under `directory` (host roots in DIR/hosts/).
+
+    Retries on a fresh address block when another pool grabbed ours meanwhile.
+    """
+    directory = os.path.abspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    last = None
+    for _ in range(BIND_ATTEMPTS):
+        block = allocate_block(hosts)
+        try:
+            return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report)
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                raise
+            last = exc
+    raise AddressError("could not bind a loopback block: %s" % last)
+
+
+def write_pool_file(directory, document):
+    """pool.json, atomically, readable by root only (it holds the password)."""
+    roots.atomic_write(os.path.join(directory, POOL_FILE), json.dumps(document, indent=2) + "\n", mode=0o600)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m halizard.sim.daemon",
+                                     description="Run a simulated pool in the foreground (used by `ha-lizard sim up`).")
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--hosts", type=int, required=True)
+    parser.add_argument("--vms", type=int, required=True)
+    parser.add_argument("--start-latency", type=float, default=0.5)
+    parser.add_argument("--fuse", type=float, default=10.0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    """Run until SIGTERM/SIGINT or the control endpoint's shutdown; pool.json exists while running."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    directory = os.path.abspath(args.dir)
+    stop = threading.Event()
+
+    def on_signal(_signum, _frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        running = assemble(directory, args.hosts, args.vms, start_latency=args.start_latency,
+                           fuse=args.fuse, on_shutdown=stop.set, report=log)
+    except Exception as exc:  # noqa: BLE001 - one line in sim.log, non-zero exit
+        log("cannot start: %s: %s" % (type(exc).__name__, exc))
+        return 1
+    try:
+        roots.atomic_write(os.path.join(directory, PID_FILE), "%d\n" % os.getpid())
+        write_pool_file(directory, running.document())
+        log("pool up: %d hosts, %d VMs, control %s, outer %s, pid %d"
+            % (args.hosts, args.vms, running.control_url, running.outer_url, os.getpid()))
+        while not stop.wait(0.5):
+            pass
+        log("shutting down")
+    finally:
+        _remove(os.path.join(directory, POOL_FILE))
+        running.close()
+        _remove(os.path.join(directory, PID_FILE))
+        log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

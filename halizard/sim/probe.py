@@ -1,0 +1,63 @@
+"""The reachability endpoint of a simulated host (the simulator's "ping").
+
+Why: a network probe of a peer must be a real network operation that power-offs,
+link loss and partitions affect, yet is independent of xapi (a hung xapi
+still "pings"). A TCP connection to the host's address on the probe port
+gets one byte (b"+") when the caller can reach the host, a reset otherwise.
+"""
+import socket
+import socketserver
+import struct
+
+PROBE_REPLY = b"+"
+
+
+class _ProbeHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock = self.request
+        if self.server.pool.can_reach(self.client_address[0], self.server.host_uuid):
+            try:
+                sock.sendall(PROBE_REPLY)
+            except OSError:
+                pass
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
+
+class ProbeServer(socketserver.ThreadingTCPServer):
+    """Accepts, answers one byte only when the peer can reach this host."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, port, pool, host_uuid):
+        self.pool = pool
+        self.host_uuid = host_uuid
+        socketserver.ThreadingTCPServer.__init__(self, (address, port), _ProbeHandler)
+
+    def handle_error(self, request, client_address):
+        """A probing client that resets first is normal."""
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+
+
+def probe(address, port, timeout=1.0, source=None):
+    """True when a probe of (address, port) from `source` gets the reply byte in time."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        if source:
+            sock.bind((source, 0))
+        sock.connect((address, port))
+        return sock.recv(1) == PROBE_REPLY
+    except OSError:
+        return False
+    finally:
+        sock.close()

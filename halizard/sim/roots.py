@@ -1,0 +1,96 @@
+"""Per-host root directories: the files a real dom0 has, for one simulated host.
+
+Why: ha-lizard and ha-cfg read the host's role, master address and own UUID
+from files (pool.conf, xensource-inventory) under a configurable root; each
+simulated host gets its own root so `ha-lizard --root R` acts as that host.
+`etc/ha-lizard/sim-host.json` marks the root as simulated (selects the
+simulated platform) and says how to reach the simulator.
+"""
+import json
+import os
+import tempfile
+import uuid as uuidlib
+
+from halizard import paths
+
+INVENTORY_TEMPLATE = (
+    "PRODUCT_BRAND='XCP-ng'\n"
+    "PRODUCT_NAME='xenenterprise'\n"
+    "PRODUCT_VERSION='8.2.1'\n"
+    "PLATFORM_NAME='XCP'\n"
+    "PLATFORM_VERSION='3.2.1'\n"
+    "BUILD_NUMBER='release/yangtze/master/58'\n"
+    "INSTALLATION_DATE='2026-01-01 00:00:00.000000'\n"
+    "PRIMARY_DISK='/dev/disk/by-id/sim-disk-0'\n"
+    "BACKUP_PARTITION='/dev/disk/by-id/sim-disk-0-part2'\n"
+    "INSTALLATION_UUID='{host_uuid}'\n"
+    "CONTROL_DOMAIN_UUID='{dom0_uuid}'\n"
+    "DOM0_MEM='4096'\n"
+    "DOM0_VCPUS='4'\n"
+    "MANAGEMENT_INTERFACE='xenbr0'\n"
+    "MANAGEMENT_ADDRESS_TYPE='IPv4'\n"
+    "CURRENT_INTERFACES='xenbr0'\n"
+)
+
+
+def atomic_write(path, text, mode=0o644):
+    """Write `text` to `path` so readers see the old or the new file, never half of one."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def pool_conf_text(master_address=None):
+    """`master`, or `slave:<master address>` when a master address is given."""
+    return "master\n" if master_address is None else "slave:%s\n" % master_address
+
+
+def write_pool_conf(root, master_address=None):
+    """Rewrite the host's pool.conf (None = this host is master)."""
+    atomic_write(paths.under(root, paths.POOL_CONF), pool_conf_text(master_address))
+
+
+def write_host_root(root, host_uuid, address, master_address, control_url, probe_port):
+    """Create every directory and file of one simulated host's root.
+
+    `master_address` None means this host is the master.
+    """
+    for directory in (paths.CONF_DIR, paths.STATE_DIR, paths.FENCE_DIR, "/etc/xensource"):
+        os.makedirs(paths.under(root, directory), exist_ok=True)
+    write_pool_conf(root, master_address)
+    dom0_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "sim-dom0:" + host_uuid))
+    atomic_write(
+        paths.under(root, paths.INVENTORY),
+        INVENTORY_TEMPLATE.format(host_uuid=host_uuid, dom0_uuid=dom0_uuid),
+    )
+    marker = {
+        "host_uuid": host_uuid,
+        "address": address,
+        "control_url": control_url,
+        "probe_port": probe_port,
+    }
+    atomic_write(paths.under(root, paths.SIM_HOST_FILE), json.dumps(marker, indent=2) + "\n")
+    return root
+
+
+def read_sim_host(root):
+    """The sim-host.json marker of a root, or None when the root is not simulated."""
+    path = paths.under(root, paths.SIM_HOST_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
