@@ -1,0 +1,184 @@
+"""The service's control socket: `<root>/run/ha-lizard/control.sock`, mode 0600, root only.
+
+Why: `ha-lizard status`, `jobs list` and `jobs kill` (and `ha-cfg`) ask the
+running service rather than guessing from pid files. Protocol: one JSON
+request line `{"command": "...", "args": {...}}`, one JSON answer line
+`{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`. The peer's
+uid is checked (SO_PEERCRED): only root or the service's own user.
+
+    from halizard.supervisor.control import query, ServiceNotRunning
+    query(root, "status")              # {"pid", "uptime", "jobs", ...}
+    query(root, "jobs")                # [{"name", "state", "pid", ...}]
+    query(root, "kill", name="x")      # {"name": "x", "result": "killing" | "idle"}
+"""
+import json
+import os
+import socket
+import struct
+import threading
+import time
+
+from loguru import logger
+
+from halizard import paths
+
+log = logger.bind(function="control")
+
+SOCKET_NAME = "control.sock"
+MAX_REQUEST = 64 * 1024
+
+
+class ServiceNotRunning(Exception):
+    """No service answers on the control socket."""
+
+
+class ControlError(Exception):
+    """The service answered with an error (bad command, unknown job...)."""
+
+
+def socket_path(root):
+    return os.path.join(paths.under(root, paths.RUN_DIR), SOCKET_NAME)
+
+
+def _read_line(conn, deadline):
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("no complete line before the deadline")
+        conn.settimeout(remaining)
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_REQUEST * 64:
+            raise ValueError("answer too large")
+    return data.split(b"\n", 1)[0]
+
+
+def query(root, command, timeout=2.0, **args):
+    """Ask the running service; returns the result. Raises ServiceNotRunning / ControlError."""
+    path = socket_path(root)
+    deadline = time.monotonic() + timeout
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError, socket.timeout) as exc:
+            raise ServiceNotRunning("ha-lizard is not running (no answer on %s: %s)" % (
+                path, type(exc).__name__)) from None
+        except OSError as exc:
+            raise ServiceNotRunning("ha-lizard control socket %s unusable: %s" % (path, exc.strerror)) from None
+        sock.sendall((json.dumps({"command": command, "args": args}) + "\n").encode("utf-8"))
+        try:
+            line = _read_line(sock, deadline)
+        except (socket.timeout, OSError) as exc:
+            raise ServiceNotRunning("ha-lizard did not answer within %g s (%s)" % (
+                timeout, type(exc).__name__)) from None
+    finally:
+        sock.close()
+    try:
+        answer = json.loads(line.decode("utf-8"))
+    except ValueError:
+        raise ControlError("garbled answer from the service") from None
+    if not isinstance(answer, dict):
+        raise ControlError("garbled answer from the service")
+    if not answer.get("ok"):
+        raise ControlError(str(answer.get("error", "unknown error")))
+    return answer.get("result")
+
+
+def _peer_uid(conn):
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+class ControlServer:
+    """Serves `handler(command, args) -> result` on the socket, one short connection at a time."""
+
+    def __init__(self, root, handler, io_timeout=2.0):
+        self.path = socket_path(root)
+        self.handler = handler
+        self.io_timeout = io_timeout
+        self._sock = None
+        self._thread = None
+        self._stop = threading.Event()
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        try:
+            os.unlink(self.path)  # stale from a crash; we hold the instance lock
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(self.path)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        sock.listen(8)
+        sock.settimeout(0.5)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
+        self._thread.start()
+
+    def alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        if self._sock is not None:
+            self._sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.1)
+                continue
+            try:
+                self._handle(conn)
+            except Exception as exc:
+                log.warning("control request failed: {}", type(exc).__name__)
+            finally:
+                conn.close()
+
+    def _handle(self, conn):
+        uid = _peer_uid(conn)
+        if uid not in (0, os.getuid()):
+            self._answer(conn, {"ok": False, "error": "permission denied (root only)"})
+            return
+        try:
+            line = _read_line(conn, time.monotonic() + self.io_timeout)
+            request = json.loads(line.decode("utf-8"))
+            command = request["command"]
+            args = request.get("args") or {}
+            if not isinstance(command, str) or not isinstance(args, dict):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            self._answer(conn, {"ok": False, "error": "malformed request"})
+            return
+        try:
+            result = self.handler(command, args)
+        except ControlError as exc:
+            self._answer(conn, {"ok": False, "error": str(exc)})
+            return
+        self._answer(conn, {"ok": True, "result": result})
+
+    def _answer(self, conn, answer):
+        conn.settimeout(self.io_timeout)
+        conn.sendall((json.dumps(answer, default=str) + "\n").encode("utf-8"))

@@ -1,0 +1,244 @@
+"""One process per job run, in its own process group, with a deadline.
+
+Why: a hung XAPI call in one job must never freeze the others or the
+supervisor. Each run is forked by a multiprocess *forkserver* (safe with the
+supervisor's threads, cheap because the server has the job machinery
+preloaded), becomes leader of a new session/process group, and is watched by
+one supervisor thread. At the deadline (or on a kill request) the whole group
+gets SIGTERM, then after a grace period SIGKILL: grandchildren included.
+After every run the group is swept with SIGKILL so nothing is left behind.
+
+Outcomes: ok (exit 0), error (exception or non-zero exit), timed_out
+(deadline hit), killed (kill request, or the process died by a signal it did
+not get from us).
+"""
+import os
+import signal
+import sys
+import threading
+import time
+
+import multiprocess
+from multiprocess.connection import wait as wait_ready
+
+OK = "ok"
+ERROR = "error"
+TIMED_OUT = "timed_out"
+KILLED = "killed"
+OUTCOMES = (OK, ERROR, TIMED_OUT, KILLED)
+
+_CONTEXT = None
+_CONTEXT_LOCK = threading.Lock()
+
+
+def mp_context():
+    """The shared forkserver context (started on first use, preloaded with the job machinery)."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            ctx = multiprocess.get_context("forkserver")
+            ctx.set_forkserver_preload(["halizard.supervisor.forkserver_preload"])
+            _CONTEXT = ctx
+        return _CONTEXT
+
+
+def resolve_target(target):
+    """'package.module:function' -> the function (imported here, in the job's process)."""
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _child_main(name, target, root, overrides, deadline, log_stderr):
+    """Entry point of a job process: new process group, default signals, logging, run."""
+    os.setsid()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    from halizard.jobs.base import JobContext
+    from halizard.supervisor.logsetup import setup_logging
+
+    ctx = JobContext(root, name, overrides=overrides, deadline=deadline)
+    setup_logging(ctx.config, stderr=log_stderr)
+    log = ctx.log
+    try:
+        function = resolve_target(target)
+        function(ctx)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code:
+            log.error("job {} exited with status {}", name, code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
+        log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def signal_group(pid, sig, leader_fallback=False):
+    """Send `sig` to the process group led by `pid`; False when no such group exists.
+
+    `leader_fallback`: when the group does not exist yet (the job has not
+    reached setsid), signal the still-running leader itself. Only used while
+    the process is known to be alive, so the pid cannot belong to someone else.
+    """
+    try:
+        os.killpg(pid, sig)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return False
+    if leader_fallback:
+        try:
+            os.kill(pid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            pass
+    return False
+
+
+class Run:
+    """One execution: what `jobs list` shows and what the history records."""
+
+    def __init__(self, name, started, deadline):
+        self.name = name
+        self.pid = None
+        self.started = started          # wall clock (epoch s)
+        self.deadline = deadline        # wall clock (epoch s) or None
+        self.finished = None
+        self.duration = None
+        self.outcome = None
+        self.exitcode = None
+        self.reason = None
+        self.kill_reason = None
+        self.done = threading.Event()
+
+    def as_dict(self):
+        return {"name": self.name, "pid": self.pid, "started": self.started, "deadline": self.deadline,
+                "finished": self.finished, "duration": self.duration, "outcome": self.outcome,
+                "exit": self.exitcode, "reason": self.reason}
+
+
+class Runner:
+    """Starts runs and watches each one until its process group is gone."""
+
+    def __init__(self, on_finish=None, log_stderr=False, clock=time.monotonic, wall=time.time,
+                 context_factory=mp_context, kill_wait=5.0):
+        self.on_finish = on_finish
+        self.log_stderr = log_stderr
+        self.clock = clock
+        self.wall = wall
+        self.context_factory = context_factory
+        self.kill_wait = kill_wait
+        self._lock = threading.Lock()
+        self._active = {}    # Run -> (process, wake_w)
+
+    def start(self, name, target, root, overrides=None, deadline=None, grace=3.0):
+        """Start one run now; `deadline` is seconds from now (None = no deadline)."""
+        start_wall = self.wall()
+        start_mono = self.clock()
+        run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
+        process = self.context_factory().Process(
+            target=_child_main, name="ha-lizard-job-" + name,
+            args=(name, target, root, dict(overrides or {}), run.deadline, self.log_stderr))
+        process.start()
+        run.pid = process.pid
+        wake_r, wake_w = os.pipe()
+        with self._lock:
+            self._active[run] = (process, wake_w)
+        deadline_mono = None if deadline is None else start_mono + deadline
+        watcher = threading.Thread(target=self._watch, name="watch-" + name,
+                                   args=(run, process, wake_r, start_mono, deadline_mono, grace), daemon=True)
+        watcher.start()
+        return run
+
+    def kill(self, run, reason):
+        """Ask the watcher to end `run` (SIGTERM, grace, SIGKILL); returns at once."""
+        with self._lock:
+            entry = self._active.get(run)
+            if entry is None:
+                return False
+            run.kill_reason = reason
+            try:
+                os.write(entry[1], b"k")
+            except OSError:
+                pass
+        return True
+
+    def active(self):
+        with self._lock:
+            return list(self._active)
+
+    def stop_all(self, reason, timeout):
+        """Kill every active run and wait (bounded) for their watchers; returns the runs still alive."""
+        runs = self.active()
+        for run in runs:
+            self.kill(run, reason)
+        limit = self.clock() + timeout
+        for run in runs:
+            run.done.wait(max(0.0, limit - self.clock()))
+        return [run for run in runs if not run.done.is_set()]
+
+    def _terminate(self, process, grace):
+        pid = process.pid
+        signal_group(pid, signal.SIGTERM, leader_fallback=process.exitcode is None)
+        process.join(grace)
+        signal_group(pid, signal.SIGKILL, leader_fallback=process.exitcode is None)
+        process.join(self.kill_wait)
+
+    def _watch(self, run, process, wake_r, start_mono, deadline_mono, grace):
+        try:
+            while True:
+                timeout = None if deadline_mono is None else max(0.0, deadline_mono - self.clock())
+                ready = wait_ready([process.sentinel, wake_r], timeout)
+                if process.sentinel in ready:
+                    break
+                if wake_r in ready:
+                    os.read(wake_r, 64)
+                if run.kill_reason is not None:
+                    run.outcome, run.reason = KILLED, run.kill_reason
+                    self._terminate(process, grace)
+                    break
+                if deadline_mono is not None and self.clock() >= deadline_mono:
+                    run.outcome = TIMED_OUT
+                    run.reason = "deadline of %.1f s reached" % (deadline_mono - start_mono)
+                    self._terminate(process, grace)
+                    break
+            process.join(self.kill_wait)
+            signal_group(run.pid, signal.SIGKILL)   # sweep grandchildren left in the group
+            run.exitcode = process.exitcode
+            if run.outcome is None:
+                if run.exitcode == 0:
+                    run.outcome = OK
+                elif run.exitcode is not None and run.exitcode < 0:
+                    run.outcome = KILLED
+                    run.reason = "killed by signal %d" % -run.exitcode
+                else:
+                    run.outcome = ERROR
+                    run.reason = "exit status %s" % run.exitcode
+        finally:
+            run.finished = self.wall()
+            run.duration = round(self.clock() - start_mono, 3)
+            with self._lock:
+                _proc, wake_w = self._active.pop(run, (None, None))
+            for fd in (wake_r, wake_w):
+                if fd is not None:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            try:
+                process.close()
+            except ValueError:
+                pass
+            run.done.set()
+            if self.on_finish is not None:
+                self.on_finish(run)

@@ -1,0 +1,282 @@
+"""When each job runs: APScheduler timing plus the old monitor semantics, per job.
+
+Why: the old monitor started one big cycle every MONITOR_DELAY s, never two
+at once; while a cycle was still busy it re-checked every MONITOR_SCANRATE s
+and after MONITOR_MAX_STARTS such checks it alerted and (MONITOR_KILLALL=1)
+killed the hung cycle. We keep exactly that, but per job, so one hung job
+never delays another. APScheduler owns the timers (one date trigger per job,
+re-armed after every check); `decide()` is the pure rule, tested on its own.
+"""
+import datetime
+import threading
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from loguru import logger
+
+from halizard.supervisor import isolate
+
+log = logger.bind(function="monitor")
+
+START = "start"
+WAIT = "wait"
+ALERT = "alert"
+ALERT_KILL = "alert_kill"
+
+
+def decide(busy, busy_checks, max_starts, killall, alerted):
+    """The monitor rule for one check. `busy_checks` counts this check too.
+
+    Returns START (idle: launch a run), WAIT (busy: re-check later), ALERT or
+    ALERT_KILL (busy for MONITOR_MAX_STARTS checks; alert once per hung run).
+    """
+    if not busy:
+        return START
+    if busy_checks >= max_starts and not alerted:
+        return ALERT_KILL if killall else ALERT
+    return WAIT
+
+
+class Timing:
+    """Effective period / deadline / grace / scanrate / max_starts / killall of one job."""
+
+    def __init__(self, spec, settings, default_grace):
+        self.period = spec.period or settings.number("MONITOR_DELAY", minimum=0.01)
+        self.scanrate = settings.number("MONITOR_SCANRATE", minimum=0.01)
+        self.max_starts = max(1, int(settings.number("MONITOR_MAX_STARTS", minimum=1)))
+        self.killall = settings.flag("MONITOR_KILLALL")
+        self.deadline = spec.deadline
+        self.grace = spec.grace or default_grace
+
+    def as_dict(self):
+        return {"period": self.period, "scanrate": self.scanrate, "max_starts": self.max_starts,
+                "killall": self.killall, "deadline": self.deadline, "grace": self.grace}
+
+
+class JobState:
+    """What the supervisor knows about one job between runs."""
+
+    def __init__(self, spec, timing):
+        self.spec = spec
+        self.timing = timing
+        self.run = None
+        self.busy_checks = 0
+        self.alerted = False
+        self.last = None
+        self.last_start = None
+        self.next_check = None
+        self.counts = {outcome: 0 for outcome in isolate.OUTCOMES}
+        self.retired = False
+
+    def as_dict(self):
+        run = self.run
+        return {
+            "name": self.spec.name,
+            "target": self.spec.target,
+            "state": "running" if run is not None else ("retired" if self.retired else "idle"),
+            "pid": run.pid if run is not None else None,
+            "started": run.started if run is not None else None,
+            "deadline": run.deadline if run is not None else None,
+            "busy_checks": self.busy_checks,
+            "last": self.last,
+            "next_run": self.next_check,
+            "counts": dict(self.counts),
+            "timing": self.timing.as_dict(),
+        }
+
+
+def raise_alert(function, text, priority):
+    """Hand an alert to halizard.alerts (lazily; logs instead when it is not available)."""
+    try:
+        from halizard.alerts import raise_alert as alert
+    except ImportError:
+        log.error("ALERT ({}): {}", function, text)
+        return
+    try:
+        alert(function, text, priority)
+    except Exception as exc:
+        log.error("ALERT ({}) could not be delivered ({}): {}", function, type(exc).__name__, text)
+
+
+class JobScheduler:
+    """Schedules every registered job and applies the monitor rule at each check."""
+
+    def __init__(self, root, runner, specs, settings, overrides=None, default_grace=3.0,
+                 wall=time.time, alert=raise_alert, on_change=None):
+        self.root = root
+        self.runner = runner
+        self.overrides = dict(overrides or {})
+        self.default_grace = default_grace
+        self.wall = wall
+        self.alert = alert
+        self.on_change = on_change
+        self.settings = settings
+        self._lock = threading.RLock()
+        self.jobs = {}
+        self.scheduler = BackgroundScheduler(
+            timezone=datetime.timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._started = False
+        self._apply(specs, settings)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self):
+        with self._lock:
+            self.scheduler.start()
+            self._started = True
+            for name in self.jobs:
+                self._arm(name, 0.0)
+
+    def shutdown(self):
+        """Stop deciding (no new runs); running ones are ended by the runner."""
+        with self._lock:
+            self._started = False
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def alive(self):
+        return self.scheduler.running
+
+    # --- configuration -------------------------------------------------------------------
+    def reload(self, specs, settings):
+        """New settings and job set: timings change at the next check, removed jobs retire."""
+        with self._lock:
+            added = self._apply(specs, settings)
+            for name, state in self.jobs.items():
+                if state.retired:
+                    self._disarm(name)
+                elif name in added:
+                    self._arm(name, 0.0)
+                elif state.run is None and state.last_start is not None:
+                    due = state.last_start + state.timing.period - self.wall()
+                    self._arm(name, max(0.0, due))
+                elif state.run is None:
+                    self._arm(name, 0.0)
+
+    def _apply(self, specs, settings):
+        self.settings = settings
+        added = []
+        for name, spec in specs.items():
+            timing = Timing(spec, settings, self.default_grace)
+            state = self.jobs.get(name)
+            if state is None:
+                self.jobs[name] = JobState(spec, timing)
+                added.append(name)
+            else:
+                state.spec, state.timing, state.retired = spec, timing, False
+        for name, state in self.jobs.items():
+            if name not in specs:
+                state.retired = True
+        return added
+
+    # --- timers --------------------------------------------------------------------------
+    def _arm(self, name, delay):
+        if not self._started:
+            return
+        when = self.wall() + delay
+        self.jobs[name].next_check = when
+        self.scheduler.add_job(self._check, trigger="date", args=[name], id=name, replace_existing=True,
+                               run_date=datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
+
+    def _disarm(self, name):
+        self.jobs[name].next_check = None
+        try:
+            self.scheduler.remove_job(name)
+        except Exception:
+            pass
+
+    # --- the monitor rule ----------------------------------------------------------------
+    def _check(self, name):
+        with self._lock:
+            state = self.jobs.get(name)
+            if state is None or state.retired or not self._started:
+                return
+            timing = state.timing
+            busy = state.run is not None
+            if busy:
+                state.busy_checks += 1
+            action = decide(busy, state.busy_checks, timing.max_starts, timing.killall, state.alerted)
+            if action == START:
+                self._start(state)
+                self._arm(name, timing.period)
+                return
+            run = state.run
+            if action == WAIT:
+                log.info("job {} (pid {}) still running after check {} of {}; re-check in {:g} s",
+                         name, run.pid, state.busy_checks, timing.max_starts, timing.scanrate)
+            else:
+                state.alerted = True
+                text = ("job %s (pid %s) still running after %d checks (MONITOR_MAX_STARTS); %s"
+                        % (name, run.pid, state.busy_checks,
+                           "killing it (MONITOR_KILLALL=1)" if action == ALERT_KILL
+                           else "leaving it running (MONITOR_KILLALL=0)"))
+                log.warning(text)
+                self._alert_async(text)
+                if action == ALERT_KILL:
+                    self.runner.kill(run, "MONITOR_MAX_STARTS reached (%d checks)" % state.busy_checks)
+            self._arm(name, timing.scanrate)
+
+    def _start(self, state):
+        name, timing = state.spec.name, state.timing
+        try:
+            run = self.runner.start(name, state.spec.target, self.root, overrides=self.overrides,
+                                    deadline=timing.deadline, grace=timing.grace)
+        except Exception as exc:
+            log.error("job {} could not be started ({}: {}); next try in {:g} s",
+                      name, type(exc).__name__, exc, timing.period)
+            state.last = {"outcome": isolate.ERROR, "reason": "could not start: %s" % type(exc).__name__,
+                          "finished": self.wall(), "duration": 0.0, "exit": None, "pid": None,
+                          "started": self.wall()}
+            state.counts[isolate.ERROR] += 1
+            return
+        state.run = run
+        state.busy_checks = 0
+        state.alerted = False
+        state.last_start = run.started
+        log.info("job {} started (pid {}){}", name, run.pid,
+                 "" if timing.deadline is None else ", deadline in %g s" % timing.deadline)
+
+    def on_finish(self, run):
+        """Runner callback: record the outcome; the next check starts the next run."""
+        with self._lock:
+            state = self.jobs.get(run.name)
+            if state is None:
+                return
+            if state.run is run:
+                state.run = None
+                state.busy_checks = 0
+            state.last = run.as_dict()
+            state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
+        message = "job {} finished: {} after {:.2f} s{}".format(
+            run.name, run.outcome, run.duration or 0.0, " (%s)" % run.reason if run.reason else "")
+        if run.outcome == isolate.OK:
+            log.info(message)
+        else:
+            log.warning(message)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _alert_async(self, text):
+        thread = threading.Thread(target=self.alert, args=("monitor", text, self._priority()),
+                                  name="alert", daemon=True)
+        thread.start()
+
+    def _priority(self):
+        try:
+            return int(str(self.settings.get("PRIORITY_monitor", 3)).strip())
+        except (TypeError, ValueError):
+            return 3
+
+    # --- control -------------------------------------------------------------------------
+    def snapshot(self):
+        with self._lock:
+            return [state.as_dict() for _name, state in sorted(self.jobs.items())]
+
+    def kill(self, name, reason="killed on request"):
+        """Kill the running run of `name`. Returns 'killing', 'idle' or raises KeyError."""
+        with self._lock:
+            state = self.jobs[name]
+            if state.run is None:
+                return "idle"
+            self.runner.kill(state.run, reason)
+            return "killing"

@@ -1,0 +1,128 @@
+"""The configuration as the supervisor sees it: the effective config plus explicit overrides.
+
+Why: the supervisor must keep running whatever the configuration layer does
+(missing, XAPI silent, a bad value). `load_settings()` never raises: it asks
+`halizard.config.effective.load_effective(root)`, falls back to the host
+override file alone when that layer is not importable, and lays explicit
+values (tests, per-job settings) on top. Monitor parameters come out typed.
+"""
+from loguru import logger
+
+from halizard import paths
+
+log = logger.bind(function="supervisor")
+
+MONITOR_DEFAULTS = {
+    "MONITOR_DELAY": 15.0,
+    "MONITOR_SCANRATE": 10.0,
+    "MONITOR_MAX_STARTS": 20,
+    "MONITOR_KILLALL": 1,
+    "ENABLE_LOGGING": 1,
+}
+
+
+def _parse_override_file(path):
+    """Bash-like KEY=VALUE lines (comments ignored, one level of quotes stripped)."""
+    values = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return values
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#") or "=" not in text:
+            continue
+        key, _, value = text.partition("=")
+        key = key.strip()
+        if key.startswith("export "):
+            key = key[len("export "):].strip()
+        value = value.split(" #", 1)[0].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key.replace("_", "").isalnum():
+            values[key] = value
+    return values
+
+
+class OverrideFileConfig:
+    """Fallback source: the host override file only (used while halizard.config is absent)."""
+
+    def __init__(self, root):
+        self.values = _parse_override_file(paths.under(root, paths.OVERRIDE_FILE))
+
+    def get(self, name, default=None):
+        return self.values.get(name, default)
+
+
+class Settings:
+    """Read-only view: explicit overrides, then the effective config, then defaults."""
+
+    def __init__(self, base=None, overrides=None, problem=None):
+        self.base = base
+        self.overrides = dict(overrides or {})
+        self.problem = problem
+
+    def get(self, name, default=None):
+        if name in self.overrides:
+            return self.overrides[name]
+        if self.base is not None:
+            try:
+                value = self.base.get(name)
+            except Exception:
+                value = None
+            if value is not None and value != "":
+                return value
+        return MONITOR_DEFAULTS.get(name, default) if default is None else default
+
+    def function_enabled(self, kind, function):
+        """`LOG_<function>` / `MAIL_<function>` switch; on unless set to 0."""
+        key = "%s_%s" % (kind, function)
+        if key not in self.overrides and self.base is not None:
+            checker = getattr(self.base, "function_enabled", None)
+            if checker is not None:
+                try:
+                    return bool(checker(kind, function))
+                except Exception:
+                    return True
+        value = self.get(key)
+        return value is None or str(value).strip() not in ("0", "false", "no")
+
+    def number(self, name, minimum=None):
+        """A positive number parameter; a bad value falls back to the default with a warning."""
+        raw = self.get(name)
+        try:
+            value = float(str(raw).strip().strip("'\""))
+        except (TypeError, ValueError):
+            value = None
+        if value is None or (minimum is not None and value < minimum):
+            fallback = MONITOR_DEFAULTS[name]
+            log.warning("{}={!r} is not a valid number; using {}", name, raw, fallback)
+            return float(fallback)
+        return value
+
+    def flag(self, name):
+        return str(self.get(name)).strip().strip("'\"") == "1"
+
+    def snapshot(self, names=None):
+        """Plain values for display (monitor parameters by default)."""
+        return {name: self.get(name) for name in (names or MONITOR_DEFAULTS)}
+
+
+def load_settings(root, overrides=None):
+    """The current settings; never raises (a failing config layer is logged and defaults used)."""
+    try:
+        from halizard.config.effective import load_effective
+    except ImportError:
+        return Settings(OverrideFileConfig(root), overrides)
+    try:
+        return Settings(load_effective(root), overrides)
+    except Exception as exc:
+        problem = "configuration could not be loaded (%s); using the host override file and defaults" % (
+            type(exc).__name__,)
+        log.warning(problem)
+        return Settings(OverrideFileConfig(root), overrides, problem=problem)
+
+
+def override_file(root):
+    return paths.under(root, paths.OVERRIDE_FILE)
