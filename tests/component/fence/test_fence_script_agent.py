@@ -84,7 +84,7 @@ def test_hang_with_grandchild_is_killed_as_a_group_at_the_deadline(fence_dir, tm
     assert not result.verified and result.state == UNKNOWN and "timed out" in result.detail
     assert 1.4 <= took < 8
     for pid in map(int, pids.read_text().split()):
-        assert wait_until(lambda: gone(pid)), "pid %d survived the deadline" % pid
+        assert wait_until(lambda pid=pid: gone(pid)), "pid %d survived the deadline" % pid
 
 
 def test_agent_ignoring_sigterm_is_killed(fence_dir, tmp_path):

@@ -1,0 +1,63 @@
+"""Proof that a host's xapi answers: one login attempt with a deadline.
+
+Why: liveness was once proven by matching the text of a web page (modern
+hosts answer GET / with 403 or a redirect). A login is what xapi itself
+answers: a slave refuses at once with `HOST_IS_SLAVE [master]` without
+touching the database (the cheapest proof it is alive), a master accepts.
+Those two outcomes, and only those, count as alive; any other failure,
+a timeout or an unreachable port is "not proven alive".
+"""
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from halizard.probes.deadline import remaining
+from halizard.xapi.errors import XapiError, XapiFailure, XapiTimeout, XapiUnreachable
+from halizard.xapi.session import open_session
+
+MASTER = "master"            # login accepted
+SLAVE = "slave"              # HOST_IS_SLAVE
+REFUSED = "refused"          # xapi answered with another failure code
+TIMEOUT = "timeout"
+UNREACHABLE = "unreachable"
+GARBAGE = "garbage"          # an answer that is not XAPI at all
+
+
+@dataclass(frozen=True)
+class XapiLiveness:
+    """One login attempt: alive only for MASTER or SLAVE."""
+
+    alive: bool
+    state: str
+    detail: str
+    elapsed: float
+    master_address: Optional[str] = None   # what HOST_IS_SLAVE named
+
+
+def xapi_alive(address, user, password, deadline, source=None):
+    """Try to log in to the xapi at `address` (or URL) before `deadline`; never raises XapiError."""
+    started = time.monotonic()
+    seconds = remaining(deadline)
+    if seconds <= 0:
+        return XapiLiveness(False, TIMEOUT, "no time left for a login attempt", 0.0)
+    try:
+        session = open_session(address, user, password, timeout=seconds, source_address=source)
+    except XapiFailure as exc:
+        elapsed = time.monotonic() - started
+        if exc.code == "HOST_IS_SLAVE":
+            master = exc.params[0] if exc.params else None
+            return XapiLiveness(True, SLAVE, "xapi answered HOST_IS_SLAVE", elapsed, master)
+        return XapiLiveness(False, REFUSED, "xapi answered %s, which proves nothing" % exc.code, elapsed)
+    except XapiTimeout:
+        return XapiLiveness(False, TIMEOUT, "xapi did not answer within %.1fs" % seconds,
+                            time.monotonic() - started)
+    except XapiUnreachable as exc:
+        return XapiLiveness(False, UNREACHABLE, "xapi unreachable: %s" % exc.reason, time.monotonic() - started)
+    except XapiError as exc:
+        return XapiLiveness(False, REFUSED, type(exc).__name__, time.monotonic() - started)
+    except Exception as exc:  # noqa: BLE001 - any garbage answer is "not proven", never a crash
+        return XapiLiveness(False, GARBAGE, "unusable answer from xapi (%s)" % type(exc).__name__,
+                            time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    session.logout()
+    return XapiLiveness(True, MASTER, "xapi accepted the login", elapsed)

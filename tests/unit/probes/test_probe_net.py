@@ -1,0 +1,108 @@
+"""ICMP through the real `ping` and TCP probes, on loopback only; failures in a test-made namespace."""
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from halizard.probes import net
+from halizard.probes.deadline import after
+
+
+def test_ping_loopback_answers():
+    result = net.icmp_ping("127.0.0.1", after(5))
+    assert result.ok and result.method == "icmp"
+
+
+def test_ping_with_source_address():
+    assert net.icmp_ping("127.0.0.2", after(5), source="127.0.0.1").ok
+
+
+def test_ping_fails_in_an_isolated_network_namespace():
+    code = ("from halizard.probes import net\nfrom halizard.probes.deadline import after\n"
+            "r = net.icmp_ping('127.0.0.1', after(2))\nprint('OK' if r.ok else 'DOWN', r.detail)\n")
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30, check=True)
+    assert proc.stdout.startswith("DOWN"), proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("bad", ["", "-c", "-I eth0", "127.0.0.1; reboot", "a b", "x" * 300, "../x"])
+def test_bad_addresses_never_reach_ping(bad):
+    with pytest.raises(net.ProbeInputError):
+        net.icmp_ping(bad, after(2))
+
+
+def test_missing_ping_is_a_setup_error_not_a_down_host():
+    with pytest.raises(net.ProbeSetupError, match="not installed"):
+        net.icmp_ping("127.0.0.1", after(2), ping="/nonexistent/ping")
+
+
+def test_expired_deadline_does_not_ping():
+    assert not net.icmp_ping("127.0.0.1", time.monotonic() - 1).ok
+
+
+def _server(reply, accept=True):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            if reply:
+                conn.sendall(reply)
+            conn.close()
+
+    if accept:
+        threading.Thread(target=serve, daemon=True).start()
+    return sock
+
+
+def test_tcp_probe_with_expected_reply():
+    sock = _server(b"+")
+    try:
+        assert net.tcp_probe("127.0.0.1", sock.getsockname()[1], after(3), expect=b"+").ok
+        assert net.tcp_probe("127.0.0.1", sock.getsockname()[1], after(3), source="127.0.0.1").ok
+    finally:
+        sock.close()
+
+
+def test_tcp_probe_without_reply_when_one_is_expected():
+    sock = _server(b"")
+    try:
+        result = net.tcp_probe("127.0.0.1", sock.getsockname()[1], after(3), expect=b"+")
+        assert not result.ok and "expected" in result.detail
+    finally:
+        sock.close()
+
+
+def test_tcp_probe_refused(closed_port):
+    assert not net.tcp_probe("127.0.0.1", closed_port, after(3)).ok
+
+
+def test_tcp_probe_silent_server_times_out_by_deadline():
+    sock = _server(None, accept=False)  # the kernel completes the handshake, nobody answers
+    try:
+        started = time.monotonic()
+        result = net.tcp_probe("127.0.0.1", sock.getsockname()[1], after(0.5), expect=b"+")
+        assert not result.ok and time.monotonic() - started < 3
+    finally:
+        sock.close()
+
+
+def test_tcp_probe_bad_port_and_source():
+    with pytest.raises(net.ProbeInputError):
+        net.tcp_probe("127.0.0.1", 0, after(1))
+    with pytest.raises(net.ProbeSetupError):
+        net.tcp_probe("127.0.0.1", 7, after(1), source="192.0.2.1")
+
+
+def test_probe_dispatches_on_target():
+    assert net.probe(net.ProbeTarget("127.0.0.1"), after(5)).ok
+    with pytest.raises(net.ProbeInputError):
+        net.probe(net.ProbeTarget("127.0.0.1", method="snmp"), after(1))
