@@ -137,3 +137,15 @@ def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,
             for peer in peers
         }
         return {uuid: future.result() for uuid, future in futures.items()}
+
+
+def probe_hosts(platform, hosts, tries, delay, try_timeout, user, password,
+                deadline=None, now=time.time, stop=None):
+    """Probe `hosts` ((host_uuid, address) pairs) the way `platform` says, from its source address.
+
+    The entry point jobs use: the platform decides how a peer's network is
+    probed (ICMP on a real dom0, the reachability port in the simulator).
+    """
+    peers = [Peer(uuid, address, target=platform.probe_target(address)) for uuid, address in hosts]
+    return probe_peers(peers, tries, delay, try_timeout, user, password, source=platform.source_address(),
+                       deadline=deadline, now=now, stop=stop)

@@ -1,0 +1,47 @@
+"""Probes against a simulated pool: they see power-off, partitions and a hung xapi,
+from the probing host's own address, exactly as a peer host would."""
+import time
+
+from halizard.platform import get_platform
+from halizard.probes.parallel import probe_hosts
+
+
+def _round(pool, from_name, targets, tries=2, delay=0.2, try_timeout=1.0):
+    platform = get_platform(pool.host(from_name)["root"])
+    hosts = [(pool.host(name)["uuid"], pool.host(name)["address"]) for name in targets]
+    results = probe_hosts(platform, hosts, tries, delay, try_timeout, "root", pool.password)
+    return {name: results[pool.host(name)["uuid"]] for name in targets}
+
+
+def test_probes_see_power_off_partition_and_hung_xapi(inproc_pool):
+    pool = inproc_pool(hosts=4, vms=0)
+    master = pool.master_name()
+    others = [h["name_label"] for h in pool.hosts if h["name_label"] != master]
+    a, b, c = others
+
+    healthy = _round(pool, master, others)
+    assert all(p.xapi_ok and p.network_ok and p.tries == 1 for p in healthy.values())
+    assert {p.xapi_state for p in healthy.values()} == {"slave"}
+    from_slave = _round(pool, a, [master])[master]
+    assert from_slave.xapi_ok and from_slave.xapi_state == "master"
+
+    pool.fault("power-off", a)
+    pool.fault("hang-xapi", b)
+    started = time.monotonic()
+    seen = _round(pool, master, others)
+    took = time.monotonic() - started
+    assert not seen[a].xapi_ok and seen[a].network_ok is False and seen[a].tries == 2
+    assert not seen[b].xapi_ok and seen[b].network_ok is True and seen[b].xapi_state == "timeout"
+    assert seen[c].xapi_ok
+    assert took < 2 * (2 * 1.0 + 0.2), "rounds must run in parallel (took %.1fs)" % took
+
+    pool.fault("power-on", a)
+    pool.fault("unhang-xapi", b)
+    pool.fault("partition", master, ",".join(others))
+    cut = _round(pool, master, others, tries=1)
+    assert all(not p.xapi_ok and p.network_ok is False for p in cut.values())
+    inside = _round(pool, b, [c], tries=1)[c]
+    assert inside.network_ok is True
+
+    pool.fault("heal")
+    assert all(p.network_ok for p in _round(pool, master, others, tries=1).values())
