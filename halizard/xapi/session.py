@@ -1,0 +1,300 @@
+"""XAPI sessions that never hang: a deadline on every call, typed errors,
+the master found from this host's files, HOST_IS_SLAVE followed once.
+
+Why: the XenAPI package has no call timeout, so a dead master would block a
+caller forever (behaviour.md section 6). Every connection made here carries a
+socket deadline and may be bound to a source address (a simulated host's own
+loopback address, so network partitions apply to its tools too).
+
+Credentials: a dom0 tool logs in with the pool's root credentials, kept in
+`<root>/etc/ha-lizard/xapi-credentials` (JSON `{"user": "root", "password":
+"..."}`, mode 0600). A simulated host without that file uses the password of
+its simulated pool (`pool.json` above its root). The password is held only in
+memory and never appears in a message, log line or exception.
+"""
+import http.client
+import json
+import os
+import socket
+import ssl
+import time
+import xmlrpc.client
+from xml.parsers.expat import ExpatError
+
+import XenAPI
+
+from halizard import hostinfo, paths
+from halizard.xapi.errors import (
+    XapiCredentialsMissing,
+    XapiError,
+    XapiFailure,
+    XapiTimeout,
+    XapiUnreachable,
+)
+
+CREDENTIALS_FILE = "/etc/ha-lizard/xapi-credentials"
+DEFAULT_TIMEOUT = 10.0
+ORIGINATOR = "ha-lizard"
+
+
+class _DeadlineTransport(xmlrpc.client.Transport):
+    """HTTP transport whose sockets carry a deadline and a source address."""
+
+    def __init__(self, timeout, source_address=None, use_tls=False):
+        super().__init__()
+        self.timeout = float(timeout)
+        self.source_address = source_address
+        self.use_tls = use_tls
+
+    def make_connection(self, host):
+        if self._connection and host == self._connection[0]:
+            conn = self._connection[1]
+            conn.timeout = self.timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(self.timeout)
+            return conn
+        chost, self._extra_headers, _x509 = self.get_host_info(host)
+        source = (self.source_address, 0) if self.source_address else None
+        if self.use_tls:
+            # XAPI certificates are self-signed on nearly every pool.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(chost, timeout=self.timeout,
+                                               source_address=source, context=context)
+        else:
+            conn = http.client.HTTPConnection(chost, timeout=self.timeout, source_address=source)
+        self._connection = host, conn
+        return conn
+
+
+class _Calls:
+    """`session.xenapi.VM.get_all()` style access routed through XapiSession.call."""
+
+    def __init__(self, session, name=None):
+        self._session = session
+        self._name = name
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        full = name if self._name is None else "%s.%s" % (self._name, name)
+        return _Calls(self._session, full)
+
+    def __call__(self, *args):
+        return self._session.call(self._name, *args)
+
+
+class XapiSession:
+    """One XAPI connection with a default per-call deadline (seconds)."""
+
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None):
+        if timeout is None or float(timeout) <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        self.url = url
+        self.timeout = float(timeout)
+        self.source_address = source_address
+        self._transport = _DeadlineTransport(self.timeout, source_address,
+                                             use_tls=url.lower().startswith("https:"))
+        self._proxy = XenAPI.Session(url, transport=self._transport)
+        self.logged_in = False
+
+    def __repr__(self):
+        return "<XapiSession %s>" % self.url
+
+    @property
+    def xenapi(self):
+        return _Calls(self)
+
+    @property
+    def handle(self):
+        """The opaque session reference (for APIs that want it explicitly)."""
+        return self._proxy._session
+
+    def login(self, user, password, timeout=None):
+        """Log in with a password; raises XapiFailure (e.g. HOST_IS_SLAVE)."""
+        self._guarded(lambda: self._proxy.login_with_password(user, password, "1.0", ORIGINATOR),
+                      "session.login_with_password", timeout)
+        self.logged_in = True
+        return self
+
+    def call(self, method, *args, timeout=None):
+        """Call `Class.method(*args)` with this session; deadline `timeout` or the default."""
+        if not self.logged_in:
+            raise XapiFailure("SESSION_NOT_LOGGED_IN", [method])
+        dispatcher = self._proxy.xenapi
+        for part in method.split("."):
+            dispatcher = getattr(dispatcher, part)
+        return self._guarded(lambda: dispatcher(*args), method, timeout)
+
+    def logout(self):
+        """Best effort, short deadline, never raises."""
+        if not self.logged_in:
+            return
+        self.logged_in = False
+        try:
+            self._guarded(lambda: self._proxy.xenapi.session.logout(), "session.logout",
+                          min(self.timeout, 2.0))
+        except XapiError:
+            pass
+        finally:
+            self.close()
+
+    def close(self):
+        try:
+            self._transport.close()
+        except Exception:  # noqa: BLE001 - closing a dead socket must never fail the caller
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.logout()
+        return False
+
+    def _guarded(self, thunk, method, timeout):
+        """Run one XML-RPC exchange under `timeout`; map every failure to a typed error."""
+        seconds = self.timeout if timeout is None else float(timeout)
+        self._transport.timeout = seconds
+        try:
+            return thunk()
+        except XenAPI.Failure as exc:
+            details = list(exc.details) if isinstance(exc.details, (list, tuple)) else [exc.details]
+            raise XapiFailure(details[0] if details else "UNKNOWN", details[1:]) from None
+        except socket.timeout:
+            self.close()
+            raise XapiTimeout(self.url, seconds, method) from None
+        except xmlrpc.client.Fault as exc:
+            if exc.faultCode == 504:
+                self.close()
+                raise XapiTimeout(self.url, seconds, method) from None
+            raise XapiFailure("XMLRPC_FAULT", [exc.faultCode, exc.faultString]) from None
+        except xmlrpc.client.ProtocolError as exc:
+            self.close()
+            raise XapiFailure("HTTP_ERROR", [exc.errcode, exc.errmsg]) from None
+        except ExpatError:
+            self.close()
+            raise XapiFailure("MALFORMED_RESPONSE", [method]) from None
+        except (http.client.HTTPException, OSError) as exc:
+            self.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise XapiUnreachable(self.url, reason) from None
+
+
+def url_for(address):
+    """The XAPI URL of a host address (IPv6 literals bracketed, port 80 as XAPI clients assume)."""
+    if "://" in address:
+        return address if address.endswith("/") else address + "/"
+    if ":" in address and not address.startswith("["):
+        address = "[%s]" % address
+    return "http://%s/" % address
+
+
+def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None):
+    """Log in to exactly this URL (no redirect): for probes and talking to other hosts."""
+    session = XapiSession(url_for(url), timeout, source_address)
+    try:
+        session.login(user, password)
+    except XapiError:
+        session.close()
+        raise
+    return session
+
+
+def load_credentials(root=None):
+    """(user, password) this host's tools log in with; XapiCredentialsMissing when none."""
+    path = paths.under(root, CREDENTIALS_FILE)
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            user, password = data["user"], data["password"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise XapiCredentialsMissing("%s is unreadable or lacks user/password" % path) from None
+        return str(user), str(password)
+    simulated = _simulated_pool_password(root)
+    if simulated is not None:
+        return "root", simulated
+    raise XapiCredentialsMissing(
+        'no XAPI credentials for this host: create %s (mode 0600) with {"user": "root", "password": "..."}'
+        % path)
+
+
+def _simulated_pool_password(root):
+    """A simulated host finds its pool's password in pool.json above its root."""
+    if not os.path.exists(paths.under(root, paths.SIM_HOST_FILE)):
+        return None
+    here = paths.resolve_root(root)
+    for _ in range(4):
+        here = os.path.dirname(here)
+        candidate = os.path.join(here, "pool.json")
+        if os.path.exists(candidate):
+            try:
+                with open(candidate, encoding="utf-8") as handle:
+                    password = json.load(handle).get("password")
+            except (OSError, ValueError, AttributeError):
+                return None
+            return None if password is None else str(password)
+    return None
+
+
+def local_source_address(root=None):
+    """The address this host's outgoing connections come from (None: the kernel decides)."""
+    try:
+        from halizard.platform import get_platform
+    except ImportError:
+        get_platform = None
+    if get_platform is not None:
+        try:
+            return get_platform(root).source_address()
+        except Exception:  # noqa: BLE001 - a platform that cannot say leaves the choice to the kernel
+            pass
+    sim_file = paths.under(root, paths.SIM_HOST_FILE)
+    try:
+        with open(sim_file, encoding="utf-8") as handle:
+            return json.load(handle).get("address")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def master_address(root=None):
+    """Where this host believes the master is: itself, or pool.conf's `slave:<addr>`."""
+    role, address = hostinfo.read_pool_conf(root)
+    if role == "master":
+        return local_source_address(root) or "127.0.0.1"
+    return address
+
+
+def connect(root=None, timeout=None):
+    """A logged-in session to the pool master, as this host sees it.
+
+    Follows one `HOST_IS_SLAVE [addr]` redirect (pool.conf may lag behind a
+    promotion). The whole login takes at most about twice `timeout`.
+    """
+    if timeout is None:
+        timeout = _configured_timeout(root)
+    user, password = load_credentials(root)
+    source = local_source_address(root)
+    try:
+        address = master_address(root)
+    except hostinfo.HostInfoError as exc:
+        raise XapiUnreachable("(unknown master)", str(exc)) from None
+    deadline = time.monotonic() + 2 * float(timeout)
+    try:
+        return open_session(address, user, password, timeout, source)
+    except XapiFailure as exc:
+        if exc.code != "HOST_IS_SLAVE" or not exc.params:
+            raise
+        redirect = exc.params[0]
+    remaining = max(0.5, min(float(timeout), deadline - time.monotonic()))
+    return open_session(redirect, user, password, remaining, source)
+
+
+def _configured_timeout(root):
+    """XE_TIMEOUT as known locally (override file, cached pool copy, default)."""
+    try:
+        from halizard.config.effective import local_xe_timeout
+    except ImportError:
+        return DEFAULT_TIMEOUT
+    return local_xe_timeout(root)
