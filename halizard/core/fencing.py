@@ -1,0 +1,211 @@
+"""Fencing gates, proof of death, and what to release after it.
+
+The one rule: a failed host's VMs are restarted elsewhere only when the host
+is proven dead, by
+
+* FENCED   - a fence agent reported verified success (unknown, timed out or
+  garbage is failure), or
+* DEADLINE - this side holds a strict majority (so the other side cannot),
+  the host has been unreachable by network (not just its xapi) since
+  `first_failure_at`, and the self-fence wait (timing.recovery_wait) has
+  passed: an isolated host has stopped its own VMs by then.
+
+How the parameters map onto that rule:
+
+* FENCE_ENABLED=0: no agent is called; DEADLINE is the only proof (the old
+  product could then never recover a master).
+* FENCE_METHOD=POOL: powers nothing off, so it is fencing by DEADLINE behind
+  the same gates (quorum, FENCE_MIN_HOSTS).
+* A real agent (XVM, ILO, IRMC, custom): FENCED. If the agent fails or the
+  gates refuse it, FENCE_HA_ONFAIL=1 falls back to DEADLINE; FENCE_HA_ONFAIL=0
+  leaves the VMs alone and alerts. FENCE_HA_ONFAIL never restarts a VM of a
+  host that is not proven dead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from halizard.core import actions as A
+from halizard.core import health, timing
+from halizard.core.health import ProbeResult
+from halizard.core.model import HEALTH_FAILED, PoolView
+from halizard.core.policy import Policy
+from halizard.core.quorum import QuorumResult
+
+PROOF_FENCED = "fenced"
+PROOF_DEADLINE = "self-fence deadline"
+
+FENCE_VERIFIED = "verified"
+FENCE_FAILED = "failed"
+FENCE_UNKNOWN = "unknown"
+FENCE_OUTCOMES = (FENCE_VERIFIED, FENCE_FAILED, FENCE_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whether fencing may go ahead, and why."""
+
+    allowed: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class DeadlineProof:
+    """State of the self-fence deadline proof for one host."""
+
+    proven: bool
+    possible: bool
+    wait_until: Optional[float]
+    why: str
+
+
+@dataclass(frozen=True)
+class FailureDecision:
+    """What to do about one failed host now; proof is set once death is proven."""
+
+    proof: Optional[str]
+    actions: Tuple[A.Action, ...]
+    why: str
+
+
+def uses_agent(policy: Policy) -> bool:
+    """True when fencing calls an agent that can verify a power-off."""
+    return policy.FENCE_ENABLED and policy.FENCE_METHOD.upper() != "POOL"
+
+
+def gate(policy: Policy, quorum: QuorumResult, pool_host_count: int) -> Gate:
+    """FENCE_ENABLED, FENCE_QUORUM_REQUIRED and FENCE_MIN_HOSTS.
+
+    FENCE_MIN_HOSTS counts the hosts in the pool, the failed one included (the
+    guide's default 2 is "optimized for a 2-node pool", so a 2-host pool may fence).
+    """
+    if not policy.FENCE_ENABLED:
+        return Gate(False, "fencing is disabled (FENCE_ENABLED=0)")
+    if policy.FENCE_QUORUM_REQUIRED and not quorum.has_quorum:
+        return Gate(False, "no quorum (%s) and FENCE_QUORUM_REQUIRED=1" % quorum.why)
+    if pool_host_count < policy.FENCE_MIN_HOSTS:
+        return Gate(False, "the pool has %d hosts, fewer than FENCE_MIN_HOSTS=%d"
+                    % (pool_host_count, policy.FENCE_MIN_HOSTS))
+    return Gate(True, "fencing allowed (%s)" % quorum.why)
+
+
+def deadline_proof(probe: Optional[ProbeResult], quorum: QuorumResult, policy: Policy,
+                   now: float) -> DeadlineProof:
+    """Is the host proven dead by the self-fence deadline, or when will it be?"""
+    verdict = health.classify(probe, policy)
+    if verdict.state != health.FAILED:
+        return DeadlineProof(False, False, None, "the host is not failed (%s)" % verdict.why)
+    if not verdict.isolated:
+        return DeadlineProof(False, False, None,
+                             "the host is still reachable by network, so it has not lost quorum "
+                             "and will not self-fence")
+    if not quorum.strict_majority:
+        return DeadlineProof(False, False, None,
+                             "this side has no strict majority (%s), so the other side may hold "
+                             "quorum and keep its VMs" % quorum.why)
+    assert probe is not None
+    if probe.first_failure_at is None:
+        return DeadlineProof(False, False, None, "the start of the failure is unknown")
+    until = probe.first_failure_at + timing.recovery_wait(policy)
+    if now >= until:
+        return DeadlineProof(True, True, until,
+                             "unreachable for %gs, longer than the self-fence wait of %gs"
+                             % (now - probe.first_failure_at, timing.recovery_wait(policy)))
+    return DeadlineProof(False, True, until,
+                         "unreachable for %gs; its self-fence completes before %gs have passed"
+                         % (now - probe.first_failure_at, timing.recovery_wait(policy)))
+
+
+def release_plan(pool: PoolView, host_uuid: str, policy: Policy, proof: str) -> Tuple[A.Action, ...]:
+    """Actions that release what a proven-dead host held, then restart its VMs.
+
+    Order: mark failed, reset each resident VM's power state, clear the VDI
+    attach markers `host_<ref>`, optionally forget the host, restart its VMs.
+    """
+    if proof not in (PROOF_FENCED, PROOF_DEADLINE):
+        raise ValueError("release_plan needs a proof of death, got %r" % (proof,))
+    host = pool.host(host_uuid)
+    if host is None:
+        raise ValueError("unknown host %s" % host_uuid)
+    name = host.name_label or host.uuid
+    out = [A.SetHostHealth(why="%s is dead (%s)" % (name, proof), host_uuid=host_uuid, value=HEALTH_FAILED)]
+    for vm in pool.vms_resident_on(host_uuid):
+        if vm.is_control_domain:
+            continue
+        out.append(A.ResetVmPowerState(
+            why="%s ran on %s, which is dead (%s)" % (vm.name_label or vm.uuid, name, proof), vm_uuid=vm.uuid))
+    if host.ref:
+        for vdi in pool.vdis:
+            for key in vdi.markers_for(host.ref):
+                out.append(A.ClearVdiMarker(
+                    why="%s is dead, so its attach marker must not block a start elsewhere" % name,
+                    vdi_uuid=vdi.uuid, key=key))
+    if policy.FENCE_HOST_FORGET:
+        out.append(A.ForgetHost(why="FENCE_HOST_FORGET=1 and %s is dead" % name, host_uuid=host_uuid))
+    out.append(A.RestartVmsOf(why="the VMs of %s may now run elsewhere" % name, host_uuid=host_uuid))
+    return tuple(out)
+
+
+def decide_host_failure(
+    pool: PoolView,
+    host_uuid: str,
+    probe: Optional[ProbeResult],
+    quorum: QuorumResult,
+    policy: Policy,
+    now: float,
+    fence_outcome: Optional[str] = None,
+) -> FailureDecision:
+    """The next step for one failed host (slave failure on the master, or a dead master).
+
+    fence_outcome: None when no agent was called yet for this failure, else
+    the verified/failed/unknown result the caller recorded. Call again after
+    every step; the answer depends only on the inputs.
+    """
+    if fence_outcome is not None and fence_outcome not in FENCE_OUTCOMES:
+        raise ValueError("unknown fence outcome %r" % (fence_outcome,))
+    host = pool.host(host_uuid)
+    if host is None:
+        raise ValueError("unknown host %s" % host_uuid)
+    name = host.name_label or host.uuid
+    verdict = health.classify(probe, policy)
+    if fence_outcome == FENCE_VERIFIED:
+        return FailureDecision(PROOF_FENCED, release_plan(pool, host_uuid, policy, PROOF_FENCED),
+                               "%s was fenced and the fence verified" % name)
+    if verdict.state != health.FAILED:
+        return FailureDecision(None, (), "%s is not failed: %s" % (name, verdict.why))
+    g = gate(policy, quorum, len(pool.hosts))
+    agent = uses_agent(policy)
+    if agent and g.allowed and fence_outcome is None:
+        return FailureDecision(None, (A.FenceHost(
+            why="%s failed (%s) and %s" % (name, verdict.why, g.why),
+            host_uuid=host_uuid, fence_action=policy.FENCE_ACTION),), "fence %s" % name)
+    if agent:
+        problem = (g.why if not g.allowed else "the fence of %s was not verified (%s)" % (name, fence_outcome))
+        if not policy.FENCE_HA_ONFAIL:
+            return FailureDecision(None, (A.Alert(
+                why="no proof that %s is dead and FENCE_HA_ONFAIL=0" % name, function="fence_host",
+                text="%s failed and cannot be fenced: %s; its VMs stay where they are" % (name, problem)),),
+                "%s; FENCE_HA_ONFAIL=0 leaves its VMs alone" % problem)
+        basis = "%s; FENCE_HA_ONFAIL=1 falls back to the self-fence deadline" % problem
+    elif policy.FENCE_ENABLED:  # POOL: fencing by deadline, behind the gates
+        if not g.allowed:
+            return FailureDecision(None, (A.Alert(
+                why="POOL fencing of %s is not allowed" % name, function="fence_host",
+                text="%s failed and cannot be fenced: %s" % (name, g.why)),), g.why)
+        basis = "FENCE_METHOD=POOL proves death by the self-fence deadline"
+    else:
+        basis = "fencing is disabled, so only the self-fence deadline can prove death"
+    dp = deadline_proof(probe, quorum, policy, now)
+    if dp.proven:
+        return FailureDecision(PROOF_DEADLINE, release_plan(pool, host_uuid, policy, PROOF_DEADLINE),
+                               "%s; %s" % (basis, dp.why))
+    if dp.possible:
+        assert dp.wait_until is not None
+        return FailureDecision(None, (A.Wait(why="%s; %s" % (basis, dp.why), until=dp.wait_until),),
+                               "%s; waiting" % basis)
+    return FailureDecision(None, (A.Alert(
+        why="no proof that %s is dead" % name, function="fence_host",
+        text="%s failed and its death cannot be proven: %s; its VMs stay where they are" % (name, dp.why)),),
+        "%s; %s" % (basis, dp.why))

@@ -1,0 +1,77 @@
+"""Per-host health from probe results.
+
+A probe round for one peer is XAPI_COUNT tries, each a network probe and then
+proof that xapi answers (a login answered with HOST_IS_SLAVE counts). The
+result folds into one of three verdicts:
+
+* healthy - xapi answered in some try;
+* failed  - every one of XAPI_COUNT tries completed and none got an answer;
+* unknown - fewer tries than XAPI_COUNT completed (a probe still running,
+  cut short, or no data). Unknown is never treated as dead.
+
+"Failed" is about service, not death: a failed host keeps its VMs until its
+death is proven (fencing.py). `isolated` (the network probe failed in every
+try) is what the self-fence deadline proof needs: a host we can still reach
+by network has not lost quorum and will not self-fence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from halizard.core.policy import Policy
+
+HEALTHY = "healthy"
+FAILED = "failed"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probes saw of one peer in its current round.
+
+    tries: completed tries in this round; xapi_ok: some try got an xapi answer;
+    network_ok: True if any try reached the host by network, False if every
+    completed try failed to, None if not measured; first_failure_at: clock time
+    the current failure streak began (start of the first failed try), None
+    while the host answers.
+    """
+
+    tries: int
+    xapi_ok: bool
+    network_ok: Optional[bool] = None
+    first_failure_at: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        if self.tries < 0:
+            raise ValueError("tries must not be negative")
+
+
+@dataclass(frozen=True)
+class HealthVerdict:
+    """A host's health with the sentence that explains it."""
+
+    state: str
+    isolated: bool
+    why: str
+
+
+def classify(probe: Optional[ProbeResult], policy: Policy) -> HealthVerdict:
+    """Fold one probe round into healthy / failed / unknown."""
+    if probe is None:
+        return HealthVerdict(UNKNOWN, False, "no probe result yet, so the host is not judged")
+    if probe.xapi_ok:
+        return HealthVerdict(HEALTHY, False, "xapi answered a probe")
+    if probe.tries < policy.XAPI_COUNT:
+        return HealthVerdict(
+            UNKNOWN, False,
+            "xapi did not answer %d of %d tries yet, so the host is not judged"
+            % (probe.tries, policy.XAPI_COUNT),
+        )
+    isolated = probe.network_ok is False
+    if isolated:
+        why = "neither the network nor xapi answered in %d tries" % probe.tries
+    else:
+        why = "xapi did not answer in %d tries although the host may be reachable by network" % probe.tries
+    return HealthVerdict(FAILED, isolated, why)

@@ -1,0 +1,77 @@
+"""Quorum: may this side of the pool act for the whole pool?
+
+Votes are the enabled hosts this host reaches, itself included. Quorum is a
+strict majority of the enabled hosts. The IP-heuristic vote (every address in
+FENCE_HEURISTICS_IPS answered) only breaks an exact tie: a 2-host pool can
+still act, and no side of a 3-host 1|2 split wins with it alone (the old
+product added it as a full vote, so the lone host of such a split believed
+it had 2 of 3 votes).
+
+A quorum won through the tie-break is weaker: the other half may have won it
+too (both reached the heuristic addresses), so it never proves a peer dead by
+the self-fence deadline (fencing.py) and the non-master half delays its fence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from halizard.core.policy import Policy
+
+
+@dataclass(frozen=True)
+class QuorumResult:
+    """The vote count and what it allows."""
+
+    votes: int
+    total: int
+    has_quorum: bool
+    by_tiebreak: bool
+    other_side_could_win: bool
+    why: str
+
+    @property
+    def strict_majority(self) -> bool:
+        return self.has_quorum and not self.by_tiebreak
+
+
+def compute(
+    self_uuid: str,
+    enabled_hosts: Iterable[str],
+    reachable: Iterable[str],
+    heuristics_ok: Optional[bool],
+    policy: Policy,
+) -> QuorumResult:
+    """Quorum of the side containing self_uuid.
+
+    enabled_hosts: uuids of all enabled hosts of the pool; reachable: uuids
+    this host reached by network in this round (self is always counted);
+    heuristics_ok: True when every heuristic address answered, None when not
+    probed.
+    """
+    enabled = set(enabled_hosts)
+    if self_uuid not in enabled:
+        # A disabled host (maintenance) still counts itself: it must know whether it is isolated.
+        enabled.add(self_uuid)
+    votes = len((set(reachable) & enabled) | {self_uuid})
+    total = len(enabled)
+    unreached = total - votes
+    heuristic_vote = bool(heuristics_ok) and policy.heuristics_configured
+    if votes * 2 > total:
+        return QuorumResult(votes, total, True, False, False,
+                            "%d of %d enabled hosts reachable is a strict majority" % (votes, total))
+    tie = votes * 2 == total
+    # The unreached side could hold quorum by majority, or by tie-break if a heuristic vote exists.
+    other_could = unreached * 2 > total or (tie and policy.heuristics_configured)
+    if tie and heuristic_vote:
+        return QuorumResult(votes, total, True, True, other_could,
+                            "%d of %d enabled hosts is an exact tie, broken by the heuristic addresses"
+                            % (votes, total))
+    if tie:
+        reason = ("an exact tie and the heuristic addresses did not all answer"
+                  if policy.heuristics_configured else "an exact tie and no heuristic addresses are configured")
+        return QuorumResult(votes, total, False, False, other_could,
+                            "%d of %d enabled hosts is %s" % (votes, total, reason))
+    return QuorumResult(votes, total, False, False, other_could,
+                        "%d of %d enabled hosts reachable is no majority" % (votes, total))

@@ -1,0 +1,98 @@
+"""Self-fencing: a host cut off from the pool stops its own VMs in time.
+
+Triggers (checked every SELF_FENCE_CHECK_INTERVAL / probe round):
+* the management link has been down for MGT_LINK_LOSS_TOLERANCE seconds, or
+* this host has no quorum while the side it cannot reach could hold it
+  (quorum.other_side_could_win): that side may restart our VMs.
+
+A host with no quorum whose unreachable side could not win either (e.g. a
+2-host pool without heuristic addresses) keeps its VMs: stopping them would
+turn a single failure into a full outage and nobody could restart them.
+
+Once begun, a self-fence runs to completion: StopLocalVms with a deadline of
+SELF_FENCE_STOP_TIMEOUT; if domains remain after it, RebootSelf (once). That
+bounded time is what timing.self_fence_deadline promises the other side.
+When the host is whole again (link up, quorum back) and nothing runs, it
+restarts its toolstack to rejoin (the old product's recovery step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from halizard.core import actions as A
+from halizard.core.policy import Policy
+from halizard.core.quorum import QuorumResult
+
+
+@dataclass(frozen=True)
+class SelfFenceDecision:
+    """fencing: this host is (still) self-fenced; actions: what to do now."""
+
+    fencing: bool
+    actions: Tuple[A.Action, ...]
+    why: str
+
+
+def isolation(now: float, link_down_since: Optional[float], quorum: Optional[QuorumResult],
+              policy: Policy) -> Optional[str]:
+    """The reason this host counts as isolated, or None."""
+    if link_down_since is not None and now - link_down_since >= policy.MGT_LINK_LOSS_TOLERANCE:
+        return ("the management link has been down for %gs (MGT_LINK_LOSS_TOLERANCE=%g)"
+                % (now - link_down_since, policy.MGT_LINK_LOSS_TOLERANCE))
+    if quorum is not None and not quorum.has_quorum and quorum.other_side_could_win:
+        return "no quorum (%s) and the hosts out of reach could hold it" % quorum.why
+    return None
+
+
+def decide(
+    now: float,
+    policy: Policy,
+    *,
+    link_down_since: Optional[float],
+    quorum: Optional[QuorumResult],
+    local_vms: Sequence[str],
+    stopping_since: Optional[float] = None,
+    reboot_requested: bool = False,
+) -> SelfFenceDecision:
+    """The self-fence step for this host now.
+
+    stopping_since: when this host issued StopLocalVms for the current
+    self-fence (None when not self-fencing); local_vms: guest domains
+    really running here (platform layer).
+    """
+    reason = isolation(now, link_down_since, quorum, policy)
+    vms = tuple(sorted(local_vms))
+    if stopping_since is not None:
+        deadline = stopping_since + policy.SELF_FENCE_STOP_TIMEOUT
+        if vms:
+            if now >= deadline:
+                if reboot_requested:
+                    return SelfFenceDecision(True, (), "reboot already requested; waiting for it")
+                return SelfFenceDecision(True, (A.RebootSelf(
+                    why="%d domains still run after the self-fence deadline" % len(vms)),),
+                    "self-fence deadline passed with domains running")
+            return SelfFenceDecision(True, (A.StopLocalVms(
+                why="self-fencing continues until every local domain is gone", vm_uuids=vms, deadline=deadline),),
+                "self-fencing in progress")
+        if reason is not None:
+            return SelfFenceDecision(True, (), "self-fenced: nothing runs here; still isolated (%s)" % reason)
+        return SelfFenceDecision(False, (A.RestartToolstack(
+            why="the host is reachable and has quorum again after a self-fence"),),
+            "self-fence over: restart the toolstack to rejoin")
+    if reason is None:
+        return SelfFenceDecision(False, (), "not isolated")
+    return SelfFenceDecision(True, (A.StopLocalVms(
+        why=reason + ", so this host stops its VMs before the pool restarts them elsewhere",
+        vm_uuids=vms, deadline=now + policy.SELF_FENCE_STOP_TIMEOUT),), "self-fence: " + reason)
+
+
+def lone_host(quorum: QuorumResult, policy: Policy, already_rebooted: bool) -> Tuple[A.Action, ...]:
+    """A master that sees no other host: with FENCE_REBOOT_LONE_HOST it reboots once."""
+    if quorum.total <= 1 or quorum.votes > 1 or quorum.has_quorum:
+        return ()
+    if not policy.FENCE_REBOOT_LONE_HOST or already_rebooted:
+        return ()
+    return (A.RebootSelf(why="this host reaches none of the other %d hosts and FENCE_REBOOT_LONE_HOST=1"
+                         % (quorum.total - 1)),)

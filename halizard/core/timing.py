@@ -1,0 +1,139 @@
+"""The self-fencing timing rule, computed and checked.
+
+A host cut off from the pool (management link down, or no quorum while the
+other side could hold it) stops its own VMs and, if they do not stop in
+time, reboots. The pool may then restart those VMs without any fence agent,
+but only after waiting longer than the isolated host could possibly need.
+
+Worst case, measured from the moment the cut happened (which is no later
+than the first failed probe of the recovering side):
+
+  round       R = XAPI_COUNT * XE_TIMEOUT + (XAPI_COUNT - 1) * XAPI_DELAY
+  detect      max(SELF_FENCE_CHECK_INTERVAL + MGT_LINK_LOSS_TOLERANCE,
+                  max(MONITOR_DELAY, R) + R)      (a round in flight at the cut may still
+                                                   succeed; the next one starts at most
+                                                   max(MONITOR_DELAY, R) later and takes R)
+  deadline    D = detect + SERVICE_RESTART_ALLOWANCE + SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE
+  wait        W = SELF_FENCE_WAIT if set, else D + SAFETY_MARGIN;  W must be > D
+
+docs/decisions.md writes the rule out; `check` refuses unsafe combinations
+with an explanation and lists the weaker-but-allowed ones as warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from halizard.core.policy import Policy
+
+# The watchdog restarts a dead ha-lizard service within 10 s (behaviour.md, Monitor).
+SERVICE_RESTART_ALLOWANCE = 10.0
+# From "reboot now" to every domain of the host being gone.
+REBOOT_ALLOWANCE = 5.0
+# Extra wait on the recovering side beyond the computed deadline.
+SAFETY_MARGIN = 5.0
+
+
+class UnsafeTiming(ValueError):
+    """The parameters break the self-fencing timing rule; the message explains how."""
+
+
+@dataclass(frozen=True)
+class TimingReport:
+    """The derived times and what is wrong or weak about a Policy."""
+
+    probe_round: float
+    detect: float
+    self_fence_deadline: float
+    recovery_wait: float
+    errors: Tuple[str, ...]
+    warnings: Tuple[str, ...]
+
+    @property
+    def safe(self) -> bool:
+        return not self.errors
+
+
+def probe_round(policy: Policy) -> float:
+    """Longest time one probe round (XAPI_COUNT tries) can take."""
+    return policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY
+
+
+def isolation_detect(policy: Policy) -> float:
+    """Longest time an isolated host needs to notice it is isolated."""
+    r = probe_round(policy)
+    link = policy.SELF_FENCE_CHECK_INTERVAL + policy.MGT_LINK_LOSS_TOLERANCE
+    quorum = max(policy.MONITOR_DELAY, r) + r
+    return max(link, quorum)
+
+
+def self_fence_deadline(policy: Policy) -> float:
+    """Seconds after a cut by which the isolated host's VMs are surely stopped."""
+    return (isolation_detect(policy) + SERVICE_RESTART_ALLOWANCE
+            + policy.SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE)
+
+
+def recovery_wait(policy: Policy) -> float:
+    """Seconds after the first failed probe before the pool may restart without a fence."""
+    if policy.SELF_FENCE_WAIT > 0:
+        return policy.SELF_FENCE_WAIT
+    return self_fence_deadline(policy) + SAFETY_MARGIN
+
+
+def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
+    """Every derived time plus the errors (refuse) and warnings (allow) for this Policy."""
+    r = probe_round(policy)
+    detect = isolation_detect(policy)
+    deadline = self_fence_deadline(policy)
+    wait = recovery_wait(policy)
+    errors = []
+    warnings = []
+    if policy.SELF_FENCE_WAIT > 0 and policy.SELF_FENCE_WAIT <= deadline:
+        errors.append(
+            "SELF_FENCE_WAIT=%g is not longer than the self-fence deadline of %gs "
+            "(detection %gs + service restart %gs + SELF_FENCE_STOP_TIMEOUT %gs + reboot %gs): "
+            "VMs could be restarted while the isolated host still runs them; set it above %g or to 0 (automatic)"
+            % (policy.SELF_FENCE_WAIT, deadline, detect, SERVICE_RESTART_ALLOWANCE,
+               policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, deadline)
+        )
+    if policy.SELF_FENCE_CHECK_INTERVAL > max(policy.MGT_LINK_LOSS_TOLERANCE, 1.0) * 2:
+        warnings.append(
+            "SELF_FENCE_CHECK_INTERVAL=%g is coarse next to MGT_LINK_LOSS_TOLERANCE=%g: "
+            "link loss is noticed late (the deadline accounts for it)"
+            % (policy.SELF_FENCE_CHECK_INTERVAL, policy.MGT_LINK_LOSS_TOLERANCE)
+        )
+    if policy.MGT_LINK_LOSS_TOLERANCE == 0:
+        warnings.append("MGT_LINK_LOSS_TOLERANCE=0: any management link blip stops this host's VMs")
+    if not policy.FENCE_ENABLED:
+        warnings.append(
+            "FENCE_ENABLED=0: a failed host's VMs restart only after the self-fence wait of %gs, "
+            "and only on a side holding a strict majority" % wait
+        )
+    if policy.FENCE_ENABLED and policy.FENCE_METHOD.upper() == "POOL":
+        warnings.append(
+            "FENCE_METHOD=POOL powers nothing off: death is proven by the self-fence wait of %gs "
+            "on a side holding a strict majority" % wait
+        )
+    if not policy.FENCE_QUORUM_REQUIRED:
+        warnings.append("FENCE_QUORUM_REQUIRED=0: a minority side may fence; only a verified fence "
+                        "lets it restart VMs")
+    if host_count is not None and host_count % 2 == 0:
+        if not policy.heuristics_configured:
+            warnings.append(
+                "%d hosts and no heuristic addresses: an even split leaves no side with quorum" % host_count
+            )
+        elif host_count == 2:
+            warnings.append(
+                "2-host pool: quorum by the heuristic tie-break cannot prove the peer dead, so its VMs "
+                "restart only after a verified fence (XVM, ILO, IRMC or a custom agent)"
+            )
+    return TimingReport(r, detect, deadline, wait, tuple(errors), tuple(warnings))
+
+
+def validate(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
+    """check(), raising UnsafeTiming with the first explanation when the rule is broken."""
+    report = check(policy, host_count)
+    if report.errors:
+        raise UnsafeTiming(report.errors[0])
+    return report
