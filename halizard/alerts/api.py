@@ -1,0 +1,171 @@
+"""`raise_alert()`: the one call every part of HA-Lizard uses to tell the admin something.
+
+Why: alerts have many rules (per-function switches, quiet start, repeat
+screening, mail plus XAPI message) and must never stall HA. This module
+applies the rules and returns at once: the mail is written to the spool and
+a detached worker delivers it within its own deadline; the XAPI message is
+one call through the caller's session (with the session's deadline).
+
+Rules, in order:
+- MAIL_ON and MAIL_<function> decide the mail, ENABLE_ALERTS the XAPI message;
+- no mail during the first two cycles after the service started (startup.py);
+- the same function + text is screened for MAIL_SCREEN_TIME minutes, per
+  channel (mail, XAPI message), so a quiet-start alert still mails later;
+- `screen_seconds` overrides the window (a suspended host re-alerts hourly).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+from loguru import logger
+
+from halizard.alerts import deliver, report, spool, startup, throttle, xapi_messages
+from halizard.alerts.settings import (
+    SettingsError,
+    check_function,
+    flag,
+    function_mail_enabled,
+    function_priority,
+    local_hostname,
+    mail_settings,
+    number,
+    one_line,
+)
+
+SUSPENDED_FUNCTION = "suspended_ha"
+SUSPENDED_REPEAT_SECONDS = 3600
+DELIVERY_MODES = ("spawn", "spool")
+
+AlertOutcome = namedtuple("AlertOutcome", "function priority mail xapi spool_entry worker_pid")
+AlertOutcome.__doc__ = """What raise_alert did. mail: spooled | disabled | quiet-start | screened | failed: ...;
+xapi: created | disabled | screened | no-session | failed: ..."""
+
+
+def _load_config(root):
+    """The effective configuration; defaults only when even that cannot be read."""
+    try:
+        from halizard.config.effective import load_effective
+
+        return load_effective(root)
+    except Exception as exc:  # an alert must go out even with a broken config layer
+        logger.bind(function="email").warning("configuration unavailable for alerts ({}); using defaults",
+                                              one_line(str(exc), 200))
+        return {}
+
+
+def _hostname(config, root, explicit):
+    if explicit:
+        return explicit
+    name = getattr(config, "hostname", None)
+    if name:
+        return str(name)
+    try:
+        from halizard.config.effective import local_hostname as config_hostname
+
+        return config_hostname(root)
+    except Exception:
+        return local_hostname()
+
+
+def _screen_seconds(config, explicit):
+    if explicit is not None:
+        return float(explicit)
+    try:
+        return number(config, "MAIL_SCREEN_TIME") * 60.0
+    except SettingsError:
+        return 3600.0
+
+
+def _host_uuid(root):
+    try:
+        from halizard.hostinfo import local_host_uuid
+
+        return local_host_uuid(root)
+    except Exception:
+        return None
+
+
+def raise_alert(function, text, priority=None, *, root=None, config=None, session=None,
+                cycles_since_start=None, screen_seconds=None, delivery="spawn", hostname=None, now=None):
+    """Raise one alert; returns an AlertOutcome and never raises for runtime trouble.
+
+    `function` must be a plain identifier (it names config keys and the XAPI
+    message): anything else is a ValueError, a caller bug. `cycles_since_start`
+    overrides what the service's files say; `delivery="spool"` only spools
+    (tests; the `alert_spool` job sends later).
+    """
+    check_function(function)
+    if delivery not in DELIVERY_MODES:
+        raise ValueError("delivery must be one of %s" % ", ".join(DELIVERY_MODES))
+    text = "" if text is None else str(text)
+    if config is None:
+        config = _load_config(root)
+    prio = function_priority(config, function, priority)
+    log = logger.bind(function=function)
+    log.warning("ALERT (priority {}): {}", prio, one_line(text, 2000))
+
+    screen = _screen_seconds(config, screen_seconds)
+    xapi_state = _xapi_part(function, text, prio, root, config, session, screen, now)
+    mail_state, entry, pid = _mail_part(function, text, prio, root, config, screen, cycles_since_start,
+                                        delivery, hostname, now)
+    return AlertOutcome(function, prio, mail_state, xapi_state, entry, pid)
+
+
+def _xapi_part(function, text, prio, root, config, session, screen, now):
+    if not flag(config, "ENABLE_ALERTS"):
+        return "disabled"
+    if session is None:
+        return "no-session"
+    if not throttle.admit(root, "xapi:" + function, text, screen, now=now):
+        return "screened"
+    try:
+        xapi_messages.create(session, function, text, prio, host_uuid=_host_uuid(root))
+    except Exception as exc:  # XAPI trouble must not break the caller
+        logger.bind(function=function).warning("could not create the XAPI alert message: {}",
+                                               one_line(str(exc), 300))
+        throttle.forget(root, "xapi:" + function, text)
+        return "failed: %s" % one_line(str(exc), 300)
+    return "created"
+
+
+def _mail_part(function, text, prio, root, config, screen, cycles, delivery, hostname, now):
+    if not (flag(config, "MAIL_ON") and function_mail_enabled(config, function)):
+        return "disabled", None, None
+    if cycles is None:
+        try:
+            delay = number(config, "MONITOR_DELAY", minimum=1)
+        except SettingsError:
+            delay = 15
+        cycles = startup.cycles_since_start(root, delay, now=now)
+    if startup.in_quiet_start(cycles):
+        return "quiet-start", None, None
+    try:
+        settings = mail_settings(config)
+    except SettingsError as exc:
+        logger.bind(function="email").error("alert mail not sent: {}", exc)
+        return "failed: %s" % exc, None, None
+    if not throttle.admit(root, "mail:" + function, text, screen, now=now):
+        return "screened", None, None
+    try:
+        entry = spool.enqueue(root, function, text, prio, _hostname(config, root, hostname),
+                              report.from_state(root), now=now)
+    except spool.SpoolError as exc:
+        logger.bind(function="email").error("alert mail not spooled: {}", exc)
+        throttle.forget(root, "mail:" + function, text)
+        return "failed: %s" % exc, None, None
+    pid = None
+    if delivery == "spawn":
+        try:
+            pid = deliver.spawn(root, settings)
+        except OSError as exc:  # the spool job will send it
+            logger.bind(function="email").warning("mail worker not started ({}); the spool job will send it",
+                                                  exc.strerror or exc)
+    return "spooled", entry, pid
+
+
+def alert_suspended_host(host_name, *, root=None, config=None, session=None, **options):
+    """The suspended-HA alert: repeated every hour while the suspension lasts."""
+    text = ("HA is suspended on host %s after it could not fence; it stays suspended until the master "
+            "marks it healthy (see ha-cfg status)." % one_line(host_name, 100))
+    options.setdefault("screen_seconds", SUSPENDED_REPEAT_SECONDS)
+    return raise_alert(SUSPENDED_FUNCTION, text, root=root, config=config, session=session, **options)

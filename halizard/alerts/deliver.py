@@ -1,0 +1,69 @@
+"""The delivery worker: a detached process that flushes the mail spool once, within a deadline.
+
+Why: `raise_alert()` runs inside HA jobs that have their own deadlines (and
+are killed with their process group when they overrun). Mail is handed to a
+process in its own session, so neither waits for the other. The mail
+settings (SMTP_PASS included) travel through the worker's stdin pipe: never
+through argv, the environment or a file.
+
+    python -m halizard.alerts.deliver --root ROOT  < {"settings": {...}, "deadline": 60}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from halizard.alerts import spool
+from halizard.alerts.settings import MailSettings, SettingsError
+
+DEADLINE = 60.0
+_children = []
+
+
+def spawn(root, settings: MailSettings, deadline=DEADLINE):
+    """Start a worker and return at once (no wait on the worker). Returns its pid."""
+    _reap()
+    payload = json.dumps({"settings": settings.to_dict(), "deadline": deadline}).encode("utf-8")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "halizard.alerts.deliver", "--root", os.path.abspath(root or "/")],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        close_fds=True, start_new_session=True,
+    )
+    try:
+        child.stdin.write(payload)  # a few hundred bytes: fits the pipe buffer, never blocks
+        child.stdin.close()
+    except OSError:
+        pass
+    _children.append(child)
+    return child.pid
+
+
+def _reap():
+    """Collect finished workers so a long-lived caller keeps no zombies."""
+    for child in list(_children):
+        if child.poll() is not None:
+            _children.remove(child)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="halizard.alerts.deliver", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True)
+    args = parser.parse_args(argv)
+    try:
+        document = json.loads(sys.stdin.read(1 << 20) or "{}")
+        settings = MailSettings.from_dict(document["settings"])
+        deadline = min(float(document.get("deadline", DEADLINE)), 600.0)
+    except (ValueError, KeyError, TypeError, SettingsError) as exc:
+        print("deliver: bad hand-over: %s" % exc.__class__.__name__, file=sys.stderr)
+        return 2
+    signal.alarm(int(deadline) + 15)  # backstop: the worker never outlives its deadline by much
+    result = spool.flush(args.root, settings, deadline_seconds=deadline)
+    return 0 if not result.error else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The mail spool: alerts wait in `<root>/var/lib/ha-lizard/alert-spool/` until a server takes them.
+
+Why: HA must never wait on mail. `enqueue()` only writes a small file
+(atomically: temp file, fsync, rename; 0600 in a 0700 directory) and returns.
+`flush()` delivers the waiting alerts oldest first within a deadline; the
+first failure stops the pass (a down server would fail every entry alike) and
+the entries stay for the next attempt (the delivery worker started by each
+new alert, or the `alert_spool` job). One flusher at a time (file lock);
+a second one waits for the first, within its own deadline, then rescans, so
+an alert spooled during a flush is never left behind.
+
+Limits: at most MAX_ENTRIES files (the oldest are dropped with a warning)
+and entries older than MAX_AGE_SECONDS are dropped unsent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+from loguru import logger
+
+from halizard import paths
+from halizard.alerts import mail
+
+log = logger.bind(function="email")
+
+SPOOL_DIR = "/var/lib/ha-lizard/alert-spool"
+SUFFIX = ".alert.json"
+MAX_ENTRIES = 500
+MAX_AGE_SECONDS = 3 * 24 * 3600
+FIELDS = ("function", "text", "priority", "hostname", "report")
+
+
+class SpoolError(Exception):
+    """The spool directory cannot be written."""
+
+
+def spool_dir(root):
+    return paths.under(root, SPOOL_DIR)
+
+
+def _ensure(root):
+    directory = spool_dir(root)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SpoolError("cannot create %s: %s" % (directory, exc.strerror or exc)) from None
+    return directory
+
+
+def _write_atomic(directory, name, document):
+    data = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def entry_names(root):
+    """Spooled entry file names, oldest first (names start with a nanosecond timestamp)."""
+    try:
+        names = os.listdir(spool_dir(root))
+    except FileNotFoundError:
+        return []
+    return sorted(name for name in names if name.endswith(SUFFIX) and not name.startswith("."))
+
+
+def enqueue(root, function, text, priority=3, hostname="", report="", now=None):
+    """Store one alert for delivery; returns its entry name. Raises SpoolError."""
+    moment = time.time() if now is None else now
+    directory = _ensure(root)
+    name = "%020d-%s%s" % (int(moment * 1e9), uuid.uuid4().hex[:12], SUFFIX)
+    document = {"version": 1, "created": moment, "attempts": 0, "last_error": "",
+                "function": str(function), "text": str(text), "priority": int(priority),
+                "hostname": str(hostname), "report": str(report or "")}
+    try:
+        _write_atomic(directory, name, document)
+    except OSError as exc:
+        raise SpoolError("cannot spool alert in %s: %s" % (directory, exc.strerror or exc)) from None
+    _trim(root)
+    return name
+
+
+def _trim(root):
+    names = entry_names(root)
+    for name in names[:max(0, len(names) - MAX_ENTRIES)]:
+        log.warning("alert spool full: dropping the oldest unsent alert {}", name)
+        _remove(root, name)
+
+
+def _remove(root, name):
+    try:
+        os.unlink(os.path.join(spool_dir(root), name))
+    except FileNotFoundError:
+        pass
+
+
+def load(root, name):
+    """The entry as a dict, or None when it vanished or is corrupt (a corrupt one is set aside)."""
+    path = os.path.join(spool_dir(root), name)
+    try:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read().decode("utf-8"))
+        if not isinstance(document, dict) or any(field not in document for field in FIELDS):
+            raise ValueError("missing fields")
+        return document
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        log.warning("alert spool entry {} is unreadable; set aside", name)
+        try:
+            os.replace(path, path + ".bad")
+        except OSError:
+            pass
+        return None
+
+
+def pending(root):
+    """All readable entries, oldest first (for status output and tests)."""
+    return [entry for entry in (load(root, name) for name in entry_names(root)) if entry is not None]
+
+
+class FlushResult:
+    """What one flush did: `sent` count, `left` entries still waiting, `error` (first failure or "")."""
+
+    def __init__(self):
+        self.sent = 0
+        self.dropped = 0
+        self.left = 0
+        self.error = ""
+
+    def __repr__(self):
+        return "FlushResult(sent=%d, dropped=%d, left=%d, error=%r)" % (self.sent, self.dropped, self.left,
+                                                                        self.error)
+
+
+def flush(root, settings, deadline_seconds=60.0, now=None, sender=None):
+    """Deliver spooled alerts oldest first until done, a failure, or the deadline."""
+    result = FlushResult()
+    end = time.monotonic() + deadline_seconds
+    send = sender or mail.send_alert
+    try:
+        directory = _ensure(root)
+    except SpoolError as exc:
+        result.error = str(exc)
+        return result
+    lock = FileLock(os.path.join(directory, ".flush.lock"))
+    tried = set()
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            lock.acquire(timeout=left)
+        except LockTimeout:
+            break
+        try:
+            names = [name for name in entry_names(root) if name not in tried]
+            if not names:
+                break
+            for name in names:
+                if time.monotonic() >= end:
+                    break
+                tried.add(name)
+                if not _deliver_one(root, name, settings, send, now, result):
+                    result.left = len(entry_names(root))
+                    return result
+        finally:
+            lock.release()
+    result.left = len(entry_names(root))
+    return result
+
+
+def _deliver_one(root, name, settings, send, now, result):
+    entry = load(root, name)
+    if entry is None:
+        return True
+    moment = time.time() if now is None else now
+    if moment - float(entry.get("created", moment)) > MAX_AGE_SECONDS:
+        log.warning("alert {} from {} is older than {} h: dropped unsent", entry["function"],
+                    time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry["created"])), MAX_AGE_SECONDS // 3600)
+        _remove(root, name)
+        result.dropped += 1
+        return True
+    try:
+        refused = send(settings, entry["function"], entry["text"], report=entry.get("report", ""),
+                       hostname=entry.get("hostname") or None, when=entry.get("created"))
+    except mail.MailError as exc:
+        entry["attempts"] = int(entry.get("attempts", 0)) + 1
+        entry["last_error"] = str(exc)
+        try:
+            _write_atomic(spool_dir(root), name, entry)
+        except OSError:
+            pass
+        log.warning("alert mail not delivered, kept in the spool ({} waiting): {}", len(entry_names(root)), exc)
+        result.error = str(exc)
+        return False
+    if refused:
+        log.warning("alert mail delivered, but the server refused {}", ", ".join(refused))
+    _remove(root, name)
+    result.sent += 1
+    return True
