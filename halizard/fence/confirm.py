@@ -1,0 +1,48 @@
+"""One fence, end to end: run the agent, never crash, and distrust a contradicted "off".
+
+Why: a BMC or script can say "off" while the host still answers (wrong map
+line, wrong outlet, stale BMC state). Restarting VMs on that word would run
+them twice. `fence_host` runs the agent within the deadline, turns any
+unexpected exception into an unverified result, and when the agent claims
+`off` asks the host's xapi once more: if it still answers, the fence is
+counted as failed.
+"""
+import time
+
+from loguru import logger
+
+from halizard.fence.base import FAILED, OFF, FenceConfigError, FenceResult, check_action
+from halizard.probes.deadline import remaining
+
+log = logger.bind(function="fence_host")
+CONFIRM_SECONDS = 3.0
+
+
+def fence_host(agent, host_uuid, action, deadline, still_alive=None, confirm_seconds=CONFIRM_SECONDS):
+    """Fence `host_uuid` with `agent`; `still_alive(deadline) -> bool` cross-checks a claimed `off`.
+
+    `still_alive` is typically
+    `lambda d: xapi_alive(address, user, password, d, source).alive`.
+    The confirmation gets its own short deadline (`confirm_seconds`), so a
+    dead host's silence cannot use up the fence deadline.
+    """
+    check_action(action)
+    try:
+        result = agent.fence(host_uuid, action, deadline)
+    except FenceConfigError as exc:
+        result = FenceResult.unproven(FAILED, "fence of %s impossible: %s" % (host_uuid, exc))
+    except Exception as exc:  # noqa: BLE001 - a broken agent must never end the cycle
+        result = FenceResult.unproven(FAILED, "fence agent %s crashed: %s" % (agent, type(exc).__name__))
+    if not isinstance(result, FenceResult):
+        result = FenceResult.unproven(FAILED, "fence agent %s returned %r" % (agent, type(result).__name__))
+    if result.verified and result.state == OFF and still_alive is not None:
+        try:
+            alive = bool(still_alive(time.monotonic() + max(0.5, min(confirm_seconds, remaining(deadline) or 0.5))))
+        except Exception as exc:  # noqa: BLE001 - a failing check is no contradiction
+            log.warning("could not cross-check host {} after fencing: {}", host_uuid, type(exc).__name__)
+            alive = False
+        if alive:
+            result = FenceResult.unproven(
+                FAILED, "%s; but host %s's xapi still answers, so the fence is not trusted" % (result.detail, host_uuid))
+    (log.info if result.verified else log.error)("fence {} {}: {}", host_uuid, action, result.detail)
+    return result
