@@ -1,0 +1,56 @@
+"""Which wire names the simulator serves, and with which parameters.
+
+Why: parameter lists come from the API description, never typed by hand, so
+`MESSAGE_PARAMETER_COUNT_MISMATCH` and the conformance test agree with the
+real XAPI. A module registers an explicit call by class and message name.
+"""
+
+
+class Handler(object):
+    """One served call: its wire name, description parameters and function.
+
+    fn(call, *args) gets the arguments after the session. blocking handlers
+    run without the pool lock (they take it themselves around short steps).
+    slave_ok: served by a slave's own xapi instead of being forwarded.
+    """
+
+    def __init__(self, cls, message, params, fn, blocking=False, slave_ok=False,
+                 async_ok=False, session=True, min_params=None):
+        self.cls = cls
+        self.message = message
+        self.name = "%s.%s" % (cls, message)
+        self.params = params
+        self.fn = fn
+        self.blocking = blocking
+        self.slave_ok = slave_ok
+        self.async_ok = async_ok
+        self.session = session
+        self.min_params = len(params) if min_params is None else min_params
+
+    def accepts(self, count):
+        return self.min_params <= count <= len(self.params)
+
+
+# classes whose explicit calls also exist as Async.<class>.<message>
+ASYNC_CLASSES = ("pool", "VM", "VM_appliance", "host", "SR", "VDI", "VBD", "PBD", "PIF", "network")
+
+
+class Registry(object):
+    def __init__(self, desc):
+        self.desc = desc
+        self.handlers = {}
+
+    def explicit(self, cls, message, fn, **options):
+        """Serve a message the description lists for cls (KeyError otherwise: a bug)."""
+        desc = self.desc.message(cls, message)
+        if desc is None:
+            raise KeyError("%s.%s is not in the API description" % (cls, message))
+        if "async_ok" not in options:
+            options["async_ok"] = cls in ASYNC_CLASSES and not desc["implicit"]
+        if "session" not in options:
+            options["session"] = bool(desc["params"]) and desc["params"][0][0] == "session ref"
+        self.handlers["%s.%s" % (cls, message)] = Handler(cls, message, desc["params"], fn, **options)
+
+    def hidden(self, cls, message, params, fn, **options):
+        """Serve a call the real XAPI serves but the description omits (get_all_records_where)."""
+        self.handlers["%s.%s" % (cls, message)] = Handler(cls, message, params, fn, **options)

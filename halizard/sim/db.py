@@ -1,0 +1,200 @@
+"""Generic XAPI object store driven by the API description.
+
+Why: XAPI exposes ~100 fields per class and generic get/set/add_to/... calls
+on all of them; writing them by hand would drift from the real API. Records
+hold wire values (64-bit ints as strings, refs `OpaqueRef:<uuid>`), so
+answering `get_all_records` is a cheap copy. Every change is numbered for
+`event.from`.
+"""
+import copy
+import uuid as uuidlib
+import xmlrpc.client
+
+from halizard.sim.api.errors import XapiError, handle_invalid
+
+NULL_REF = "OpaqueRef:NULL"
+EPOCH = "19700101T00:00:00Z"
+
+
+def new_ref():
+    return "OpaqueRef:%s" % uuidlib.uuid4()
+
+
+def new_uuid():
+    return str(uuidlib.uuid4())
+
+
+def now_datetime(timestamp):
+    """An XML-RPC dateTime for a unix time, as XAPI sends them (UTC)."""
+    import time as _time
+
+    return xmlrpc.client.DateTime(_time.strftime("%Y%m%dT%H:%M:%SZ", _time.gmtime(timestamp)))
+
+
+def default_for(ftype, desc):
+    """The value a field of this description type holds when nobody set it."""
+    if ftype.endswith(" set"):
+        return []
+    if ftype.endswith(" map") or ftype.endswith(" record"):
+        return {}
+    if ftype.endswith(" ref"):
+        return NULL_REF
+    if ftype == "int":
+        return "0"
+    if ftype == "float":
+        return 0.0
+    if ftype == "bool":
+        return False
+    if ftype == "datetime":
+        return xmlrpc.client.DateTime(EPOCH)
+    if ftype.startswith("enum "):
+        values = desc.enum_values(ftype[len("enum "):])
+        return values[0] if values else ""
+    return ""
+
+
+def copy_record(record):
+    """A copy safe to hand out: containers copied one level deep."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out[key] = dict(value)
+        elif isinstance(value, list):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
+
+
+def wire_value(ftype, value, field):
+    """Coerce a value a client sent for a field to its stored wire form."""
+    if ftype == "int":
+        if isinstance(value, bool):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+        try:
+            return str(int(value))
+        except (TypeError, ValueError):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+    if ftype == "float":
+        if isinstance(value, bool):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+    if ftype == "bool":
+        if not isinstance(value, bool):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+        return value
+    if ftype.endswith(" set"):
+        if not isinstance(value, (list, tuple)):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+        return list(value)
+    if ftype.endswith(" map"):
+        if not isinstance(value, dict):
+            raise XapiError("FIELD_TYPE_ERROR", field) from None
+        return {str(k): v for k, v in value.items()}
+    if ftype == "datetime":
+        return value
+    if not isinstance(value, str):
+        raise XapiError("FIELD_TYPE_ERROR", field)
+    return value
+
+
+class Database(object):
+    """What one XAPI master believes: tables of records plus a change log."""
+
+    def __init__(self, desc):
+        self.desc = desc
+        self.tables = {cls: {} for cls in desc.class_names()}
+        self.uuids = {cls: {} for cls in desc.class_names()}
+        self.event_id = 0
+        # (cls, ref) -> [event id, operation, snapshot-or-None]; coalesced per object
+        self.changes = {}
+
+    # --- basic access ---------------------------------------------------
+    def exists(self, cls, ref):
+        return ref in self.tables.get(cls, {})
+
+    def get(self, cls, ref):
+        """The live record (do not hand out: use `record`)."""
+        try:
+            return self.tables[cls][ref]
+        except KeyError:
+            raise handle_invalid(cls, ref) from None
+
+    def record(self, cls, ref):
+        return copy_record(self.get(cls, ref))
+
+    def refs(self, cls):
+        return list(self.tables[cls])
+
+    def items(self, cls):
+        return self.tables[cls].items()
+
+    def by_uuid(self, cls, uuid):
+        return self.uuids[cls].get(uuid)
+
+    def field(self, cls, ref, name):
+        return self.get(cls, ref)[name]
+
+    # --- changes --------------------------------------------------------
+    def _touch(self, cls, ref, operation):
+        self.event_id += 1
+        key = (cls, ref)
+        previous = self.changes.get(key)
+        if previous is not None and previous[1] == "add" and operation == "mod":
+            operation = "add"
+        self.changes[key] = [self.event_id, operation, None]
+
+    def create(self, cls, fields, ref=None):
+        """Insert a record with defaults for every field not given; returns its ref."""
+        ref = ref or new_ref()
+        record = {}
+        for name, (ftype, _qualifier) in self.desc.fields(cls).items():
+            record[name] = default_for(ftype, self.desc)
+        record.update(fields)
+        if not record.get("uuid"):
+            record["uuid"] = new_uuid()
+        self.tables[cls][ref] = record
+        self.uuids[cls][record["uuid"]] = ref
+        self._touch(cls, ref, "add")
+        return ref
+
+    def set(self, cls, ref, **fields):
+        record = self.get(cls, ref)
+        record.update(fields)
+        self._touch(cls, ref, "mod")
+
+    def touch(self, cls, ref):
+        """Record a change made in place (e.g. a map updated directly)."""
+        self.get(cls, ref)
+        self._touch(cls, ref, "mod")
+
+    def destroy(self, cls, ref):
+        record = self.get(cls, ref)
+        del self.tables[cls][ref]
+        self.uuids[cls].pop(record.get("uuid"), None)
+        self._touch(cls, ref, "del")
+        self.changes[(cls, ref)][2] = copy_record(record)
+
+    def snapshot(self):
+        """An independent copy (the local database a promoted slave starts from)."""
+        twin = Database(self.desc)
+        twin.tables = copy.deepcopy(self.tables)
+        twin.uuids = copy.deepcopy(self.uuids)
+        twin.event_id = self.event_id
+        twin.changes = copy.deepcopy(self.changes)
+        return twin
+
+    # --- events -------------------------------------------------------
+    def changes_since(self, event_id, classes):
+        """[(id, cls, operation, ref, snapshot-or-None)] after event_id, oldest first."""
+        out = []
+        for (cls, ref), (eid, operation, gone) in self.changes.items():
+            if eid <= event_id or (classes is not None and cls.lower() not in classes):
+                continue
+            snapshot = gone if operation == "del" else copy_record(self.tables[cls][ref])
+            out.append((eid, cls, operation, ref, snapshot))
+        out.sort(key=lambda item: item[0])
+        return out

@@ -1,0 +1,658 @@
+"""SimPool: the in-process heart of the XAPI pool simulator.
+
+Why: the network layer (server.py) turns each XML-RPC request into
+`handle(host_uuid, method, params, client_addr)`; everything XAPI would
+decide - which host is master, which database it serves, what a call does,
+which errors it raises - and everything that really happens (ground truth,
+faults, violations) is decided here, under one re-entrant lock. Long waits
+(VM start latency, appliance delays, event.from) happen outside the lock.
+
+Databases: each host that believes it is master owns one `Database`; a slave
+serves its master's. An emergency transition gives the promoted host a copy
+of the database it last belonged to (taken when it comes back as master), so
+two masters with diverging databases can exist, as in life.
+"""
+import os
+import threading
+import time
+import uuid as uuidlib
+import xmlrpc.client
+
+from halizard.sim import apidesc
+from halizard.sim.api import registry as registry_mod
+from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, set_resident,
+                                     set_vbds_attached)
+from halizard.sim.api.errors import XapiError
+from halizard.sim.db import NULL_REF, now_datetime
+from halizard.sim.spec import build_database
+from halizard.sim.world import World
+
+FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
+                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok")
+OUTSIDE = None  # reachability source for clients that are not simulated hosts
+PROTECTED_KEY = "sim-protected"
+
+
+class SimUsageError(ValueError):
+    """Bad fault or platform request (unknown action, host or VM name)."""
+
+
+class XapiUnavailable(Exception):
+    """The host's xapi does not answer right now: state is 'down' or 'hung'.
+
+    server.py should treat the request as it treats that state (refuse the
+    connection / never answer); handle() raises this only when the state
+    changed between the server's check and the call.
+    """
+
+    def __init__(self, state):
+        Exception.__init__(self, state)
+        self.state = state
+
+
+class Call(object):
+    """One request being served: where it arrived, its session and database."""
+
+    def __init__(self, pool, host_uuid, client_addr, method):
+        self.pool = pool
+        self.host_uuid = host_uuid
+        self.client_addr = client_addr
+        self.method = method
+        self.session = None
+        self.local = False
+        self.db = None
+        self.master_uuid = None
+        self.task = None
+
+
+class SimPool(object):
+    """XAPI semantics, databases and ground truth of one simulated pool."""
+
+    def __init__(self, spec, clock=time.monotonic):
+        self.spec = spec
+        self.desc = apidesc.load()
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._changed = threading.Condition()
+        self.world = World(clock)
+        self.host_uuids = [str(uuidlib.uuid4()) for _ in spec.hosts]
+        self.host_specs = dict(zip(self.host_uuids, spec.hosts))
+        self.host_by_name = {h.name_label: u for u, h in self.host_specs.items()}
+        vm_names = spec.vm_names()
+        self.vm_uuids = [str(uuidlib.uuid4()) for _ in vm_names]
+        self.vm_by_name = dict(zip(vm_names, self.vm_uuids))
+        db, self.host_refs, self.vm_refs = build_database(spec, self.desc, self.host_uuids, self.vm_uuids)
+        self.host_by_ref = {ref: u for u, ref in self.host_refs.items()}
+        master = self.host_uuids[0]
+        self.dbs = {master: db}
+        self.role = {u: "slave" for u in self.host_uuids}
+        self.role[master] = "master"
+        self.master_of = {u: master for u in self.host_uuids if u != master}
+        self.epoch = {master: 0}
+        self._epochs = 0
+        self.promote_at = {}
+        self.local_sessions = {}
+        self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
+        self.tasks_running = 0
+        for host_uuid, host in self.host_specs.items():
+            self.world.add_host(host_uuid, host.name_label, host.address)
+        for name, vm_uuid in self.vm_by_name.items():
+            self.world.vm_names[vm_uuid] = name
+        for index, vm_uuid in enumerate(self.vm_uuids):
+            self.world.start_domain(vm_uuid, self.host_uuids[index % len(self.host_uuids)])
+        self.world.start_log = []
+        for host_uuid in self.host_uuids:
+            self._write_root(host_uuid)
+        reg = registry_mod.Registry(self.desc)
+        from halizard.sim.api import build_registry
+        build_registry(reg)
+        self.handlers = reg.handlers
+
+    # ------------------------------------------------------------------ wire
+    def handle(self, host_uuid, method, params, client_addr="127.0.0.1"):
+        """Serve one XML-RPC call arriving at host_uuid; returns the XAPI answer dict."""
+        try:
+            value = self._dispatch(host_uuid, method, list(params), client_addr)
+            return {"Status": "Success", "Value": "" if value is None else value}
+        except XapiError as exc:
+            return {"Status": "Failure", "ErrorDescription": exc.description}
+        except XapiUnavailable:
+            raise
+        except Exception as exc:  # a simulator bug must still answer like XAPI, never leak a secret
+            text = ("%s: %s" % (type(exc).__name__, exc)).replace(self.spec.password, "***")
+            return {"Status": "Failure", "ErrorDescription": ["INTERNAL_ERROR", text]}
+        finally:
+            self._notify()
+
+    def method_names(self):
+        """Every wire name served (system.listMethods)."""
+        names = set(self.handlers)
+        names.update("Async.%s" % n for n, h in self.handlers.items() if h.async_ok)
+        names.add("system.listMethods")
+        return sorted(names)
+
+    def _dispatch(self, host_uuid, method, params, client_addr):
+        if not isinstance(method, str):
+            raise XapiError("MESSAGE_METHOD_UNKNOWN", repr(method))
+        is_async = method.startswith("Async.")
+        base = method[len("Async."):] if is_async else method
+        if base == "system.listMethods" and not is_async:
+            return self.method_names()
+        handler = self.handlers.get(base)
+        if handler is None or (is_async and not handler.async_ok):
+            raise XapiError("MESSAGE_METHOD_UNKNOWN", method)
+        if not handler.accepts(len(params)):
+            raise XapiError("MESSAGE_PARAMETER_COUNT_MISMATCH", method, len(handler.params), len(params))
+        with self._lock:
+            self._tick()
+            call = self._admit(host_uuid, handler, params, client_addr, method)
+            args = params[1:] if handler.session else params
+            if is_async:
+                return self._spawn_task(call, handler, args, method)
+            if not handler.blocking:
+                return handler.fn(call, *args)
+        return handler.fn(call, *args)
+
+    def _admit(self, host_uuid, handler, params, client_addr, method):
+        """Session, master/slave and handle checks for one call; returns its Call."""
+        if host_uuid not in self.host_specs:
+            raise XapiError("HOST_UNKNOWN", host_uuid)
+        state = self.world.xapi_state(host_uuid)
+        if state != "up":
+            raise XapiUnavailable(state)
+        call = Call(self, host_uuid, client_addr, method)
+        if self.role[host_uuid] == "master":
+            call.master_uuid = host_uuid
+        elif not handler.slave_ok:
+            master = self.master_of[host_uuid]
+            if handler.session and params and params[0] in self.local_sessions:
+                if self.role.get(master) != "master" or not self.world.answers(host_uuid, master):
+                    raise XapiError("CANNOT_CONTACT_HOST", self.host_specs[master].address)
+                call.master_uuid = master
+            elif handler.session:
+                raise XapiError("HOST_IS_SLAVE", self.host_specs[master].address)
+        if call.master_uuid is not None:
+            call.db = self.dbs[call.master_uuid]
+        if handler.session:
+            ref = params[0]
+            if self.local_sessions.get(ref) == host_uuid:
+                call.local = True
+            elif call.db is None or not isinstance(ref, str) or not call.db.exists("session", ref):
+                raise XapiError("SESSION_INVALID", ref)
+            call.session = ref
+        if call.db is not None:
+            for (ptype, _name), value in zip(handler.params[1:] if handler.session else handler.params,
+                                             params[1:] if handler.session else params):
+                if ptype.endswith(" ref") and ptype != "session ref":
+                    cls = ptype[:-len(" ref")]
+                    if cls in call.db.tables and (not isinstance(value, str) or not call.db.exists(cls, value)):
+                        raise XapiError("HANDLE_INVALID", cls, value)
+        return call
+
+    # ----------------------------------------------------------------- tasks
+    def _spawn_task(self, call, handler, args, method):
+        db = call.db
+        task = db.create("task", {"name_label": method, "status": "pending", "progress": 0.0,
+                                  "created": now_datetime(time.time()), "allowed_operations": [],
+                                  "resident_on": self.host_refs[call.master_uuid]})
+        call.task = task
+
+        def run():
+            error, value = None, ""
+            try:
+                if handler.blocking:
+                    value = handler.fn(call, *args)
+                else:
+                    with self._lock:
+                        value = handler.fn(call, *args)
+            except XapiError as exc:
+                error = exc.description
+            except Exception as exc:  # keep the task honest even on a simulator bug
+                error = ["INTERNAL_ERROR", ("%s: %s" % (type(exc).__name__, exc)).replace(self.spec.password, "***")]
+            with self._lock:
+                if db.exists("task", task):
+                    fields = {"progress": 1.0, "finished": now_datetime(time.time())}
+                    if error is None:
+                        fields.update(status="success", result=encode_result(value))
+                    else:
+                        fields.update(status="failure", error_info=error)
+                    db.set("task", task, **fields)
+            self._notify()
+
+        thread = threading.Thread(target=run, name="sim-%s" % method, daemon=True)
+        thread.start()
+        return task
+
+    # ---------------------------------------------------------- time passing
+    def _tick(self):
+        """Apply what became due: promotions, resyncs after faults, lost VMs."""
+        now = self.clock()
+        for host_uuid, due in list(self.promote_at.items()):
+            if now >= due:
+                del self.promote_at[host_uuid]
+                self._promote(host_uuid)
+        for host_uuid in list(self.dirty):
+            if self._resync(host_uuid, self.dirty[host_uuid]):
+                self.dirty.pop(host_uuid, None)
+        self._check_lost(now)
+
+    def _notify(self):
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_change(self, timeout):
+        """Block (without the pool lock) until something changes or timeout passes."""
+        with self._changed:
+            self._changed.wait(timeout)
+
+    # ------------------------------------------------ roles and transitions
+    def db_of(self, host_uuid):
+        """The database a host's xapi serves (its own as master, else its master's)."""
+        if self.role[host_uuid] == "master":
+            return self.dbs[host_uuid]
+        return self.dbs.get(self.master_of[host_uuid])
+
+    def _write_root(self, host_uuid):
+        host = self.host_specs[host_uuid]
+        if not host.root:
+            return
+        for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
+            os.makedirs(os.path.join(host.root, sub), exist_ok=True)
+        self._write_pool_conf(host_uuid)
+        inventory = os.path.join(host.root, "etc", "xensource-inventory")
+        _atomic_write(inventory, "PRODUCT_BRAND='XCP-ng'\nPRODUCT_VERSION='8.2.1'\n"
+                                 "INSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
+                                 "MANAGEMENT_INTERFACE='xenbr0'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n"
+                      % (host_uuid, str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, host_uuid))))
+
+    def _write_pool_conf(self, host_uuid):
+        host = self.host_specs[host_uuid]
+        if not host.root:
+            return
+        if self.role[host_uuid] == "master":
+            text = "master"
+        else:
+            text = "slave:%s" % self.host_specs[self.master_of[host_uuid]].address
+        _atomic_write(os.path.join(host.root, "etc", "xensource", "pool.conf"), text, newline=False)
+
+    def begin_emergency_transition(self, host_uuid):
+        """pool.emergency_transition_to_master: xapi down for `fuse` s, then master."""
+        if self.role[host_uuid] == "master" or host_uuid in self.promote_at:
+            return
+        due = self.clock() + self.spec.fuse
+        self.world.hosts[host_uuid].restart_until = due
+        self.promote_at[host_uuid] = due
+        self._drop_local_sessions(host_uuid)
+
+    def _promote(self, host_uuid):
+        old_master = self.master_of.get(host_uuid)
+        source = self.dbs.get(old_master)
+        if source is None:  # the master it pointed at was itself demoted: use any surviving copy
+            source = self.db_of_status()
+        db = source.snapshot()
+        host_ref = self.host_refs[host_uuid]
+        for pool_ref in db.refs("pool"):
+            db.set("pool", pool_ref, master=host_ref)
+        if db.exists("host", host_ref):
+            db.set("host", host_ref, enabled=True)
+        self.role[host_uuid] = "master"
+        self.master_of.pop(host_uuid, None)
+        self.dbs[host_uuid] = db
+        self._epochs += 1
+        self.epoch[host_uuid] = self._epochs
+        self._write_pool_conf(host_uuid)
+        self.dirty[host_uuid] = False
+
+    def recover_slaves(self, master_uuid):
+        """pool.recover_slaves: re-point every reachable live host; returns their refs."""
+        db = self.dbs[master_uuid]
+        recovered = []
+        for host_ref in db.refs("host"):
+            other = self.host_by_ref.get(host_ref)
+            if other is None or other == master_uuid:
+                continue
+            if not (self.world.answers(master_uuid, other) and self.world.answers(other, master_uuid)):
+                continue
+            self.point_at(other, master_uuid)
+            recovered.append(host_ref)
+        return recovered
+
+    def point_at(self, host_uuid, master_uuid):
+        """Make host_uuid a slave of master_uuid (its own database, if any, is dropped)."""
+        if self.role[host_uuid] == "master":
+            self.dbs.pop(host_uuid, None)
+            self.epoch.pop(host_uuid, None)
+        self.role[host_uuid] = "slave"
+        self.master_of[host_uuid] = master_uuid
+        self.promote_at.pop(host_uuid, None)
+        self._drop_local_sessions(host_uuid)
+        self._write_pool_conf(host_uuid)
+        self.dirty[host_uuid] = False
+
+    def _drop_local_sessions(self, host_uuid):
+        for ref in [r for r, h in self.local_sessions.items() if h == host_uuid]:
+            del self.local_sessions[ref]
+
+    def _resync(self, host_uuid, booted):
+        """A host's xapi tells its master what really runs there. True when done."""
+        truth = self.world.hosts[host_uuid]
+        if truth.power != "on":
+            return True
+        if self.world.xapi_state(host_uuid) != "up":
+            return False
+        if self.role[host_uuid] == "master":
+            db = self.dbs[host_uuid]
+        else:
+            master = self.master_of[host_uuid]
+            if self.role.get(master) != "master" or not self.world.answers(host_uuid, master):
+                return False
+            db = self.dbs[master]
+        host_ref = self.host_refs[host_uuid]
+        if not db.exists("host", host_ref):
+            return True
+        local = set(self.world.local_domains(host_uuid))
+        for vm_ref in list(db.get("host", host_ref)["resident_VMs"]):
+            rec = db.get("VM", vm_ref)
+            if rec["is_control_domain"] or rec["power_state"] not in RUNNING_STATES:
+                continue
+            if rec["uuid"] not in local:
+                halt_in_db(db, vm_ref, clear_disks=False)
+                clear_markers(db, vm_ref, host_ref)
+        if booted:
+            metrics = db.field("host", host_ref, "metrics")
+            if db.exists("host_metrics", metrics):
+                db.set("host_metrics", metrics, live=True)
+            db.set("host", host_ref, enabled=True)
+        return True
+
+    # ------------------------------------------------------------ liveness
+    def xapi_state(self, host_uuid):
+        """'up', 'hung' or 'down' (powered off or restarting)."""
+        with self._lock:
+            self._tick()
+            return self.world.xapi_state(host_uuid)
+
+    def can_reach(self, client_addr, host_uuid):
+        """Whether a packet from client_addr reaches host_uuid (partitions, links, power)."""
+        with self._lock:
+            return self.world.can_reach(self.world.host_of_address(client_addr), host_uuid)
+
+    def host_answers_master(self, master_uuid, host_ref):
+        """Whether the host behind host_ref answers its master's xapi (HOST_IS_LIVE)."""
+        host_uuid = self.host_by_ref.get(host_ref)
+        return host_uuid is not None and self.world.answers(master_uuid, host_uuid)
+
+    # ----------------------------------------------------------- domains
+    def start_domain(self, db, vm_ref, host_uuid, paused=False):
+        """Ground truth and database agree a VM now runs on host_uuid."""
+        host_ref = self.host_refs[host_uuid]
+        vm_uuid = db.field("VM", vm_ref, "uuid")
+        self.world.start_domain(vm_uuid, host_uuid)
+        set_resident(db, vm_ref, host_ref, "Paused" if paused else "Running")
+        set_vbds_attached(db, vm_ref, True)
+        add_markers(db, vm_ref, host_ref)
+        metrics = db.field("VM", vm_ref, "metrics")
+        if db.exists("VM_metrics", metrics):
+            db.set("VM_metrics", metrics, start_time=now_datetime(time.time()))
+        self._domid = getattr(self, "_domid", 10000) + 1
+        db.set("VM", vm_ref, domid=str(self._domid))
+
+    def stop_domain(self, db, vm_ref, by_fault=False):
+        """The VM's domain on its resident host ends; the database says Halted."""
+        rec = db.get("VM", vm_ref)
+        host_uuid = self.host_by_ref.get(rec["resident_on"])
+        if host_uuid is not None:
+            self.world.stop_domain(rec["uuid"], host_uuid, by_fault=by_fault)
+        if not by_fault:
+            self.world.operator_stopped(rec["uuid"])
+        halt_in_db(db, vm_ref, clear_disks=True)
+
+    # -------------------------------------------------------------- faults
+    def fault(self, action, targets=()):
+        """Inject one fault. Raises SimUsageError for unknown actions or names."""
+        targets = list(targets)
+        with self._lock:
+            self._tick()
+            if action not in FAULT_ACTIONS:
+                raise SimUsageError("unknown fault %r (one of: %s)" % (action, ", ".join(FAULT_ACTIONS)))
+            if action == "heal":
+                if targets:
+                    raise SimUsageError("heal takes no targets")
+                self.world.heal()
+                for host_uuid in self.host_uuids:
+                    self.dirty.setdefault(host_uuid, False)
+            elif action == "partition":
+                self._partition(targets)
+            elif action == "crash-vm":
+                if not targets:
+                    raise SimUsageError("crash-vm needs at least one VM name")
+                for vm_uuid in [self._vm_uuid(name) for name in targets]:
+                    self._crash_vm(vm_uuid)
+            else:
+                if not targets:
+                    raise SimUsageError("%s needs at least one host name" % action)
+                for host_uuid in [self._host_uuid(name) for name in targets]:
+                    self._host_fault(action, host_uuid)
+            self._tick()
+        self._notify()
+
+    def _host_uuid(self, name):
+        if name in self.host_by_name:
+            return self.host_by_name[name]
+        if name in self.host_specs:
+            return name
+        raise SimUsageError("unknown host %r" % (name,))
+
+    def _vm_uuid(self, name):
+        if name in self.vm_by_name:
+            return self.vm_by_name[name]
+        if name in self.world.vm_names:
+            return name
+        raise SimUsageError("unknown VM %r" % (name,))
+
+    def _partition(self, targets):
+        if len(targets) < 2:
+            raise SimUsageError("partition needs at least two groups, e.g. 'host1 host2,host3'")
+        groups, seen = [], set()
+        for arg in targets:
+            names = [n for n in str(arg).split(",") if n]
+            if not names:
+                raise SimUsageError("empty partition group %r" % (arg,))
+            group = []
+            for name in names:
+                host_uuid = self._host_uuid(name)
+                if host_uuid in seen:
+                    raise SimUsageError("host %s is in two partition groups" % name)
+                seen.add(host_uuid)
+                group.append(host_uuid)
+            groups.append(group)
+        self.world.partition(groups)
+
+    def _host_fault(self, action, host_uuid):
+        truth = self.world.hosts[host_uuid]
+        if action == "power-off":
+            self._power_off(host_uuid)
+        elif action == "power-on":
+            self._power_on(host_uuid)
+        elif action == "reboot":
+            self._power_off(host_uuid)
+            self._power_on(host_uuid)
+        elif action == "hang-xapi":
+            truth.hung = True
+        elif action == "unhang-xapi":
+            truth.hung = False
+            self.dirty.setdefault(host_uuid, False)
+        elif action in ("link-down", "link-up"):
+            truth.link_up = action == "link-up"
+            self._set_carrier(host_uuid, truth.link_up)
+            if truth.link_up:
+                for other in self.host_uuids:
+                    self.dirty.setdefault(other, False)
+        elif action in ("disk-fail", "disk-ok"):
+            truth.disk_ok = action == "disk-ok"
+
+    def _power_off(self, host_uuid):
+        truth = self.world.hosts[host_uuid]
+        if truth.power == "off":
+            return
+        self.world.kill_host(host_uuid)
+        truth.power = "off"
+        truth.hung = False
+        truth.restart_until = None
+        self.promote_at.pop(host_uuid, None)
+        self._drop_local_sessions(host_uuid)
+
+    def _power_on(self, host_uuid):
+        truth = self.world.hosts[host_uuid]
+        if truth.power == "on":
+            return
+        truth.power = "on"
+        truth.hung = False
+        truth.restart_until = None
+        self._set_carrier(host_uuid, truth.link_up)
+        self.dirty[host_uuid] = True
+
+    def _set_carrier(self, host_uuid, carrier):
+        host_ref = self.host_refs[host_uuid]
+        for db in self.dbs.values():
+            if not db.exists("host", host_ref):
+                continue
+            for pif in db.field("host", host_ref, "PIFs"):
+                if db.exists("PIF", pif) and db.field("PIF", pif, "management"):
+                    metrics = db.field("PIF", pif, "metrics")
+                    if db.exists("PIF_metrics", metrics) and db.field("PIF_metrics", metrics, "carrier") != carrier:
+                        db.set("PIF_metrics", metrics, carrier=carrier)
+
+    def _crash_vm(self, vm_uuid):
+        for host_uuid in self.world.running_on(vm_uuid):
+            self.world.stop_domain(vm_uuid, host_uuid, by_fault=True)
+            self.dirty.setdefault(host_uuid, False)
+
+    # ------------------------------------------------------- lost VMs
+    def _is_protected(self, rec):
+        if rec["is_a_template"] or rec["is_control_domain"] or rec["is_a_snapshot"]:
+            return False
+        return rec["other_config"].get(PROTECTED_KEY, "true") != "false"
+
+    def _check_lost(self, now):
+        if not self.world.lost_since:
+            return
+        db = self.db_of_status()
+        for vm_uuid, since in list(self.world.lost_since.items()):
+            if now - since < self.spec.lost_grace:
+                continue
+            vm_ref = db.by_uuid("VM", vm_uuid) if db is not None else None
+            if vm_ref is None or not self._is_protected(db.get("VM", vm_ref)):
+                continue
+            self.world.add_violation("%s (protected) not running anywhere for more than %g s" % (
+                self.world.vm_names.get(vm_uuid, vm_uuid), self.spec.lost_grace))
+
+    # ---------------------------------------------------------- observation
+    def db_of_status(self):
+        """The database status() reports: the newest master that is powered on (else the newest)."""
+        masters = sorted(self.dbs, key=lambda u: self.epoch.get(u, 0), reverse=True)
+        for host_uuid in masters:
+            if self.world.hosts[host_uuid].power == "on":
+                return self.dbs[host_uuid]
+        return self.dbs[masters[0]] if masters else None
+
+    def status(self):
+        """The `ha-lizard sim status --json` document, violations included."""
+        with self._lock:
+            self._tick()
+            db = self.db_of_status()
+            names_by_ref = {ref: rec["name_label"] for ref, rec in db.items("host")}
+            for host_uuid, ref in self.host_refs.items():
+                names_by_ref.setdefault(ref, self.host_specs[host_uuid].name_label)
+            hosts = []
+            for host_uuid in self.host_uuids:
+                truth = self.world.hosts[host_uuid]
+                hosts.append({"name_label": truth.name_label, "uuid": host_uuid, "power": truth.power,
+                              "xapi": self.world.xapi_state(host_uuid), "role": self.role[host_uuid]})
+            vms = []
+            for rec in db.tables["VM"].values():
+                if rec["is_a_template"] or rec["is_control_domain"] or rec["is_a_snapshot"]:
+                    continue
+                resident = rec["resident_on"]
+                vms.append({"name_label": rec["name_label"], "uuid": rec["uuid"],
+                            "power_state": rec["power_state"],
+                            "resident_on": names_by_ref.get(resident) if resident != NULL_REF else None,
+                            "running_on": [self.world.hosts[h].name_label
+                                           for h in self.world.running_on(rec["uuid"])]})
+            vms.sort(key=lambda v: v["name_label"])
+            return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
+
+    def describe(self):
+        """The hosts and vms parts of pool.json."""
+        with self._lock:
+            hosts = [{"name_label": self.host_specs[u].name_label, "uuid": u,
+                      "address": self.host_specs[u].address, "root": self.host_specs[u].root}
+                     for u in self.host_uuids]
+            vms = [{"name_label": name, "uuid": vm_uuid} for name, vm_uuid in self.vm_by_name.items()]
+            return {"hosts": hosts, "vms": vms}
+
+    # ------------------------------------------------- simulated platform
+    def local_domains(self, host_uuid):
+        """VM uuids whose domains really run on the host (dom0 excluded)."""
+        with self._lock:
+            self._known_host(host_uuid)
+            return self.world.local_domains(host_uuid)
+
+    def destroy_domain(self, host_uuid, vm_uuid):
+        """Kill one local domain (xl destroy); the host's xapi then reports it halted."""
+        with self._lock:
+            self._known_host(host_uuid)
+            if self.world.stop_domain(vm_uuid, host_uuid, by_fault=True):
+                self.dirty.setdefault(host_uuid, False)
+            self._tick()
+        self._notify()
+
+    def reboot_host(self, host_uuid):
+        with self._lock:
+            self._known_host(host_uuid)
+            self._power_off(host_uuid)
+            self._power_on(host_uuid)
+            self._tick()
+        self._notify()
+
+    def restart_toolstack(self, host_uuid):
+        """xapi restarts: down for spec.toolstack_restart seconds, local sessions gone."""
+        with self._lock:
+            self._known_host(host_uuid)
+            truth = self.world.hosts[host_uuid]
+            if truth.power != "on":
+                return
+            truth.hung = False
+            truth.restart_until = self.clock() + self.spec.toolstack_restart
+            self._drop_local_sessions(host_uuid)
+            self.dirty.setdefault(host_uuid, False)
+        self._notify()
+
+    def disk_health(self, host_uuid):
+        """What a SMART check on the host would say: {"healthy": bool, "detail": str}."""
+        with self._lock:
+            self._known_host(host_uuid)
+            if self.world.hosts[host_uuid].disk_ok:
+                return {"healthy": True, "detail": "SMART overall-health self-assessment test result: PASSED"}
+            return {"healthy": False, "detail": "SMART overall-health self-assessment test result: FAILED"}
+
+    def _known_host(self, host_uuid):
+        if host_uuid not in self.host_specs:
+            raise SimUsageError("unknown host uuid %r" % (host_uuid,))
+
+
+def encode_result(value):
+    """A task result as XAPI stores it: the XML-RPC encoding of the value ('' for void)."""
+    if value == "" or value is None:
+        return ""
+    text = xmlrpc.client.dumps((value,))
+    start = text.index("<value>")
+    end = text.rindex("</value>") + len("</value>")
+    return text[start:end]
+
+
+def _atomic_write(path, text, newline=True):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text + ("\n" if newline and not text.endswith("\n") else ""))
+    os.replace(tmp, path)

@@ -1,0 +1,136 @@
+"""Ground truth of a simulated pool: what really happens, apart from XAPI's beliefs.
+
+Why: an HA manager is judged on reality (is a VM running twice? is it running
+at all?), not on what a possibly stale database says. This module holds host
+power, xapi liveness, links, partitions and which domains really run where,
+and records every double-run the moment it happens, so it is never lost.
+"""
+
+
+class HostTruth(object):
+    """The physical state of one host."""
+
+    def __init__(self, uuid, name_label, address):
+        self.uuid = uuid
+        self.name_label = name_label
+        self.address = address
+        self.power = "on"
+        self.hung = False
+        self.restart_until = None  # xapi is down (restarting) until this clock time
+        self.link_up = True
+        self.disk_ok = True
+
+
+class World(object):
+    """Hosts, domains, reachability and violations. Not thread-safe: SimPool locks."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.hosts = {}  # uuid -> HostTruth
+        self.by_address = {}
+        self.domains = {}  # vm uuid -> set of host uuids where its domain runs
+        self.vm_names = {}  # vm uuid -> name_label (for readable violations)
+        self.groups = None  # host uuid -> partition group index, or None when healed
+        self.violations = []
+        self.lost_since = {}  # vm uuid -> clock time its last domain died by a fault
+        self.start_log = []  # (clock, vm uuid, host uuid) every domain start
+
+    # --- hosts ------------------------------------------------------------
+    def add_host(self, uuid, name_label, address):
+        truth = HostTruth(uuid, name_label, address)
+        self.hosts[uuid] = truth
+        self.by_address[address] = uuid
+        return truth
+
+    def xapi_state(self, host_uuid):
+        """'up', 'hung' or 'down' (powered off or restarting)."""
+        host = self.hosts[host_uuid]
+        if host.power != "on":
+            return "down"
+        if host.restart_until is not None:
+            if self.clock() < host.restart_until:
+                return "down"
+            host.restart_until = None
+        return "hung" if host.hung else "up"
+
+    def host_of_address(self, address):
+        return self.by_address.get(address)
+
+    def can_reach(self, src_uuid, dst_uuid):
+        """Whether traffic from src (None = the outside world) reaches dst."""
+        dst = self.hosts[dst_uuid]
+        if dst.power != "on":
+            return False
+        if src_uuid == dst_uuid:
+            return True
+        if not dst.link_up:
+            return False
+        if src_uuid is None:
+            return True
+        src = self.hosts[src_uuid]
+        if src.power != "on" or not src.link_up:
+            return False
+        if self.groups is not None and self.groups.get(src_uuid) != self.groups.get(dst_uuid):
+            return False
+        return True
+
+    def answers(self, src_uuid, dst_uuid):
+        """Whether dst's xapi answers a call from src."""
+        return self.can_reach(src_uuid, dst_uuid) and self.xapi_state(dst_uuid) == "up"
+
+    def partition(self, groups):
+        """groups: list of lists of host uuids; hosts left out form one more group."""
+        mapping = {}
+        for index, group in enumerate(groups):
+            for host_uuid in group:
+                mapping[host_uuid] = index
+        for host_uuid in self.hosts:
+            mapping.setdefault(host_uuid, len(groups))
+        self.groups = mapping
+
+    def heal(self):
+        self.groups = None
+
+    # --- domains ----------------------------------------------------------
+    def start_domain(self, vm_uuid, host_uuid):
+        where = self.domains.setdefault(vm_uuid, set())
+        where.add(host_uuid)
+        self.lost_since.pop(vm_uuid, None)
+        self.start_log.append((self.clock(), vm_uuid, host_uuid))
+        if len(where) > 1:
+            names = sorted(self.hosts[h].name_label for h in where)
+            self.add_violation("%s running on %s at the same time" % (
+                self.vm_names.get(vm_uuid, vm_uuid), " and ".join(names)))
+
+    def stop_domain(self, vm_uuid, host_uuid, by_fault):
+        """Ends the domain; by_fault starts the lost clock when it ran nowhere else."""
+        where = self.domains.get(vm_uuid)
+        if not where or host_uuid not in where:
+            return False
+        where.discard(host_uuid)
+        if not where:
+            del self.domains[vm_uuid]
+            if by_fault:
+                self.lost_since.setdefault(vm_uuid, self.clock())
+        return True
+
+    def kill_host(self, host_uuid):
+        """Every domain on the host dies (power loss). Returns the VM uuids."""
+        dead = [vm for vm, where in self.domains.items() if host_uuid in where]
+        for vm_uuid in dead:
+            self.stop_domain(vm_uuid, host_uuid, by_fault=True)
+        return dead
+
+    def running_on(self, vm_uuid):
+        return sorted(self.domains.get(vm_uuid, ()))
+
+    def local_domains(self, host_uuid):
+        return sorted(vm for vm, where in self.domains.items() if host_uuid in where)
+
+    def operator_stopped(self, vm_uuid):
+        """An operator shut the VM down on purpose: it is not lost."""
+        self.lost_since.pop(vm_uuid, None)
+
+    def add_violation(self, text):
+        if text not in self.violations:
+            self.violations.append(text)
