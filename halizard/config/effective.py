@@ -13,7 +13,7 @@ import socket
 from collections import OrderedDict
 
 from halizard import paths
-from halizard.config import cache, override, pool_store, schema, values
+from halizard.config import cache, override, pool_store, schema
 
 POOL_CACHE = "pool-config.json"
 OVERRIDE_CACHE = "override-last-good.json"

@@ -64,7 +64,7 @@ def parse_override(text, path="ha-lizard.conf"):
         try:
             literal, remainder = values.parse_leading_word(rest)
         except values.LiteralError as exc:
-            raise OverrideError(path, number, str(exc)) from None
+            raise OverrideError(path, number, "%s: %s" % (name, exc)) from None
         remainder = remainder.strip()
         if remainder and not remainder.startswith("#"):
             raise OverrideError(path, number, "unexpected text after the value: %r (quote values with spaces)"

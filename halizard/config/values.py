@@ -90,7 +90,9 @@ def _parse_word(raw, env, pos=0, stop_at_space=False):
             out.append(raw[i + 1])
             kinds.add("bare")
             i += 2
-        elif ch in ";|&<>`" or raw.startswith("$(", i) or ch in "()":
+        elif ch == "`" or raw.startswith("$(", i):
+            raise LiteralError("command substitution is not allowed in %r" % raw)
+        elif ch in ";|&<>()":
             raise LiteralError("unquoted %r in %r" % (ch, raw))
         else:
             j = i

@@ -1,0 +1,71 @@
+"""Encoding admin input into the old literal format, keeping each key's style."""
+import pytest
+
+from halizard.config import pool_store, schema
+
+
+def enc(name, text, previous=None):
+    return pool_store.encode(schema.get_param(name), text, previous)
+
+
+@pytest.mark.parametrize("name,text,previous,expected", [
+    ("MONITOR_DELAY", "20", "15", "20"),
+    ("SMTP_PORT", "2525", '"25"', '"2525"'),
+    ("SMTP_PORT", "2525", "25", "2525"),
+    ("XC_FIELD_NAME", "my-field", "'ha-lizard-enabled'", "'my-field'"),
+    ("DISABLED_VAPPS", "", "()", "()"),
+    ("DISABLED_VAPPS", "0e4f6d0c-1111-2222-3333-444455556666", "()", "(0e4f6d0c-1111-2222-3333-444455556666)"),
+    ("FENCE_HEURISTICS_IPS", "127.0.0.1:127.0.0.2", "8.8.8.8", "127.0.0.1:127.0.0.2"),
+    ("FENCE_HEURISTICS_IPS", "", "8.8.8.8", ""),
+    ("MAIL_SUBJECT", "ALERT:$HOSTNAME", '"SYSTEM_ALERT-FROM_HOST:$HOSTNAME"', '"ALERT:$HOSTNAME"'),
+    ("MAIL_FROM", "ha@example.invalid", None, '"ha@example.invalid"'),
+    ("FENCE_METHOD", "xvm", "POOL", "XVM"),
+    ("SMTP_PASS", "p@ss!word", '""', '"p@ss!word"'),
+    ("FENCE_PASSWD", "", "", ""),
+    ("MAIL_FROM", '"quoted@example.invalid"', '"root@localhost"', '"quoted@example.invalid"'),
+])
+def test_encode_keeps_the_old_style(name, text, previous, expected):
+    assert enc(name, text, previous) == expected
+
+
+@pytest.mark.parametrize("name,text", [
+    ("MONITOR_DELAY", "fast"), ("MAIL_SUBJECT", "two words"), ("SMTP_PASS", "a;b"),
+    ("LOG_check_xapi", "1"), ("FENCE_HEURISTICS_IPS", "127.0.0.1:1.2.3.4.5"), ("OP_MODE", "0"),
+])
+def test_encode_refuses(name, text):
+    with pytest.raises(ValueError):
+        enc(name, text)
+
+
+def test_default_literals_are_the_old_installers():
+    expected = {"XC_FIELD_NAME": "'ha-lizard-enabled'", "DISABLED_VAPPS": "()",
+                "MAIL_SUBJECT": '"SYSTEM_ALERT-FROM_HOST:$HOSTNAME"', "MAIL_FROM": '"root@localhost"',
+                "SMTP_PORT": '"25"', "SMTP_PASS": '""', "FENCE_PASSWD": "", "MONITOR_DELAY": "15",
+                "FENCE_HEURISTICS_IPS": ""}
+    for name, literal in expected.items():
+        assert pool_store.default_literal(schema.get_param(name)) == literal
+
+
+def test_validate_literal_takes_backup_lines_verbatim():
+    assert pool_store.validate_literal(schema.get_param("MAIL_TO"), '"a@example.invalid"') == '"a@example.invalid"'
+    with pytest.raises(ValueError):
+        pool_store.validate_literal(schema.get_param("MAIL_TO"), '"a b@x"')
+    with pytest.raises(ValueError):
+        pool_store.validate_literal(schema.get_param("MONITOR_DELAY"), "$(reboot)")
+
+
+def test_flag_state():
+    assert pool_store.flag_state("true") == "true"
+    assert pool_store.flag_state(None) == "missing"
+    assert pool_store.flag_state("True") == "invalid"
+
+
+def test_docs_are_generated_from_the_schema():
+    """docs/configuration.md and etc/ha-lizard/ha-lizard.conf must match scripts/gen-config-doc."""
+    import os
+
+    from halizard.config import docgen
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    for rel, text in docgen.outputs():
+        with open(os.path.join(top, rel), encoding="utf-8") as handle:
+            assert handle.read() == text, "%s is stale: run scripts/gen-config-doc" % rel
