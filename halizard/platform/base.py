@@ -7,14 +7,12 @@ they never run host commands themselves.
 """
 import collections
 
+from halizard.probes.net import ProbeTarget  # noqa: F401 - re-exported: the one probe description
+
 
 class PlatformError(Exception):
     """A host operation failed or did not finish within its deadline (one-line message)."""
 
-
-ProbeTarget = collections.namedtuple("ProbeTarget", "kind address port source")
-ProbeTarget.__doc__ = """How to network-probe a peer: kind "icmp" (port None) or "tcp" (connect to port,
-expect one byte); source: local address to send from (None = the kernel's choice)."""
 
 DiskHealth = collections.namedtuple("DiskHealth", "healthy detail")
 DiskHealth.__doc__ = """Outcome of a disk check: healthy (bool) and a one-line detail."""
@@ -28,7 +26,9 @@ class Platform(object):
         raise NotImplementedError
 
     def probe_target(self, address):
-        """The ProbeTarget that checks whether the peer at `address` is reachable."""
+        """The probes.net.ProbeTarget that checks whether the peer at `address` is reachable.
+
+        Send it from source_address()."""
         raise NotImplementedError
 
     def local_domains(self):

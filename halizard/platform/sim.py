@@ -7,6 +7,7 @@ and peers are probed on their reachability port.
 """
 from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
 from halizard.sim import control
+from halizard.sim.probe import PROBE_REPLY
 from halizard.sim.roots import read_sim_host
 
 DEFAULT_TIMEOUT = 10.0
@@ -37,7 +38,7 @@ class SimPlatform(Platform):
         return self.address
 
     def probe_target(self, address):
-        return ProbeTarget("tcp", address, self.probe_port, self.address)
+        return ProbeTarget(address=address, method="tcp", port=self.probe_port, expect=PROBE_REPLY)
 
     def local_domains(self):
         return list(self._call("local_domains", self.host_uuid))

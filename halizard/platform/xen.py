@@ -53,7 +53,7 @@ class XenPlatform(Platform):
         return None
 
     def probe_target(self, address):
-        return ProbeTarget("icmp", address, None, None)
+        return ProbeTarget(address=address, method="icmp")
 
     def _domains(self):
         return parse_xl_list(run(["xl", "list", "-v"]))

@@ -63,19 +63,29 @@ def write_pool_conf(root, master_address=None):
     atomic_write(paths.under(root, paths.POOL_CONF), pool_conf_text(master_address))
 
 
-def write_host_root(root, host_uuid, address, master_address, control_url, probe_port):
+def write_host_root(root, host_uuid, address, master_address, control_url, probe_port, dom0_uuid=None):
     """Create every directory and file of one simulated host's root.
 
-    `master_address` None means this host is the master.
+    `master_address` None means this host is the master. pool.conf and the
+    inventory are written only when missing: SimPool owns them once it runs
+    (it rewrites pool.conf on emergency transition / recover_slaves).
     """
     for directory in (paths.CONF_DIR, paths.STATE_DIR, paths.FENCE_DIR, "/etc/xensource"):
         os.makedirs(paths.under(root, directory), exist_ok=True)
-    write_pool_conf(root, master_address)
-    dom0_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "sim-dom0:" + host_uuid))
-    atomic_write(
-        paths.under(root, paths.INVENTORY),
-        INVENTORY_TEMPLATE.format(host_uuid=host_uuid, dom0_uuid=dom0_uuid),
-    )
+    if not os.path.exists(paths.under(root, paths.POOL_CONF)):
+        write_pool_conf(root, master_address)
+    if not os.path.exists(paths.under(root, paths.INVENTORY)):
+        dom0_uuid = dom0_uuid or str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "sim-dom0:" + host_uuid))
+        atomic_write(
+            paths.under(root, paths.INVENTORY),
+            INVENTORY_TEMPLATE.format(host_uuid=host_uuid, dom0_uuid=dom0_uuid),
+        )
+    write_sim_marker(root, host_uuid, address, control_url, probe_port)
+    return root
+
+
+def write_sim_marker(root, host_uuid, address, control_url, probe_port):
+    """etc/ha-lizard/sim-host.json: marks the root as simulated, says how to reach the simulator."""
     marker = {
         "host_uuid": host_uuid,
         "address": address,
@@ -83,7 +93,6 @@ def write_host_root(root, host_uuid, address, master_address, control_url, probe
         "probe_port": probe_port,
     }
     atomic_write(paths.under(root, paths.SIM_HOST_FILE), json.dumps(marker, indent=2) + "\n")
-    return root
 
 
 def read_sim_host(root):

@@ -15,6 +15,7 @@ import threading
 import xmlrpc.client
 
 from halizard.sim.addresses import PROBE_PORT, XAPI_PORT
+from halizard.sim.pool import XapiUnavailable
 from halizard.sim.probe import ProbeServer
 
 HOLD_POLL_SECONDS = 0.05
@@ -118,8 +119,8 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
         if not method:
             self._send(500, b"No method name in request\n", "text/plain")
             return
-        answer = self.server.pool.handle(self.server.host_uuid, method, list(params), self._peer())
-        if not self._still_answerable():
+        answer = self._serve(method, list(params))
+        if answer is None or not self._still_answerable():
             return
         try:
             payload = xmlrpc.client.dumps((answer,), methodresponse=True, allow_none=True)
@@ -128,6 +129,17 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
             self._send(500, b"Cannot encode answer\n", "text/plain")
             return
         self._send(200, payload.encode("utf-8"), "text/xml")
+
+    def _serve(self, method, params):
+        """pool.handle; a state change to hung/down during the call is served like that state."""
+        while True:
+            try:
+                return self.server.pool.handle(self.server.host_uuid, method, params, self._peer())
+            except XapiUnavailable as exc:
+                if exc.state == "hung" and self._hold_while_hung():
+                    continue
+                self._drop()
+                return None
 
     def _still_answerable(self):
         """A host that lost power or link while working never delivers the answer."""
