@@ -18,13 +18,14 @@ import time
 import uuid as uuidlib
 import xmlrpc.client
 
-from halizard.sim import apidesc
+from halizard import paths
+from halizard.sim import apidesc, roots
 from halizard.sim.api import registry as registry_mod
 from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, set_resident,
                                      set_vbds_attached)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
-from halizard.sim.spec import build_database
+from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
@@ -253,27 +254,26 @@ class SimPool(object):
         return self.dbs.get(self.master_of[host_uuid])
 
     def _write_root(self, host_uuid):
+        """Directories, pool.conf and inventory of a host root (roots.py formats)."""
         host = self.host_specs[host_uuid]
         if not host.root:
             return
         for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
             os.makedirs(os.path.join(host.root, sub), exist_ok=True)
         self._write_pool_conf(host_uuid)
-        inventory = os.path.join(host.root, "etc", "xensource-inventory")
-        _atomic_write(inventory, "PRODUCT_BRAND='XCP-ng'\nPRODUCT_VERSION='8.2.1'\n"
-                                 "INSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
-                                 "MANAGEMENT_INTERFACE='xenbr0'\nMANAGEMENT_ADDRESS_TYPE='IPv4'\n"
-                      % (host_uuid, str(uuidlib.uuid5(uuidlib.NAMESPACE_OID, host_uuid))))
+        inventory = paths.under(host.root, paths.INVENTORY)
+        if not os.path.exists(inventory):
+            roots.atomic_write(inventory, roots.INVENTORY_TEMPLATE.format(
+                host_uuid=host_uuid, dom0_uuid=dom0_uuid_of(host_uuid)))
 
     def _write_pool_conf(self, host_uuid):
         host = self.host_specs[host_uuid]
         if not host.root:
             return
-        if self.role[host_uuid] == "master":
-            text = "master"
-        else:
-            text = "slave:%s" % self.host_specs[self.master_of[host_uuid]].address
-        _atomic_write(os.path.join(host.root, "etc", "xensource", "pool.conf"), text, newline=False)
+        master = None
+        if self.role[host_uuid] != "master":
+            master = self.host_specs[self.master_of[host_uuid]].address
+        roots.write_pool_conf(host.root, master)
 
     def begin_emergency_transition(self, host_uuid):
         """pool.emergency_transition_to_master: xapi down for `fuse` s, then master."""
@@ -649,10 +649,3 @@ def encode_result(value):
     start = text.index("<value>")
     end = text.rindex("</value>") + len("</value>")
     return text[start:end]
-
-
-def _atomic_write(path, text, newline=True):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text + ("\n" if newline and not text.endswith("\n") else ""))
-    os.replace(tmp, path)

@@ -1,13 +1,14 @@
-"""What a simulated pool looks like before it starts: hosts, VMs, timings.
+"""What a simulated pool looks like before it starts, and its first database.
 
 Why: one small value object the CLI, tests and benchmark build, and from
-which `SimPool` derives a realistic, deterministic database (names `host1..`,
-`vm001..`), so scenarios can name things.
+which `build_database` derives a realistic, deterministic database (names
+`host1..`, `vm001..`), so scenarios can name things.
 """
 import ipaddress
 import os
 import secrets
 import time
+import uuid as uuidlib
 
 from halizard.sim.api.common import add_markers, refresh_free_memory
 from halizard.sim.db import Database, new_uuid, now_datetime
@@ -110,6 +111,11 @@ class PoolSpec(object):
 API_MAJOR, API_MINOR = "2", "21"
 
 
+def dom0_uuid_of(host_uuid):
+    """The control domain's uuid: the CONTROL_DOMAIN_UUID roots.py writes to the inventory."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "sim-dom0:" + host_uuid))
+
+
 def _mac(index):
     return "02:00:00:00:%02x:%02x" % (index // 256, index % 256)
 
@@ -151,6 +157,7 @@ def build_database(spec, desc, host_uuids, vm_uuids):
         db.get("host", host_ref)["PBDs"].append(pbd)
         db.get("SR", sr)["PBDs"].append(pbd)
         dom0 = db.create("VM", {
+            "uuid": dom0_uuid_of(host_uuid),
             "name_label": "Control domain on host: %s" % host.name_label, "is_control_domain": True,
             "power_state": "Running", "resident_on": host_ref, "domid": "0",
             "memory_static_max": str(spec.dom0_memory), "memory_dynamic_max": str(spec.dom0_memory),
