@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
 
+from halizard import paths
 from halizard.alerts import spool
 from halizard.alerts.settings import MailSettings, SettingsError
 
@@ -29,7 +29,7 @@ def spawn(root, settings: MailSettings, deadline=DEADLINE):
     _reap()
     payload = json.dumps({"settings": settings.to_dict(), "deadline": deadline}).encode("utf-8")
     child = subprocess.Popen(
-        [sys.executable, "-m", "halizard.alerts.deliver", "--root", os.path.abspath(root or "/")],
+        [sys.executable, "-m", "halizard.alerts.deliver", "--root", paths.resolve_root(root)],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         close_fds=True, start_new_session=True,
     )
