@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from halizard.core.policy import Policy, PolicyError
@@ -56,7 +58,7 @@ def test_bad_values_name_the_parameter(raw, needle):
 
 def test_policy_is_frozen():
     p = Policy()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         p.OP_MODE = 1  # type: ignore[misc]
 
 
