@@ -209,3 +209,28 @@ def decide_host_failure(
         why="no proof that %s is dead" % name, function="fence_host",
         text="%s failed and its death cannot be proven: %s; its VMs stay where they are" % (name, dp.why)),),
         "%s; %s" % (basis, dp.why))
+
+
+def stale_markers(pool: PoolView, vdi_uuids, proven_dead) -> Tuple[A.ClearVdiMarker, ...]:
+    """Markers that may be cleared before retrying a start that failed on an attached disk.
+
+    Only markers of hosts proven dead (fenced or deadline) are released: a
+    marker of a live or merely failed host may guard a disk really in use.
+    """
+    dead_refs = {}
+    for uuid in proven_dead:
+        h = pool.host(uuid)
+        if h is not None and h.ref:
+            dead_refs["host_" + h.ref] = h
+    wanted = set(vdi_uuids)
+    out = []
+    for vdi in pool.vdis:
+        if vdi.uuid not in wanted:
+            continue
+        for key in vdi.sm_config_keys:
+            if key in dead_refs:
+                h = dead_refs[key]
+                out.append(A.ClearVdiMarker(
+                    why="%s is proven dead, so its attach marker is stale" % (h.name_label or h.uuid),
+                    vdi_uuid=vdi.uuid, key=key))
+    return tuple(out)

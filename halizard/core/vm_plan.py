@@ -273,3 +273,22 @@ def _choose_host(vm: VmView, policy: Policy, free: Dict[str, int], pool: PoolVie
     free[best] -= vm.memory
     host = pool.host(best)
     return best, "%s; %s has the most free memory" % (base, host.name_label or best)
+
+
+def fallback_hosts(pool: PoolView, vm_uuid: str, usable_hosts: AbstractSet[str],
+                   tried: AbstractSet[str] = frozenset()) -> Tuple[str, ...]:
+    """Hosts to try next after a start failed on the hosts in `tried`.
+
+    Usable, enabled hosts not tried yet that have room, most free memory
+    first (ties by uuid). Empty means: report NO_CAPACITY / back off.
+    """
+    vm = pool.vm(vm_uuid)
+    if vm is None:
+        raise ValueError("unknown VM %s" % vm_uuid)
+    out = []
+    for u in usable_hosts:
+        h = pool.host(u)
+        if h is None or not h.enabled or u in tried or h.memory_free < vm.memory:
+            continue
+        out.append(h)
+    return tuple(h.uuid for h in sorted(out, key=lambda h: (-h.memory_free, h.uuid)))

@@ -144,3 +144,11 @@ def test_bad_arguments():
         decide(policy(), down(), outcome="maybe")
     with pytest.raises(ValueError):
         fencing.decide_host_failure(dead_pool(), "nope", down(), MAJ, policy(), 0)
+
+
+def test_stale_markers_only_of_proven_dead_hosts():
+    pv = dead_pool()
+    assert [(a.vdi_uuid, a.key) for a in fencing.stale_markers(pv, ["d1", "d2"], {"h2"})] == [
+        ("d1", "host_OpaqueRef:h2")]
+    assert fencing.stale_markers(pv, ["d1", "d2"], set()) == ()
+    assert fencing.stale_markers(pv, ["d2"], {"h2"}) == ()

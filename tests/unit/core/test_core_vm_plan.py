@@ -145,3 +145,16 @@ def test_every_vm_has_exactly_one_status_in_pool_order():
     vms = [vm("v%d" % i) for i in range(5)]
     p = vm_plan.plan(pool(vms=vms), policy())
     assert [s.vm_uuid for s in p.statuses] == [v.uuid for v in vms]
+
+
+def test_fallback_hosts_after_a_failed_start():
+    hs = [host("h1", is_master=True, health_field="master", memory_free=2 * GIB),
+          host("h2", memory_free=8 * GIB), host("h3", memory_free=4 * GIB), host("h4", memory_free=0),
+          host("h5", enabled=False, memory_free=64 * GIB)]
+    pv = pool(hs, [vm("v1", memory=1 * GIB)])
+    usable = {"h1", "h2", "h3", "h4", "h5"}
+    assert vm_plan.fallback_hosts(pv, "v1", usable) == ("h2", "h3", "h1")
+    assert vm_plan.fallback_hosts(pv, "v1", usable, tried={"h2"}) == ("h3", "h1")
+    assert vm_plan.fallback_hosts(pv, "v1", {"h4"}) == ()
+    with pytest.raises(ValueError):
+        vm_plan.fallback_hosts(pv, "nope", usable)
