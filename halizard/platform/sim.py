@@ -15,8 +15,11 @@ DEFAULT_TIMEOUT = 10.0
 
 class SimPlatform(Platform):
     def __init__(self, root, timeout=DEFAULT_TIMEOUT):
-        marker = read_sim_host(root)
-        if not marker:
+        try:
+            marker = read_sim_host(root)
+        except (OSError, ValueError) as exc:
+            raise PlatformError("%s: unreadable sim-host.json: %s" % (root, type(exc).__name__)) from None
+        if not isinstance(marker, dict):
             raise PlatformError("%s is not a simulated host root (no etc/ha-lizard/sim-host.json)" % root)
         try:
             self.host_uuid = marker["host_uuid"]
