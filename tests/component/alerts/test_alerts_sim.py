@@ -1,0 +1,127 @@
+"""Alerts against the simulated pool: XAPI messages, ha-cfg show/clear-alerts and email, disk monitor."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from alerts_smtp_server import PASSWORD, USER, mail_config
+
+from halizard.alerts import raise_alert, spool
+from halizard.config import effective
+from halizard.jobs import disk_monitor
+from halizard.jobs.base import JobContext
+from halizard.xapi.session import connect
+
+
+def ha_cfg(root, *args):
+    script = os.path.join(os.path.dirname(sys.executable), "ha-cfg")
+    return subprocess.run([script, "--root", root] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60, check=False)
+
+
+def messages(pool):
+    session = pool.xenapi_session()
+    try:
+        return list(session.xenapi.message.get_all_records().values())
+    finally:
+        session.xenapi.session.logout()
+
+
+def slave(pool):
+    master = pool.master_name()
+    return next(h for h in pool.hosts if h["name_label"] != master)
+
+
+def test_alert_becomes_a_xapi_message_on_the_raising_host(sim_hosts):
+    host = slave(sim_hosts)
+    session = connect(host["root"], timeout=5)  # a slave's root: redirected to the master
+    try:
+        outcome = raise_alert("fence_host", "could not fence host3", 1, root=host["root"],
+                              config={"MAIL_ON": "0"}, session=session)
+        again = raise_alert("fence_host", "could not fence host3", 1, root=host["root"],
+                            config={"MAIL_ON": "0"}, session=session)
+        off = raise_alert("fence_host", "other", root=host["root"], config={"ENABLE_ALERTS": "0"},
+                          session=session, delivery="spool", cycles_since_start=5)
+    finally:
+        session.logout()
+    assert (outcome.xapi, outcome.mail, again.xapi, off.xapi) == ("created", "disabled", "screened", "disabled")
+    ours = [m for m in messages(sim_hosts) if m["name"].startswith("HA-Lizard - ")]
+    assert len(ours) == 1
+    assert ours[0]["name"] == "HA-Lizard - fence_host" and ours[0]["priority"] == "1"
+    assert ours[0]["cls"] == "Host" and ours[0]["obj_uuid"] == host["uuid"]
+    assert ours[0]["body"] == "could not fence host3"
+
+
+def test_show_and_clear_alerts_through_ha_cfg(sim_hosts):
+    root = sim_hosts.hosts[0]["root"]
+    session = connect(root, timeout=5)
+    try:
+        for function, text in (("vm_mon", "VM db failed to start"), ("check_quorum", "no quorum: 1 of 3")):
+            assert raise_alert(function, text, root=root, config={"MAIL_ON": "0"}, session=session).xapi == "created"
+        pool_uuid = session.call("pool.get_uuid", session.call("pool.get_all")[0])
+        session.call("message.create", "OTHER_TOOL", "2", "Pool", pool_uuid, "not ours")
+    finally:
+        session.logout()
+
+    table = ha_cfg(root, "show-alerts")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["TIME", "(UTC)", "PRIO", "FUNCTION"]
+    assert "vm_mon" in lines[1] and "VM db failed to start" in lines[1] and sim_hosts.hosts[0]["name_label"] in lines[1]
+    assert "check_quorum" in lines[2] and "OTHER_TOOL" not in table.stdout
+
+    shown = json.loads(ha_cfg(root, "show-alerts", "--json").stdout)
+    assert [(a["function"], a["priority"], a["body"]) for a in shown] == [
+        ("vm_mon", 3, "VM db failed to start"), ("check_quorum", 3, "no quorum: 1 of 3")]
+
+    cleared = ha_cfg(root, "clear-alerts")
+    assert cleared.returncode == 0 and "Cleared 2" in cleared.stdout
+    assert [m["name"] for m in messages(sim_hosts)] == ["OTHER_TOOL"]
+    empty = ha_cfg(root, "show-alerts")
+    assert empty.returncode == 0 and "No HA-Lizard alerts" in empty.stdout
+    assert json.loads(ha_cfg(root, "show-alerts", "--json").stdout) == []
+
+
+def test_ha_cfg_email_with_the_live_pool_config_and_report(sim_hosts, smtp_factory, trust):
+    server = smtp_factory("starttls")
+    session = sim_hosts.xenapi_session()
+    pool_ref = session.xenapi.pool.get_all()[0]
+    for key, value in (("HA_SMTP_SERVER", "127.0.0.1"), ("HA_SMTP_PORT", str(server.port)), ("HA_SMTP_USER", USER),
+                       ("HA_SMTP_PASS", PASSWORD), ("HA_MAIL_TO", "ops@localhost:dev@localhost"),
+                       ("HA_MAIL_SUBJECT", "HA-ALERT:$HOSTNAME")):
+        session.xenapi.pool.add_to_other_config(pool_ref, key, value)
+    session.xenapi.session.logout()
+    host = slave(sim_hosts)
+    result = ha_cfg(host["root"], "email")
+    assert result.returncode == 0, result.stderr
+    got = server.received[0]
+    assert sorted(got["rcpt_tos"]) == ["dev@localhost", "ops@localhost"]
+    # $HOSTNAME is what the config layer calls this host's name (sim-host.json does not name it yet)
+    assert got["message"]["Subject"] == "HA-ALERT:%s" % effective.local_hostname(host["root"])
+    plain = got["message"].get_body(preferencelist=("plain",)).get_content()
+    for other in sim_hosts.hosts:  # the live pool report lists every host
+        assert other["name_label"] in plain
+
+
+def test_disk_monitor_alerts_on_a_failing_disk(sim_hosts, smtp_factory, trust):
+    server = smtp_factory("starttls")
+    host = slave(sim_hosts)
+    config = mail_config(server)
+    healthy = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config))
+    assert healthy.healthy and server.received == [] and spool.entry_names(host["root"]) == []
+
+    sim_hosts.fault("disk-fail", host["name_label"])
+    failed = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config))
+    assert not failed.healthy
+    ours = [m for m in messages(sim_hosts) if m["name"] == "HA-Lizard - disk_monitor"]
+    assert len(ours) == 1 and ours[0]["obj_uuid"] == host["uuid"] and "FAILED" in ours[0]["body"]
+
+    end = time.monotonic() + 20
+    while not server.received and time.monotonic() < end:
+        time.sleep(0.05)
+    assert len(server.received) == 1
+    assert "Disk health check FAILED" in server.received[0]["message"].get_body(
+        preferencelist=("plain",)).get_content()
+
+    assert disk_monitor.run(JobContext(host["root"], "disk_monitor", config=dict(config, DISK_MONITOR="0"))) is None
