@@ -25,7 +25,7 @@ How the parameters map onto that rule:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import AbstractSet, Iterable, Optional, Tuple
 
 from halizard.core import actions as A
 from halizard.core import health, timing
@@ -68,6 +68,19 @@ class FailureDecision:
     proof: Optional[str]
     actions: Tuple[A.Action, ...]
     why: str
+
+
+def outcome_of(verified: bool, state: str) -> str:
+    """Map an agent's FenceResult (verified, state) to the core's fence outcome.
+
+    Only a verified `off` or `reset` proves death; a verified `on` (a start)
+    says nothing about the old instance; `unknown` stays unknown; the rest failed.
+    """
+    if verified and state in ("off", "reset"):
+        return FENCE_VERIFIED
+    if state == "unknown":
+        return FENCE_UNKNOWN
+    return FENCE_FAILED
 
 
 def uses_agent(policy: Policy) -> bool:
@@ -211,7 +224,8 @@ def decide_host_failure(
         "%s; %s" % (basis, dp.why))
 
 
-def stale_markers(pool: PoolView, vdi_uuids, proven_dead) -> Tuple[A.ClearVdiMarker, ...]:
+def stale_markers(pool: PoolView, vdi_uuids: Iterable[str],
+                  proven_dead: AbstractSet[str]) -> Tuple[A.ClearVdiMarker, ...]:
     """Markers that may be cleared before retrying a start that failed on an attached disk.
 
     Only markers of hosts proven dead (fenced or deadline) are released: a

@@ -75,3 +75,23 @@ def classify(probe: Optional[ProbeResult], policy: Policy) -> HealthVerdict:
     else:
         why = "xapi did not answer in %d tries although the host may be reachable by network" % probe.tries
     return HealthVerdict(FAILED, isolated, why)
+
+
+def carry_streak(previous: Optional[ProbeResult], current: ProbeResult) -> ProbeResult:
+    """The current round with the isolation streak started by earlier rounds.
+
+    A probe round only knows when its own first failed try began; the
+    self-fence deadline is measured from the start of the first try of the
+    whole streak of rounds in which the host was unreachable by network.
+    Keep the earliest start while rounds stay isolated; a round that reached
+    the host by network (or got an answer) ends the streak, and the next
+    isolated round starts a new one.
+    """
+    if (previous is None or current.xapi_ok or previous.xapi_ok
+            or current.network_ok is not False or previous.network_ok is not False
+            or previous.first_failure_at is None):
+        return current
+    start = previous.first_failure_at
+    if current.first_failure_at is not None:
+        start = min(start, current.first_failure_at)
+    return ProbeResult(tries=current.tries, xapi_ok=False, network_ok=False, first_failure_at=start)

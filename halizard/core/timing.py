@@ -14,7 +14,9 @@ than the first failed probe of the recovering side):
                                                    succeed; the next one starts at most
                                                    max(MONITOR_DELAY, R) later and takes R)
   deadline    D = detect + SERVICE_RESTART_ALLOWANCE + SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE
-  wait        W = SELF_FENCE_WAIT if set, else D + SAFETY_MARGIN;  W must be > D
+  minimum     M = D + XE_TIMEOUT   (the recovering side measures from the START of its first
+                                    failed try; the cut may fall anywhere inside that try)
+  wait        W = SELF_FENCE_WAIT if set, else M + SAFETY_MARGIN;  W must be > M
 
 docs/decisions.md writes the rule out; `check` refuses unsafe combinations
 with an explanation and lists the weaker-but-allowed ones as warnings.
@@ -46,6 +48,7 @@ class TimingReport:
     probe_round: float
     detect: float
     self_fence_deadline: float
+    minimum_wait: float
     recovery_wait: float
     errors: Tuple[str, ...]
     warnings: Tuple[str, ...]
@@ -74,11 +77,16 @@ def self_fence_deadline(policy: Policy) -> float:
             + policy.SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE)
 
 
+def minimum_wait(policy: Policy) -> float:
+    """The wait, from the start of the first failed try, that the rule requires to exceed."""
+    return self_fence_deadline(policy) + policy.XE_TIMEOUT
+
+
 def recovery_wait(policy: Policy) -> float:
     """Seconds after the first failed probe before the pool may restart without a fence."""
     if policy.SELF_FENCE_WAIT > 0:
         return policy.SELF_FENCE_WAIT
-    return self_fence_deadline(policy) + SAFETY_MARGIN
+    return minimum_wait(policy) + SAFETY_MARGIN
 
 
 def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
@@ -87,15 +95,17 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
     detect = isolation_detect(policy)
     deadline = self_fence_deadline(policy)
     wait = recovery_wait(policy)
+    minimum = minimum_wait(policy)
     errors = []
     warnings = []
-    if policy.SELF_FENCE_WAIT > 0 and policy.SELF_FENCE_WAIT <= deadline:
+    if policy.SELF_FENCE_WAIT > 0 and policy.SELF_FENCE_WAIT <= minimum:
         errors.append(
             "SELF_FENCE_WAIT=%g is not longer than the self-fence deadline of %gs "
-            "(detection %gs + service restart %gs + SELF_FENCE_STOP_TIMEOUT %gs + reboot %gs): "
-            "VMs could be restarted while the isolated host still runs them; set it above %g or to 0 (automatic)"
+            "(detection %gs + service restart %gs + SELF_FENCE_STOP_TIMEOUT %gs + reboot %gs) "
+            "plus one probe (XE_TIMEOUT %gs): VMs could be restarted while the isolated host still "
+            "runs them; set it above %g or to 0 (automatic)"
             % (policy.SELF_FENCE_WAIT, deadline, detect, SERVICE_RESTART_ALLOWANCE,
-               policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, deadline)
+               policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, policy.XE_TIMEOUT, minimum)
         )
     if policy.SELF_FENCE_CHECK_INTERVAL > max(policy.MGT_LINK_LOSS_TOLERANCE, 1.0) * 2:
         warnings.append(
@@ -128,7 +138,7 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
                 "2-host pool: quorum by the heuristic tie-break cannot prove the peer dead, so its VMs "
                 "restart only after a verified fence (XVM, ILO, IRMC or a custom agent)"
             )
-    return TimingReport(r, detect, deadline, wait, tuple(errors), tuple(warnings))
+    return TimingReport(r, detect, deadline, minimum, wait, tuple(errors), tuple(warnings))
 
 
 def validate(policy: Policy, host_count: Optional[int] = None) -> TimingReport:

@@ -152,3 +152,13 @@ def test_stale_markers_only_of_proven_dead_hosts():
         ("d1", "host_OpaqueRef:h2")]
     assert fencing.stale_markers(pv, ["d1", "d2"], set()) == ()
     assert fencing.stale_markers(pv, ["d2"], {"h2"}) == ()
+
+
+@pytest.mark.parametrize("verified,state,expected", [
+    (True, "off", fencing.FENCE_VERIFIED), (True, "reset", fencing.FENCE_VERIFIED),
+    (True, "on", fencing.FENCE_FAILED), (False, "off", fencing.FENCE_FAILED),
+    (False, "unknown", fencing.FENCE_UNKNOWN), (False, "unproven", fencing.FENCE_FAILED),
+    (False, "failed", fencing.FENCE_FAILED),
+])
+def test_outcome_of_agent_result(verified, state, expected):
+    assert fencing.outcome_of(verified, state) == expected

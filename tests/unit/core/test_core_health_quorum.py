@@ -72,3 +72,18 @@ def test_unreachable_self_still_counts_and_disabled_hosts_do_not():
     assert q.votes == 1 and q.total == 3 and not q.has_quorum
     q = quorum.compute("h4", ["h1", "h2"], ["h1", "h2"], None, P)  # a disabled host counts itself
     assert q.total == 3 and q.votes == 3
+
+
+def test_carry_streak_keeps_the_earliest_start_of_an_isolated_streak():
+    r1 = ProbeResult(tries=2, xapi_ok=False, network_ok=False, first_failure_at=10.0)
+    r2 = ProbeResult(tries=2, xapi_ok=False, network_ok=False, first_failure_at=40.0)
+    m = health.carry_streak(r1, r2)
+    assert m.first_failure_at == 10.0 and m.network_ok is False and m.tries == 2
+    hung = ProbeResult(tries=2, xapi_ok=False, network_ok=True, first_failure_at=70.0)
+    assert health.carry_streak(m, hung) == hung              # reached by network: streak over
+    r3 = ProbeResult(tries=2, xapi_ok=False, network_ok=False, first_failure_at=100.0)
+    assert health.carry_streak(hung, r3) == r3               # a new isolation streak starts at 100
+    ok = ProbeResult(tries=1, xapi_ok=True, network_ok=True)
+    assert health.carry_streak(r1, ok) == ok
+    assert health.carry_streak(ok, r2) == r2
+    assert health.carry_streak(None, r2) == r2

@@ -10,7 +10,8 @@ def test_default_numbers_written_out():
     assert timing.probe_round(p) == 30
     assert timing.isolation_detect(p) == 60
     assert timing.self_fence_deadline(p) == 60 + timing.SERVICE_RESTART_ALLOWANCE + 30 + timing.REBOOT_ALLOWANCE
-    assert timing.recovery_wait(p) == timing.self_fence_deadline(p) + timing.SAFETY_MARGIN
+    assert timing.minimum_wait(p) == timing.self_fence_deadline(p) + 10
+    assert timing.recovery_wait(p) == timing.minimum_wait(p) + timing.SAFETY_MARGIN
 
 
 def test_link_tolerance_dominates_when_large():
@@ -23,7 +24,7 @@ def test_recovery_wait_always_longer_than_deadline_for_automatic_value():
         for delay in (1, 10, 30):
             for tol in (0, 5, 60):
                 p = policy(XAPI_COUNT=count, XAPI_DELAY=delay, MGT_LINK_LOSS_TOLERANCE=tol)
-                assert timing.recovery_wait(p) > timing.self_fence_deadline(p)
+                assert timing.recovery_wait(p) > timing.minimum_wait(p) > timing.self_fence_deadline(p)
                 assert timing.check(p).safe
 
 
@@ -37,14 +38,16 @@ def test_explicit_wait_too_short_is_refused_with_explanation():
 
 
 def test_explicit_wait_long_enough_is_used():
-    d = timing.self_fence_deadline(policy())
+    d = timing.minimum_wait(policy())
     p = policy(SELF_FENCE_WAIT=d + 1)
     assert timing.validate(p).recovery_wait == d + 1
 
 
-def test_wait_equal_to_deadline_is_unsafe():
-    d = timing.self_fence_deadline(policy())
-    assert not timing.check(policy(SELF_FENCE_WAIT=d)).safe
+def test_wait_not_above_deadline_plus_one_probe_is_unsafe():
+    p = policy()
+    assert not timing.check(policy(SELF_FENCE_WAIT=timing.self_fence_deadline(p))).safe
+    assert not timing.check(policy(SELF_FENCE_WAIT=timing.minimum_wait(p))).safe
+    assert timing.check(policy(SELF_FENCE_WAIT=timing.minimum_wait(p) + 0.5)).safe
 
 
 @pytest.mark.parametrize("kw,hosts,needle", [
