@@ -153,6 +153,9 @@ class Database(object):
         record = {}
         for name, (ftype, _qualifier) in self.desc.fields(cls).items():
             record[name] = default_for(ftype, self.desc)
+        unknown = [name for name in fields if name not in record]
+        if unknown:
+            raise KeyError("%s has no fields %s in the API description" % (cls, ", ".join(unknown)))
         record.update(fields)
         if not record.get("uuid"):
             record["uuid"] = new_uuid()
@@ -163,6 +166,9 @@ class Database(object):
 
     def set(self, cls, ref, **fields):
         record = self.get(cls, ref)
+        unknown = [name for name in fields if name not in record]
+        if unknown:
+            raise KeyError("%s has no fields %s in the API description" % (cls, ", ".join(unknown)))
         record.update(fields)
         self._touch(cls, ref, "mod")
 

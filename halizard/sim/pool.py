@@ -577,8 +577,8 @@ class SimPool(object):
                 vms.append({"name_label": rec["name_label"], "uuid": rec["uuid"],
                             "power_state": rec["power_state"],
                             "resident_on": names_by_ref.get(resident) if resident != NULL_REF else None,
-                            "running_on": [self.world.hosts[h].name_label
-                                           for h in self.world.running_on(rec["uuid"])]})
+                            "running_on": sorted(self.world.hosts[h].name_label
+                                                 for h in self.world.running_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
             return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
 

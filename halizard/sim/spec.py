@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid as uuidlib
 
-from halizard.sim.api.common import add_markers, refresh_free_memory
+from halizard.sim.api.common import add_markers
 from halizard.sim.db import Database, new_uuid, now_datetime
 
 GIB = 1024 ** 3
@@ -133,7 +133,7 @@ def build_database(spec, desc, host_uuids, vm_uuids):
     for index, host in enumerate(spec.hosts):
         host_uuid = host_uuids[index]
         metrics = db.create("host_metrics", {"memory_total": str(spec.host_memory),
-                                             "memory_free": str(spec.host_memory), "live": True,
+                                             "live": True,
                                              "last_updated": stamp})
         host_ref = db.create("host", {
             "uuid": host_uuid, "name_label": host.name_label, "hostname": host.name_label,
@@ -211,6 +211,4 @@ def build_database(spec, desc, host_uuids, vm_uuids):
         db.get("VM", vm_ref)["VBDs"].append(vbd)
         db.get("VDI", vdi)["VBDs"].append(vbd)
         add_markers(db, vm_ref, host_ref)
-    for host_ref in host_list:
-        refresh_free_memory(db, host_ref)
     return db, host_refs, vm_refs

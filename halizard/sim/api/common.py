@@ -72,9 +72,6 @@ def set_resident(db, vm_ref, host_ref, power_state):
             residents.append(vm_ref)
             db.touch("host", host_ref)
     db.set("VM", vm_ref, resident_on=host_ref, power_state=power_state)
-    for host in {old, host_ref}:
-        if host != NULL_REF and db.exists("host", host):
-            refresh_free_memory(db, host)
 
 
 def halt_in_db(db, vm_ref, clear_disks):
@@ -105,12 +102,6 @@ def free_memory(db, host_ref):
     metrics = db.field("host", host_ref, "metrics")
     total = int(db.field("host_metrics", metrics, "memory_total")) if db.exists("host_metrics", metrics) else 0
     return max(0, total - used_memory(db, host_ref))
-
-
-def refresh_free_memory(db, host_ref):
-    metrics = db.field("host", host_ref, "metrics")
-    if db.exists("host_metrics", metrics):
-        db.set("host_metrics", metrics, memory_free=str(free_memory(db, host_ref)))
 
 
 def host_refs_by_name(db):
