@@ -112,17 +112,21 @@ class Context:
         self.err.write("%s: warning: %s\n" % (PROG, text))
 
 
-def _writing(func):
-    """Mark errors raised while writing, so a timeout says the outcome is unknown."""
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except XapiTimeout as exc:
+class _Writing:
+    """Around XAPI writes: a timeout there means the outcome is unknown, and the message says so."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, _tb):
+        if exc_type is not None and issubclass(exc_type, XapiTimeout):
             exc.writing = True
-            raise
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+        return False
+
+
+def _apply(ctx, ref, changes):
+    with _Writing():
+        return pool_store.apply_changes(ctx.session(), ref, changes)
 
 
 def _display(param, raw):
@@ -169,7 +173,6 @@ def _restart_notice(ctx, names):
 
 
 # --- subcommands: pool parameters --------------------------------------------------------
-@_writing
 def cmd_insert(ctx, args):
     """Write the default of every pool parameter that is missing (existing keys stay)."""
     ref, _uuid, other = ctx.pool()
@@ -180,7 +183,7 @@ def cmd_insert(ctx, args):
     field_key = schema.xc_field_key(ctx.config().get("XC_FIELD_NAME"))
     if field_key not in other:
         changes[field_key] = "false"
-    pool_store.apply_changes(ctx.session(), ref, changes)
+    _apply(ctx, ref, changes)
     for key, raw in changes.items():
         ctx.say("Inserting %s=%s" % (key, raw))
     if not changes:
@@ -188,12 +191,11 @@ def cmd_insert(ctx, args):
     return EXIT_OK
 
 
-@_writing
 def cmd_remove(ctx, args):
     """Erase every HA_<NAME> parameter of the schema from the pool."""
     ref, _uuid, other = ctx.pool()
     changes = {p.pool_key: None for p in schema.POOL_PARAMETERS if p.pool_key in other}
-    pool_store.apply_changes(ctx.session(), ref, changes)
+    _apply(ctx, ref, changes)
     for key in changes:
         param = schema.get_param(key)
         ctx.say("Removing %s=%s" % (key, _display(param, other[key])))
@@ -287,7 +289,6 @@ def _param_for_pool(name):
     return param
 
 
-@_writing
 def cmd_set(ctx, args):
     """Validate and store one pool parameter, keeping the old literal format."""
     param = _param_for_pool(args.name)
@@ -300,7 +301,7 @@ def cmd_set(ctx, args):
         raw = pool_store.encode(param, text, previous)
     except ValueError as exc:
         raise CliError("invalid value for %s: %s" % (param.name, exc)) from None
-    pool_store.apply_changes(ctx.session(), ref, {param.pool_key: raw})
+    _apply(ctx, ref, {param.pool_key: raw})
     ctx.invalidate()
     shown = MASK if param.secret and text else text
     ctx.say("Successfully updated %s to value: %s" % (param.name, shown))
@@ -326,7 +327,6 @@ def _field_state(raw):
     return {"missing": "unset", "invalid": "INVALID(%s)" % raw}.get(state, state)
 
 
-@_writing
 def cmd_set_vm_ha(ctx, args):
     """Set one VM's HA field to true/false; the name must match exactly one VM."""
     if args.value not in pool_store.TRUE_FALSE:
@@ -344,9 +344,10 @@ def cmd_set_vm_ha(ctx, args):
     key = ctx.config().xc_field_key
     current = (record.get("other_config") or {}).get(key)
     if current != args.value:
-        if current is not None:
-            session.xenapi.VM.remove_from_other_config(ref, key)
-        session.xenapi.VM.add_to_other_config(ref, key, args.value)
+        with _Writing():
+            if current is not None:
+                session.xenapi.VM.remove_from_other_config(ref, key)
+            session.xenapi.VM.add_to_other_config(ref, key, args.value)
     ctx.say("Success: VM %s (UUID %s) HA set to %s" % (args.vm, record["uuid"], args.value))
     ctx.say(_wait_hint(ctx))
     return EXIT_OK
@@ -408,11 +409,10 @@ def cmd_ha_status(ctx, args):
     return EXIT_OK
 
 
-@_writing
 def _set_pool_field(ctx, value):
     ref, key, raw = _pool_field(ctx)
     if raw != value:
-        pool_store.apply_changes(ctx.session(), ref, {key: value})
+        _apply(ctx, ref, {key: value})
     ctx.invalidate()
 
 
@@ -626,7 +626,6 @@ def parse_backup(text, name):
     return found
 
 
-@_writing
 def cmd_restore(ctx, args):
     """Apply a backup file: every line is validated first; one bad line rejects the whole file."""
     try:
@@ -637,7 +636,7 @@ def cmd_restore(ctx, args):
     found = parse_backup(text, args.file)
     ref, _uuid, other = ctx.pool()
     changes = {schema.PARAMETERS[name].pool_key: raw for name, raw in found.items()}
-    changed = pool_store.apply_changes(ctx.session(), ref, changes)
+    changed = _apply(ctx, ref, changes)
     ctx.invalidate()
     ctx.say("Restored %d parameters from %s (%d changed)" % (len(found), args.file, len(changed)))
     restart = [schema.get_param(k).name for k in changed if schema.get_param(k).needs_restart]
@@ -646,7 +645,6 @@ def cmd_restore(ctx, args):
     return EXIT_OK
 
 
-@_writing
 def cmd_restore_default(ctx, args):
     """Reset every pool parameter to its default (asks first; --yes when not on a terminal)."""
     if not ctx.yes and not ctx.interactive():
@@ -659,7 +657,7 @@ def cmd_restore_default(ctx, args):
     for param in schema.POOL_PARAMETERS:
         previous = other.get(param.pool_key)
         changes[param.pool_key] = pool_store.encode(param, param.default_text(), previous)
-    changed = pool_store.apply_changes(ctx.session(), ref, changes)
+    changed = _apply(ctx, ref, changes)
     ctx.invalidate()
     ctx.say("Restored the defaults of %d parameters (%d changed)" % (len(changes), len(changed)))
     restart = [schema.get_param(k).name for k in changed if schema.get_param(k).needs_restart]
