@@ -67,3 +67,10 @@ def test_weak_combinations_are_warned(kw, hosts, needle):
 def test_strong_setup_has_no_warning():
     report = timing.check(policy(FENCE_METHOD="XVM"), host_count=3)
     assert report.safe and report.warnings == ()
+
+
+def test_numbers_quoted_in_docs_decisions_md():
+    p = policy()
+    r = timing.check(p)
+    assert (r.probe_round, r.detect, r.self_fence_deadline, r.minimum_wait, r.recovery_wait) == (
+        30, 60, 105, 115, 120)
