@@ -142,12 +142,20 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
                 return None
 
     def _still_answerable(self):
-        """A host that lost power or link while working never delivers the answer."""
+        """A host that lost power or link while working never delivers the answer.
+
+        A xapi restart the call itself began (emergency transition, restart_agent)
+        still delivers its answer: the call had completed.
+        """
         pool, host = self.server.pool, self.server.host_uuid
-        if not pool.can_reach(self._peer(), host) or pool.xapi_state(host) == "down":
+        if not pool.can_reach(self._peer(), host):
             self._drop()
             return False
-        return self._hold_while_hung()
+        while pool.xapi_state(host) == "hung":
+            if self.server.closing.wait(HOLD_POLL_SECONDS) or peer_closed(self.connection):
+                self._drop()
+                return False
+        return True
 
     def _send(self, code, payload, content_type):
         try:
