@@ -101,6 +101,11 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
         if state.wait_until is not None and now < state.wait_until:
             return Step(state, (A.Wait(why="tie-break quorum: let the master fence first", until=state.wait_until),),
                         "waiting out the tie-break fence delay")
+        perm = roles.may_take_over(inp.self_uuid, inp.autopromote, verdict, inp.suspended, policy)
+        if not perm.allowed:
+            return Step(TakeoverState(), (), perm.why)
+        if not inp.quorum.has_quorum:
+            return Step(TakeoverState(), (), "quorum lost during the tie-break fence delay: %s" % inp.quorum.why)
         return _fence(inp, policy, master, "the tie-break fence delay is over")
     if state.phase == FENCING:
         if outcome is None:

@@ -192,3 +192,15 @@ def test_release_failure_retries_and_slave_ha_off_ends_without_restart():
 def test_unknown_phase_is_an_error():
     with pytest.raises(ValueError):
         T.step(T.TakeoverState(phase="bogus"), inputs(), XVM, 0.0)
+
+
+def test_tie_wait_rechecks_quorum_and_role_before_fencing():
+    pol = policy(FENCE_METHOD="XVM", FENCE_HEURISTICS_IPS="127.0.0.1")
+    two = pool([host("h1", is_master=True), host("h2")], autopromote_uuid="h2")
+    lost = quorum.compute("h2", ["h1", "h2"], [], False, pol)
+    st = T.TakeoverState(phase=T.TIE_WAIT, master_uuid="h1", wait_until=5.0)
+    s = T.step(st, T.TakeoverInputs("h2", two, down(at=0.0), lost, "h2"), pol, 6.0)
+    assert s.state.phase == T.IDLE and s.actions == () and "quorum" in s.why
+    tie = quorum.compute("h2", ["h1", "h2"], [], True, pol)
+    s = T.step(st, T.TakeoverInputs("h2", two, down(at=0.0), tie, "h2", suspended=True), pol, 6.0)
+    assert s.state.phase == T.IDLE and s.actions == ()
