@@ -32,6 +32,7 @@ FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", 
                  "crash-vm", "partition", "heal", "disk-fail", "disk-ok")
 OUTSIDE = None  # reachability source for clients that are not simulated hosts
 PROTECTED_KEY = "sim-protected"
+ANSWER_GRACE = 0.2  # seconds a restarting xapi still answers the call that restarted it
 
 
 class SimUsageError(ValueError):
@@ -279,8 +280,12 @@ class SimPool(object):
         """pool.emergency_transition_to_master: xapi down for `fuse` s, then master."""
         if self.role[host_uuid] == "master" or host_uuid in self.promote_at:
             return
-        due = self.clock() + self.spec.fuse
-        self.world.hosts[host_uuid].restart_until = due
+        now = self.clock()
+        due = now + self.spec.fuse
+        truth = self.world.hosts[host_uuid]
+        # the call itself is answered; xapi goes down right after, for the rest of the fuse
+        truth.restart_from = now + min(ANSWER_GRACE, self.spec.fuse / 2.0)
+        truth.restart_until = due
         self.promote_at[host_uuid] = due
         self._drop_local_sessions(host_uuid)
 
@@ -498,7 +503,7 @@ class SimPool(object):
         self.world.kill_host(host_uuid)
         truth.power = "off"
         truth.hung = False
-        truth.restart_until = None
+        truth.restart_from = truth.restart_until = None
         self.promote_at.pop(host_uuid, None)
         self._drop_local_sessions(host_uuid)
 
@@ -508,7 +513,7 @@ class SimPool(object):
             return
         truth.power = "on"
         truth.hung = False
-        truth.restart_until = None
+        truth.restart_from = truth.restart_until = None
         self._set_carrier(host_uuid, truth.link_up)
         self.dirty[host_uuid] = True
 
@@ -623,7 +628,9 @@ class SimPool(object):
             if truth.power != "on":
                 return
             truth.hung = False
-            truth.restart_until = self.clock() + self.spec.toolstack_restart
+            now = self.clock()
+            truth.restart_from = now + min(ANSWER_GRACE, self.spec.toolstack_restart / 2.0)
+            truth.restart_until = now + self.spec.toolstack_restart
             self._drop_local_sessions(host_uuid)
             self.dirty.setdefault(host_uuid, False)
         self._notify()

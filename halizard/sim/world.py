@@ -16,7 +16,8 @@ class HostTruth(object):
         self.address = address
         self.power = "on"
         self.hung = False
-        self.restart_until = None  # xapi is down (restarting) until this clock time
+        self.restart_from = None  # xapi is down (restarting) from this clock time ...
+        self.restart_until = None  # ... until this one
         self.link_up = True
         self.disk_ok = True
 
@@ -48,9 +49,11 @@ class World(object):
         if host.power != "on":
             return "down"
         if host.restart_until is not None:
-            if self.clock() < host.restart_until:
+            now = self.clock()
+            if now >= host.restart_until:
+                host.restart_from = host.restart_until = None
+            elif host.restart_from is None or now >= host.restart_from:
                 return "down"
-            host.restart_until = None
         return "hung" if host.hung else "up"
 
     def host_of_address(self, address):
