@@ -204,3 +204,20 @@ def test_tie_wait_rechecks_quorum_and_role_before_fencing():
     tie = quorum.compute("h2", ["h1", "h2"], [], True, pol)
     s = T.step(st, T.TakeoverInputs("h2", two, down(at=0.0), tie, "h2", suspended=True), pol, 6.0)
     assert s.state.phase == T.IDLE and s.actions == ()
+
+
+def test_pool_method_takes_over_by_deadline_without_an_agent_call():
+    pol = policy()  # FENCE_METHOD=POOL
+    w = timing.recovery_wait(pol)
+    s = T.step(T.TakeoverState(), inputs(), pol, 1.0)
+    assert s.state.phase == T.AWAIT_DEADLINE and kinds(s) == ["Wait"]
+    s = T.step(s.state, inputs(), pol, w)
+    assert s.state.phase == T.TRANSITION and s.state.proof == fencing.PROOF_DEADLINE
+
+
+def test_two_host_pool_fencing_tie_alerts_without_suspending():
+    pol = policy(FENCE_HEURISTICS_IPS="127.0.0.1", FENCE_HA_ONFAIL=1)
+    tie = quorum.compute("h2", ["h1", "h2"], [], True, pol)
+    two = pool([host("h1", is_master=True), host("h2")], autopromote_uuid="h2")
+    s = T.step(T.TakeoverState(), T.TakeoverInputs("h2", two, down(at=0.0), tie, "h2"), pol, 1e9)
+    assert s.state.phase == T.IDLE and kinds(s) == ["Alert"]
