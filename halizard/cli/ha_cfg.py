@@ -492,6 +492,10 @@ def _status_facts(ctx):
         facts["global_vm_ha"] = config.get("GLOBAL_VM_HA")
         facts["ha_field"] = config.pool_ha_raw()
         facts["ha_state"] = config.pool_ha_state()
+        key = config.xc_field_key
+        facts["invalid_vm_fields"] = sorted(
+            rec.get("name_label", rec.get("uuid", "?")) for rec in _vm_records(ctx).values()
+            if pool_store.flag_state((rec.get("other_config") or {}).get(key)) == "invalid")
     except XapiError as exc:
         facts["pool_error"] = exc
         pool_uuid, cached = effective.cached_pool(ctx.root)
@@ -502,6 +506,7 @@ def _status_facts(ctx):
         facts["global_vm_ha"] = config.get("GLOBAL_VM_HA")
         facts["ha_field"] = None
         facts["ha_state"] = "unknown"
+        facts["invalid_vm_fields"] = []
     return facts
 
 
@@ -547,6 +552,9 @@ def cmd_status(ctx, args):
     else:
         ctx.say("Pool HA Status: INVALID - %s is %s; HA is not active" % (
             ctx.config().xc_field_key, "not set" if state == "missing" else "%r" % facts["ha_field"]))
+    if facts["invalid_vm_fields"]:
+        ctx.say("WARNING: VMs with an invalid HA value (not protected; see ha-cfg get-vm-ha): %s"
+                % ", ".join(facts["invalid_vm_fields"]))
     if facts["suspended"]:
         ctx.say("")
         ctx.say("NOTICE: This host has encountered an error and HA operation has been suspended.")

@@ -9,6 +9,7 @@ effect: its error is reported (naming the line) and the last good override
 values stay in force.
 """
 import json
+import os
 import socket
 from collections import OrderedDict
 
@@ -138,12 +139,11 @@ def local_hostname(root=None):
     try:
         with open(paths.under(root, paths.SIM_HOST_FILE), encoding="utf-8") as handle:
             data = json.load(handle)
-        name = data.get("hostname") or data.get("name_label")
-        if name:
-            return str(name)
-    except (OSError, ValueError, AttributeError):
-        pass
-    return socket.gethostname()
+    except (OSError, ValueError):
+        return socket.gethostname()
+    name = data.get("hostname") or data.get("name_label") if isinstance(data, dict) else None
+    # Simulated roots live in DIR/hosts/<name_label>: the directory is the host's name.
+    return str(name) if name else os.path.basename(paths.resolve_root(root).rstrip("/"))
 
 
 def load_override_keeping_last_good(root=None, cache_enabled=True):
