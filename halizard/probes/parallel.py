@@ -59,11 +59,20 @@ class PeerProbe:
     elapsed: float
     master_address: Optional[str] = None
 
-    def as_core(self):
-        """This round as the core's `ProbeResult`."""
+    def as_core(self, streak_started_at=None):
+        """This round as the core's `ProbeResult`.
+
+        `streak_started_at`: when the failure streak of earlier rounds began
+        (the caller keeps it between rounds); a failed round continues it, a
+        successful one ends it.
+        """
         from halizard.core.health import ProbeResult
+        first = None
+        if not self.xapi_ok:
+            known = [t for t in (streak_started_at, self.first_failure_at) if t is not None]
+            first = min(known) if known else None
         return ProbeResult(tries=self.tries, xapi_ok=self.xapi_ok, network_ok=self.network_ok,
-                           first_failure_at=self.first_failure_at)
+                           first_failure_at=first)
 
 
 def _network(peer, deadline, source):

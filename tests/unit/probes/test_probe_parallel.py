@@ -55,6 +55,13 @@ def test_as_core_matches_the_core_probe_result(fake_xapi):
     converted = result.as_core()
     assert isinstance(converted, core.ProbeResult)
     assert (converted.tries, converted.xapi_ok, converted.network_ok) == (1, False, True)
+    assert converted.first_failure_at == result.first_failure_at
+    assert result.as_core(streak_started_at=5.0).first_failure_at == 5.0
+
+
+def test_as_core_ends_the_streak_when_xapi_answers(fake_xapi):
+    result = probe_peer(peer(1, fake_xapi("slave")), tries=1, delay=0, try_timeout=1, user="root", password="pw")
+    assert result.as_core(streak_started_at=5.0).first_failure_at is None
 
 
 def test_round_deadline_cuts_tries_short(fake_xapi):
