@@ -14,12 +14,13 @@ Slave: lift its own suspension once the master marks it healthy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AbstractSet, Mapping, Optional, Tuple
+from typing import AbstractSet, Dict, Mapping, Optional, Tuple
 
 from halizard.core import actions as A
-from halizard.core import health, roles
+from halizard.core import fencing, health, roles
 from halizard.core.model import HEALTH_FAILED, HEALTH_HEALTHY, HEALTH_MASTER, PoolView
 from halizard.core.policy import Policy
+from halizard.core.quorum import QuorumResult
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,22 @@ def slave_start(pool: PoolView, policy: Policy, self_uuid: str, suspended: bool)
     if suspended:
         return CycleStart(False, (), step.why)
     return CycleStart(True, (), "HA is enabled and this host is a slave")
+
+
+def slave_failures(pool: PoolView, policy: Policy, self_uuid: str,
+                   probes: Mapping[str, health.ProbeResult], quorum_result: QuorumResult, now: float,
+                   fence_outcomes: Optional[Mapping[str, str]] = None) -> Dict[str, fencing.FailureDecision]:
+    """fencing.decide_host_failure for every enabled slave, keyed by host uuid.
+
+    probes: host uuid -> health.ProbeResult (streak carried); fence_outcomes:
+    host uuid -> recorded fence outcome for the current failure. Each host is
+    decided on its own, so the executor may handle them in parallel.
+    """
+    fence_outcomes = fence_outcomes or {}
+    out: Dict[str, fencing.FailureDecision] = {}
+    for h in pool.hosts:
+        if h.uuid == self_uuid or not h.enabled:
+            continue
+        out[h.uuid] = fencing.decide_host_failure(pool, h.uuid, probes.get(h.uuid), quorum_result, policy, now,
+                                                  fence_outcomes.get(h.uuid))
+    return out

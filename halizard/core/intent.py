@@ -65,3 +65,20 @@ def fold(state: IntentState, events: Iterable[VmEvent],
 def started_by_operator(state: IntentState, vm_uuid: str) -> IntentState:
     """Forget an operator stop (the VM was started again through XAPI)."""
     return IntentState(state.operator_stopped - {vm_uuid}, state.stop_pending - {vm_uuid})
+
+
+def to_plain(state: IntentState) -> dict:
+    """JSON-able form, for the state file."""
+    return {"operator_stopped": sorted(state.operator_stopped), "stop_pending": sorted(state.stop_pending)}
+
+
+def from_plain(data: object) -> IntentState:
+    """Inverse of to_plain; anything malformed gives an empty state (never trusted blindly)."""
+    if not isinstance(data, dict):
+        return IntentState()
+    stopped = data.get("operator_stopped", [])
+    pending = data.get("stop_pending", [])
+    if not (isinstance(stopped, list) and isinstance(pending, list)
+            and all(isinstance(x, str) for x in stopped + pending)):
+        return IntentState()
+    return IntentState(frozenset(stopped), frozenset(pending))

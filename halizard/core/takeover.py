@@ -233,3 +233,33 @@ def _fail(state: TakeoverState, text: str) -> Step:
     return Step(replace(state, phase=FAILED),
                 (A.Alert(why=text, function="promote_slave", text="takeover of the pool failed: " + text),),
                 text)
+
+
+_PHASES = (IDLE, TIE_WAIT, FENCING, AWAIT_DEADLINE, TRANSITION, AWAIT_MASTER, RECOVER_SLAVES, RELEASE,
+           RESTART, DONE, SUSPENDED, FAILED)
+
+
+def state_to_plain(state: TakeoverState) -> dict:
+    """JSON-able form, for the state file."""
+    return {"phase": state.phase, "master_uuid": state.master_uuid, "fence_outcome": state.fence_outcome,
+            "proof": state.proof, "recover_attempts": state.recover_attempts, "wait_until": state.wait_until}
+
+
+def state_from_plain(data: object) -> TakeoverState:
+    """Inverse of state_to_plain; raises ValueError for a malformed record."""
+    if not isinstance(data, dict) or data.get("phase") not in _PHASES:
+        raise ValueError("not a takeover state: %r" % (data,))
+    attempts = data.get("recover_attempts", 0)
+    wait = data.get("wait_until")
+    if not isinstance(attempts, int) or (wait is not None and not isinstance(wait, (int, float))):
+        raise ValueError("not a takeover state: %r" % (data,))
+    outcome = data.get("fence_outcome")
+    if outcome is not None and outcome not in fencing.FENCE_OUTCOMES:
+        raise ValueError("not a takeover state: %r" % (data,))
+    proof = data.get("proof")
+    if proof is not None and proof not in (fencing.PROOF_FENCED, fencing.PROOF_DEADLINE):
+        raise ValueError("not a takeover state: %r" % (data,))
+    master = data.get("master_uuid")
+    return TakeoverState(phase=data["phase"], master_uuid=master if isinstance(master, str) else None,
+                         fence_outcome=outcome, proof=proof, recover_attempts=attempts,
+                         wait_until=float(wait) if wait is not None else None)

@@ -72,3 +72,10 @@ def test_zombies():
 
 def test_no_zombies_without_local_domains():
     assert zombies.find(pool(hosts=[host("h1", is_master=True)], vms=[]), "h1", []) == ()
+
+
+def test_intent_state_round_trip_and_garbage():
+    s = run([("v1", "Halted", ("clean_shutdown",)), ("v2", "Running", ("hard_shutdown",))])
+    assert intent.from_plain(intent.to_plain(s)) == s
+    for junk in (None, [], {"operator_stopped": "v1"}, {"operator_stopped": [1]}):
+        assert intent.from_plain(junk) == IntentState()

@@ -96,3 +96,16 @@ def test_slave_start_suspension():
     assert not res.proceed and res.actions == ()
     assert cycle.slave_start(pv, policy(), "h2", suspended=False).proceed
     assert not cycle.slave_start(pool(ha_field="false"), policy(), "h2", suspended=False).proceed
+
+
+def test_slave_failures_decides_each_enabled_slave():
+    from core_builders import down, up
+    from halizard.core import fencing
+    pv = pool([host("h1", is_master=True), host("h2"), host("h3"), host("h4", enabled=False)])
+    q = quorum.compute("h1", ["h1", "h2", "h3"], ["h3"], None, policy(FENCE_METHOD="XVM"))
+    out = cycle.slave_failures(pv, policy(FENCE_METHOD="XVM"), "h1", {"h2": down(), "h3": up()}, q, 0.0)
+    assert set(out) == {"h2", "h3"}
+    assert [a.kind for a in out["h2"].actions] == ["FenceHost"] and out["h3"].actions == ()
+    out = cycle.slave_failures(pv, policy(FENCE_METHOD="XVM"), "h1", {"h2": down()}, q, 0.0,
+                               {"h2": fencing.FENCE_VERIFIED})
+    assert out["h2"].proof == fencing.PROOF_FENCED

@@ -221,3 +221,13 @@ def test_two_host_pool_fencing_tie_alerts_without_suspending():
     two = pool([host("h1", is_master=True), host("h2")], autopromote_uuid="h2")
     s = T.step(T.TakeoverState(), T.TakeoverInputs("h2", two, down(at=0.0), tie, "h2"), pol, 1e9)
     assert s.state.phase == T.IDLE and kinds(s) == ["Alert"]
+
+
+def test_state_round_trip_and_garbage():
+    for phase in (T.FENCING, T.RELEASE, T.DONE):
+        st = walk_to(phase).state
+        assert T.state_from_plain(T.state_to_plain(st)) == st
+    for junk in (None, {"phase": "x"}, {"phase": T.IDLE, "recover_attempts": "2"},
+                 {"phase": T.IDLE, "fence_outcome": "maybe"}, {"phase": T.IDLE, "proof": "hope"}):
+        with pytest.raises(ValueError):
+            T.state_from_plain(junk)
