@@ -87,3 +87,16 @@ def test_settings_defaults_and_bad_action(tmp_path):
 def test_custom_name_with_path_trick_is_refused(tmp_path):
     with pytest.raises(FenceConfigError, match="invalid custom fence agent name"):
         registry.create_agent(FenceSettings(method="../../bin/true", file_loc=str(tmp_path)))
+
+
+def test_settings_from_the_real_effective_configuration(tmp_path):
+    from halizard.config.effective import build_effective
+
+    config = build_effective({"HA_FENCE_METHOD": "XVM", "HA_FENCE_IPADDRESS": "127.0.0.9",
+                              "HA_FENCE_PASSWD": "pw-123", "HA_FENCE_ACTION": "reset"})
+    agent = registry.agent_from_config(config, root=str(tmp_path))
+    assert isinstance(agent, XvmAgent)
+    assert agent.settings.action == "reset" and agent.settings.password == "pw-123"
+    assert agent.map_path == os.path.join(str(tmp_path), "etc/ha-lizard/fence/XVM/XVM.hosts")
+    defaults = registry.settings_from_config(build_effective({}), root=str(tmp_path))
+    assert (defaults.method, defaults.action, defaults.password) == ("POOL", "stop", "")
