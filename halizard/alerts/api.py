@@ -154,7 +154,7 @@ def _mail_part(function, text, prio, root, config, screen, cycles, delivery, hos
         throttle.forget(root, "mail:" + function, text)
         return "failed: %s" % exc, None, None
     pid = None
-    if delivery == "spawn":
+    if delivery == "spawn" and not spool.worker_waiting(root):
         try:
             pid = deliver.spawn(root, settings)
         except OSError as exc:  # the spool job will send it

@@ -148,8 +148,31 @@ class FlushResult:
                                                                         self.error)
 
 
+def _waiter_lock(directory):
+    return FileLock(os.path.join(directory, ".waiter.lock"))
+
+
+def worker_waiting(root):
+    """True when a flusher is queued for the flush lock: it will list the spool after getting it,
+    so an entry written before this call needs no new worker."""
+    probe = _waiter_lock(spool_dir(root))
+    try:
+        probe.acquire(timeout=0)
+    except LockTimeout:
+        return True
+    except OSError:
+        return False
+    probe.release()
+    return False
+
+
 def flush(root, settings, deadline_seconds=60.0, now=None, sender=None):
-    """Deliver spooled alerts oldest first until done, a failure, or the deadline."""
+    """Deliver spooled alerts oldest first until done, a failure, or the deadline.
+
+    At most one flusher delivers and at most one more waits: a third one
+    returns at once, because the waiting one lists the spool only after it
+    gets the flush lock and so also sends what the third would have sent.
+    """
     result = FlushResult()
     end = time.monotonic() + deadline_seconds
     send = sender or mail.send_alert
@@ -159,15 +182,22 @@ def flush(root, settings, deadline_seconds=60.0, now=None, sender=None):
         result.error = str(exc)
         return result
     lock = FileLock(os.path.join(directory, ".flush.lock"))
+    waiter = _waiter_lock(directory)
     tried = set()
     while True:
         left = end - time.monotonic()
         if left <= 0:
             break
         try:
+            waiter.acquire(timeout=0)
+        except LockTimeout:
+            break  # another flusher is queued and will see everything spooled so far
+        try:
             lock.acquire(timeout=left)
         except LockTimeout:
+            waiter.release()
             break
+        waiter.release()  # before listing: see worker_waiting()
         try:
             names = [name for name in entry_names(root) if name not in tried]
             if not names:

@@ -156,3 +156,15 @@ def test_corrupt_spool_entry_is_set_aside(smtp_factory, trust, root):
     result = spool.flush(root, mail_settings(mail_config(server)), deadline_seconds=20)
     assert result.sent == 1 and result.left == 0
     assert any(name.endswith(".bad") for name in os.listdir(spool.spool_dir(root)))
+
+
+def test_a_burst_of_alerts_is_delivered_once_each(smtp_factory, trust, root):
+    server = smtp_factory("starttls")
+    config = mail_config(server)
+    texts = ["vm %d failed" % n for n in range(8)]
+    outcomes = [raise_alert("vm_mon", text, root=root, config=config, cycles_since_start=3) for text in texts]
+    assert all(outcome.mail == "spooled" for outcome in outcomes)
+    assert wait_until(lambda: len(server.received) >= len(texts) and spool.entry_names(root) == [], timeout=30)
+    time.sleep(0.5)  # let any straggling worker finish: nothing may arrive twice
+    bodies = [item["message"].get_body(preferencelist=("plain",)).get_content() for item in server.received]
+    assert sorted(next(t for t in texts if t in body) for body in bodies) == sorted(texts)

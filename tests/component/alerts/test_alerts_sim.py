@@ -8,7 +8,6 @@ import time
 from alerts_smtp_server import PASSWORD, USER, mail_config
 
 from halizard.alerts import raise_alert, spool
-from halizard.config import effective
 from halizard.jobs import disk_monitor
 from halizard.jobs.base import JobContext
 from halizard.xapi.session import connect
@@ -101,8 +100,7 @@ def test_ha_cfg_email_with_the_live_pool_config_and_report(sim_hosts, smtp_facto
     assert result.returncode == 0, result.stderr
     got = server.received[0]
     assert sorted(got["rcpt_tos"]) == ["dev@localhost", "ops@localhost"]
-    # $HOSTNAME is what the config layer calls this host's name (sim-host.json does not name it yet)
-    assert got["message"]["Subject"] == "HA-ALERT:%s" % effective.local_hostname(host["root"])
+    assert got["message"]["Subject"] == "HA-ALERT:%s" % host["name_label"]  # $HOSTNAME: the simulated host's name
     plain = got["message"].get_body(preferencelist=("plain",)).get_content()
     for other in sim_hosts.hosts:  # the live pool report lists every host
         assert other["name_label"] in plain
