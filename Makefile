@@ -28,7 +28,7 @@ demo: venv
 
 lint: test-venv
 	$(PY) -m ruff check .
-	$(PY) -m vermin -q --no-tips --violations -t=3.8- halizard
+	$(VENV)/bin/vermin -q --no-tips --violations -t=3.8- halizard
 
 test: test-venv sysdeps lint
 	$(PY) -m pytest -q
