@@ -100,7 +100,7 @@ class Service:
         self.settings = load_settings(self.root, self.overrides)
         self._configure_logging(self.settings)
         self._note("config", self.settings.problem)
-        self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr or bool(self.log_file))
+        self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
                                       default_grace=DEFAULT_GRACE, on_change=self._persist)
         self.control = ControlServer(self.root, self.handle)

@@ -51,16 +51,21 @@ def resolve_target(target):
     return getattr(module, attr)
 
 
-def _child_main(name, target, root, overrides, deadline, log_stderr):
+def _child_main(name, target, root, overrides, deadline, log_stderr, log_file=None):
     """Entry point of a job process: new process group, default signals, logging, run."""
     os.setsid()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+    from loguru import logger
+
     from halizard.jobs.base import JobContext
     from halizard.supervisor.logsetup import setup_logging
 
     ctx = JobContext(root, name, overrides=overrides, deadline=deadline)
-    setup_logging(ctx.config, stderr=log_stderr)
+    try:
+        setup_logging(ctx.config, stderr=log_stderr, extra_sink=log_file)
+    except Exception:  # a logging problem must not turn into a job failure
+        logger.remove()
     log = ctx.log
     try:
         function = resolve_target(target)
@@ -130,10 +135,11 @@ class Run:
 class Runner:
     """Starts runs and watches each one until its process group is gone."""
 
-    def __init__(self, on_finish=None, log_stderr=False, clock=time.monotonic, wall=time.time,
+    def __init__(self, on_finish=None, log_stderr=False, log_file=None, clock=time.monotonic, wall=time.time,
                  context_factory=mp_context, kill_wait=5.0):
         self.on_finish = on_finish
         self.log_stderr = log_stderr
+        self.log_file = log_file
         self.clock = clock
         self.wall = wall
         self.context_factory = context_factory
@@ -148,7 +154,7 @@ class Runner:
         run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
         process = self.context_factory().Process(
             target=_child_main, name="ha-lizard-job-" + name,
-            args=(name, target, root, dict(overrides or {}), run.deadline, self.log_stderr))
+            args=(name, target, root, dict(overrides or {}), run.deadline, self.log_stderr, self.log_file))
         process.start()
         run.pid = process.pid
         wake_r, wake_w = os.pipe()

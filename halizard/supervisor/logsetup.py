@@ -79,7 +79,7 @@ def setup_logging(config=None, stderr=False, syslog_address=SYSLOG_SOCKET, level
     if handler is not None:
         ids.append(logger.add(handler, format=FORMAT, level=level, filter=accept,
                               backtrace=False, diagnose=False, catch=True))
-    if stderr or handler is None:
+    if (stderr or handler is None) and sys.stderr is not None:
         ids.append(logger.add(sys.stderr, format=STDERR_FORMAT, level=level, filter=accept,
                               backtrace=False, diagnose=False, catch=True, colorize=False))
     if extra_sink is not None:

@@ -1,0 +1,75 @@
+"""Job `pool_state`: cache the pool view and configuration in state files.
+
+Why: when XAPI stops answering, every other job still needs the last known
+pool (hosts, their addresses and health, protected VMs) to decide anything.
+This job refreshes `pool-view.json` (and, through load_effective, the pool
+configuration cache `pool-config.json`) each cycle. When the master is silent
+the previous cache is kept untouched and the run ends in "error" saying why.
+"""
+import time
+
+POOL_VIEW = "pool-view"
+
+
+def _host_entry(record, health_key):
+    other = record.get("other_config") or {}
+    return {"uuid": record.get("uuid"), "name_label": record.get("name_label"),
+            "address": record.get("address"), "enabled": bool(record.get("enabled")),
+            "health": other.get(health_key)}
+
+
+def _vm_entry(record, ha_key, hosts_by_ref):
+    other = record.get("other_config") or {}
+    return {"uuid": record.get("uuid"), "name_label": record.get("name_label"),
+            "power_state": record.get("power_state"),
+            "resident_on": hosts_by_ref.get(record.get("resident_on")),
+            "ha_flag": other.get(ha_key), "home_pool": other.get("home-pool")}
+
+
+def collect(session, xc_field_key):
+    """The pool view as plain data (one `get_all_records` per class)."""
+    pools = session.xenapi.pool.get_all_records()
+    hosts = session.xenapi.host.get_all_records()
+    vms = session.xenapi.VM.get_all_records()
+    hosts_by_ref = {ref: rec.get("uuid") for ref, rec in hosts.items()}
+    pool = next(iter(pools.values()), {}) if pools else {}
+    return {
+        "pool_uuid": pool.get("uuid"),
+        "master": hosts_by_ref.get(pool.get("master")),
+        "hosts": sorted((_host_entry(rec, xc_field_key) for rec in hosts.values()),
+                        key=lambda h: h["name_label"] or ""),
+        "vms": sorted((_vm_entry(rec, xc_field_key, hosts_by_ref) for rec in vms.values()
+                       if not rec.get("is_a_template") and not rec.get("is_control_domain")
+                       and not rec.get("is_a_snapshot")),
+                      key=lambda v: v["name_label"] or ""),
+        "observed": time.time(),
+    }
+
+
+def run(ctx):
+    from halizard.config.effective import load_effective
+    from halizard.xapi.errors import XapiError
+    from halizard.xapi.session import connect
+
+    config = load_effective(ctx.root)
+    timeout = float(config.get("XE_TIMEOUT"))
+    remaining = ctx.remaining()
+    if remaining is not None:
+        timeout = max(0.5, min(timeout, remaining / 3.0))
+    try:
+        session = connect(ctx.root, timeout=timeout)
+    except XapiError as exc:
+        ctx.log.warning("pool view not refreshed, keeping the cached one: master not answering ({})",
+                        type(exc).__name__)
+        raise SystemExit(1) from None
+    try:
+        view = collect(session, config.xc_field_key)
+    except XapiError as exc:
+        ctx.log.warning("pool view not refreshed, keeping the cached one: {} during the read",
+                        type(exc).__name__)
+        raise SystemExit(1) from None
+    finally:
+        session.logout()
+    ctx.state.write(POOL_VIEW, view)
+    ctx.log.info("pool view refreshed: {} hosts, {} VMs, pool config from {}",
+                 len(view["hosts"]), len(view["vms"]), config.pool_status)

@@ -1,0 +1,64 @@
+"""Deadlines, process groups, typed outcomes: real supervisor, real job processes."""
+import signal
+
+from sv_helpers import evidence, group_members, jobs, process_alive, wait_until
+
+
+def _finished(root, name, outcome, env):
+    job = jobs(root, env).get(name)
+    return job is not None and (job["last"] or {}).get("outcome") == outcome and job
+
+
+def test_hanging_job_with_grandchild_is_killed_at_deadline_and_others_keep_schedule(root, service):
+    svc = service({
+        "tick": {"target": "sv_testjobs:tick", "period": 0.3},
+        "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30, "deadline": 1.5, "grace": 0.5},
+    })
+    job = wait_until(lambda: _finished(root, "hang", "timed_out", svc.env), 15, message="hang to time out")
+    last = job["last"]
+    assert last["outcome"] == "timed_out"
+    assert 1.4 <= last["duration"] <= 5.0, last
+    assert last["exit"] == -signal.SIGTERM
+    start = evidence(root, "hang")[0]
+    wait_until(lambda: not process_alive(start["grandchild"]), 5, message="grandchild gone")
+    assert group_members(start["pid"]) == []
+    ticks = [e["t"] for e in evidence(root, "tick") if e["t"] > start["t"] and e["t"] < last["finished"]]
+    assert len(ticks) >= 2, "tick kept its schedule while hang was stuck: %s" % ticks
+    assert "job hang finished: timed_out" in svc.log()
+
+
+def test_job_ignoring_sigterm_is_killed_after_grace(root, service):
+    svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 30, "deadline": 1.0, "grace": 0.5}})
+    job = wait_until(lambda: _finished(root, "stubborn", "timed_out", svc.env), 15, message="stubborn to end")
+    assert job["last"]["exit"] == -signal.SIGKILL
+    assert job["last"]["duration"] >= 1.4
+    start = evidence(root, "stubborn")[0]
+    wait_until(lambda: not process_alive(start["grandchild"]), 5, message="SIGTERM-proof grandchild gone")
+    assert group_members(start["pid"]) == []
+
+
+def test_crashing_job_is_an_error_and_runs_again(root, service):
+    svc = service({"boom": {"target": "sv_testjobs:boom", "period": 0.5}})
+    wait_until(lambda: len(evidence(root, "boom")) >= 2, 10, message="two runs of boom")
+    job = jobs(root, svc.env)["boom"]
+    assert job["last"]["outcome"] == "error"
+    assert job["last"]["exit"] == 1
+    assert "job boom failed: RuntimeError" in svc.log()
+
+
+def test_missing_job_module_is_an_error_not_a_crash(root, service):
+    svc = service({"ghost": {"target": "no_such_module_sv:run", "period": 0.5},
+                   "tick": {"target": "sv_testjobs:tick", "period": 0.5}})
+    wait_until(lambda: _finished(root, "ghost", "error", svc.env), 10, message="ghost to fail")
+    wait_until(lambda: len(evidence(root, "tick")) >= 2, 10, message="tick to keep running")
+
+
+def test_externally_killed_worker_is_recorded_as_killed(root, service):
+    svc = service({"hang": {"target": "sv_testjobs:hang", "period": 0.5}})
+    first = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    import os
+    os.kill(first["pid"], signal.SIGKILL)
+    job = wait_until(lambda: _finished(root, "hang", "killed", svc.env), 10, message="kill to be recorded")
+    assert "signal 9" in job["last"]["reason"]
+    wait_until(lambda: len(evidence(root, "hang")) >= 2, 10, message="the next run")
+    assert svc.answering()
