@@ -81,8 +81,8 @@ class _Calls:
         full = name if self._name is None else "%s.%s" % (self._name, name)
         return _Calls(self._session, full)
 
-    def __call__(self, *args):
-        return self._session.call(self._name, *args)
+    def __call__(self, *args, timeout=None):
+        return self._session.call(self._name, *args, timeout=timeout)
 
 
 class XapiSession:

@@ -1,0 +1,124 @@
+"""The session layer against the simulator's real XML-RPC servers: master discovery,
+HOST_IS_SLAVE redirect, deadlines, typed errors, source address, credentials."""
+import importlib.util
+import json
+import os
+import time
+
+import pytest
+
+from halizard.xapi import session as xs
+from halizard.xapi.errors import XapiCredentialsMissing, XapiFailure, XapiTimeout, XapiUnreachable
+
+_spec = importlib.util.spec_from_file_location(
+    "sim_fixtures_for_session", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
+sim_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim_fixtures)
+inproc_pool = sim_fixtures.inproc_pool
+
+
+def write_credentials(root, password):
+    path = os.path.join(root, "etc/ha-lizard/xapi-credentials")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"user": "root", "password": password}, handle)
+
+
+@pytest.fixture
+def pool(inproc_pool):
+    """An in-process pool; its host roots get the credentials file a dom0 installer writes."""
+    handle = inproc_pool(hosts=3, vms=2)
+    for host in handle.hosts:
+        write_credentials(host["root"], handle.password)
+    return handle
+
+
+def test_connect_from_master_and_slave_roots(pool):
+    for name in ("host1", "host2", "host3"):
+        with xs.connect(pool.host(name)["root"], timeout=5) as session:
+            assert session.url == "http://%s/" % pool.host("host1")["address"]
+            assert session.source_address == pool.host(name)["address"]
+            pools = session.xenapi.pool.get_all()
+            assert len(pools) == 1
+            master = session.xenapi.pool.get_master(pools[0])
+            assert session.call("host.get_name_label", master) == "host1"
+
+
+def test_stale_pool_conf_is_redirected_once(pool):
+    root = pool.host("host3")["root"]
+    with open(os.path.join(root, "etc/xensource/pool.conf"), "w") as handle:
+        handle.write("slave:%s\n" % pool.host("host2")["address"])
+    with xs.connect(root, timeout=5) as session:
+        assert session.url == "http://%s/" % pool.host("host1")["address"]
+
+
+def test_slave_login_is_a_typed_failure(pool):
+    with pytest.raises(XapiFailure) as info:
+        xs.open_session(pool.host("host2")["address"], "root", pool.password, timeout=5)
+    assert info.value.code == "HOST_IS_SLAVE"
+    assert info.value.params == [pool.host("host1")["address"]]
+
+
+def test_wrong_password_never_shows_the_password(pool):
+    with pytest.raises(XapiFailure) as info:
+        xs.open_session(pool.host("host1")["address"], "root", "not-the-Secret-42", timeout=5)
+    assert info.value.code == "SESSION_AUTHENTICATION_FAILED"
+    assert "not-the-Secret-42" not in str(info.value) + repr(info.value.params)
+
+
+def test_failures_carry_code_and_params(pool):
+    with xs.connect(pool.host("host1")["root"], timeout=5) as session:
+        with pytest.raises(XapiFailure) as info:
+            session.xenapi.VM.get_by_uuid("00000000-0000-0000-0000-000000000000")
+    assert info.value.code == "UUID_INVALID"
+
+
+def test_hung_xapi_times_out_within_the_deadline(pool):
+    with xs.connect(pool.host("host2")["root"], timeout=5) as session:
+        pool.fault("hang-xapi", "host1")
+        try:
+            started = time.monotonic()
+            with pytest.raises(XapiTimeout) as info:
+                session.xenapi.pool.get_all(timeout=1)
+            assert time.monotonic() - started < 3
+            assert info.value.seconds == 1
+            started = time.monotonic()
+            with pytest.raises(XapiTimeout):
+                xs.connect(pool.host("host3")["root"], timeout=1)
+            assert time.monotonic() - started < 3
+        finally:
+            pool.fault("unhang-xapi", "host1")
+
+
+def test_powered_off_master_is_unreachable(pool):
+    pool.fault("power-off", "host1")
+    started = time.monotonic()
+    with pytest.raises((XapiUnreachable, XapiTimeout)):
+        xs.connect(pool.host("host2")["root"], timeout=2)
+    assert time.monotonic() - started < 5
+
+
+def test_credentials_file_wins_and_missing_credentials_are_clear(pool, tmp_path):
+    root = pool.host("host2")["root"]
+    write_credentials(root, "wrong")
+    with pytest.raises(XapiFailure) as info:
+        xs.connect(root, timeout=5)
+    assert info.value.code == "SESSION_AUTHENTICATION_FAILED"
+    assert "wrong" not in str(info.value)
+    bare = tmp_path / "bare"
+    (bare / "etc/xensource").mkdir(parents=True)
+    (bare / "etc/xensource/pool.conf").write_text("master\n")
+    with pytest.raises(XapiCredentialsMissing) as missing:
+        xs.connect(str(bare), timeout=1)
+    assert "xapi-credentials" in str(missing.value)
+
+
+def test_session_rejects_bad_timeouts():
+    with pytest.raises(ValueError):
+        xs.XapiSession("http://127.0.0.1/", timeout=0)
+
+
+def test_url_for():
+    assert xs.url_for("127.0.0.1") == "http://127.0.0.1/"
+    assert xs.url_for("::1") == "http://[::1]/"
+    assert xs.url_for("https://127.0.0.1") == "https://127.0.0.1/"
