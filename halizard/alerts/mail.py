@@ -12,6 +12,7 @@ store (or the file named by the standard SSL_CERT_FILE variable).
 """
 from __future__ import annotations
 
+import base64
 import html
 import smtplib
 import socket
@@ -138,6 +139,14 @@ def _explain(exc, settings):
     return MailError("mail to %s failed: %s" % (where, exc.__class__.__name__))
 
 
+def _scrub(text, secret):
+    """A server may echo what it got: never let the password (clear or base64) into a message."""
+    if secret:
+        for form in (secret, base64.b64encode(secret.encode("utf-8")).decode("ascii")):
+            text = text.replace(form, "****")
+    return text
+
+
 def _reply_of(code, msg):
     if isinstance(msg, bytes):
         msg = msg.decode("utf-8", "replace")
@@ -171,7 +180,8 @@ def send(settings: MailSettings, message, debug_stream=None, total_timeout=None)
         client = None
         return sorted(refused)
     except Exception as exc:  # every failure becomes one clear line
-        raise _explain(exc, settings) from None
+        error = _explain(exc, settings)
+        raise MailError(_scrub(str(error), settings.password), error.permanent) from None
     finally:
         if client is not None:
             try:

@@ -75,6 +75,7 @@ class SmtpServer:
         self.requested_port = port
         self.received = []
         self.refuse = set()
+        self.echo_credentials = False
         self.port = None
         self._loop = None
         self._server = None
@@ -88,9 +89,16 @@ class SmtpServer:
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == self.user and auth_data.password.decode() == self.password)
+        if not ok and self.echo_credentials and isinstance(auth_data, LoginPassword):
+            # a careless server that quotes what it got back to the client
+            return AuthResult(success=False, handled=False, message="535 5.7.8 rejected %s/%s" % (
+                auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def _factory(self):
+        import warnings
+
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
         kwargs = {"hostname": "mail.test", "enable_SMTPUTF8": True, "timeout": 30}
         if self.mode == "starttls":
             kwargs["tls_context"] = self._context()

@@ -92,6 +92,16 @@ def test_wrong_password_is_a_clear_error_without_the_password(smtp_factory, trus
     assert server.received == []
 
 
+def test_a_server_echoing_the_password_cannot_leak_it(smtp_factory, trust):
+    server = smtp_factory("starttls")
+    server.echo_credentials = True
+    settings = mail_settings(mail_config(server, SMTP_PASS="Echoed-Secret-7"))
+    with pytest.raises(mail.MailError) as caught:
+        mail.send_alert(settings, "email", "x", hostname="h")
+    assert "rejected %s/****" % USER in str(caught.value)
+    assert "Echoed-Secret-7" not in str(caught.value)
+
+
 def test_refused_recipient(smtp_factory, trust):
     server = smtp_factory("starttls")
     server.refuse.add("nobody@localhost")
