@@ -109,7 +109,7 @@ class Database(object):
         self.tables = {cls: {} for cls in desc.class_names()}
         self.uuids = {cls: {} for cls in desc.class_names()}
         self.event_id = 0
-        # (cls, ref) -> [event id, operation, snapshot-or-None]; coalesced per object
+        # (cls, ref) -> [last event id, creation event id, snapshot at deletion or None]
         self.changes = {}
 
     # --- basic access ---------------------------------------------------
@@ -142,10 +142,12 @@ class Database(object):
     def _touch(self, cls, ref, operation):
         self.event_id += 1
         key = (cls, ref)
-        previous = self.changes.get(key)
-        if previous is not None and previous[1] == "add" and operation == "mod":
-            operation = "add"
-        self.changes[key] = [self.event_id, operation, None]
+        entry = self.changes.get(key)
+        if entry is None or operation == "add":
+            entry = self.changes[key] = [self.event_id, self.event_id, None]
+        entry[0] = self.event_id
+        if operation == "del":
+            entry[2] = {}
 
     def create(self, cls, fields, ref=None):
         """Insert a record with defaults for every field not given; returns its ref."""
@@ -195,12 +197,19 @@ class Database(object):
 
     # --- events -------------------------------------------------------
     def changes_since(self, event_id, classes):
-        """[(id, cls, operation, ref, snapshot-or-None)] after event_id, oldest first."""
+        """[(id, cls, operation, ref, snapshot)] changed after event_id, oldest first.
+
+        The operation is relative to event_id, as XAPI's event.from reports it:
+        "add" for objects created since, "del" for deleted ones, else "mod".
+        """
         out = []
-        for (cls, ref), (eid, operation, gone) in self.changes.items():
-            if eid <= event_id or (classes is not None and cls.lower() not in classes):
+        for (cls, ref), (last, created, gone) in self.changes.items():
+            if last <= event_id or (classes is not None and cls.lower() not in classes):
                 continue
-            snapshot = gone if operation == "del" else copy_record(self.tables[cls][ref])
-            out.append((eid, cls, operation, ref, snapshot))
+            if gone is not None:
+                out.append((last, cls, "del", ref, gone))
+            else:
+                operation = "add" if created > event_id else "mod"
+                out.append((last, cls, operation, ref, copy_record(self.tables[cls][ref])))
         out.sort(key=lambda item: item[0])
         return out

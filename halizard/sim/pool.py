@@ -183,9 +183,9 @@ class SimPool(object):
                 raise XapiError("SESSION_INVALID", ref)
             call.session = ref
         if call.db is not None:
-            for (ptype, _name), value in zip(handler.params[1:] if handler.session else handler.params,
+            for (ptype, pname), value in zip(handler.params[1:] if handler.session else handler.params,
                                              params[1:] if handler.session else params):
-                if ptype.endswith(" ref") and ptype != "session ref":
+                if ptype.endswith(" ref") and ptype != "session ref" and not (pname == "value" and value == NULL_REF):
                     cls = ptype[:-len(" ref")]
                     if cls in call.db.tables and (not isinstance(value, str) or not call.db.exists(cls, value)):
                         raise XapiError("HANDLE_INVALID", cls, value)
