@@ -95,6 +95,7 @@ class SimPool(object):
         self.promote_at = {}
         self.local_sessions = {}
         self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
+        self.synced = {}  # slave uuid -> copy of its master's database when it lost contact
         self.tasks_running = 0
         for host_uuid, host in self.host_specs.items():
             self.world.add_host(host_uuid, host.name_label, host.address)
@@ -289,9 +290,28 @@ class SimPool(object):
         self.promote_at[host_uuid] = due
         self._drop_local_sessions(host_uuid)
 
+    def _sync_check(self):
+        """Slaves that just lost contact with their master keep the copy they had then.
+
+        That copy (shared between slaves losing contact at the same moment) is
+        what an emergency transition promotes: changes the master made while
+        the slave could not see it are, as in life, not in the new master's view.
+        """
+        shared = {}
+        for host_uuid in self.host_uuids:
+            if self.role[host_uuid] != "slave":
+                continue
+            master = self.master_of[host_uuid]
+            if self.role.get(master) == "master" and self.world.answers(host_uuid, master):
+                self.synced.pop(host_uuid, None)
+            elif host_uuid not in self.synced and master in self.dbs:
+                if master not in shared:
+                    shared[master] = self.dbs[master].snapshot()
+                self.synced[host_uuid] = shared[master]
+
     def _promote(self, host_uuid):
         old_master = self.master_of.get(host_uuid)
-        source = self.dbs.get(old_master)
+        source = self.synced.pop(host_uuid, None) or self.dbs.get(old_master)
         if source is None:  # the master it pointed at was itself demoted: use any surviving copy
             source = self.db_of_status()
         db = source.snapshot()
@@ -329,6 +349,7 @@ class SimPool(object):
             self.epoch.pop(host_uuid, None)
         self.role[host_uuid] = "slave"
         self.master_of[host_uuid] = master_uuid
+        self.synced.pop(host_uuid, None)
         self.promote_at.pop(host_uuid, None)
         self._drop_local_sessions(host_uuid)
         self._write_pool_conf(host_uuid)
@@ -439,6 +460,7 @@ class SimPool(object):
                 for host_uuid in [self._host_uuid(name) for name in targets]:
                     self._host_fault(action, host_uuid)
             self._tick()
+            self._sync_check()
         self._notify()
 
     def _host_uuid(self, name):
@@ -616,6 +638,7 @@ class SimPool(object):
         with self._lock:
             self._known_host(host_uuid)
             self._power_off(host_uuid)
+            self._sync_check()
             self._power_on(host_uuid)
             self._tick()
         self._notify()
@@ -633,6 +656,7 @@ class SimPool(object):
             truth.restart_until = now + self.spec.toolstack_restart
             self._drop_local_sessions(host_uuid)
             self.dirty.setdefault(host_uuid, False)
+            self._sync_check()
         self._notify()
 
     def disk_health(self, host_uuid):

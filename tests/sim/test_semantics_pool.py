@@ -152,3 +152,22 @@ def test_host_reboot_and_shutdown_need_a_disabled_host(pool):
     x.host.disable(host2)
     x.host.shutdown(host2)
     assert pool.host_status("host2")["power"] == "off"
+
+
+def test_promoted_slave_sees_the_database_as_it_was_when_it_lost_the_master(pool):
+    x_old = pool.xenapi_session("host1").xenapi
+    pool_ref = x_old.pool.get_all()[0]
+    x_old.pool.add_to_other_config(pool_ref, "before", "partition")
+    pool.fault("partition", "host1", "host2,host3")
+    x_old.pool.add_to_other_config(pool_ref, "after", "partition")  # host2 cannot see this any more
+    local = pool.xenapi_session("host2", login=False)
+    local.slave_local_login_with_password("root", pool.password)
+    local.xenapi.pool.emergency_transition_to_master()
+    wait_until(lambda: promoted(pool, "host2"))
+    x_new = pool.xenapi_session("host2").xenapi
+    config = x_new.pool.get_other_config(x_new.pool.get_all()[0])
+    assert config.get("before") == "partition" and "after" not in config
+    assert "after" in x_old.pool.get_other_config(pool_ref)  # two masters, two diverging databases
+    roles = {h["name_label"]: h["role"] for h in pool.status()["hosts"]}
+    assert roles == {"host1": "master", "host2": "master", "host3": "slave"}
+    assert [x_new.host.get_name_label(h) for h in x_new.pool.recover_slaves()] == ["host3"]
