@@ -38,7 +38,7 @@ DELIVERY_MODES = ("spawn", "spool")
 
 AlertOutcome = namedtuple("AlertOutcome", "function priority mail xapi spool_entry worker_pid")
 AlertOutcome.__doc__ = """What raise_alert did. mail: spooled | disabled | quiet-start | screened | failed: ...;
-xapi: created | disabled | screened | no-session | failed: ..."""
+xapi: created | disabled | screened | queued | failed: ..."""
 
 
 def _load_config(root):
@@ -76,15 +76,6 @@ def _screen_seconds(config, explicit):
         return 3600.0
 
 
-def _host_uuid(root):
-    try:
-        from halizard.hostinfo import local_host_uuid
-
-        return local_host_uuid(root)
-    except Exception:
-        return None
-
-
 def raise_alert(function, text, priority=None, *, root=None, config=None, session=None,
                 cycles_since_start=None, screen_seconds=None, delivery="spawn", hostname=None, now=None):
     """Raise one alert; returns an AlertOutcome and never raises for runtime trouble.
@@ -106,29 +97,57 @@ def raise_alert(function, text, priority=None, *, root=None, config=None, sessio
 
     screen = _screen_seconds(config, screen_seconds)
     xapi_state = _xapi_part(function, text, prio, root, config, session, screen, now)
-    mail_state, entry, pid = _mail_part(function, text, prio, root, config, screen, cycles_since_start,
-                                        delivery, hostname, now)
+    mail_state, entry, settings = _mail_part(function, text, prio, root, config, screen, cycles_since_start,
+                                             hostname, now)
+    pid = None
+    if delivery == "spawn":
+        pid = _start_worker(root, settings if mail_state == "spooled" else None, xapi_state == "queued")
     return AlertOutcome(function, prio, mail_state, xapi_state, entry, pid)
 
 
+def _start_worker(root, settings, xapi_queued):
+    """One detached delivery worker, unless one is already queued that will see our entries."""
+    need = (settings is not None and not spool.worker_waiting(root, spool.MAIL)) or \
+        (xapi_queued and not spool.worker_waiting(root, spool.XAPI))
+    if not need:
+        return None
+    try:
+        return deliver.spawn(root, settings)
+    except OSError as exc:  # the alert_spool job will deliver
+        logger.bind(function="email").warning("alert worker not started ({}); the alert_spool job will deliver",
+                                              exc.strerror or exc)
+        return None
+
+
+def _queue_message(function, text, prio, root, now, why):
+    try:
+        spool.enqueue(root, function, text, prio, now=now, queue=spool.XAPI)
+    except spool.SpoolError as exc:
+        logger.bind(function=function).warning("XAPI alert message lost ({}): {}", why, exc)
+        throttle.forget(root, "xapi:" + function, text)
+        return "failed: %s" % exc
+    return "queued"
+
+
 def _xapi_part(function, text, prio, root, config, session, screen, now):
+    """created | disabled | screened | queued (posted later by the worker) | failed: ..."""
     if not flag(config, "ENABLE_ALERTS"):
         return "disabled"
-    if session is None:
-        return "no-session"
     if not throttle.admit(root, "xapi:" + function, text, screen, now=now):
         return "screened"
+    if session is None:
+        return _queue_message(function, text, prio, root, now, "no session")
     try:
-        xapi_messages.create(session, function, text, prio, host_uuid=_host_uuid(root))
-    except Exception as exc:  # XAPI trouble must not break the caller
-        logger.bind(function=function).warning("could not create the XAPI alert message: {}",
+        xapi_messages.create(session, function, text, prio, host_uuid=xapi_messages.local_host_uuid(root))
+    except Exception as exc:  # XAPI trouble must not break the caller: post it later
+        logger.bind(function=function).warning("could not create the XAPI alert message now ({}); queued",
                                                one_line(str(exc), 300))
-        throttle.forget(root, "xapi:" + function, text)
-        return "failed: %s" % one_line(str(exc), 300)
+        return _queue_message(function, text, prio, root, now, one_line(str(exc), 300))
     return "created"
 
 
-def _mail_part(function, text, prio, root, config, screen, cycles, delivery, hostname, now):
+def _mail_part(function, text, prio, root, config, screen, cycles, hostname, now):
+    """(spooled | disabled | quiet-start | screened | failed: ..., spool entry, MailSettings)."""
     if not (flag(config, "MAIL_ON") and function_mail_enabled(config, function)):
         return "disabled", None, None
     if cycles is None:
@@ -153,14 +172,7 @@ def _mail_part(function, text, prio, root, config, screen, cycles, delivery, hos
         logger.bind(function="email").error("alert mail not spooled: {}", exc)
         throttle.forget(root, "mail:" + function, text)
         return "failed: %s" % exc, None, None
-    pid = None
-    if delivery == "spawn" and not spool.worker_waiting(root):
-        try:
-            pid = deliver.spawn(root, settings)
-        except OSError as exc:  # the spool job will send it
-            logger.bind(function="email").warning("mail worker not started ({}); the spool job will send it",
-                                                  exc.strerror or exc)
-    return "spooled", entry, pid
+    return "spooled", entry, settings
 
 
 def alert_suspended_host(host_name, *, root=None, config=None, session=None, **options):

@@ -6,7 +6,10 @@ process in its own session, so neither waits for the other. The mail
 settings (SMTP_PASS included) travel through the worker's stdin pipe: never
 through argv, the environment or a file.
 
-    python -m halizard.alerts.deliver --root ROOT  < {"settings": {...}, "deadline": 60}
+    python -m halizard.alerts.deliver --root ROOT  < {"settings": {...} or null, "deadline": 60}
+
+It sends the spooled mail (when given settings), then posts the queued XAPI
+messages (alerts raised without a usable session) through its own session.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 from halizard import paths
 from halizard.alerts import spool
@@ -24,10 +28,14 @@ DEADLINE = 60.0
 _children = []
 
 
-def spawn(root, settings: MailSettings, deadline=DEADLINE):
-    """Start a worker and return at once (no wait on the worker). Returns its pid."""
+def spawn(root, settings=None, deadline=DEADLINE):
+    """Start a worker and return at once (no wait on the worker). Returns its pid.
+
+    `settings` (MailSettings) are needed to flush the mail queue; without
+    them the worker only posts queued XAPI messages."""
     _reap()
-    payload = json.dumps({"settings": settings.to_dict(), "deadline": deadline}).encode("utf-8")
+    payload = json.dumps({"settings": settings.to_dict() if settings is not None else None,
+                          "deadline": deadline}).encode("utf-8")
     child = subprocess.Popen(
         [sys.executable, "-m", "halizard.alerts.deliver", "--root", paths.resolve_root(root)],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -55,14 +63,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         document = json.loads(sys.stdin.read(1 << 20) or "{}")
-        settings = MailSettings.from_dict(document["settings"])
+        settings = MailSettings.from_dict(document["settings"]) if document.get("settings") else None
         deadline = min(float(document.get("deadline", DEADLINE)), 600.0)
     except (ValueError, KeyError, TypeError, SettingsError) as exc:
         print("deliver: bad hand-over: %s" % exc.__class__.__name__, file=sys.stderr)
         return 2
     signal.alarm(int(deadline) + 15)  # backstop: the worker never outlives its deadline by much
-    result = spool.flush(args.root, settings, deadline_seconds=deadline)
-    return 0 if not result.error else 1
+    end = time.monotonic() + deadline
+    failed = False
+    if settings is not None:
+        failed = bool(spool.flush(args.root, settings, deadline_seconds=deadline).error)
+    left = end - time.monotonic()
+    if left > 1 and spool.entry_names(args.root, spool.XAPI):
+        failed = bool(spool.flush_messages(args.root, deadline_seconds=left).error) or failed
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

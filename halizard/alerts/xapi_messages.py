@@ -19,6 +19,16 @@ BODY_LIMIT = 4000
 CALL_TIMEOUT = 5.0
 
 
+def local_host_uuid(root):
+    """This host's INSTALLATION_UUID, or None (then messages go to the pool)."""
+    try:
+        from halizard.hostinfo import local_host_uuid as read_uuid
+
+        return read_uuid(root)
+    except Exception:
+        return None
+
+
 def message_name(function):
     return PREFIX + one_line(function, 64)
 

@@ -1,10 +1,13 @@
-"""Job `alert_spool`: send the alert mails still waiting in the spool (server was down, worker lost).
+"""Job `alert_spool`: deliver what still waits in the alert spool: mails and queued XAPI messages.
 
 Why: `raise_alert()` starts a delivery worker for each new alert, but when
 the SMTP server is down the mail stays spooled; this job retries every
-period (suggested: 60 s) so it goes out once the server is back. An empty
-spool costs one directory listing and no configuration read.
+period (suggested: 60 s) so it goes out once the server is back. XAPI messages of alerts raised
+without a usable session are posted the same way once the master answers.
+An empty spool costs two directory listings and no configuration read.
 """
+import time
+
 from halizard.alerts import spool
 from halizard.alerts.settings import SettingsError, flag, mail_settings
 
@@ -13,7 +16,12 @@ SAFETY = 5.0
 
 
 def run(ctx):
-    """Flush the spool within the job's deadline; logs what is still waiting."""
+    """Flush both queues within the job's deadline; returns the mail FlushResult (None: no mail work)."""
+    end = time.monotonic() + max(1.0, ctx.remaining(DEFAULT_BUDGET + SAFETY) - SAFETY)
+    if spool.entry_names(ctx.root, spool.XAPI):
+        posted = spool.flush_messages(ctx.root, deadline_seconds=(end - time.monotonic()) / 2)
+        if posted.sent:
+            ctx.log.info("posted {} queued XAPI alert message(s)", posted.sent)
     if not spool.entry_names(ctx.root):
         return None
     config = ctx.config
@@ -25,8 +33,7 @@ def run(ctx):
     except SettingsError as exc:
         ctx.log.error("spooled alert mails not sent: {}", exc)
         return None
-    budget = max(1.0, ctx.remaining(DEFAULT_BUDGET + SAFETY) - SAFETY)
-    result = spool.flush(ctx.root, settings, deadline_seconds=budget)
+    result = spool.flush(ctx.root, settings, deadline_seconds=max(1.0, end - time.monotonic()))
     if result.sent:
         ctx.log.info("sent {} spooled alert mail(s)", result.sent)
     if result.left:

@@ -8,7 +8,7 @@ import time
 from alerts_smtp_server import PASSWORD, USER, mail_config
 
 from halizard.alerts import raise_alert, spool
-from halizard.jobs import disk_monitor
+from halizard.jobs import alert_spool, disk_monitor
 from halizard.jobs.base import JobContext
 from halizard.xapi.session import connect
 
@@ -127,3 +127,41 @@ def test_disk_monitor_alerts_on_a_failing_disk(sim_hosts, smtp_factory, trust):
         preferencelist=("plain",)).get_content()
 
     assert disk_monitor.run(JobContext(host["root"], "disk_monitor", config=dict(config, DISK_MONITOR="0"))) is None
+
+
+def wait_until(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_alert_without_session_is_posted_by_the_worker(sim_hosts):
+    host = slave(sim_hosts)
+    outcome = raise_alert("check_slave_status", "raised without a session", root=host["root"],
+                          config={"MAIL_ON": "0"})
+    assert outcome.xapi == "queued" and outcome.worker_pid
+    assert wait_until(lambda: any(m["name"] == "HA-Lizard - check_slave_status" for m in messages(sim_hosts)))
+    posted = [m for m in messages(sim_hosts) if m["name"] == "HA-Lizard - check_slave_status"]
+    assert len(posted) == 1 and posted[0]["obj_uuid"] == host["uuid"] and posted[0]["body"] == "raised without a session"
+    assert wait_until(lambda: spool.entry_names(host["root"], spool.XAPI) == [])
+
+
+def test_xapi_message_waits_while_the_master_is_cut_off(sim_hosts):
+    host = slave(sim_hosts)
+    others = ",".join(h["name_label"] for h in sim_hosts.hosts if h["name_label"] != host["name_label"])
+    sim_hosts.fault("partition", host["name_label"], others)
+    outcome = raise_alert("promote_slave", "master unreachable", root=host["root"], config={"MAIL_ON": "0"},
+                          delivery="spool")
+    assert outcome.xapi == "queued"
+    started = time.monotonic()
+    kept = spool.flush_messages(host["root"], deadline_seconds=15)
+    assert kept.sent == 0 and kept.left == 1 and kept.error.startswith("no XAPI session")
+    assert time.monotonic() - started < 15
+    sim_hosts.fault("heal")
+    alert_spool.run(JobContext(host["root"], "alert_spool", config={"MAIL_ON": "0"}))
+    assert spool.entry_names(host["root"], spool.XAPI) == []
+    assert [m["body"] for m in messages(sim_hosts) if m["name"] == "HA-Lizard - promote_slave"] == \
+        ["master unreachable"]
