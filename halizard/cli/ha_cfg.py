@@ -129,6 +129,13 @@ def _apply(ctx, ref, changes):
         return pool_store.apply_changes(ctx.session(), ref, changes)
 
 
+def _reason(param, exc):
+    """Why a value was refused, without echoing a secret."""
+    if param.secret:
+        return "it cannot be stored (not shown: secret; no spaces, ';', control characters or stray quotes)"
+    return str(exc)
+
+
 def _display(param, raw):
     """A stored literal as `get` shows it: secrets masked when set."""
     if param.secret:
@@ -300,7 +307,7 @@ def cmd_set(ctx, args):
     try:
         raw = pool_store.encode(param, text, previous)
     except ValueError as exc:
-        raise CliError("invalid value for %s: %s" % (param.name, exc)) from None
+        raise CliError("invalid value for %s: %s" % (param.name, _reason(param, exc))) from None
     _apply(ctx, ref, {param.pool_key: raw})
     ctx.invalidate()
     shown = MASK if param.secret and text else text
@@ -609,8 +616,9 @@ def cmd_backup(ctx, args):
 
 
 def parse_backup(text, name):
-    """NAME -> literal of a backup file; CliError naming the first bad line (nothing is applied)."""
+    """(NAME -> literal, ignored legacy names) of a backup file; CliError naming the first bad line."""
     found = {}
+    ignored = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -618,6 +626,10 @@ def parse_backup(text, name):
         key, sep, raw = stripped.partition("=")
         if not sep or not key:
             raise CliError("%s line %d: expected NAME=VALUE, got %r; nothing restored" % (name, number, stripped[:60]))
+        bare = key.upper()[3:] if key.upper().startswith(schema.POOL_KEY_PREFIX) else key.upper()
+        if bare in schema.LEGACY_POOL_NAMES:
+            ignored.append(key)
+            continue
         try:
             param = schema.get_param(key)
         except schema.UnknownParameter:
@@ -628,10 +640,10 @@ def parse_backup(text, name):
             found[param.name] = pool_store.validate_literal(param, raw)
         except ValueError as exc:
             raise CliError("%s line %d: invalid value for %s: %s; nothing restored"
-                           % (name, number, param.name, exc)) from None
+                           % (name, number, param.name, _reason(param, exc))) from None
     if not found:
         raise CliError("%s holds no parameters; nothing restored" % name)
-    return found
+    return found, ignored
 
 
 def cmd_restore(ctx, args):
@@ -641,7 +653,9 @@ def cmd_restore(ctx, args):
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError("cannot read %s: %s" % (args.file, getattr(exc, "strerror", None) or "not text")) from None
-    found = parse_backup(text, args.file)
+    found, ignored = parse_backup(text, args.file)
+    for key in ignored:
+        ctx.warn("ignored %s: a setting of the old product that is no longer used" % key)
     ref, _uuid, other = ctx.pool()
     changes = {schema.PARAMETERS[name].pool_key: raw for name, raw in found.items()}
     changed = _apply(ctx, ref, changes)

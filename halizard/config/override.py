@@ -55,27 +55,31 @@ def parse_override(text, path="ha-lizard.conf"):
         if not match:
             if re.match(r"^[A-Za-z_][A-Za-z0-9_]*\s+=", stripped) or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\s", stripped):
                 raise OverrideError(path, number, "no spaces allowed around '=' (write KEY=VALUE)")
-            raise OverrideError(path, number, "expected KEY=VALUE, got %r" % stripped[:60])
+            # Show only the first word: the rest of a broken line may be a password.
+            first = re.split(r"[\s=]", stripped, maxsplit=1)[0][:30]
+            raise OverrideError(path, number, "expected KEY=VALUE (the line starts with %r)" % first)
         key, rest = match.group(1), match.group(2)
         try:
             name = schema.canonical_name(key)
         except schema.UnknownParameter:
             raise OverrideError(path, number, "unknown parameter %s" % key) from None
-        try:
-            literal, remainder = values.parse_leading_word(rest)
-        except values.LiteralError as exc:
-            raise OverrideError(path, number, "%s: %s" % (name, exc)) from None
-        remainder = remainder.strip()
-        if remainder and not remainder.startswith("#"):
-            raise OverrideError(path, number, "unexpected text after the value: %r (quote values with spaces)"
-                                % remainder[:40])
         param = schema.PARAMETERS[name]
         try:
-            value = param.validator(literal.text)
+            literal, value = _read_value(param, rest)
         except ValueError as exc:
-            raise OverrideError(path, number, "%s: %s" % (name, exc)) from None
+            reason = "the value is not valid (not shown: secret)" if param.secret else str(exc)
+            raise OverrideError(path, number, "%s: %s" % (name, reason)) from None
         settings[name] = Setting(name, value, literal.raw, number)
     return settings
+
+
+def _read_value(param, rest):
+    """(Literal, typed value) of the text after `KEY=`; ValueError says why not."""
+    literal, remainder = values.parse_leading_word(rest)
+    remainder = remainder.strip()
+    if remainder and not remainder.startswith("#"):
+        raise ValueError("unexpected text after the value: %r (quote values with spaces)" % remainder[:40])
+    return literal, param.validator(literal.text)
 
 
 def load_override(root=None):

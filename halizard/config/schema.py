@@ -26,6 +26,8 @@ FUNCTIONS = (
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
+# Pool keys of the old product that we no longer use (restore skips them with a warning).
+LEGACY_POOL_NAMES = ("FENCE_LOG",)
 # The guide misspells one switch; accept it in override files.
 ALIASES = {"LOC_write_status_report": "LOG_write_status_report"}
 

@@ -200,6 +200,8 @@ BAD_INPUTS = [
     (["set-vm-ha", "vm001", "ture"], 1, "must be true or false"),
     (["set-vm-ha", "no-such-vm", "true"], 1, "no VM is named"),
     (["set"], 2, "NAME"),
+    (["set", "monitor_delay"], 1, "a value is required"),
+    (["set", "smtp_pass", '"unbalanced'], 1, "not shown"),
     (["frobnicate"], 2, "invalid choice"),
     (["get", "monitor_delays"], 1, "unknown parameter"),
 ]
@@ -214,6 +216,7 @@ def test_bad_input_changes_nothing(inserted, host, argv, code, fragment):
     assert fragment in err
     assert len(err.strip().splitlines()) == 1, err
     assert pool_other_config(inserted) == before
+    assert "unbalanced" not in err
 
 
 GARBAGE_BACKUPS = [
@@ -224,6 +227,7 @@ GARBAGE_BACKUPS = [
     ("MONITOR_DELAY=20\nLOG_check_xapi=0\n", "host-local"),
     ("MONITOR_DELAY=$(reboot)\n", "MONITOR_DELAY"),
     ("# only a comment\n", "no parameters"),
+    ("MONITOR_DELAY=20\nSMTP_PASS=\"hunter2\n", "not shown"),
 ]
 
 
@@ -235,7 +239,21 @@ def test_restore_rejects_the_whole_file(inserted, tmp_path, text, fragment):
     status, _out, err = run(inserted, "host2", "restore", str(bad))
     assert status == 1
     assert fragment in err and "nothing restored" in err
+    assert "hunter2" not in err
     assert pool_other_config(inserted) == before
+
+
+def test_restore_an_old_product_backup(fresh, tmp_path):
+    """`ha-cfg backup` of HA-Lizard 2.x: NAME=literal lines, with keys we no longer use."""
+    old = tmp_path / "old-backup"
+    old.write_text("DISABLED_VAPPS=()\nFENCE_LOG=/var/log/ha-lizard\nMAIL_FROM=\"ops@example.invalid\"\n"
+                   "XC_FIELD_NAME='ha-lizard-enabled'\nHA_XAPI_DELAY=12\n")
+    status, out, err = run(fresh, "host2", "restore", str(old))
+    assert status == 0, err
+    assert "FENCE_LOG" in err and "Restored 4 parameters" in out
+    keys = ha_keys(fresh)
+    assert keys["HA_MAIL_FROM"] == '"ops@example.invalid"' and keys["HA_XAPI_DELAY"] == "12"
+    assert "HA_FENCE_LOG" not in keys
 
 
 def test_missing_files_and_directories(fresh, tmp_path):

@@ -42,6 +42,14 @@ def test_bad_line_is_named(line, fragment):
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize("line", ['SMTP_PASS="hunter2', "SMTP_PASS=hunter2 tail", "SMTP_PASS hunter2",
+                                  "FENCE_PASSWD=a$(hunter2)"])
+def test_secrets_never_appear_in_errors(line):
+    with pytest.raises(override.OverrideError) as info:
+        override.parse_override(line + "\n")
+    assert "hunter2" not in str(info.value)
+
+
 def test_missing_file_is_empty(tmp_path):
     assert override.load_override(str(tmp_path)) == {}
 
