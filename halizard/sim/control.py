@@ -159,7 +159,7 @@ class ControlServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def start_control(pool, address, port=CONTROL_PORT, on_shutdown=None):
     """Start the control endpoint in a thread; returns the ControlServer (.url, .close())."""
     server = ControlServer(address, port, ControlService(pool, on_shutdown))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="control")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="control")
     thread.daemon = True
     thread.start()
     return server

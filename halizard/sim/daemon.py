@@ -189,7 +189,11 @@ def _parse(argv):
 
 
 def main(argv=None):
-    """Run until SIGTERM/SIGINT or the control endpoint's shutdown; pool.json exists while running."""
+    """Run until SIGTERM/SIGINT, the control endpoint's shutdown, or pool.json's removal.
+
+    pool.json exists exactly while the pool runs; deleting it (or the whole
+    directory) stops an orphaned pool instead of leaving it bound forever.
+    """
     args = _parse(sys.argv[1:] if argv is None else argv)
     directory = os.path.abspath(args.dir)
     stop = threading.Event()
@@ -210,8 +214,11 @@ def main(argv=None):
         write_pool_file(directory, running.document())
         log("pool up: %d hosts, %d VMs, control %s, outer %s, pid %d"
             % (args.hosts, args.vms, running.control_url, running.outer_url, os.getpid()))
+        pool_file = os.path.join(directory, POOL_FILE)
         while not stop.wait(0.5):
-            pass
+            if not os.path.exists(pool_file):
+                log("%s was removed: the pool is orphaned" % pool_file)
+                break
         log("shutting down")
     finally:
         _remove(os.path.join(directory, POOL_FILE))

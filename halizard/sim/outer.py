@@ -223,7 +223,7 @@ class OuterServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 def start_outer(pool, password, address, port=OUTER_PORT):
     """Start the outer dom0 endpoint in a thread; returns the OuterServer (.url, .close())."""
     server = OuterServer(address, port, OuterDom0(pool, password))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="outer")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="outer")
     thread.daemon = True
     thread.start()
     return server

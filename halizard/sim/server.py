@@ -226,7 +226,7 @@ class SimServers(object):
         self._threads = []
 
     def _run(self, server, name):
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=name)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name)
         thread.daemon = True
         thread.start()
         self._servers.append(server)

@@ -128,3 +128,19 @@ def test_faults_through_the_cli(sim_pool):
     assert not reached
     pool.fault("heal")
     pool.xenapi_session("host1", source="host2")
+
+
+def test_an_orphaned_pool_stops_when_its_directory_disappears(sim_pool):
+    import shutil
+    import time
+
+    pool = sim_pool(hosts=2, vms=1)
+    with open(os.path.join(pool.dir, "sim.pid"), encoding="utf-8") as handle:
+        pid = int(handle.read())
+    address = pool.host("host1")["address"]
+    shutil.rmtree(pool.dir)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and os.path.exists("/proc/%d" % pid):
+        time.sleep(0.05)
+    assert not os.path.exists("/proc/%d" % pid), "the daemon must exit"
+    assert not is_listening(address, 80)

@@ -166,7 +166,7 @@ def test_a_long_poll_does_not_block_other_requests(pool):
     def long_poll():
         own = pool.xenapi_session()
         started = time.monotonic()
-        event_from(own, ["message"], first["token"], 3.0)
+        event_from(own, ["message"], first["token"], 1.5)
         done["elapsed"] = time.monotonic() - started
 
     worker = threading.Thread(target=long_poll)
@@ -176,4 +176,4 @@ def test_a_long_poll_does_not_block_other_requests(pool):
     assert len(session.xenapi.host.get_all()) == 3
     assert time.monotonic() - started < 1.0, "a blocked event.from must not hold other callers"
     worker.join(10.0)
-    assert done["elapsed"] >= 2.0
+    assert done["elapsed"] >= 1.0

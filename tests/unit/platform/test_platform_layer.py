@@ -18,6 +18,15 @@ db                                          17  2048     2     -b----       1.0 
 """
 
 
+def wait_until(predicate, timeout, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
 @pytest.fixture
 def running(tmp_path):
     pool = assemble(str(tmp_path), 3, 6, start_latency=0.05, fuse=0.5)
@@ -70,8 +79,12 @@ def test_sim_reboot_kills_domains_and_restart_toolstack_takes_xapi_down(running)
     host3 = next(h for h in running.pool.status()["hosts"] if h["name_label"] == "host3")
     assert host3["power"] == "on"
     platform.restart_toolstack()
-    states = {h["name_label"]: h["xapi"] for h in running.pool.status()["hosts"]}
-    assert states["host3"] == "down"
+
+    def host3_xapi():
+        return {h["name_label"]: h["xapi"] for h in running.pool.status()["hosts"]}["host3"]
+
+    assert wait_until(lambda: host3_xapi() == "down", 2.0), "xapi restarts"
+    assert wait_until(lambda: host3_xapi() == "up", 10.0), "and comes back"
 
 
 def test_sim_disk_health(running):
