@@ -98,6 +98,25 @@ def used_memory(db, host_ref):
     return used
 
 
+def used_memory_by_host(db):
+    """{host ref: bytes used} in one pass over the VMs (placement looks at every host)."""
+    used = {}
+    for rec in db.tables["VM"].values():
+        if rec["power_state"] != "Halted":
+            host = rec["resident_on"]
+        elif rec["scheduled_to_be_resident_on"] != NULL_REF:
+            host = rec["scheduled_to_be_resident_on"]
+        else:
+            continue
+        used[host] = used.get(host, 0) + int(rec["memory_static_max"])
+    return used
+
+
+def total_memory(db, host_ref):
+    metrics = db.field("host", host_ref, "metrics")
+    return int(db.field("host_metrics", metrics, "memory_total")) if db.exists("host_metrics", metrics) else 0
+
+
 def free_memory(db, host_ref):
     metrics = db.field("host", host_ref, "metrics")
     total = int(db.field("host_metrics", metrics, "memory_total")) if db.exists("host_metrics", metrics) else 0

@@ -9,8 +9,8 @@ run at once and two starts of one VM collide as they do for real.
 import time
 import uuid as uuidlib
 
-from halizard.sim.api.common import (RUNNING_STATES, free_memory, halt_in_db, marker_hosts, vm_memory,
-                                     vm_vdis)
+from halizard.sim.api.common import (RUNNING_STATES, free_memory, halt_in_db, marker_hosts, total_memory,
+                                     used_memory_by_host, vm_memory, vm_vdis)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, wire_value
 
@@ -53,10 +53,11 @@ def _usable(call, host):
 def _choose_host(call, vm, need):
     db = call.db
     best, best_free = None, -1
+    used = used_memory_by_host(db)
     for host, _rec in sorted(db.items("host"), key=lambda item: item[1]["name_label"]):
         if not _usable(call, host) or _disk_conflict(call, vm, host) is not None:
             continue
-        free = free_memory(db, host)
+        free = max(0, total_memory(db, host) - used.get(host, 0))
         if free >= need and free > best_free:
             best, best_free = host, free
     if best is None:
