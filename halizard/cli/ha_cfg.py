@@ -8,6 +8,7 @@ no call can hang longer than XE_TIMEOUT.
 """
 import argparse
 import datetime
+import json
 import os
 import shutil
 import subprocess  # noqa: S404 - argument lists only, never a shell
@@ -463,11 +464,21 @@ def _job_lines(service):
 
 
 def _suspended(root):
+    """Whether this host's HA is suspended: a flag file, or a state document that says so."""
     state_dir = paths.under(root, paths.STATE_DIR)
     for name in SUSPENSION_FILES:
-        for candidate in (name, name + ".json"):
-            if os.path.exists(os.path.join(state_dir, candidate)):
-                return True
+        if os.path.exists(os.path.join(state_dir, name)):
+            return True
+        document = os.path.join(state_dir, name + ".json")
+        try:
+            with open(document, encoding="utf-8") as handle:
+                value = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, dict):
+            value = value.get("suspended", bool(value))
+        if value:
+            return True
     return False
 
 
@@ -559,6 +570,7 @@ def cmd_status(ctx, args):
     else:
         ctx.say("Pool HA Status: INVALID - %s is %s; HA is not active" % (
             ctx.config().xc_field_key, "not set" if state == "missing" else "%r" % facts["ha_field"]))
+        ctx.say("Fix it with: ha-cfg ha-enable  (or ha-cfg ha-disable)")
     if facts["invalid_vm_fields"]:
         ctx.say("WARNING: VMs with an invalid HA value (not protected; see ha-cfg get-vm-ha): %s"
                 % ", ".join(facts["invalid_vm_fields"]))

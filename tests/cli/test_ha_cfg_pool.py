@@ -271,3 +271,26 @@ def test_console_script_runs_as_a_slave(fresh):
                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "MONITOR_DELAY=15\n"
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("suspended.json", "true", True), ("suspended.json", '{"suspended": true, "since": 1}', True),
+    ("suspended.json", "false", False), ("suspended.json", '{"suspended": false}', False),
+    ("fenced_slave", "", True), (None, None, False),
+])
+def test_suspension_notice(inserted, name, content, expected):
+    state_dir = os.path.join(root_of(inserted, "host2"), "var/lib/ha-lizard")
+    path = os.path.join(state_dir, name) if name else None
+    if path:
+        with open(path, "w") as handle:
+            handle.write(content)
+    try:
+        status, out, _err = run(inserted, "host2", "status")
+        assert status == 0
+        assert ("HA operation has been suspended" in out) is expected
+        status, out, _err = run(inserted, "host2", "status", "--json")
+        import json
+        assert json.loads(out)["suspended"] is expected
+    finally:
+        if path:
+            os.unlink(path)
