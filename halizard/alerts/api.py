@@ -42,11 +42,16 @@ xapi: created | disabled | screened | queued | failed: ..."""
 
 
 def _load_config(root):
-    """The effective configuration; defaults only when even that cannot be read."""
-    try:
-        from halizard.config.effective import load_effective
+    """The configuration without any network call: override file + the cached pool copy.
 
-        return load_effective(root)
+    Why: an alert is often raised because the master is silent; waiting
+    XE_TIMEOUT for it here would block the caller. Defaults when even that fails.
+    """
+    try:
+        from halizard.config import effective
+
+        _uuid, cached = effective.cached_pool(root)
+        return effective.load_effective(root, pool_other_config=cached or {}, cache=False)
     except Exception as exc:  # an alert must go out even with a broken config layer
         logger.bind(function="email").warning("configuration unavailable for alerts ({}); using defaults",
                                               one_line(str(exc), 200))
@@ -83,7 +88,8 @@ def raise_alert(function, text, priority=None, *, root=None, config=None, sessio
     `function` must be a plain identifier (it names config keys and the XAPI
     message): anything else is a ValueError, a caller bug. `cycles_since_start`
     overrides what the service's files say; `delivery="spool"` only spools
-    (tests; the `alert_spool` job sends later).
+    (tests; the `alert_spool` job sends later). Without `config` the host's
+    override file and cached pool configuration are used (no network call).
     """
     check_function(function)
     if delivery not in DELIVERY_MODES:

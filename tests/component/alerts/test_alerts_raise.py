@@ -168,3 +168,18 @@ def test_a_burst_of_alerts_is_delivered_once_each(smtp_factory, trust, root):
     time.sleep(0.5)  # let any straggling worker finish: nothing may arrive twice
     bodies = [item["message"].get_body(preferencelist=("plain",)).get_content() for item in server.received]
     assert sorted(next(t for t in texts if t in body) for body in bodies) == sorted(texts)
+
+
+def test_without_config_the_cached_pool_configuration_is_used_offline(smtp_factory, trust, root):
+    from halizard.config import effective
+
+    server = smtp_factory("starttls")
+    effective.save_pool_cache(root, "00000000-0000-0000-0000-000000000002", {
+        "HA_SMTP_SERVER": "127.0.0.1", "HA_SMTP_PORT": str(server.port), "HA_SMTP_USER": "alerts",
+        "HA_SMTP_PASS": PASSWORD, "HA_MAIL_TO": "cached@localhost"})
+    started = time.monotonic()
+    outcome = raise_alert("monitor", "job vm_monitor hung", 2, root=root, cycles_since_start=4)
+    assert time.monotonic() - started < 2.0
+    assert outcome.mail == "spooled" and outcome.priority == 2
+    assert wait_until(lambda: len(server.received) == 1)
+    assert server.received[0]["rcpt_tos"] == ["cached@localhost"]
