@@ -21,7 +21,8 @@ from halizard.sim.probe import probe
 DEFAULT_DIR = "sim-pool"
 UP_DEADLINE = 60.0
 DOWN_DEADLINE = 15.0
-HOST_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up")
+HOST_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
+                "disk-fail", "disk-ok")
 VM_ACTIONS = ("crash-vm",)
 GROUP_ACTIONS = ("partition",)
 BARE_ACTIONS = ("heal",)
@@ -37,6 +38,7 @@ XAPI database (what the master believes).
   up      start a pool in the background; writes DIR/pool.json
   fault   inject a fault:
             power-off|power-on|reboot|hang-xapi|unhang-xapi|link-down|link-up HOST...
+            disk-fail|disk-ok HOST...  (what the host's SMART check reports)
             crash-vm VM...
             partition GROUP GROUP...   (each GROUP: host names joined by commas)
             heal                       (ends every partition)
@@ -142,8 +144,10 @@ def read_pool_file(directory):
             return json.load(handle)
     except FileNotFoundError:
         raise Failure("no simulated pool running in %s (no %s)" % (directory, POOL_FILE)) from None
-    except (OSError, ValueError) as exc:
-        raise Failure("cannot read %s: %s" % (path, exc)) from None
+    except OSError as exc:
+        raise Failure("cannot read %s: %s" % (path, exc.strerror or exc)) from None
+    except ValueError:
+        raise Failure("cannot read %s: not valid JSON" % path) from None
 
 
 def _control(directory, method, *params):
@@ -387,6 +391,9 @@ def main(argv=None):
         return 2
     except Failure as exc:
         sys.stderr.write(_one_line(exc) + "\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(_one_line("%s: %s" % (exc.filename or "system error", exc.strerror or exc)) + "\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("ha-lizard sim: interrupted\n")

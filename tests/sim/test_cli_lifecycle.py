@@ -119,6 +119,14 @@ def test_faults_through_the_cli(sim_pool):
     pool.fault("crash-vm", victim)
     assert pool.vm_status(victim)["running_on"] == []
 
+    from halizard.platform import get_platform
+
+    disk = get_platform(pool.host("host2")["root"])
+    pool.fault("disk-fail", "host2")
+    assert not disk.disk_health().healthy
+    pool.fault("disk-ok", "host2")
+    assert disk.disk_health().healthy
+
     pool.fault("partition", "host1", "host2,host3")
     try:
         pool.xenapi_session("host1", source="host2", timeout=2.0)
