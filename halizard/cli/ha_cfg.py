@@ -309,7 +309,10 @@ def cmd_set(ctx, args):
         raw = pool_store.encode(param, text, previous)
     except ValueError as exc:
         raise CliError("invalid value for %s: %s" % (param.name, _reason(param, exc))) from None
-    _apply(ctx, ref, {param.pool_key: raw})
+    changes = {param.pool_key: raw}
+    if param.name == "XC_FIELD_NAME":
+        changes.update(_carry_pool_field(ctx, other, raw))
+    _apply(ctx, ref, changes)
     ctx.invalidate()
     shown = MASK if param.secret and text else text
     ctx.say("Successfully updated %s to value: %s" % (param.name, shown))
@@ -319,6 +322,19 @@ def cmd_set(ctx, args):
     if param.needs_restart and previous != raw:
         _restart_notice(ctx, [param.name])
     return EXIT_OK
+
+
+def _carry_pool_field(ctx, other, new_raw):
+    """Renaming the XenCenter field must not silently switch pool HA off: copy the pool's value."""
+    old_key = ctx.config().xc_field_key
+    new_key = schema.xc_field_key(pool_store.decode(schema.get_param("XC_FIELD_NAME"), new_raw))
+    if new_key == old_key:
+        return {}
+    ctx.warn("HA settings are now read from %s; VM values stay under %s: re-apply them with "
+             "ha-cfg set-vm-ha where GLOBAL_VM_HA is 0" % (new_key, old_key))
+    if old_key in other and new_key not in other:
+        return {new_key: other[old_key]}
+    return {}
 
 
 # --- VMs and the XenCenter HA field ------------------------------------------------------

@@ -294,3 +294,14 @@ def test_suspension_notice(inserted, name, content, expected):
     finally:
         if path:
             os.unlink(path)
+
+
+def test_renaming_the_field_keeps_pool_ha(fresh):
+    assert run(fresh, "host1", "ha-enable")[0] == 0
+    status, _out, err = run(fresh, "host2", "set", "xc_field_name", "my-ha")
+    assert status == 0 and "XenCenter.CustomFields.my-ha" in err
+    keys = ha_keys(fresh)
+    assert keys["HA_XC_FIELD_NAME"] == "'my-ha'"
+    assert keys["XenCenter.CustomFields.my-ha"] == "true"
+    assert run(fresh, "host2", "ha-status")[1].strip() == "true"
+    assert run(fresh, "host2", "set", "xc_field_name", "ha-lizard-enabled")[0] == 0
