@@ -177,3 +177,29 @@ def test_a_long_poll_does_not_block_other_requests(pool):
     assert time.monotonic() - started < 1.0, "a blocked event.from must not hold other callers"
     worker.join(10.0)
     assert done["elapsed"] >= 1.0
+
+
+def test_vm_starts_run_concurrently(inproc_pool):
+    pool = inproc_pool(hosts=2, vms=4, start_latency=0.6)
+    session = pool.xenapi_session()
+    vms = [session.xenapi.VM.get_by_name_label(vm["name_label"])[0] for vm in pool.json["vms"]]
+    for vm in vms:
+        session.xenapi.VM.hard_shutdown(vm)
+    errors = []
+
+    def start(vm):
+        try:
+            pool.xenapi_session(timeout=10.0).xenapi.VM.start(vm, False, False)
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion
+            errors.append(exc)
+
+    workers = [threading.Thread(target=start, args=(vm,)) for vm in vms]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(15.0)
+    elapsed = time.monotonic() - started
+    assert not errors, errors
+    assert all(session.xenapi.VM.get_power_state(vm) == "Running" for vm in vms)
+    assert 0.5 < elapsed < 4 * 0.6, "four 0.6 s starts took %.2f s: they must overlap" % elapsed
