@@ -168,7 +168,7 @@ class SimPool(object):
             call.master_uuid = host_uuid
         elif not handler.slave_ok:
             master = self.master_of[host_uuid]
-            if handler.session and params and params[0] in self.local_sessions:
+            if handler.session and params and isinstance(params[0], str) and params[0] in self.local_sessions:
                 if self.role.get(master) != "master" or not self.world.answers(host_uuid, master):
                     raise XapiError("CANNOT_CONTACT_HOST", self.host_specs[master].address)
                 call.master_uuid = master
@@ -178,7 +178,7 @@ class SimPool(object):
             call.db = self.dbs[call.master_uuid]
         if handler.session:
             ref = params[0]
-            if self.local_sessions.get(ref) == host_uuid:
+            if isinstance(ref, str) and self.local_sessions.get(ref) == host_uuid:
                 call.local = True
             elif call.db is None or not isinstance(ref, str) or not call.db.exists("session", ref):
                 raise XapiError("SESSION_INVALID", ref)

@@ -171,3 +171,16 @@ def test_promoted_slave_sees_the_database_as_it_was_when_it_lost_the_master(pool
     roles = {h["name_label"]: h["role"] for h in pool.status()["hosts"]}
     assert roles == {"host1": "master", "host2": "master", "host3": "slave"}
     assert [x_new.host.get_name_label(h) for h in x_new.pool.recover_slaves()] == ["host3"]
+
+
+def test_native_ha_flag(pool):
+    x = pool.xenapi_session().xenapi
+    pool_ref = x.pool.get_all()[0]
+    sr = x.SR.get_all()[0]
+    x.pool.enable_ha([sr], {})
+    assert x.pool.get_ha_enabled(pool_ref) is True
+    with pytest.raises(XenAPI.Failure) as caught:
+        x.pool.enable_ha([sr], {})
+    assert caught.value.details == ["HA_IS_ENABLED"]
+    x.pool.disable_ha()
+    assert x.pool.get_ha_enabled(pool_ref) is False

@@ -118,3 +118,13 @@ def test_ints_travel_as_strings(pool):
     assert isinstance(x.VM.get_memory_static_max(vm), str)
     assert int(x.VM.get_memory_static_max(vm)) > 0
     assert isinstance(x.host.compute_free_memory(x.host.get_all()[0]), str)
+
+
+def test_wrongly_typed_parameters_are_refused_cleanly(pool):
+    session = pool.xenapi_session()
+    x = session.xenapi
+    pool_ref = x.pool.get_all()[0]
+    assert failure(getattr(session, "VM.get_all")({"not": "a session"}))[0] == "SESSION_INVALID"
+    assert failure(getattr(session, "pool.add_to_other_config")(session.handle, pool_ref, ["k"], "v")) == [
+        "FIELD_TYPE_ERROR", "other_config"]
+    assert failure(getattr(session, "VM.get_record")(session.handle, ["x"]))[0] == "HANDLE_INVALID"

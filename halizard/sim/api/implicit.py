@@ -43,6 +43,8 @@ def _setter(cls, field, ftype):
 
 def _map_add(cls, field):
     def add_to(call, self_ref, key, value):
+        if not isinstance(key, str):
+            raise XapiError("FIELD_TYPE_ERROR", field)
         record = call.db.get(cls, self_ref)
         if key in record[field]:
             raise XapiError("MAP_DUPLICATE_KEY", cls, field, self_ref, key)
@@ -54,6 +56,8 @@ def _map_add(cls, field):
 
 def _map_remove(cls, field):
     def remove_from(call, self_ref, key):
+        if not isinstance(key, str):
+            raise XapiError("FIELD_TYPE_ERROR", field)
         record = call.db.get(cls, self_ref)
         if key in record[field]:
             del record[field][key]
@@ -64,6 +68,8 @@ def _map_remove(cls, field):
 
 def _set_add(cls, field):
     def add(call, self_ref, value):
+        if isinstance(value, (dict, list)):
+            raise XapiError("FIELD_TYPE_ERROR", field)
         record = call.db.get(cls, self_ref)
         if value not in record[field]:
             record[field].append(value)
@@ -74,6 +80,8 @@ def _set_add(cls, field):
 
 def _set_remove(cls, field):
     def remove(call, self_ref, value):
+        if isinstance(value, (dict, list)):
+            raise XapiError("FIELD_TYPE_ERROR", field)
         record = call.db.get(cls, self_ref)
         if value in record[field]:
             record[field].remove(value)

@@ -32,6 +32,23 @@ def recover_slaves(call):
     return pool.recover_slaves(call.host_uuid)
 
 
+def enable_ha(call, heartbeat_srs, configuration):
+    """Native XAPI HA on (the HA manager must then stand down): only the flag is simulated."""
+    for pool_ref in call.db.refs("pool"):
+        if call.db.field("pool", pool_ref, "ha_enabled"):
+            raise XapiError("HA_IS_ENABLED")
+        call.db.set("pool", pool_ref, ha_enabled=True, ha_configuration=dict(configuration))
+    return ""
+
+
+def disable_ha(call):
+    for pool_ref in call.db.refs("pool"):
+        if not call.db.field("pool", pool_ref, "ha_enabled"):
+            raise XapiError("HA_NOT_ENABLED")
+        call.db.set("pool", pool_ref, ha_enabled=False, ha_configuration={})
+    return ""
+
+
 def sync_database(call):
     return ""
 
@@ -41,3 +58,5 @@ def register(reg):
     reg.explicit("pool", "emergency_reset_master", emergency_reset_master, slave_ok=True)
     reg.explicit("pool", "recover_slaves", recover_slaves)
     reg.explicit("pool", "sync_database", sync_database)
+    reg.explicit("pool", "enable_ha", enable_ha)
+    reg.explicit("pool", "disable_ha", disable_ha)
