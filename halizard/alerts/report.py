@@ -10,10 +10,12 @@ that cannot be made says so in one line.
 """
 from __future__ import annotations
 
+import time
+
 from halizard.alerts.settings import one_line
 
 CALL_TIMEOUT = 5.0
-STATE_NAMES = ("status-report", "pool-view", "pool-state")
+STATE_NAMES = ("status-report", "pool-view")
 XC_FIELD_DEFAULT = "ha-lizard-enabled"
 
 
@@ -65,7 +67,12 @@ def from_session(session, xc_field_name=XC_FIELD_DEFAULT, timeout=CALL_TIMEOUT):
 
 
 def from_state(root):
-    """The report from the newest pool view a job stored (text or {pool, hosts, vms}), else ""."""
+    """The report from the newest pool view a job stored, else "".
+
+    Understands the `pool-view` state of the pool_state job (hosts and VMs
+    with uuids, `master` a host uuid, `observed` epoch seconds), a plain
+    {pool, hosts, vms} structure, or ready text (`status-report`).
+    """
     try:
         from halizard.statefiles import StateStore
 
@@ -75,11 +82,26 @@ def from_state(root):
             if isinstance(value, str) and value.strip():
                 return value if value.endswith("\n") else value + "\n"
             if isinstance(value, dict) and isinstance(value.get("hosts"), list):
-                return render(value.get("pool", value.get("pool_name", "")), _dicts(value.get("hosts")),
-                              _dicts(value.get("vms")))
+                return _render_view(value)
     except Exception as exc:  # a broken state file must not stop the alert
         return "(pool status report unavailable: %s)\n" % one_line(str(exc), 200)
     return ""
+
+
+def _render_view(view):
+    hosts = _dicts(view.get("hosts"))
+    names = {h.get("uuid"): h.get("name_label") or h.get("name") or "" for h in hosts}
+    master = view.get("master")
+    host_rows = [{"name": h.get("name_label") or h.get("name") or "", "address": h.get("address") or "",
+                  "role": h.get("role") or ("master" if master and h.get("uuid") == master else "slave"),
+                  "enabled": h.get("enabled", True), "health": h.get("health") or ""} for h in hosts]
+    vm_rows = [{"name": v.get("name_label") or v.get("name") or "", "power_state": v.get("power_state") or "",
+                "host": v.get("host") or names.get(v.get("resident_on"), "")} for v in _dicts(view.get("vms"))]
+    text = render(view.get("pool") or view.get("pool_name") or view.get("pool_uuid") or "", host_rows, vm_rows)
+    observed = view.get("observed")
+    if isinstance(observed, (int, float)):
+        text += "(as last seen by this host at %s UTC)\n" % time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(observed))
+    return text
 
 
 def _dicts(items):

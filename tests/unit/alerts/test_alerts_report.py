@@ -29,3 +29,18 @@ def test_from_state_reads_text_or_structure_and_survives_garbage(tmp_path):
     with open(os.path.join(root, "var/lib/ha-lizard/status-report.json"), "w") as handle:
         handle.write("{broken")
     assert report.from_state(root) == ""
+
+
+def test_from_the_pool_state_job_view(tmp_path):
+    root = str(tmp_path)
+    StateStore(root).write("pool-view", {
+        "pool_uuid": "p-uuid", "master": "u1", "observed": 0,
+        "hosts": [{"uuid": "u1", "name_label": "h1", "address": "127.0.0.1", "enabled": True, "health": "master"},
+                  {"uuid": "u2", "name_label": "h2", "address": "127.0.0.2", "enabled": True, "health": "failed"}],
+        "vms": [{"uuid": "v1", "name_label": "web", "power_state": "Running", "resident_on": "u2"}]})
+    text = report.from_state(root)
+    lines = text.splitlines()
+    assert any(line.split() == ["h1", "127.0.0.1", "master", "yes", "master"] for line in lines)
+    assert any(line.split() == ["h2", "127.0.0.2", "slave", "yes", "failed"] for line in lines)
+    assert any(line.split() == ["web", "Running", "h2"] for line in lines)
+    assert lines[-1] == "(as last seen by this host at 1970-01-01 00:00:00 UTC)"
