@@ -21,8 +21,8 @@ import xmlrpc.client
 from halizard import paths
 from halizard.sim import apidesc, roots
 from halizard.sim.api import registry as registry_mod
-from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, set_resident,
-                                     set_vbds_attached)
+from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, marker_key,
+                                     set_resident, set_vbds_attached)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
 from halizard.sim.spec import build_database, dom0_uuid_of
@@ -384,12 +384,29 @@ class SimPool(object):
             if rec["uuid"] not in local:
                 halt_in_db(db, vm_ref, clear_disks=False)
                 clear_markers(db, vm_ref, host_ref)
+        self._clear_stale_markers(db, host_ref, local)
         if booted:
             metrics = db.field("host", host_ref, "metrics")
             if db.exists("host_metrics", metrics):
                 db.set("host_metrics", metrics, live=True)
             db.set("host", host_ref, enabled=True)
         return True
+
+    def _clear_stale_markers(self, db, host_ref, local):
+        """The host detaches disks of VMs it does not really run (e.g. after a boot)."""
+        key = marker_key(host_ref)
+        for vdi_ref, vdi in db.items("VDI"):
+            if key not in vdi["sm_config"]:
+                continue
+            runs_here = False
+            for vbd_ref in vdi["VBDs"]:
+                if db.exists("VBD", vbd_ref):
+                    vm_ref = db.field("VBD", vbd_ref, "VM")
+                    if db.exists("VM", vm_ref) and db.field("VM", vm_ref, "uuid") in local:
+                        runs_here = True
+            if not runs_here:
+                del vdi["sm_config"][key]
+                db.touch("VDI", vdi_ref)
 
     # ------------------------------------------------------------ liveness
     def xapi_state(self, host_uuid):

@@ -163,3 +163,20 @@ def test_operator_shutdown_is_not_a_loss(pool):
     x.VM.clean_shutdown(x.VM.get_by_name_label("vm001")[0])
     time.sleep(0.3)
     assert pool.status()["violations"] == []
+
+
+def test_a_rebooted_host_drops_its_disk_markers(pool):
+    x = pool.xenapi_session().xenapi
+    vm = x.VM.get_by_name_label("vm002")[0]
+    host2 = x.VM.get_resident_on(vm)
+    vdi = x.VBD.get_VDI(x.VM.get_VBDs(vm)[0])
+    pool.fault("power-off", "host2")
+    x.VM.power_state_reset(vm)
+    assert "host_%s" % host2 in x.VDI.get_sm_config(vdi)  # a reset alone leaves the marker
+    x.VM.start_on(vm, x.host.get_by_name_label("host3")[0], False, False)
+    pool.fault("power-on", "host2")
+    wait_until(lambda: "host_%s" % host2 not in x.VDI.get_sm_config(vdi))
+    assert pool.vm_status("vm002")["running_on"] == ["host3"]
+    x.VM.hard_shutdown(vm)
+    x.VM.start_on(vm, host2, False, False)  # no stale marker of host2 blocks anything
+    assert pool.status()["violations"] == []
