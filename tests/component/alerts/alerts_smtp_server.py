@@ -66,8 +66,9 @@ class _Recorder:
 class SmtpServer:
     """mode: "plain" (no TLS), "starttls" (STARTTLS offered) or "implicit" (TLS from the first byte)."""
 
-    def __init__(self, mode="starttls", cert=None, user=None, password=None, port=0, host=HOST):
+    def __init__(self, mode="starttls", cert=None, user=None, password=None, port=0, host=HOST, mechanisms=None):
         self.mode = mode
+        self.mechanisms = mechanisms  # e.g. ["LOGIN"]: offer only these AUTH mechanisms
         self.host = host
         self.cert = cert
         self.user = user
@@ -102,6 +103,8 @@ class SmtpServer:
         kwargs = {"hostname": "mail.test", "enable_SMTPUTF8": True, "timeout": 30}
         if self.mode == "starttls":
             kwargs["tls_context"] = self._context()
+        if self.mechanisms:
+            kwargs["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m not in self.mechanisms]
         if self.user is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=self.mode == "starttls")  # aiosmtpd: implicit TLS is not seen as TLS here

@@ -20,11 +20,11 @@ def trust(certificate, monkeypatch):
 def smtp_factory(certificate):
     servers = []
 
-    def start(mode="starttls", user=USER, password=PASSWORD, port=0, host=None):
+    def start(mode="starttls", user=USER, password=PASSWORD, port=0, host=None, mechanisms=None):
         if host is None and port == 465:
             return _start_on_465(mode, user, password)
         server = SmtpServer(mode=mode, cert=certificate, user=user, password=password, port=port,
-                            host=host or "127.0.0.1").start()
+                            host=host or "127.0.0.1", mechanisms=mechanisms).start()
         servers.append(server)
         return server
 

@@ -37,8 +37,11 @@ def test_port_465_is_implicit_tls(smtp_factory, trust):
     server = smtp_factory("implicit", port=465)
     settings = mail_settings(mail_config(server))
     assert settings.implicit_tls
-    mail.send_alert(settings, "email", "over implicit TLS", hostname="h")
+    stream = io.StringIO()
+    mail.send_alert(settings, "email", "over implicit TLS", hostname="h", debug_stream=stream)
     assert server.received and server.received[0]["tls"]
+    assert "(implicit TLS)" in stream.getvalue() and "S: 220" in stream.getvalue()
+    assert "C: STARTTLS" not in stream.getvalue().upper()
 
 
 def test_plain_server_without_auth(smtp_factory):
@@ -166,3 +169,29 @@ def test_debug_transcript_masks_the_password(smtp_factory, trust):
     assert base64.b64encode(PASSWORD.encode()).decode() not in text
     assert base64.b64encode(("\0%s\0%s" % (USER, PASSWORD)).encode()).decode() not in text
     assert "****" in text
+
+
+def test_auth_login_is_masked_line_by_line(smtp_factory, trust):
+    server = smtp_factory("starttls", mechanisms=["LOGIN"])
+    settings = mail_settings(mail_config(server))
+    stream = io.StringIO()
+    mail.send_alert(settings, "email", "login mechanism", hostname="h", debug_stream=stream)
+    text = stream.getvalue()
+    assert server.received[0]["auth"].login.decode() == USER
+    import base64
+    assert "C: AUTH LOGIN ****" in text and "S: 334" in text and "\nC: ****\n" in text
+    for secret in (PASSWORD, base64.b64encode(PASSWORD.encode()).decode(),
+                   base64.b64encode(USER.encode()).decode()):
+        assert secret not in text
+    assert "C: mail FROM:<ha@localhost>" in text  # masking ends with the AUTH exchange
+
+
+def test_unwritable_spool_is_a_clear_failure_not_an_exception(tmp_path):
+    from halizard.alerts import raise_alert
+    root = str(tmp_path)
+    blocker = tmp_path / "var" / "lib" / "ha-lizard" / "alert-spool"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the spool directory belongs")
+    outcome = raise_alert("vm_mon", "x", root=root, config={}, cycles_since_start=3, delivery="spool")
+    assert outcome.mail.startswith("failed: cannot create") and outcome.spool_entry is None
+    assert outcome.xapi.startswith("failed: cannot create")
