@@ -572,8 +572,9 @@ def cmd_status(ctx, args):
         lines.append("  job %s" % job)
     for warning in service.get("warnings") or []:
         lines.append("  warning: %s" % warning)
-    lines.append("HA Enabled:        %s" % (facts["ha_field"] if facts["ha_field"] is not None
-                                            else facts["ha_state"]))
+    shown_field = facts["ha_field"] if facts["ha_field"] is not None else (
+        "not set" if facts["ha_state"] == "missing" else facts["ha_state"])
+    lines.append("HA Enabled:        %s" % shown_field)
     ctx.out.write(boxed(lines))
     state = facts["ha_state"]
     if error is not None:
