@@ -4,7 +4,8 @@ Why: alerts have many rules (per-function switches, quiet start, repeat
 screening, mail plus XAPI message) and must never stall HA. This module
 applies the rules and returns at once: the mail is written to the spool and
 a detached worker delivers it within its own deadline; the XAPI message is
-one call through the caller's session (with the session's deadline).
+one call through the caller's session (at most INLINE_XAPI_SECONDS), queued
+for that worker instead when there is no session or the call fails.
 
 Rules, in order:
 - MAIL_ON and MAIL_<function> decide the mail, ENABLE_ALERTS the XAPI message;
@@ -35,6 +36,7 @@ from halizard.alerts.settings import (
 SUSPENDED_FUNCTION = "suspended_ha"
 SUSPENDED_REPEAT_SECONDS = 3600
 DELIVERY_MODES = ("spawn", "spool")
+INLINE_XAPI_SECONDS = 3.0
 
 AlertOutcome = namedtuple("AlertOutcome", "function priority mail xapi spool_entry worker_pid")
 AlertOutcome.__doc__ = """What raise_alert did. mail: spooled | disabled | quiet-start | screened | failed: ...;
@@ -144,7 +146,9 @@ def _xapi_part(function, text, prio, root, config, session, screen, now):
     if session is None:
         return _queue_message(function, text, prio, root, now, "no session")
     try:
-        xapi_messages.create(session, function, text, prio, host_uuid=xapi_messages.local_host_uuid(root))
+        timeout = min(float(getattr(session, "timeout", INLINE_XAPI_SECONDS)), INLINE_XAPI_SECONDS)
+        xapi_messages.create(session, function, text, prio, host_uuid=xapi_messages.local_host_uuid(root),
+                             timeout=timeout)
     except Exception as exc:  # XAPI trouble must not break the caller: post it later
         logger.bind(function=function).warning("could not create the XAPI alert message now ({}); queued",
                                                one_line(str(exc), 300))

@@ -165,3 +165,20 @@ def test_xapi_message_waits_while_the_master_is_cut_off(sim_hosts):
     assert spool.entry_names(host["root"], spool.XAPI) == []
     assert [m["body"] for m in messages(sim_hosts) if m["name"] == "HA-Lizard - promote_slave"] == \
         ["master unreachable"]
+
+
+def test_hung_master_costs_the_caller_at_most_a_few_seconds(sim_hosts):
+    host = slave(sim_hosts)
+    session = connect(host["root"], timeout=10)
+    try:
+        sim_hosts.fault("hang-xapi", sim_hosts.master_name())
+        started = time.monotonic()
+        outcome = raise_alert("check_xapi", "master xapi hung", root=host["root"], config={"MAIL_ON": "0"},
+                              session=session, delivery="spool")
+        took = time.monotonic() - started
+    finally:
+        sim_hosts.fault("unhang-xapi", sim_hosts.master_name())
+        session.logout()
+    assert outcome.xapi == "queued" and took < 6.0
+    alert_spool.run(JobContext(host["root"], "alert_spool", config={"MAIL_ON": "0"}))
+    assert [m["body"] for m in messages(sim_hosts) if m["name"] == "HA-Lizard - check_xapi"] == ["master xapi hung"]
