@@ -158,3 +158,18 @@ def test_getters_answer_with_the_described_wire_types(served):
         assert getattr(x, cls).get_by_uuid(record["uuid"]) == ref
     assert checked > 300
     assert problems == []
+
+
+def test_packaged_description_is_what_the_generator_makes(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "apidesc.json"
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "scripts", "gen-sim-apidesc"),
+                             FULL_DESCRIPTION, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    packaged = os.path.join(REPO_ROOT, "halizard", "sim", "data", "apidesc.json")
+    with open(packaged, encoding="utf-8") as handle:
+        assert json.load(handle) == json.loads(out.read_text(encoding="utf-8"))
+    assert os.path.getsize(packaged) < 1024 * 1024
