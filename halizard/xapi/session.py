@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import ssl
+import threading
 import time
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
@@ -86,7 +87,12 @@ class _Calls:
 
 
 class XapiSession:
-    """One XAPI connection with a default per-call deadline (seconds)."""
+    """One XAPI login with a default per-call deadline (seconds).
+
+    Safe to share between threads: each thread gets its own HTTP connection
+    (xmlrpc transports are not thread-safe), all using the same XAPI session;
+    a re-login after SESSION_INVALID in one thread is shared with the others.
+    """
 
     def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None):
         if timeout is None or float(timeout) <= 0:
@@ -94,13 +100,39 @@ class XapiSession:
         self.url = url
         self.timeout = float(timeout)
         self.source_address = source_address
-        self._transport = _DeadlineTransport(self.timeout, source_address,
-                                             use_tls=url.lower().startswith("https:"))
-        self._proxy = XenAPI.Session(url, transport=self._transport)
         self.logged_in = False
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._transports = []
+        self._shared = {"handle": None, "method": None, "params": None}
 
     def __repr__(self):
         return "<XapiSession %s>" % self.url
+
+    def _proxy(self):
+        """This thread's XenAPI proxy, carrying the shared session handle."""
+        proxy = getattr(self._local, "proxy", None)
+        if proxy is None:
+            transport = _DeadlineTransport(self.timeout, self.source_address,
+                                           use_tls=self.url.lower().startswith("https:"))
+            proxy = XenAPI.Session(self.url, transport=transport)
+            self._local.proxy = proxy
+            self._local.transport = transport
+            with self._lock:
+                self._transports.append(transport)
+        with self._lock:
+            if self._shared["handle"] is not None and proxy._session != self._shared["handle"]:
+                proxy._session = self._shared["handle"]
+                proxy.last_login_method = self._shared["method"]
+                proxy.last_login_params = self._shared["params"]
+        return proxy
+
+    def _remember(self, proxy):
+        """Share a (re-)login made by this thread's proxy."""
+        with self._lock:
+            if proxy._session is not None and proxy._session != self._shared["handle"]:
+                self._shared = {"handle": proxy._session, "method": proxy.last_login_method,
+                                "params": proxy.last_login_params}
 
     @property
     def xenapi(self):
@@ -109,12 +141,14 @@ class XapiSession:
     @property
     def handle(self):
         """The opaque session reference (for APIs that want it explicitly)."""
-        return self._proxy._session
+        return self._shared["handle"]
 
     def login(self, user, password, timeout=None):
         """Log in with a password; raises XapiFailure (e.g. HOST_IS_SLAVE)."""
-        self._guarded(lambda: self._proxy.login_with_password(user, password, "1.0", ORIGINATOR),
+        proxy = self._proxy()
+        self._guarded(lambda: proxy.login_with_password(user, password, "1.0", ORIGINATOR),
                       "session.login_with_password", timeout)
+        self._remember(proxy)
         self.logged_in = True
         return self
 
@@ -122,29 +156,41 @@ class XapiSession:
         """Call `Class.method(*args)` with this session; deadline `timeout` or the default."""
         if not self.logged_in:
             raise XapiFailure("SESSION_NOT_LOGGED_IN", [method])
-        dispatcher = self._proxy.xenapi
+        proxy = self._proxy()
+        dispatcher = proxy.xenapi
         for part in method.split("."):
             dispatcher = getattr(dispatcher, part)
-        return self._guarded(lambda: dispatcher(*args), method, timeout)
+        try:
+            return self._guarded(lambda: dispatcher(*args), method, timeout)
+        finally:
+            self._remember(proxy)
 
     def logout(self):
         """Best effort, short deadline, never raises."""
         if not self.logged_in:
             return
         self.logged_in = False
+        proxy = self._proxy()
         try:
-            self._guarded(lambda: self._proxy.xenapi.session.logout(), "session.logout",
-                          min(self.timeout, 2.0))
+            self._guarded(lambda: proxy.xenapi.session.logout(), "session.logout", min(self.timeout, 2.0))
         except XapiError:
             pass
         finally:
-            self.close()
+            with self._lock:
+                self._shared = {"handle": None, "method": None, "params": None}
+            self.close(all_threads=True)
 
-    def close(self):
-        try:
-            self._transport.close()
-        except Exception:  # noqa: BLE001 - closing a dead socket must never fail the caller
-            pass
+    def close(self, all_threads=False):
+        """Drop this thread's connection (or every thread's); the login stays valid."""
+        with self._lock:
+            transports = list(self._transports) if all_threads else [getattr(self._local, "transport", None)]
+        for transport in transports:
+            if transport is None:
+                continue
+            try:
+                transport.close()
+            except Exception:  # noqa: BLE001 - closing a dead socket must never fail the caller
+                pass
 
     def __enter__(self):
         return self
@@ -156,7 +202,8 @@ class XapiSession:
     def _guarded(self, thunk, method, timeout):
         """Run one XML-RPC exchange under `timeout`; map every failure to a typed error."""
         seconds = self.timeout if timeout is None else float(timeout)
-        self._transport.timeout = seconds
+        self._proxy()
+        self._local.transport.timeout = seconds
         try:
             return thunk()
         except XenAPI.Failure as exc:

@@ -122,3 +122,32 @@ def test_url_for():
     assert xs.url_for("127.0.0.1") == "http://127.0.0.1/"
     assert xs.url_for("::1") == "http://[::1]/"
     assert xs.url_for("https://127.0.0.1") == "https://127.0.0.1/"
+
+
+def test_one_session_shared_by_many_threads(pool):
+    import threading
+    results, errors = [], []
+    with xs.connect(pool.host("host2")["root"], timeout=5) as session:
+        def worker():
+            try:
+                for _ in range(5):
+                    results.append(len(session.xenapi.host.get_all()))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    assert results == [3] * 80
+
+
+def test_logout_ends_the_session(pool):
+    session = xs.connect(pool.host("host1")["root"], timeout=5)
+    handle = session.handle
+    assert handle and handle.startswith("OpaqueRef:")
+    session.logout()
+    assert session.handle is None
+    with pytest.raises(XapiFailure):
+        session.xenapi.pool.get_all()
