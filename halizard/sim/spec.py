@@ -170,7 +170,7 @@ def build_database(spec, desc, host_uuids, vm_uuids):
     db.create("pool", {"name_label": "sim-pool", "master": master_ref, "default_SR": sr,
                        "suspend_image_SR": sr, "crash_dump_SR": sr, "ha_enabled": False, "other_config": {}})
     for index in range(spec.templates):
-        db.create("VM", {"name_label": "Sim template %d" % (index + 1), "is_a_template": True,
+        db.create("VM", {"name_label": "Sim template %d" % (index + 1), "is_a_template": True, "domid": "-1",
                          "is_default_template": True, "power_state": "Halted",
                          "memory_static_max": str(spec.vm_memory), "memory_dynamic_max": str(spec.vm_memory),
                          "memory_dynamic_min": str(spec.vm_memory), "memory_static_min": str(spec.vm_memory)})

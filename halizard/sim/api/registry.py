@@ -46,7 +46,8 @@ class Registry(object):
         if desc is None:
             raise KeyError("%s.%s is not in the API description" % (cls, message))
         if "async_ok" not in options:
-            options["async_ok"] = cls in ASYNC_CLASSES and not desc["implicit"]
+            # a slave's own calls (emergency transition) have no database to hold a task
+            options["async_ok"] = cls in ASYNC_CLASSES and not desc["implicit"] and not options.get("slave_ok")
         if "session" not in options:
             options["session"] = bool(desc["params"]) and desc["params"][0][0] == "session ref"
         self.handlers["%s.%s" % (cls, message)] = Handler(cls, message, desc["params"], fn, **options)
