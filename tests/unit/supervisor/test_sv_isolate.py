@@ -1,0 +1,51 @@
+"""Runner on its own: typed outcomes and exit codes of real job processes."""
+import os
+import signal
+import sys
+
+import pytest
+
+from halizard.supervisor import isolate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def runner():
+    sys.path.insert(0, HERE)
+    yield isolate.Runner()
+    sys.path.remove(HERE)
+
+
+@pytest.mark.parametrize("target,outcome,exit_code", [
+    ("sv_unit_jobs:ok", "ok", 0),
+    ("sv_unit_jobs:fail", "error", 1),
+    ("sv_unit_jobs:exit3", "error", 3),
+    ("sv_unit_jobs:missing_function", "error", 1),
+    ("sv_unit_jobs:suicide", "killed", -signal.SIGKILL),
+])
+def test_outcomes(runner, tmp_path, target, outcome, exit_code):
+    run = runner.start("t", target, str(tmp_path))
+    assert run.done.wait(20)
+    assert (run.outcome, run.exitcode) == (outcome, exit_code), run.as_dict()
+    assert run.duration is not None and run.finished >= run.started
+
+
+def test_deadline_and_kill_request(runner, tmp_path):
+    timed = runner.start("slow", "sv_unit_jobs:sleepy", str(tmp_path), deadline=0.5, grace=0.2)
+    killed = runner.start("slow2", "sv_unit_jobs:sleepy", str(tmp_path), grace=0.2)
+    assert runner.kill(killed, "test says so")
+    assert timed.done.wait(20) and killed.done.wait(20)
+    assert timed.outcome == "timed_out" and timed.duration >= 0.5
+    assert killed.outcome == "killed" and killed.reason == "test says so"
+    assert runner.kill(killed, "again") is False
+    assert runner.active() == []
+
+
+def test_context_reaches_the_job(runner, tmp_path):
+    run = runner.start("ctxjob", "sv_unit_jobs:context", str(tmp_path), overrides={"MONITOR_DELAY": "7"},
+                       deadline=30)
+    assert run.done.wait(20) and run.outcome == "ok", run.as_dict()
+    with open(os.path.join(str(tmp_path), "ctx.txt")) as handle:
+        name, delay, pgid_is_pid, has_deadline = handle.read().split()
+    assert (name, delay, pgid_is_pid, has_deadline) == ("ctxjob", "7", "True", "True")
