@@ -184,3 +184,16 @@ def test_native_ha_flag(pool):
     assert caught.value.details == ["HA_IS_ENABLED"]
     x.pool.disable_ha()
     assert x.pool.get_ha_enabled(pool_ref) is False
+
+
+def test_emergency_reset_master_repoints_one_slave(pool):
+    local = pool.xenapi_session("host3", login=False)
+    local.slave_local_login_with_password("root", pool.password)
+    local.xenapi.pool.emergency_reset_master(pool.host("host2")["address"])
+    assert pool_conf(pool, "host3") == "slave:%s" % pool.host("host2")["address"]
+    assert login_error(pool, "host3") == ["HOST_IS_SLAVE", pool.host("host2")["address"]]
+    master = pool.xenapi_session("host1", login=False)
+    master.slave_local_login_with_password("root", pool.password)
+    with pytest.raises(XenAPI.Failure) as caught:
+        master.xenapi.pool.emergency_reset_master(pool.host("host2")["address"])
+    assert caught.value.details[0] == "OPERATION_NOT_ALLOWED"

@@ -21,6 +21,8 @@ def emergency_reset_master(call, master_address):
             target = host_uuid
     if target is None or target == call.host_uuid:
         raise XapiError("HOST_UNKNOWN", master_address)
+    if pool.role[call.host_uuid] == "master":
+        raise XapiError("OPERATION_NOT_ALLOWED", "this host is a master; use pool.recover_slaves on the new master")
     pool.point_at(call.host_uuid, target)
     return ""
 
