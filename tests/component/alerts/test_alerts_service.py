@@ -69,3 +69,13 @@ def test_service_quiet_start_then_one_mail_via_the_alert_spool_job(smtp_factory,
             service.wait(5)
         log.close()
     assert len(server.received) == 1
+    # the password never reaches logs, alert state or the spool (the config layer's own 0600 copies
+    # of the configuration, override-last-good.json and pool-config.json, are its business)
+    config_copies = {conf, os.path.join(root, "var/lib/ha-lizard/override-last-good.json"),
+                     os.path.join(root, "var/lib/ha-lizard/pool-config.json")}
+    for directory, _dirs, files in os.walk(str(tmp_path)):
+        for name in files:
+            path = os.path.join(directory, name)
+            if path not in config_copies:
+                with open(path, "rb") as handle:
+                    assert PASSWORD.encode() not in handle.read(), path
