@@ -17,7 +17,7 @@ def service(root):
     """Factory: service(jobs_table, ...) starts a real supervisor; all are stopped afterwards."""
     started = []
 
-    def start(jobs_table, wait=True, **kw):
+    def start(jobs_table, wait=True, root=root, **kw):
         svc = Service(root, jobs_table, **kw)
         started.append(svc)
         return svc.start(wait=wait)

@@ -1,0 +1,57 @@
+"""The pool_state job against a simulated pool: cache refreshed, kept when XAPI hangs."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sv_helpers import jobs, wait_until
+
+
+def _sim(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "halizard.cli.ha_lizard", "sim"] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def pool(tmp_path):
+    directory = str(tmp_path / "pool")
+    up = _sim("up", "--hosts", "2", "--vms", "2", "--dir", directory)
+    assert up.returncode == 0, up.stderr
+    with open(os.path.join(directory, "pool.json")) as handle:
+        described = json.load(handle)
+    yield directory, described
+    _sim("down", "--dir", directory)
+
+
+def _view(root):
+    try:
+        with open(os.path.join(root, "var", "lib", "ha-lizard", "pool-view.json")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def test_pool_view_is_cached_and_kept_while_xapi_hangs(pool, service):
+    directory, described = pool
+    master = described["hosts"][0]
+    root = master["root"]
+    svc = service({"pool_state": {"target": "halizard.jobs.pool_state:run", "period": 0.5, "deadline": 3}},
+                  root=root)
+    view = wait_until(lambda: _view(root), 15, message="the first pool view")
+    assert sorted(h["name_label"] for h in view["hosts"]) == sorted(h["name_label"] for h in described["hosts"])
+    assert view["master"] == master["uuid"]
+    assert len(view["vms"]) == 2
+
+    assert _sim("fault", "--dir", directory, "hang-xapi", master["name_label"]).returncode == 0
+    last = wait_until(lambda: (jobs(root, svc.env)["pool_state"]["last"] or {}).get("outcome") in
+                      ("error", "timed_out") and jobs(root, svc.env)["pool_state"]["last"], 20,
+                      message="a failed refresh")
+    assert last["duration"] <= 6
+    kept = _view(root)
+    assert kept is not None and kept["hosts"] == view["hosts"]
+    assert "keeping the cached one" in svc.log() or last["outcome"] == "timed_out"
+    assert _sim("fault", "--dir", directory, "unhang-xapi", master["name_label"]).returncode == 0
+    wait_until(lambda: (_view(root) or {}).get("observed", 0) > kept["observed"], 20,
+               message="refreshes again after XAPI recovers")
