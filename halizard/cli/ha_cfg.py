@@ -236,11 +236,22 @@ def cmd_get(ctx, args):
     config = ctx.config()
     for problem in config.problems:
         ctx.warn(problem)
+    env = {"HOSTNAME": config.hostname}
+    invalid = {}
+    for param in params:
+        if param.name in stored:
+            try:
+                pool_store.decode(param, stored[param.name], env)
+            except ValueError:
+                invalid[param.name] = True
     if args.json:
         result = {}
         for param in params:
-            result[param.name] = _json_value(param, config.get(param.name) if param.name in stored
-                                             else param.default)
+            if param.name in stored and param.name not in invalid:
+                value = pool_store.decode(param, stored[param.name], env)
+            else:
+                value = pool_store.decode(param, pool_store.default_literal(param), env)
+            result[param.name] = _json_value(param, value)
         dump_json(result, ctx.out)
         return EXIT_OK
     rows = []
@@ -249,12 +260,16 @@ def cmd_get(ctx, args):
         shown = _display(param, raw if raw is not None else pool_store.default_literal(param))
         if args.list:
             rows.append("%s=%s" % (param.name, shown))
+        elif raw is None:
+            rows.append([param.name, shown, "(default, not stored in the pool)"])
         else:
-            note = "" if raw is not None else "(default, not stored in the pool)"
-            rows.append([param.name, shown, note])
+            rows.append([param.name, shown, "INVALID: the default applies" if param.name in invalid else ""])
     if args.list:
         ctx.out.write("".join(line + "\n" for line in sorted(rows)))
     else:
+        if not args.names:
+            for key in pool_store.foreign_keys(other):
+                rows.append([key[len(schema.POOL_KEY_PREFIX):], other[key], "(not used by this version)"])
         ctx.out.write(table(rows, ["PARAMETER", "VALUE", ""]))
     return EXIT_OK
 

@@ -305,3 +305,33 @@ def test_renaming_the_field_keeps_pool_ha(fresh):
     assert keys["XenCenter.CustomFields.my-ha"] == "true"
     assert run(fresh, "host2", "ha-status")[1].strip() == "true"
     assert run(fresh, "host2", "set", "xc_field_name", "ha-lizard-enabled")[0] == 0
+
+
+def test_get_shows_pool_values_not_overrides_and_flags_invalid_ones(fresh):
+    import json
+    root = root_of(fresh, "host2")
+    conf = os.path.join(root, "etc/ha-lizard/ha-lizard.conf")
+    with open(conf, "w") as handle:
+        handle.write("XAPI_COUNT=9\n")
+    session = fresh.xenapi_session()
+    ref = session.xenapi.pool.get_all()[0]
+    session.xenapi.pool.remove_from_other_config(ref, "HA_MONITOR_DELAY")
+    session.xenapi.pool.add_to_other_config(ref, "HA_MONITOR_DELAY", "soon")
+    session.xenapi.pool.add_to_other_config(ref, "HA_SOMETHING_OLD", "x")
+    session.xenapi.session.logout()
+    try:
+        status, out, err = run(fresh, "host2", "get", "--json")
+        data = json.loads(out)
+        assert data["XAPI_COUNT"] == 2 and data["MONITOR_DELAY"] == 15
+        assert "HA_MONITOR_DELAY" in err
+        status, out, err = run(fresh, "host2", "get")
+        row = [line for line in out.splitlines() if line.startswith("MONITOR_DELAY ")][0]
+        assert "soon" in row and "INVALID" in row
+        assert "SOMETHING_OLD" in out and "not used" in out
+        status, out, err = run(fresh, "host2", "get", "--effective", "--json")
+        assert json.loads(out)["XAPI_COUNT"] == {"value": 9, "source": "override"}
+    finally:
+        os.unlink(conf)
+        session = fresh.xenapi_session()
+        session.xenapi.pool.remove_from_other_config(session.xenapi.pool.get_all()[0], "HA_SOMETHING_OLD")
+        session.xenapi.session.logout()
