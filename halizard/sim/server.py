@@ -20,6 +20,7 @@ from halizard.sim.probe import ProbeServer
 
 HOLD_POLL_SECONDS = 0.05
 MAX_BODY_BYTES = 16 * 1024 * 1024
+IDLE_CLIENT_SECONDS = 120.0
 
 
 def reset_connection(sock):
@@ -36,12 +37,13 @@ def reset_connection(sock):
 
 def peer_closed(sock):
     """True when the client has gone away (EOF or error), without consuming data."""
+    previous = sock.gettimeout()
     try:
         sock.setblocking(False)
         try:
             data = sock.recv(1, socket.MSG_PEEK)
         finally:
-            sock.setblocking(True)
+            sock.settimeout(previous)
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
@@ -55,6 +57,7 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     server_version = "xapi"
     sys_version = ""
+    timeout = IDLE_CLIENT_SECONDS  # a client that connects and sends nothing is dropped, not kept forever
 
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         """Quiet: request lines would flood sim.log and may carry secrets."""
