@@ -19,7 +19,7 @@ from halizard import paths
 from halizard.statefiles import StateError, StateStore
 from halizard.supervisor import locks
 from halizard.supervisor.control import ControlError, ControlServer
-from halizard.supervisor.isolate import Runner
+from halizard.supervisor.isolate import Runner, RunJournal
 from halizard.supervisor.logsetup import setup_logging
 from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
@@ -100,7 +100,11 @@ class Service:
         self.settings = load_settings(self.root, self.overrides)
         self._configure_logging(self.settings)
         self._note("config", self.settings.problem)
-        self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file)
+        journal = RunJournal(os.path.join(locks.run_dir(self.root), "runs.json"))
+        for leader, members in sorted(journal.sweep().items()):
+            log.warning("killed {} leftover process(es) of job run {} from a previous instance", len(members), leader)
+        self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file,
+                             journal=journal)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
                                       default_grace=DEFAULT_GRACE, on_change=self._persist)
         self.control = ControlServer(self.root, self.handle)

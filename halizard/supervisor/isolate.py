@@ -12,6 +12,7 @@ Outcomes: ok (exit 0), error (exception or non-zero exit), timed_out
 (deadline hit), killed (kill request, or the process died by a signal it did
 not get from us).
 """
+import json
 import os
 import signal
 import sys
@@ -130,6 +131,67 @@ def signal_group(pid, sig, leader_fallback=False):
     return False
 
 
+def session_members(sid):
+    """Live pids of session `sid` (a job run's session: setsid makes sid == pgid == leader pid)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == sid and int(fields[3]) == sid:
+            members.append(int(entry))
+    return members
+
+
+class RunJournal:
+    """`<run dir>/runs.json`: pids of the runs in flight, so a restarted service can end leftovers.
+
+    Why: if the supervisor itself is killed (SIGKILL, OOM) without systemd
+    cleaning its cgroup (SysV), its job runs live on. The next instance
+    reads this file and kills whatever is still in those sessions.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, pids):
+        with self._lock:
+            tmp = self.path + ".tmp"
+            try:
+                with open(tmp, "w") as handle:
+                    handle.write(json.dumps(sorted(pids)))
+                os.replace(tmp, self.path)
+            except OSError:
+                pass
+
+    def sweep(self):
+        """Kill leftover sessions of a previous instance; returns {leader pid: members killed}."""
+        try:
+            with open(self.path) as handle:
+                pids = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        killed = {}
+        for pid in pids if isinstance(pids, list) else []:
+            if not isinstance(pid, int) or pid <= 1 or pid == os.getpid():
+                continue
+            members = session_members(pid)
+            if members:
+                signal_group(pid, signal.SIGKILL)
+                killed[pid] = members
+        self.record([])
+        return killed
+
+
 class Run:
     """One execution: what `jobs list` shows and what the history records."""
 
@@ -156,8 +218,9 @@ class Runner:
     """Starts runs and watches each one until its process group is gone."""
 
     def __init__(self, on_finish=None, log_stderr=False, log_file=None, clock=time.monotonic, wall=time.time,
-                 context_factory=mp_context, kill_wait=5.0):
+                 context_factory=mp_context, kill_wait=5.0, journal=None):
         self.on_finish = on_finish
+        self.journal = journal
         self.log_stderr = log_stderr
         self.log_file = log_file
         self.clock = clock
@@ -180,11 +243,16 @@ class Runner:
         wake_r, wake_w = os.pipe()
         with self._lock:
             self._active[run] = (process, wake_w)
+            self._journal_locked()
         deadline_mono = None if deadline is None else start_mono + deadline
         watcher = threading.Thread(target=self._watch, name="watch-" + name,
                                    args=(run, process, wake_r, start_mono, deadline_mono, grace), daemon=True)
         watcher.start()
         return run
+
+    def _journal_locked(self):
+        if self.journal is not None:
+            self.journal.record([r.pid for r in self._active if r.pid])
 
     def kill(self, run, reason):
         """Ask the watcher to end `run` (SIGTERM, grace, SIGKILL); returns at once."""
@@ -255,6 +323,7 @@ class Runner:
             run.duration = round(self.clock() - start_mono, 3)
             with self._lock:
                 _proc, wake_w = self._active.pop(run, (None, None))
+                self._journal_locked()
             for fd in (wake_r, wake_w):
                 if fd is not None:
                     try:

@@ -179,3 +179,14 @@ def test_systemd_notify_ready_watchdog_reloading_stopping(root, tmp_path):
     finally:
         svc.stop()
         sock.close()
+
+
+def test_a_new_instance_ends_the_jobs_a_crashed_one_left_behind(root, service):
+    first = service({"hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30}})
+    start = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    assert group_members(start["pid"]), "the crashed instance's job should still be running"
+    second = service({"tick": {"target": "sv_testjobs:tick", "period": 1}})
+    wait_until(lambda: not group_members(start["pid"]), 5, message="leftovers gone")
+    assert "leftover process(es) of job run %d" % start["pid"] in second.log()
