@@ -6,6 +6,7 @@ hold wire values (64-bit ints as strings, refs `OpaqueRef:<uuid>`), so
 answering `get_all_records` is a cheap copy. Every change is numbered for
 `event.from`.
 """
+import collections
 import copy
 import uuid as uuidlib
 import xmlrpc.client
@@ -13,6 +14,7 @@ import xmlrpc.client
 from halizard.sim.api.errors import XapiError, handle_invalid
 
 NULL_REF = "OpaqueRef:NULL"
+KEPT_DELETIONS = 5000  # deletions event.from still reports; older ones are forgotten, as XAPI does
 EPOCH = "19700101T00:00:00Z"
 
 
@@ -111,6 +113,7 @@ class Database(object):
         self.event_id = 0
         # (cls, ref) -> [last event id, creation event id, snapshot at deletion or None]
         self.changes = {}
+        self.deleted = collections.deque()  # (cls, ref) in deletion order, to forget old ones
 
     # --- basic access ---------------------------------------------------
     def exists(self, cls, ref):
@@ -185,6 +188,12 @@ class Database(object):
         self.uuids[cls].pop(record.get("uuid"), None)
         self._touch(cls, ref, "del")
         self.changes[(cls, ref)][2] = copy_record(record)
+        self.deleted.append((cls, ref))
+        while len(self.deleted) > KEPT_DELETIONS:
+            old = self.deleted.popleft()
+            entry = self.changes.get(old)
+            if entry is not None and entry[2] is not None:
+                del self.changes[old]
 
     def snapshot(self):
         """An independent copy (the local database a promoted slave starts from)."""
@@ -193,6 +202,7 @@ class Database(object):
         twin.uuids = copy.deepcopy(self.uuids)
         twin.event_id = self.event_id
         twin.changes = copy.deepcopy(self.changes)
+        twin.deleted = collections.deque(self.deleted)
         return twin
 
     # --- events -------------------------------------------------------

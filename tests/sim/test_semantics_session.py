@@ -128,3 +128,19 @@ def test_wrongly_typed_parameters_are_refused_cleanly(pool):
     assert failure(getattr(session, "pool.add_to_other_config")(session.handle, pool_ref, ["k"], "v")) == [
         "FIELD_TYPE_ERROR", "other_config"]
     assert failure(getattr(session, "VM.get_record")(session.handle, ["x"]))[0] == "HANDLE_INVALID"
+
+
+def test_sessions_beyond_the_per_originator_limit_are_destroyed_oldest_first(pool):
+    from halizard.sim.api import session as session_api
+
+    first = pool.xenapi_session()
+    x = first.xenapi
+    raw = pool.xenapi_session(login=False)
+    login = getattr(raw, "session.login_with_password")
+    for _ in range(session_api.SESSIONS_PER_ORIGINATOR):
+        assert login("root", pool.password, "2.0", "ha-lizard-tests")["Status"] == "Success"
+    count = len([r for r in pool.pool.dbs[pool.host("host1")["uuid"]].tables["session"].values()
+                 if r["originator"] == "ha-lizard-tests"])
+    assert count == session_api.SESSIONS_PER_ORIGINATOR
+    assert failure(getattr(raw, "VM.get_all")(first.handle)) == ["SESSION_INVALID", first.handle]
+    assert x.VM.get_all()  # the XenAPI client logs in again by itself

@@ -198,3 +198,13 @@ def test_async_task_result_is_xmlrpc_encoded(pool):
     assert record["result"] == ""
     x.task.destroy(task)
     assert details(x.task.get_record, task) == ["HANDLE_INVALID", "task", task]
+
+
+def test_start_prefers_the_affinity_host(pool):
+    x = pool.xenapi_session().xenapi
+    vm = vm_ref(x, "vm001")
+    x.VM.hard_shutdown(vm)
+    host3 = x.host.get_by_name_label("host3")[0]
+    x.VM.set_affinity(vm, host3)
+    x.VM.start(vm, False, False)
+    assert x.VM.get_resident_on(vm) == host3

@@ -12,6 +12,7 @@ from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
 
 SUPERUSER = "root"
+SESSIONS_PER_ORIGINATOR = 500  # XAPI destroys the oldest beyond this (clients that never log out)
 
 
 def _check_password(call, uname, pwd):
@@ -26,6 +27,9 @@ def login_with_password(call, uname, pwd, version="1.0", originator=""):
         raise XapiError("HOST_IS_SLAVE", pool.host_specs[pool.master_of[call.host_uuid]].address)
     _check_password(call, uname, pwd)
     db = pool.dbs[call.host_uuid]
+    same = [ref for ref, rec in db.items("session") if rec["originator"] == str(originator)]
+    for ref in same[:max(0, len(same) - SESSIONS_PER_ORIGINATOR + 1)]:
+        db.destroy("session", ref)
     return db.create("session", {
         "this_host": pool.host_refs[call.host_uuid], "this_user": NULL_REF,
         "last_active": now_datetime(time.time()), "pool": False, "is_local_superuser": True,

@@ -52,8 +52,12 @@ def _usable(call, host):
 
 def _choose_host(call, vm, need):
     db = call.db
-    best, best_free = None, -1
     used = used_memory_by_host(db)
+    affinity = db.field("VM", vm, "affinity")
+    if db.exists("host", affinity) and _usable(call, affinity) and _disk_conflict(call, vm, affinity) is None:
+        if total_memory(db, affinity) - used.get(affinity, 0) >= need:
+            return affinity  # XAPI tries the VM's home (affinity) host first
+    best, best_free = None, -1
     for host, _rec in sorted(db.items("host"), key=lambda item: item[1]["name_label"]):
         if not _usable(call, host) or _disk_conflict(call, vm, host) is not None:
             continue
