@@ -237,7 +237,7 @@ class JobScheduler:
                  "" if timing.deadline is None else ", deadline in %g s" % timing.deadline)
 
     def on_finish(self, run):
-        """Runner callback: record the outcome; the next check starts the next run."""
+        """Runner callback: record the outcome and arm the next start (start + period, or now if overdue)."""
         with self._lock:
             state = self.jobs.get(run.name)
             if state is None:
@@ -245,6 +245,9 @@ class JobScheduler:
             if state.run is run:
                 state.run = None
                 state.busy_checks = 0
+                if not state.retired and state.last_start is not None:
+                    # due again at start + period; don't wait for the next busy re-check
+                    self._arm(run.name, max(0.0, state.last_start + state.timing.period - self.wall()))
             state.last = run.as_dict()
             state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
         message = "job {} finished: {} after {:.2f} s{}".format(

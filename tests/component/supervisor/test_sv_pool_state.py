@@ -38,7 +38,7 @@ def test_pool_view_is_cached_and_kept_while_xapi_hangs(pool, service):
     master = described["hosts"][0]
     root = master["root"]
     svc = service({"pool_state": {"target": "halizard.jobs.pool_state:run", "period": 0.5, "deadline": 3}},
-                  root=root)
+                  root=root, extra_args=["--set", "MONITOR_SCANRATE=0.5"])
     view = wait_until(lambda: _view(root), 15, message="the first pool view")
     assert sorted(h["name_label"] for h in view["hosts"]) == sorted(h["name_label"] for h in described["hosts"])
     assert view["master"] == master["uuid"]

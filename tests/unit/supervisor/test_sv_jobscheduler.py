@@ -1,0 +1,100 @@
+"""JobScheduler driven check by check, with a recording runner and a fixed clock."""
+from halizard.supervisor.isolate import Run
+from halizard.supervisor.registry import JobSpec
+from halizard.supervisor.scheduler import JobScheduler
+from halizard.supervisor.settings import Settings
+
+
+class RecordingRunner:
+    def __init__(self):
+        self.started = []
+        self.killed = []
+
+    def start(self, name, target, root, overrides=None, deadline=None, grace=3.0):
+        run = Run(name, 1000.0, None if deadline is None else 1000.0 + deadline)
+        run.pid = 4242 + len(self.started)
+        self.started.append((name, deadline, grace))
+        return run
+
+    def kill(self, run, reason):
+        self.killed.append((run.pid, reason))
+        return True
+
+
+def _scheduler(killall="1", alerts=None):
+    runner = RecordingRunner()
+    settings = Settings(overrides={"MONITOR_DELAY": "15", "MONITOR_SCANRATE": "10",
+                                   "MONITOR_MAX_STARTS": "3", "MONITOR_KILLALL": killall})
+    sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f", deadline=40)}, settings,
+                         wall=lambda: 1000.0,
+                         alert=lambda fn, text, prio: alerts.append((fn, text, prio)) if alerts is not None else None)
+    sched._started = True   # drive checks by hand; APScheduler only queues the timers
+    return sched, runner
+
+
+def _finish(sched, runner, outcome="ok"):
+    run = sched.jobs["a"].run
+    run.outcome, run.duration, run.finished = outcome, 1.0, 1001.0
+    sched.on_finish(run)
+
+
+def test_idle_check_starts_with_the_job_deadline_and_arms_the_period():
+    sched, runner = _scheduler()
+    sched._check("a")
+    assert runner.started == [("a", 40.0, 3.0)]
+    assert sched.jobs["a"].next_check == 1015.0
+
+
+def test_busy_checks_wait_then_alert_and_kill_once():
+    alerts = []
+    sched, runner = _scheduler(alerts=alerts)
+    sched._check("a")
+    sched._check("a")
+    sched._check("a")
+    assert runner.killed == [] and sched.jobs["a"].next_check == 1010.0
+    sched._check("a")
+    sched._check("a")
+    assert runner.killed == [(4242, "MONITOR_MAX_STARTS reached (3 checks)")]
+    assert len(runner.started) == 1, "never a second run while the first is busy"
+
+
+def test_without_killall_only_an_alert():
+    sched, runner = _scheduler(killall="0")
+    for _ in range(6):
+        sched._check("a")
+    assert runner.killed == [] and len(runner.started) == 1
+    assert sched.jobs["a"].alerted
+
+
+def test_finish_records_and_next_run_starts():
+    sched, runner = _scheduler()
+    sched._check("a")
+    _finish(sched, runner, "error")
+    snapshot = sched.snapshot()[0]
+    assert snapshot["state"] == "idle" and snapshot["last"]["outcome"] == "error"
+    assert snapshot["counts"]["error"] == 1
+    sched._check("a")
+    assert len(runner.started) == 2 and sched.jobs["a"].busy_checks == 0
+
+
+def test_kill_request_and_unknown_job():
+    sched, runner = _scheduler()
+    assert sched.kill("a") == "idle"
+    sched._check("a")
+    assert sched.kill("a") == "killing" and runner.killed[-1][1] == "killed on request"
+    try:
+        sched.kill("nope")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("unknown job must raise KeyError")
+
+
+def test_reload_retires_removed_jobs_and_adds_new_ones():
+    sched, runner = _scheduler()
+    sched.reload({"b": JobSpec("b", "m:g", period=5)}, Settings())
+    assert sched.jobs["a"].retired and not sched.jobs["b"].retired
+    sched._check("a")
+    assert runner.started == []
+    sched._check("b")
+    assert runner.started[0][0] == "b"
