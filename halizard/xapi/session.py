@@ -46,8 +46,12 @@ class _DeadlineTransport(xmlrpc.client.Transport):
         self.timeout = float(timeout)
         self.source_address = source_address
         self.use_tls = use_tls
+        self.expired = False
 
     def make_connection(self, host):
+        if self.expired:
+            # xmlrpc retries a cut connection once; a call past its deadline must not.
+            raise socket.timeout("deadline passed")
         if self._connection and host == self._connection[0]:
             conn = self._connection[1]
             conn.timeout = self.timeout
@@ -67,6 +71,17 @@ class _DeadlineTransport(xmlrpc.client.Transport):
             conn = http.client.HTTPConnection(chost, timeout=self.timeout, source_address=source)
         self._connection = host, conn
         return conn
+
+    def abort(self):
+        """Cut the connection in use (from another thread): a blocked read returns at once."""
+        self.expired = True
+        connection = self._connection[1] if self._connection else None
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Calls:
@@ -203,30 +218,60 @@ class XapiSession:
         """Run one XML-RPC exchange under `timeout`; map every failure to a typed error."""
         seconds = self.timeout if timeout is None else float(timeout)
         self._proxy()
-        self._local.transport.timeout = seconds
+        transport = self._local.transport
+        transport.timeout = seconds
+        transport.expired = False
+        # The socket timeout bounds each read; this timer bounds the whole exchange, so
+        # a peer that trickles bytes cannot stretch a call past its deadline either.
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            transport.abort()
+
+        timer = threading.Timer(seconds, expire)
+        timer.daemon = True
+        timer.start()
         try:
-            return thunk()
+            result = thunk()
         except XenAPI.Failure as exc:
             details = list(exc.details) if isinstance(exc.details, (list, tuple)) else [exc.details]
             raise XapiFailure(details[0] if details else "UNKNOWN", details[1:]) from None
-        except socket.timeout:
-            self.close()
-            raise XapiTimeout(self.url, seconds, method) from None
-        except xmlrpc.client.Fault as exc:
-            if exc.faultCode == 504:
+        except Exception as exc:  # noqa: BLE001 - mapped to a typed error or re-raised unchanged
+            if expired.is_set():
                 self.close()
                 raise XapiTimeout(self.url, seconds, method) from None
-            raise XapiFailure("XMLRPC_FAULT", [exc.faultCode, exc.faultString]) from None
-        except xmlrpc.client.ProtocolError as exc:
+            typed = self._typed(exc, method, seconds)
+            if typed is None:
+                raise
+            raise typed from None
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            self.close()   # the answer arrived, but the connection may have been cut: start afresh
+        return result
+
+    def _typed(self, exc, method, seconds):
+        """The typed XAPI error for a transport/protocol exception (None: not ours to map)."""
+        if isinstance(exc, socket.timeout):
             self.close()
-            raise XapiFailure("HTTP_ERROR", [exc.errcode, exc.errmsg]) from None
-        except ExpatError:
+            return XapiTimeout(self.url, seconds, method)
+        if isinstance(exc, xmlrpc.client.Fault):
+            if exc.faultCode == 504:
+                self.close()
+                return XapiTimeout(self.url, seconds, method)
+            return XapiFailure("XMLRPC_FAULT", [exc.faultCode, exc.faultString])
+        if isinstance(exc, xmlrpc.client.ProtocolError):
             self.close()
-            raise XapiFailure("MALFORMED_RESPONSE", [method]) from None
-        except (http.client.HTTPException, OSError) as exc:
+            return XapiFailure("HTTP_ERROR", [exc.errcode, exc.errmsg])
+        if isinstance(exc, ExpatError):
+            self.close()
+            return XapiFailure("MALFORMED_RESPONSE", [method])
+        if isinstance(exc, (http.client.HTTPException, OSError)):
             self.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            raise XapiUnreachable(self.url, reason) from None
+            return XapiUnreachable(self.url, reason)
+        return None
 
 
 def url_for(address):

@@ -151,3 +151,47 @@ def test_logout_ends_the_session(pool):
     assert session.handle is None
     with pytest.raises(XapiFailure):
         session.xenapi.pool.get_all()
+
+
+def test_a_trickling_peer_cannot_stretch_the_deadline():
+    """A server that sends one byte every 0.2 s never trips the socket timeout; the call still ends."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.5)
+            try:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                    if stop.is_set():
+                        break
+                    conn.sendall(bytes([byte]))
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/" % listener.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(XapiTimeout):
+            xs.open_session(url, "root", "pw", timeout=1)
+        assert time.monotonic() - started < 2.5
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
