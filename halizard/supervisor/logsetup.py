@@ -32,7 +32,7 @@ def _enabled(config, name, default=True):
         return default
     if value is None:
         return default
-    return str(value).strip().strip("'\"") not in ("0", "false", "no", "")
+    return str(value).strip().strip("'\"").lower() not in ("0", "false", "no", "")
 
 
 def make_filter(config):

@@ -86,7 +86,7 @@ class Settings:
                 except Exception:
                     return True
         value = self.get(key)
-        return value is None or str(value).strip() not in ("0", "false", "no")
+        return value is None or str(value).strip().lower() not in ("0", "false", "no")
 
     def number(self, name, minimum=None):
         """A positive number parameter; a bad value falls back to the default with a warning."""
@@ -102,7 +102,15 @@ class Settings:
         return value
 
     def flag(self, name):
-        return str(self.get(name)).strip().strip("'\"") == "1"
+        """A 0/1 parameter (also accepts booleans and true/yes)."""
+        return str(self.get(name)).strip().strip("'\"").lower() in ("1", "true", "yes")
+
+    def __getattr__(self, name):
+        """Anything else (e.g. `xc_field_key`, `pool_ha_state()`) comes from the effective config."""
+        base = self.__dict__.get("base")
+        if base is None or name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(base, name)
 
     def snapshot(self, names=None):
         """Plain values for display (monitor parameters by default)."""

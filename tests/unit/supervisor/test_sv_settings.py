@@ -37,3 +37,12 @@ def test_function_switches():
 
 def test_unknown_names_fall_back_to_the_given_default():
     assert Settings().get("PRIORITY_monitor", 3) == 3
+
+
+def test_typed_values_from_the_effective_config():
+    from halizard.config.effective import build_effective
+
+    settings = Settings(build_effective({"HA_MONITOR_KILLALL": "0", "HA_MONITOR_DELAY": "45"}, {}, "h"))
+    assert settings.flag("MONITOR_KILLALL") is False and settings.number("MONITOR_DELAY") == 45
+    assert Settings(overrides={"MONITOR_KILLALL": True}).flag("MONITOR_KILLALL") is True
+    assert settings.xc_field_key.endswith("ha-lizard-enabled")   # passed through to the config
