@@ -22,6 +22,32 @@ def _md_escape(text):
     return text.replace("|", "\\|")
 
 
+HA_CFG_SECTION = """## Changing the configuration: `ha-cfg`
+
+`ha-cfg` works on any host of the pool (master or slave): it finds the master from
+`/etc/xensource/pool.conf`, follows a `HOST_IS_SLAVE` redirect, and gives every XAPI call
+the `XE_TIMEOUT` deadline. `--root DIR` (or `HALIZARD_ROOT`) acts as the host whose files live
+under DIR. Tools log in with `/etc/ha-lizard/xapi-credentials` (JSON `{"user": "root",
+"password": "..."}`, mode 0600).
+
+| Command | What it does |
+|---|---|
+| `get [-l] [--json] [--effective] [NAME...]` | pool values (table, `NAME=literal` lines, typed JSON); `--effective`: values in force on this host with their source |
+| `set NAME VALUE` | validate and store one pool value in the old format (`VALUE` `-` reads a secret from stdin) |
+| `insert` / `remove` | write the defaults of missing parameters / erase every `HA_*` parameter |
+| `backup FILE [--include-secrets]` / `restore FILE` | `NAME=literal` lines, mode 0600; a restore is all or nothing |
+| `restore-default [--yes]` | every pool parameter back to its default |
+| `ha-enable` / `ha-disable` / `ha-status` | the pool's XenCenter field `true` / `false` |
+| `set-vm-ha NAME true\\|false` / `get-vm-ha [--json]` | the per-VM XenCenter field (used when `OP_MODE=2` and `GLOBAL_VM_HA=0`) |
+| `status [--json] [--yes]` | version, mode, role, UUIDs, service and job health, HA state, suspension |
+| `email` / `email_debug` / `show-alerts` / `clear-alerts` | test mail and the pool's HA-Lizard alerts |
+| `log [-n N] [--no-follow]` / `version` / `help` | |
+
+Exit status: 0 success; 1 invalid value, unknown name or XAPI refusal (nothing is written);
+2 usage error or confirmation needed; 3 the pool master did not answer within `XE_TIMEOUT`.
+"""
+
+
 def configuration_md():
     out = ["# Configuration reference",
            "",
@@ -41,7 +67,8 @@ def configuration_md():
            "Secret parameters are shown as `********` and left out of `ha-cfg backup` unless",
            "`--include-secrets` is given. Parameters marked *restart* take effect when the service",
            "reloads its settings.",
-           ""]
+           "",
+           HA_CFG_SECTION]
     for group, params in _groups(schema.POOL_PARAMETERS).items():
         out += ["## %s" % group, "", "| Parameter | Default (stored as) | Kind | Description |",
                 "|---|---|---|---|"]

@@ -106,3 +106,11 @@ def test_alert_subcommands_are_delegated(pool):
     status, _out, err = run(root, "email")
     assert status != 0
     assert "Traceback" not in err and err.strip()
+
+
+def test_reference_documents_every_subcommand():
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(top, "docs", "configuration.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    for name, _func, _text in ha_cfg.SUBCOMMANDS:
+        assert "`%s" % name in text or "/ `%s" % name in text, name
