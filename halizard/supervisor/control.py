@@ -120,7 +120,7 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         sock.listen(8)
-        sock.settimeout(0.5)
+        sock.settimeout(5.0)   # stop() wakes accept() at once via shutdown(); this is only a backstop
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
@@ -130,6 +130,11 @@ class ControlServer:
 
     def stop(self):
         self._stop.set()
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(2.0)
         if self._sock is not None:
