@@ -120,7 +120,7 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         sock.listen(8)
-        sock.settimeout(5.0)   # stop() wakes accept() at once via shutdown(); this is only a backstop
+        sock.settimeout(5.0)   # stop() wakes accept() at once by connecting; this is only a backstop
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
@@ -130,17 +130,23 @@ class ControlServer:
 
     def stop(self):
         self._stop.set()
-        if self._sock is not None:
-            try:
-                self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if self._thread is not None and self._thread.is_alive():
+            self._wake_accept()
         if self._thread is not None:
             self._thread.join(2.0)
         if self._sock is not None:
             self._sock.close()
         try:
             os.unlink(self.path)
+        except OSError:
+            pass
+
+    def _wake_accept(self):
+        """Connect once to our own socket so a blocked accept() returns and sees the stop flag."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as poke:
+                poke.settimeout(1.0)
+                poke.connect(self.path)
         except OSError:
             pass
 
@@ -155,6 +161,9 @@ class ControlServer:
                     return
                 time.sleep(0.1)
                 continue
+            if self._stop.is_set():
+                conn.close()
+                return
             try:
                 self._handle(conn)
             except Exception as exc:

@@ -51,9 +51,19 @@ def cli(root, *args, env=None, timeout=30):
 
 
 def jobs(root, env=None):
-    result = cli(root, "jobs", "list", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    return {job["name"]: job for job in json.loads(result.stdout)["jobs"]}
+    """name -> job, asked over the control socket (cheap enough to poll; the CLI has its own tests)."""
+    from halizard.supervisor.control import query
+
+    return {job["name"]: job for job in query(root, "jobs", timeout=5.0)["jobs"]}
+
+
+def running(root):
+    from halizard.supervisor.control import ServiceNotRunning, query
+
+    try:
+        return query(root, "status", timeout=2.0)
+    except ServiceNotRunning:
+        return None
 
 
 def evidence(root, name):
@@ -113,7 +123,7 @@ class Service:
     def answering(self):
         if self.proc.poll() is not None:
             raise AssertionError("service exited early with %s: %s" % (self.proc.returncode, self.log()))
-        return cli(self.root, "status", env=self.env).returncode == 0
+        return running(self.root) is not None
 
     def log(self):
         try:
