@@ -233,8 +233,8 @@ class JobScheduler:
         state.busy_checks = 0
         state.alerted = False
         state.last_start = run.started
-        log.info("job {} started (pid {}){}", name, run.pid,
-                 "" if timing.deadline is None else ", deadline in %g s" % timing.deadline)
+        log.debug("job {} started (pid {}){}", name, run.pid,
+                  "" if timing.deadline is None else ", deadline in %g s" % timing.deadline)
 
     def on_finish(self, run):
         """Runner callback: record the outcome and arm the next start (start + period, or now if overdue)."""
@@ -248,14 +248,17 @@ class JobScheduler:
                 if not state.retired and state.last_start is not None:
                     # due again at start + period; don't wait for the next busy re-check
                     self._arm(run.name, max(0.0, state.last_start + state.timing.period - self.wall()))
+            previous = (state.last or {}).get("outcome")
             state.last = run.as_dict()
             state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
         message = "job {} finished: {} after {:.2f} s{}".format(
             run.name, run.outcome, run.duration or 0.0, " (%s)" % run.reason if run.reason else "")
-        if run.outcome == isolate.OK:
-            log.info(message)
-        else:
+        if run.outcome != isolate.OK:
             log.warning(message)
+        elif previous not in (None, isolate.OK):
+            log.info("job {} is ok again (previous run: {})", run.name, previous)
+        else:
+            log.debug(message)
         if self.on_change is not None:
             self.on_change()
 
