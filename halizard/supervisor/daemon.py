@@ -99,7 +99,7 @@ class Service:
         self.started = time.time()
         self.settings = load_settings(self.root, self.overrides)
         self._configure_logging(self.settings)
-        self._note("config", self.settings.problem)
+        self._note_config(self.settings)
         journal = RunJournal(os.path.join(locks.run_dir(self.root), "runs.json"))
         for leader, members in sorted(journal.sweep().items()):
             log.warning("killed {} leftover process(es) of job run {} from a previous instance", len(members), leader)
@@ -143,7 +143,7 @@ class Service:
             specs = {name: state.spec for name, state in self.scheduler.jobs.items() if not state.retired}
         self.settings = settings
         self._configure_logging(settings)
-        self._note("config", settings.problem)
+        self._note_config(settings)
         self.scheduler.reload(specs, settings)
         log.info("reload done: MONITOR_DELAY={} MONITOR_SCANRATE={} MONITOR_MAX_STARTS={} MONITOR_KILLALL={}",
                  settings.get("MONITOR_DELAY"), settings.get("MONITOR_SCANRATE"),
@@ -187,6 +187,14 @@ class Service:
             self.warnings[key] = problem
         else:
             self.warnings.pop(key, None)
+
+    def _note_config(self, settings):
+        """Configuration trouble (layer failed, broken override file) shows up in status/jobs list."""
+        self._note("config", settings.problem)
+        override_error = getattr(settings, "override_error", None)
+        if override_error:
+            log.warning("override file not applied, last good values kept: {}", override_error)
+        self._note("override", override_error and "override file not applied: %s" % override_error)
 
     def _on_finish(self, run):
         if self.scheduler is not None:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from sv_helpers import Service, cli, env_for, evidence, group_members, jobs, wait_until, write_override
+from sv_helpers import (Service, cli, env_for, evidence, group_members, jobs, running, wait_until,
+                        write_override)
 
 TICK = {"tick": {"target": "sv_testjobs:tick", "period": 0.5}}
 
@@ -68,6 +69,12 @@ def test_sighup_picks_up_a_changed_override(root, service):
     assert evidence(root, "show")[-1]["MONITOR_DELAY"] == "1"
     assert "SIGHUP: reloading" in svc.log()
     assert svc.proc.poll() is None
+
+    write_override(root, MONITOR_DELAY="soon")
+    svc.signal(signal.SIGHUP)
+    answer = wait_until(lambda: running(root)["warnings"] and running(root), 10, message="a config warning")
+    assert any("override file not applied" in w and "MONITOR_DELAY" in w for w in answer["warnings"])
+    assert jobs(root, svc.env)["show"]["timing"]["period"] == 1, "last good value kept"
 
 
 def test_sigterm_stops_every_job_within_bounds(root, service):
