@@ -85,15 +85,15 @@ class JobState:
         }
 
 
-def raise_alert(function, text, priority):
-    """Hand an alert to halizard.alerts (lazily; logs instead when it is not available)."""
+def raise_alert(function, text, priority, root=None):
+    """Hand an alert to halizard.alerts for host `root` (lazily; logs instead when it is not available)."""
     try:
         from halizard.alerts import raise_alert as alert
     except ImportError:
         log.error("ALERT ({}): {}", function, text)
         return
     try:
-        alert(function, text, priority)
+        alert(function, text, priority, root=root)
     except Exception as exc:
         log.error("ALERT ({}) could not be delivered ({}): {}", function, type(exc).__name__, text)
 
@@ -263,7 +263,7 @@ class JobScheduler:
             self.on_change()
 
     def _alert_async(self, text):
-        thread = threading.Thread(target=self.alert, args=("monitor", text, self._priority()),
+        thread = threading.Thread(target=self.alert, args=("monitor", text, self._priority(), self.root),
                                   name="alert", daemon=True)
         thread.start()
 

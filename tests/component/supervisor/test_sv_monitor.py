@@ -1,4 +1,6 @@
 """The old monitor semantics per job: no overlap, SCANRATE re-checks, MAX_STARTS and KILLALL."""
+import os
+
 from sv_helpers import evidence, group_members, jobs, wait_until
 
 
@@ -45,6 +47,18 @@ def test_max_starts_alerts_and_killall_kills_the_hung_run(root, service):
     assert "still running after 3 checks (MONITOR_MAX_STARTS); killing it (MONITOR_KILLALL=1)" in log
     # the next cycle starts again after the kill
     wait_until(lambda: len(evidence(root, "hang")) >= 2, 10, message="a new run after the kill")
+    # the alert went to this host's alert layer, under this root (never the machine's real /var/lib)
+    wait_until(lambda: _alert_under(root, "MONITOR_MAX_STARTS"), 10, message="the alert recorded under the root")
+
+
+def _alert_under(root, needle):
+    """True when some file the alerts layer wrote under `root`'s state dir mentions `needle`."""
+    for directory, _dirs, names in os.walk(os.path.join(root, "var", "lib", "ha-lizard", "alert-spool")):
+        for name in names:
+            with open(os.path.join(directory, name), errors="replace") as handle:
+                if needle in handle.read():
+                    return True
+    return False
 
 
 def test_max_starts_without_killall_only_alerts(root, service):

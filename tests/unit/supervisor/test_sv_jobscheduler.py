@@ -27,7 +27,8 @@ def _scheduler(killall="1", alerts=None):
                                    "MONITOR_MAX_STARTS": "3", "MONITOR_KILLALL": killall})
     sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f", deadline=40)}, settings,
                          wall=lambda: 1000.0,
-                         alert=lambda fn, text, prio: alerts.append((fn, text, prio)) if alerts is not None else None)
+                         alert=lambda fn, text, prio, root: alerts.append((fn, text, prio, root))
+                         if alerts is not None else None)
     sched._started = True   # drive checks by hand; APScheduler only queues the timers
     return sched, runner
 
@@ -55,6 +56,11 @@ def test_busy_checks_wait_then_alert_and_kill_once():
     sched._check("a")
     sched._check("a")
     assert runner.killed == [(4242, "MONITOR_MAX_STARTS reached (3 checks)")]
+    import time
+    deadline = time.monotonic() + 5
+    while not alerts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(alerts) == 1 and alerts[0][0] == "monitor" and alerts[0][3] == "/nonexistent-root"
     assert len(runner.started) == 1, "never a second run while the first is busy"
 
 
