@@ -20,7 +20,7 @@ from halizard.statefiles import StateError, StateStore
 from halizard.supervisor import locks
 from halizard.supervisor.control import ControlError, ControlServer
 from halizard.supervisor.isolate import Runner, RunJournal
-from halizard.supervisor.logsetup import setup_logging
+from halizard.supervisor.logsetup import logs_to_stderr, setup_logging
 from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
 from halizard.supervisor.scheduler import JobScheduler
@@ -172,8 +172,9 @@ class Service:
         try:
             self.setup()
         except StartupError as exc:
-            sys.stderr.write(str(exc) + "\n")
             log.error(str(exc))
+            if not logs_to_stderr():
+                sys.stderr.write(str(exc) + "\n")
             return exc.status
         try:
             self.serve()

@@ -21,6 +21,12 @@ FORMAT = "{extra[function]}: {message}"
 STDERR_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level} [{process}] {extra[function]}: {message}"
 
 logger.configure(extra={"function": "ha-lizard"})
+_STDERR_ACTIVE = False
+
+
+def logs_to_stderr():
+    """True when the last setup_logging() sends lines to stderr (so callers need not print them too)."""
+    return _STDERR_ACTIVE
 
 
 def _enabled(config, name, default=True):
@@ -79,7 +85,9 @@ def setup_logging(config=None, stderr=False, syslog_address=SYSLOG_SOCKET, level
     if handler is not None:
         ids.append(logger.add(handler, format=FORMAT, level=level, filter=accept,
                               backtrace=False, diagnose=False, catch=True))
-    if (stderr or handler is None) and sys.stderr is not None:
+    global _STDERR_ACTIVE
+    _STDERR_ACTIVE = bool((stderr or handler is None) and sys.stderr is not None)
+    if _STDERR_ACTIVE:
         ids.append(logger.add(sys.stderr, format=STDERR_FORMAT, level=level, filter=accept,
                               backtrace=False, diagnose=False, catch=True, colorize=False))
     if extra_sink is not None:

@@ -48,6 +48,7 @@ def test_second_instance_is_refused_and_first_untouched(root, service):
     second = subprocess.run(svc.command, env=svc.env, capture_output=True, text=True, timeout=30)
     assert second.returncode == 1
     assert "already running (pid %d)" % svc.proc.pid in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
     with open(pid_file) as handle:
         assert handle.read() == before
     assert svc.proc.poll() is None
@@ -197,3 +198,12 @@ def test_a_new_instance_ends_the_jobs_a_crashed_one_left_behind(root, service):
     second = service({"tick": {"target": "sv_testjobs:tick", "period": 1}})
     wait_until(lambda: not group_members(start["pid"]), 5, message="leftovers gone")
     assert "leftover process(es) of job run %d" % start["pid"] in second.log()
+
+
+def test_invalid_job_set_refuses_to_start_with_one_line(root):
+    env = env_for(root, {"bad": {"target": "not a target"}})
+    result = cli(root, "run", env=env, timeout=30)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ha-lizard: job bad: target must look like" in lines[0], lines
+    assert not os.path.exists(os.path.join(root, "run", "ha-lizard", "ha-lizard.pid"))
