@@ -29,6 +29,7 @@ from halizard.supervisor.settings import load_settings
 log = logger.bind(function="supervisor")
 
 HISTORY_STATE = "supervisor-jobs"
+START_STATE = "service-start"
 STOP_TIMEOUT = 15.0
 IDLE_TICK = 5.0
 
@@ -97,6 +98,7 @@ class Service:
             self.lock.release()
             raise StartupError("ha-lizard: %s" % exc) from None
         self.started = time.time()
+        self._record_start()
         self.settings = load_settings(self.root, self.overrides)
         self._configure_logging(self.settings)
         self._note_config(self.settings)
@@ -188,6 +190,13 @@ class Service:
             self.warnings[key] = problem
         else:
             self.warnings.pop(key, None)
+
+    def _record_start(self):
+        """`service-start.json` tells jobs (e.g. the alerts' quiet start) when this instance began."""
+        try:
+            self.state.write(START_STATE, {"started": self.started, "pid": os.getpid()})
+        except StateError as exc:
+            self._note("state", str(exc))
 
     def _note_config(self, settings):
         """Configuration trouble (layer failed, broken override file) shows up in status/jobs list."""

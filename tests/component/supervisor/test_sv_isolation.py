@@ -62,3 +62,29 @@ def test_externally_killed_worker_is_recorded_as_killed(root, service):
     assert "signal 9" in job["last"]["reason"]
     wait_until(lambda: len(evidence(root, "hang")) >= 2, 10, message="the next run")
     assert svc.answering()
+
+
+def _children(pid):
+    import glob
+    kids = []
+    for path in glob.glob("/proc/%d/task/*/children" % pid):
+        with open(path) as handle:
+            kids.extend(int(k) for k in handle.read().split())
+    return kids
+
+
+def test_killed_forkserver_ends_in_flight_runs_and_is_replaced(root, service):
+    import os
+    svc = service({"tick": {"target": "sv_testjobs:tick", "period": 0.3},
+                   "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30}})
+    start = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    servers = [pid for pid in _children(svc.proc.pid)
+               if b"forkserver" in open("/proc/%d/cmdline" % pid, "rb").read()]
+    assert len(servers) == 1
+    os.kill(servers[0], signal.SIGKILL)
+    job = wait_until(lambda: _finished(root, "hang", "error", svc.env), 10, message="the orphaned run ended")
+    assert job["last"]["exit"] is not None
+    wait_until(lambda: not group_members(start["pid"]), 5, message="its process group gone")
+    assert not process_alive(start["grandchild"])
+    before = len(evidence(root, "tick"))
+    wait_until(lambda: len(evidence(root, "tick")) >= before + 3, 10, message="runs through a new forkserver")

@@ -54,6 +54,8 @@ def test_second_instance_is_refused_and_first_untouched(root, service):
     assert svc.proc.poll() is None
     status = json.loads(cli(root, "status", "--json", env=svc.env).stdout)
     assert status["pid"] == svc.proc.pid
+    with open(os.path.join(root, "var", "lib", "ha-lizard", "service-start.json")) as handle:
+        assert json.load(handle)["pid"] == svc.proc.pid
     started = cli(root, "start", env=svc.env)
     assert started.returncode == 1 and "already running" in started.stdout
 
