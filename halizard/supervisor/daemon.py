@@ -196,7 +196,8 @@ class Service:
         try:
             self.state.write(START_STATE, {"started": self.started, "pid": os.getpid()})
         except StateError as exc:
-            self._note("state", str(exc))
+            log.warning("cannot record the service start: {}", exc)
+            self._note("start", str(exc))
 
     def _note_config(self, settings):
         """Configuration trouble (layer failed, broken override file) shows up in status/jobs list."""
