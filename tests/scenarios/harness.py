@@ -1,0 +1,385 @@
+"""Scenario harness: a simulated pool with a real `ha-lizard run` per host.
+
+Why: the behaviours of the HA manager only show when real supervisors (one
+per simulated host root, as subprocesses) act on a simulated pool through
+XAPI. This module starts both, sets the pool configuration, offers wait-until
+helpers and the final check every scenario ends with: `sim status --json`
+has no violation and every protected VM runs exactly once.
+
+Use in a test module (no conftest needed)::
+
+    import harness
+    scenario = harness.scenario_fixture()
+
+    def test_something(scenario):
+        sc = scenario(hosts=3, vms=4, config={"MONITOR_DELAY": 2})
+        sc.start_supervisors()
+        sc.pool.fault("crash-vm", "vm001")
+        sc.wait_vm_running("vm001", 20)
+        sc.check_final()
+
+Short parameters by default (the machine is small and shared): MONITOR_DELAY
+2, XAPI_COUNT 2, XAPI_DELAY 1, MONITOR_SCANRATE 1, start latency 0.1, fuse 1.
+"""
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+DEFAULT_CONFIG = {
+    "MONITOR_DELAY": 2,
+    "MONITOR_SCANRATE": 1,
+    "XAPI_COUNT": 2,
+    "XAPI_DELAY": 1,
+    "XE_TIMEOUT": 5,
+}
+
+
+def _load_sim_fixtures():
+    """The simulator's CLI pool handle lives in tests/sim/conftest.py; load it under a unique name."""
+    path = os.path.join(REPO, "tests", "sim", "conftest.py")
+    spec = importlib.util.spec_from_file_location("scenario_sim_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SIM = _load_sim_fixtures()
+CliPool = _SIM.CliPool
+
+
+def wait_until(predicate, timeout, interval=0.05, message="condition"):
+    """Poll `predicate` until it returns something truthy; returns it, or fails after `timeout` s."""
+    limit = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            value = predicate()
+            last_error = None
+        except AssertionError as exc:  # a transient CLI failure while the pool changes
+            value, last_error = None, exc
+        if value:
+            return value
+        if time.monotonic() >= limit:
+            detail = " (last error: %s)" % last_error if last_error else ""
+            raise AssertionError("timed out after %g s waiting for %s%s" % (timeout, message, detail))
+        time.sleep(interval)
+
+
+def ha_lizard_command():
+    return [sys.executable, "-m", "halizard.cli.ha_lizard"]
+
+
+def ha_cfg_command():
+    return [sys.executable, "-m", "halizard.cli.ha_cfg"]
+
+
+class Supervisor:
+    """A foreground `ha-lizard --root ROOT run` for one simulated host; stopped at teardown."""
+
+    def __init__(self, name, root, env):
+        self.name = name
+        self.root = root
+        self.env = env
+        self.log_path = os.path.join(root, "service.log")
+        self.proc = None
+        self._stderr = None
+
+    def start(self, wait=True, timeout=30):
+        self._stderr = open(os.path.join(self.root, "service.stderr"), "a")
+        command = ha_lizard_command() + ["--root", self.root, "run", "--log-file", self.log_path]
+        self.proc = subprocess.Popen(command, env=self.env, stdout=self._stderr, stderr=self._stderr,
+                                     start_new_session=True)
+        if wait:
+            wait_until(self.answering, timeout, interval=0.1, message="the supervisor of %s" % self.name)
+        return self
+
+    def answering(self):
+        from halizard.supervisor.control import ServiceNotRunning, query
+
+        if self.proc.poll() is not None:
+            raise RuntimeError("supervisor of %s exited with %s: %s" % (self.name, self.proc.returncode,
+                                                                        self.log()[-2000:]))
+        try:
+            return query(self.root, "status", timeout=2.0) is not None
+        except ServiceNotRunning:
+            return False
+
+    def jobs(self):
+        """name -> job record, over the control socket."""
+        from halizard.supervisor.control import query
+
+        return {job["name"]: job for job in query(self.root, "jobs", timeout=5.0)["jobs"]}
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
+
+    def state(self, name, default=None):
+        """A state file of this host (var/lib/ha-lizard/NAME.json), or `default`."""
+        path = os.path.join(self.root, "var", "lib", "ha-lizard", name + ".json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return default
+
+    def stop(self, timeout=25):
+        if self.proc is None:
+            return None
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+            return self.proc.returncode
+        finally:
+            try:  # sweep anything its jobs left in its group
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
+
+
+class Scenario:
+    """One simulated pool plus its supervisors."""
+
+    def __init__(self, directory, hosts=3, vms=4, start_latency=0.1, fuse=1.0, config=None,
+                 host_overrides=None, ha_enabled=True, jobs=None):
+        self.dir = str(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.pool = CliPool(os.path.join(self.dir, "p"))
+        self.pool.up(hosts, vms, start_latency, fuse, [])
+        self.supervisors = {}
+        self.unprotected = set()
+        self.jobs = jobs
+        merged = dict(DEFAULT_CONFIG)
+        merged.update(config or {})
+        self.set_config(**merged)
+        if ha_enabled:
+            self.set_pool_ha("true")
+        for name, values in (host_overrides or {}).items():
+            self.write_override(name, **values)
+
+    # --- the pool, through XAPI -------------------------------------------------------
+    def session(self, host=None, timeout=10.0):
+        """A logged-in XenAPI session to the master (or `host`); log it out yourself or use `xapi`."""
+        return self.pool.xenapi_session(host, timeout=timeout)
+
+    def xapi(self, fn, host=None):
+        """Run fn(session.xenapi) on a fresh session to the master and log out."""
+        session = self.session(host)
+        try:
+            return fn(session.xenapi)
+        finally:
+            try:
+                session.xenapi.session.logout()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+
+    def set_config(self, **values):
+        """Store pool parameters (pool other_config HA_<NAME>) in the old literal format."""
+        from halizard.config import pool_store, schema
+
+        def apply(x):
+            ref = x.pool.get_all()[0]
+            other = x.pool.get_other_config(ref)
+            for name, value in values.items():
+                param = schema.get_param(name)
+                raw = pool_store.encode(param, str(value), other.get(param.pool_key))
+                if param.pool_key in other:
+                    x.pool.remove_from_other_config(ref, param.pool_key)
+                x.pool.add_to_other_config(ref, param.pool_key, raw)
+        self.xapi(apply)
+
+    def set_pool_ha(self, value):
+        """The pool HA switch (XenCenter field on the pool): "true", "false" or anything."""
+        self._set_other_config("pool", None, "XenCenter.CustomFields.ha-lizard-enabled", value)
+
+    def set_vm_field(self, vm, key, value):
+        """Set (value str) or remove (value None) a key of VM `vm`'s other_config."""
+        self._set_other_config("VM", vm, key, value)
+
+    def set_vm_ha(self, vm, value):
+        """The VM's XenCenter HA field (value None removes it)."""
+        self.set_vm_field(vm, "XenCenter.CustomFields.ha-lizard-enabled", value)
+
+    def _set_other_config(self, cls, vm, key, value):
+        def apply(x):
+            api = getattr(x, cls)
+            ref = api.get_all()[0] if vm is None else self.vm_ref(x, vm)
+            if key in api.get_other_config(ref):
+                api.remove_from_other_config(ref, key)
+            if value is not None:
+                api.add_to_other_config(ref, key, value)
+        self.xapi(apply)
+
+    @staticmethod
+    def vm_ref(x, vm):
+        refs = x.VM.get_by_name_label(vm)
+        if len(refs) != 1:
+            raise AssertionError("expected one VM named %s, found %d" % (vm, len(refs)))
+        return refs[0]
+
+    def vm_record(self, vm):
+        return self.xapi(lambda x: x.VM.get_record(self.vm_ref(x, vm)))
+
+    def unprotect(self, vm):
+        """Tell the simulator (and the final check) that `vm` is not expected to run."""
+        self.set_vm_field(vm, "sim-protected", "false")
+        self.unprotected.add(vm)
+
+    def operator_shutdown(self, vm):
+        self.xapi(lambda x: x.VM.clean_shutdown(self.vm_ref(x, vm)))
+
+    def operator_start(self, vm):
+        self.xapi(lambda x: x.VM.start(self.vm_ref(x, vm), False, False))
+
+    # --- host roots, override files, supervisors ---------------------------------------
+    def host_root(self, name):
+        return self.pool.host(name)["root"]
+
+    def write_override(self, name, **values):
+        """The host override file (etc/ha-lizard/ha-lizard.conf) of host `name`."""
+        path = os.path.join(self.host_root(name), "etc", "ha-lizard", "ha-lizard.conf")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("# scenario override\n")
+            for key, value in values.items():
+                handle.write("%s=%s\n" % (key, value))
+
+    def env_for(self, name):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([HERE, REPO])
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("HALIZARD_ROOT", None)
+        env.pop("HALIZARD_JOBS", None)
+        if self.jobs is not None:
+            jobs_file = os.path.join(self.host_root(name), "scenario-jobs.json")
+            with open(jobs_file, "w", encoding="utf-8") as handle:
+                json.dump(self.jobs, handle)
+            env["HALIZARD_JOBS"] = jobs_file
+        return env
+
+    def start_supervisors(self, names=None, wait=True):
+        """Start `ha-lizard run` on each named host (default: every host); returns them."""
+        names = names or [h["name_label"] for h in self.pool.hosts]
+        started = []
+        for name in names:
+            sup = Supervisor(name, self.host_root(name), self.env_for(name))
+            self.supervisors[name] = sup
+            started.append(sup.start(wait=False))
+        if wait:
+            for sup in started:
+                wait_until(sup.answering, 30, interval=0.1, message="the supervisor of %s" % sup.name)
+        return started
+
+    def supervisor(self, name):
+        return self.supervisors[name]
+
+    def logs(self):
+        """Every supervisor's log, for assertion messages."""
+        return "\n".join("==== %s\n%s" % (n, s.log()[-4000:]) for n, s in sorted(self.supervisors.items()))
+
+    def ha_cfg(self, host, *args, timeout=60):
+        """`ha-cfg --root <host root> ARGS...` (CompletedProcess, text)."""
+        env = self.env_for(host)
+        return subprocess.run(ha_cfg_command() + ["--root", self.host_root(host)] + [str(a) for a in args],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout, check=False)
+
+    # --- observation ---------------------------------------------------------------------
+    def status(self):
+        return self.pool.status()
+
+    def vm(self, name):
+        for vm in self.status()["vms"]:
+            if vm["name_label"] == name:
+                return vm
+        raise KeyError(name)
+
+    def wait_vm_running(self, name, timeout, where=None):
+        """Until `name` runs (exactly once; on host `where` when given); returns its status entry."""
+        def running():
+            vm = self.vm(name)
+            if vm["power_state"] == "Running" and len(vm["running_on"]) == 1:
+                if where is None or vm["running_on"] == [where]:
+                    return vm
+            return None
+        return wait_until(running, timeout, interval=0.1, message="%s running" % name)
+
+    def wait_vm_halted(self, name, timeout):
+        return wait_until(lambda: self.vm(name)["power_state"] == "Halted" and self.vm(name), timeout,
+                          interval=0.1, message="%s halted" % name)
+
+    def stays(self, predicate, seconds, interval=0.2, message="condition"):
+        """Assert `predicate` holds for the whole `seconds` (a negative check with a deadline)."""
+        limit = time.monotonic() + seconds
+        while time.monotonic() < limit:
+            if not predicate():
+                raise AssertionError("%s stopped holding" % message)
+            time.sleep(interval)
+
+    def check_final(self, expect_halted=()):
+        """No violation, every protected VM runs exactly once, `expect_halted` VMs are halted."""
+        status = self.status()
+        assert status["violations"] == [], "violations: %s\n%s" % (status["violations"], self.logs())
+        halted = set(expect_halted)
+        for vm in status["vms"]:
+            name = vm["name_label"]
+            if name in halted:
+                assert vm["running_on"] == [], "%s should be halted: %s" % (name, vm)
+            elif name not in self.unprotected:
+                assert len(vm["running_on"]) == 1, "%s should run exactly once: %s\n%s" % (
+                    name, vm, self.logs())
+        return status
+
+    def close(self):
+        for sup in self.supervisors.values():
+            try:
+                sup.stop()
+            except Exception:  # noqa: BLE001 - teardown goes on
+                pass
+        self.pool.down()
+
+
+def scenario_fixture(name="scenario"):
+    """A pytest fixture `scenario(**kw) -> Scenario`; everything is torn down after the test."""
+
+    @pytest.fixture(name=name)
+    def _fixture():
+        made = []
+        # short paths: the supervisor's control socket path must fit AF_UNIX's ~107 bytes
+        base = tempfile.mkdtemp(prefix="hs-", dir="/tmp")
+
+        def make(**kw):
+            sc = Scenario(os.path.join(base, str(len(made))), **kw)
+            made.append(sc)
+            return sc
+
+        yield make
+        for sc in made:
+            sc.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+    return _fixture
