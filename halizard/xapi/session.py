@@ -15,6 +15,7 @@ memory and never appears in a message, log line or exception.
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import threading
@@ -38,6 +39,36 @@ DEFAULT_TIMEOUT = 10.0
 ORIGINATOR = "ha-lizard"
 
 
+class MalformedResponse(xmlrpc.client.ResponseError):
+    """The peer answered, but not with a XAPI XML-RPC response (the text says how)."""
+
+
+def _check_shape(result):
+    """Raise MalformedResponse unless `result` is one XAPI status struct XenAPI can read."""
+    if not (isinstance(result, tuple) and len(result) == 1 and isinstance(result[0], dict)):
+        raise MalformedResponse("not a single struct")
+    answer = result[0]
+    status = answer.get("Status")
+    if status == "Success":
+        if "Value" not in answer:
+            raise MalformedResponse("Success without Value")
+        return
+    description = answer.get("ErrorDescription")
+    if status is None or not isinstance(description, (list, tuple)) or not description:
+        raise MalformedResponse("no Status or ErrorDescription")
+
+
+def _peer_closed(sock):
+    """True when a kept-alive socket is readable while idle: the peer closed it (or sent junk)."""
+    try:
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        readable, _w, _x = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 class _DeadlineTransport(xmlrpc.client.Transport):
     """HTTP transport whose sockets carry a deadline and a source address."""
 
@@ -48,12 +79,25 @@ class _DeadlineTransport(xmlrpc.client.Transport):
         self.use_tls = use_tls
         self.expired = False
 
+    def request(self, host, handler, request_body, verbose=False):
+        """Send the request exactly once.
+
+        Why: xmlrpc.client re-sends a request whose connection broke, on a fresh
+        connection. The server may already have run it (message.create, VM.start):
+        a second run is worse than an error. A kept-alive connection the peer
+        closed while idle is detected before sending instead (make_connection).
+        """
+        return self.single_request(host, handler, request_body, verbose)
+
     def make_connection(self, host):
         if self.expired:
-            # xmlrpc retries a cut connection once; a call past its deadline must not.
+            # a call past its deadline must not open a new connection
             raise socket.timeout("deadline passed")
         if self._connection and host == self._connection[0]:
             conn = self._connection[1]
+            if conn.sock is not None and _peer_closed(conn.sock):
+                self.close()   # stale keep-alive: reconnect before sending, never after
+                return self.make_connection(host)
             conn.timeout = self.timeout
             if conn.sock is not None:
                 conn.sock.settimeout(self.timeout)
@@ -71,6 +115,15 @@ class _DeadlineTransport(xmlrpc.client.Transport):
             conn = http.client.HTTPConnection(chost, timeout=self.timeout, source_address=source)
         self._connection = host, conn
         return conn
+
+    def parse_response(self, response):
+        """The XML-RPC answer, checked to be what XenAPI expects (MalformedResponse if not)."""
+        try:
+            result = super().parse_response(response)
+        except (ExpatError, ValueError, TypeError, OverflowError, xmlrpc.client.ResponseError) as exc:
+            raise MalformedResponse(type(exc).__name__) from None
+        _check_shape(result)
+        return result
 
     def abort(self):
         """Cut the connection in use (from another thread): a blocked read returns at once."""
@@ -264,9 +317,9 @@ class XapiSession:
         if isinstance(exc, xmlrpc.client.ProtocolError):
             self.close()
             return XapiFailure("HTTP_ERROR", [exc.errcode, exc.errmsg])
-        if isinstance(exc, ExpatError):
+        if isinstance(exc, (ExpatError, xmlrpc.client.ResponseError)):
             self.close()
-            return XapiFailure("MALFORMED_RESPONSE", [method])
+            return XapiFailure("MALFORMED_RESPONSE", [method, str(exc)])
         if isinstance(exc, (http.client.HTTPException, OSError)):
             self.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
@@ -275,11 +328,12 @@ class XapiSession:
 
 
 def url_for(address):
-    """The XAPI URL of a host address (IPv6 literals bracketed, port 80 as XAPI clients assume)."""
+    """The XAPI URL of a host address: `addr`, `addr:port`, an IPv6 literal (bracketed here)
+    or a full URL; port 80 unless given, as XAPI clients assume."""
     if "://" in address:
         return address if address.endswith("/") else address + "/"
-    if ":" in address and not address.startswith("["):
-        address = "[%s]" % address
+    if address.count(":") >= 2 and not address.startswith("["):
+        address = "[%s]" % address   # host:port has one colon, an IPv6 literal at least two
     return "http://%s/" % address
 
 

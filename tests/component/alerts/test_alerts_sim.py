@@ -180,8 +180,8 @@ def test_hung_master_costs_the_caller_at_most_a_few_seconds(sim_hosts):
     finally:
         sim_hosts.fault("unhang-xapi", sim_hosts.master_name())
         session.logout()
-    # INLINE_XAPI_SECONDS bounds the call; the session layer currently lets xmlrpc retry once after
-    # its deadline cut (so up to twice that): reported to its owner
-    assert outcome.xapi == "queued" and took < 2 * INLINE_XAPI_SECONDS + 1.5
+    # INLINE_XAPI_SECONDS bounds the call: the session layer sends a request once, and its deadline
+    # covers the whole exchange (no re-send after the cut); the rest is spooling and slack
+    assert outcome.xapi == "queued" and took < INLINE_XAPI_SECONDS + 1.5
     alert_spool.run(JobContext(host["root"], "alert_spool", config={"MAIL_ON": "0"}))
     assert [m["body"] for m in messages(sim_hosts) if m["name"] == "HA-Lizard - check_xapi"] == ["master xapi hung"]
