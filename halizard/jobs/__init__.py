@@ -9,4 +9,11 @@ MONITOR_SCANRATE x MONITOR_MAX_STARTS) unless given here.
 
 JOBS = {
     "pool_state": {"target": "halizard.jobs.pool_state:run"},
+    "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},
+    "vm_events": {"target": "halizard.jobs.vm_events:run", "period": 30, "deadline": 130},
+    "zombies": {"target": "halizard.jobs.zombies:run"},
+    "master_watch": {"target": "halizard.jobs.master_watch:run", "deadline": 300},
+    "master_cycle": {"target": "halizard.jobs.master_cycle:run"},
+    "autoselect": {"target": "halizard.jobs.autoselect:run"},
+    "self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1},
 }

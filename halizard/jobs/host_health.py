@@ -1,0 +1,105 @@
+"""Master: probe every enabled slave at once, carry failure streaks, judge health, compute quorum.
+
+Why: detection time must not grow with the number of hosts or failures
+(the old product probed one host after another). One probe round covers
+all peers in parallel (halizard.probes.parallel); its results are folded
+with the previous round's (health.carry_streak, kept in the state file
+`host-probes`) so the self-fence deadline is measured from the first
+failure of the whole streak. The verdicts, the quorum and what was decided
+go into the status report `host-health` (read by `ha-lizard status`/tests).
+"""
+import time
+
+from halizard.core import health, quorum
+from halizard.core.health import ProbeResult
+from halizard.probes import net
+from halizard.probes.deadline import after
+from halizard.probes.parallel import probe_hosts
+
+PROBES_STATE = "host-probes"
+REPORT_STATE = "host-health"
+
+
+def _from_plain(d):
+    try:
+        return ProbeResult(tries=int(d["tries"]), xapi_ok=bool(d["xapi_ok"]), network_ok=d.get("network_ok"),
+                           first_failure_at=d.get("first_failure_at"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _to_plain(p):
+    return {"tries": p.tries, "xapi_ok": p.xapi_ok, "network_ok": p.network_ok,
+            "first_failure_at": p.first_failure_at}
+
+
+def round_seconds(policy):
+    """Longest time one parallel probe round takes (plus a little slack)."""
+    return policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
+
+
+def probe_peers(platform, peers, policy, credentials, state):
+    """Probe `peers` ((uuid, address) pairs) in parallel; {uuid: ProbeResult} with streaks carried.
+
+    Also returns the raw PeerProbe per uuid (for details in the report).
+    The streak state is rewritten for exactly these peers.
+    """
+    user, password = credentials
+    raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
+                      user, password, deadline=after(round_seconds(policy)))
+    previous = state.read(PROBES_STATE, {}) or {}
+    results = {}
+    for uuid, peer_probe in raw.items():
+        prev = previous.get(uuid)
+        results[uuid] = health.carry_streak(_from_plain(prev) if isinstance(prev, dict) else None,
+                                            peer_probe.as_core())
+    state.write(PROBES_STATE, {uuid: _to_plain(p) for uuid, p in results.items()})
+    return results, raw
+
+
+def heuristics_ok(platform, policy, deadline_seconds=None):
+    """True when every FENCE_HEURISTICS_IPS address answers a network probe; None when none are used."""
+    if not policy.heuristics_configured:
+        return None
+    seconds = deadline_seconds if deadline_seconds is not None else max(0.5, policy.XE_TIMEOUT / 2.0)
+    source = platform.source_address()
+    for address in policy.FENCE_HEURISTICS_IPS:
+        try:
+            result = net.probe(platform.probe_target(address), after(seconds), source)
+        except (net.ProbeSetupError, net.ProbeInputError):
+            return False
+        if not result.ok:
+            return False
+    return True
+
+
+def reachable_of(probes):
+    """Uuids reached by network or xapi in this round."""
+    return {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
+
+
+def judge(self_uuid, pool, probes, heuristics, policy):
+    """(verdicts {uuid: HealthVerdict}, QuorumResult) for the enabled slaves of `pool`."""
+    verdicts = {u: health.classify(p, policy) for u, p in probes.items()}
+    enabled = [h.uuid for h in pool.hosts if h.enabled]
+    result = quorum.compute(self_uuid, enabled, reachable_of(probes), heuristics, policy)
+    return verdicts, result
+
+
+def write_report(state, pool, verdicts, quorum_result, decisions, raw=None):
+    """The status report: per host verdict and decision, the quorum, the time."""
+    hosts = {}
+    for h in pool.hosts:
+        v = verdicts.get(h.uuid)
+        entry = {"name_label": h.name_label, "role": "master" if h.uuid == pool.master_uuid else "slave",
+                 "health": "master" if h.uuid == pool.master_uuid else (v.state if v else "not probed"),
+                 "why": v.why if v else "", "decision": decisions.get(h.uuid, "")}
+        if raw and h.uuid in raw:
+            entry["detail"] = raw[h.uuid].detail
+        hosts[h.uuid] = entry
+    state.write(REPORT_STATE, {
+        "observed": time.time(),
+        "quorum": {"votes": quorum_result.votes, "total": quorum_result.total,
+                   "has_quorum": quorum_result.has_quorum, "why": quorum_result.why},
+        "hosts": hosts,
+    })

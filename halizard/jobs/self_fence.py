@@ -1,0 +1,124 @@
+"""Job `self_fence` (every host, every second): stop this host's VMs when it is cut off from the pool.
+
+Why: without a fence that can prove death (POOL, FENCE_ENABLED=0, a 3-host
+split), the other side restarts our VMs after the timed self-fence wait
+(core timing.recovery_wait). That is only safe if this host, once it lost
+quorum or its management link, really stops its VMs within the deadline
+the wait assumes. This job measures reachability by network only (a hung
+xapi still counts as reachable), works from the cached pool view and
+configuration (no XAPI call: the master may be the one that is gone) and
+follows core selffence.decide: stop every local domain, reboot once if
+some survive the deadline, restart the toolstack when whole again.
+
+Management link loss is observed as: no peer and no heuristic address
+answers. Without heuristic addresses that is indistinguishable from "every
+peer died", so only quorum loss counts then (a 2-host pool keeps its VMs).
+A master that reaches nobody reboots once with FENCE_REBOOT_LONE_HOST=1.
+"""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from halizard.core import actions as A
+
+STATE = "self-fence"
+
+
+def _probe_network(platform, peers, seconds):
+    """{uuid: reached by network} for (uuid, address) peers, all at once."""
+    from halizard.probes import net
+    from halizard.probes.deadline import after
+    if not peers:
+        return {}
+    source = platform.source_address()
+
+    def one(peer):
+        try:
+            return net.probe(platform.probe_target(peer[1]), after(seconds), source).ok
+        except (net.ProbeSetupError, net.ProbeInputError):
+            return True  # a probe that cannot run proves nothing: never self-fence on it
+    with ThreadPoolExecutor(max_workers=len(peers), thread_name_prefix="sfprobe") as pool:
+        return dict(zip([p[0] for p in peers], pool.map(one, peers)))
+
+
+def _cached_hosts(state):
+    view = state.read("pool-view", {}) or {}
+    return [h for h in view.get("hosts", []) if isinstance(h, dict) and h.get("uuid")]
+
+
+def run(ctx):
+    from halizard import hostinfo
+    from halizard.config.effective import cached_pool, load_effective
+    from halizard.core import quorum, selffence
+    from halizard.core.policy import Policy
+    from halizard.jobs import host_health
+    from halizard.platform import get_platform
+    from halizard.platform.base import PlatformError
+
+    _uuid, other = cached_pool(ctx.root)
+    config = load_effective(ctx.root, pool_other_config=other or {})
+    stored = ctx.state.read(STATE, {}) or {}
+    if config.pool_ha_state() != "true":
+        if stored:
+            ctx.state.remove(STATE)
+        return
+    policy = Policy.from_mapping(dict(config.as_mapping()))
+    self_uuid = hostinfo.local_host_uuid(ctx.root)
+    role, _master = hostinfo.read_pool_conf(ctx.root)
+    hosts = _cached_hosts(ctx.state)
+    if not any(h["uuid"] == self_uuid for h in hosts):
+        return  # no pool view yet: nothing to judge from
+    platform = get_platform(ctx.root)
+    peers = [(h["uuid"], h.get("address") or "") for h in hosts if h.get("enabled") and h["uuid"] != self_uuid]
+    seconds = max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
+    reached = _probe_network(platform, peers, seconds)
+    heuristics = host_health.heuristics_ok(platform, policy, seconds)
+    enabled = [h["uuid"] for h in hosts if h.get("enabled")]
+    q = quorum.compute(self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics, policy)
+    now = time.time()
+    link_lost = bool(peers) and not any(reached.values()) and heuristics is False
+    link_down_since = stored.get("link_down_since") if link_lost else None
+    if link_lost and link_down_since is None:
+        link_down_since = now
+    local = platform.local_domains()
+    decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=q, local_vms=local,
+                                stopping_since=stored.get("stopping_since"),
+                                reboot_requested=bool(stored.get("reboot_requested")))
+    new = {"link_down_since": link_down_since, "stopping_since": stored.get("stopping_since"),
+           "reboot_requested": bool(stored.get("reboot_requested")),
+           "lone_rebooted": bool(stored.get("lone_rebooted")), "why": decision.why,
+           "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
+    for action in decision.actions:
+        if isinstance(action, A.StopLocalVms):
+            if new["stopping_since"] is None:
+                new["stopping_since"] = now
+                ctx.log.error("SELF-FENCE: {}", action.why)
+            ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
+            for vm in action.vm_uuids:
+                try:
+                    platform.destroy_domain(vm)
+                    ctx.log.warning("self-fence: domain of VM {} destroyed", vm)
+                except PlatformError as exc:
+                    ctx.log.error("self-fence: VM {} not destroyed: {}", vm, exc)
+        elif isinstance(action, A.RebootSelf):
+            new["reboot_requested"] = True
+            ctx.state.write(STATE, new)
+            ctx.log.error("self-fence: rebooting ({})", action.why)
+            platform.reboot()
+        elif isinstance(action, A.RestartToolstack):
+            new["stopping_since"] = None
+            new["reboot_requested"] = False
+            ctx.log.warning("self-fence over: restarting the toolstack ({})", action.why)
+            try:
+                platform.restart_toolstack()
+            except PlatformError as exc:
+                ctx.log.error("toolstack restart failed: {}", exc)
+    if role == "master" and not decision.fencing:
+        for action in selffence.lone_host(q, policy, new["lone_rebooted"]):
+            new["lone_rebooted"] = True
+            ctx.state.write(STATE, new)
+            ctx.log.error("lone master: rebooting once ({})", action.why)
+            platform.reboot()
+    if q.votes > 1:
+        new["lone_rebooted"] = False
+    if new != stored:
+        ctx.state.write(STATE, new)
