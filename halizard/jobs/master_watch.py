@@ -1,0 +1,208 @@
+"""Job `master_watch`: a slave watches its master and, if it is the chosen one, takes over.
+
+Why: only one pre-chosen slave (the master's `autopromote_uuid`) may take
+over a dead master, and only after XAPI_COUNT tries XAPI_DELAY apart. Each
+cycle this job:
+
+* reads the master with a short deadline. When it answers: refresh the
+  cached configuration and the cached pool view (hosts with refs, VMs, disk
+  markers, the autopromote winner: what the takeover needs once the master
+  is silent), and lift this host's suspension once the master marks it
+  `healthy` (core cycle.slave_start);
+* when it is silent: keep every cache, probe the master and every peer in
+  parallel (quorum needs them all), and step the master-failure state
+  machine (halizard.jobs.takeover.drive). The core decides who acts
+  (roles.may_take_over: the stored winner, never a suspended host).
+
+A takeover under way continues even after this host became master.
+"""
+import time
+
+from halizard.core import cycle, health, quorum
+from halizard.core import takeover as core
+from halizard.core.health import ProbeResult
+from halizard.core.policy import Policy
+from halizard.jobs import takeover
+
+PROBES = "master-watch-probes"
+REPORT = "master-watch"
+
+
+def _probe_from_plain(d):
+    try:
+        return ProbeResult(tries=int(d["tries"]), xapi_ok=bool(d["xapi_ok"]), network_ok=d.get("network_ok"),
+                           first_failure_at=d.get("first_failure_at"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _probe_to_plain(p):
+    return {"tries": p.tries, "xapi_ok": p.xapi_ok, "network_ok": p.network_ok,
+            "first_failure_at": p.first_failure_at}
+
+
+def _read_master(root, timeout, log):
+    """(pool other_config, PoolView) from the master, or None when it does not answer in time."""
+    from halizard.config.effective import load_effective
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+    from halizard.xapi.session import connect
+
+    try:
+        session = connect(root, timeout=timeout)
+    except XapiError as exc:
+        log.info("the master does not answer: {}", exc)
+        return None
+    try:
+        key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
+        return ops.snapshot(session, key)
+    except (XapiError, KeyError, StopIteration, ValueError) as exc:
+        log.info("the master stopped answering during the read: {}", type(exc).__name__)
+        return None
+    finally:
+        session.logout()
+
+
+def _config(root, other, pool_uuid, answered):
+    from halizard.config.effective import cached_pool, load_effective, save_pool_cache
+    if answered:
+        try:
+            save_pool_cache(root, pool_uuid, other)
+        except OSError:
+            pass
+        return load_effective(root, pool_other_config=other, cache=False)
+    _uuid, cached = cached_pool(root)
+    return load_effective(root, pool_other_config=cached or {}, cache=False)
+
+
+def _heuristics(policy, source):
+    """True when every heuristic address answers a ping; None when none are configured."""
+    from halizard.probes import net
+    from halizard.probes.deadline import after
+    if not policy.heuristics_configured:
+        return None
+    for address in policy.FENCE_HEURISTICS_IPS:
+        try:
+            if not net.probe(net.ProbeTarget(address), after(max(0.5, min(2.0, policy.XE_TIMEOUT))), source).ok:
+                return False
+        except (net.ProbeSetupError, net.ProbeInputError):
+            return False
+    return True
+
+
+def _probe_round(ctx, platform, pool, self_uuid, policy, credentials):
+    """Probe every enabled peer at once: {uuid: ProbeResult} with the failure streak carried."""
+    from halizard.probes.deadline import after
+    from halizard.probes.parallel import probe_hosts
+    peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != self_uuid and h.enabled and h.address]
+    seconds = policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
+    raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
+                      credentials[0], credentials[1], deadline=after(seconds))
+    previous = ctx.state.read(PROBES, {}) or {}
+    results = {}
+    for uuid, peer in raw.items():
+        prev = previous.get(uuid)
+        results[uuid] = health.carry_streak(_probe_from_plain(prev) if isinstance(prev, dict) else None,
+                                            peer.as_core())
+    ctx.state.write(PROBES, {u: _probe_to_plain(p) for u, p in results.items()})
+    return results
+
+
+def _env(ctx, config, policy, self_uuid, pool):
+    from halizard.platform import get_platform
+    from halizard.xapi.session import load_credentials
+    platform = get_platform(ctx.root)
+    me = pool.host(self_uuid) if pool is not None else None
+    address = (me.address if me is not None and me.address else None) or platform.source_address() or "127.0.0.1"
+    return takeover.Env(ctx.root, config, policy, ctx.state, ctx.log, self_uuid, address,
+                        load_credentials(ctx.root), platform)
+
+
+def _report(ctx, **facts):
+    facts["at"] = time.time()
+    try:
+        ctx.state.write(REPORT, facts)
+    except Exception:  # noqa: BLE001 - the report is informative only
+        pass
+
+
+def run(ctx):
+    from halizard import hostinfo
+    from halizard.config.effective import local_xe_timeout
+
+    log = ctx.log
+    store = ctx.state
+    self_uuid = hostinfo.local_host_uuid(ctx.root)
+    role, _address = hostinfo.read_pool_conf(ctx.root)
+    state = takeover.load_state(store, log)
+    timeout = max(0.5, min(local_xe_timeout(ctx.root), 10.0))
+
+    if role == "master" and not takeover.in_progress(state):
+        if state.phase in (core.DONE, core.FAILED):
+            log.info("this host is master; the takeover ended ({}), so its state is cleared", state.phase)
+            takeover.save_state(store, core.TakeoverState())
+        return
+
+    answer = None if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION \
+        else _read_master(ctx.root, timeout, log)
+    if answer is not None:
+        other, view = answer
+        config = _config(ctx.root, other, view.uuid, True)
+        policy = Policy.from_mapping(dict(config.as_mapping()))
+        takeover.save_view(store, view)
+        _master_answers(ctx, policy, view, self_uuid, state)
+        return
+
+    config = _config(ctx.root, None, None, False)
+    policy = Policy.from_mapping(dict(config.as_mapping()))
+    cached = takeover.load_view(store)
+    if cached is None:
+        log.error("the master does not answer and no pool view was ever cached: nothing can be judged")
+        return
+    if config.pool_ha_state() != "true" and not takeover.in_progress(state):
+        log.info("the master does not answer; HA is not enabled for this pool ({}), so nothing is done",
+                 config.pool_ha_state())
+        return
+    suspended = takeover.is_suspended(store)
+    if suspended and not takeover.in_progress(state):
+        log.warning("the master does not answer; HA is suspended on this host, so it does not act")
+        _report(ctx, master="silent", suspended=True, autopromote=cached.autopromote_uuid)
+        return
+    _master_silent(ctx, config, policy, cached, self_uuid, state, suspended)
+
+
+def _master_answers(ctx, policy, view, self_uuid, state):
+    log, store = ctx.log, ctx.state
+    suspended = takeover.is_suspended(store)
+    start = cycle.slave_start(view, policy, self_uuid, suspended)
+    if any(a.kind == "ClearSuspension" for a in start.actions):
+        takeover.clear_suspension(store)
+        log.info("HA suspension lifted: {}", start.why)
+        suspended = False
+    elif suspended:
+        log.info("HA stays suspended: {}", start.why)
+    if not suspended and state.phase != core.IDLE and state.phase not in takeover.AFTER_TRANSITION:
+        log.info("the master answers; the takeover state {} is cleared", state.phase)
+        takeover.save_state(store, core.TakeoverState())
+    store.remove(PROBES)
+    _report(ctx, master="answers", suspended=suspended, autopromote=view.autopromote_uuid)
+
+
+def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
+    env = _env(ctx, config, policy, self_uuid, cached)
+    if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
+        master_probe = None
+        q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
+    else:
+        probes = _probe_round(ctx, env.platform, cached, self_uuid, policy, (env.user, env.password))
+        master_probe = probes.get(cached.master_uuid)
+        heur = _heuristics(policy, env.source)
+        reachable = {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
+        q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy)
+        verdict = health.classify(master_probe, policy)
+        ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
+    inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
+                                 autopromote=cached.autopromote_uuid, suspended=suspended)
+    final = takeover.drive(env, inputs, state)
+    _report(ctx, master="silent", suspended=takeover.is_suspended(ctx.state),
+            autopromote=cached.autopromote_uuid, takeover=final.phase)

@@ -1,0 +1,406 @@
+"""Drive the master-failure state machine (halizard.core.takeover) and run its actions.
+
+Why: taking over a dead master is a sequence of slow, risky steps (fence,
+emergency transition, ~10 s until xapi is master, recover_slaves, release,
+restart). The core decides each step; this module executes the actions and
+stores the state after every step in the state file `takeover`, so a run
+that is killed (deadline, reboot) resumes where it stopped instead of
+starting over or, worse, fencing twice. It also owns the HA suspension flag
+(`suspended`, read by `ha-cfg status`): a suspended host never takes over.
+
+`master_watch` calls `drive` each cycle while the master is silent or a
+takeover is under way. The job entry point `run` only resumes a takeover
+already in progress (for operators and tests; master_watch does the same).
+"""
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from halizard.core import actions as A
+from halizard.core import fencing
+from halizard.core import takeover as core
+from halizard.core.model import RUNNING, pool_from_plain, pool_to_plain
+
+STATE = "takeover"
+SUSPENSION = "suspended"
+REBOOTED = "takeover-reboot"
+CACHED_VIEW = "takeover-pool-view"
+FENCE_SECONDS = 60.0
+RECOVER_SECONDS = 30.0
+START_SECONDS = 120.0
+MAX_STEPS = 50
+IN_PROGRESS = (core.TIE_WAIT, core.FENCING, core.AWAIT_DEADLINE, core.TRANSITION, core.AWAIT_MASTER,
+               core.RECOVER_SLAVES, core.RELEASE, core.RESTART)
+AFTER_TRANSITION = (core.AWAIT_MASTER, core.RECOVER_SLAVES, core.RELEASE, core.RESTART)
+
+
+# --- persisted state --------------------------------------------------------------------------
+
+
+def load_state(store, log=None):
+    """The stored takeover state; IDLE when missing or malformed (a malformed one is logged)."""
+    raw = store.read(STATE, None)
+    if raw is None:
+        return core.TakeoverState()
+    try:
+        return core.state_from_plain(raw)
+    except ValueError:
+        if log is not None:
+            log.warning("takeover state file is malformed; starting from idle")
+        return core.TakeoverState()
+
+
+def save_state(store, state):
+    store.write(STATE, core.state_to_plain(state))
+
+
+def in_progress(state):
+    """True while a takeover has begun and not ended."""
+    return state.phase in IN_PROGRESS
+
+
+def is_suspended(store):
+    value = store.read(SUSPENSION, None)
+    return bool(value.get("suspended")) if isinstance(value, dict) else bool(value)
+
+
+def suspend(store, why, now=None):
+    store.write(SUSPENSION, {"suspended": True, "since": now if now is not None else time.time(), "why": why})
+
+
+def clear_suspension(store):
+    """Lift the suspension and forget the finished takeover (so the next failure starts afresh)."""
+    store.remove(SUSPENSION)
+    store.remove(REBOOTED)
+    state = load_state(store)
+    if state.phase in (core.SUSPENDED, core.FAILED, core.DONE):
+        save_state(store, core.TakeoverState())
+
+
+def save_view(store, pool):
+    store.write(CACHED_VIEW, pool_to_plain(pool))
+
+
+def load_view(store):
+    """The last pool view taken while the master answered, or None."""
+    raw = store.read(CACHED_VIEW, None)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return pool_from_plain(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# --- the executor -----------------------------------------------------------------------------
+
+
+class Env:
+    """Everything the actions need: this host, its credentials, its config, its platform, its state."""
+
+    def __init__(self, root, config, policy, store, log, self_uuid, self_address, credentials, platform,
+                 clock=time.time):
+        self.root = root
+        self.config = config
+        self.policy = policy
+        self.store = store
+        self.log = log
+        self.self_uuid = self_uuid
+        self.self_address = self_address
+        self.user, self.password = credentials
+        self.platform = platform
+        self.source = platform.source_address() if platform is not None else None
+        self.clock = clock
+        self._master = None
+
+    @property
+    def timeout(self):
+        return float(self.policy.XE_TIMEOUT)
+
+    def master(self):
+        """A normal session on this host (it is master by now); reused for the release."""
+        from halizard.xapi import takeover_ops as ops
+        if self._master is None:
+            self._master = ops.master_session(self.self_address, self.user, self.password, self.timeout,
+                                              self.source)
+        return self._master
+
+    def close(self):
+        if self._master is not None:
+            self._master.logout()
+            self._master = None
+
+
+def _fence(env, action, pool):
+    from halizard.fence.confirm import fence_host
+    from halizard.fence.registry import agent_from_config
+    from halizard.probes.xapi_alive import xapi_alive
+
+    host = pool.host(action.host_uuid)
+    address = host.address if host is not None else ""
+
+    def still_alive(deadline):
+        return bool(address) and xapi_alive(address, env.user, env.password, deadline, env.source).alive
+
+    try:
+        agent = agent_from_config(env.config, env.root)
+    except Exception as exc:  # noqa: BLE001 - a broken agent setup is an unverified fence
+        env.log.error("fence agent unusable: {}", str(exc)[:200])
+        return fencing.FENCE_FAILED
+    result = fence_host(agent, action.host_uuid, action.fence_action, time.monotonic() + FENCE_SECONDS,
+                        still_alive=still_alive)
+    return fencing.outcome_of(result.verified, result.state)
+
+
+def _transition(env):
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+    try:
+        ops.emergency_transition(env.self_address, env.user, env.password, env.timeout, env.source)
+    except XapiError as exc:
+        env.log.error("pool.emergency_transition_to_master failed: {}", exc)
+        return core.NOT_OK
+    return core.OK
+
+
+def _await_master(env, action):
+    from halizard.xapi import takeover_ops as ops
+    deadline = time.monotonic() + max(0.0, action.deadline - env.clock())
+    ok = ops.wait_until_master(env.self_address, env.user, env.password, deadline, env.source)
+    return core.OK if ok else core.NOT_OK
+
+
+def _recover(env):
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+    try:
+        refs = ops.recover_slaves(env.master(), timeout=RECOVER_SECONDS)
+    except XapiError as exc:
+        env.log.warning("pool.recover_slaves failed: {}", exc)
+        env.close()
+        return core.NOT_OK
+    env.log.info("pool.recover_slaves: {} hosts follow this master now", len(refs))
+    return core.OK
+
+
+def _release(env, actions):
+    """Run the release actions (in parallel where they are per VM); OK when every one succeeded."""
+    from halizard.xapi import act_host
+    from halizard.xapi.errors import XapiError
+    try:
+        session = env.master()
+    except XapiError as exc:
+        env.log.error("cannot open a session on this host to release the old master: {}", exc)
+        return core.NOT_OK
+    key = env.config.xc_field_key
+
+    def one(action):
+        ok, detail = act_host.execute(session, action, key)
+        if not ok and isinstance(action, A.ResetVmPowerState) and "UUID_INVALID" in detail:
+            ok = True  # the VM is gone from this database: nothing to release
+        (env.log.debug if ok else env.log.warning)("{}", detail)
+        return ok
+
+    resets = [a for a in actions if isinstance(a, A.ResetVmPowerState)]
+    others = [a for a in actions if not isinstance(a, A.ResetVmPowerState)]
+    ok = True
+    for action in others[:1]:  # SetHostHealth first: the host is marked failed before anything else
+        ok = one(action) and ok
+    if resets:
+        with ThreadPoolExecutor(max_workers=min(16, len(resets)), thread_name_prefix="release") as ex:
+            ok = all(list(ex.map(one, resets))) and ok
+    for action in others[1:]:
+        ok = one(action) and ok
+    return core.OK if ok else core.NOT_OK
+
+
+def _restart(env, action, cached):
+    """SLAVE_HA: start the protected VMs the old master held, in plan order, in parallel per group.
+
+    The VMs the old master held ran in this pool, so they count as stamped
+    with its home-pool even when the dead master never wrote the stamp.
+    """
+    from halizard.core import vm_plan
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+    try:
+        session = env.master()
+        _other, view = ops.snapshot(session, env.config.xc_field_key)
+    except (XapiError, KeyError, ValueError) as exc:
+        env.log.error("cannot read this host's database to restart the VMs: {}", exc)
+        return core.NOT_OK
+    held = {v.uuid for v in cached.vms_resident_on(action.host_uuid)} if cached is not None else set()
+    held |= {v.uuid for v in view.vms_resident_on(action.host_uuid)}
+    vms = tuple(replace(v, home_pool=view.uuid) if v.uuid in held and v.home_pool is None else v
+                for v in view.vms)
+    view = replace(view, vms=vms)
+    usable = {u for u in vm_plan.usable_hosts_from_fields(view) if u != action.host_uuid}
+    usable.add(env.self_uuid)
+    plan = vm_plan.plan(view, env.policy, usable_hosts=usable, now=env.clock())
+    failures = 0
+    workers = max(1, int(env.policy.VM_START_CONCURRENCY))
+    for group in plan.groups:
+        starts = [s for s in group.starts if s.vm_uuid in held]
+        if not starts:
+            continue
+
+        def start(s, tried=()):
+            hosts = [s.host_uuid] + list(vm_plan.fallback_hosts(view, s.vm_uuid, usable, {s.host_uuid}))[:2]
+            for host in hosts:
+                try:
+                    ops.start_vm(session, s.vm_uuid, host, START_SECONDS)
+                    return True
+                except XapiError as exc:
+                    env.log.warning("start of VM {} on {} failed: {}", s.vm_uuid, host, exc)
+                    if getattr(exc, "code", "") == "VM_BAD_POWER_STATE":
+                        return True  # someone else started it
+            return False
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(starts)), thread_name_prefix="restart") as ex:
+            failures += sum(1 for ok in ex.map(start, starts) if not ok)
+        env.log.info("restarted {} VMs of order {} of the old master", len(starts), group.order)
+        if group.delay_after:
+            time.sleep(group.delay_after)
+    if plan.unplaced:
+        env.log.error("{} VMs of the old master fit nowhere", len(plan.unplaced))
+    return core.OK if not failures else core.NOT_OK
+
+
+def _alert(env, action):
+    try:
+        from halizard.alerts import raise_alert
+        raise_alert(action.function, action.text, root=env.root)
+    except Exception as exc:  # noqa: BLE001 - an alert must never stop a takeover
+        env.log.warning("alert {} not raised: {}", action.function, type(exc).__name__)
+
+
+def _reboot_once(env):
+    from halizard.platform import PlatformError
+    if env.store.read(REBOOTED, None):
+        env.log.warning("this host already rebooted once for this suspension; it stays up, suspended")
+        return
+    env.store.write(REBOOTED, {"at": env.clock()})
+    env.log.error("rebooting this host once: it could not fence the master (HA stays suspended)")
+    try:
+        env.platform.reboot()
+    except PlatformError as exc:
+        env.log.error("reboot failed: {}", exc)
+
+
+def execute(env, actions, pool, cached):
+    """Run one step's actions in order; returns the outcome for the next step (None: nothing to report).
+
+    A Wait ends the run: the next cycle probes again and steps on.
+    """
+    release = []
+    outcome = None
+    for action in actions:
+        env.log.info("{}: {}", action.kind, action.why)
+        if isinstance(action, (A.SetHostHealth, A.ResetVmPowerState, A.ClearVdiMarker, A.ForgetHost)):
+            release.append(action)
+        elif isinstance(action, A.Wait):
+            return "wait"
+        elif isinstance(action, A.FenceHost):
+            outcome = _fence(env, action, pool)
+        elif isinstance(action, A.EmergencyTransition):
+            outcome = _transition(env)
+        elif isinstance(action, A.WaitUntilMaster):
+            outcome = _await_master(env, action)
+        elif isinstance(action, A.RecoverSlaves):
+            outcome = _recover(env)
+        elif isinstance(action, A.RestartVmsOf):
+            outcome = _restart(env, action, cached)
+        elif isinstance(action, A.Alert):
+            _alert(env, action)
+        elif isinstance(action, A.SuspendSelf):
+            suspend(env.store, action.why, env.clock())
+        elif isinstance(action, A.RebootSelf):
+            _reboot_once(env)
+        else:
+            env.log.error("takeover cannot execute {}", action.kind)
+    if release:
+        outcome = _release(env, release)
+    return outcome
+
+
+def _fresh_view(env, cached):
+    """After the transition: this host's own database (it is master), else the cached view."""
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+    try:
+        _other, view = ops.snapshot(env.master(), env.config.xc_field_key)
+    except (XapiError, KeyError, ValueError) as exc:
+        env.log.warning("own database unreadable after the transition ({}); using the cached view",
+                        type(exc).__name__)
+        return cached
+    if cached is not None and view.host(cached.master_uuid) is not None:
+        return view
+    return cached
+
+
+def _resume(env, state, inputs):
+    """A run that starts where an earlier one stopped mid-action: (state, the outcome to step with).
+
+    The earlier run may have been killed between an action and the step
+    that records its outcome, so the outcome is found out again (or the
+    action repeated where that is safe).
+    """
+    phase = state.phase
+    if phase == core.FENCING:
+        env.log.info("resuming an interrupted fence: deciding again from the start")
+        return core.TakeoverState(), None
+    if phase == core.TRANSITION:
+        return state, core.OK  # the transition was issued; AWAIT_MASTER finds out whether it worked
+    if phase == core.AWAIT_MASTER:
+        return state, _await_master(env, A.WaitUntilMaster(why="resumed", deadline=env.clock() + core.MASTER_WAIT))
+    if phase == core.RECOVER_SLAVES:
+        return state, _recover(env)
+    if phase == core.RELEASE:
+        return state, core.NOT_OK  # the core then issues the release again (it is idempotent)
+    if phase == core.RESTART:
+        held = A.RestartVmsOf(why="resumed", host_uuid=state.master_uuid or inputs.pool.master_uuid)
+        return state, _restart(env, held, inputs.pool)
+    return state, None
+
+
+def drive(env, inputs, state=None):
+    """Step the state machine until it waits, ends or needs a new probe round; returns the last state.
+
+    inputs: core.TakeoverInputs built from this round's probes and the cached view.
+    """
+    state = state if state is not None else load_state(env.store, env.log)
+    cached = inputs.pool
+    try:
+        state, outcome = _resume(env, state, inputs)
+        for _ in range(MAX_STEPS):
+            if state.phase in (core.RECOVER_SLAVES, core.RELEASE) and inputs.pool is cached:
+                fresh = _fresh_view(env, cached)
+                inputs = core.TakeoverInputs(self_uuid=inputs.self_uuid, pool=fresh,
+                                             master_probe=inputs.master_probe, quorum=inputs.quorum,
+                                             autopromote=inputs.autopromote, suspended=inputs.suspended)
+            st = core.step(state, inputs, env.policy, env.clock(), outcome)
+            if st.state != state or st.actions:
+                env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
+            else:
+                env.log.debug("takeover {}: {}", state.phase, st.why)
+            save_state(env.store, st.state)
+            state = st.state
+            if not st.actions:
+                break
+            outcome = execute(env, st.actions, inputs.pool, cached)
+            if outcome == "wait":
+                break
+    finally:
+        env.close()
+    return state
+
+
+def still_running_vms_of(pool, host_uuid):
+    """VMs the view still shows running on `host_uuid` (for reports)."""
+    return [v.uuid for v in pool.vms_resident_on(host_uuid) if v.power_state == RUNNING]
+
+
+def run(ctx):
+    """Job entry: resume a takeover in progress (master_watch does this every cycle too)."""
+    from halizard.jobs import master_watch
+    master_watch.run(ctx)

@@ -1,0 +1,185 @@
+"""The XAPI calls of a master takeover, each bounded by a deadline.
+
+Why: a slave taking over a dead master talks to its own xapi in three
+different ways: as a slave with a slave-local session (the only thing a slave
+without a master accepts) for `pool.emergency_transition_to_master`, then by
+polling until its xapi answers as master (about `fuse` seconds later), then
+with a normal session on itself for `pool.recover_slaves` and the release of
+the old master's VMs and disks. This module keeps those calls in one place;
+the decisions stay in halizard.core.takeover and the sequencing in
+halizard.jobs.takeover.
+"""
+import time
+
+from halizard.core.model import (
+    HEALTH_MASTER,
+    ApplianceView,
+    HostView,
+    PoolView,
+    VdiView,
+    VmView,
+)
+from halizard.probes.deadline import remaining
+from halizard.probes.xapi_alive import MASTER, xapi_alive
+from halizard.xapi.errors import XapiError, XapiFailure
+from halizard.xapi.session import ORIGINATOR, XapiSession, open_session, url_for
+
+AUTOPROMOTE_KEY = "autopromote_uuid"
+NULL_REF = "OpaqueRef:NULL"
+POLL_INTERVAL = 0.5
+
+
+class LocalSession(XapiSession):
+    """A slave-local login: what a slave whose master is gone still accepts."""
+
+    def login(self, user, password, timeout=None):
+        proxy = self._proxy()
+        self._guarded(lambda: proxy.slave_local_login_with_password(user, password),
+                      "session.slave_local_login_with_password", timeout)
+        self._remember(proxy)
+        self.logged_in = True
+        return self
+
+
+def local_session(address, user, password, timeout, source=None):
+    """A slave-local session on the xapi at `address` (this host)."""
+    session = LocalSession(url_for(address), timeout, source)
+    try:
+        session.login(user, password)
+    except XapiError:
+        session.close()
+        raise
+    return session
+
+
+def emergency_transition(address, user, password, timeout, source=None):
+    """pool.emergency_transition_to_master on this host; raises XapiError when refused or silent."""
+    session = local_session(address, user, password, timeout, source)
+    try:
+        session.xenapi.pool.emergency_transition_to_master()
+    finally:
+        session.logout()
+
+
+def wait_until_master(address, user, password, deadline, source=None, interval=POLL_INTERVAL,
+                      clock=time.monotonic):
+    """Poll until the xapi at `address` accepts a normal login (it is master); False at `deadline`."""
+    while True:
+        left = remaining(deadline, clock)
+        if left <= 0:
+            return False
+        try_deadline = clock() + min(left, max(1.0, interval * 4))
+        if xapi_alive(address, user, password, try_deadline, source).state == MASTER:
+            return True
+        pause = min(interval, remaining(deadline, clock))
+        if pause > 0:
+            time.sleep(pause)
+
+
+def master_session(address, user, password, timeout, source=None):
+    """A normal session on this host once it is master."""
+    return open_session(address, user, password, timeout, source)
+
+
+def recover_slaves(session, timeout=None):
+    """pool.recover_slaves on the new master: the refs of the hosts that now follow it."""
+    return list(session.xenapi.pool.recover_slaves(timeout=timeout) or [])
+
+
+def _other(record):
+    other = record.get("other_config")
+    return other if isinstance(other, dict) else {}
+
+
+def _int(value, default=0):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def snapshot(session, xc_field_key):
+    """(pool other_config, the pool as a core PoolView: hosts with refs and health, VMs, appliances, VDI markers).
+
+    Why here: the takeover needs the host refs and the VDI attach markers of
+    the old master, which the last view taken while it answered must hold.
+    """
+    x = session.xenapi
+    pools = x.pool.get_all_records()
+    hosts = x.host.get_all_records()
+    vms = x.VM.get_all_records()
+    vdis = x.VDI.get_all_records()
+    appliances = x.VM_appliance.get_all_records()
+    metrics = {}
+    try:
+        metrics = x.host_metrics.get_all_records()
+    except XapiFailure:
+        metrics = {}
+    pool_ref, pool = next(iter(pools.items()))
+    uuid_of = {ref: rec.get("uuid") for ref, rec in hosts.items()}
+    app_uuid = {ref: rec.get("uuid") for ref, rec in appliances.items()}
+    host_views = []
+    for ref, rec in hosts.items():
+        free = _int(metrics.get(rec.get("metrics"), {}).get("memory_free"), -1)
+        if free < 0:
+            try:
+                free = _int(x.host.compute_free_memory(ref))
+            except XapiFailure:
+                free = 0
+        host_views.append(HostView(
+            uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref,
+            address=rec.get("address", ""), enabled=bool(rec.get("enabled", True)),
+            is_master=(ref == pool.get("master")),
+            health_field=str(_other(rec).get(xc_field_key, "") or ""),
+            memory_free=max(0, free)))
+    vm_views = []
+    for rec in vms.values():
+        other = _other(rec)
+        vm_views.append(VmView(
+            uuid=rec["uuid"], name_label=rec.get("name_label", ""),
+            power_state=rec.get("power_state", "Halted"),
+            resident_on=uuid_of.get(rec.get("resident_on")),
+            is_control_domain=bool(rec.get("is_control_domain")),
+            is_a_template=bool(rec.get("is_a_template")),
+            is_a_snapshot=bool(rec.get("is_a_snapshot")),
+            memory=max(0, _int(rec.get("memory_static_max"))),
+            order=_int(rec.get("order")), start_delay=_int(rec.get("start_delay")),
+            ha_restart_priority=str(rec.get("ha_restart_priority", "") or ""),
+            appliance=app_uuid.get(rec.get("appliance")),
+            ha_field=other.get(xc_field_key), home_pool=other.get("home-pool"),
+            current_operations=tuple(sorted(set((rec.get("current_operations") or {}).values())))))
+    vdi_views = tuple(
+        VdiView(uuid=rec["uuid"], sm_config_keys=tuple(k for k in (rec.get("sm_config") or {})
+                                                      if k.startswith("host_")))
+        for rec in vdis.values())
+    pool_other = _other(pool)
+    return pool_other, PoolView(
+        uuid=pool.get("uuid", pool_ref), master_uuid=uuid_of[pool.get("master")],
+        hosts=tuple(sorted(host_views, key=lambda h: h.uuid)),
+        vms=tuple(sorted(vm_views, key=lambda v: v.uuid)),
+        appliances=tuple(ApplianceView(uuid=r["uuid"], name_label=r.get("name_label", ""))
+                         for r in appliances.values()),
+        vdis=vdi_views,
+        ha_field=pool_other.get(xc_field_key),
+        native_ha_enabled=bool(pool.get("ha_enabled")),
+        autopromote_uuid=pool_other.get(AUTOPROMOTE_KEY))
+
+
+def answers_as_master(address, user, password, timeout, source=None):
+    """True when the xapi at `address` accepts a normal login right now."""
+    return xapi_alive(address, user, password, time.monotonic() + timeout, source).state == MASTER
+
+
+__all__ = ["LocalSession", "local_session", "emergency_transition", "wait_until_master", "master_session",
+           "recover_slaves", "snapshot", "answers_as_master", "AUTOPROMOTE_KEY", "HEALTH_MASTER",
+           "ORIGINATOR", "NULL_REF"]
+
+
+def start_vm(session, vm_uuid, host_uuid, timeout):
+    """Start a halted VM on `host_uuid` (None: XAPI places it), within `timeout` seconds."""
+    vm = session.xenapi.VM
+    ref = vm.get_by_uuid(vm_uuid)
+    if host_uuid:
+        vm.start_on(ref, session.xenapi.host.get_by_uuid(host_uuid), False, False, timeout=timeout)
+    else:
+        vm.start(ref, False, False, timeout=timeout)

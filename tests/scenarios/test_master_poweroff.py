@@ -1,0 +1,32 @@
+"""The master powers off: the takeover slave fences it (XVM), promotes itself, recovers the other
+slaves and restarts the old master's VMs; then it names a new takeover slave."""
+import harness
+from b1_helpers import use_xvm, vms_on
+from takeover_helpers import autopromote, masters, name_of, pool_conf, wait_master, wait_takeover_slave
+
+scenario = harness.scenario_fixture()
+
+
+def test_master_power_off_is_taken_over_by_the_takeover_slave(scenario):
+    sc = scenario(hosts=3, vms=6)
+    use_xvm(sc)
+    sc.start_supervisors()
+    old = sc.pool.master_name()
+    winner = wait_takeover_slave(sc)
+    other = next(h["name_label"] for h in sc.pool.hosts if h["name_label"] not in (old, winner))
+    victims = vms_on(sc, old)
+    assert victims
+
+    sc.pool.fault("power-off", old)
+    wait_master(sc, winner, 60)
+    for vm in victims:
+        sc.wait_vm_running(vm, 60)
+    assert sc.pool.host_status(old)["power"] == "off"
+    new_address = sc.pool.host(winner)["address"]
+    harness.wait_until(lambda: pool_conf(sc, other) == "slave:" + new_address, 30, interval=0.3,
+                       message="%s following the new master" % other)
+    harness.wait_until(lambda: name_of(sc, autopromote(sc)) == other, 40, interval=0.5,
+                       message="the new master naming %s its takeover slave" % other)
+    assert masters(sc) == [winner]
+    assert (sc.supervisor(winner).state("takeover", {}) or {}).get("phase") in ("done", "idle")
+    sc.check_final()
