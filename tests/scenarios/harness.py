@@ -326,11 +326,18 @@ class Scenario:
                 if where is None or vm["running_on"] == [where]:
                     return vm
             return None
-        return wait_until(running, timeout, interval=0.1, message="%s running" % name)
+        return self.wait_until(running, timeout, interval=0.1, message="%s running" % name)
 
     def wait_vm_halted(self, name, timeout):
-        return wait_until(lambda: self.vm(name)["power_state"] == "Halted" and self.vm(name), timeout,
-                          interval=0.1, message="%s halted" % name)
+        return self.wait_until(lambda: self.vm(name)["power_state"] == "Halted" and self.vm(name), timeout,
+                               interval=0.1, message="%s halted" % name)
+
+    def wait_until(self, predicate, timeout, interval=0.05, message="condition"):
+        """wait_until with every supervisor's log tail in the failure message."""
+        try:
+            return wait_until(predicate, timeout, interval, message)
+        except AssertionError as exc:
+            raise AssertionError("%s\n%s" % (exc, self.logs())) from None
 
     def stays(self, predicate, seconds, interval=0.2, message="condition"):
         """Assert `predicate` holds for the whole `seconds` (a negative check with a deadline)."""

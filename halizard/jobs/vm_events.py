@@ -1,0 +1,163 @@
+"""Job `vm_events`: event-driven detection, so a VM that stops is started within about a second.
+
+Why: the sweep (vm_monitor) only looks every MONITOR_DELAY seconds. This job
+follows `event.from` on VMs: each batch is folded into the operator-stop
+intent (core.intent: a shutdown operation seen on the way to Halted means an
+operator stopped it), and a VM reaching Halted wakes the executor thread,
+which reads the pool and runs the same plan as the sweep (vm_monitor.protect).
+A broken stream is logged once, triggers a full sweep, and is reconnected
+with a growing pause; the fresh token's first batch is treated as a sweep.
+
+A run lasts one window (WINDOW seconds, just under the job's period) and the
+next run resumes from the saved token, so nothing between runs is missed.
+On a host that does not act (a slave without SLAVE_VM_STAT) the run just
+watches the role, so a promoted slave starts watching within a second or two.
+"""
+import threading
+import time
+
+from halizard.core import intent as intent_mod
+from halizard.core.model import HALTED
+
+WINDOW = 28.0          # seconds per run; the job's period in halizard.jobs.JOBS is 30
+TOKEN_STATE = "vm-events-token"
+DEBOUNCE = 0.03        # let a burst of stops arrive before reading the pool
+ROLE_CHECK = 1.0
+
+
+class Executor:
+    """A thread that runs vm_monitor.protect whenever woken; bursts coalesce into one round."""
+
+    def __init__(self, root, log, state, is_master, end_at, on_call=None):
+        self.root = root
+        self.log = log
+        self.state = state
+        self.is_master = is_master
+        self.end_at = end_at
+        self.on_call = on_call
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.rounds = 0
+        self.thread = threading.Thread(target=self._loop, name="vm-executor", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def wake(self):
+        self._wake.set()
+
+    def stop(self, timeout=None):
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            if self._stop.is_set():
+                return
+            if not self._wake.is_set():
+                continue
+            time.sleep(DEBOUNCE)
+            self._wake.clear()
+            self._round()
+
+    def _round(self):
+        from halizard.jobs import vm_monitor
+        from halizard.xapi.errors import XapiError
+
+        try:
+            session, snapshot, config = vm_monitor.connect_and_read(self.root, 5.0)
+        except XapiError as exc:
+            self.log.warning("event-driven start skipped: the pool could not be read ({}); the sweep will retry",
+                             type(exc).__name__)
+            return
+        try:
+            report = vm_monitor.protect(self.root, session, snapshot, config, self.log, self.state,
+                                        self.is_master, on_call=self.on_call, lock_wait=30.0,
+                                        deadline=self.end_at + 60.0, trigger="event")
+            self.rounds += 1
+            if report is None:
+                self.wake()  # the sweep held the lock for too long: look again
+        except Exception as exc:  # noqa: BLE001 - the watcher keeps running; the sweep is the safety net
+            self.log.error("event-driven round failed ({}): {}", type(exc).__name__, exc)
+        finally:
+            session.logout()
+
+
+def _fold(state, events):
+    """Fold VM events into the persisted intent; True when a VM reached Halted (worth a round)."""
+    halted = any(ev.power_state == HALTED and not ev.current_operations for ev in events)
+    if events:
+        state.update(vm_intent_name(),
+                     lambda cur: intent_mod.to_plain(intent_mod.fold(intent_mod.from_plain(cur), events)), {})
+    return halted
+
+
+def vm_intent_name():
+    from halizard.jobs.vm_monitor import INTENT_STATE
+
+    return INTENT_STATE
+
+
+def watch(root, log, state, is_master, end_at, on_call=None, wait=1.0):
+    """Follow VM events until `end_at` (monotonic); returns (rounds, stream breaks)."""
+    from halizard.jobs import vm_monitor
+    from halizard.xapi.observe import StreamLost, VmEventWatcher
+    from halizard.xapi.session import connect
+
+    saved = state.read(TOKEN_STATE, {}) or {}
+    token = saved.get("token", "") if isinstance(saved, dict) else ""
+    watcher = VmEventWatcher(lambda: connect(root, timeout=5.0), wait=wait, call_timeout=5.0, token=token)
+    executor = Executor(root, log, state, is_master, time.time() + (end_at - time.monotonic()),
+                        on_call=on_call).start()
+    breaks, lost = 0, False
+    try:
+        while time.monotonic() < end_at:
+            if vm_monitor.host_role(root) != ("master" if is_master else "slave"):
+                log.info("this host's role changed; the next run watches with the new role")
+                break
+            try:
+                batch = watcher.poll(min(wait, max(0.0, end_at - time.monotonic())))
+            except StreamLost as exc:
+                if not lost:
+                    log.warning("VM event stream lost ({}); full sweeps until it is back", exc.reason)
+                    breaks += 1
+                lost = True
+                executor.wake()
+                continue
+            if lost:
+                log.info("VM event stream back after {} reconnect(s)", watcher.reconnects)
+                lost = False
+            initial = [ev for ev, _rec, op in batch if op == "initial"]
+            changes = [ev for ev, _rec, op in batch if op != "initial"]
+            if initial:
+                # a fresh token lists every VM: forget stops of VMs running again, then a full round
+                _fold(state, [ev for ev in initial if ev.power_state != HALTED])
+                executor.wake()
+            if changes and _fold(state, changes):
+                executor.wake()
+            state.write(TOKEN_STATE, {"token": watcher.token, "at": time.time()})
+    finally:
+        watcher.close()
+        executor.stop(timeout=90.0)
+    return executor.rounds, breaks
+
+
+def run(ctx):
+    from halizard.jobs import vm_monitor
+
+    started = time.monotonic()
+    end_at = started + WINDOW
+    if ctx.deadline is not None:
+        end_at = min(end_at, started + max(1.0, ctx.remaining() - 5.0))
+    while time.monotonic() < end_at:
+        is_master, acts = vm_monitor.acting_role(ctx.root, ctx.config)
+        if acts:
+            rounds, breaks = watch(ctx.root, ctx.log, ctx.state, is_master, end_at)
+            ctx.log.debug("VM event watch ended: {} round(s), {} stream break(s)", rounds, breaks)
+            if time.monotonic() < end_at:
+                continue
+            return
+        time.sleep(min(ROLE_CHECK, max(0.0, end_at - time.monotonic())))

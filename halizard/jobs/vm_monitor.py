@@ -1,0 +1,346 @@
+"""Job `vm_monitor`: the periodic full sweep that keeps protected VMs running.
+
+Why: event-driven detection (vm_events) is fast but a stream can break; this
+sweep reads the whole pool every MONITOR_DELAY and runs the same decision
+(halizard.core.vm_plan) as the safety net. It runs on the master, and on a
+slave only with SLAVE_VM_STAT=1 (XAPI declines the loser of a race to start
+a VM, so two hosts never start it twice).
+
+`protect()` is the one place a plan is executed; vm_events calls it too.
+Runs of both jobs on one host are serialised by a lock file, so they never
+race each other; retry back-off and operator-stop intent live in state files.
+"""
+import errno
+import fcntl
+import os
+import time
+
+from halizard import paths
+from halizard.core import backoff, cycle, roles, vm_plan
+from halizard.core import actions as A
+from halizard.core import intent as intent_mod
+from halizard.core.backoff import RetryState
+from halizard.core.policy import Policy, PolicyError
+
+INTENT_STATE = "vm-intent"
+RETRY_STATE = "vm-retry"
+REPORT_STATE = "vm-protection"
+LOCK_FILE = "vm-actions.lock"
+SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave")
+MAX_GROUP_DELAY = 600.0
+
+
+# --- small readers ---------------------------------------------------------------------------
+def host_role(root):
+    """"master", "slave" or None (pool.conf unreadable)."""
+    from halizard import hostinfo
+
+    try:
+        return hostinfo.read_pool_conf(root)[0]
+    except hostinfo.HostInfoError:
+        return None
+
+
+def self_uuid(root):
+    from halizard import hostinfo
+
+    try:
+        return hostinfo.read_inventory(root).get("INSTALLATION_UUID")
+    except hostinfo.HostInfoError:
+        return None
+
+
+def is_suspended(root):
+    """HA suspended on this host (a flag file or a state document that says so)."""
+    import json
+
+    state_dir = paths.under(root, paths.STATE_DIR)
+    for name in SUSPENSION_FILES:
+        if os.path.exists(os.path.join(state_dir, name)):
+            return True
+        try:
+            with open(os.path.join(state_dir, name + ".json"), encoding="utf-8") as handle:
+                value = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, dict):
+            value = value.get("suspended", bool(value))
+        if value:
+            return True
+    return False
+
+
+def load_retry(state):
+    """vm/appliance uuid -> RetryState from the state file (malformed entries dropped)."""
+    out = {}
+    for uuid, entry in (state.read(RETRY_STATE, {}) or {}).items():
+        try:
+            out[uuid] = RetryState(int(entry["failures"]), float(entry["next_attempt_at"]),
+                                   bool(entry.get("alerted")))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _retry_plain(retry):
+    return {u: {"failures": s.failures, "next_attempt_at": s.next_attempt_at, "alerted": s.alerted}
+            for u, s in retry.items()}
+
+
+def load_intent(state):
+    return intent_mod.from_plain(state.read(INTENT_STATE, {}))
+
+
+def policy_of(config):
+    """The core Policy from an effective configuration (PolicyError when a value is unusable)."""
+    return Policy.from_mapping({name: value for name, value, _source in config.items()})
+
+
+class ActionLock:
+    """An exclusive flock on the state dir's lock file: one plan execution per host at a time."""
+
+    def __init__(self, root):
+        directory = paths.under(root, paths.STATE_DIR)
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, LOCK_FILE)
+        self.handle = None
+
+    def acquire(self, wait=0.0):
+        """True when held; waits up to `wait` seconds."""
+        handle = open(self.path, "a")
+        limit = time.monotonic() + max(0.0, wait)
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.handle = handle
+                return True
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    handle.close()
+                    raise
+            if time.monotonic() >= limit:
+                handle.close()
+                return False
+            time.sleep(0.02)
+
+    def release(self):
+        if self.handle is not None:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+# --- the round -------------------------------------------------------------------------------
+def decide(snapshot, policy, intent, retry, now):
+    """The core plan for this snapshot (pure)."""
+    return vm_plan.plan(snapshot.pool, policy, operator_stopped=intent.operator_stopped, retry=retry,
+                        usable_hosts=snapshot.usable_hosts(), now=now)
+
+
+def _alert(root, config, session, alert, log):
+    try:
+        from halizard.alerts import raise_alert
+
+        raise_alert(alert.function, alert.text, root=root, config=config)
+    except Exception as exc:  # noqa: BLE001 - an alert must never stop VM protection
+        log.error("alert not raised ({}): {}", type(exc).__name__, alert.text)
+
+
+def protect(root, session, snapshot, config, log, state, is_master, on_call=None, lock_wait=0.0,
+            deadline=None, trigger="sweep"):
+    """Decide and act once for this snapshot; a report dict, or None when another run holds the lock.
+
+    deadline: wall-clock epoch seconds after which no new group starts.
+    """
+    from halizard.xapi import act
+
+    try:
+        policy = policy_of(config)
+    except PolicyError as exc:
+        log.error("VM protection inactive: {}", exc)
+        return {"acted": False, "why": str(exc)}
+    gate = cycle.ha_enabled(snapshot.pool, policy)
+    if not gate.proceed:
+        log.debug("VM protection idle: {}", gate.why)
+        return {"acted": False, "why": gate.why}
+    allowed = roles.may_start_vms(is_master, is_suspended(root), None, False, policy)
+    if not allowed.allowed:
+        log.debug("VM protection idle: {}", allowed.why)
+        return {"acted": False, "why": allowed.why}
+    lock = ActionLock(root)
+    if not lock.acquire(lock_wait):
+        return None
+    try:
+        now = time.time()
+        retry = load_retry(state)
+        plan = decide(snapshot, policy, load_intent(state), retry, now)
+        report = {"acted": True, "trigger": trigger, "at": now, "started": [], "declined": [], "failed": [],
+                  "unplaced": [s.name_label or s.vm_uuid for s in plan.unplaced]}
+        timeout = float(config.get("XE_TIMEOUT") or 10)
+        if is_master:
+            _apply_fixes(root, session, snapshot, plan, config, log, timeout)
+        for status in plan.unplaced:
+            log.warning("VM {} not started: {}", status.name_label or status.vm_uuid, status.why)
+        starter = act.Starter(session, snapshot, snapshot.usable_hosts(), call_timeout=timeout, log=log,
+                              on_call=on_call)
+        for index, group in enumerate(plan.groups):
+            if deadline is not None and time.time() >= deadline:
+                log.warning("VM starts left for the next run: the run's deadline is near")
+                break
+            results = starter.start_many(group.starts, policy.VM_START_CONCURRENCY)
+            _record(root, config, session, snapshot, policy, state, results, report, log)
+            if group.delay_after and index < len(plan.groups) - 1:
+                pause = min(float(group.delay_after), MAX_GROUP_DELAY)
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - time.time()))
+                time.sleep(pause)
+        for start in plan.appliance_starts:
+            result = starter.start_appliance(start)
+            _record(root, config, session, snapshot, policy, state, [result], report, log, appliance=True)
+        state.write(REPORT_STATE, {k: report[k] for k in ("trigger", "at", "started", "declined", "failed",
+                                                          "unplaced")})
+        return report
+    finally:
+        lock.release()
+
+
+def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
+    """The master's corrections: invalid/missing HA fields, home-pool stamps, their alerts."""
+    from halizard.xapi import act
+
+    fixed_invalid = set()
+    for fix in plan.fixes:
+        if isinstance(fix, (A.SetVmHaField, A.StampHomePool)):
+            done, text = act.apply_fix(session, snapshot, fix, config.xc_field_key, timeout)
+            (log.info if done else log.error)("{}", text)
+            if done and isinstance(fix, A.SetVmHaField):
+                fixed_invalid.add(fix.vm_uuid)
+    for fix in plan.fixes:
+        # the invalid-value alert goes out once: after the reset the field holds "false"
+        if isinstance(fix, A.Alert):
+            _alert(root, config, session, fix, log)
+
+
+def _record(root, config, session, snapshot, policy, state, results, report, log, appliance=False):
+    """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
+    from halizard.xapi import act
+
+    now = time.time()
+    alerts = []
+
+    def change(current):
+        current = dict(current or {})
+        for result in results:
+            name = _name(snapshot, result.vm_uuid, appliance)
+            if result.outcome == act.OK:
+                current.pop(result.vm_uuid, None)
+            elif result.outcome == act.FAILED:
+                prev = load_retry_entry(current.get(result.vm_uuid))
+                new, alert = backoff.after_failure(prev, now, policy, name, result.error)
+                current[result.vm_uuid] = _retry_plain({"x": new})["x"]
+                if alert is not None:
+                    alerts.append(alert)
+        return current
+
+    state.update(RETRY_STATE, change, {})
+    for result in results:
+        name = _name(snapshot, result.vm_uuid, appliance)
+        if result.outcome == act.OK:
+            report["started"].append(name)
+            log.info("{} {} started{}", "appliance" if appliance else "VM", name,
+                     "" if appliance else " on %s" % _host_name(snapshot, result.host_uuid))
+        elif result.outcome == act.DECLINED_RESULT:
+            report["declined"].append(name)
+            log.info("start of {} declined by XAPI ({}): someone else is starting it or it runs",
+                     name, result.error)
+        else:
+            report["failed"].append(name)
+            log.error("{} did not start: {}", name, result.error)
+    for alert in alerts:
+        _alert(root, config, session, alert, log)
+
+
+def load_retry_entry(entry):
+    try:
+        return RetryState(int(entry["failures"]), float(entry["next_attempt_at"]), bool(entry.get("alerted")))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _name(snapshot, uuid, appliance=False):
+    if appliance:
+        for app in snapshot.pool.appliances:
+            if app.uuid == uuid:
+                return app.name_label or uuid
+        return uuid
+    vm = snapshot.pool.vm(uuid)
+    return (vm.name_label or uuid) if vm else uuid
+
+
+def _host_name(snapshot, host_uuid):
+    if host_uuid is None:
+        return "the host XAPI chose"
+    host = snapshot.pool.host(host_uuid)
+    return (host.name_label or host_uuid) if host else host_uuid
+
+
+# --- the job ---------------------------------------------------------------------------------
+def acting_role(root, config):
+    """(is_master, acts): a slave acts only with SLAVE_VM_STAT=1."""
+    role = host_role(root)
+    if role == "master":
+        return True, True
+    if role == "slave":
+        try:
+            return False, bool(int(config.get("SLAVE_VM_STAT") or 0))
+        except (TypeError, ValueError):
+            return False, False
+    return False, False
+
+
+def connect_and_read(root, timeout):
+    """(session, snapshot, effective config) or raises XapiError."""
+    from halizard.config.effective import load_effective
+    from halizard.xapi.observe import read_snapshot
+    from halizard.xapi.session import connect
+
+    session = connect(root, timeout=timeout)
+    try:
+        probe = load_effective(root, pool_other_config={})
+        key = probe.xc_field_key
+        snapshot = read_snapshot(session, key)
+        config = load_effective(root, pool_other_config=snapshot.pool_other_config)
+        if config.xc_field_key != key:  # XC_FIELD_NAME set in the pool: read again with it
+            snapshot = read_snapshot(session, config.xc_field_key)
+    except Exception:
+        session.logout()
+        raise
+    return session, snapshot, config
+
+
+def run(ctx):
+    from halizard.xapi.errors import XapiError
+
+    is_master, acts = acting_role(ctx.root, ctx.config)
+    if not acts:
+        ctx.log.debug("VM sweep not run here: {}", "slave without SLAVE_VM_STAT" if not is_master else "?")
+        return
+    timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
+    remaining = ctx.remaining()
+    if remaining is not None:
+        timeout = max(0.5, min(timeout, remaining / 3.0))
+    try:
+        session, snapshot, config = connect_and_read(ctx.root, timeout)
+    except XapiError as exc:
+        ctx.log.warning("VM sweep skipped: the pool could not be read ({})", type(exc).__name__)
+        raise SystemExit(1) from None
+    try:
+        report = protect(ctx.root, session, snapshot, config, ctx.log, ctx.state, is_master,
+                         deadline=ctx.deadline, trigger="sweep")
+    finally:
+        session.logout()
+    if report is None:
+        ctx.log.debug("VM sweep: the event job is acting right now; nothing to do")
+    elif report.get("acted") and (report["started"] or report["failed"]):
+        ctx.log.info("VM sweep: started {}, failed {}, declined {}", len(report["started"]),
+                     len(report["failed"]), len(report["declined"]))

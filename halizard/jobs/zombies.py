@@ -1,0 +1,68 @@
+"""Job `zombies`: destroy local domains of VMs the pool says run elsewhere.
+
+Why: a host back from a failure (or a healed split) may still run domains of
+VMs the pool already restarted on another host: two copies writing one disk.
+Each run lists this host's real domains through the platform layer, reads
+the pool, and lets the core (core.zombies.find) name the zombies; each is
+confirmed once more (local domains and the VM record read again) right
+before it is destroyed through the platform layer, so a migration or start
+finishing between the two reads is never mistaken for a zombie.
+"""
+
+
+def find_zombies(platform, session, ha_key, self_uuid):
+    """Core DestroyDomain actions for this host (local domains read before the pool)."""
+    from halizard.core import zombies
+    from halizard.xapi.observe import read_snapshot
+
+    local = platform.local_domains()
+    if not local:
+        return (), None
+    snapshot = read_snapshot(session, ha_key)
+    return zombies.find(snapshot.pool, self_uuid, local), snapshot
+
+
+def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
+    """Re-read: the domain still runs here, and XAPI still places the VM elsewhere, no operation."""
+    from halizard.xapi.observe import NULL_REF
+
+    if vm_uuid not in platform.local_domains():
+        return False
+    record = session.xenapi.VM.get_record(snapshot.vm_refs[vm_uuid])
+    resident = record.get("resident_on")
+    if not resident or resident == NULL_REF or resident == snapshot.host_refs.get(self_uuid):
+        return False
+    return not (record.get("current_operations") or {})
+
+
+def run(ctx):
+    from halizard.jobs import vm_monitor
+    from halizard.platform import PlatformError, get_platform
+    from halizard.xapi import act
+    from halizard.xapi.errors import XapiError
+    from halizard.xapi.session import connect
+
+    me = vm_monitor.self_uuid(ctx.root)
+    if not me:
+        ctx.log.error("zombie check impossible: this host's uuid is unknown (inventory)")
+        raise SystemExit(1)
+    platform = get_platform(ctx.root)
+    timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
+    try:
+        session = connect(ctx.root, timeout=timeout)
+    except XapiError as exc:
+        ctx.log.debug("zombie check skipped: the master does not answer ({})", type(exc).__name__)
+        return
+    try:
+        key = getattr(ctx.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
+        found, snapshot = find_zombies(platform, session, key, me)
+        for action in found:
+            if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
+                continue
+            done, text = act.destroy_zombie(platform, action)
+            (ctx.log.warning if done else ctx.log.error)("{}", text)
+    except (XapiError, PlatformError) as exc:
+        ctx.log.warning("zombie check incomplete: {}", exc)
+        raise SystemExit(1) from None
+    finally:
+        session.logout()
