@@ -50,3 +50,14 @@ def host_health(sc, name):
 def vms_on(sc, host_name):
     """Names of the VMs really running on `host_name`."""
     return sorted(vm["name_label"] for vm in sc.status()["vms"] if host_name in vm["running_on"])
+
+
+def wait_moved(sc, vms, away_from, timeout):
+    """Until every VM in `vms` runs exactly once, on a host other than `away_from`."""
+    def moved():
+        for vm in vms:
+            where = sc.vm(vm)["running_on"]
+            if len(where) != 1 or where == [away_from]:
+                return False
+        return True
+    return sc.wait_until(moved, timeout, interval=0.3, message="%s running away from %s" % (vms, away_from))
