@@ -53,7 +53,7 @@ def _same_shape(value, default):
 class StateStore:
     """Named JSON documents in one directory (default `<root>/var/lib/ha-lizard`)."""
 
-    def __init__(self, root=None, directory=None, lock_timeout=5.0):
+    def __init__(self, root=None, directory=None, lock_timeout=15.0):
         self.directory = directory or paths.under(root, paths.STATE_DIR)
         self.lock_timeout = lock_timeout
 

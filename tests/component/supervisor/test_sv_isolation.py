@@ -28,10 +28,12 @@ def test_hanging_job_with_grandchild_is_killed_at_deadline_and_others_keep_sched
 
 
 def test_job_ignoring_sigterm_is_killed_after_grace(root, service):
-    svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 30, "deadline": 1.0, "grace": 0.5}})
+    # deadline 3 s: room for the job to reach its SIG_IGN even on a loaded machine
+    svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 30, "deadline": 3.0, "grace": 0.5}})
+    wait_until(lambda: evidence(root, "stubborn"), 3, message="stubborn to ignore SIGTERM before its deadline")
     job = wait_until(lambda: _finished(root, "stubborn", "timed_out", svc.env), 15, message="stubborn to end")
     assert job["last"]["exit"] == -signal.SIGKILL
-    assert job["last"]["duration"] >= 1.4
+    assert job["last"]["duration"] >= 3.4
     start = evidence(root, "stubborn")[0]
     wait_until(lambda: not process_alive(start["grandchild"]), 5, message="SIGTERM-proof grandchild gone")
     assert group_members(start["pid"]) == []
