@@ -402,6 +402,24 @@ def _mode_notes(config):
             "Use 'ha-cfg set-vm-ha NAME true|false' to change a VM."]
 
 
+def _add_vm_reasons(ctx, config, rows):
+    """Protected or not, and why, per VM (halizard.jobs.vm_monitor.vm_reasons: the jobs' own decision)."""
+    from halizard.core.policy import PolicyError
+    from halizard.jobs.vm_monitor import vm_reasons
+
+    try:
+        found = {r["uuid"]: r for r in vm_reasons(ctx.root, ctx.session(), config)}
+    except PolicyError as exc:
+        found, unknown = {}, "not decided: %s" % exc
+    else:
+        unknown = "not decided"
+    for row in rows:
+        reason = found.get(row["uuid"], {})
+        row["protected"] = reason.get("protected")
+        row["reason"] = reason.get("reason")
+        row["why"] = reason.get("why", unknown)
+
+
 def cmd_get_vm_ha(ctx, args):
     """List VMs with their HA field; invalid values are flagged."""
     config = ctx.config()
@@ -413,6 +431,7 @@ def cmd_get_vm_ha(ctx, args):
         rows.append({"uuid": rec.get("uuid", ""), "name_label": rec.get("name_label", ""),
                      "power_state": rec.get("power_state", ""), "ha_field": raw,
                      "ha_state": pool_store.flag_state(raw)})
+    _add_vm_reasons(ctx, config, rows)
     invalid = [r for r in rows if r["ha_state"] == "invalid"]
     if args.json:
         dump_json({"op_mode": config.get("OP_MODE"), "global_vm_ha": config.get("GLOBAL_VM_HA"),
@@ -421,8 +440,9 @@ def cmd_get_vm_ha(ctx, args):
     for note in _mode_notes(config):
         ctx.say(note)
     ctx.say("")
-    ctx.out.write(table([[_field_state(r["ha_field"]), r["uuid"], r["name_label"], r["power_state"]]
-                         for r in rows], ["HA-Enabled", "VM-UUID", "VM-Name", "Power-State"]))
+    ctx.out.write(table([[_field_state(r["ha_field"]), r["uuid"], r["name_label"], r["power_state"],
+                          {True: "yes", False: "no"}.get(r["protected"], "?"), r["why"]]
+                         for r in rows], ["HA-Enabled", "VM-UUID", "VM-Name", "Power-State", "Protected", "Why"]))
     for row in invalid:
         ctx.warn("VM %s has an invalid HA value %r (must be true or false): it is not protected"
                  % (row["name_label"], row["ha_field"]))

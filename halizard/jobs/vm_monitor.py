@@ -28,6 +28,7 @@ REPORT_STATE = "vm-protection"
 LOCK_FILE = "vm-actions.lock"
 SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave")
 MAX_GROUP_DELAY = 600.0
+POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
 
 
 # --- small readers ---------------------------------------------------------------------------
@@ -344,3 +345,33 @@ def run(ctx):
     elif report.get("acted") and (report["started"] or report["failed"]):
         ctx.log.info("VM sweep: started {}, failed {}, declined {}", len(report["started"]),
                      len(report["failed"]), len(report["declined"]))
+
+
+# --- why each VM is or is not protected (ha-cfg get-vm-ha) ---------------------------------
+def vm_reasons(root, session, config, now=None):
+    """[{uuid, name_label, power_state, protected, reason, why}] for every VM, as this cycle would decide.
+
+    Uses the same plan as the jobs: mode, HA field, home pool, the operator
+    stops and back-off this host recorded, placement (no capacity). Control
+    domains, templates and snapshots are left out (never managed).
+    """
+    from halizard.statefiles import StateStore
+    from halizard.xapi.observe import read_snapshot
+
+    snapshot = read_snapshot(session, config.xc_field_key)
+    policy = policy_of(config)
+    state = StateStore(root)
+    plan = decide(snapshot, policy, load_intent(state), load_retry(state), time.time() if now is None else now)
+    gate = cycle.ha_enabled(snapshot.pool, policy)
+    rows = []
+    for vm in snapshot.pool.vms:
+        status = plan.status_of(vm.uuid)
+        if status is None or status.reason in (vm_plan.CONTROL_DOMAIN, vm_plan.TEMPLATE, vm_plan.SNAPSHOT):
+            continue
+        if not gate.proceed:  # nothing is protected while pool HA is off
+            rows.append({"uuid": vm.uuid, "name_label": vm.name_label, "power_state": vm.power_state,
+                         "protected": False, "reason": POOL_HA_OFF, "why": gate.why})
+            continue
+        rows.append({"uuid": vm.uuid, "name_label": vm.name_label, "power_state": vm.power_state,
+                     "protected": status.protected, "reason": status.reason, "why": status.why})
+    return rows
