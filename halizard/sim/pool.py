@@ -256,13 +256,15 @@ class SimPool(object):
         return self.dbs.get(self.master_of[host_uuid])
 
     def _write_root(self, host_uuid):
-        """Directories, pool.conf and inventory of a host root (roots.py formats)."""
+        """Directories, pool.conf, inventory, credentials and name of a host root (roots.py formats)."""
         host = self.host_specs[host_uuid]
         if not host.root:
             return
         for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
             os.makedirs(os.path.join(host.root, sub), exist_ok=True)
         self._write_pool_conf(host_uuid)
+        roots.write_credentials(host.root, self.spec.password)
+        roots.update_sim_marker(host.root, name_label=host.name_label)
         inventory = paths.under(host.root, paths.INVENTORY)
         if not os.path.exists(inventory):
             roots.atomic_write(inventory, roots.INVENTORY_TEMPLATE.format(

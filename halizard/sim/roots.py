@@ -4,7 +4,9 @@ Why: ha-lizard and ha-cfg read the host's role, master address and own UUID
 from files (pool.conf, xensource-inventory) under a configurable root; each
 simulated host gets its own root so `ha-lizard --root R` acts as that host.
 `etc/ha-lizard/sim-host.json` marks the root as simulated (selects the
-simulated platform) and says how to reach the simulator.
+simulated platform), names the host (`name_label`, for `$HOSTNAME`) and says
+how to reach the simulator; `etc/ha-lizard/xapi-credentials` holds the pool's
+login as on a real dom0.
 """
 import json
 import os
@@ -85,14 +87,28 @@ def write_host_root(root, host_uuid, address, master_address, control_url, probe
 
 
 def write_sim_marker(root, host_uuid, address, control_url, probe_port):
-    """etc/ha-lizard/sim-host.json: marks the root as simulated, says how to reach the simulator."""
-    marker = {
-        "host_uuid": host_uuid,
-        "address": address,
-        "control_url": control_url,
-        "probe_port": probe_port,
-    }
+    """etc/ha-lizard/sim-host.json: marks the root as simulated, says how to reach the simulator.
+
+    Keys written earlier by SimPool (name_label) are kept.
+    """
+    update_sim_marker(root, host_uuid=host_uuid, address=address, control_url=control_url,
+                      probe_port=probe_port)
+
+
+def update_sim_marker(root, **fields):
+    """Set some keys of sim-host.json, keeping the others (SimPool and the daemon each know some)."""
+    marker = read_sim_host(root) or {}
+    marker.update(fields)
     atomic_write(paths.under(root, paths.SIM_HOST_FILE), json.dumps(marker, indent=2) + "\n")
+
+
+def write_credentials(root, password, user="root"):
+    """etc/ha-lizard/xapi-credentials (mode 0600), as a dom0 installer writes it for the tools.
+
+    Format: halizard.xapi.session.load_credentials.
+    """
+    text = json.dumps({"user": user, "password": password}) + "\n"
+    atomic_write(paths.under(root, "/etc/ha-lizard/xapi-credentials"), text, mode=0o600)
 
 
 def read_sim_host(root):
@@ -100,6 +116,7 @@ def read_sim_host(root):
     path = paths.under(root, paths.SIM_HOST_FILE)
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            data = json.load(handle)
     except FileNotFoundError:
         return None
+    return data if isinstance(data, dict) else None

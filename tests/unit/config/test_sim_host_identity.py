@@ -1,0 +1,65 @@
+"""Simulated host roots carry what a dom0 has: the XAPI credentials file (0600) the tools log in
+with, and the host's name, which `$HOSTNAME` expands to."""
+import importlib.util
+import json
+import os
+import shutil
+import stat
+
+import pytest
+
+from halizard.config import effective
+from halizard.sim import roots
+from halizard.xapi import session as xs
+
+_spec = importlib.util.spec_from_file_location(
+    "sim_fixtures_for_host_identity", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
+sim_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim_fixtures)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """One in-process pool for the module (a pool's teardown takes seconds)."""
+    from halizard.sim.daemon import assemble
+
+    handle = sim_fixtures.InprocPool(assemble(str(tmp_path_factory.mktemp("identity")), 2, 1,
+                                              start_latency=0.05, fuse=0.5))
+    yield handle
+    handle.close()
+
+
+def test_every_root_has_credentials_and_a_named_marker(pool):
+    for host in pool.hosts:
+        root = host["root"]
+        path = os.path.join(root, "etc/ha-lizard/xapi-credentials")
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with open(path, encoding="utf-8") as handle:
+            assert json.load(handle) == {"user": "root", "password": pool.password}
+        marker = roots.read_sim_host(root)
+        assert marker["name_label"] == host["name_label"]
+        assert marker["host_uuid"] == host["uuid"] and marker["address"] == host["address"]
+        assert xs.load_credentials(root) == ("root", pool.password)
+
+
+def test_the_credentials_file_is_what_the_tools_use(pool):
+    # an in-process pool writes no pool.json: the credentials file alone must log in
+    assert not os.path.exists(os.path.join(pool.dir, "pool.json"))
+    with xs.connect(pool.host("host2")["root"], timeout=5) as session:
+        assert len(session.xenapi.host.get_all()) == 2
+
+
+def test_hostname_expands_to_the_name_label_wherever_the_root_lives(pool, tmp_path):
+    moved = str(tmp_path / "somewhere-else")
+    shutil.copytree(pool.host("host2")["root"], moved)
+    assert effective.local_hostname(moved) == "host2"
+    config = effective.load_effective(moved, pool_other_config={}, cache=False)
+    assert config.get("MAIL_SUBJECT") == "SYSTEM_ALERT-FROM_HOST:host2"
+
+
+def test_marker_updates_keep_each_others_keys(tmp_path):
+    root = str(tmp_path)
+    roots.update_sim_marker(root, name_label="hostA")
+    roots.write_sim_marker(root, "uuid-1", "127.0.0.2", "http://127.0.0.1:1/", 7)
+    assert roots.read_sim_host(root) == {"name_label": "hostA", "host_uuid": "uuid-1", "address": "127.0.0.2",
+                                         "control_url": "http://127.0.0.1:1/", "probe_port": 7}
