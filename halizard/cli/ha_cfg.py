@@ -327,6 +327,7 @@ def cmd_set(ctx, args):
     changes = {param.pool_key: raw}
     if param.name == "XC_FIELD_NAME":
         changes.update(_carry_pool_field(ctx, other, raw))
+    _refuse_unsafe(ctx, other, changes, "%s=%s" % (param.name, MASK if param.secret else text))
     _apply(ctx, ref, changes)
     ctx.invalidate()
     shown = MASK if param.secret and text else text
@@ -337,6 +338,23 @@ def cmd_set(ctx, args):
     if param.needs_restart and previous != raw:
         _restart_notice(ctx, [param.name])
     return EXIT_OK
+
+
+def _refuse_unsafe(ctx, other, changes, what):
+    """Refuse pool changes that break the self-fencing timing rule (or a cross-value range).
+
+    A pool that is already unsafe may still be changed (step by step back to safety); the
+    admin is warned instead.
+    """
+    after = dict(other)
+    after.update(changes)
+    problem = effective.safety_problem(effective.build_effective(after, {}, "localhost").as_mapping())
+    if problem is None:
+        return
+    before = effective.safety_problem(effective.build_effective(other, {}, "localhost").as_mapping())
+    if before is None:
+        raise CliError("refused: %s would make the configuration unsafe: %s" % (what, problem))
+    ctx.warn("the pool configuration is unsafe, HA will not act: %s" % problem)
 
 
 def _carry_pool_field(ctx, other, new_raw):
@@ -722,6 +740,7 @@ def cmd_restore(ctx, args):
         ctx.warn("ignored %s: a setting of the old product that is no longer used" % key)
     ref, _uuid, other = ctx.pool()
     changes = {schema.PARAMETERS[name].pool_key: raw for name, raw in found.items()}
+    _refuse_unsafe(ctx, other, changes, "restoring %s (nothing restored)" % args.file)
     changed = _apply(ctx, ref, changes)
     ctx.invalidate()
     ctx.say("Restored %d parameters from %s (%d changed)" % (len(found), args.file, len(changed)))

@@ -21,6 +21,28 @@ OVERRIDE_CACHE = "override-last-good.json"
 SOURCES = ("default", "pool", "override")
 
 
+class UnsafeConfig(ValueError):
+    """The configuration breaks a rule the HA decisions rely on; HA refuses to act on it."""
+
+
+def safety_problem(values):
+    """Why HA must not act on these typed values (name -> value), or None.
+
+    Why: a SELF_FENCE_WAIT shorter than the self-fence deadline lets the pool
+    restart VMs an isolated host still runs (docs/timing.md). The check runs
+    wherever the configuration is loaded or changed, so neither ha-cfg nor
+    the service ever works with such a combination.
+    """
+    from halizard.core import timing
+    from halizard.core.policy import Policy, PolicyError
+
+    try:
+        timing.validate(Policy.from_mapping(values))
+    except (PolicyError, timing.UnsafeTiming) as exc:
+        return str(exc)
+    return None
+
+
 class Entry:
     """One parameter in force: typed value, the literal it came from, and where from."""
 
@@ -101,6 +123,21 @@ class EffectiveConfig:
         """name -> typed value, e.g. for the pure core's Policy."""
         return OrderedDict((e.name, e.value) for e in self._entries.values())
 
+    @property
+    def unsafe(self):
+        """Why HA must not act on this configuration (timing rule, value ranges), or None."""
+        if not hasattr(self, "_unsafe"):
+            self._unsafe = safety_problem(self.as_mapping())
+        return self._unsafe
+
+    def policy(self):
+        """The core's Policy of this configuration; UnsafeConfig (with the reason) when HA must not act."""
+        from halizard.core.policy import Policy
+
+        if self.unsafe:
+            raise UnsafeConfig("unsafe configuration, HA will not act: %s" % self.unsafe)
+        return Policy.from_mapping(self.as_mapping())
+
 
 def build_effective(pool_other_config=None, override_settings=None, hostname=None, **extra):
     """Merge defaults, pool literals and override settings (pure: no I/O)."""
@@ -131,7 +168,10 @@ def build_effective(pool_other_config=None, override_settings=None, hostname=Non
             problems.append("%s=%s is invalid after expansion (%s); using the default" % (param.name, raw, exc))
             value, source = param.default, "default"
         entries[param.name] = Entry(param.name, value, raw, source)
-    return EffectiveConfig(entries, other, hostname, problems, **extra)
+    config = EffectiveConfig(entries, other, hostname, problems, **extra)
+    if config.unsafe:
+        config.problems.append("unsafe configuration, HA will not act: %s" % config.unsafe)
+    return config
 
 
 def local_hostname(root=None):
@@ -141,8 +181,9 @@ def local_hostname(root=None):
             data = json.load(handle)
     except (OSError, ValueError):
         return socket.gethostname()
-    name = data.get("hostname") or data.get("name_label") if isinstance(data, dict) else None
-    # Simulated roots live in DIR/hosts/<name_label>: the directory is the host's name.
+    # The simulator writes the host's name_label into the marker; older markers lack it, but
+    # their roots live in DIR/hosts/<name_label>, so the directory is the host's name.
+    name = (data.get("hostname") or data.get("name_label")) if isinstance(data, dict) else None
     return str(name) if name else os.path.basename(paths.resolve_root(root).rstrip("/"))
 
 
@@ -222,13 +263,23 @@ def load_effective(root=None, pool_other_config=None, cache=True):
             session.logout()
     except (XapiError, LookupError) as exc:
         cached_uuid, cached = cached_pool(root)
-        return build_effective(cached, settings, hostname, override_error=override_error,
-                               pool_status="cache" if cached is not None else "none",
-                               pool_error=str(exc), pool_uuid=cached_uuid)
+        return _said_if_unsafe(build_effective(cached, settings, hostname, override_error=override_error,
+                                               pool_status="cache" if cached is not None else "none",
+                                               pool_error=str(exc), pool_uuid=cached_uuid))
     if cache:
         try:
             save_pool_cache(root, pool_uuid, other)
         except OSError:
             pass
-    return build_effective(other, settings, hostname, override_error=override_error,
-                           pool_status="live", pool_uuid=pool_uuid)
+    return _said_if_unsafe(build_effective(other, settings, hostname, override_error=override_error,
+                                           pool_status="live", pool_uuid=pool_uuid))
+
+
+def _said_if_unsafe(config):
+    """The service reads its configuration here: an unsafe one is logged, with the reason, as it loads."""
+    if config.unsafe:
+        from loguru import logger
+
+        logger.bind(function="check_ha_enabled").error("unsafe configuration, HA will not act: {}",
+                                                       config.unsafe)
+    return config

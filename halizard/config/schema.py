@@ -23,6 +23,9 @@ FUNCTIONS = (
     "check_logger_processes", "check_xs_ha", "disable_ha_lizard", "update_global_conf_params",
     "service_execute", "stop_vms_on_host", "check_master_mgt_link_state", "write_status_report",
     "validate_vm_ha_state", "reset_vm_vdi", "validate_this_host_vm_states",
+    # added by this implementation: alert/log functions and job names (logger.bind(function=...))
+    "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
+    "supervisor", "pool_state", "alert_spool",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
@@ -159,6 +162,24 @@ _GLOBALS = [
        group="VMs"),
     _p("VM_START_CONCURRENCY", t.Int(1, 256), 16, "Most VM starts in flight at once during recovery.",
        group="VMs"),
+    _p("VM_START_RETRY_BASE", _SECONDS, 5,
+       "Seconds before the first retry of a VM whose start failed; each further failure doubles the wait.",
+       group="VMs"),
+    _p("VM_START_RETRY_CAP", _SECONDS, 300,
+       "Longest wait in seconds between two start attempts of the same VM (at least VM_START_RETRY_BASE).",
+       group="VMs"),
+    _p("VM_START_RETRY_ALERT_AFTER", t.Int(1, 1000), 3,
+       "Failed starts of the same VM in a row before an alert is raised.", group="VMs"),
+    _p("SELF_FENCE_STOP_TIMEOUT", _SECONDS, 30,
+       "Seconds an isolated host gives its own VMs to stop before it reboots itself.", group="Self-fencing"),
+    _p("SELF_FENCE_CHECK_INTERVAL", t.Int(1, 3600, unit="seconds"), 1,
+       "Seconds between two checks of the management link (link loss is noticed this much late at most).",
+       group="Self-fencing"),
+    _p("SELF_FENCE_WAIT", t.Int(0, 86400, unit="seconds"), 0,
+       "Seconds after the first failed probe before the pool restarts an isolated host's VMs without a "
+       "verified fence. 0: automatic (the self-fence deadline plus a margin, see docs/timing.md); a value "
+       "set here must be longer than that deadline or the configuration is refused.",
+       group="Self-fencing"),
 ]
 
 _LOCALS = [

@@ -34,7 +34,9 @@ OLD_KEYS = {
     "HA_HOST_SELECT_METHOD": "0", "HA_ENABLE_ALERTS": "1", "HA_DISK_MONITOR": "1",
     "XenCenter.CustomFields.ha-lizard-enabled": "true",
 }
-NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_START_CONCURRENCY": "16"}
+NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_START_CONCURRENCY": "16",
+                       "VM_START_RETRY_BASE": "5", "VM_START_RETRY_CAP": "300", "VM_START_RETRY_ALERT_AFTER": "3",
+                       "SELF_FENCE_STOP_TIMEOUT": "30", "SELF_FENCE_CHECK_INTERVAL": "1", "SELF_FENCE_WAIT": "0"}
 
 
 @pytest.fixture(scope="module")
