@@ -61,3 +61,45 @@ def wait_moved(sc, vms, away_from, timeout):
                 return False
         return True
     return sc.wait_until(moved, timeout, interval=0.3, message="%s running away from %s" % (vms, away_from))
+
+
+class HeuristicEndpoint:
+    """A loopback address that answers the simulator's network probe only for the hosts in `allowed`.
+
+    Why: FENCE_HEURISTICS_IPS must be reachable from one side of a split and
+    not the other; the simulated hosts probe from their own addresses, so
+    the endpoint decides by the caller's address (a stand-in for a router).
+    """
+
+    def __init__(self, sc, address, allowed_hosts):
+        import json
+        import socketserver
+        import threading
+
+        from halizard.sim.probe import PROBE_REPLY
+
+        root = sc.pool.hosts[0]["root"]
+        with open(os.path.join(root, "etc", "ha-lizard", "sim-host.json")) as handle:
+            port = int(json.load(handle)["probe_port"])
+        self.allowed = {sc.pool.host(name)["address"] for name in allowed_hosts}
+        endpoint = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                if self.client_address[0] in endpoint.allowed:
+                    try:
+                        self.request.sendall(PROBE_REPLY)
+                    except OSError:
+                        pass
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer((address, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                       daemon=True)
+        self.thread.start()
+        self.address = address
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

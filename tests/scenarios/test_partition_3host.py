@@ -1,0 +1,42 @@
+"""A 3-host pool splits 1|2: the lone slave self-fences at once; the 2-host side (POOL fencing, no
+agent) restarts its VMs only after the proven self-fence wait, and nothing ever runs twice."""
+import time
+
+import harness
+from b1_helpers import host_health, vms_on
+
+from halizard.core import timing
+from halizard.core.policy import Policy
+
+scenario = harness.scenario_fixture()
+
+SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
+
+
+def test_partition_one_against_two(scenario):
+    sc = scenario(hosts=3, vms=6, config=SHORT)
+    config = dict(harness.DEFAULT_CONFIG, **SHORT)
+    wait = timing.recovery_wait(Policy.from_mapping(config))
+    sc.start_supervisors()
+    sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 30, interval=0.3,
+                  message="the master marks host3 healthy")
+    victims = vms_on(sc, "host3")
+    assert victims
+
+    cut = time.monotonic()
+    sc.pool.fault("partition", "host3", "host1,host2")
+    sc.wait_until(lambda: all(sc.vm(vm)["running_on"] == [] for vm in victims), 15, interval=0.2,
+                  message="host3 stops its own VMs")
+    stopped = time.monotonic() - cut
+    assert stopped < timing.self_fence_deadline(Policy.from_mapping(config))
+    for vm in victims:
+        sc.wait_vm_running(vm, wait + 30)
+    restarted = time.monotonic() - cut
+    assert restarted >= wait - 1, "restarted %.1fs after the cut, before the %gs wait" % (restarted, wait)
+    assert "self-fence deadline" in sc.supervisor("host1").state("host-health")["hosts"][
+        sc.pool.host("host3")["uuid"]]["decision"]
+
+    sc.pool.fault("heal")
+    sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 40, interval=0.3,
+                  message="host3 back and healthy")
+    sc.check_final()
