@@ -9,6 +9,8 @@ MONITOR_SCANRATE x MONITOR_MAX_STARTS) unless given here.
 
 JOBS = {
     "pool_state": {"target": "halizard.jobs.pool_state:run"},
+    "alert_spool": {"target": "halizard.jobs.alert_spool:run", "period": 60, "deadline": 60},
+    "disk_monitor": {"target": "halizard.jobs.disk_monitor:run", "period": 3600, "deadline": 120},
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},
     "vm_events": {"target": "halizard.jobs.vm_events:run", "period": 30, "deadline": 130},
     "zombies": {"target": "halizard.jobs.zombies:run"},

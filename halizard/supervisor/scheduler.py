@@ -85,15 +85,16 @@ class JobState:
         }
 
 
-def raise_alert(function, text, priority, root=None):
-    """Hand an alert to halizard.alerts for host `root` (lazily; logs instead when it is not available)."""
+def raise_alert(function, text, priority, root=None, config=None):
+    """Hand an alert to halizard.alerts for host `root` with the service's configuration
+    (lazily; logs instead when the alerts layer is not available)."""
     try:
         from halizard.alerts import raise_alert as alert
     except ImportError:
         log.error("ALERT ({}): {}", function, text)
         return
     try:
-        alert(function, text, priority, root=root)
+        alert(function, text, priority, root=root, config=config)
     except Exception as exc:
         log.error("ALERT ({}) could not be delivered ({}): {}", function, type(exc).__name__, text)
 
@@ -102,13 +103,14 @@ class JobScheduler:
     """Schedules every registered job and applies the monitor rule at each check."""
 
     def __init__(self, root, runner, specs, settings, overrides=None, default_grace=3.0,
-                 wall=time.time, alert=raise_alert, on_change=None):
+                 wall=time.time, alert=None, on_change=None):
         self.root = root
         self.runner = runner
         self.overrides = dict(overrides or {})
         self.default_grace = default_grace
         self.wall = wall
-        self.alert = alert
+        # alert(function, text, priority, root); the default also hands over the current settings
+        self.alert = alert or self._alert_with_settings
         self.on_change = on_change
         self.settings = settings
         self._lock = threading.RLock()
@@ -261,6 +263,9 @@ class JobScheduler:
             log.debug(message)
         if self.on_change is not None:
             self.on_change()
+
+    def _alert_with_settings(self, function, text, priority, root):
+        raise_alert(function, text, priority, root=root, config=self.settings)
 
     def _alert_async(self, text):
         thread = threading.Thread(target=self.alert, args=("monitor", text, self._priority(), self.root),
