@@ -25,7 +25,8 @@ FUNCTIONS = (
     "validate_vm_ha_state", "reset_vm_vdi", "validate_this_host_vm_states",
     # added by this implementation: alert/log functions and job names (logger.bind(function=...))
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
-    "supervisor", "pool_state", "alert_spool",
+    "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
+    "master_cycle", "autoselect", "self_fence",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
