@@ -362,6 +362,12 @@ class Scenario:
         return status
 
     def close(self):
+        for sup in self.supervisors.values():  # all at once: each stop takes a moment
+            try:
+                if sup.proc is not None and sup.proc.poll() is None:
+                    sup.proc.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
         for sup in self.supervisors.values():
             try:
                 sup.stop()
