@@ -12,7 +12,9 @@ hang without harming the supervisor or other jobs; a deadline ends it.
   else -> outcome "killed"
 
 `ctx` gives: `root` (host root), `name` (job name), `config` (settings with
-`.get(NAME)` and `.function_enabled(kind, fn)`), `state` (a
+`.get(NAME)` and `.function_enabled(kind, fn)`; local only: the override file
+plus the pool values cached by the last live read, never a network call),
+`state` (a
 `halizard.statefiles.StateStore`), `log` (loguru logger bound to the job's
 function name) and `deadline` (wall-clock epoch seconds, or None).
 """
@@ -33,9 +35,14 @@ class JobContext:
 
     @property
     def config(self):
+        """Local configuration: override file + the cached pool values (never a network call).
+
+        A job that needs the pool's live values calls
+        `halizard.config.effective.load_effective(ctx.root)` itself, within its deadline.
+        """
         if self._config is None:
             from halizard.supervisor.settings import load_settings
-            self._config = load_settings(self.root, self._overrides)
+            self._config = load_settings(self.root, self._overrides, live=False)
         return self._config
 
     @property

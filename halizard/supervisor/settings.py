@@ -117,14 +117,24 @@ class Settings:
         return {name: self.get(name) for name in (names or MONITOR_DEFAULTS)}
 
 
-def load_settings(root, overrides=None):
-    """The current settings; never raises (a failing config layer is logged and defaults used)."""
+def load_settings(root, overrides=None, live=True):
+    """The current settings; never raises (a failing config layer is logged and defaults used).
+
+    `live=True` reads the pool's values from the master (bounded by
+    XE_TIMEOUT, the cache is used when it is silent): the supervisor at start
+    and on SIGHUP. `live=False` never touches the network: override file plus
+    the pool values cached by the last live read; that is what each job run
+    gets, so a hung master never eats a job's deadline before it even starts.
+    """
     try:
-        from halizard.config.effective import load_effective
+        from halizard.config.effective import cached_pool, load_effective
     except ImportError:
         return Settings(OverrideFileConfig(root), overrides)
     try:
-        return Settings(load_effective(root), overrides)
+        if live:
+            return Settings(load_effective(root), overrides)
+        _uuid, cached = cached_pool(root)
+        return Settings(load_effective(root, pool_other_config=cached or {}), overrides)
     except Exception as exc:
         problem = "configuration could not be loaded (%s); using the host override file and defaults" % (
             type(exc).__name__,)

@@ -46,3 +46,21 @@ def test_typed_values_from_the_effective_config():
     assert settings.flag("MONITOR_KILLALL") is False and settings.number("MONITOR_DELAY") == 45
     assert Settings(overrides={"MONITOR_KILLALL": True}).flag("MONITOR_KILLALL") is True
     assert settings.xc_field_key.endswith("ha-lizard-enabled")   # passed through to the config
+
+
+def test_job_settings_never_touch_the_network(tmp_path):
+    """live=False: cached pool values + override file, even with a pool.conf naming an unreachable master."""
+    import json
+    import time
+
+    conf = tmp_path / "etc" / "xensource"
+    conf.mkdir(parents=True)
+    (conf / "pool.conf").write_text("slave:127.0.0.1")  # a live read would try this master
+    state = tmp_path / "var" / "lib" / "ha-lizard"
+    state.mkdir(parents=True)
+    (state / "pool-config.json").write_text(json.dumps({"pool_uuid": "p", "other_config": {"HA_MONITOR_DELAY": "45"}}))
+    began = time.monotonic()
+    settings = load_settings(str(tmp_path), live=False)
+    assert time.monotonic() - began < 2.0
+    assert settings.number("MONITOR_DELAY") == 45
+    assert settings.pool_status == "given"
