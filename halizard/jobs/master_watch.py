@@ -135,7 +135,8 @@ def run(ctx):
     self_uuid = hostinfo.local_host_uuid(ctx.root)
     role, _address = hostinfo.read_pool_conf(ctx.root)
     state = takeover.load_state(store, log)
-    timeout = max(0.5, min(local_xe_timeout(ctx.root), 10.0))
+    # Short: a silent master is judged by the probe round that follows, not by this read.
+    timeout = max(1.0, min(local_xe_timeout(ctx.root) / 2.0, 5.0))
 
     if role == "master" and not takeover.in_progress(state):
         if state.phase in (core.DONE, core.FAILED):
@@ -143,8 +144,11 @@ def run(ctx):
             takeover.save_state(store, core.TakeoverState())
         return
 
-    answer = None if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION \
-        else _read_master(ctx.root, timeout, log)
+    last = store.read(REPORT, {}) or {}
+    # After a silent round the next probe round judges at once (a hung master would cost a read timeout).
+    skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
+        (last.get("master") == "silent" and last.get("probed") is True)
+    answer = None if skip_read else _read_master(ctx.root, timeout, log)
     if answer is not None:
         other, view = answer
         config = _config(ctx.root, other, view.uuid, True)
@@ -190,6 +194,7 @@ def _master_answers(ctx, policy, view, self_uuid, state):
 
 def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     env = _env(ctx, config, policy, self_uuid, cached)
+    seen = "silent"
     if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
         master_probe = None
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
@@ -201,8 +206,10 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy)
         verdict = health.classify(master_probe, policy)
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
+        if verdict.state == health.HEALTHY:
+            seen = "answers"
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
                                  autopromote=cached.autopromote_uuid, suspended=suspended)
     final = takeover.drive(env, inputs, state)
-    _report(ctx, master="silent", suspended=takeover.is_suspended(ctx.state),
+    _report(ctx, master=seen, probed=True, suspended=takeover.is_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)
