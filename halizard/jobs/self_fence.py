@@ -122,3 +122,19 @@ def run(ctx):
         new["lone_rebooted"] = False
     if new != stored:
         ctx.state.write(STATE, new)
+
+
+def is_self_fencing(state):
+    """True while this host is self-fenced: no job may start a VM here (roles.may_start_vms).
+
+    `state` is this host's halizard.statefiles.StateStore.
+    """
+    stored = state.read(STATE, {}) or {}
+    return stored.get("stopping_since") is not None
+
+
+def has_quorum(state):
+    """The quorum this job measured last (True/False), or None before its first round."""
+    stored = state.read(STATE, {}) or {}
+    q = stored.get("quorum")
+    return bool(q.get("has_quorum")) if isinstance(q, dict) else None
