@@ -55,7 +55,7 @@ def _read_master(root, timeout, log):
         return None
     try:
         key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
-        return ops.snapshot(session, key)
+        return ops.snapshot(session, key, light=True)
     except (XapiError, KeyError, StopIteration, ValueError) as exc:
         log.info("the master stopped answering during the read: {}", type(exc).__name__)
         return None

@@ -25,6 +25,7 @@ STATE = "takeover"
 SUSPENSION = "suspended"
 REBOOTED = "takeover-reboot"
 CACHED_VIEW = "takeover-pool-view"
+RELEASED = "takeover-released"
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
 START_SECONDS = 120.0
@@ -229,7 +230,9 @@ def _restart(env, action, cached):
     except (XapiError, KeyError, ValueError) as exc:
         env.log.error("cannot read this host's database to restart the VMs: {}", exc)
         return core.NOT_OK
-    held = {v.uuid for v in cached.vms_resident_on(action.host_uuid)} if cached is not None else set()
+    held = set(env.store.read(RELEASED, []) or [])
+    if cached is not None:
+        held |= {v.uuid for v in cached.vms_resident_on(action.host_uuid)}
     held |= {v.uuid for v in view.vms_resident_on(action.host_uuid)}
     vms = tuple(replace(v, home_pool=view.uuid) if v.uuid in held and v.home_pool is None else v
                 for v in view.vms)
@@ -319,6 +322,8 @@ def execute(env, actions, pool, cached):
         else:
             env.log.error("takeover cannot execute {}", action.kind)
     if release:
+        reset = sorted({a.vm_uuid for a in release if isinstance(a, A.ResetVmPowerState)})
+        env.store.update(RELEASED, lambda old: sorted(set(old or []) | set(reset)), [])
         outcome = _release(env, release)
     return outcome
 
@@ -383,6 +388,8 @@ def drive(env, inputs, state=None):
                 env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
             else:
                 env.log.debug("takeover {}: {}", state.phase, st.why)
+            if state.phase == core.IDLE and st.state.phase != core.IDLE:
+                env.store.remove(RELEASED)  # a new takeover: forget the VMs an earlier one released
             save_state(env.store, st.state)
             state = st.state
             if not st.actions:

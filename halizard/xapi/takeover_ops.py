@@ -98,30 +98,36 @@ def _int(value, default=0):
         return default
 
 
-def snapshot(session, xc_field_key):
+def snapshot(session, xc_field_key, light=False):
     """(pool other_config, the pool as a core PoolView: hosts with refs and health, VMs, appliances, VDI markers).
 
-    Why here: the takeover needs the host refs and the VDI attach markers of
-    the old master, which the last view taken while it answered must hold.
+    light: pool and hosts only (two calls), what a slave caches every cycle;
+    the VMs and disks are read from the new master's own database after the
+    transition.
+
+    Why here: the takeover needs the host refs (VDI attach markers are named
+    `host_<ref>`) and, after the transition, the old master's VMs and disks
+    as the new master's own database holds them.
     """
     x = session.xenapi
     pools = x.pool.get_all_records()
     hosts = x.host.get_all_records()
-    vms = x.VM.get_all_records()
-    vdis = x.VDI.get_all_records()
-    appliances = x.VM_appliance.get_all_records()
-    metrics = {}
-    try:
-        metrics = x.host_metrics.get_all_records()
-    except XapiFailure:
-        metrics = {}
+    vms, vdis, appliances, metrics = {}, {}, {}, {}
+    if not light:
+        vms = x.VM.get_all_records()
+        vdis = x.VDI.get_all_records()
+        appliances = x.VM_appliance.get_all_records()
+        try:
+            metrics = x.host_metrics.get_all_records()
+        except XapiFailure:
+            metrics = {}
     pool_ref, pool = next(iter(pools.items()))
     uuid_of = {ref: rec.get("uuid") for ref, rec in hosts.items()}
     app_uuid = {ref: rec.get("uuid") for ref, rec in appliances.items()}
     host_views = []
     for ref, rec in hosts.items():
         free = _int(metrics.get(rec.get("metrics"), {}).get("memory_free"), -1)
-        if free < 0:
+        if free < 0 and not light:
             try:
                 free = _int(x.host.compute_free_memory(ref))
             except XapiFailure:
