@@ -165,11 +165,18 @@ class Scenario:
     """One simulated pool plus its supervisors."""
 
     def __init__(self, directory, hosts=3, vms=4, start_latency=0.1, fuse=1.0, config=None,
-                 host_overrides=None, ha_enabled=True, jobs=None):
+                 host_overrides=None, ha_enabled=True, jobs=None, inproc=False):
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
-        self.pool = CliPool(os.path.join(self.dir, "p"))
-        self.pool.up(hosts, vms, start_latency, fuse, [])
+        if inproc:  # the SimPool in this process (`self.pool.pool`): benchmarks can time its calls
+            from halizard.sim.daemon import assemble, write_pool_file
+
+            path = os.path.join(self.dir, "p")
+            self.pool = _SIM.InprocPool(assemble(path, hosts, vms, start_latency=start_latency, fuse=fuse))
+            write_pool_file(path, self.pool.json)
+        else:
+            self.pool = CliPool(os.path.join(self.dir, "p"))
+            self.pool.up(hosts, vms, start_latency, fuse, [])
         self.supervisors = {}
         self.unprotected = set()
         self.jobs = jobs
@@ -373,7 +380,10 @@ class Scenario:
                 sup.stop()
             except Exception:  # noqa: BLE001 - teardown goes on
                 pass
-        self.pool.down()
+        if hasattr(self.pool, "down"):
+            self.pool.down()
+        else:
+            self.pool.close()
 
 
 def scenario_fixture(name="scenario"):
