@@ -50,3 +50,17 @@ def test_takeover_slave_that_cannot_fence_suspends_and_reboots_once(scenario):
     for vm in victims:
         sc.wait_vm_running(vm, 60)
     sc.check_final()
+
+
+def test_suspension_is_lifted_once_the_master_marks_the_host_healthy(scenario):
+    sc = scenario(hosts=3, vms=3)
+    sc.start_supervisors()
+    slave = next(h["name_label"] for h in sc.pool.hosts if h["name_label"] != sc.pool.master_name())
+    from halizard.jobs import takeover
+    from halizard.statefiles import StateStore
+    takeover.suspend(StateStore(sc.host_root(slave)), "left over from an earlier failed fence")
+    assert is_suspended(sc, slave)
+    harness.wait_until(lambda: not is_suspended(sc, slave), 60, interval=0.3,
+                       message="%s lifting its suspension once the master marks it healthy" % slave)
+    assert "HA suspension lifted" in sc.supervisor(slave).log()
+    sc.check_final()
