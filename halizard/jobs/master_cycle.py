@@ -35,22 +35,26 @@ def _free_memory(x, host_ref, metrics):
         return _int(metrics.get("memory_free"))
 
 
-def read_pool(session, ha_key):
-    """The pool as a PoolView; `ha_key` is the XenCenter field key (pool, hosts, VMs)."""
+def read_pool(session, ha_key, full=True):
+    """The pool as a PoolView; `ha_key` is the XenCenter field key (pool, hosts, VMs).
+
+    full=False reads only the pool and its hosts (no VMs, VDIs, free memory):
+    all a cycle needs while every slave answers, and cheap in a large pool.
+    """
     x = session.xenapi
     pools = x.pool.get_all_records()
     hosts = x.host.get_all_records()
-    metrics = x.host_metrics.get_all_records()
-    vms = x.VM.get_all_records()
-    vdis = x.VDI.get_all_records()
-    appliances = x.VM_appliance.get_all_records()
+    metrics = x.host_metrics.get_all_records() if full else {}
+    vms = x.VM.get_all_records() if full else {}
+    vdis = x.VDI.get_all_records() if full else {}
+    appliances = x.VM_appliance.get_all_records() if full else {}
     pool_ref, pool = next(iter(pools.items()))
     host_uuid = {ref: rec["uuid"] for ref, rec in hosts.items()}
     app_uuid = {ref: rec["uuid"] for ref, rec in appliances.items()}
     host_views = []
     for ref, rec in hosts.items():
         other = rec.get("other_config") or {}
-        free = _free_memory(x, ref, metrics.get(rec.get("metrics")) or {})
+        free = _free_memory(x, ref, metrics.get(rec.get("metrics")) or {}) if full else 0
         host_views.append(HostView(
             uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref, address=rec.get("address", ""),
             enabled=bool(rec.get("enabled")), is_master=(ref == pool.get("master")),
@@ -127,7 +131,7 @@ def run(ctx):
         raise SystemExit(1) from None
     try:
         alert = _alerter(ctx, config, session)
-        pool = read_pool(session, key)
+        pool = read_pool(session, key, full=False)
         gate = cycle.ha_enabled(pool, policy)
         if not gate.proceed:
             _execute(ctx, session, gate.actions, key, alert)
@@ -139,6 +143,8 @@ def run(ctx):
         probes, raw = host_health.probe_peers(platform, peers, policy, credentials, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
+        if any(v.state == "failed" for v in verdicts.values()):
+            pool = read_pool(session, key)  # VMs and disks matter only when a slave failed
         start = cycle.master_start(pool, policy, self_uuid, verdicts)
         _execute(ctx, session, start.actions, key, alert)
         usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}

@@ -1,16 +1,18 @@
 """Two-host pools: the heuristic address breaks the 1|1 tie, and only a verified fence (XVM) lets the
 survivor restart the other host's VMs (a tie-break quorum never proves death by waiting)."""
+import random
+
 import harness
 from b1_helpers import HeuristicEndpoint, host_health, use_xvm, vms_on, wait_moved
 
 scenario = harness.scenario_fixture()
 
-HEURISTIC = "127.254.254.1"
 
 
 def _pool(scenario, reachable_from):
-    sc = scenario(hosts=2, vms=4, config={"FENCE_HEURISTICS_IPS": HEURISTIC, "FENCE_USE_IP_HEURISTICS": 1})
-    endpoint = HeuristicEndpoint(sc, HEURISTIC, reachable_from)
+    address = "127.254.%d.%d" % (random.randint(0, 255), random.randint(1, 254))  # runs may overlap
+    sc = scenario(hosts=2, vms=4, config={"FENCE_HEURISTICS_IPS": address, "FENCE_USE_IP_HEURISTICS": 1})
+    endpoint = HeuristicEndpoint(sc, address, reachable_from)
     use_xvm(sc)
     sc.start_supervisors()
     sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 30, interval=0.3,
