@@ -191,7 +191,9 @@ def running_once(document, names):
 
 
 def master_name(document):
-    return next(h["name_label"] for h in status(document)["hosts"] if h["role"] == "master" and h["power"] == "on")
+    """The powered-on master's name, or None while there is none."""
+    return next((h["name_label"] for h in status(document)["hosts"] if h["role"] == "master" and h["power"] == "on"),
+                None)
 
 
 def run(directory, timeline):
@@ -223,20 +225,26 @@ def run(directory, timeline):
         timeline.mark("%s running again on %s" % (", ".join(victims), ", ".join(
             sorted({h for v in status(document)["vms"] if v["name_label"] in victims for h in v["running_on"]}))))
 
-        heading("4. The master loses power")
+        heading("4. host3 is repaired and powered on again")
+        sim(directory, "fault", "power-on", "host3")
+        timeline.mark("host3 powered on")
+        wait_for("host3 healthy again", lambda: host_field(document, "host3") == "healthy")
+        timeline.mark("host3 rejoined; the master marks it healthy (it runs nothing twice)")
+
+        heading("5. The master loses power")
         old = master_name(document)
         victims = vms_on(document, old)
         sim(directory, "fault", "power-off", old)
         timeline.mark("master %s powered off (it ran %s)" % (old, ", ".join(victims)))
-        wait_for("a new master", lambda: master_name(document) != old)
-        timeline.mark("%s took over as master (fenced %s first)" % (master_name(document), old))
+        wait_for("a new master", lambda: master_name(document) not in (None, old))
+        timeline.mark("a slave took over as master (the takeover slave fences %s first)" % old)
         wait_for("the old master's VMs running again", lambda: running_once(document, victims))
-        timeline.mark("%s running again" % ", ".join(victims))
+        timeline.mark("%s running again; %s is the master" % (", ".join(victims), master_name(document)))
 
-        heading("5. Timeline")
+        heading("6. Timeline")
         timeline.show()
 
-        heading("6. Final check: the simulator's ground truth")
+        heading("7. Final check: the simulator's ground truth")
         show_status(document)
         final = status(document)
         twice = [v["name_label"] for v in final["vms"] if len(v["running_on"]) > 1]
@@ -247,7 +255,7 @@ def run(directory, timeline):
         say("=> No violation: no VM ever ran twice, and every protected VM runs exactly once.")
     finally:
         stop_services(procs)
-    heading("7. Tear down")
+    heading("8. Tear down")
     sim(directory, "down")
 
 
