@@ -126,6 +126,7 @@ class Service:
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload()
+            self.scheduler.repair()
             if self._healthy():
                 self.notifier.watchdog()
             else:

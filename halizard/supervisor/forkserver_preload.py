@@ -27,6 +27,9 @@ def become_subreaper():
 SUBREAPER = become_subreaper()
 
 # Jobs fork from here: having these imported once keeps each run cheap.
+import halizard.cli.ha_lizard  # noqa: E402,F401  (each run re-runs the service's main module)
+import halizard.config.effective  # noqa: E402,F401  (every run reads its local configuration)
 import halizard.jobs.base  # noqa: E402,F401
+import halizard.supervisor.settings  # noqa: E402,F401
 import halizard.statefiles  # noqa: E402,F401
 import halizard.supervisor.logsetup  # noqa: E402,F401

@@ -67,13 +67,16 @@ class JobState:
         self.next_check = None
         self.counts = {outcome: 0 for outcome in isolate.OUTCOMES}
         self.retired = False
+        self.starting = False
+        self.kill_pending = None
 
     def as_dict(self):
         run = self.run
         return {
             "name": self.spec.name,
             "target": self.spec.target,
-            "state": "running" if run is not None else ("retired" if self.retired else "idle"),
+            "state": "running" if run is not None else (
+                "starting" if self.starting else ("retired" if self.retired else "idle")),
             "pid": run.pid if run is not None else None,
             "started": run.started if run is not None else None,
             "deadline": run.deadline if run is not None else None,
@@ -117,7 +120,10 @@ class JobScheduler:
         self.jobs = {}
         self.scheduler = BackgroundScheduler(
             timezone=datetime.timezone.utc,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+            # A check re-arms its own timer while it still runs; with max_instances=1 APScheduler would
+            # drop that next (one-shot) check if it came due early, and the job would never run again.
+            # Overlapping checks are safe: state is locked and `starting` prevents a second start.
+            job_defaults={"coalesce": True, "max_instances": 4, "misfire_grace_time": None})
         self._started = False
         self._apply(specs, settings)
 
@@ -180,6 +186,24 @@ class JobScheduler:
         self.scheduler.add_job(self._check, trigger="date", args=[name], id=name, replace_existing=True,
                                run_date=datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
 
+    def repair(self):
+        """Re-arm any live job that lost its timer (e.g. a check APScheduler skipped); returns their names.
+
+        Called from the service's main loop: a job must never silently stop being scheduled.
+        """
+        lost = []
+        with self._lock:
+            if not self._started:
+                return lost
+            for name, state in self.jobs.items():
+                if state.retired or self.scheduler.get_job(name) is not None:
+                    continue
+                lost.append(name)
+                self._arm(name, 0.0 if state.run is None and not state.starting else state.timing.scanrate)
+        for name in lost:
+            log.warning("job {} had no pending check; re-armed", name)
+        return lost
+
     def _disarm(self, name):
         self.jobs[name].next_check = None
         try:
@@ -194,47 +218,68 @@ class JobScheduler:
             if state is None or state.retired or not self._started:
                 return
             timing = state.timing
-            busy = state.run is not None
+            busy = state.run is not None or state.starting
             if busy:
                 state.busy_checks += 1
             action = decide(busy, state.busy_checks, timing.max_starts, timing.killall, state.alerted)
             if action == START:
-                self._start(state)
+                state.starting = True
+                state.busy_checks = 0
+                state.alerted = False
+                state.kill_pending = None
                 self._arm(name, timing.period)
-                return
-            run = state.run
-            if action == WAIT:
-                log.info("job {} (pid {}) still running after check {} of {}; re-check in {:g} s",
-                         name, run.pid, state.busy_checks, timing.max_starts, timing.scanrate)
             else:
-                state.alerted = True
-                text = ("job %s (pid %s) still running after %d checks (MONITOR_MAX_STARTS); %s"
-                        % (name, run.pid, state.busy_checks,
-                           "killing it (MONITOR_KILLALL=1)" if action == ALERT_KILL
-                           else "leaving it running (MONITOR_KILLALL=0)"))
-                log.warning(text)
-                self._alert_async(text)
-                if action == ALERT_KILL:
-                    self.runner.kill(run, "MONITOR_MAX_STARTS reached (%d checks)" % state.busy_checks)
-            self._arm(name, timing.scanrate)
+                self._busy(state, action)
+                self._arm(name, timing.scanrate)
+        if action == START:
+            self._start(state)   # outside the lock: a slow fork never blocks status or other jobs
+
+    def _busy(self, state, action):
+        """A check found the previous run still going: log, and at MONITOR_MAX_STARTS alert (and kill)."""
+        name, timing, run = state.spec.name, state.timing, state.run
+        pid = run.pid if run is not None else None
+        if action == WAIT:
+            log.info("job {} (pid {}) still running after check {} of {}; re-check in {:g} s",
+                     name, pid, state.busy_checks, timing.max_starts, timing.scanrate)
+            return
+        state.alerted = True
+        text = ("job %s (pid %s) still running after %d checks (MONITOR_MAX_STARTS); %s"
+                % (name, pid, state.busy_checks,
+                   "killing it (MONITOR_KILLALL=1)" if action == ALERT_KILL
+                   else "leaving it running (MONITOR_KILLALL=0)"))
+        log.warning(text)
+        self._alert_async(text)
+        if action == ALERT_KILL:
+            reason = "MONITOR_MAX_STARTS reached (%d checks)" % state.busy_checks
+            if run is not None:
+                self.runner.kill(run, reason)
+            else:   # still being forked: killed as soon as it exists
+                state.kill_pending = reason
 
     def _start(self, state):
-        name, timing = state.spec.name, state.timing
+        with self._lock:
+            name, timing, target = state.spec.name, state.timing, state.spec.target
         try:
-            run = self.runner.start(name, state.spec.target, self.root, overrides=self.overrides,
+            run = self.runner.start(name, target, self.root, overrides=self.overrides,
                                     deadline=timing.deadline, grace=timing.grace)
         except Exception as exc:
             log.error("job {} could not be started ({}: {}); next try in {:g} s",
                       name, type(exc).__name__, exc, timing.period)
-            state.last = {"outcome": isolate.ERROR, "reason": "could not start: %s" % type(exc).__name__,
-                          "finished": self.wall(), "duration": 0.0, "exit": None, "pid": None,
-                          "started": self.wall()}
-            state.counts[isolate.ERROR] += 1
+            with self._lock:
+                state.starting = False
+                state.last = {"outcome": isolate.ERROR, "reason": "could not start: %s" % type(exc).__name__,
+                              "finished": self.wall(), "duration": 0.0, "exit": None, "pid": None,
+                              "started": self.wall()}
+                state.counts[isolate.ERROR] += 1
             return
-        state.run = run
-        state.busy_checks = 0
-        state.alerted = False
-        state.last_start = run.started
+        with self._lock:
+            state.starting = False
+            state.last_start = run.started
+            if not run.done.is_set():   # a very quick run may already be over (on_finish recorded it)
+                state.run = run
+                if state.kill_pending:
+                    self.runner.kill(run, state.kill_pending)
+                    state.kill_pending = None
         log.debug("job {} started (pid {}){}", name, run.pid,
                   "" if timing.deadline is None else ", deadline in %g s" % timing.deadline)
 
@@ -287,6 +332,9 @@ class JobScheduler:
         """Kill the running run of `name`. Returns 'killing', 'idle' or raises KeyError."""
         with self._lock:
             state = self.jobs[name]
+            if state.run is None and state.starting:
+                state.kill_pending = reason
+                return "killing"
             if state.run is None:
                 return "idle"
             self.runner.kill(state.run, reason)

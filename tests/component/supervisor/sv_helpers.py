@@ -54,14 +54,14 @@ def jobs(root, env=None):
     """name -> job, asked over the control socket (cheap enough to poll; the CLI has its own tests)."""
     from halizard.supervisor.control import query
 
-    return {job["name"]: job for job in query(root, "jobs", timeout=5.0)["jobs"]}
+    return {job["name"]: job for job in query(root, "jobs", timeout=15.0)["jobs"]}
 
 
 def running(root):
     from halizard.supervisor.control import ServiceNotRunning, query
 
     try:
-        return query(root, "status", timeout=2.0)
+        return query(root, "status", timeout=10.0)
     except ServiceNotRunning:
         return None
 
@@ -117,7 +117,7 @@ class Service:
         self.proc = subprocess.Popen(self.command, env=self.env, stdout=self.stderr, stderr=self.stderr,
                                      start_new_session=True)
         if wait:
-            wait_until(self.answering, 20, message="the service to answer")
+            wait_until(self.answering, 60, message="the service to answer")
         return self
 
     def answering(self):

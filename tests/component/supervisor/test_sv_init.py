@@ -70,7 +70,7 @@ def test_sysv_scripts_start_watch_and_stop(root, launcher):
         first = _pid(root, env)
         assert first
         assert script(WATCHDOG, "status").returncode == 0
-        wait_until(lambda: evidence(root, "tick"), 10, message="jobs running under the SysV service")
+        wait_until(lambda: evidence(root, "tick"), 30, message="jobs running under the SysV service")
 
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: _pid(root, env) not in (None, first), 20, message="the watchdog to restart it")

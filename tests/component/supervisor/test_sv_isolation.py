@@ -12,15 +12,15 @@ def _finished(root, name, outcome, env):
 def test_hanging_job_with_grandchild_is_killed_at_deadline_and_others_keep_schedule(root, service):
     svc = service({
         "tick": {"target": "sv_testjobs:tick", "period": 0.3},
-        "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30, "deadline": 1.5, "grace": 0.5},
+        "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30, "deadline": 3.0, "grace": 0.5},
     })
     job = wait_until(lambda: _finished(root, "hang", "timed_out", svc.env), 15, message="hang to time out")
     last = job["last"]
     assert last["outcome"] == "timed_out"
-    assert 1.4 <= last["duration"] <= 5.0, last
+    assert 2.9 <= last["duration"] <= 15.0, last
     assert last["exit"] == -signal.SIGTERM
     start = evidence(root, "hang")[0]
-    wait_until(lambda: not process_alive(start["grandchild"]), 5, message="grandchild gone")
+    wait_until(lambda: not process_alive(start["grandchild"]), 15, message="grandchild gone")
     assert group_members(start["pid"]) == []
     ticks = [e["t"] for e in evidence(root, "tick") if e["t"] > start["t"] and e["t"] < last["finished"]]
     assert len(ticks) >= 2, "tick kept its schedule while hang was stuck: %s" % ticks
@@ -28,20 +28,24 @@ def test_hanging_job_with_grandchild_is_killed_at_deadline_and_others_keep_sched
 
 
 def test_job_ignoring_sigterm_is_killed_after_grace(root, service):
-    # deadline 3 s: room for the job to reach its SIG_IGN even on a loaded machine
-    svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 30, "deadline": 3.0, "grace": 0.5}})
-    wait_until(lambda: evidence(root, "stubborn"), 3, message="stubborn to ignore SIGTERM before its deadline")
-    job = wait_until(lambda: _finished(root, "stubborn", "timed_out", svc.env), 15, message="stubborn to end")
-    assert job["last"]["exit"] == -signal.SIGKILL
-    assert job["last"]["duration"] >= 3.4
-    start = evidence(root, "stubborn")[0]
-    wait_until(lambda: not process_alive(start["grandchild"]), 5, message="SIGTERM-proof grandchild gone")
+    # Runs repeat, so even on a loaded machine (where a run may be ended before it reaches its
+    # SIG_IGN) one run soon ignores SIGTERM and must then end by SIGKILL after the grace period.
+    svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 0.5, "deadline": 2.0, "grace": 0.5}})
+
+    def sigkilled():
+        last = jobs(root, svc.env)["stubborn"]["last"] or {}
+        return last if last.get("outcome") == "timed_out" and last.get("exit") == -signal.SIGKILL else None
+
+    last = wait_until(sigkilled, 40, message="a SIGTERM-proof run to be SIGKILLed")
+    assert last["duration"] >= 2.4
+    start = [e for e in evidence(root, "stubborn") if e["pid"] == last["pid"]][0]
+    wait_until(lambda: not process_alive(start["grandchild"]), 15, message="SIGTERM-proof grandchild gone")
     assert group_members(start["pid"]) == []
 
 
 def test_crashing_job_is_an_error_and_runs_again(root, service):
     svc = service({"boom": {"target": "sv_testjobs:boom", "period": 0.5}})
-    wait_until(lambda: len(evidence(root, "boom")) >= 2, 10, message="two runs of boom")
+    wait_until(lambda: len(evidence(root, "boom")) >= 2, 30, message="two runs of boom")
     job = jobs(root, svc.env)["boom"]
     assert job["last"]["outcome"] == "error"
     assert job["last"]["exit"] == 1
@@ -51,18 +55,18 @@ def test_crashing_job_is_an_error_and_runs_again(root, service):
 def test_missing_job_module_is_an_error_not_a_crash(root, service):
     svc = service({"ghost": {"target": "no_such_module_sv:run", "period": 0.5},
                    "tick": {"target": "sv_testjobs:tick", "period": 0.5}})
-    wait_until(lambda: _finished(root, "ghost", "error", svc.env), 10, message="ghost to fail")
-    wait_until(lambda: len(evidence(root, "tick")) >= 2, 10, message="tick to keep running")
+    wait_until(lambda: _finished(root, "ghost", "error", svc.env), 30, message="ghost to fail")
+    wait_until(lambda: len(evidence(root, "tick")) >= 2, 30, message="tick to keep running")
 
 
 def test_externally_killed_worker_is_recorded_as_killed(root, service):
     svc = service({"hang": {"target": "sv_testjobs:hang", "period": 0.5}})
-    first = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    first = wait_until(lambda: evidence(root, "hang"), 30, message="hang to start")[0]
     import os
     os.kill(first["pid"], signal.SIGKILL)
-    job = wait_until(lambda: _finished(root, "hang", "killed", svc.env), 10, message="kill to be recorded")
+    job = wait_until(lambda: _finished(root, "hang", "killed", svc.env), 30, message="kill to be recorded")
     assert "signal 9" in job["last"]["reason"]
-    wait_until(lambda: len(evidence(root, "hang")) >= 2, 10, message="the next run")
+    wait_until(lambda: len(evidence(root, "hang")) >= 2, 30, message="the next run")
     assert svc.answering()
 
 
@@ -79,14 +83,14 @@ def test_killed_forkserver_ends_in_flight_runs_and_is_replaced(root, service):
     import os
     svc = service({"tick": {"target": "sv_testjobs:tick", "period": 0.3},
                    "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30}})
-    start = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    start = wait_until(lambda: evidence(root, "hang"), 30, message="hang to start")[0]
     servers = [pid for pid in _children(svc.proc.pid)
                if b"forkserver" in open("/proc/%d/cmdline" % pid, "rb").read()]
     assert len(servers) == 1
     os.kill(servers[0], signal.SIGKILL)
-    job = wait_until(lambda: _finished(root, "hang", "error", svc.env), 10, message="the orphaned run ended")
+    job = wait_until(lambda: _finished(root, "hang", "error", svc.env), 30, message="the orphaned run ended")
     assert job["last"]["exit"] is not None
-    wait_until(lambda: not group_members(start["pid"]), 5, message="its process group gone")
+    wait_until(lambda: not group_members(start["pid"]), 15, message="its process group gone")
     assert not process_alive(start["grandchild"])
     before = len(evidence(root, "tick"))
-    wait_until(lambda: len(evidence(root, "tick")) >= before + 3, 10, message="runs through a new forkserver")
+    wait_until(lambda: len(evidence(root, "tick")) >= before + 3, 30, message="runs through a new forkserver")

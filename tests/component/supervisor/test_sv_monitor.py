@@ -38,17 +38,17 @@ def test_max_starts_alerts_and_killall_kills_the_hung_run(root, service):
         last = jobs(root, svc.env)["hang"]["last"]
         return last if last and last["outcome"] == "killed" else None
 
-    last = wait_until(killed, 15, message="the hung run to be killed")
+    last = wait_until(killed, 30, message="the hung run to be killed")
     assert "MONITOR_MAX_STARTS" in last["reason"]
     # period 0.5 + 3 re-checks of 0.3 s: killed after about 1.4 s, surely not before 0.9 s
-    assert 0.9 <= last["duration"] <= 6.0, last
+    assert 0.9 <= last["duration"] <= 15.0, last
     assert group_members(last["pid"]) == []
     log = svc.log()
     assert "still running after 3 checks (MONITOR_MAX_STARTS); killing it (MONITOR_KILLALL=1)" in log
     # the next cycle starts again after the kill
-    wait_until(lambda: len(evidence(root, "hang")) >= 2, 10, message="a new run after the kill")
+    wait_until(lambda: len(evidence(root, "hang")) >= 2, 30, message="a new run after the kill")
     # the alert went to this host's alert layer, under this root (never the machine's real /var/lib)
-    wait_until(lambda: _alert_under(root, "MONITOR_MAX_STARTS"), 10, message="the alert recorded under the root")
+    wait_until(lambda: _alert_under(root, "MONITOR_MAX_STARTS"), 30, message="the alert recorded under the root")
 
 
 def _alert_under(root, needle):
@@ -64,9 +64,9 @@ def _alert_under(root, needle):
 def test_max_starts_without_killall_only_alerts(root, service):
     svc = service({"hang": {"target": "sv_testjobs:hang", "period": 0.3}},
                   extra_args=_explicit(MONITOR_SCANRATE=0.2, MONITOR_MAX_STARTS=2, MONITOR_KILLALL=0))
-    wait_until(lambda: "leaving it running (MONITOR_KILLALL=0)" in svc.log(), 10, message="the alert")
-    first = wait_until(lambda: evidence(root, "hang"), 10, message="the run's own note")[0]
-    wait_until(lambda: jobs(root, svc.env)["hang"]["busy_checks"] >= 5, 10, message="more re-checks")
+    wait_until(lambda: "leaving it running (MONITOR_KILLALL=0)" in svc.log(), 30, message="the alert")
+    first = wait_until(lambda: evidence(root, "hang"), 30, message="the run's own note")[0]
+    wait_until(lambda: jobs(root, svc.env)["hang"]["busy_checks"] >= 5, 30, message="more re-checks")
     job = jobs(root, svc.env)["hang"]
     assert job["state"] == "running" and job["pid"] == first["pid"]
     assert job["last"] is None

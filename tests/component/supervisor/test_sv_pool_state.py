@@ -39,7 +39,7 @@ def test_pool_view_is_cached_and_kept_while_xapi_hangs(pool, service):
     root = master["root"]
     svc = service({"pool_state": {"target": "halizard.jobs.pool_state:run", "period": 0.5, "deadline": 3}},
                   root=root, extra_args=["--set", "MONITOR_SCANRATE=0.5"])
-    view = wait_until(lambda: _view(root), 15, message="the first pool view")
+    view = wait_until(lambda: _view(root), 30, message="the first pool view")
     assert sorted(h["name_label"] for h in view["hosts"]) == sorted(h["name_label"] for h in described["hosts"])
     assert view["master"] == master["uuid"]
     assert len(view["vms"]) == 2
@@ -48,7 +48,7 @@ def test_pool_view_is_cached_and_kept_while_xapi_hangs(pool, service):
     last = wait_until(lambda: (jobs(root, svc.env)["pool_state"]["last"] or {}).get("outcome") in
                       ("error", "timed_out") and jobs(root, svc.env)["pool_state"]["last"], 20,
                       message="a failed refresh")
-    assert last["duration"] <= 6
+    assert last["duration"] <= 10
     kept = _view(root)
     assert kept is not None and kept["hosts"] == view["hosts"]
     assert "keeping the cached one" in svc.log() or last["outcome"] == "timed_out"

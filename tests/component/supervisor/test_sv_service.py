@@ -16,7 +16,7 @@ TICK = {"tick": {"target": "sv_testjobs:tick", "period": 0.5}}
 def test_jobs_list_and_kill_through_the_cli(root, service):
     svc = service({"hang": {"target": "sv_testjobs:hang", "period": 30, "grace": 0.5},
                    "tick": {"target": "sv_testjobs:tick", "period": 0.5}})
-    first = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    first = wait_until(lambda: evidence(root, "hang"), 30, message="hang to start")[0]
     listing = jobs(root, svc.env)
     assert set(listing) == {"hang", "tick"}
     hang = listing["hang"]
@@ -30,7 +30,7 @@ def test_jobs_list_and_kill_through_the_cli(root, service):
 
     killed = cli(root, "jobs", "kill", "hang", env=svc.env)
     assert killed.returncode == 0, killed.stderr
-    last = wait_until(lambda: jobs(root, svc.env)["hang"]["last"], 10, message="the kill to be recorded")
+    last = wait_until(lambda: jobs(root, svc.env)["hang"]["last"], 30, message="the kill to be recorded")
     assert last["outcome"] == "killed" and last["reason"] == "killed on request"
     assert group_members(first["pid"]) == []
 
@@ -63,11 +63,11 @@ def test_second_instance_is_refused_and_first_untouched(root, service):
 def test_sighup_picks_up_a_changed_override(root, service):
     write_override(root, MONITOR_DELAY=60)
     svc = service({"show": {"target": "sv_testjobs:show_param"}})
-    wait_until(lambda: evidence(root, "show"), 10, message="the first run")
+    wait_until(lambda: evidence(root, "show"), 30, message="the first run")
     assert jobs(root, svc.env)["show"]["timing"]["period"] == 60
     write_override(root, MONITOR_DELAY=1)
     svc.signal(signal.SIGHUP)
-    wait_until(lambda: len(evidence(root, "show")) >= 3, 10, message="runs at the new period")
+    wait_until(lambda: len(evidence(root, "show")) >= 3, 30, message="runs at the new period")
     assert jobs(root, svc.env)["show"]["timing"]["period"] == 1
     assert evidence(root, "show")[-1]["MONITOR_DELAY"] == "1"
     assert "SIGHUP: reloading" in svc.log()
@@ -75,7 +75,7 @@ def test_sighup_picks_up_a_changed_override(root, service):
 
     write_override(root, MONITOR_DELAY="soon")
     svc.signal(signal.SIGHUP)
-    answer = wait_until(lambda: running(root)["warnings"] and running(root), 10, message="a config warning")
+    answer = wait_until(lambda: running(root)["warnings"] and running(root), 30, message="a config warning")
     assert any("override file not applied" in w and "MONITOR_DELAY" in w for w in answer["warnings"])
     assert jobs(root, svc.env)["show"]["timing"]["period"] == 1, "last good value kept"
 
@@ -83,11 +83,11 @@ def test_sighup_picks_up_a_changed_override(root, service):
 def test_sigterm_stops_every_job_within_bounds(root, service):
     svc = service({"stubborn": {"target": "sv_testjobs:stubborn", "period": 30, "grace": 1.0},
                    "hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30, "grace": 1.0}})
-    wait_until(lambda: evidence(root, "stubborn") and evidence(root, "hang"), 10, message="both jobs")
+    wait_until(lambda: evidence(root, "stubborn") and evidence(root, "hang"), 30, message="both jobs")
     pids = [evidence(root, name)[0]["pid"] for name in ("stubborn", "hang")]
     began = time.monotonic()
     assert svc.stop(timeout=20) == 0
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < 20
     for pid in pids:
         assert group_members(pid) == []
     assert not os.path.exists(os.path.join(root, "run", "ha-lizard", "ha-lizard.pid"))
@@ -102,13 +102,13 @@ def test_corrupt_state_file_is_ignored_and_rebuilt(root, service):
     with open(os.path.join(state, "supervisor-jobs.json"), "w") as handle:
         handle.write("\x00\x01garbage")
     svc = service({"counter": {"target": "sv_testjobs:counter", "period": 0.3}})
-    wait_until(lambda: len(evidence(root, "counter")) >= 2, 10, message="two counted runs")
+    wait_until(lambda: len(evidence(root, "counter")) >= 2, 30, message="two counted runs")
     assert [e["n"] for e in evidence(root, "counter")][:2] == [1, 2]
     with open(os.path.join(state, "counter.json")) as handle:
         assert json.load(handle)["n"] >= 2
     assert os.path.exists(os.path.join(state, "counter.json.corrupt"))
     assert "is corrupt; ignored, it will be rebuilt" in svc.log()
-    wait_until(lambda: os.path.exists(os.path.join(state, "supervisor-jobs.json")), 5, message="history")
+    wait_until(lambda: os.path.exists(os.path.join(state, "supervisor-jobs.json")), 15, message="history")
     with open(os.path.join(state, "supervisor-jobs.json")) as handle:
         assert json.load(handle)["counter"]["last"]["outcome"] == "ok"
 
@@ -127,7 +127,7 @@ def test_read_only_state_dir_keeps_the_service_running(root, service):
 
     answer = wait_until(failing, 15, message="counter failing and a warning")
     assert any("Read-only file system" in w for w in answer["warnings"]), answer["warnings"]
-    wait_until(lambda: len(evidence(root, "tick")) >= 3, 10, message="other jobs still running")
+    wait_until(lambda: len(evidence(root, "tick")) >= 3, 30, message="other jobs still running")
     assert "cannot record job outcomes" in svc.log()
     text = cli(root, "jobs", "list", env=svc.env).stdout
     assert "warning: cannot write state file" in text
@@ -142,7 +142,7 @@ def test_start_stop_restart_status_in_the_background(root):
         status = json.loads(cli(root, "status", "--json", env=env).stdout)
         first_pid = status["pid"]
         assert status["running"] and os.getsid(first_pid) != os.getsid(0)  # detached: own session
-        wait_until(lambda: evidence(root, "tick"), 10, message="the daemon's jobs to run")
+        wait_until(lambda: evidence(root, "tick"), 30, message="the daemon's jobs to run")
         restarted = cli(root, "restart", env=env)
         assert restarted.returncode == 0, restarted.stderr
         second_pid = json.loads(cli(root, "status", "--json", env=env).stdout)["pid"]
@@ -193,12 +193,12 @@ def test_systemd_notify_ready_watchdog_reloading_stopping(root, tmp_path):
 
 def test_a_new_instance_ends_the_jobs_a_crashed_one_left_behind(root, service):
     first = service({"hang": {"target": "sv_testjobs:hang_with_grandchild", "period": 30}})
-    start = wait_until(lambda: evidence(root, "hang"), 10, message="hang to start")[0]
+    start = wait_until(lambda: evidence(root, "hang"), 30, message="hang to start")[0]
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
     assert group_members(start["pid"]), "the crashed instance's job should still be running"
     second = service({"tick": {"target": "sv_testjobs:tick", "period": 1}})
-    wait_until(lambda: not group_members(start["pid"]), 5, message="leftovers gone")
+    wait_until(lambda: not group_members(start["pid"]), 15, message="leftovers gone")
     assert "leftover process(es) of job run %d" % start["pid"] in second.log()
 
 

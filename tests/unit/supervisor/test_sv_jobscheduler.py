@@ -104,3 +104,28 @@ def test_reload_retires_removed_jobs_and_adds_new_ones():
     assert runner.started == []
     sched._check("b")
     assert runner.started[0][0] == "b"
+
+
+def test_repair_rearms_a_job_whose_timer_was_lost():
+    sched, runner = _scheduler()
+    sched.scheduler.start(paused=True)
+    try:
+        assert sched.repair() == ["a"]          # never armed: lost
+        assert sched.scheduler.get_job("a") is not None
+        assert sched.repair() == []             # armed now
+        sched.scheduler.remove_job("a")
+        assert sched.repair() == ["a"]
+    finally:
+        sched.scheduler.shutdown(wait=False)
+
+
+def test_a_kill_decided_while_the_run_is_still_being_forked_is_applied_once_it_exists():
+    sched, runner = _scheduler()
+    state = sched.jobs["a"]
+    state.starting = True            # as between the START decision and the fork's return
+    for _ in range(3):
+        sched._check("a")
+    assert runner.killed == [] and state.kill_pending.startswith("MONITOR_MAX_STARTS")
+    sched._start(state)
+    assert runner.killed == [(4242, "MONITOR_MAX_STARTS reached (3 checks)")]
+    assert state.kill_pending is None and not state.starting
