@@ -38,6 +38,7 @@ class Executor:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.rounds = 0
+        self.session = None
         self.thread = threading.Thread(target=self._loop, name="vm-executor", daemon=True)
 
     def start(self):
@@ -51,6 +52,8 @@ class Executor:
         self._stop.set()
         self._wake.set()
         self.thread.join(timeout)
+        if not self.thread.is_alive():
+            self._drop_session()
 
     def _loop(self):
         while not self._stop.is_set():
@@ -67,14 +70,15 @@ class Executor:
         from halizard.jobs import vm_monitor
         from halizard.xapi.errors import XapiError
 
-        try:
-            session, snapshot, config = vm_monitor.connect_and_read(self.root, 5.0)
+        try:  # the session is kept between rounds: a login costs time a restart should not wait for
+            self.session, snapshot, config = vm_monitor.connect_and_read(self.root, 5.0, self.session)
         except XapiError as exc:
+            self.session = None
             self.log.warning("event-driven start skipped: the pool could not be read ({}); the sweep will retry",
                              type(exc).__name__)
             return
         try:
-            report = vm_monitor.protect(self.root, session, snapshot, config, self.log, self.state,
+            report = vm_monitor.protect(self.root, self.session, snapshot, config, self.log, self.state,
                                         self.is_master, on_call=self.on_call, lock_wait=30.0,
                                         deadline=self.end_at + 60.0, trigger="event")
             self.rounds += 1
@@ -82,7 +86,11 @@ class Executor:
                 self.wake()  # the sweep held the lock for too long: look again
         except Exception as exc:  # noqa: BLE001 - the watcher keeps running; the sweep is the safety net
             self.log.error("event-driven round failed ({}): {}", type(exc).__name__, exc)
-        finally:
+            self._drop_session()
+
+    def _drop_session(self):
+        session, self.session = self.session, None
+        if session is not None:
             session.logout()
 
 

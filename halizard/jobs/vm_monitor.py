@@ -188,8 +188,9 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
             if deadline is not None and time.time() >= deadline:
                 log.warning("VM starts left for the next run: the run's deadline is near")
                 break
-            results = starter.start_many(group.starts, policy.VM_START_CONCURRENCY)
-            _record(root, config, session, snapshot, policy, state, results, report, log)
+            results = starter.start_many(group.starts, policy.VM_START_CONCURRENCY,
+                                         on_done=lambda r: _log_result(snapshot, r, log))
+            _record(root, config, session, snapshot, policy, state, results, report, log, logged=True)
             if group.delay_after and index < len(plan.groups) - 1:
                 pause = min(float(group.delay_after), MAX_GROUP_DELAY)
                 if deadline is not None:
@@ -222,7 +223,22 @@ def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
             _alert(root, config, session, fix, log)
 
 
-def _record(root, config, session, snapshot, policy, state, results, report, log, appliance=False):
+def _log_result(snapshot, result, log, appliance=False):
+    """One line per start, at the time it finished."""
+    from halizard.xapi import act
+
+    name = _name(snapshot, result.vm_uuid, appliance)
+    if result.outcome == act.OK:
+        log.info("{} {} started{}", "appliance" if appliance else "VM", name,
+                 "" if appliance else " on %s" % _host_name(snapshot, result.host_uuid))
+    elif result.outcome == act.DECLINED_RESULT:
+        log.info("start of {} declined by XAPI ({}): someone else is starting it or it runs", name, result.error)
+    else:
+        log.error("{} did not start: {}", name, result.error)
+
+
+def _record(root, config, session, snapshot, policy, state, results, report, log, appliance=False,
+            logged=False):
     """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
     from halizard.xapi import act
 
@@ -246,17 +262,9 @@ def _record(root, config, session, snapshot, policy, state, results, report, log
     state.update(RETRY_STATE, change, {})
     for result in results:
         name = _name(snapshot, result.vm_uuid, appliance)
-        if result.outcome == act.OK:
-            report["started"].append(name)
-            log.info("{} {} started{}", "appliance" if appliance else "VM", name,
-                     "" if appliance else " on %s" % _host_name(snapshot, result.host_uuid))
-        elif result.outcome == act.DECLINED_RESULT:
-            report["declined"].append(name)
-            log.info("start of {} declined by XAPI ({}): someone else is starting it or it runs",
-                     name, result.error)
-        else:
-            report["failed"].append(name)
-            log.error("{} did not start: {}", name, result.error)
+        report[{act.OK: "started", act.DECLINED_RESULT: "declined"}.get(result.outcome, "failed")].append(name)
+        if not logged:
+            _log_result(snapshot, result, log, appliance)
     for alert in alerts:
         _alert(root, config, session, alert, log)
 
@@ -299,13 +307,14 @@ def acting_role(root, config):
     return False, False
 
 
-def connect_and_read(root, timeout):
-    """(session, snapshot, effective config) or raises XapiError."""
+def connect_and_read(root, timeout, session=None):
+    """(session, snapshot, effective config) or raises XapiError; reuses `session` when given."""
     from halizard.config.effective import load_effective
     from halizard.xapi.observe import read_snapshot
     from halizard.xapi.session import connect
 
-    session = connect(root, timeout=timeout)
+    if session is None:
+        session = connect(root, timeout=timeout)
     try:
         probe = load_effective(root, pool_other_config={})
         key = probe.xc_field_key

@@ -170,14 +170,23 @@ class Starter:
         host = self.snapshot.pool.host(host_uuid)
         return (host.name_label or host_uuid) if host else host_uuid
 
-    def start_many(self, starts, concurrency):
-        """Start `starts` concurrently, at most `concurrency` at once; StartResults in the same order."""
+    def start_many(self, starts, concurrency, on_done=None):
+        """Start `starts` concurrently, at most `concurrency` at once; StartResults in the same order.
+
+        on_done(result) is called as each start finishes (e.g. to log it at its real time).
+        """
         starts = list(starts)
         if not starts:
             return []
+
+        def one(start):
+            result = self.start(start)
+            if on_done is not None:
+                on_done(result)
+            return result
         workers = max(1, min(int(concurrency), len(starts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmstart") as pool:
-            return list(pool.map(self.start, starts))
+            return list(pool.map(one, starts))
 
     def start_appliance(self, action, timeout=None):
         """VM_appliance.start (members in the appliance's own order and delays); StartResult."""

@@ -304,6 +304,12 @@ class Scenario:
     def supervisor(self, name):
         return self.supervisors[name]
 
+    def wait_watching(self, name, timeout=60):
+        """Until the vm_events job of host `name` follows the event stream (its token file is fresh)."""
+        began = time.time()
+        return self.wait_until(lambda: (self.supervisor(name).state("vm-events-token") or {}).get("at", 0) > began,
+                               timeout, interval=0.2, message="the VM event watcher of %s" % name)
+
     def logs(self):
         """Every supervisor's log, for assertion messages."""
         return "\n".join("==== %s\n%s" % (n, s.log()[-4000:]) for n, s in sorted(self.supervisors.items()))

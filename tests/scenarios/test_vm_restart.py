@@ -12,22 +12,20 @@ VM_JOBS = {"replace": True, "jobs": {
 }}
 
 
-def _started_after(sc, name, since):
-    vm = sc.vm(name)
-    return vm if vm["power_state"] == "Running" and vm["running_on"] else None
-
-
 def test_crashed_vm_is_restarted_within_seconds(scenario):
     sc = scenario(hosts=3, vms=4, config={"MONITOR_DELAY": 15}, jobs=VM_JOBS)
     sc.start_supervisors()
     # the first rounds stamp home-pool on running VMs; wait for it
-    harness.wait_until(lambda: sc.vm_record("vm001")["other_config"].get("home-pool"), 60,
-                       message="home-pool stamped")
-    time.sleep(1.0)
+    sc.wait_until(lambda: sc.vm_record("vm001")["other_config"].get("home-pool"), 60,
+                  message="home-pool stamped")
+    sc.wait_watching("host1")
+    time.sleep(1.0)  # let the watcher's first full round finish
     began = time.monotonic()
     sc.pool.fault("crash-vm", "vm001")
-    sc.wait_vm_running("vm001", 10)
+    sc.wait_vm_running("vm001", 12)
     elapsed = time.monotonic() - began
-    assert elapsed < 5.0, "restart took %.1f s (MONITOR_DELAY 15: the event path must act)\n%s" % (
-        elapsed, sc.logs())
+    # the sweep runs every 15 s; the event path acts at once (about a second on an idle machine,
+    # see benchmarks/bench_vm_protection.py); the bound is loose for a busy shared machine
+    assert "vm_events: VM vm001 started" in sc.supervisor("host1").log(), sc.logs()
+    assert elapsed < 8.0, "restart took %.1f s\n%s" % (elapsed, sc.logs())
     sc.check_final()
