@@ -47,6 +47,12 @@ def run(ctx):
         ctx.log.error("zombie check impossible: this host's uuid is unknown (inventory)")
         raise SystemExit(1)
     platform = get_platform(ctx.root)
+    try:
+        if not platform.local_domains():
+            return  # nothing runs here: no need to ask the pool
+    except PlatformError as exc:
+        ctx.log.warning("zombie check impossible: local domains unknown ({})", exc)
+        raise SystemExit(1) from None
     timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
     try:
         session = connect(ctx.root, timeout=timeout)
