@@ -14,6 +14,11 @@ Management link loss is observed as: no peer and no heuristic address
 answers. Without heuristic addresses that is indistinguishable from "every
 peer died", so only quorum loss counts then (a 2-host pool keeps its VMs).
 A master that reaches nobody reboots once with FENCE_REBOOT_LONE_HOST=1.
+
+Quorum loss (for the lone-master reboot too) must be seen in XAPI_COUNT consecutive checks (each at most
+SELF_FENCE_CHECK_INTERVAL + min(2, XE_TIMEOUT/2) s) before the VMs are
+stopped: one slow probe on a loaded host must not stop them. That stays
+inside the detection time the timing rule allows (two probe rounds).
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -74,18 +79,21 @@ def run(ctx):
     heuristics = host_health.heuristics_ok(platform, policy, seconds)
     enabled = [h["uuid"] for h in hosts if h.get("enabled")]
     q = quorum.compute(self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics, policy)
+    lost = not q.has_quorum
+    lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
+    confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
     now = time.time()
     link_lost = bool(peers) and not any(reached.values()) and heuristics is False
     link_down_since = stored.get("link_down_since") if link_lost else None
     if link_lost and link_down_since is None:
         link_down_since = now
     local = platform.local_domains()
-    decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=q, local_vms=local,
+    decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=confirmed, local_vms=local,
                                 stopping_since=stored.get("stopping_since"),
                                 reboot_requested=bool(stored.get("reboot_requested")))
     new = {"link_down_since": link_down_since, "stopping_since": stored.get("stopping_since"),
            "reboot_requested": bool(stored.get("reboot_requested")),
-           "lone_rebooted": bool(stored.get("lone_rebooted")), "why": decision.why,
+           "lone_rebooted": bool(stored.get("lone_rebooted")), "why": decision.why, "lost_rounds": lost_rounds,
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     for action in decision.actions:
         if isinstance(action, A.StopLocalVms):
@@ -112,7 +120,7 @@ def run(ctx):
                 platform.restart_toolstack()
             except PlatformError as exc:
                 ctx.log.error("toolstack restart failed: {}", exc)
-    if role == "master" and not decision.fencing:
+    if role == "master" and not decision.fencing and confirmed is not None:
         for action in selffence.lone_host(q, policy, new["lone_rebooted"]):
             new["lone_rebooted"] = True
             ctx.state.write(STATE, new)

@@ -85,11 +85,20 @@ class Recovery:
     def release(self, host_uuid, decision):
         """Mark failed, reset VM power states, clear disk markers, forget: the recovery entry."""
         vms = [a.vm_uuid for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
-        for action in decision.actions:
-            if isinstance(action, A.RestartVmsOf):
+        # In the core's order; the many per-VM and per-disk calls of one step run at once.
+        steps = [(A.SetHostHealth,), (A.ResetVmPowerState,), (A.ClearVdiMarker,), (A.ForgetHost,)]
+        for kinds in steps:
+            batch = [a for a in decision.actions if isinstance(a, kinds)]
+            if not batch:
                 continue
-            ok, detail = act_host.execute(self.session, action, self.health_key)
-            (self.log.info if ok else self.log.error)("release of {}: {}", host_uuid, detail)
+            with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(batch))),
+                                    thread_name_prefix="release") as pool:
+                results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), batch))
+            failed = [detail for ok, detail in results if not ok]
+            for detail in failed:
+                self.log.error("release of {}: {}", host_uuid, detail)
+            self.log.info("release of {}: {} of {} {} done", host_uuid, len(batch) - len(failed), len(batch),
+                          kinds[0].__name__)
         return {"proof": decision.proof, "at": self.now(), "vms": vms}
 
     def restart(self, vm_uuids):
