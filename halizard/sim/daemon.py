@@ -17,6 +17,7 @@ import time
 
 from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
+from halizard.sim.bmc import MAX_BMCS, bmc_address, start_bmcs
 from halizard.sim.control import start_control
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.server import close_all, start_servers
@@ -37,8 +38,9 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None):
         self.directory = directory
+        self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
         self.block = block
@@ -67,6 +69,10 @@ class RunningPool(object):
                 "xapi_url": self.servers.urls[entry["uuid"]],
                 "root": entry.get("root") or host_root(self.directory, entry["name_label"]),
             })
+            bmc = self.bmcs.entries.get(entry["uuid"]) if self.bmcs is not None else None
+            if bmc is not None:  # the host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py)
+                hosts[-1].update({"bmc_address": bmc["address"], "bmc_port": bmc["port"],
+                                  "bmc_user": bmc["user"], "bmc_password": bmc["password"]})
         return {
             "password": self.spec.password,
             "control_url": self.control_url,
@@ -83,6 +89,8 @@ class RunningPool(object):
         self.stopped.set()
         self.servers.close()
         close_all([self.control, self.outer])
+        if self.bmcs is not None:
+            self.bmcs.close()
         closer = getattr(self.pool, "close", None)
         if closer is not None:
             closer()
@@ -135,15 +143,28 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
+        bmcs = _start_bmcs(pool, block, control.url)
+        started.append(bmcs)
         _write_roots(pool, control.url)
         servers = start_servers(pool, report=report)
+        started.append(servers)
+        bmcs.wait_ready()
     except BaseException:
         close_all(started)
         closer = getattr(pool, "close", None)
         if closer is not None:
             closer()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs)
+
+
+def _start_bmcs(pool, block, control_url):
+    """One simulated BMC per host (the first MAX_BMCS hosts), sharing a random per-pool password."""
+    import secrets
+
+    hosts = [(entry["uuid"], bmc_address(block.prefix, index))
+             for index, entry in enumerate(pool.describe()["hosts"][:MAX_BMCS])]
+    return start_bmcs(control_url, hosts, secrets.token_hex(8))
 
 
 def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None):

@@ -1,0 +1,182 @@
+"""Hardware fencing of simulated hosts through their simulated BMCs (real IPMI lanplus over UDP),
+driven by Debian's real `ipmitool` (ILO, IRMC) and `fence_ipmilan` (ClusterLabs agent)."""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from halizard.fence import registry
+from halizard.fence.base import FAILED, OFF, ON, RESET, UNKNOWN
+from halizard.fence.confirm import fence_host
+from halizard.probes.deadline import after
+from halizard.probes.xapi_alive import xapi_alive
+
+
+def write_map(root, method, lines):
+    folder = os.path.join(root, "etc/ha-lizard/fence", method)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, method + ".hosts"), "w") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+
+
+def ilo_lines(pool):
+    return ["%s:%s" % (h["uuid"], h["bmc_address"]) for h in pool.hosts]
+
+
+def agent_for(pool, method, root, password=None, user=None):
+    bmc = pool.hosts[0]
+    config = {"FENCE_METHOD": method, "FENCE_PASSWD": bmc["bmc_password"] if password is None else password,
+              "FENCE_USER": bmc["bmc_user"] if user is None else user}
+    return registry.agent_from_config(config, root=root)
+
+
+def alive_check(pool, host):
+    return lambda deadline: xapi_alive(host["address"], "root", pool.password, deadline).alive
+
+
+@pytest.fixture
+def pool(inproc_pool):
+    return inproc_pool(hosts=3, vms=3)
+
+
+def test_pool_json_names_a_bmc_per_host_on_its_own_loopback_address(pool):
+    addresses = [h["bmc_address"] for h in pool.hosts]
+    assert len(set(addresses)) == 3
+    for host in pool.hosts:
+        assert host["bmc_address"].startswith("127.") and host["bmc_address"] != host["address"]
+        assert host["bmc_port"] == 623 and host["bmc_user"] and host["bmc_password"]
+
+
+def test_ipmitool_cli_powers_a_simulated_host_off(pool):
+    victim = pool.hosts[1]
+    env = {"PATH": "/usr/bin:/usr/sbin:/bin", "IPMI_PASSWORD": victim["bmc_password"]}
+    argv = ["ipmitool", "-I", "lanplus", "-H", victim["bmc_address"], "-U", victim["bmc_user"], "-E",
+            "chassis", "power"]
+    status = subprocess.run(argv + ["status"], env=env, capture_output=True, text=True, timeout=60)
+    assert "Chassis Power is on" in status.stdout, status.stderr
+    off = subprocess.run(argv + ["off"], env=env, capture_output=True, text=True, timeout=60)
+    assert off.returncode == 0, off.stderr
+    assert pool.host_status(victim["name_label"])["power"] == "off"
+
+
+def test_ilo_stop_start_reset_verified_through_ipmitool(pool):
+    fencer, victim = pool.hosts[0], pool.hosts[1]
+    write_map(fencer["root"], "ILO", ilo_lines(pool))
+    agent = agent_for(pool, "ILO", fencer["root"])
+    assert agent.status(victim["uuid"], after(30)).state == ON
+
+    result = fence_host(agent, victim["uuid"], "stop", after(40), still_alive=alive_check(pool, victim))
+    assert result.verified and result.state == OFF, result.detail
+    assert pool.host_status(victim["name_label"])["power"] == "off"
+    assert all(victim["name_label"] not in vm["running_on"] for vm in pool.status()["vms"])
+    assert pool.status()["violations"] == []
+
+    started = agent.fence(victim["uuid"], "start", after(40))
+    assert started.verified and started.state == ON, started.detail
+    assert pool.host_status(victim["name_label"])["power"] == "on"
+
+    reset = agent.fence(victim["uuid"], "reset", after(40))
+    assert reset.verified and reset.state == RESET, reset.detail
+    assert pool.host_status(victim["name_label"])["power"] == "on"
+
+
+def test_irmc_and_fence_ipmilan_fence_and_read_status(pool):
+    fencer, victim, other = pool.hosts
+    write_map(fencer["root"], "IRMC", ilo_lines(pool))
+    irmc = agent_for(pool, "IRMC", fencer["root"])
+    result = irmc.fence(other["uuid"], "stop", after(40))
+    assert result.verified and result.state == OFF, result.detail
+    assert pool.host_status(other["name_label"])["power"] == "off"
+
+    write_map(fencer["root"], "fence_ipmilan",
+              ["%s:ip=%s,ipport=%d,lanplus=1" % (h["uuid"], h["bmc_address"], h["bmc_port"]) for h in pool.hosts])
+    agent = agent_for(pool, "fence_ipmilan", fencer["root"])
+    assert agent.status(other["uuid"], after(40)).state == OFF
+    status = agent.status(victim["uuid"], after(40))
+    assert status.verified and status.state == ON, status.detail
+    result = fence_host(agent, victim["uuid"], "stop", after(60), still_alive=alive_check(pool, victim))
+    assert result.verified and result.state == OFF, result.detail
+    assert pool.host_status(victim["name_label"])["power"] == "off"
+
+
+def test_wrong_password_is_a_clear_failure_and_nothing_is_fenced(pool):
+    fencer, victim = pool.hosts[0], pool.hosts[1]
+    write_map(fencer["root"], "ILO", ilo_lines(pool))
+    write_map(fencer["root"], "fence_ipmilan",
+              ["%s:ip=%s,lanplus=1" % (h["uuid"], h["bmc_address"]) for h in pool.hosts])
+    for method in ("ILO", "fence_ipmilan"):
+        agent = agent_for(pool, method, fencer["root"], password="not-the-password")
+        result = fence_host(agent, victim["uuid"], "stop", after(20))
+        assert not result.verified and result.state in (FAILED, UNKNOWN), result.detail
+        assert "not-the-password" not in result.detail
+    assert "wrong FENCE_USER/FENCE_PASSWD" in agent_for(pool, "ILO", fencer["root"], password="x").fence(
+        victim["uuid"], "stop", after(20)).detail
+    assert pool.host_status(victim["name_label"])["power"] == "on"
+
+
+def test_unknown_host_and_malformed_map_line_are_named(pool, tmp_path):
+    fencer, victim = pool.hosts[0], pool.hosts[1]
+    write_map(fencer["root"], "ILO", ilo_lines(pool)[:1])
+    result = fence_host(agent_for(pool, "ILO", fencer["root"]), victim["uuid"], "stop", after(10))
+    assert not result.verified and result.state == FAILED
+    assert "not listed" in result.detail and victim["uuid"] in result.detail
+
+    write_map(fencer["root"], "ILO", ilo_lines(pool)[:1] + ["%s:-oProxyCommand=x" % victim["uuid"]])
+    result = fence_host(agent_for(pool, "ILO", fencer["root"]), victim["uuid"], "stop", after(10))
+    assert not result.verified and "ILO.hosts:2" in result.detail, result.detail
+
+    write_map(fencer["root"], "fence_ipmilan", ["%s:ip=127.0.0.1,password=x" % victim["uuid"]])
+    result = fence_host(agent_for(pool, "fence_ipmilan", fencer["root"]), victim["uuid"], "stop", after(10))
+    assert not result.verified and "fence_ipmilan.hosts:1" in result.detail and "password" in result.detail
+    assert pool.host_status(victim["name_label"])["power"] == "on"
+
+
+def _silent_bmc(address):
+    """A UDP port that reads every packet and never answers (a hung BMC)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((address, 623))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def drain():
+        while not stop.is_set():
+            try:
+                sock.recvfrom(4096)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    return sock, stop
+
+
+def test_bmc_that_does_not_answer_is_no_fence_and_keeps_the_deadline(pool):
+    fencer, victim = pool.hosts[0], pool.hosts[1]
+    silent = victim["bmc_address"].rsplit(".", 1)[0] + ".250"
+    sock, stop = _silent_bmc(silent)
+    try:
+        write_map(fencer["root"], "ILO", ["%s:%s" % (victim["uuid"], silent)])
+        started = time.monotonic()
+        result = fence_host(agent_for(pool, "ILO", fencer["root"]), victim["uuid"], "stop", after(4))
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        sock.close()
+    assert not result.verified and result.state in (UNKNOWN, FAILED), result.detail
+    assert elapsed < 12, elapsed
+    assert pool.host_status(victim["name_label"])["power"] == "on"
+
+
+def test_bmc_says_off_but_host_still_answers_counts_as_failed(pool):
+    fencer, victim, other = pool.hosts
+    pool.fault("power-off", other["name_label"])
+    # a wrong map line: the victim points at the BMC of a host that is already off
+    write_map(fencer["root"], "ILO", ["%s:%s" % (victim["uuid"], other["bmc_address"])])
+    result = fence_host(agent_for(pool, "ILO", fencer["root"]), victim["uuid"], "stop", after(30),
+                        still_alive=alive_check(pool, victim))
+    assert not result.verified and result.state == FAILED, result.detail
+    assert "still answers" in result.detail
+    assert pool.host_status(victim["name_label"])["power"] == "on"
