@@ -31,7 +31,7 @@ class Recovery:
     """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host."""
 
     def __init__(self, session, pool, policy, probes, quorum_result, usable, agent_factory, still_alive,
-                 alert, log, health_key, now=None):
+                 alert, log, health_key, now=None, state=None):
         self.session = session
         self.pool = pool
         self.policy = policy
@@ -44,6 +44,7 @@ class Recovery:
         self.log = log
         self.health_key = health_key
         self.now = now or time.time
+        self.state = state
 
     def fence(self, host_uuid, action):
         """Run the agent (never raises); the core's outcome string plus the agent's detail."""
@@ -79,6 +80,10 @@ class Recovery:
             return outcome, recovery_entry, decision.why
         if recovery_entry is None:
             recovery_entry = self.release(host_uuid, decision)
+            if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
+                self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: recovery_entry}), {})
+                self.state.update(OUTCOMES_STATE, lambda cur: dict(cur or {}, **{host_uuid: outcome})
+                                  if outcome == fencing.FENCE_VERIFIED else (cur or {}), {})
         started = self.restart(recovery_entry["vms"])
         return outcome, recovery_entry, "%s; %s" % (decision.why, started)
 
@@ -172,6 +177,7 @@ def recover_failed(rec, state, verdicts):
 
     Returns {host uuid: report text}.
     """
+    rec.state = state
     outcomes = state.read(OUTCOMES_STATE, {}) or {}
     recovery = state.read(RECOVERY_STATE, {}) or {}
     failed = [u for u, v in verdicts.items() if v.state == health.FAILED]
