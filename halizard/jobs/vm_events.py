@@ -168,4 +168,7 @@ def run(ctx):
             if time.monotonic() < end_at:
                 continue
             return
+        if vm_monitor.host_role(ctx.root) is None:
+            ctx.log.debug("VM event watch not run: this host's pool role is unknown (pool.conf)")
+            return
         time.sleep(min(ROLE_CHECK, max(0.0, end_at - time.monotonic())))
