@@ -15,6 +15,7 @@ Usage: python benchmarks/bench_master_failure.py [--hosts 8] [--vms-per-host 50]
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -65,7 +66,9 @@ def run_once(hosts, vms_per_host, latency, fuse, concurrency, timeout):
                 break
             time.sleep(0.2)
         marks["vms"] = len(victims)
-        marks["violations"] = len(sc.status()["violations"])
+        violations = sc.status()["violations"]
+        marks["violations"] = len(violations)
+        marks["first_violations"] = violations[:3]
         marks["masters"] = masters(sc)
         return marks
     finally:
@@ -73,7 +76,12 @@ def run_once(hosts, vms_per_host, latency, fuse, concurrency, timeout):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _stop_on_sigterm(_signum, _frame):
+    raise SystemExit(143)  # runs the teardown (supervisors stopped, pool down)
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=8)
     parser.add_argument("--vms-per-host", type=int, default=50)

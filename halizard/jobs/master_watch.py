@@ -63,6 +63,24 @@ def _read_master(root, timeout, log):
         session.logout()
 
 
+def _judged_by_probes(store, self_uuid, master_address):
+    """True when this cycle may go straight to the probe round, without reading the master first.
+
+    Only for the takeover slave, after a probe round found the master silent,
+    while pool.conf still names the master of the cached view (a hung master
+    would otherwise cost a read timeout every cycle). Every other slave reads
+    each cycle, so it notices at once when a new master took over.
+    """
+    last = store.read(REPORT, {}) or {}
+    if last.get("master") != "silent" or last.get("probed") is not True:
+        return False
+    cached = takeover.load_view(store)
+    if cached is None or cached.autopromote_uuid != self_uuid:
+        return False
+    master = cached.host(cached.master_uuid)
+    return master is not None and master.address == master_address
+
+
 def _config(root, other, pool_uuid, answered):
     from halizard.config.effective import cached_pool, load_effective, save_pool_cache
     if answered:
@@ -133,7 +151,7 @@ def run(ctx):
     log = ctx.log
     store = ctx.state
     self_uuid = hostinfo.local_host_uuid(ctx.root)
-    role, _address = hostinfo.read_pool_conf(ctx.root)
+    role, master_addr = hostinfo.read_pool_conf(ctx.root)
     state = takeover.load_state(store, log)
     # Short: a silent master is judged by the probe round that follows, not by this read.
     timeout = max(1.0, min(local_xe_timeout(ctx.root) / 2.0, 5.0))
@@ -144,10 +162,8 @@ def run(ctx):
             takeover.save_state(store, core.TakeoverState())
         return
 
-    last = store.read(REPORT, {}) or {}
-    # After a silent round the next probe round judges at once (a hung master would cost a read timeout).
     skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
-        (last.get("master") == "silent" and last.get("probed") is True)
+        _judged_by_probes(store, self_uuid, master_addr)
     answer = None if skip_read else _read_master(ctx.root, timeout, log)
     if answer is not None:
         other, view = answer

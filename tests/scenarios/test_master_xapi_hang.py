@@ -8,7 +8,8 @@ scenario = harness.scenario_fixture()
 
 
 def test_master_xapi_hang_is_fenced_and_taken_over(scenario):
-    sc = scenario(hosts=3, vms=6)
+    # A hung master costs whole XE_TIMEOUTs per try: give the cycle room before the monitor kills it.
+    sc = scenario(hosts=3, vms=6, config={"MONITOR_MAX_STARTS": 60})
     use_xvm(sc)
     sc.start_supervisors()
     old = sc.pool.master_name()
