@@ -796,6 +796,45 @@ def cmd_clear_alerts(ctx, args):
     return _alerts().cmd_clear_alerts(ctx)
 
 
+# --- fence-test ----------------------------------------------------------------------------
+FENCE_TEST_SECONDS = 30
+
+
+def _fence_target(ctx, host):
+    """(uuid, label) of HOST: a host uuid as is, else a name label looked up on the master."""
+    from halizard.fence.hostmap import is_uuid
+
+    if is_uuid(host):
+        return host.lower(), host
+    session = ctx.session()
+    refs = list(session.xenapi.host.get_by_name_label(host))
+    if not refs:
+        raise CliError("no host named %r in the pool" % host)
+    if len(refs) > 1:
+        raise CliError("%d hosts are named %r: give the host uuid" % (len(refs), host))
+    return session.xenapi.host.get_uuid(refs[0]), host
+
+
+def cmd_fence_test(ctx, args):
+    """Ask the configured fence agent for HOST's power state; nothing is switched."""
+    from halizard.fence import registry
+    from halizard.fence.base import FenceConfigError
+    from halizard.probes.deadline import after
+
+    host_uuid, label = _fence_target(ctx, args.host)
+    config = ctx.config()
+    try:
+        agent = registry.agent_from_config(config, ctx.root)
+    except FenceConfigError as exc:
+        raise CliError("fencing is not usable: %s" % exc) from None
+    result = agent.status(host_uuid, after(FENCE_TEST_SECONDS))
+    if result.verified:
+        ctx.say("%s (%s): power %s, read by %s: %s" % (label, host_uuid, result.state, agent.name, result.detail))
+        return EXIT_OK
+    raise CliError("%s could not read the power state of %s (%s): %s" % (agent.name, label, host_uuid,
+                                                                          result.detail))
+
+
 # --- log, version, help -------------------------------------------------------------------
 LOG_FILES = ("/var/log/messages", "/var/log/user.log", "/var/log/syslog")
 
@@ -871,6 +910,7 @@ SUBCOMMANDS = [
     ("show-alerts", cmd_show_alerts, "list active ha-lizard alerts"),
     ("clear-alerts", cmd_clear_alerts, "delete every ha-lizard alert"),
     ("log", cmd_log, "show and follow the ha-lizard log"),
+    ("fence-test", cmd_fence_test, "read a host's power state through the configured fence agent (no change)"),
     ("version", cmd_version, "print the version"),
     ("help", None, "show this help"),
 ]
@@ -903,6 +943,9 @@ def build_parser():
     specs["backup"][0].add_argument("--include-secrets", action="store_true",
                                     help="also save FENCE_PASSWD and SMTP_PASS")
     specs["restore"][0].add_argument("file", metavar="FILE")
+    specs["fence-test"][0].add_argument("host", metavar="HOST", help="host name label or uuid")
+    specs["fence-test"][0].add_argument("--action", choices=["status"], default="status",
+                                        help="only 'status': nothing is ever switched")
     specs["log"][0].add_argument("-n", "--lines", type=int, default=50, help="lines of history (default 50)")
     specs["log"][0].add_argument("--no-follow", action="store_true", help="print and exit")
     return parser, {name: func for name, (_sp, func) in specs.items()}

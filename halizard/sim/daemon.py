@@ -58,7 +58,7 @@ class RunningPool(object):
         return self.outer.url
 
     def document(self):
-        """The content of pool.json (architecture.md), plus the outer VM of each host."""
+        """The content of pool.json (architecture.md), plus the outer VM and the BMC of each host."""
         described = self.pool.describe()
         hosts = []
         for entry in described["hosts"]:
@@ -69,10 +69,6 @@ class RunningPool(object):
                 "xapi_url": self.servers.urls[entry["uuid"]],
                 "root": entry.get("root") or host_root(self.directory, entry["name_label"]),
             })
-            bmc = self.bmcs.entries.get(entry["uuid"]) if self.bmcs is not None else None
-            if bmc is not None:  # the host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py)
-                hosts[-1].update({"bmc_address": bmc["address"], "bmc_port": bmc["port"],
-                                  "bmc_user": bmc["user"], "bmc_password": bmc["password"]})
         return {
             "password": self.spec.password,
             "control_url": self.control_url,
@@ -80,6 +76,8 @@ class RunningPool(object):
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
+            # each host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py): address, port, user, password
+            "bmcs": dict(self.bmcs.entries) if self.bmcs is not None else {},
         }
 
     def close(self):

@@ -15,6 +15,11 @@ from halizard.probes.deadline import after
 from halizard.probes.xapi_alive import xapi_alive
 
 
+def bmc(pool, host):
+    """pool.json's BMC entry of `host`: address, port, user, password."""
+    return pool.json["bmcs"][host["uuid"]]
+
+
 def write_map(root, method, lines):
     folder = os.path.join(root, "etc/ha-lizard/fence", method)
     os.makedirs(folder, exist_ok=True)
@@ -23,13 +28,13 @@ def write_map(root, method, lines):
 
 
 def ilo_lines(pool):
-    return ["%s:%s" % (h["uuid"], h["bmc_address"]) for h in pool.hosts]
+    return ["%s:%s" % (h["uuid"], bmc(pool, h)["address"]) for h in pool.hosts]
 
 
 def agent_for(pool, method, root, password=None, user=None):
-    bmc = pool.hosts[0]
-    config = {"FENCE_METHOD": method, "FENCE_PASSWD": bmc["bmc_password"] if password is None else password,
-              "FENCE_USER": bmc["bmc_user"] if user is None else user}
+    first = bmc(pool, pool.hosts[0])
+    config = {"FENCE_METHOD": method, "FENCE_PASSWD": first["password"] if password is None else password,
+              "FENCE_USER": first["user"] if user is None else user}
     return registry.agent_from_config(config, root=root)
 
 
@@ -43,17 +48,19 @@ def pool(inproc_pool):
 
 
 def test_pool_json_names_a_bmc_per_host_on_its_own_loopback_address(pool):
-    addresses = [h["bmc_address"] for h in pool.hosts]
+    addresses = [bmc(pool, h)["address"] for h in pool.hosts]
     assert len(set(addresses)) == 3
     for host in pool.hosts:
-        assert host["bmc_address"].startswith("127.") and host["bmc_address"] != host["address"]
-        assert host["bmc_port"] == 623 and host["bmc_user"] and host["bmc_password"]
+        entry = bmc(pool, host)
+        assert entry["address"].startswith("127.") and entry["address"] != host["address"]
+        assert entry["port"] == 623 and entry["user"] and entry["password"]
 
 
 def test_ipmitool_cli_powers_a_simulated_host_off(pool):
     victim = pool.hosts[1]
-    env = {"PATH": "/usr/bin:/usr/sbin:/bin", "IPMI_PASSWORD": victim["bmc_password"]}
-    argv = ["ipmitool", "-I", "lanplus", "-H", victim["bmc_address"], "-U", victim["bmc_user"], "-E",
+    entry = bmc(pool, victim)
+    env = {"PATH": "/usr/bin:/usr/sbin:/bin", "IPMI_PASSWORD": entry["password"]}
+    argv = ["ipmitool", "-I", "lanplus", "-H", entry["address"], "-U", entry["user"], "-E",
             "chassis", "power"]
     status = subprocess.run(argv + ["status"], env=env, capture_output=True, text=True, timeout=60)
     assert "Chassis Power is on" in status.stdout, status.stderr
@@ -92,7 +99,8 @@ def test_irmc_and_fence_ipmilan_fence_and_read_status(pool):
     assert pool.host_status(other["name_label"])["power"] == "off"
 
     write_map(fencer["root"], "fence_ipmilan",
-              ["%s:ip=%s,ipport=%d,lanplus=1" % (h["uuid"], h["bmc_address"], h["bmc_port"]) for h in pool.hosts])
+              ["%s:ip=%s,ipport=%d,lanplus=1" % (h["uuid"], bmc(pool, h)["address"], bmc(pool, h)["port"])
+               for h in pool.hosts])
     agent = agent_for(pool, "fence_ipmilan", fencer["root"])
     assert agent.status(other["uuid"], after(40)).state == OFF
     status = agent.status(victim["uuid"], after(40))
@@ -106,7 +114,7 @@ def test_wrong_password_is_a_clear_failure_and_nothing_is_fenced(pool):
     fencer, victim = pool.hosts[0], pool.hosts[1]
     write_map(fencer["root"], "ILO", ilo_lines(pool))
     write_map(fencer["root"], "fence_ipmilan",
-              ["%s:ip=%s,lanplus=1" % (h["uuid"], h["bmc_address"]) for h in pool.hosts])
+              ["%s:ip=%s,lanplus=1" % (h["uuid"], bmc(pool, h)["address"]) for h in pool.hosts])
     for method in ("ILO", "fence_ipmilan"):
         agent = agent_for(pool, method, fencer["root"], password="not-the-password")
         result = fence_host(agent, victim["uuid"], "stop", after(20))
@@ -155,7 +163,7 @@ def _silent_bmc(address):
 
 def test_bmc_that_does_not_answer_is_no_fence_and_keeps_the_deadline(pool):
     fencer, victim = pool.hosts[0], pool.hosts[1]
-    silent = victim["bmc_address"].rsplit(".", 1)[0] + ".250"
+    silent = bmc(pool, victim)["address"].rsplit(".", 1)[0] + ".250"
     sock, stop = _silent_bmc(silent)
     try:
         write_map(fencer["root"], "ILO", ["%s:%s" % (victim["uuid"], silent)])
@@ -174,7 +182,7 @@ def test_bmc_says_off_but_host_still_answers_counts_as_failed(pool):
     fencer, victim, other = pool.hosts
     pool.fault("power-off", other["name_label"])
     # a wrong map line: the victim points at the BMC of a host that is already off
-    write_map(fencer["root"], "ILO", ["%s:%s" % (victim["uuid"], other["bmc_address"])])
+    write_map(fencer["root"], "ILO", ["%s:%s" % (victim["uuid"], bmc(pool, other)["address"])])
     result = fence_host(agent_for(pool, "ILO", fencer["root"]), victim["uuid"], "stop", after(30),
                         still_alive=alive_check(pool, victim))
     assert not result.verified and result.state == FAILED, result.detail
