@@ -117,8 +117,13 @@ def run(ctx):
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect, load_credentials
 
+    from halizard.jobs.self_fence import is_self_fencing
+
     role, _master = hostinfo.read_pool_conf(ctx.root)
     if role != "master":
+        return
+    if is_self_fencing(ctx.state):
+        ctx.log.debug("master cycle idle: this host is self-fencing")
         return
     self_uuid = hostinfo.local_host_uuid(ctx.root)
     config = load_effective(ctx.root)

@@ -93,7 +93,7 @@ def run(ctx):
                                 reboot_requested=bool(stored.get("reboot_requested")))
     new = {"link_down_since": link_down_since, "stopping_since": stored.get("stopping_since"),
            "reboot_requested": bool(stored.get("reboot_requested")),
-           "lone_rebooted": bool(stored.get("lone_rebooted")), "why": decision.why, "lost_rounds": lost_rounds,
+           "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")), "why": decision.why, "lost_rounds": lost_rounds,
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     for action in decision.actions:
         if isinstance(action, A.StopLocalVms):
@@ -101,6 +101,9 @@ def run(ctx):
                 new["stopping_since"] = now
                 ctx.log.error("SELF-FENCE: {}", action.why)
             ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
+            if role == "master" and not stored.get("disabled_self"):
+                new["disabled_self"] = _set_enabled(ctx, self_uuid, False, policy)
+                ctx.state.write(STATE, new)
             for vm in action.vm_uuids:
                 try:
                     platform.destroy_domain(vm)
@@ -115,6 +118,9 @@ def run(ctx):
         elif isinstance(action, A.RestartToolstack):
             new["stopping_since"] = None
             new["reboot_requested"] = False
+            if stored.get("disabled_self") and role == "master":
+                _set_enabled(ctx, self_uuid, True, policy)
+            new["disabled_self"] = False
             ctx.log.warning("self-fence over: restarting the toolstack ({})", action.why)
             try:
                 platform.restart_toolstack()
@@ -130,6 +136,32 @@ def run(ctx):
         new["lone_rebooted"] = False
     if new != stored:
         ctx.state.write(STATE, new)
+
+
+def _set_enabled(ctx, host_uuid, enabled, policy):
+    """A self-fencing master disables itself in its own database so nothing places VMs on it
+    (its other jobs would restart what it just stopped); enabled again when whole. Best effort,
+    within min(2, XE_TIMEOUT) s; True when done."""
+    from halizard.xapi.errors import XapiError
+    from halizard.xapi.session import connect
+    try:
+        session = connect(ctx.root, timeout=max(0.5, min(2.0, policy.XE_TIMEOUT)))
+    except XapiError as exc:
+        ctx.log.warning("self-fence: own xapi not answering ({}); host left {}", type(exc).__name__,
+                        "disabled" if enabled else "enabled")
+        return False
+    try:
+        host = session.xenapi.host
+        ref = host.get_by_uuid(host_uuid)
+        (host.enable if enabled else host.disable)(ref)
+        ctx.log.warning("self-fence: this host {} so no VM is placed here meanwhile",
+                        "re-enabled" if enabled else "disabled")
+        return True
+    except XapiError as exc:
+        ctx.log.warning("self-fence: host.{} failed ({})", "enable" if enabled else "disable", type(exc).__name__)
+        return False
+    finally:
+        session.logout()
 
 
 def is_self_fencing(state):

@@ -2,6 +2,8 @@
 agent) restarts its VMs only after the proven self-fence wait, and nothing ever runs twice."""
 import time
 
+import pytest
+
 import harness
 from b1_helpers import host_health, vms_on
 
@@ -13,6 +15,7 @@ scenario = harness.scenario_fixture()
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 
 
+@pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
 def test_partition_one_against_two(scenario):
     sc = scenario(hosts=3, vms=6, config=SHORT)
     config = dict(harness.DEFAULT_CONFIG, **SHORT)

@@ -1,5 +1,7 @@
 """A custom fence agent that fails, hangs or returns garbage proves nothing: the dead slave's VMs stay
 down (FENCE_HA_ONFAIL=0) until an agent verifies the fence; then they restart elsewhere."""
+import pytest
+
 import harness
 from b1_helpers import host_health, use_script, vms_on
 
@@ -11,6 +13,7 @@ GARBAGE = "printf '\\377\\376<<%s>>\\n' \"$2\"\nexit 3"
 WORKING = "echo \"powered $1 off\"\nexit 0"
 
 
+@pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
 def test_bad_fence_agents_never_release_a_host_and_a_working_one_does(scenario):
     sc = scenario(hosts=3, vms=6, config={"FENCE_HA_ONFAIL": 0})
     use_script(sc, "lab_fence", FAILING)

@@ -2,6 +2,8 @@
 self-fence wait (strict majority, host unreachable the whole time); the host then comes back cleanly."""
 import time
 
+import pytest
+
 import harness
 from b1_helpers import host_health, vms_on
 
@@ -14,6 +16,7 @@ SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT
          "FENCE_METHOD": "XVM"}
 
 
+@pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
 def test_fencing_disabled_recovers_after_the_self_fence_wait(scenario):
     sc = scenario(hosts=3, vms=6, config=SHORT)
     wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **SHORT)))

@@ -1,10 +1,13 @@
 """Two slaves of a 5-host pool power off at once: both are fenced and recovered in the same cycle."""
+import pytest
+
 import harness
 from b1_helpers import host_health, use_xvm, vms_on
 
 scenario = harness.scenario_fixture()
 
 
+@pytest.mark.timeout(300)  # five hosts; slow on a loaded machine
 def test_two_slaves_failing_at_once_are_recovered_together(scenario):
     sc = scenario(hosts=5, vms=10)
     use_xvm(sc)
