@@ -41,6 +41,7 @@ under DIR. Tools log in with `/etc/ha-lizard/xapi-credentials` (JSON `{"user": "
 | `set-vm-ha NAME true\\|false` / `get-vm-ha [--json]` | the per-VM XenCenter field (used when `OP_MODE=2` and `GLOBAL_VM_HA=0`) |
 | `status [--json] [--yes]` | version, mode, role, UUIDs, service and job health, HA state, suspension |
 | `email` / `email_debug` / `show-alerts` / `clear-alerts` | test mail and the pool's HA-Lizard alerts |
+| `fence-test HOST [--action status]` | read HOST's power state through the configured fence agent; nothing is switched |
 | `log [-n N] [--no-follow]` / `version` / `help` | |
 
 Exit status: 0 success; 1 invalid value, unknown name or XAPI refusal (nothing is written);
