@@ -198,7 +198,11 @@ class BmcSet(object):
         line = _read_line(self.process.stdout, time.monotonic() + timeout)
         if line == READY:
             return self
+        time.sleep(0.1)  # an exiting child: let its status be collected
+        exited = self.process.poll()
         self.close()
+        if not line and exited is not None:
+            line = "the BMC process exited with status %s (is pyghmi installed? pip install -e '.[test]')" % exited
         for name in ("EADDRINUSE", "EADDRNOTAVAIL"):
             if line and line.startswith("error " + name):
                 raise OSError(getattr(errno, name), "simulated BMC address: %s" % line)
