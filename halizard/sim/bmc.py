@@ -40,6 +40,13 @@ class BmcError(Exception):
     """The BMC process could not be started."""
 
 
+def available():
+    """True when pyghmi (the test extra) is installed; without it a pool runs without BMCs."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyghmi") is not None
+
+
 def bmc_address(prefix, index):
     """Loopback address of the BMC of the index-th host (0-based) in block `127.X.Y`."""
     if not 0 <= index < MAX_BMCS:
