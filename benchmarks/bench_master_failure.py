@@ -27,7 +27,8 @@ import harness  # noqa: E402
 from b1_helpers import use_xvm, vms_on  # noqa: E402
 from takeover_helpers import masters, takeover_phase, wait_takeover_slave  # noqa: E402
 
-CONFIG = {"MONITOR_DELAY": 2, "XAPI_COUNT": 2, "XAPI_DELAY": 1, "XE_TIMEOUT": 5}
+# MONITOR_SCANRATE at its default (10): the monitor then ends a cycle only after 200 s.
+CONFIG = {"MONITOR_DELAY": 2, "MONITOR_SCANRATE": 10, "XAPI_COUNT": 2, "XAPI_DELAY": 1, "XE_TIMEOUT": 5}
 FUSE = 10.0
 
 

@@ -202,16 +202,16 @@ def _release(env, actions):
         (env.log.debug if ok else env.log.warning)("{}", detail)
         return ok
 
-    resets = [a for a in actions if isinstance(a, A.ResetVmPowerState)]
-    others = [a for a in actions if not isinstance(a, A.ResetVmPowerState)]
-    ok = True
-    for action in others[:1]:  # SetHostHealth first: the host is marked failed before anything else
-        ok = one(action) and ok
-    if resets:
-        with ThreadPoolExecutor(max_workers=min(16, len(resets)), thread_name_prefix="release") as ex:
-            ok = all(list(ex.map(one, resets))) and ok
-    for action in others[1:]:
-        ok = one(action) and ok
+    # Order of the plan: the host marked failed first, forgotten last; the per-VM resets and the
+    # per-disk marker clears in between are independent of each other, so they run in parallel.
+    first = [a for a in actions if isinstance(a, A.SetHostHealth)]
+    last = [a for a in actions if isinstance(a, A.ForgetHost)]
+    middle = [a for a in actions if a not in first and a not in last]
+    ok = all([one(a) for a in first])
+    if middle:
+        with ThreadPoolExecutor(max_workers=min(16, len(middle)), thread_name_prefix="release") as ex:
+            ok = all(list(ex.map(one, middle))) and ok
+    ok = all([one(a) for a in last]) and ok
     return core.OK if ok else core.NOT_OK
 
 
@@ -333,7 +333,7 @@ def _fresh_view(env, cached):
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     try:
-        _other, view = ops.snapshot(env.master(), env.config.xc_field_key)
+        _other, view = ops.snapshot(env.master(), env.config.xc_field_key, memory=False)
     except (XapiError, KeyError, ValueError) as exc:
         env.log.warning("own database unreadable after the transition ({}); using the cached view",
                         type(exc).__name__)

@@ -98,12 +98,13 @@ def _int(value, default=0):
         return default
 
 
-def snapshot(session, xc_field_key, light=False):
+def snapshot(session, xc_field_key, light=False, memory=True):
     """(pool other_config, the pool as a core PoolView: hosts with refs and health, VMs, appliances, VDI markers).
 
     light: pool and hosts only (two calls), what a slave caches every cycle;
     the VMs and disks are read from the new master's own database after the
-    transition.
+    transition. memory=False skips the per-host free-memory calls (only
+    placement needs them).
 
     Why here: the takeover needs the host refs (VDI attach markers are named
     `host_<ref>`) and, after the transition, the old master's VMs and disks
@@ -127,7 +128,7 @@ def snapshot(session, xc_field_key, light=False):
     host_views = []
     for ref, rec in hosts.items():
         free = _int(metrics.get(rec.get("metrics"), {}).get("memory_free"), -1)
-        if free < 0 and not light:
+        if free < 0 and memory and not light:
             try:
                 free = _int(x.host.compute_free_memory(ref))
             except XapiFailure:
