@@ -65,6 +65,7 @@ def run(ctx):
     if config.pool_ha_state() != "true":
         if stored:
             ctx.state.remove(STATE)
+            _resume_vm_starts(ctx)
         return
     policy = Policy.from_mapping(dict(config.as_mapping()))
     self_uuid = hostinfo.local_host_uuid(ctx.root)
@@ -95,12 +96,20 @@ def run(ctx):
            "reboot_requested": bool(stored.get("reboot_requested")),
            "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")), "why": decision.why, "lost_rounds": lost_rounds,
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
+    if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):
+        for vm in local:  # nothing may run on a self-fenced host, whatever started it
+            try:
+                platform.destroy_domain(vm)
+                ctx.log.warning("self-fenced: domain of VM {} destroyed", vm)
+            except PlatformError as exc:
+                ctx.log.error("self-fenced: VM {} not destroyed: {}", vm, exc)
     for action in decision.actions:
         if isinstance(action, A.StopLocalVms):
             if new["stopping_since"] is None:
                 new["stopping_since"] = now
                 ctx.log.error("SELF-FENCE: {}", action.why)
             ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
+            _suspend_vm_starts(ctx, action.why)
             if role == "master" and not stored.get("disabled_self"):
                 new["disabled_self"] = _set_enabled(ctx, self_uuid, False, policy)
                 ctx.state.write(STATE, new)
@@ -121,6 +130,7 @@ def run(ctx):
             if stored.get("disabled_self") and role == "master":
                 _set_enabled(ctx, self_uuid, True, policy)
             new["disabled_self"] = False
+            _resume_vm_starts(ctx)
             ctx.log.warning("self-fence over: restarting the toolstack ({})", action.why)
             try:
                 platform.restart_toolstack()
@@ -136,6 +146,21 @@ def run(ctx):
         new["lone_rebooted"] = False
     if new != stored:
         ctx.state.write(STATE, new)
+
+
+SUSPENDED_FLAG = "ha-suspended"
+
+
+def _suspend_vm_starts(ctx, why):
+    """Raise the HA-suspended flag the VM jobs honour (vm_monitor.is_suspended) while self-fenced."""
+    if not (ctx.state.read(SUSPENDED_FLAG, {}) or {}).get("suspended"):
+        ctx.state.write(SUSPENDED_FLAG, {"suspended": True, "by": "self_fence", "since": time.time(), "why": why})
+
+
+def _resume_vm_starts(ctx):
+    """Lower that flag, but only if the self-fence raised it."""
+    if (ctx.state.read(SUSPENDED_FLAG, {}) or {}).get("by") == "self_fence":
+        ctx.state.remove(SUSPENDED_FLAG)
 
 
 def _set_enabled(ctx, host_uuid, enabled, policy):
