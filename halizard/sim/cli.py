@@ -99,6 +99,8 @@ def build_parser():
     up.add_argument("--vms", type=_positive_int, default=6, help="number of VMs (default 6)")
     add_dir(up)
     up.add_argument("--start-latency", type=_seconds, default=0.5, help="seconds a VM start takes (default 0.5)")
+    up.add_argument("--shutdown-latency", type=_seconds, default=0.1,
+                    help="seconds a VM shutdown takes, its operation visible meanwhile (default 0.1)")
     up.add_argument("--fuse", type=_seconds, default=10.0,
                     help="seconds an emergency transition keeps xapi down (default 10)")
 
@@ -231,7 +233,8 @@ def cmd_up(args):
             pass
     command = [sys.executable, "-m", "halizard.sim.daemon", "--dir", directory,
                "--hosts", str(args.hosts), "--vms", str(args.vms),
-               "--start-latency", repr(args.start_latency), "--fuse", repr(args.fuse)]
+               "--start-latency", repr(args.start_latency), "--shutdown-latency", repr(args.shutdown_latency),
+               "--fuse", repr(args.fuse)]
     with open(os.path.join(directory, LOG_FILE), "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    cwd=directory, close_fds=True, start_new_session=True)

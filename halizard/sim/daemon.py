@@ -98,14 +98,15 @@ def host_root(directory, name_label):
     return os.path.join(os.path.abspath(directory), HOSTS_DIR, name_label)
 
 
-def _build_spec(directory, block, hosts, vms, password, start_latency, fuse):
+def _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency=0.1):
     from halizard.sim.spec import HostSpec, PoolSpec
 
     host_specs = [
         HostSpec("host%d" % (index + 1), block.host_address(index), host_root(directory, "host%d" % (index + 1)))
         for index in range(hosts)
     ]
-    return PoolSpec(host_specs, vms=vms, password=password, start_latency=start_latency, fuse=fuse)
+    return PoolSpec(host_specs, vms=vms, password=password, start_latency=start_latency, fuse=fuse,
+                    shutdown_latency=shutdown_latency)
 
 
 def _master_address(pool):
@@ -130,10 +131,11 @@ def _write_roots(pool, control_url):
         )
 
 
-def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report):
+def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
+                   shutdown_latency=0.1):
     from halizard.sim.pool import SimPool
 
-    spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse)
+    spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
     pool = SimPool(spec)
     started = []
     try:
@@ -171,7 +173,8 @@ def _start_bmcs(pool, block, control_url):
     return start_bmcs(control_url, hosts, secrets.token_hex(8))
 
 
-def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None):
+def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None,
+             shutdown_latency=0.1):
     """Build and start a whole simulated pool under `directory` (host roots in DIR/hosts/).
 
     Retries on a fresh address block when another pool grabbed ours meanwhile.
@@ -182,7 +185,8 @@ def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None,
     for _ in range(BIND_ATTEMPTS):
         block = allocate_block(hosts)
         try:
-            return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report)
+            return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
+                                  shutdown_latency)
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 raise
@@ -210,6 +214,7 @@ def _parse(argv):
     parser.add_argument("--vms", type=int, required=True)
     parser.add_argument("--start-latency", type=float, default=0.5)
     parser.add_argument("--fuse", type=float, default=10.0)
+    parser.add_argument("--shutdown-latency", type=float, default=0.1)
     return parser.parse_args(argv)
 
 
@@ -230,7 +235,8 @@ def main(argv=None):
     signal.signal(signal.SIGINT, on_signal)
     try:
         running = assemble(directory, args.hosts, args.vms, start_latency=args.start_latency,
-                           fuse=args.fuse, on_shutdown=stop.set, report=log)
+                           fuse=args.fuse, on_shutdown=stop.set, report=log,
+                           shutdown_latency=args.shutdown_latency)
     except Exception as exc:  # noqa: BLE001 - one line in sim.log, non-zero exit
         log("cannot start: %s: %s" % (type(exc).__name__, exc))
         return 1

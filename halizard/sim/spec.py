@@ -44,7 +44,8 @@ class HostSpec(object):
 class PoolSpec(object):
     """A whole pool: hosts (the first is the initial master), VM count and timings.
 
-    start_latency: seconds a VM.start takes; fuse: seconds an emergency
+    start_latency: seconds a VM.start takes; shutdown_latency: seconds a
+    VM shutdown takes (its operation shows meanwhile); fuse: seconds an emergency
     transition keeps xapi down; toolstack_restart: seconds a toolstack restart
     keeps it down; lost_grace: seconds a protected VM may run nowhere before
     status() reports it lost. Memory in bytes; host_memory None sizes hosts so
@@ -53,7 +54,7 @@ class PoolSpec(object):
 
     def __init__(self, hosts, vms=0, password=None, start_latency=0.5, fuse=10.0,
                  toolstack_restart=1.0, lost_grace=120.0, host_memory=None,
-                 vm_memory=GIB, dom0_memory=4 * GIB, appliance_size=3, templates=2):
+                 vm_memory=GIB, dom0_memory=4 * GIB, appliance_size=3, templates=2, shutdown_latency=0.1):
         if not hosts:
             raise SpecError("a pool needs at least one host")
         names = [h.name_label for h in hosts]
@@ -65,7 +66,7 @@ class PoolSpec(object):
         for label, value in (("vms", vms), ("appliance_size", appliance_size), ("templates", templates)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative integer, not %r" % (label, value))
-        for label, value in (("start_latency", start_latency), ("fuse", fuse),
+        for label, value in (("start_latency", start_latency), ("shutdown_latency", shutdown_latency), ("fuse", fuse),
                              ("toolstack_restart", toolstack_restart), ("lost_grace", lost_grace)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative number of seconds, not %r" % (label, value))
@@ -75,6 +76,7 @@ class PoolSpec(object):
         self.vms = vms
         self.password = password or secrets.token_urlsafe(12)
         self.start_latency = float(start_latency)
+        self.shutdown_latency = float(shutdown_latency)
         self.fuse = float(fuse)
         self.toolstack_restart = float(toolstack_restart)
         self.lost_grace = float(lost_grace)

@@ -4,7 +4,9 @@ Why: the power operations are where an HA manager can start a VM twice or
 not at all. Each checks what the real XAPI checks (power state, operations
 in progress, capacity, disks still attached elsewhere, host liveness) and
 VM.start takes `start_latency` seconds with the lock released, so many starts
-run at once and two starts of one VM collide as they do for real.
+run at once and two starts of one VM collide as they do for real. A shutdown
+takes `shutdown_latency` seconds and shows its operation on the way to
+Halted, as XAPI does (how an operator's stop is told from a crash).
 """
 import time
 import uuid as uuidlib
@@ -133,16 +135,54 @@ def _check_running(call, vm, allowed, expected):
     return rec
 
 
-def hard_shutdown(call, vm):
-    _check_running(call, vm, ("Running", "Paused", "Suspended"), "running")
-    call.pool.stop_domain(call.db, vm, by_fault=False)
+def _shutdown(call, vm, allowed, operation):
+    """A shutdown as XAPI shows it: the operation in current_operations from the request until after Halted.
+
+    Three changes reach event.from: Running with the operation, Halted with
+    the operation still listed, then Halted with it cleared; `shutdown_latency`
+    seconds pass (lock released) between the first two. This is how a watcher
+    tells an operator's stop from a crash or an in-guest shutdown.
+    """
+    pool = call.pool
+    with pool._lock:
+        db = call.db
+        _check_running(call, vm, allowed, "running")
+        op = call.task or "OpaqueRef:%s" % uuidlib.uuid4()
+        before = list(db.field("VM", vm, "allowed_operations"))
+        db.set("VM", vm, current_operations={op: operation}, allowed_operations=[])
+    pool._notify()
+    try:
+        time.sleep(pool.spec.shutdown_latency)
+        with pool._lock:
+            pool._tick()
+            if not db.exists("VM", vm):
+                raise XapiError("HANDLE_INVALID", "VM", vm)
+            if pool.world.hosts[call.master_uuid].power != "on":
+                raise XapiError("CANNOT_CONTACT_HOST", pool.host_specs[call.master_uuid].address)
+            resident = db.field("VM", vm, "resident_on")
+            if resident != NULL_REF and not pool.host_answers_master(call.master_uuid, resident):
+                raise XapiError("HOST_OFFLINE", resident)
+            pool.stop_domain(db, vm, by_fault=False)  # Halted, the operation still listed
+        pool._notify()
+    finally:
+        with pool._lock:
+            if db.exists("VM", vm) and op in db.field("VM", vm, "current_operations"):
+                db.set("VM", vm, current_operations={}, allowed_operations=before)
+        pool._notify()
     return ""
+
+
+def hard_shutdown(call, vm):
+    return _shutdown(call, vm, ("Running", "Paused", "Suspended"), "hard_shutdown")
 
 
 def clean_shutdown(call, vm):
-    _check_running(call, vm, ("Running",), "running")
-    call.pool.stop_domain(call.db, vm, by_fault=False)
-    return ""
+    return _shutdown(call, vm, ("Running",), "clean_shutdown")
+
+
+def shutdown(call, vm):
+    """VM.shutdown: clean, as XAPI does when the guest can take it (the operation is named "shutdown")."""
+    return _shutdown(call, vm, ("Running",), "shutdown")
 
 
 def hard_reboot(call, vm):
@@ -208,9 +248,9 @@ def set_memory(call, self_ref, value):
 def register(reg):
     reg.explicit("VM", "start", start, blocking=True)
     reg.explicit("VM", "start_on", start_on, blocking=True)
-    reg.explicit("VM", "hard_shutdown", hard_shutdown)
-    reg.explicit("VM", "clean_shutdown", clean_shutdown)
-    reg.explicit("VM", "shutdown", clean_shutdown)
+    reg.explicit("VM", "hard_shutdown", hard_shutdown, blocking=True)
+    reg.explicit("VM", "clean_shutdown", clean_shutdown, blocking=True)
+    reg.explicit("VM", "shutdown", shutdown, blocking=True)
     reg.explicit("VM", "hard_reboot", hard_reboot)
     reg.explicit("VM", "power_state_reset", power_state_reset)
     reg.explicit("VM", "set_appliance", set_appliance)
