@@ -49,6 +49,10 @@ def test_takeover_slave_that_cannot_fence_suspends_and_reboots_once(scenario):
     wait_master(sc, winner, 60)
     for vm in victims:
         sc.wait_vm_running(vm, 60)
+    # The winner's own reboot also stopped its VMs: the new master restarts those too.
+    for vm in sc.status()["vms"]:
+        if vm["name_label"] not in sc.unprotected:
+            sc.wait_vm_running(vm["name_label"], 60)
     sc.check_final()
 
 
@@ -62,5 +66,7 @@ def test_suspension_is_lifted_once_the_master_marks_the_host_healthy(scenario):
     assert is_suspended(sc, slave)
     harness.wait_until(lambda: not is_suspended(sc, slave), 60, interval=0.3,
                        message="%s lifting its suspension once the master marks it healthy" % slave)
-    assert "HA suspension lifted" in sc.supervisor(slave).log()
+    # The job's log line reaches the service log after its state write: wait for it too.
+    harness.wait_until(lambda: "HA suspension lifted" in sc.supervisor(slave).log(), 30, interval=0.3,
+                       message="%s logging why its suspension was lifted" % slave)
     sc.check_final()
