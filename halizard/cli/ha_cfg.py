@@ -8,7 +8,6 @@ no call can hang longer than XE_TIMEOUT.
 """
 import argparse
 import datetime
-import json
 import os
 import shutil
 import subprocess  # noqa: S404 - argument lists only, never a shell
@@ -28,10 +27,10 @@ from halizard.cli.common import (
     table,
 )
 from halizard.config import cache, effective, pool_store, schema, values
+from halizard.suspension import is_suspended
 from halizard.xapi.errors import XapiError, XapiTimeout
 
 PROG = "ha-cfg"
-SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave")
 
 
 class Context:
@@ -532,25 +531,6 @@ def _job_lines(service):
     return lines
 
 
-def _suspended(root):
-    """Whether this host's HA is suspended: a flag file, or a state document that says so."""
-    state_dir = paths.under(root, paths.STATE_DIR)
-    for name in SUSPENSION_FILES:
-        if os.path.exists(os.path.join(state_dir, name)):
-            return True
-        document = os.path.join(state_dir, name + ".json")
-        try:
-            with open(document, encoding="utf-8") as handle:
-                value = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict):
-            value = value.get("suspended", bool(value))
-        if value:
-            return True
-    return False
-
-
 def _status_facts(ctx):
     """Everything the status box shows; the pool part may be unknown when the master is silent."""
     facts = {"version": __version__}
@@ -566,7 +546,7 @@ def _status_facts(ctx):
     if service is not None:
         facts["service"].update({k: service.get(k) for k in ("pid", "uptime", "warnings")})
         facts["service"]["jobs"] = _job_lines(service)
-    facts["suspended"] = _suspended(ctx.root)
+    facts["suspended"] = is_suspended(ctx.root)
     facts["pool_error"] = None
     try:
         session = ctx.session()

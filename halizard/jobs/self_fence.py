@@ -152,7 +152,7 @@ SUSPENDED_FLAG = "ha-suspended"
 
 
 def _suspend_vm_starts(ctx, why):
-    """Raise the HA-suspended flag the VM jobs honour (vm_monitor.is_suspended) while self-fenced."""
+    """Raise the HA-suspended flag the VM jobs honour (halizard.suspension.is_suspended) while self-fenced."""
     if not (ctx.state.read(SUSPENDED_FLAG, {}) or {}).get("suspended"):
         ctx.state.write(SUSPENDED_FLAG, {"suspended": True, "by": "self_fence", "since": time.time(), "why": why})
 

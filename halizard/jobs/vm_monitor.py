@@ -21,12 +21,12 @@ from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
 from halizard.core.policy import Policy, PolicyError
+from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
 INTENT_STATE = "vm-intent"
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
 LOCK_FILE = "vm-actions.lock"
-SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave")
 MAX_GROUP_DELAY = 600.0
 POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
 
@@ -49,26 +49,6 @@ def self_uuid(root):
         return hostinfo.read_inventory(root).get("INSTALLATION_UUID")
     except hostinfo.HostInfoError:
         return None
-
-
-def is_suspended(root):
-    """HA suspended on this host (a flag file or a state document that says so)."""
-    import json
-
-    state_dir = paths.under(root, paths.STATE_DIR)
-    for name in SUSPENSION_FILES:
-        if os.path.exists(os.path.join(state_dir, name)):
-            return True
-        try:
-            with open(os.path.join(state_dir, name + ".json"), encoding="utf-8") as handle:
-                value = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict):
-            value = value.get("suspended", bool(value))
-        if value:
-            return True
-    return False
 
 
 def load_retry(state):
