@@ -8,9 +8,10 @@ import re
 import shutil
 import subprocess
 
-from halizard import hostinfo
+from halizard import hostinfo, paths
 from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
 
+XEN_CAPABILITIES = "/proc/xen/capabilities"
 COMMAND_TIMEOUT = 30.0
 TOOLSTACK_TIMEOUT = 180.0
 CONTROL_DOMAIN_ID = 0
@@ -28,6 +29,22 @@ def parse_xl_list(text):
         if match and int(match.group("domid")) != CONTROL_DOMAIN_ID:
             domains.append((int(match.group("domid")), match.group("uuid").lower()))
     return domains
+
+
+def is_real_dom0(root, capabilities=XEN_CAPABILITIES):
+    """True only for the real root of a machine whose kernel says it is Xen's control domain.
+
+    Why: reboot, domain destroy and toolstack restart act on the machine itself. A host
+    root that is not `/` (a test, a simulated host without its marker) or a machine that
+    is not a dom0 (a developer's or CI's) must never reach them.
+    """
+    if paths.resolve_root(root) != "/":
+        return False
+    try:
+        with open(capabilities, encoding="ascii", errors="replace") as handle:
+            return "control_d" in handle.read()
+    except OSError:
+        return False
 
 
 def run(argv, timeout=COMMAND_TIMEOUT):
@@ -58,10 +75,16 @@ class XenPlatform(Platform):
     def _domains(self):
         return parse_xl_list(run(["xl", "list", "-v"]))
 
+    def _require_dom0(self, action):
+        if not is_real_dom0(self.root):
+            raise PlatformError("refusing to %s: %s is not the root of a Xen dom0"
+                                % (action, paths.resolve_root(self.root)))
+
     def local_domains(self):
         return [uuid for _domid, uuid in self._domains()]
 
     def destroy_domain(self, vm_uuid):
+        self._require_dom0("destroy a domain")
         wanted = str(vm_uuid).lower()
         for domid, uuid in self._domains():
             if uuid == wanted:
@@ -70,9 +93,11 @@ class XenPlatform(Platform):
         raise PlatformError("no local domain for VM %s" % vm_uuid)
 
     def reboot(self):
+        self._require_dom0("reboot")
         run([shutil.which("reboot") or "/sbin/reboot", "-f"])
 
     def restart_toolstack(self):
+        self._require_dom0("restart the toolstack")
         run([shutil.which("xe-toolstack-restart") or "/opt/xensource/bin/xe-toolstack-restart"],
             timeout=TOOLSTACK_TIMEOUT)
 
