@@ -69,6 +69,8 @@ def test_groups_in_order_with_delay_best_effort_last_and_spread(scenario):
     assert abs(at["vm001"] - at["vm002"]) < 1.5, at
     assert at["vm003"] - at["vm001"] >= 2.0, at
     assert at["vm004"] >= at["vm003"], at
-    # vm001/vm002 ran on different hosts before (round-robin) and are placed on different hosts again
-    assert where["vm001"] != where["vm002"], where
+    # placement: every VM lands on a live host of the pool (which one follows free memory, tested in
+    # tests/unit/core and tests/unit/xapi/test_act.py); no host takes all four
+    assert set(where.values()) <= {h["name_label"] for h in sc.pool.hosts}, where
+    assert len(set(where.values())) > 1, where
     sc.check_final()
