@@ -36,6 +36,7 @@ The simulator keeps ground truth (where domains really run) apart from the
 XAPI database (what the master believes).
 
   up      start a pool in the background; writes DIR/pool.json
+          (--bmcs: also a simulated IPMI BMC per host, for hardware fencing)
   fault   inject a fault:
             power-off|power-on|reboot|hang-xapi|unhang-xapi|link-down|link-up HOST...
             disk-fail|disk-ok HOST...  (what the host's SMART check reports)
@@ -103,6 +104,9 @@ def build_parser():
                     help="seconds a VM shutdown takes, its operation visible meanwhile (default 0.1)")
     up.add_argument("--fuse", type=_seconds, default=10.0,
                     help="seconds an emergency transition keeps xapi down (default 10)")
+    up.add_argument("--bmcs", action="store_true",
+                    help="also a simulated IPMI BMC per host (127.x.y.201+, UDP 623; listed under pool.json"
+                         " 'bmcs') for ILO/IRMC/fence_ipmilan fencing; needs pyghmi (the test extra)")
 
     fault = commands.add_parser("fault", help="inject a fault", description="Actions: " + ", ".join(ACTIONS))
     add_dir(fault)
@@ -235,6 +239,8 @@ def cmd_up(args):
                "--hosts", str(args.hosts), "--vms", str(args.vms),
                "--start-latency", repr(args.start_latency), "--shutdown-latency", repr(args.shutdown_latency),
                "--fuse", repr(args.fuse)]
+    if args.bmcs:
+        command.append("--bmcs")
     with open(os.path.join(directory, LOG_FILE), "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    cwd=directory, close_fds=True, start_new_session=True)
@@ -257,6 +263,10 @@ def _print_up(directory, document):
     for host in document["hosts"]:
         print("  %-8s %-15s %s" % (host["name_label"], host["address"], host["root"]))
     print("  control %s  outer dom0 %s" % (document["control_url"], document["outer_url"]))
+    bmcs = document.get("bmcs") or {}
+    if bmcs:
+        first = sorted(entry["address"] for entry in bmcs.values())[0]
+        print("  BMCs (IPMI lanplus, user/password in pool.json) from %s, one per host" % first)
     print("  details: %s" % os.path.join(directory, POOL_FILE))
 
 

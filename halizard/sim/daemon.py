@@ -17,7 +17,7 @@ import time
 
 from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
-from halizard.sim.bmc import MAX_BMCS, available, bmc_address, start_bmcs
+from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.server import close_all, start_servers
@@ -132,7 +132,7 @@ def _write_roots(pool, control_url):
 
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                   shutdown_latency=0.1):
+                   shutdown_latency=0.1, bmcs=False):
     from halizard.sim.pool import SimPool
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
@@ -143,7 +143,7 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
-        bmcs = _start_bmcs(pool, block, control.url)
+        bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
             started.append(bmcs)
         _write_roots(pool, control.url)
@@ -161,12 +161,15 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
 
 
 def _start_bmcs(pool, block, control_url):
-    """One simulated BMC per host (the first MAX_BMCS hosts), sharing a random per-pool password;
-    None (no BMCs, pool.json "bmcs" empty) when pyghmi is not installed (`make demo` without the test extra)."""
+    """One simulated BMC per host (the first MAX_BMCS hosts), sharing a random per-pool password.
+
+    Only when asked for (`sim up --bmcs`): a BMC child costs a Python start and
+    pyghmi's import, which most pools (every non-hardware-fencing test) never use.
+    """
     import secrets
 
     if not available():
-        return None
+        raise BmcError("simulated BMCs need pyghmi (the test extra: pip install -e '.[test]')")
 
     hosts = [(entry["uuid"], bmc_address(block.prefix, index))
              for index, entry in enumerate(pool.describe()["hosts"][:MAX_BMCS])]
@@ -174,9 +177,10 @@ def _start_bmcs(pool, block, control_url):
 
 
 def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None,
-             shutdown_latency=0.1):
+             shutdown_latency=0.1, bmcs=False):
     """Build and start a whole simulated pool under `directory` (host roots in DIR/hosts/).
 
+    `bmcs`: also a simulated IPMI BMC per host (pool.json "bmcs"; empty without).
     Retries on a fresh address block when another pool grabbed ours meanwhile.
     """
     directory = os.path.abspath(directory)
@@ -186,7 +190,7 @@ def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None,
         block = allocate_block(hosts)
         try:
             return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                                  shutdown_latency)
+                                  shutdown_latency, bmcs)
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 raise
@@ -215,6 +219,7 @@ def _parse(argv):
     parser.add_argument("--start-latency", type=float, default=0.5)
     parser.add_argument("--fuse", type=float, default=10.0)
     parser.add_argument("--shutdown-latency", type=float, default=0.1)
+    parser.add_argument("--bmcs", action="store_true", help="a simulated IPMI BMC per host")
     return parser.parse_args(argv)
 
 
@@ -236,15 +241,16 @@ def main(argv=None):
     try:
         running = assemble(directory, args.hosts, args.vms, start_latency=args.start_latency,
                            fuse=args.fuse, on_shutdown=stop.set, report=log,
-                           shutdown_latency=args.shutdown_latency)
+                           shutdown_latency=args.shutdown_latency, bmcs=args.bmcs)
     except Exception as exc:  # noqa: BLE001 - one line in sim.log, non-zero exit
         log("cannot start: %s: %s" % (type(exc).__name__, exc))
         return 1
     try:
         roots.atomic_write(os.path.join(directory, PID_FILE), "%d\n" % os.getpid())
         write_pool_file(directory, running.document())
-        log("pool up: %d hosts, %d VMs, control %s, outer %s, pid %d"
-            % (args.hosts, args.vms, running.control_url, running.outer_url, os.getpid()))
+        log("pool up: %d hosts, %d VMs, %s, control %s, outer %s, pid %d"
+            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs", running.control_url,
+               running.outer_url, os.getpid()))
         pool_file = os.path.join(directory, POOL_FILE)
         while not stop.wait(0.5):
             if not os.path.exists(pool_file):

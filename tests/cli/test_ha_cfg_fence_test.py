@@ -17,7 +17,7 @@ _spec.loader.exec_module(sim_fixtures)
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-fence"))
-    handle.up(3, 2, 0.05, 0.5, [])
+    handle.up(3, 2, 0.05, 0.5, ["--bmcs"])  # BMCs are opt-in
     yield handle
     handle.down()
 
@@ -46,6 +46,7 @@ def configure(pool, method, password=None):
 
 def test_fence_test_reads_power_through_ilo_and_fence_ipmilan_without_changing_it(pool):
     bmcs = pool.json["bmcs"]
+    assert len(bmcs) == 3 and "BMCs (IPMI lanplus" in pool.up_result.stdout  # `sim up --bmcs`
     write_map(pool, "host1", "ILO", ["%s:%s" % (h["uuid"], bmcs[h["uuid"]]["address"]) for h in pool.hosts])
     write_map(pool, "host1", "fence_ipmilan", ["%s:ip=%s,lanplus=1" % (h["uuid"], bmcs[h["uuid"]]["address"])
                                                for h in pool.hosts])

@@ -1,6 +1,12 @@
 """A slave powers off with FENCE_METHOD=ILO: the master fences it through its simulated BMC
-(real ipmitool, IPMI lanplus, power read back), releases it and restarts its VMs; no violation."""
+(real ipmitool, IPMI lanplus, power read back), releases it and restarts its VMs; no violation.
+
+Also the ILO set-up the other ILO scenarios import (`ilo_scenario`, `use_ilo`): simulated BMCs
+are opt-in (`sim up --bmcs`), so these scenarios ask for them.
+"""
 import os
+
+import pytest
 
 import harness
 from b1_helpers import host_health, vms_on
@@ -8,22 +14,42 @@ from b1_helpers import host_health, vms_on
 scenario = harness.scenario_fixture()
 
 
-def use_ilo(sc):
+class BmcCliPool(harness.CliPool):
+    """A CliPool started with `sim up --bmcs` (harness.Scenario passes no `sim up` options)."""
+
+    def up(self, hosts, vms, start_latency, fuse, extra):
+        return super(BmcCliPool, self).up(hosts, vms, start_latency, fuse, list(extra) + ["--bmcs"])
+
+
+def use_ilo(sc, password=None):
     """ILO.hosts on every host (host uuid -> its simulated BMC), FENCE_USER/PASSWD of the BMCs."""
+    bmcs = sc.pool.json["bmcs"]
+    assert len(bmcs) == len(sc.pool.hosts), "the pool has no BMCs: was it started with --bmcs?"
     for host in sc.pool.hosts:
         folder = os.path.join(host["root"], "etc", "ha-lizard", "fence", "ILO")
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "ILO.hosts"), "w") as handle:
             for h in sc.pool.hosts:
-                entry = sc.pool.json["bmcs"][h["uuid"]]
-                handle.write("%s:%s:%d\n" % (h["uuid"], entry["address"], entry["port"]))
-    first = sc.pool.json["bmcs"][sc.pool.hosts[0]["uuid"]]
-    sc.set_config(FENCE_METHOD="ILO", FENCE_USER=first["user"], FENCE_PASSWD=first["password"])
+                handle.write("%s:%s:%d\n" % (h["uuid"], bmcs[h["uuid"]]["address"], bmcs[h["uuid"]]["port"]))
+    first = bmcs[sc.pool.hosts[0]["uuid"]]
+    sc.set_config(FENCE_METHOD="ILO", FENCE_USER=first["user"],
+                  FENCE_PASSWD=first["password"] if password is None else password)
 
 
-def test_slave_power_off_is_fenced_through_ilo_and_its_vms_restart(scenario):
-    sc = scenario(hosts=3, vms=6)
-    use_ilo(sc)
+@pytest.fixture
+def ilo_scenario(scenario, monkeypatch):
+    """`ilo_scenario(**kw)`: harness's scenario(**kw) on a pool with BMCs, fencing through ILO."""
+    monkeypatch.setattr(harness, "CliPool", BmcCliPool)
+
+    def make(password=None, **kw):
+        sc = scenario(**kw)
+        use_ilo(sc, password)
+        return sc
+    return make
+
+
+def test_slave_power_off_is_fenced_through_ilo_and_its_vms_restart(ilo_scenario):
+    sc = ilo_scenario(hosts=3, vms=6)
     sc.start_supervisors()
     harness.wait_until(lambda: host_health(sc, "host3") == "healthy", 30, interval=0.3,
                        message="the master marks host3 healthy")

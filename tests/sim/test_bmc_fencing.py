@@ -1,5 +1,6 @@
 """Hardware fencing of simulated hosts through their simulated BMCs (real IPMI lanplus over UDP),
 driven by Debian's real `ipmitool` (ILO, IRMC) and `fence_ipmilan` (ClusterLabs agent)."""
+import importlib.util
 import os
 import socket
 import subprocess
@@ -13,6 +14,12 @@ from halizard.fence.base import FAILED, OFF, ON, RESET, UNKNOWN
 from halizard.fence.confirm import fence_host
 from halizard.probes.deadline import after
 from halizard.probes.xapi_alive import xapi_alive
+from halizard.sim.daemon import assemble
+
+_spec = importlib.util.spec_from_file_location("sim_fixtures_for_bmc_fencing",
+                                               os.path.join(os.path.dirname(__file__), "conftest.py"))
+sim_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim_fixtures)
 
 
 def bmc(pool, host):
@@ -43,8 +50,13 @@ def alive_check(pool, host):
 
 
 @pytest.fixture
-def pool(inproc_pool):
-    return inproc_pool(hosts=3, vms=3)
+def pool(tmp_path):
+    """A 3-host pool in this process that asked for its BMCs (they are opt-in)."""
+    running = assemble(str(tmp_path), 3, 3, start_latency=0.05, fuse=0.5, bmcs=True)
+    try:
+        yield sim_fixtures.InprocPool(running)
+    finally:
+        running.close()
 
 
 def test_pool_json_names_a_bmc_per_host_on_its_own_loopback_address(pool):

@@ -56,3 +56,22 @@ def test_addresses_stay_in_the_block():
     assert bmc.bmc_address("127.9.9", bmc.MAX_BMCS - 1) == "127.9.9.252"
     with pytest.raises(bmc.BmcError):
         bmc.bmc_address("127.9.9", bmc.MAX_BMCS)
+
+
+def test_bmcs_are_opt_in_a_plain_pool_binds_none(sim_pool):
+    """Why opt-in: every pool of the suite would otherwise pay for a BMC child it never uses."""
+    pool = sim_pool(hosts=2, vms=1)
+    assert pool.json["bmcs"] == {}
+    assert "BMC" not in pool.up_result.stdout
+    prefix = pool.hosts[0]["address"].rsplit(".", 1)[0]
+    for index in range(2):  # the BMC addresses of the block are free
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((bmc.bmc_address(prefix, index), bmc.BMC_PORT))
+        finally:
+            sock.close()
+
+
+def test_sim_up_help_offers_bmcs(sim_cli):
+    result = sim_cli("up", "--help")
+    assert result.returncode == 0 and "--bmcs" in result.stdout and "pyghmi" in result.stdout
