@@ -1,15 +1,24 @@
 """Is HA suspended on this host? One reader for every flag that suspends it.
 
-Why: the takeover (`suspended`), self-fencing (`ha-suspended`) and the old
-product (`fenced_slave`) each raise their own flag under var/lib/ha-lizard;
-the VM jobs and `ha-cfg status` must honour all of them the same way.
+Why: the takeover (`suspended`), self-fencing (`ha-suspended`), the old
+product (`fenced_slave`) and a master that may be a stale one after a
+takeover (`master-conflict`, raised by the master cycle) each raise their
+own flag under var/lib/ha-lizard; the VM jobs and `ha-cfg status` must
+honour all of them the same way.
+
+The master cannot read a slave's files, so a suspended slave also publishes
+its suspension in its own host record (`HOST_KEY` in host other_config,
+written through the master while it answers); the master never names such a
+host its takeover slave (`suspended_hosts`).
 """
 import json
 import os
 
 from halizard import paths
 
-SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave")
+MASTER_CONFLICT = "master-conflict"
+SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave", MASTER_CONFLICT)
+HOST_KEY = "ha-lizard-suspended"
 
 
 def is_suspended(root):
@@ -29,3 +38,17 @@ def is_suspended(root):
         if value:
             return True
     return False
+
+
+def suspended_hosts(host_records):
+    """Uuids of the hosts whose record says their HA is suspended (other_config HOST_KEY == "true").
+
+    host_records: XAPI host records (ref -> record, or an iterable of records).
+    """
+    records = host_records.values() if hasattr(host_records, "values") else host_records
+    out = set()
+    for rec in records:
+        other = rec.get("other_config") or {}
+        if str(other.get(HOST_KEY, "")).strip().lower() == "true" and rec.get("uuid"):
+            out.add(rec["uuid"])
+    return frozenset(out)

@@ -1,19 +1,24 @@
-"""Who may act: the takeover slave (autopromote) and HA suspension.
+"""Who may act: the takeover slave (autopromote), HA suspension, and two masters after a takeover.
 
 The master names one takeover slave every cycle among healthy, enabled,
 non-suspended slaves (the old product ignored health). The choice is
 deterministic and sticky: the current winner stays while it is eligible, so
 the stored value does not flap; otherwise the eligible slave with the
 smallest uuid wins. With none eligible the value is `none_available`.
+
+An old master that powers on after a takeover still believes it is master
+of its own (stale) database. `resolve_masters` tells each side what to do
+from one probe round: the new master recovers the old one as a slave
+(pool.recover_slaves), the old one stands down (starts nothing) meanwhile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AbstractSet, Mapping, Optional
+from typing import AbstractSet, Mapping, Optional, Tuple
 
 from halizard.core import health
-from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_HEALTHY, PoolView
+from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_FAILED, HEALTH_HEALTHY, PoolView
 from halizard.core.policy import Policy
 from halizard.core.quorum import QuorumResult
 
@@ -102,3 +107,69 @@ def may_start_vms(is_master: bool, suspended: bool, quorum: Optional[QuorumResul
     if policy.FENCE_QUORUM_REQUIRED and quorum is not None and not quorum.has_quorum:
         return Permission(False, "no quorum (%s)" % quorum.why)
     return Permission(True, "this host may start VMs")
+
+
+# resolve_masters outcomes
+ALONE = "alone"            # no other host of this database answers as master
+RECOVER = "recover"        # another host answers as master and it is the stale one: recover it as a slave
+STAND_DOWN = "stand_down"  # this host is the stale master: start nothing, wait to be recovered
+UNDECIDED = "undecided"    # two masters and nothing says which is newer: neither acts
+
+# what a login told about a peer (probes.xapi_alive states)
+XAPI_MASTER = "master"
+XAPI_SLAVE = "slave"
+
+
+@dataclass(frozen=True)
+class MasterConflict:
+    """What this master does about other hosts of its database that answer as master, and why."""
+
+    action: str
+    others: Tuple[str, ...]
+    why: str
+
+
+def resolve_masters(pool: PoolView, self_uuid: str,
+                    logins: Mapping[str, Tuple[str, Optional[str]]]) -> MasterConflict:
+    """Decide between this master and every peer that accepted a login as master.
+
+    logins: peer uuid -> (login outcome "master"/"slave"/..., the master
+    address HOST_IS_SLAVE named or None), from this cycle's probe round.
+    This host stands down when a master it sees is the takeover slave its
+    own database named (it took over while this host was gone) or when more
+    slaves follow that master than follow this host. It recovers the other
+    master when that one is marked failed or disabled in its database, or
+    fewer slaves follow it. Anything else is undecided: neither side acts.
+    """
+    others = tuple(sorted(u for u, (state, _named) in logins.items()
+                          if state == XAPI_MASTER and u != self_uuid))
+    if not others:
+        return MasterConflict(ALONE, (), "no other host of this pool answers as master")
+    me = pool.host(self_uuid)
+    own_address = me.address if me is not None else ""
+
+    def followers(address: str) -> int:
+        return sum(1 for state, named in logins.values()
+                   if state == XAPI_SLAVE and address and named == address)
+
+    mine = followers(own_address)
+    recoverable = []
+    for other in others:
+        h = pool.host(other)
+        name = _name(pool, other)
+        theirs = followers(h.address if h is not None else "")
+        if other == pool.autopromote_uuid:
+            return MasterConflict(STAND_DOWN, others, "%s answers as master and was this pool's takeover slave: it "
+                                  "took over while this host was gone" % name)
+        if theirs > mine:
+            return MasterConflict(STAND_DOWN, others, "%s answers as master and %d slave(s) follow it, %d this host"
+                                  % (name, theirs, mine))
+        if h is not None and (h.health_field == HEALTH_FAILED or not h.enabled):
+            recoverable.append("%s (marked %s in this database)" % (
+                name, "failed" if h.health_field == HEALTH_FAILED else "disabled"))
+        elif mine > theirs:
+            recoverable.append("%s (%d slave(s) follow this host, %d it)" % (name, mine, theirs))
+        else:
+            return MasterConflict(UNDECIDED, others, "%s answers as master and nothing tells which master is newer; "
+                                  "neither acts until an administrator decides" % name)
+    return MasterConflict(RECOVER, others, "stale master(s) of an earlier pool state: %s" % ", ".join(recoverable))

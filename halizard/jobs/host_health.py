@@ -58,19 +58,99 @@ def probe_peers(platform, peers, policy, credentials, state):
 
 
 def heuristics_ok(platform, policy, deadline_seconds=None):
-    """True when every FENCE_HEURISTICS_IPS address answers a network probe; None when none are used."""
+    """True when every FENCE_HEURISTICS_IPS address answers a network probe; None when none are used.
+
+    Why one function for both sides: the master (quorum for fencing a slave)
+    and a slave (quorum for taking over the master) must judge the vote the
+    same way, through the platform's probe (on the simulator its partitions
+    and link faults apply; a plain ICMP ping of a loopback address always
+    answers). One deadline bounds all addresses together.
+    """
     if not policy.heuristics_configured:
         return None
-    seconds = deadline_seconds if deadline_seconds is not None else max(0.5, policy.XE_TIMEOUT / 2.0)
+    seconds = deadline_seconds if deadline_seconds is not None else max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
+    deadline = after(seconds)
     source = platform.source_address()
     for address in policy.FENCE_HEURISTICS_IPS:
         try:
-            result = net.probe(platform.probe_target(address), after(seconds), source)
+            result = net.probe(platform.probe_target(address), deadline, source)
         except (net.ProbeSetupError, net.ProbeInputError):
             return False
         if not result.ok:
             return False
     return True
+
+
+def logins_of(raw):
+    """{uuid: (login outcome, master address HOST_IS_SLAVE named)} of a probe round (core.roles.resolve_masters)."""
+    return {uuid: (p.xapi_state, p.master_address) for uuid, p in raw.items()}
+
+
+REFUSAL_STATE = "ha-refusal"
+REFUSAL_ALERT_FUNCTION = "check_ha_enabled"
+
+
+def policy_or_refusal(ctx, config, what, session=None, now=None):
+    """(Policy, None), or (None, why) when HA must not act on `config` (EffectiveConfig.policy()).
+
+    Why: an unsafe timing combination (docs/timing.md) lets the pool restart
+    VMs an isolated host may still run, so the HA jobs (`what`, e.g. "the
+    master cycle") refuse to fence, take over or recover while the service
+    keeps running. The refusal is logged as one ERROR line when it starts or
+    its reason changes (debug after that), and alerted at most once per
+    MAIL_SCREEN_TIME through the alert path (state file `ha-refusal`).
+    """
+    from halizard.config.effective import UnsafeConfig
+    from halizard.core.policy import PolicyError
+
+    now = time.time() if now is None else now
+    try:
+        policy = config.policy()
+    except (UnsafeConfig, PolicyError) as exc:
+        reason = str(exc)
+        why = "%s refuses to fence, take over or recover: %s" % (what, reason)
+        record = ctx.state.read(REFUSAL_STATE, {}) or {}
+        logged = dict(record.get("logged") or {})
+        if logged.get(what) != reason:
+            ctx.log.error("{}", why)
+            logged[what] = reason
+        else:
+            ctx.log.debug("{}", why)
+        text = "HA will not act on this host: %s" % reason
+        window = _screen_seconds(config)
+        alerted_at = record.get("alerted_at")
+        if record.get("text") != text or not isinstance(alerted_at, (int, float)) or now - alerted_at >= window:
+            _alert(ctx, config, text, session)
+            record = {"text": text, "alerted_at": now}
+        record["logged"] = logged
+        ctx.state.write(REFUSAL_STATE, record)
+        return None, why
+    record = ctx.state.read(REFUSAL_STATE, None)
+    if isinstance(record, dict) and (record.get("logged") or {}).get(what):
+        ctx.log.info("{} acts again: the configuration is safe", what)
+        logged = dict(record["logged"])
+        logged.pop(what, None)
+        if logged:
+            record["logged"] = logged
+            ctx.state.write(REFUSAL_STATE, record)
+        else:
+            ctx.state.remove(REFUSAL_STATE)
+    return policy, None
+
+
+def _screen_seconds(config):
+    try:
+        return max(0.0, float(config.get("MAIL_SCREEN_TIME")) * 60.0)
+    except Exception:  # noqa: BLE001 - an unknown or broken value: the documented default
+        return 3600.0
+
+
+def _alert(ctx, config, text, session):
+    try:
+        from halizard.alerts import raise_alert
+        raise_alert(REFUSAL_ALERT_FUNCTION, text, root=ctx.root, config=config, session=session)
+    except Exception as exc:  # noqa: BLE001 - an alert never stops the job
+        ctx.log.warning("alert not raised ({}): {}", type(exc).__name__, text)
 
 
 def reachable_of(probes):

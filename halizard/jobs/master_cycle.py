@@ -3,16 +3,32 @@
 Why: one coordinator keeps the order of the guide's master cycle and runs
 nothing on a slave: read the pool, check the HA switch and the native-HA
 conflict (refuse + alert), probe every enabled slave in parallel
-(host_health), then the housekeeping of core.cycle.master_start (re-enable
-a master left in maintenance, health fields, the takeover slave via
-autoselect), then fence and recover failed slaves (slave_recovery, every
+(host_health), settle two masters (below), then the housekeeping of
+core.cycle.master_start (re-enable a master left in maintenance, health
+fields, the takeover slave via autoselect, never a host whose record says it
+is suspended), then fence and recover failed slaves (slave_recovery, every
 failed host in parallel). Decisions come from halizard.core; this module only
 reads, sequences and executes.
+
+Two masters: an old master that powers on after a takeover still believes it
+is master of its own stale database. The probe round shows which peers
+accept a login as master and whom the slaves follow (core.roles.
+resolve_masters): the newer master calls pool.recover_slaves so the old one
+becomes its slave; the old one skips its cycles and keeps its VM starts
+suspended (flag `master-conflict`, read by halizard.suspension) meanwhile.
+A master raises that flag itself whenever its own xapi was silent or it
+self-fenced, so it starts nothing after such a gap until a cycle confirms
+that no other host took over.
+
+With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
+the cycle does nothing: it logs why and alerts (host_health.policy_or_refusal).
 """
 
 
-from halizard.core import cycle
+import time
+
 from halizard.core import actions as A
+from halizard.core import cycle, roles
 from halizard.core.model import (
     HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView,
 )
@@ -41,6 +57,12 @@ def read_pool(session, ha_key, full=True):
     full=False reads only the pool and its hosts (no VMs, VDIs, free memory):
     all a cycle needs while every slave answers, and cheap in a large pool.
     """
+    return read_pool_and_suspended(session, ha_key, full)[0]
+
+
+def read_pool_and_suspended(session, ha_key, full=True):
+    """(PoolView, uuids of the hosts whose record says their HA is suspended) in one read."""
+    from halizard.suspension import suspended_hosts
     x = session.xenapi
     pools = x.pool.get_all_records()
     hosts = x.host.get_all_records()
@@ -80,7 +102,7 @@ def read_pool(session, ha_key, full=True):
     return PoolView(
         uuid=pool["uuid"], master_uuid=host_uuid[pool["master"]], hosts=tuple(host_views), vms=tuple(vm_views),
         vdis=tuple(vdi_views), ha_field=other.get(ha_key), native_ha_enabled=bool(pool.get("ha_enabled")),
-        autopromote_uuid=other.get("autopromote_uuid") or None)
+        autopromote_uuid=other.get("autopromote_uuid") or None), suspended_hosts(hosts)
 
 
 def _alerter(ctx, config, session):
@@ -110,7 +132,6 @@ def run(ctx):
     """One master cycle; on a slave it does nothing (the slave side has its own jobs)."""
     from halizard import hostinfo
     from halizard.config.effective import load_effective
-    from halizard.core.policy import Policy
     from halizard.jobs import host_health, slave_recovery
     from halizard.platform import get_platform
     from halizard.probes.xapi_alive import xapi_alive
@@ -124,19 +145,25 @@ def run(ctx):
         return
     if is_self_fencing(ctx.state):
         ctx.log.debug("master cycle idle: this host is self-fencing")
+        raise_conflict_flag(ctx, "this master self-fenced; a cycle must confirm that no other host took over "
+                                 "before VMs start here")
         return
     self_uuid = hostinfo.local_host_uuid(ctx.root)
     config = load_effective(ctx.root)
-    policy = Policy.from_mapping(dict(config.as_mapping()))
+    policy, _refused = host_health.policy_or_refusal(ctx, config, "the master cycle")
+    if policy is None:
+        return
     key = config.xc_field_key
     try:
         session = connect(ctx.root, timeout=policy.XE_TIMEOUT)
     except XapiError as exc:
         ctx.log.warning("master cycle skipped: own xapi not answering ({})", type(exc).__name__)
+        raise_conflict_flag(ctx, "this master's own xapi did not answer; a cycle must confirm that no other "
+                                 "host took over before VMs start here")
         raise SystemExit(1) from None
     try:
         alert = _alerter(ctx, config, session)
-        pool = read_pool(session, key, full=False)
+        pool, suspended = read_pool_and_suspended(session, key, full=False)
         gate = cycle.ha_enabled(pool, policy)
         if not gate.proceed:
             _execute(ctx, session, gate.actions, key, alert)
@@ -148,9 +175,12 @@ def run(ctx):
         probes, raw = host_health.probe_peers(platform, peers, policy, credentials, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
+        conflict = roles.resolve_masters(pool, self_uuid, host_health.logins_of(raw))
+        if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
+            return
         if any(v.state == "failed" for v in verdicts.values()):
-            pool = read_pool(session, key)  # VMs and disks matter only when a slave failed
-        start = cycle.master_start(pool, policy, self_uuid, verdicts)
+            pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
+        start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
         _execute(ctx, session, start.actions, key, alert)
         usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}
         source = platform.source_address()
@@ -165,6 +195,73 @@ def run(ctx):
         host_health.write_report(ctx.state, pool, verdicts, quorum_result, decisions, raw)
     finally:
         session.logout()
+
+
+# --- two masters after a takeover (core.roles.resolve_masters) ---------------------------------
+RECOVER_ATTEMPTS = 3
+RECOVER_PAUSE = 1.0
+
+
+def raise_conflict_flag(ctx, why):
+    """Suspend VM starts on this master (halizard.suspension) until a cycle confirms it is the only master."""
+    from halizard.suspension import MASTER_CONFLICT
+    current = ctx.state.read(MASTER_CONFLICT, {}) or {}
+    if not current.get("suspended") or current.get("why") != why:
+        ctx.state.write(MASTER_CONFLICT, {"suspended": True, "by": "master_cycle", "since": time.time(), "why": why})
+        ctx.log.warning("VM starts suspended on this host: {}", why)
+
+
+def clear_conflict_flag(ctx, why):
+    """Lift the master-conflict suspension (this host is the only master, or follows one)."""
+    from halizard.suspension import MASTER_CONFLICT
+    if ctx.state.read(MASTER_CONFLICT, None) is not None:
+        ctx.state.remove(MASTER_CONFLICT)
+        ctx.log.info("VM starts allowed again: {}", why)
+
+
+def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
+    """Act on resolve_masters; True when the rest of the cycle may run.
+
+    A stale master (or an undecided pair) keeps its VM starts suspended and
+    skips the cycle: nothing it fences, starts or writes can be trusted. The
+    newer master calls pool.recover_slaves (retried, each call with a
+    deadline) so the stale one becomes its slave.
+    """
+    if conflict.action in (roles.STAND_DOWN, roles.UNDECIDED):
+        raise_conflict_flag(ctx, conflict.why)
+        ctx.log.error("master cycle stands down: {}", conflict.why)
+        alert("check_xapi", "Another host answers as pool master: %s" % conflict.why)
+        return False
+    if conflict.action == roles.RECOVER:
+        ctx.log.warning("another host answers as master: {}; calling pool.recover_slaves", conflict.why)
+        _recover_stale_masters(ctx, session, pool, conflict.others, policy)
+        alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
+              % conflict.why)
+    if conflict.action == roles.RECOVER or quorum_result.has_quorum or not policy.FENCE_QUORUM_REQUIRED:
+        clear_conflict_flag(ctx, "no other host of this pool answers as master (%s)" % conflict.why)
+    return True
+
+
+def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):
+    """pool.recover_slaves until every host in `others` follows this master (attempts, each with a deadline)."""
+    from halizard.xapi.errors import XapiError
+    wanted = {pool.host(u).ref: (pool.host(u).name_label or u) for u in others
+              if pool.host(u) is not None and pool.host(u).ref}
+    for attempt in range(1, attempts + 1):
+        try:
+            refs = set(session.xenapi.pool.recover_slaves(timeout=policy.XE_TIMEOUT) or [])
+        except XapiError as exc:
+            ctx.log.warning("pool.recover_slaves attempt {}/{} failed: {}", attempt, attempts, type(exc).__name__)
+            refs = set()
+        missing = [u for ref, u in wanted.items() if ref not in refs]
+        if not missing:
+            ctx.log.info("pool.recover_slaves: {} follow this master now", ", ".join(sorted(wanted.values())))
+            return True
+        if attempt < attempts:
+            time.sleep(pause)
+    ctx.log.error("pool.recover_slaves did not reach {} after {} attempts; the next cycle retries",
+                  ", ".join(sorted(missing)), attempts)
+    return False
 
 
 def _agent(config, root):

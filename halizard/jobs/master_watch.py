@@ -8,22 +8,29 @@ cycle this job:
   cached configuration and the cached pool view (hosts with refs, VMs, disk
   markers, the autopromote winner: what the takeover needs once the master
   is silent), and lift this host's suspension once the master marks it
-  `healthy` (core cycle.slave_start);
+  `healthy` (core cycle.slave_start); publish this host's suspension in its
+  host record (halizard.suspension.HOST_KEY) so the master never names a
+  suspended host its takeover slave; drop a master-conflict suspension left
+  from when this host was a (stale) master;
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
   (roles.may_take_over: the stored winner, never a suspended host).
 
+With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
+the caches are still refreshed, but nothing is taken over or lifted.
+
 A takeover under way continues even after this host became master.
 """
 import time
 
+from halizard import suspension
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.health import ProbeResult
-from halizard.core.policy import Policy
-from halizard.jobs import takeover
+from halizard.jobs import host_health, takeover
 
+HOST_KEY = suspension.HOST_KEY
 PROBES = "master-watch-probes"
 REPORT = "master-watch"
 
@@ -41,8 +48,9 @@ def _probe_to_plain(p):
             "first_failure_at": p.first_failure_at}
 
 
-def _read_master(root, timeout, log):
-    """(pool other_config, PoolView) from the master, or None when it does not answer in time."""
+def _read_master(root, timeout, log, self_uuid=None):
+    """(pool other_config, PoolView, this host's published suspension value) from the master, or None
+    when it does not answer in time."""
     from halizard.config.effective import load_effective
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
@@ -55,7 +63,12 @@ def _read_master(root, timeout, log):
         return None
     try:
         key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
-        return ops.snapshot(session, key, light=True)
+        other, view = ops.snapshot(session, key, light=True)
+        me = view.host(self_uuid) if self_uuid else None
+        published = None
+        if me is not None and me.ref:
+            published = (session.xenapi.host.get_other_config(me.ref) or {}).get(HOST_KEY)
+        return other, view, published
     except (XapiError, KeyError, StopIteration, ValueError) as exc:
         log.info("the master stopped answering during the read: {}", type(exc).__name__)
         return None
@@ -93,19 +106,31 @@ def _config(root, other, pool_uuid, answered):
     return load_effective(root, pool_other_config=cached or {}, cache=False)
 
 
-def _heuristics(policy, source):
-    """True when every heuristic address answers a ping; None when none are configured."""
-    from halizard.probes import net
-    from halizard.probes.deadline import after
-    if not policy.heuristics_configured:
-        return None
-    for address in policy.FENCE_HEURISTICS_IPS:
-        try:
-            if not net.probe(net.ProbeTarget(address), after(max(0.5, min(2.0, policy.XE_TIMEOUT))), source).ok:
-                return False
-        except (net.ProbeSetupError, net.ProbeInputError):
-            return False
-    return True
+def _publish_suspension(root, timeout, view, self_uuid, published, suspended, log):
+    """Write (or remove) this host's HOST_KEY through the master when it differs from `suspended`."""
+    from halizard.xapi.errors import XapiError
+    from halizard.xapi.session import connect
+
+    me = view.host(self_uuid)
+    wanted = "true" if suspended else None
+    if me is None or not me.ref or published == wanted:
+        return
+    try:
+        session = connect(root, timeout=timeout)
+    except XapiError as exc:
+        log.info("suspension not published ({}); the next cycle retries", type(exc).__name__)
+        return
+    try:
+        host = session.xenapi.host
+        if published is not None:
+            host.remove_from_other_config(me.ref, HOST_KEY)
+        if wanted is not None:
+            host.add_to_other_config(me.ref, HOST_KEY, wanted)
+        log.info("this host's record now says HA is {}", "suspended" if suspended else "not suspended")
+    except XapiError as exc:
+        log.info("suspension not published ({}); the next cycle retries", type(exc).__name__)
+    finally:
+        session.logout()
 
 
 def _probe_round(ctx, platform, pool, self_uuid, policy, credentials):
@@ -164,17 +189,24 @@ def run(ctx):
 
     skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
         _judged_by_probes(store, self_uuid, master_addr)
-    answer = None if skip_read else _read_master(ctx.root, timeout, log)
+    answer = None if skip_read else _read_master(ctx.root, timeout, log, self_uuid)
     if answer is not None:
-        other, view = answer
+        other, view, published = answer
         config = _config(ctx.root, other, view.uuid, True)
-        policy = Policy.from_mapping(dict(config.as_mapping()))
         takeover.save_view(store, view)
-        _master_answers(ctx, policy, view, self_uuid, state)
+        if role != "master":
+            from halizard.jobs.master_cycle import clear_conflict_flag
+            clear_conflict_flag(ctx, "this host follows the master that answers")
+        policy, _refused = host_health.policy_or_refusal(ctx, config, "the master watch")
+        if policy is not None:
+            _master_answers(ctx, policy, view, self_uuid, state)
+        _publish_suspension(ctx.root, timeout, view, self_uuid, published, suspension.is_suspended(ctx.root), log)
         return
 
     config = _config(ctx.root, None, None, False)
-    policy = Policy.from_mapping(dict(config.as_mapping()))
+    policy, _refused = host_health.policy_or_refusal(ctx, config, "the master watch")
+    if policy is None:
+        return
     cached = takeover.load_view(store)
     if cached is None:
         log.error("the master does not answer and no pool view was ever cached: nothing can be judged")
@@ -217,7 +249,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     else:
         probes = _probe_round(ctx, env.platform, cached, self_uuid, policy, (env.user, env.password))
         master_probe = probes.get(cached.master_uuid)
-        heur = _heuristics(policy, env.source)
+        heur = host_health.heuristics_ok(env.platform, policy)
         reachable = {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
         q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy)
         verdict = health.classify(master_probe, policy)
