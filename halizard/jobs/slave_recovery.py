@@ -9,14 +9,15 @@ cycle continues instead of repeating, and restarts the VMs in VM.order
 groups, in parallel within a group, on usable hosts (core vm_plan).
 """
 import dataclasses
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.core import actions as A
 from halizard.core import fencing, health, vm_plan
-from halizard.core.model import HALTED, PoolView
+from halizard.core.model import HALTED, RUNNING
 from halizard.probes.deadline import after
-from halizard.xapi import act_host
+from halizard.xapi import act, act_host
 
 OUTCOMES_STATE = "fence-outcomes"
 RECOVERY_STATE = "recovery"
@@ -31,7 +32,7 @@ class Recovery:
     """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host."""
 
     def __init__(self, session, pool, policy, probes, quorum_result, usable, agent_factory, still_alive,
-                 alert, log, health_key, now=None, state=None):
+                 alert, log, health_key, now=None, state=None, config=None):
         self.session = session
         self.pool = pool
         self.policy = policy
@@ -45,6 +46,12 @@ class Recovery:
         self.health_key = health_key
         self.now = now or time.time
         self.state = state
+        self.config = config  # EffectiveConfig: its policy() refuses an unsafe configuration
+        self.call_timeout = float(policy.XE_TIMEOUT)
+        self.lock_wait = max(10.0, 2.0 * float(policy.XE_TIMEOUT))
+        self.restarted = []  # (vm uuid, host uuid) started by this cycle, for placement of the next host
+        self._turn = threading.Lock()
+        self._refusal = None
 
     def fence(self, host_uuid, action):
         """Run the agent (never raises); the core's outcome string plus the agent's detail."""
@@ -78,98 +85,180 @@ class Recovery:
                 self.alert(action.function, action.text)
         if decision.proof is None:
             return outcome, recovery_entry, decision.why
-        if recovery_entry is None:
-            recovery_entry = self.release(host_uuid, decision)
-            if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
-                self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: recovery_entry}), {})
-                self.state.update(OUTCOMES_STATE, lambda cur: dict(cur or {}, **{host_uuid: outcome})
-                                  if outcome == fencing.FENCE_VERIFIED else (cur or {}), {})
-        started = self.restart(recovery_entry["vms"])
+        refused = self.refusal()
+        if refused:
+            return outcome, recovery_entry, "%s; nothing released or restarted: %s" % (decision.why, refused)
+        # One host's release + restart at a time, under the VM action lock: no VM job plans or starts
+        # from a view taken before the release while this host's VMs are being started.
+        with self._turn:
+            lock = self._vm_lock()
+            if lock is not None and not lock.acquire(self.lock_wait):
+                self.log.warning("release of {} waits for the next cycle: another VM job holds the VM action lock",
+                                 name)
+                return outcome, recovery_entry, "%s; release waits: another VM job is starting VMs" % decision.why
+            try:
+                if recovery_entry is None:
+                    recovery_entry, halted = self.release(host_uuid, decision)
+                    if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
+                        entry = recovery_entry
+                        self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: entry}), {})
+                        self.state.update(OUTCOMES_STATE, lambda cur: dict(cur or {}, **{host_uuid: outcome})
+                                          if outcome == fencing.FENCE_VERIFIED else (cur or {}), {})
+                else:  # resumed: resets that failed last time (still running there in the database) again
+                    halted = self.reset_stuck(host_uuid, recovery_entry["vms"])
+                started = self.restart(recovery_entry["vms"], halted)
+            finally:
+                if lock is not None:
+                    lock.release(acted=True)
         return outcome, recovery_entry, "%s; %s" % (decision.why, started)
 
+    def refusal(self):
+        """Why this configuration must not fence-and-restart (UnsafeConfig text), or None; logged once."""
+        if self._refusal is None:
+            from halizard.config.effective import UnsafeConfig, safety_problem
+            text = ""
+            if self.config is not None:
+                try:
+                    self.config.policy()
+                except UnsafeConfig as exc:
+                    text = str(exc)
+            else:
+                problem = safety_problem(dataclasses.asdict(self.policy))
+                text = "unsafe configuration, HA will not act: %s" % problem if problem else ""
+            self._refusal = text
+            if text:
+                self.log.error("slave recovery refused: {}", text)
+        return self._refusal or None
+
     def release(self, host_uuid, decision):
-        """Mark failed, reset VM power states, clear disk markers, forget: the recovery entry."""
+        """Mark failed, reset VM power states, clear disk markers, forget: (recovery entry, VMs reset)."""
         vms = [a.vm_uuid for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
+        reset = set()
         # In the core's order; the many per-VM and per-disk calls of one step run at once.
         steps = [(A.SetHostHealth,), (A.ResetVmPowerState,), (A.ClearVdiMarker,), (A.ForgetHost,)]
         for kinds in steps:
             batch = [a for a in decision.actions if isinstance(a, kinds)]
             if not batch:
                 continue
-            with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(batch))),
-                                    thread_name_prefix="release") as pool:
-                results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), batch))
-            failed = [detail for ok, detail in results if not ok]
-            for detail in failed:
-                self.log.error("release of {}: {}", host_uuid, detail)
+            if kinds == (A.ResetVmPowerState,):
+                reset = self._reset(host_uuid, batch)
+                failed = [a.vm_uuid for a in batch if a.vm_uuid not in reset]
+            else:
+                with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(batch))),
+                                        thread_name_prefix="release") as pool:
+                    results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), batch))
+                failed = [detail for ok, detail in results if not ok]
+                for detail in failed:
+                    self.log.error("release of {}: {}", host_uuid, detail)
             self.log.info("release of {}: {} of {} {} done", host_uuid, len(batch) - len(failed), len(batch),
                           kinds[0].__name__)
-        return {"proof": decision.proof, "at": self.now(), "vms": vms}
+        return {"proof": decision.proof, "at": self.now(), "vms": vms}, reset
 
-    def restart(self, vm_uuids):
-        """Start the still-halted, protected VMs among `vm_uuids` (vm_plan order/placement)."""
-        from halizard.jobs.master_cycle import read_pool
-        pool = read_pool(self.session, self.health_key)
+    def reset_stuck(self, host_uuid, vm_uuids):
+        """Reset the power state of the VMs the database still shows on the dead host; the set reset."""
+        stuck = [A.ResetVmPowerState(why="the host is dead and its earlier reset failed", vm_uuid=u)
+                 for u in vm_uuids if self.pool.vm(u) is not None and self.pool.vm(u).resident_on == host_uuid
+                 and self.pool.vm(u).power_state != HALTED]
+        return self._reset(host_uuid, stuck)
+
+    def _reset(self, host_uuid, actions):
+        """Run ResetVmPowerState actions at once (each retried once); the VM uuids now Halted."""
+        done = set()
+        for _attempt in range(2):
+            todo = [a for a in actions if a.vm_uuid not in done]
+            if not todo:
+                break
+            with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(todo))),
+                                    thread_name_prefix="reset") as pool:
+                results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), todo))
+            done |= {a.vm_uuid for a, (ok, _d) in zip(todo, results) if ok}
+            for detail in [d for ok, d in results if not ok]:
+                self.log.warning("release of {}: {}", host_uuid, detail)
+        return done
+
+    def restart(self, vm_uuids, halted=()):
+        """Start the still-halted, protected VMs among `vm_uuids` (vm_plan order/placement).
+
+        Uses this cycle's pool view, with `halted` (the VMs this cycle's
+        release just reset) marked Halted, instead of reading the whole
+        database again. The caller holds the VM action lock (handle), so no
+        other VM job starts these VMs meanwhile; the starts of earlier hosts
+        of this cycle are counted against free memory.
+        """
         wanted = set(vm_uuids)
-        pool = _home(pool, wanted)
+        pool = homed_view(released_view(self.pool, set(halted) & wanted), wanted)
+        if self.restarted:  # an earlier host of this cycle started VMs: count them as placed
+            pool = after_starts(pool, self.restarted)
         plan = vm_plan.plan(pool, self.policy, usable_hosts=self.usable, now=self.now())
+        starts = [(group, [s for s in group.starts if s.vm_uuid in wanted]) for group in plan.groups]
+        starter = act.Starter(self.session, act.ViewTargets(self.session, pool, self.call_timeout), self.usable,
+                              call_timeout=self.call_timeout, log=self.log)
         total = ok = 0
-        for group in plan.groups:
-            starts = [s for s in group.starts if s.vm_uuid in wanted]
-            if not starts:
+        for index, (group, mine) in enumerate(starts):
+            if not mine:
                 continue
-            total += len(starts)
-            ok += sum(start_parallel(self.session, starts, self.policy.VM_START_CONCURRENCY, self.log))
-            if group.delay_after:
+            total += len(mine)
+            results = starter.start_many(mine, self.policy.VM_START_CONCURRENCY,
+                                         on_done=lambda r: log_start(self.log, pool, r))
+            ok += sum(1 for r in results if r.outcome != act.FAILED)
+            self.restarted.extend((r.vm_uuid, r.host_uuid) for r in results if r.ok and r.host_uuid)
+            if group.delay_after and any(m for _g, m in starts[index + 1:]):
                 time.sleep(min(group.delay_after, 60))
-        halted = [v.uuid for v in pool.vms if v.uuid in wanted and v.power_state == HALTED]
         unplaced = [s.name_label for s in plan.unplaced if s.vm_uuid in wanted]
         text = "%d of %d VMs started" % (ok, total)
         if unplaced:
             text += "; no room for %s" % ", ".join(unplaced)
-        if not halted:
+        elif ok == total:
             text = "every VM of the host runs again"
         return text
 
+    def _vm_lock(self):
+        if self.state is None or not getattr(self.state, "directory", None):
+            return None
+        from halizard.jobs.vm_monitor import ActionLock
+        return ActionLock(None, directory=self.state.directory)
 
-def _home(pool, wanted):
+
+def log_start(log, pool, result):
+    vm = pool.vm(result.vm_uuid)
+    name = (vm.name_label or result.vm_uuid) if vm else result.vm_uuid
+    if result.outcome == act.OK:
+        host = pool.host(result.host_uuid) if result.host_uuid else None
+        log.info("VM {} started on {}", name, (host.name_label or host.uuid) if host else "the host XAPI chose")
+    elif result.outcome == act.DECLINED_RESULT:
+        log.info("start of VM {} declined by XAPI ({}): it runs or is being started", name, result.error)
+    else:
+        log.error("VM {} did not start: {}", name, result.error)
+
+
+def released_view(pool, halted):
+    """The view with the VMs the release just reset shown Halted and on no host, as XAPI has them now."""
+    if not halted:
+        return pool
+    vms = tuple(dataclasses.replace(v, power_state=HALTED, resident_on=None) if v.uuid in halted else v
+                for v in pool.vms)
+    return dataclasses.replace(pool, vms=vms)
+
+
+def after_starts(pool, started):
+    """The view with the memory of VMs started by this cycle taken off their hosts' free memory."""
+    used = {}
+    for vm_uuid, host_uuid in started:
+        vm = pool.vm(vm_uuid)
+        if vm is not None:
+            used[host_uuid] = used.get(host_uuid, 0) + vm.memory
+    hosts = tuple(dataclasses.replace(h, memory_free=max(0, h.memory_free - used.get(h.uuid, 0))) for h in pool.hosts)
+    running = {u for u, _h in started}
+    vms = tuple(dataclasses.replace(v, power_state=RUNNING, resident_on=dict(started).get(v.uuid))
+                if v.uuid in running else v for v in pool.vms)
+    return dataclasses.replace(pool, hosts=hosts, vms=vms)
+
+
+def homed_view(pool, wanted):
     """The view with the dead host's VMs stamped as at home here: they ran in this pool."""
-    vms = []
-    for v in pool.vms:
-        if v.uuid in wanted and v.home_pool is None:
-            v = dataclasses.replace(v, home_pool=pool.uuid)
-        vms.append(v)
-    return PoolView(uuid=pool.uuid, master_uuid=pool.master_uuid, hosts=pool.hosts, vms=tuple(vms),
-                    appliances=pool.appliances, vdis=pool.vdis, ha_field=pool.ha_field,
-                    native_ha_enabled=pool.native_ha_enabled, autopromote_uuid=pool.autopromote_uuid)
-
-
-def start_one(session, start, log):
-    """Start one VM on its planned host, else wherever XAPI places it; True when it started."""
-    from halizard.xapi.errors import XapiError
-    try:
-        act_host.start_vm(session, start.vm_uuid, start.host_uuid)
-        return True
-    except XapiError as exc:
-        if start.host_uuid is None:
-            log.error("VM {} did not start: {}", start.vm_uuid, exc)
-            return False
-        log.warning("VM {} did not start on its planned host ({}); letting XAPI place it", start.vm_uuid, exc)
-    try:
-        act_host.start_vm(session, start.vm_uuid, None)
-        return True
-    except XapiError as exc:
-        log.error("VM {} did not start: {}", start.vm_uuid, exc)
-        return False
-
-
-def start_parallel(session, starts, concurrency, log):
-    """Start `starts` at once (at most `concurrency` at a time); a list of booleans."""
-    if not starts:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(int(concurrency), len(starts))),
-                            thread_name_prefix="vmstart") as pool:
-        return list(pool.map(lambda s: start_one(session, s, log), starts))
+    vms = tuple(dataclasses.replace(v, home_pool=pool.uuid) if v.uuid in wanted and v.home_pool is None else v
+                for v in pool.vms)
+    return dataclasses.replace(pool, vms=vms)
 
 
 def recover_failed(rec, state, verdicts):
@@ -186,6 +275,10 @@ def recover_failed(rec, state, verdicts):
             outcomes.pop(uuid, None)
             recovery.pop(uuid, None)
     report = {}
+    refused = rec.refusal() if failed else None
+    if refused:  # nothing is fenced, released or restarted; the cycle and the service go on
+        report = {u: "not fenced, nothing restarted: %s" % refused for u in failed}
+        failed = []
     if failed:
         with ThreadPoolExecutor(max_workers=len(failed), thread_name_prefix="recover") as pool:
             futures = {u: pool.submit(rec.handle, u, outcomes.get(u), recovery.get(u)) for u in failed}

@@ -14,7 +14,6 @@ already in progress (for operators and tests; master_watch does the same).
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 from halizard.core import actions as A
 from halizard.core import fencing
@@ -26,9 +25,11 @@ SUSPENSION = "suspended"
 REBOOTED = "takeover-reboot"
 CACHED_VIEW = "takeover-pool-view"
 RELEASED = "takeover-released"
+REFUSAL = "takeover-refusal"
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
 START_SECONDS = 120.0
+LOCK_WAIT = 30.0  # seconds the release/restart waits for a VM job's round to end
 MAX_STEPS = 50
 IN_PROGRESS = (core.TIE_WAIT, core.FENCING, core.AWAIT_DEADLINE, core.TRANSITION, core.AWAIT_MASTER,
                core.RECOVER_SLAVES, core.RELEASE, core.RESTART)
@@ -113,6 +114,19 @@ class Env:
         self.source = platform.source_address() if platform is not None else None
         self.clock = clock
         self._master = None
+        self.view = None        # this host's own database, read once after the transition
+        self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
+        self._vm_lock = None
+
+    def hold_vm_lock(self, wait):
+        """Hold this host's VM action lock until close(): no VM job starts or plans meanwhile."""
+        if self._vm_lock is None:
+            from halizard.jobs.vm_monitor import ActionLock
+            lock = ActionLock(None, directory=self.store.directory)
+            if not lock.acquire(wait):
+                return False
+            self._vm_lock = lock
+        return True
 
     @property
     def timeout(self):
@@ -127,6 +141,9 @@ class Env:
         return self._master
 
     def close(self):
+        if self._vm_lock is not None:
+            self._vm_lock.release(acted=True)
+            self._vm_lock = None
         if self._master is not None:
             self._master.logout()
             self._master = None
@@ -188,6 +205,9 @@ def _release(env, actions):
     """Run the release actions (in parallel where they are per VM); OK when every one succeeded."""
     from halizard.xapi import act_host
     from halizard.xapi.errors import XapiError
+    if not env.hold_vm_lock(LOCK_WAIT):
+        env.log.warning("the release waits: another VM job holds this host's VM action lock")
+        return core.NOT_OK
     try:
         session = env.master()
     except XapiError as exc:
@@ -199,6 +219,8 @@ def _release(env, actions):
         ok, detail = act_host.execute(session, action, key)
         if not ok and isinstance(action, A.ResetVmPowerState) and "UUID_INVALID" in detail:
             ok = True  # the VM is gone from this database: nothing to release
+        elif ok and isinstance(action, A.ResetVmPowerState):
+            env.reset_ok.add(action.vm_uuid)
         (env.log.debug if ok else env.log.warning)("{}", detail)
         return ok
 
@@ -220,13 +242,26 @@ def _restart(env, action, cached):
 
     The VMs the old master held ran in this pool, so they count as stamped
     with its home-pool even when the dead master never wrote the stamp.
+    Plans from the view read after the transition (the VMs this run reset
+    shown Halted) instead of reading the whole database again; a resumed
+    run reads it. Holds the VM action lock, so vm_events/vm_monitor on this
+    new master do not start the same VMs meanwhile.
     """
     from halizard.core import vm_plan
-    from halizard.xapi import takeover_ops as ops
+    from halizard.jobs import slave_recovery
+    from halizard.xapi import act
     from halizard.xapi.errors import XapiError
+
+    refused = _refusal(env)
+    if refused:
+        env.log.error("the old master's VMs are not restarted: {}", refused)
+        return core.NOT_OK
+    if not env.hold_vm_lock(LOCK_WAIT):
+        env.log.warning("VM restarts left to vm_monitor: another VM job holds this host's VM action lock")
+        return core.NOT_OK
     try:
         session = env.master()
-        _other, view = ops.snapshot(session, env.config.xc_field_key)
+        view = _restart_view(env, session)
     except (XapiError, KeyError, ValueError) as exc:
         env.log.error("cannot read this host's database to restart the VMs: {}", exc)
         return core.NOT_OK
@@ -234,39 +269,38 @@ def _restart(env, action, cached):
     if cached is not None:
         held |= {v.uuid for v in cached.vms_resident_on(action.host_uuid)}
     held |= {v.uuid for v in view.vms_resident_on(action.host_uuid)}
-    vms = tuple(replace(v, home_pool=view.uuid) if v.uuid in held and v.home_pool is None else v
-                for v in view.vms)
-    view = replace(view, vms=vms)
+    view = slave_recovery.homed_view(view, held)
     usable = {u for u in vm_plan.usable_hosts_from_fields(view) if u != action.host_uuid}
     usable.add(env.self_uuid)
     plan = vm_plan.plan(view, env.policy, usable_hosts=usable, now=env.clock())
+    starter = act.Starter(session, act.ViewTargets(session, view, env.timeout), usable,
+                          call_timeout=env.timeout, start_deadline=START_SECONDS, log=env.log)
     failures = 0
-    workers = max(1, int(env.policy.VM_START_CONCURRENCY))
-    for group in plan.groups:
-        starts = [s for s in group.starts if s.vm_uuid in held]
+    groups = [(g, [s for s in g.starts if s.vm_uuid in held]) for g in plan.groups]
+    for index, (group, starts) in enumerate(groups):
         if not starts:
             continue
-
-        def start(s, tried=()):
-            hosts = [s.host_uuid] + list(vm_plan.fallback_hosts(view, s.vm_uuid, usable, {s.host_uuid}))[:2]
-            for host in hosts:
-                try:
-                    ops.start_vm(session, s.vm_uuid, host, START_SECONDS)
-                    return True
-                except XapiError as exc:
-                    env.log.warning("start of VM {} on {} failed: {}", s.vm_uuid, host, exc)
-                    if getattr(exc, "code", "") == "VM_BAD_POWER_STATE":
-                        return True  # someone else started it
-            return False
-
-        with ThreadPoolExecutor(max_workers=min(workers, len(starts)), thread_name_prefix="restart") as ex:
-            failures += sum(1 for ok in ex.map(start, starts) if not ok)
+        results = starter.start_many(starts, env.policy.VM_START_CONCURRENCY,
+                                     on_done=lambda r: slave_recovery.log_start(env.log, view, r))
+        failures += sum(1 for r in results if r.outcome == act.FAILED)
         env.log.info("restarted {} VMs of order {} of the old master", len(starts), group.order)
-        if group.delay_after:
-            time.sleep(group.delay_after)
+        if group.delay_after and any(m for _g, m in groups[index + 1:]):
+            time.sleep(min(group.delay_after, 60))
     if plan.unplaced:
         env.log.error("{} VMs of the old master fit nowhere", len(plan.unplaced))
     return core.OK if not failures else core.NOT_OK
+
+
+def _restart_view(env, session):
+    """The view to plan the restarts from: the post-transition view with this run's resets applied
+    and each host's free memory, or (a resumed run) a full read of this host's database."""
+    from halizard.jobs import slave_recovery
+    from halizard.xapi import takeover_ops as ops
+
+    if env.view is None:
+        return ops.snapshot(session, env.config.xc_field_key)[1]
+    view = slave_recovery.released_view(env.view, env.reset_ok)
+    return ops.with_free_memory(session, view, env.timeout)
 
 
 def _alert(env, action):
@@ -339,8 +373,31 @@ def _fresh_view(env, cached):
                         type(exc).__name__)
         return cached
     if cached is not None and view.host(cached.master_uuid) is not None:
+        env.view = view  # the restart plans from it too (no second read of the whole database)
         return view
     return cached
+
+
+def _refusal(env):
+    """Why this configuration must not fence or restart (EffectiveConfig.policy()), or None."""
+    from halizard.config.effective import UnsafeConfig
+    from halizard.core.policy import PolicyError
+
+    try:
+        env.config.policy()
+    except (UnsafeConfig, PolicyError) as exc:
+        return str(exc)
+    return None
+
+
+def _refuse(env, state, why):
+    """Log the refusal as one ERROR line when it starts or changes, at debug level while it lasts."""
+    if env.store.read(REFUSAL, None) != why:
+        env.log.error("takeover refused while the master is silent: {}", why)
+        env.store.write(REFUSAL, why)
+    else:
+        env.log.debug("takeover refused: {}", why)
+    return state
 
 
 def _resume(env, state, inputs):
@@ -375,6 +432,12 @@ def drive(env, inputs, state=None):
     """
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
+    refused = _refusal(env)
+    if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
+        env.close()
+        return _refuse(env, state, refused)
+    if not refused and env.store.read(REFUSAL, None) is not None:
+        env.store.remove(REFUSAL)
     try:
         state, outcome = _resume(env, state, inputs)
         for _ in range(MAX_STEPS):

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from halizard import paths
 from halizard.core import backoff, cycle, roles, vm_plan
@@ -26,6 +27,8 @@ from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM
 INTENT_STATE = "vm-intent"
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
+REFUSAL_STATE = "vm-refusal"
+FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
 LOCK_FILE = "vm-actions.lock"
 MAX_GROUP_DELAY = 600.0
 POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
@@ -73,15 +76,48 @@ def load_intent(state):
 
 
 def policy_of(config):
-    """The core Policy from an effective configuration (PolicyError when a value is unusable)."""
+    """The core Policy from an effective configuration (PolicyError when a value is unusable).
+
+    For showing what the plan would be (get-vm-ha); acting goes through `safe_policy`.
+    """
     return Policy.from_mapping({name: value for name, value, _source in config.items()})
 
 
-class ActionLock:
-    """An exclusive flock on the state dir's lock file: one plan execution per host at a time."""
+def safe_policy(config, state, log):
+    """(Policy, None), or (None, why) when HA must not act on `config` (EffectiveConfig.policy()).
 
-    def __init__(self, root):
-        directory = paths.under(root, paths.STATE_DIR)
+    The refusal is logged as one ERROR line when it starts or its reason
+    changes (state file `vm-refusal`), at debug level on later runs.
+    """
+    from halizard.config.effective import UnsafeConfig
+
+    try:
+        policy = config.policy()
+    except (UnsafeConfig, PolicyError) as exc:
+        why = "VM protection refuses to start VMs: %s" % exc
+        if state.read(REFUSAL_STATE, None) != why:
+            log.error("{}", why)
+            state.write(REFUSAL_STATE, why)
+        else:
+            log.debug("{}", why)
+        return None, why
+    if state.read(REFUSAL_STATE, None) is not None:
+        state.remove(REFUSAL_STATE)
+        log.info("VM protection acts again: the configuration is safe")
+    return policy, None
+
+
+class ActionLock:
+    """An exclusive flock on the state dir's lock file: one plan execution per host at a time.
+
+    Every job that starts or releases VMs on this host holds it meanwhile
+    (vm_monitor, vm_events, slave_recovery, takeover). A holder that acted
+    touches the file on release, so the next holder can tell that a
+    snapshot it took before acquiring is stale (`changed_since`).
+    """
+
+    def __init__(self, root, directory=None):
+        directory = directory or paths.under(root, paths.STATE_DIR)
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, LOCK_FILE)
         self.handle = None
@@ -104,11 +140,21 @@ class ActionLock:
                 return False
             time.sleep(0.02)
 
-    def release(self):
+    def release(self, acted=False):
+        """Let go; `acted`: VMs were started or released meanwhile (later holders re-read the pool)."""
         if self.handle is not None:
+            if acted:
+                os.utime(self.path)
             fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
             self.handle.close()
             self.handle = None
+
+    def changed_since(self, when):
+        """True when a holder acted after `when` (epoch seconds): a view read before then is stale."""
+        try:
+            return os.stat(self.path).st_mtime > when
+        except OSError:
+            return False
 
 
 # --- the round -------------------------------------------------------------------------------
@@ -135,11 +181,9 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
     """
     from halizard.xapi import act
 
-    try:
-        policy = policy_of(config)
-    except PolicyError as exc:
-        log.error("VM protection inactive: {}", exc)
-        return {"acted": False, "why": str(exc)}
+    policy, refused = safe_policy(config, state, log)
+    if policy is None:
+        return {"acted": False, "why": refused}
     gate = cycle.ha_enabled(snapshot.pool, policy)
     if not gate.proceed:
         log.debug("VM protection idle: {}", gate.why)
@@ -151,7 +195,11 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
     lock = ActionLock(root)
     if not lock.acquire(lock_wait):
         return None
+    acted = False
     try:
+        if lock.changed_since(snapshot.taken_at):  # another job started or released VMs since the read
+            from halizard.xapi.observe import read_snapshot
+            snapshot = read_snapshot(session, config.xc_field_key, timeout=float(config.get("XE_TIMEOUT") or 10))
         now = time.time()
         retry = load_retry(state)
         plan = decide(snapshot, policy, load_intent(state), retry, now)
@@ -181,22 +229,23 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
             _record(root, config, session, snapshot, policy, state, [result], report, log, appliance=True)
         state.write(REPORT_STATE, {k: report[k] for k in ("trigger", "at", "started", "declined", "failed",
                                                           "unplaced")})
+        acted = bool(report["started"] or report["declined"] or report["failed"])
         return report
     finally:
-        lock.release()
+        lock.release(acted=acted)
 
 
 def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
     """The master's corrections: invalid/missing HA fields, home-pool stamps, their alerts."""
     from halizard.xapi import act
 
-    fixed_invalid = set()
-    for fix in plan.fixes:
-        if isinstance(fix, (A.SetVmHaField, A.StampHomePool)):
-            done, text = act.apply_fix(session, snapshot, fix, config.xc_field_key, timeout)
-            (log.info if done else log.error)("{}", text)
-            if done and isinstance(fix, A.SetVmHaField):
-                fixed_invalid.add(fix.vm_uuid)
+    fixes = [f for f in plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool))]
+    if fixes:  # independent per-VM writes: at once (a new pool stamps hundreds of VMs on the first round)
+        workers = max(1, min(FIX_CONCURRENCY, len(fixes)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmfix") as pool:
+            for done, text in pool.map(lambda f: act.apply_fix(session, snapshot, f, config.xc_field_key,
+                                                               timeout), fixes):
+                (log.info if done else log.error)("{}", text)
     for fix in plan.fixes:
         # the invalid-value alert goes out once: after the reset the field holds "false"
         if isinstance(fix, A.Alert):

@@ -80,8 +80,39 @@ def release_disk_markers(session, vm_ref, keep_host_ref=None, timeout=None):
     return removed
 
 
+class LazyVmRefs:
+    """vm uuid -> ref, looked up (VM.get_by_uuid) only for the VMs actually started."""
+
+    def __init__(self, session, timeout):
+        self.session = session
+        self.timeout = timeout
+
+    def get(self, uuid, default=None):
+        for _attempt in range(2):  # one retry: a lookup that times out must not cost a VM its restart
+            try:
+                return self.session.xenapi.VM.get_by_uuid(uuid, timeout=self.timeout)
+            except XapiFailure:
+                return default
+            except XapiError:
+                continue
+        return default
+
+
+class ViewTargets:
+    """What a Starter needs from a snapshot, built from a core PoolView (host refs in the view).
+
+    Why: a recovery already holds a fresh PoolView; reading every VM record
+    again only to learn refs costs seconds in a large pool.
+    """
+
+    def __init__(self, session, pool, timeout):
+        self.pool = pool
+        self.vm_refs = LazyVmRefs(session, timeout)
+        self.host_refs = {h.uuid: h.ref for h in pool.hosts if h.ref}
+
+
 class Starter:
-    """Starts VMs of one snapshot through one (thread-safe) session."""
+    """Starts VMs of one snapshot (observe.Snapshot or ViewTargets) through one (thread-safe) session."""
 
     def __init__(self, session, snapshot, usable_hosts, call_timeout=10.0, start_deadline=START_DEADLINE,
                  log=None, on_call=None):

@@ -8,6 +8,7 @@ within a second; when the stream breaks it says so (the caller falls back
 to a full sweep) and reconnects with a growing pause.
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from halizard.core.intent import VmEvent
 from halizard.core.model import (
@@ -82,21 +83,25 @@ def vm_view(record, ha_key, host_uuid, app_uuid):
 def read_snapshot(session, ha_key, with_vdis=False, timeout=None):
     """The whole pool in one round of get_all_records (pool, host, host_metrics, VM, VM_appliance[, VDI])."""
     x = session.xenapi
+    began = time.time()  # the view is as old as its first read (stale-plan checks compare against it)
     pools = x.pool.get_all_records(timeout=timeout)
     hosts = x.host.get_all_records(timeout=timeout)
     metrics = x.host_metrics.get_all_records(timeout=timeout)
     vms = x.VM.get_all_records(timeout=timeout)
     appliances = x.VM_appliance.get_all_records(timeout=timeout)
     vdis = x.VDI.get_all_records(timeout=timeout) if with_vdis else {}
-    free = {}
-    for ref, rec in hosts.items():
-        if not (metrics.get(rec.get("metrics")) or {}).get("live"):
-            continue
+    live = [ref for ref, rec in hosts.items() if (metrics.get(rec.get("metrics")) or {}).get("live")]
+
+    def free_of(ref):
         try:  # what XAPI itself would place against; host_metrics.memory_free lags behind
-            free[ref] = _int(x.host.compute_free_memory(ref, timeout=timeout))
+            return ref, _int(x.host.compute_free_memory(ref, timeout=timeout))
         except XapiFailure:
-            pass
-    return build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free)
+            return ref, None
+    free = {}
+    if live:  # one call per host, all at once
+        with ThreadPoolExecutor(max_workers=min(16, len(live)), thread_name_prefix="freemem") as pool:
+            free = {ref: value for ref, value in pool.map(free_of, live) if value is not None}
+    return build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free, taken_at=began)
 
 
 def estimated_free(hosts, metrics, vms):
@@ -117,7 +122,7 @@ def estimated_free(hosts, metrics, vms):
     return out
 
 
-def build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free=None):
+def build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free=None, taken_at=None):
     """Snapshot from the raw record maps (ref -> record), as get_all_records returns them.
 
     free: host ref -> bytes free (host.compute_free_memory); missing hosts are estimated from the records.
@@ -153,7 +158,8 @@ def build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free=No
         autopromote_uuid=other.get(AUTOPROMOTE_KEY) or None)
     return Snapshot(view, {rec["uuid"]: ref for ref, rec in vms.items()},
                     {rec["uuid"]: ref for ref, rec in hosts.items()},
-                    {rec["uuid"]: ref for ref, rec in appliances.items()}, live, pool_ref, time.time(), other)
+                    {rec["uuid"]: ref for ref, rec in appliances.items()}, live, pool_ref,
+                    time.time() if taken_at is None else taken_at, other)
 
 
 class StreamLost(Exception):

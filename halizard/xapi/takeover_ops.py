@@ -172,6 +172,28 @@ def snapshot(session, xc_field_key, light=False, memory=True):
         autopromote_uuid=pool_other.get(AUTOPROMOTE_KEY))
 
 
+def with_free_memory(session, view, timeout):
+    """`view` with each host's free memory from host.compute_free_memory (all hosts at once; 0 on error).
+
+    Why: placement needs free memory; the post-transition view skips it to
+    release quickly, and only these few calls are needed to plan the starts.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    def free(host):
+        if not host.ref:
+            return host
+        try:
+            return replace(host, memory_free=max(0, _int(session.xenapi.host.compute_free_memory(
+                host.ref, timeout=timeout))))
+        except XapiError:
+            return replace(host, memory_free=0)
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(view.hosts))), thread_name_prefix="freemem") as ex:
+        hosts = tuple(ex.map(free, view.hosts))
+    return replace(view, hosts=hosts)
+
+
 def answers_as_master(address, user, password, timeout, source=None):
     """True when the xapi at `address` accepts a normal login right now."""
     return xapi_alive(address, user, password, time.monotonic() + timeout, source).state == MASTER

@@ -1,0 +1,97 @@
+"""An unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig): takeover and VM protection refuse.
+
+Why: with SELF_FENCE_WAIT shorter than the self-fence deadline, a restart
+could run a VM an isolated host still runs. The jobs must not fence or
+start anything, say why in one ERROR line (not one per cycle), and keep
+running; once the configuration is safe they act again.
+"""
+import threading
+
+from halizard.config.effective import build_effective
+from halizard.core import quorum
+from halizard.core import takeover as core
+from halizard.core.health import ProbeResult
+from halizard.core.model import RUNNING, HostView, PoolView, VmView
+from halizard.jobs import takeover, vm_monitor
+from halizard.statefiles import StateStore
+
+SAFE = {"HA_XE_TIMEOUT": "5", "HA_MONITOR_DELAY": "2", "HA_XAPI_COUNT": "2", "HA_XAPI_DELAY": "1",
+        "HA_FENCE_METHOD": "XVM", "HA_FENCE_IPADDRESS": "127.0.0.1"}
+UNSAFE = dict(SAFE, HA_SELF_FENCE_WAIT="1")
+
+
+class RecordingLog:
+    def __init__(self):
+        self.lines = []
+        self._lock = threading.Lock()
+
+    def _add(self, level, text, *args):
+        with self._lock:
+            self.lines.append((level, text.format(*args)))
+
+    def log(self, level, text, *args):
+        self._add(level, text, *args)
+
+    def __getattr__(self, name):
+        if name in ("debug", "info", "warning", "error"):
+            return lambda text, *args: self._add(name.upper(), text, *args)
+        raise AttributeError(name)
+
+    def at(self, level):
+        return [t for lv, t in self.lines if lv == level]
+
+
+def _pool():
+    hosts = (HostView("m", "host1", ref="OpaqueRef:m", address="127.0.0.1", is_master=True),
+             HostView("s1", "host2", ref="OpaqueRef:s1", address="127.0.0.2"),
+             HostView("s2", "host3", ref="OpaqueRef:s2", address="127.0.0.3"))
+    return PoolView("p", "m", hosts, vms=(VmView("v1", "vm1", RUNNING, resident_on="m"),),
+                    autopromote_uuid="s1")
+
+
+def _env(tmp_path, other, log):
+    config = build_effective(other, {}, hostname="host2")
+    store = StateStore(str(tmp_path))
+    return takeover.Env(str(tmp_path), config, vm_monitor.policy_of(config), store, log, "s1", "127.0.0.2",
+                        ("root", "secret"), None), store
+
+
+def _inputs():
+    silent = ProbeResult(tries=2, xapi_ok=False, network_ok=False, first_failure_at=0.0)
+    return core.TakeoverInputs(self_uuid="s1", pool=_pool(), master_probe=silent,
+                               quorum=quorum.QuorumResult(2, 3, True, False, False, "2 of 3"), autopromote="s1")
+
+
+def test_takeover_refuses_to_fence_with_an_unsafe_configuration(tmp_path):
+    log = RecordingLog()
+    env, store = _env(tmp_path, UNSAFE, log)
+    final = takeover.drive(env, _inputs(), core.TakeoverState())
+    assert final.phase == core.IDLE
+    assert store.read(takeover.STATE, None) is None  # no step taken, nothing fenced
+    errors = log.at("ERROR")
+    assert len(errors) == 1 and "refused" in errors[0] and "SELF_FENCE_WAIT" in errors[0]
+    takeover.drive(env, _inputs(), core.TakeoverState())  # the next cycle: no second ERROR line
+    assert len(log.at("ERROR")) == 1
+
+
+def test_a_takeover_past_the_transition_restarts_nothing_with_an_unsafe_configuration(tmp_path):
+    log = RecordingLog()
+    env, store = _env(tmp_path, UNSAFE, log)
+    state = core.TakeoverState(phase=core.RESTART, master_uuid="m", fence_outcome="verified", proof="fenced")
+    final = takeover.drive(env, _inputs(), state)
+    assert final.phase == core.DONE  # the sequence ends; vm_monitor refuses as well until the config is safe
+    assert any("not restarted" in t and "SELF_FENCE_WAIT" in t for t in log.at("ERROR"))
+
+
+def test_vm_protection_refuses_once_then_acts_again(tmp_path):
+    log = RecordingLog()
+    store = StateStore(str(tmp_path))
+    unsafe = build_effective(UNSAFE, {}, hostname="host1")
+    policy, why = vm_monitor.safe_policy(unsafe, store, log)
+    assert policy is None and "SELF_FENCE_WAIT" in why
+    assert vm_monitor.safe_policy(unsafe, store, log)[0] is None
+    assert len(log.at("ERROR")) == 1
+    policy, why = vm_monitor.safe_policy(build_effective(SAFE, {}, hostname="host1"), store, log)
+    assert policy is not None and why is None and policy.XE_TIMEOUT == 5
+    assert store.read(vm_monitor.REFUSAL_STATE, None) is None
+    assert any("acts again" in t for t in log.at("INFO"))
