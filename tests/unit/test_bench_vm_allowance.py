@@ -63,3 +63,16 @@ def test_percentile_nearest_rank():
     assert bench.percentile(samples, 0.9) == pytest.approx(0.9)
     assert bench.percentile(samples, 0.0) == pytest.approx(0.1)
     assert bench.percentile([3.0], 0.9) == 3.0
+
+
+def test_flight_counts_first_call_and_mean_in_flight():
+    # two VMs, each in flight 1 s, side by side over 1 s: 2 in flight on average; a repeated call is counted
+    calls = [(10.0, "a"), (10.0, "b"), (10.5, "b")]
+    detail = bench.flight(calls, {"a": 11.0, "b": 11.0})
+    assert detail["calls"] == 3
+    assert detail["in_flight_median"] == pytest.approx(1.0)
+    assert detail["mean_in_flight"] == pytest.approx(2.0)
+    # one after another with a 1 s gap between: 2 s of flight over 3 s
+    detail = bench.flight([(0.0, "a"), (2.0, "b")], {"a": 1.0, "b": 3.0})
+    assert detail["mean_in_flight"] == pytest.approx(2.0 / 3.0)
+    assert bench.flight([], {})["mean_in_flight"] == 0.0
