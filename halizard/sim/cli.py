@@ -23,10 +23,11 @@ UP_DEADLINE = 60.0
 DOWN_DEADLINE = 15.0
 HOST_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
                 "disk-fail", "disk-ok")
-VM_ACTIONS = ("crash-vm",)
+VM_ACTIONS = ("crash-vm", "pause-vm", "unpause-vm")
+VM_HOST_ACTIONS = ("leave-paused",)
 GROUP_ACTIONS = ("partition",)
 BARE_ACTIONS = ("heal",)
-ACTIONS = HOST_ACTIONS + VM_ACTIONS + GROUP_ACTIONS + BARE_ACTIONS
+ACTIONS = HOST_ACTIONS + VM_ACTIONS + VM_HOST_ACTIONS + GROUP_ACTIONS + BARE_ACTIONS
 
 DESCRIPTION = """\
 Simulated XCP-ng / XenServer pool: one XAPI endpoint per simulated host, each
@@ -41,6 +42,11 @@ XAPI database (what the master believes).
             power-off|power-on|reboot|hang-xapi|unhang-xapi|link-down|link-up HOST...
             disk-fail|disk-ok HOST...  (what the host's SMART check reports)
             crash-vm VM...
+            pause-vm|unpause-vm VM...  (xl pause: the domain stays, runs no guest code;
+                                        unpausing beside a running copy is a double run)
+            leave-paused VM HOST       (HOST keeps a paused domain of VM that XAPI places
+                                        elsewhere: a live migration's source whose last step
+                                        was cut off, a start a toolstack restart interrupted)
             partition GROUP GROUP...   (each GROUP: host names joined by commas)
             heal                       (ends every partition)
   status  hosts (power, xapi, role), VMs (database vs. ground truth), violations
@@ -51,6 +57,9 @@ etc/xensource-inventory, etc/ha-lizard/ and var/lib/ha-lizard/: run
 `ha-lizard --root ROOT ...` or `ha-cfg --root ROOT ...` to act as that host.
 Exit status: 0 ok, 1 failure, 2 usage error.
 """
+
+
+FAULT_HELP = "Actions:\n" + DESCRIPTION.split("  fault   inject a fault:\n", 1)[1].split("  status ", 1)[0]
 
 
 class UsageError(Exception):
@@ -108,7 +117,8 @@ def build_parser():
                     help="also a simulated IPMI BMC per host (127.x.y.201+, UDP 623; listed under pool.json"
                          " 'bmcs') for ILO/IRMC/fence_ipmilan fencing; needs pyghmi (the test extra)")
 
-    fault = commands.add_parser("fault", help="inject a fault", description="Actions: " + ", ".join(ACTIONS))
+    fault = commands.add_parser("fault", help="inject a fault", description=FAULT_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dir(fault)
     fault.add_argument("action", metavar="ACTION", help="one of: " + ", ".join(ACTIONS))
     fault.add_argument("targets", metavar="TARGET", nargs="*", help="host names, VM names or comma-joined groups")
@@ -282,6 +292,8 @@ def cmd_fault(args):
     if action in HOST_ACTIONS + VM_ACTIONS and not targets:
         kind = "VM" if action in VM_ACTIONS else "host"
         raise UsageError("ha-lizard sim fault %s needs at least one %s name" % (action, kind))
+    if action in VM_HOST_ACTIONS and len(targets) != 2:
+        raise UsageError("ha-lizard sim fault %s needs a VM name and a host name" % action)
     if action in GROUP_ACTIONS and len(targets) < 2:
         raise UsageError("ha-lizard sim fault partition needs at least two groups (e.g. host1 host2,host3)")
     if any(not target.strip() for target in targets):

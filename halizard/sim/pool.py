@@ -29,7 +29,7 @@ from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
-                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok")
+                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused")
 OUTSIDE = None  # reachability source for clients that are not simulated hosts
 PROTECTED_KEY = "sim-protected"
 ANSWER_GRACE = 0.2  # seconds a restarting xapi still answers the call that restarted it
@@ -432,7 +432,7 @@ class SimPool(object):
         """Ground truth and database agree a VM now runs on host_uuid."""
         host_ref = self.host_refs[host_uuid]
         vm_uuid = db.field("VM", vm_ref, "uuid")
-        self.world.start_domain(vm_uuid, host_uuid)
+        self.world.start_domain(vm_uuid, host_uuid, paused=paused)
         set_resident(db, vm_ref, host_ref, "Paused" if paused else "Running")
         set_vbds_attached(db, vm_ref, True)
         add_markers(db, vm_ref, host_ref)
@@ -468,11 +468,18 @@ class SimPool(object):
                     self.dirty.setdefault(host_uuid, False)
             elif action == "partition":
                 self._partition(targets)
-            elif action == "crash-vm":
+            elif action in ("crash-vm", "pause-vm", "unpause-vm"):
                 if not targets:
-                    raise SimUsageError("crash-vm needs at least one VM name")
+                    raise SimUsageError("%s needs at least one VM name" % action)
                 for vm_uuid in [self._vm_uuid(name) for name in targets]:
-                    self._crash_vm(vm_uuid)
+                    if action == "crash-vm":
+                        self._crash_vm(vm_uuid)
+                    else:
+                        self._set_paused(vm_uuid, action == "pause-vm")
+            elif action == "leave-paused":
+                if len(targets) != 2:
+                    raise SimUsageError("leave-paused needs a VM name and a host name")
+                self._leave_paused(self._vm_uuid(targets[0]), self._host_uuid(targets[1]))
             else:
                 if not targets:
                     raise SimUsageError("%s needs at least one host name" % action)
@@ -574,6 +581,48 @@ class SimPool(object):
             self.world.stop_domain(vm_uuid, host_uuid, by_fault=True)
             self.dirty.setdefault(host_uuid, False)
 
+    def _set_paused(self, vm_uuid, paused):
+        """pause-vm / unpause-vm: every domain of the VM stops / resumes running guest code (xl pause).
+
+        The VM's resident host reports it (power_state Paused / Running) in
+        every database that places it there; a paused leftover elsewhere is
+        not XAPI's to report, and unpausing it beside a running copy is a
+        double run.
+        """
+        for host_uuid in list(self.world.domains.get(vm_uuid, ())):
+            changed = (self.world.pause_domain if paused else self.world.unpause_domain)(vm_uuid, host_uuid)
+            if not changed:
+                continue
+            host_ref = self.host_refs[host_uuid]
+            for db in self.dbs.values():
+                vm_ref = db.by_uuid("VM", vm_uuid)
+                if vm_ref is not None and db.field("VM", vm_ref, "resident_on") == host_ref and \
+                        db.field("VM", vm_ref, "power_state") in RUNNING_STATES:
+                    db.set("VM", vm_ref, power_state="Paused" if paused else "Running")
+
+    def _leave_paused(self, vm_uuid, host_uuid):
+        """leave-paused VM HOST: the remnant of an operation cut off on HOST, a paused domain of VM.
+
+        What an admin finds in `xl list` after e.g. a live migration whose
+        last step was cut off (the destination resumed the VM, the source
+        domain stays paused) or a VM.start that a toolstack restart
+        interrupted (xenopsd builds every domain paused and unpauses it last).
+        The domain holds the VM's disks (the attach marker of HOST); XAPI
+        does not place the VM there. It runs no guest code: not a double run
+        until someone unpauses it.
+        """
+        if self.world.hosts[host_uuid].power != "on":
+            raise SimUsageError("leave-paused: host %s is powered off" % self.world.hosts[host_uuid].name_label)
+        if host_uuid in self.world.domains.get(vm_uuid, ()):
+            raise SimUsageError("leave-paused: %s already has a domain on %s" % (
+                self.world.vm_names.get(vm_uuid, vm_uuid), self.world.hosts[host_uuid].name_label))
+        self.world.start_domain(vm_uuid, host_uuid, paused=True)
+        host_ref = self.host_refs[host_uuid]
+        for db in self.dbs.values():
+            vm_ref = db.by_uuid("VM", vm_uuid)
+            if vm_ref is not None:
+                add_markers(db, vm_ref, host_ref)
+
     # ------------------------------------------------------- lost VMs
     def _is_protected(self, rec):
         if rec["is_a_template"] or rec["is_control_domain"] or rec["is_a_snapshot"]:
@@ -624,7 +673,9 @@ class SimPool(object):
                             "power_state": rec["power_state"],
                             "resident_on": names_by_ref.get(resident) if resident != NULL_REF else None,
                             "running_on": sorted(self.world.hosts[h].name_label
-                                                 for h in self.world.running_on(rec["uuid"]))})
+                                                 for h in self.world.running_on(rec["uuid"])),
+                            "paused_on": sorted(self.world.hosts[h].name_label
+                                                for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
             return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
 
@@ -639,7 +690,7 @@ class SimPool(object):
 
     # ------------------------------------------------- simulated platform
     def local_domains(self, host_uuid):
-        """VM uuids whose domains really run on the host (dom0 excluded)."""
+        """VM uuids with a domain on the host, executing or paused (dom0 excluded), as `xl list`."""
         with self._lock:
             self._known_host(host_uuid)
             return self.world.local_domains(host_uuid)

@@ -4,6 +4,13 @@ Why: an HA manager is judged on reality (is a VM running twice? is it running
 at all?), not on what a possibly stale database says. This module holds host
 power, xapi liveness, links, partitions and which domains really run where,
 and records every double-run the moment it happens, so it is never lost.
+
+A domain is either executing or paused (it exists, holds its memory and disks,
+is listed by `xl list`, but runs no guest code: a live migration's source in
+its last step, a domain xenopsd built and has not unpaused yet). Only
+executing domains count as a run: two executing domains of one VM are a
+double run, a paused one beside an executing one is not (as during every live
+migration), and unpausing it then is.
 """
 
 
@@ -29,7 +36,8 @@ class World(object):
         self.clock = clock
         self.hosts = {}  # uuid -> HostTruth
         self.by_address = {}
-        self.domains = {}  # vm uuid -> set of host uuids where its domain runs
+        self.domains = {}  # vm uuid -> set of host uuids where a domain of it exists (executing or paused)
+        self.paused = set()  # (vm uuid, host uuid) of the domains that exist but run no guest code
         self.vm_names = {}  # vm uuid -> name_label (for readable violations)
         self.groups = None  # host uuid -> partition group index, or None when healed
         self.violations = []
@@ -95,26 +103,52 @@ class World(object):
         self.groups = None
 
     # --- domains ----------------------------------------------------------
-    def start_domain(self, vm_uuid, host_uuid):
+    def start_domain(self, vm_uuid, host_uuid, paused=False):
+        """A domain of the VM now exists on the host, executing unless `paused`."""
         where = self.domains.setdefault(vm_uuid, set())
         where.add(host_uuid)
-        self.lost_since.pop(vm_uuid, None)
         self.start_log.append((self.clock(), vm_uuid, host_uuid))
-        if len(where) > 1:
-            names = sorted(self.hosts[h].name_label for h in where)
+        if paused:
+            self.paused.add((vm_uuid, host_uuid))
+        else:
+            self.paused.discard((vm_uuid, host_uuid))
+            self.lost_since.pop(vm_uuid, None)
+            self._check_double_run(vm_uuid)
+
+    def pause_domain(self, vm_uuid, host_uuid):
+        """The domain stops running guest code but stays (xl pause). False when there is none."""
+        if host_uuid not in self.domains.get(vm_uuid, ()):
+            return False
+        self.paused.add((vm_uuid, host_uuid))
+        return True
+
+    def unpause_domain(self, vm_uuid, host_uuid):
+        """The paused domain runs guest code again: a double run if the VM executes elsewhere."""
+        if (vm_uuid, host_uuid) not in self.paused:
+            return False
+        self.paused.discard((vm_uuid, host_uuid))
+        self.lost_since.pop(vm_uuid, None)
+        self._check_double_run(vm_uuid)
+        return True
+
+    def _check_double_run(self, vm_uuid):
+        executing = self.running_on(vm_uuid)
+        if len(executing) > 1:
+            names = sorted(self.hosts[h].name_label for h in executing)
             self.add_violation("%s running on %s at the same time" % (
                 self.vm_names.get(vm_uuid, vm_uuid), " and ".join(names)))
 
     def stop_domain(self, vm_uuid, host_uuid, by_fault):
-        """Ends the domain; by_fault starts the lost clock when it ran nowhere else."""
+        """Ends the domain; by_fault starts the lost clock when it executes nowhere else."""
         where = self.domains.get(vm_uuid)
         if not where or host_uuid not in where:
             return False
         where.discard(host_uuid)
+        self.paused.discard((vm_uuid, host_uuid))
         if not where:
             del self.domains[vm_uuid]
-            if by_fault:
-                self.lost_since.setdefault(vm_uuid, self.clock())
+        if by_fault and not self.running_on(vm_uuid):
+            self.lost_since.setdefault(vm_uuid, self.clock())
         return True
 
     def kill_host(self, host_uuid):
@@ -125,9 +159,15 @@ class World(object):
         return dead
 
     def running_on(self, vm_uuid):
-        return sorted(self.domains.get(vm_uuid, ()))
+        """Hosts where the VM's domain executes (paused domains excluded)."""
+        return sorted(h for h in self.domains.get(vm_uuid, ()) if (vm_uuid, h) not in self.paused)
+
+    def paused_on(self, vm_uuid):
+        """Hosts where a paused domain of the VM exists."""
+        return sorted(h for h in self.domains.get(vm_uuid, ()) if (vm_uuid, h) in self.paused)
 
     def local_domains(self, host_uuid):
+        """Every domain on the host, executing or paused (what `xl list` shows)."""
         return sorted(vm for vm, where in self.domains.items() if host_uuid in where)
 
     def operator_stopped(self, vm_uuid):

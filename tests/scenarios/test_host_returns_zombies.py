@@ -1,0 +1,76 @@
+"""A host comes back after its VMs were recovered elsewhere, holding a paused leftover domain of one of
+them: the zombies job on that host destroys it, nothing ever ran twice.
+
+Why paused: once the pool restarted a host's VMs, that host either was powered off by a verified fence or
+destroyed its own domains (self-fence), so it cannot come back with a domain that still runs guest code;
+if it could, that would be a double run and the simulator says so. What a returning host can hold is
+the paused remnant of an operation cut off on it (xenopsd builds every domain paused and unpauses it
+last; a live migration's source stays paused in its last step): it exists, holds the VM's disks and is
+listed by `xl list`, but runs no guest code. Unpausing it beside the running copy would be a double run,
+which the in-process test at the end checks the simulator records.
+"""
+import pytest
+
+import harness
+from b1_helpers import host_health, use_xvm, vms_on, wait_moved
+
+from halizard.sim.pool import SimPool
+from halizard.sim.spec import PoolSpec
+
+scenario = harness.scenario_fixture()
+
+
+@pytest.mark.timeout(300)  # a fence, a recovery and a rejoin: slow on a loaded machine
+def test_returning_host_has_its_paused_leftover_destroyed(scenario):
+    sc = scenario(hosts=3, vms=6)
+    use_xvm(sc)
+    sc.start_supervisors()
+    sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 30, interval=0.3,
+                  message="the master marks host2 healthy")
+    victims = vms_on(sc, "host2")
+    assert victims
+
+    sc.pool.fault("link-down", "host2")  # cut off: detected, fenced through the outer dom0, VMs restarted
+    wait_moved(sc, victims, "host2", 45)
+    assert sc.pool.host_status("host2")["power"] == "off", "host2 was fenced"
+
+    sc.pool.fault("link-up", "host2")
+    sc.pool.fault("power-on", "host2")
+    sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 40, interval=0.3,
+                  message="host2 back and healthy")
+
+    zombie = victims[0]
+    elsewhere = sc.vm(zombie)["running_on"]
+    # the remnant of a start cut off on host2 as it rejoined: a paused domain XAPI places nowhere here
+    sc.pool.fault("leave-paused", zombie, "host2")
+    vm = sc.vm(zombie)
+    assert vm["paused_on"] == ["host2"] and vm["running_on"] == elsewhere, vm
+    assert sc.status()["violations"] == []
+
+    # the zombies job runs every MONITOR_DELAY (2 s); 20 s leaves room for a loaded machine
+    sc.wait_until(lambda: sc.vm(zombie)["paused_on"] == [], 20, interval=0.2,
+                  message="the paused leftover of %s on host2 destroyed" % zombie)
+    assert sc.vm(zombie)["running_on"] == elsewhere, "the running copy is untouched"
+    assert "zombie domain of" in sc.supervisor("host2").log()
+    status = sc.check_final()
+    assert all(vm["paused_on"] == [] for vm in status["vms"]), status["vms"]
+
+
+def test_paused_domain_is_no_double_run_until_unpaused(tmp_path):
+    """Ground truth: a paused domain beside a running copy is allowed; unpausing it is a double run."""
+    pool = SimPool(PoolSpec.simple(2, 2, "127.77.0", str(tmp_path), start_latency=0.05))
+    vm = pool.vm_by_name["vm001"]
+    home = pool.world.running_on(vm)[0]
+    other = [h for h in pool.host_uuids if h != home][0]
+    pool.fault("leave-paused", ["vm001", pool.world.hosts[other].name_label])
+    assert vm in pool.local_domains(other), "xl list shows the paused domain"
+    assert pool.world.paused_on(vm) == [other] and pool.world.running_on(vm) == [home]
+    assert pool.status()["violations"] == []
+    pool.destroy_domain(other, vm)  # what the zombies job does through the platform layer
+    assert pool.world.paused_on(vm) == [] and pool.world.running_on(vm) == [home]
+    assert pool.status()["violations"] == [] and vm not in pool.world.lost_since
+
+    pool.fault("leave-paused", ["vm001", pool.world.hosts[other].name_label])
+    pool.fault("unpause-vm", ["vm001"])
+    violations = pool.status()["violations"]
+    assert len(violations) == 1 and "vm001 running on" in violations[0], violations
