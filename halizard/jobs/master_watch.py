@@ -31,6 +31,7 @@ from halizard.core.health import ProbeResult
 from halizard.jobs import host_health, takeover
 
 HOST_KEY = suspension.HOST_KEY
+UNKNOWN = object()  # this host's published suspension could not be read this cycle
 PROBES = "master-watch-probes"
 REPORT = "master-watch"
 
@@ -65,9 +66,12 @@ def _read_master(root, timeout, log, self_uuid=None):
         key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
         other, view = ops.snapshot(session, key, light=True)
         me = view.host(self_uuid) if self_uuid else None
-        published = None
+        published = UNKNOWN
         if me is not None and me.ref:
-            published = (session.xenapi.host.get_other_config(me.ref) or {}).get(HOST_KEY)
+            try:
+                published = (session.xenapi.host.get_other_config(me.ref) or {}).get(HOST_KEY)
+            except XapiError:  # the view is read: the master answers; publish next cycle
+                published = UNKNOWN
         return other, view, published
     except (XapiError, KeyError, StopIteration, ValueError) as exc:
         log.info("the master stopped answering during the read: {}", type(exc).__name__)
@@ -113,7 +117,7 @@ def _publish_suspension(root, timeout, view, self_uuid, published, suspended, lo
 
     me = view.host(self_uuid)
     wanted = "true" if suspended else None
-    if me is None or not me.ref or published == wanted:
+    if me is None or not me.ref or published is UNKNOWN or published == wanted:
         return
     try:
         session = connect(root, timeout=timeout)
