@@ -105,6 +105,8 @@ class Service:
         journal = RunJournal(os.path.join(locks.run_dir(self.root), "runs.json"))
         for leader, members in sorted(journal.sweep().items()):
             log.warning("killed {} leftover process(es) of job run {} from a previous instance", len(members), leader)
+        # the job forkserver (started with the first run) builds this root's configuration once
+        os.environ["HALIZARD_WARM_ROOT"] = self.root
         self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file,
                              journal=journal)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,

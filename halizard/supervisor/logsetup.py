@@ -24,6 +24,27 @@ logger.configure(extra={"function": "ha-lizard"})
 _STDERR_ACTIVE = False
 
 
+def _cache_loguru_lib_dirs():
+    """Compute loguru's library directories once per process instead of at every `logger.add`.
+
+    Why: each add() scans every sysconfig scheme (a few ms of CPU), and every
+    job run adds its sinks. The directories never change while we run. If
+    loguru's internals differ, this does nothing.
+    """
+    try:
+        from loguru import _better_exceptions
+
+        formatter = _better_exceptions.ExceptionFormatter
+        dirs = formatter._get_lib_dirs()
+    except (ImportError, AttributeError, TypeError):
+        return False
+    formatter._get_lib_dirs = staticmethod(lambda: list(dirs))
+    return True
+
+
+_cache_loguru_lib_dirs()
+
+
 def logs_to_stderr():
     """True when the last setup_logging() sends lines to stderr (so callers need not print them too)."""
     return _STDERR_ACTIVE

@@ -10,6 +10,12 @@ name a JSON file adding (or, with `"replace": true`, replacing) jobs:
 
 It is re-read on SIGHUP like the configuration. A bad file is a clear error
 at start and keeps the previous job set on reload.
+
+`"loop": true` marks a job whose run checks again and again inside its
+deadline and then ends by itself (self_fence): the next run starts as soon
+as it ends (at most `period` after the previous start), and the monitor's
+busy re-checks (MONITOR_MAX_STARTS) leave it alone until its deadline has
+passed, because being busy is its normal state. A loop job needs a deadline.
 """
 import json
 import os
@@ -28,9 +34,9 @@ class RegistryError(Exception):
 class JobSpec:
     """One job: entry point plus optional explicit period, deadline and grace (seconds)."""
 
-    __slots__ = ("name", "target", "period", "deadline", "grace")
+    __slots__ = ("name", "target", "period", "deadline", "grace", "loop")
 
-    def __init__(self, name, target, period=None, deadline=None, grace=None):
+    def __init__(self, name, target, period=None, deadline=None, grace=None, loop=False):
         if not isinstance(name, str) or not _NAME.match(name):
             raise RegistryError("invalid job name %r" % (name,))
         if not isinstance(target, str) or not _TARGET.match(target):
@@ -40,6 +46,11 @@ class JobSpec:
         self.period = _seconds(name, "period", period)
         self.deadline = _seconds(name, "deadline", deadline)
         self.grace = _seconds(name, "grace", grace)
+        if not isinstance(loop, bool):
+            raise RegistryError("job %s: loop must be true or false, got %r" % (name, loop))
+        if loop and self.deadline is None:
+            raise RegistryError("job %s: a loop job needs a deadline (it ends its run there)" % name)
+        self.loop = loop
 
     def __eq__(self, other):
         return isinstance(other, JobSpec) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
@@ -58,18 +69,19 @@ def _seconds(name, field, value):
 
 def _specs(table, source):
     if not isinstance(table, dict):
-        raise RegistryError("%s: 'jobs' must be an object of name -> {target, period, deadline, grace}" % source)
+        raise RegistryError("%s: 'jobs' must be an object of name -> {target, period, deadline, grace, loop}"
+                            % source)
     specs = {}
     for name, entry in table.items():
         if isinstance(entry, str):
             entry = {"target": entry}
         if not isinstance(entry, dict):
             raise RegistryError("%s: job %s must be an object" % (source, name))
-        unknown = set(entry) - {"target", "period", "deadline", "grace"}
+        unknown = set(entry) - {"target", "period", "deadline", "grace", "loop"}
         if unknown:
             raise RegistryError("%s: job %s has unknown keys %s" % (source, name, ", ".join(sorted(unknown))))
         specs[name] = JobSpec(name, entry.get("target"), entry.get("period"), entry.get("deadline"),
-                              entry.get("grace"))
+                              entry.get("grace"), entry.get("loop", False))
     return specs
 
 

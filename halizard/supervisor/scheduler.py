@@ -6,6 +6,12 @@ and after MONITOR_MAX_STARTS such checks it alerted and (MONITOR_KILLALL=1)
 killed the hung cycle. We keep exactly that, but per job, so one hung job
 never delays another. APScheduler owns the timers (one date trigger per job,
 re-armed after every check); `decide()` is the pure rule, tested on its own.
+
+A loop job (JobSpec.loop, e.g. self_fence) checks again and again inside one
+run until its deadline: while that run is within its deadline (plus grace)
+a busy check is its normal state, so it is neither logged nor counted
+towards MONITOR_MAX_STARTS; past it the usual rule applies. Its next run is
+armed when the previous one ends (on_finish), so the hand-over has no gap.
 """
 import datetime
 import threading
@@ -47,10 +53,11 @@ class Timing:
         self.killall = settings.flag("MONITOR_KILLALL")
         self.deadline = spec.deadline
         self.grace = spec.grace or default_grace
+        self.loop = bool(getattr(spec, "loop", False))
 
     def as_dict(self):
         return {"period": self.period, "scanrate": self.scanrate, "max_starts": self.max_starts,
-                "killall": self.killall, "deadline": self.deadline, "grace": self.grace}
+                "killall": self.killall, "deadline": self.deadline, "grace": self.grace, "loop": self.loop}
 
 
 class JobState:
@@ -219,6 +226,10 @@ class JobScheduler:
                 return
             timing = state.timing
             busy = state.run is not None or state.starting
+            quiet = self._loop_within_deadline(state) if busy else None
+            if quiet is not None:   # a loop job busy inside its deadline: look again once it is due
+                self._arm(name, quiet)
+                return
             if busy:
                 state.busy_checks += 1
             action = decide(busy, state.busy_checks, timing.max_starts, timing.killall, state.alerted)
@@ -233,6 +244,19 @@ class JobScheduler:
                 self._arm(name, timing.scanrate)
         if action == START:
             self._start(state)   # outside the lock: a slow fork never blocks status or other jobs
+
+    def _loop_within_deadline(self, state):
+        """For a busy loop job still inside its deadline + grace: seconds until that passes, else None."""
+        timing = state.timing
+        if not timing.loop:
+            return None
+        run = state.run
+        if run is None:   # still being forked
+            return timing.scanrate
+        if run.deadline is None:
+            return None
+        left = run.deadline + timing.grace - self.wall()
+        return max(timing.scanrate, left) if left > 0 else None
 
     def _busy(self, state, action):
         """A check found the previous run still going: log, and at MONITOR_MAX_STARTS alert (and kill)."""

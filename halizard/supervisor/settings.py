@@ -6,11 +6,16 @@ Why: the supervisor must keep running whatever the configuration layer does
 override file alone when that layer is not importable, and lays explicit
 values (tests, per-job settings) on top. Monitor parameters come out typed.
 """
+import os
+
 from loguru import logger
 
 from halizard import paths
 
 log = logger.bind(function="supervisor")
+
+# The local configuration last built per root, with the files it came from (see _local_config).
+_LOCAL_MEMO = {}
 
 MONITOR_DEFAULTS = {
     "MONITOR_DELAY": 15.0,
@@ -133,13 +138,58 @@ def load_settings(root, overrides=None, live=True):
     try:
         if live:
             return Settings(load_effective(root), overrides)
-        _uuid, cached = cached_pool(root)
-        return Settings(load_effective(root, pool_other_config=cached or {}), overrides)
+        return Settings(_local_config(root, cached_pool, load_effective), overrides)
     except Exception as exc:
         problem = "configuration could not be loaded (%s); using the host override file and defaults" % (
             type(exc).__name__,)
         log.warning(problem)
         return Settings(OverrideFileConfig(root), overrides, problem=problem)
+
+
+def _file_key(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def local_config_files(root):
+    """The files the local configuration is built from (override file, pool cache, host name marker)."""
+    from halizard.config import cache
+    from halizard.config.effective import OVERRIDE_CACHE, POOL_CACHE
+
+    return (paths.under(root, paths.OVERRIDE_FILE), cache.state_path(root, POOL_CACHE),
+            cache.state_path(root, OVERRIDE_CACHE), paths.under(root, paths.SIM_HOST_FILE))
+
+
+def _local_config(root, cached_pool, load_effective):
+    """The local effective configuration, rebuilt only when one of its files changed.
+
+    Why: building it (every parameter parsed and checked) was most of a job
+    run's own CPU. The job forkserver builds it once at start
+    (forkserver_preload), so every run forked from there reuses it until the
+    override file or the pool cache changes.
+    """
+    key = (paths.resolve_root(root),) + tuple(_file_key(p) for p in local_config_files(root))
+    config = _LOCAL_MEMO.get(key[0])
+    if config is not None and config[0] == key:
+        return config[1]
+    _uuid, cached = cached_pool(root)
+    built = load_effective(root, pool_other_config=cached or {})
+    _LOCAL_MEMO[key[0]] = (key, built)
+    return built
+
+
+def warm_local_config(root):
+    """Build and remember the local configuration of `root` now (the forkserver, before any run)."""
+    try:
+        from halizard.config.effective import cached_pool, load_effective
+
+        _local_config(root, cached_pool, load_effective)
+        return True
+    except Exception:
+        return False
 
 
 def override_file(root):
