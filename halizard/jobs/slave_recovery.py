@@ -50,6 +50,7 @@ class Recovery:
         self.call_timeout = float(policy.XE_TIMEOUT)
         self.lock_wait = max(10.0, 2.0 * float(policy.XE_TIMEOUT))
         self.restarted = []  # (vm uuid, host uuid) started by this cycle, for placement of the next host
+        self.vm_refs = {}    # vm uuid -> ref, learnt during the release
         self._turn = threading.Lock()
         self._refusal = None
 
@@ -170,11 +171,23 @@ class Recovery:
                 break
             with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(todo))),
                                     thread_name_prefix="reset") as pool:
-                results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), todo))
+                results = list(pool.map(self._reset_one, todo))
             done |= {a.vm_uuid for a, (ok, _d) in zip(todo, results) if ok}
             for detail in [d for ok, d in results if not ok]:
                 self.log.warning("release of {}: {}", host_uuid, detail)
         return done
+
+    def _reset_one(self, action):
+        """One VM's power-state reset; its ref is kept for the start (no second lookup)."""
+        from halizard.xapi import takeover_ops
+        from halizard.xapi.errors import XapiError
+        if action.vm_uuid not in self.vm_refs:
+            try:
+                self.vm_refs[action.vm_uuid] = self.session.xenapi.VM.get_by_uuid(action.vm_uuid,
+                                                                               timeout=self.call_timeout)
+            except XapiError:
+                return act_host.execute(self.session, action, self.health_key)  # reports the failure
+        return takeover_ops.release_by_ref(self.session, action, {"VM": self.vm_refs})
 
     def restart(self, vm_uuids, halted=()):
         """Start the still-halted, protected VMs among `vm_uuids` (vm_plan order/placement).
@@ -191,7 +204,7 @@ class Recovery:
             pool = after_starts(pool, self.restarted)
         plan = vm_plan.plan(pool, self.policy, usable_hosts=self.usable, now=self.now())
         starts = [(group, [s for s in group.starts if s.vm_uuid in wanted]) for group in plan.groups]
-        starter = act.Starter(self.session, act.ViewTargets(self.session, pool, self.call_timeout), self.usable,
+        starter = act.Starter(self.session, act.ViewTargets(self.session, pool, self.call_timeout, self.vm_refs), self.usable,
                               call_timeout=self.call_timeout, log=self.log)
         total = ok = 0
         for index, (group, mine) in enumerate(starts):

@@ -29,6 +29,7 @@ REFUSAL = "takeover-refusal"
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
 START_SECONDS = 120.0
+RELEASE_CONCURRENCY = 16
 LOCK_WAIT = 30.0  # seconds the release/restart waits for a VM job's round to end
 MAX_STEPS = 50
 IN_PROGRESS = (core.TIE_WAIT, core.FENCING, core.AWAIT_DEADLINE, core.TRANSITION, core.AWAIT_MASTER,
@@ -115,6 +116,7 @@ class Env:
         self.clock = clock
         self._master = None
         self.view = None        # this host's own database, read once after the transition
+        self.refs = {}          # {"VM": {uuid: ref}, "VDI": {uuid: ref}} of that read
         self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
         self._vm_lock = None
 
@@ -204,6 +206,7 @@ def _recover(env):
 def _release(env, actions):
     """Run the release actions (in parallel where they are per VM); OK when every one succeeded."""
     from halizard.xapi import act_host
+    from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     if not env.hold_vm_lock(LOCK_WAIT):
         env.log.warning("the release waits: another VM job holds this host's VM action lock")
@@ -216,7 +219,8 @@ def _release(env, actions):
     key = env.config.xc_field_key
 
     def one(action):
-        ok, detail = act_host.execute(session, action, key)
+        done = ops.release_by_ref(session, action, env.refs)
+        ok, detail = done if done is not None else act_host.execute(session, action, key)
         if not ok and isinstance(action, A.ResetVmPowerState) and "UUID_INVALID" in detail:
             ok = True  # the VM is gone from this database: nothing to release
         elif ok and isinstance(action, A.ResetVmPowerState):
@@ -231,7 +235,7 @@ def _release(env, actions):
     middle = [a for a in actions if a not in first and a not in last]
     ok = all([one(a) for a in first])
     if middle:
-        with ThreadPoolExecutor(max_workers=min(16, len(middle)), thread_name_prefix="release") as ex:
+        with ThreadPoolExecutor(max_workers=min(RELEASE_CONCURRENCY, len(middle)), thread_name_prefix="release") as ex:
             ok = all(list(ex.map(one, middle))) and ok
     ok = all([one(a) for a in last]) and ok
     return core.OK if ok else core.NOT_OK
@@ -273,7 +277,7 @@ def _restart(env, action, cached):
     usable = {u for u in vm_plan.usable_hosts_from_fields(view) if u != action.host_uuid}
     usable.add(env.self_uuid)
     plan = vm_plan.plan(view, env.policy, usable_hosts=usable, now=env.clock())
-    starter = act.Starter(session, act.ViewTargets(session, view, env.timeout), usable,
+    starter = act.Starter(session, act.ViewTargets(session, view, env.timeout, env.refs.get("VM")), usable,
                           call_timeout=env.timeout, start_deadline=START_SECONDS, log=env.log)
     failures = 0
     groups = [(g, [s for s in g.starts if s.vm_uuid in held]) for g in plan.groups]
@@ -298,7 +302,7 @@ def _restart_view(env, session):
     from halizard.xapi import takeover_ops as ops
 
     if env.view is None:
-        return ops.snapshot(session, env.config.xc_field_key)[1]
+        return ops.snapshot(session, env.config.xc_field_key, refs=env.refs)[1]
     view = slave_recovery.released_view(env.view, env.reset_ok)
     return ops.with_free_memory(session, view, env.timeout)
 
@@ -367,13 +371,15 @@ def _fresh_view(env, cached):
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     try:
-        _other, view = ops.snapshot(env.master(), env.config.xc_field_key, memory=False)
+        refs = {}
+        _other, view = ops.snapshot(env.master(), env.config.xc_field_key, memory=False, refs=refs)
     except (XapiError, KeyError, ValueError) as exc:
         env.log.warning("own database unreadable after the transition ({}); using the cached view",
                         type(exc).__name__)
         return cached
     if cached is not None and view.host(cached.master_uuid) is not None:
         env.view = view  # the restart plans from it too (no second read of the whole database)
+        env.refs = refs
         return view
     return cached
 

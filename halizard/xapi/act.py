@@ -83,11 +83,14 @@ def release_disk_markers(session, vm_ref, keep_host_ref=None, timeout=None):
 class LazyVmRefs:
     """vm uuid -> ref, looked up (VM.get_by_uuid) only for the VMs actually started."""
 
-    def __init__(self, session, timeout):
+    def __init__(self, session, timeout, known=None):
         self.session = session
         self.timeout = timeout
+        self.known = dict(known or {})  # refs a read already returned: no call for these
 
     def get(self, uuid, default=None):
+        if uuid in self.known:
+            return self.known[uuid]
         for _attempt in range(2):  # one retry: a lookup that times out must not cost a VM its restart
             try:
                 return self.session.xenapi.VM.get_by_uuid(uuid, timeout=self.timeout)
@@ -105,9 +108,9 @@ class ViewTargets:
     again only to learn refs costs seconds in a large pool.
     """
 
-    def __init__(self, session, pool, timeout):
+    def __init__(self, session, pool, timeout, vm_refs=None):
         self.pool = pool
-        self.vm_refs = LazyVmRefs(session, timeout)
+        self.vm_refs = LazyVmRefs(session, timeout, vm_refs)
         self.host_refs = {h.uuid: h.ref for h in pool.hosts if h.ref}
 
 
