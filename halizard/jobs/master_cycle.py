@@ -177,6 +177,8 @@ def run(ctx):
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
         conflict = roles.resolve_masters(pool, self_uuid, host_health.logins_of(raw))
         if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
+            host_health.write_report(ctx.state, pool, verdicts, quorum_result,
+                                     {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
             return
         if any(v.state == "failed" for v in verdicts.values()):
             pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed

@@ -226,6 +226,8 @@ def test_old_master_stands_down_and_the_new_master_recovers_it(pool, lines):
     assert _count(lines, "ERROR", "master cycle stands down") == 1, lines
     assert is_suspended(old["root"]), "the old master starts nothing meanwhile"
     assert "took over while this host was gone" in StateStore(old["root"]).read(MASTER_CONFLICT)["why"]
+    report = StateStore(old["root"]).read(host_health.REPORT_STATE)
+    assert report["hosts"][new["uuid"]]["decision"].startswith("answers as master"), "ha-lizard status shows why"
 
     master_cycle.run(new_ctx)
     assert _count(lines, "INFO", "pool.recover_slaves: host1 follow this master now") == 1, lines
