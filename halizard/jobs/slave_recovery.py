@@ -21,6 +21,7 @@ from halizard.xapi import act, act_host
 
 OUTCOMES_STATE = "fence-outcomes"
 RECOVERY_STATE = "recovery"
+RELEASE_CONCURRENCY = 16  # parallel release calls (resets, disk-marker clears) of one dead host
 
 
 def fence_seconds(policy):
@@ -132,28 +133,35 @@ class Recovery:
         return self._refusal or None
 
     def release(self, host_uuid, decision):
-        """Mark failed, reset VM power states, clear disk markers, forget: (recovery entry, VMs reset)."""
+        """Mark failed, reset VM power states, clear disk markers, forget: (recovery entry, VMs reset).
+
+        The host is marked failed first and forgotten last (the core's
+        order); the per-VM resets and the per-disk marker clears in between
+        are independent, so they all run at once (RELEASE_CONCURRENCY, not
+        VM_START_CONCURRENCY: that one paces VM starts only).
+        """
         vms = [a.vm_uuid for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
-        reset = set()
-        # In the core's order; the many per-VM and per-disk calls of one step run at once.
-        steps = [(A.SetHostHealth,), (A.ResetVmPowerState,), (A.ClearVdiMarker,), (A.ForgetHost,)]
-        for kinds in steps:
-            batch = [a for a in decision.actions if isinstance(a, kinds)]
-            if not batch:
-                continue
-            if kinds == (A.ResetVmPowerState,):
-                reset = self._reset(host_uuid, batch)
-                failed = [a.vm_uuid for a in batch if a.vm_uuid not in reset]
-            else:
-                with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(batch))),
-                                        thread_name_prefix="release") as pool:
-                    results = list(pool.map(lambda a: act_host.execute(self.session, a, self.health_key), batch))
-                failed = [detail for ok, detail in results if not ok]
-                for detail in failed:
-                    self.log.error("release of {}: {}", host_uuid, detail)
-            self.log.info("release of {}: {} of {} {} done", host_uuid, len(batch) - len(failed), len(batch),
-                          kinds[0].__name__)
+        first = [a for a in decision.actions if isinstance(a, A.SetHostHealth)]
+        resets = [a for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
+        clears = [a for a in decision.actions if isinstance(a, A.ClearVdiMarker)]
+        last = [a for a in decision.actions if isinstance(a, A.ForgetHost)]
+        self._run_logged(host_uuid, first)
+        with ThreadPoolExecutor(max_workers=RELEASE_CONCURRENCY, thread_name_prefix="clear") as pool:
+            cleared = [pool.submit(act_host.execute, self.session, a, self.health_key) for a in clears]
+            reset = self._reset(host_uuid, resets)
+            results = [f.result() for f in cleared]
+        for ok, detail in results:
+            if not ok:
+                self.log.error("release of {}: {}", host_uuid, detail)
+        self.log.info("release of {}: {} of {} VM power states reset, {} of {} disk markers cleared", host_uuid,
+                      len(reset), len(resets), sum(1 for ok, _d in results if ok), len(clears))
+        self._run_logged(host_uuid, last)
         return {"proof": decision.proof, "at": self.now(), "vms": vms}, reset
+
+    def _run_logged(self, host_uuid, actions):
+        for action in actions:
+            ok, detail = act_host.execute(self.session, action, self.health_key)
+            (self.log.info if ok else self.log.error)("release of {}: {}", host_uuid, detail)
 
     def reset_stuck(self, host_uuid, vm_uuids):
         """Reset the power state of the VMs the database still shows on the dead host; the set reset."""
@@ -169,7 +177,7 @@ class Recovery:
             todo = [a for a in actions if a.vm_uuid not in done]
             if not todo:
                 break
-            with ThreadPoolExecutor(max_workers=max(1, min(self.policy.VM_START_CONCURRENCY, len(todo))),
+            with ThreadPoolExecutor(max_workers=max(1, min(RELEASE_CONCURRENCY, len(todo))),
                                     thread_name_prefix="reset") as pool:
                 results = list(pool.map(self._reset_one, todo))
             done |= {a.vm_uuid for a, (ok, _d) in zip(todo, results) if ok}

@@ -28,6 +28,7 @@ INTENT_STATE = "vm-intent"
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
 REFUSAL_STATE = "vm-refusal"
+READ_WAIT = 20.0  # seconds a VM job waits for a running recovery before it reads the pool
 FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
 LOCK_FILE = "vm-actions.lock"
 MAX_GROUP_DELAY = 600.0
@@ -148,6 +149,18 @@ class ActionLock:
             fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
             self.handle.close()
             self.handle = None
+
+    def wait_free(self, wait):
+        """Wait (up to `wait` s) until no one holds the lock; True when free. Holds nothing afterwards.
+
+        Why: a VM job reads the whole pool before it plans; reading while a
+        recovery holds the lock is wasted work (the view is stale when the
+        lock comes free) that slows the recovery's own calls down.
+        """
+        if not self.acquire(wait):
+            return False
+        self.release()
+        return True
 
     def changed_since(self, when):
         """True when a holder acted after `when` (epoch seconds): a view read before then is stale."""
@@ -336,12 +349,16 @@ def acting_role(root, config):
     return False, False
 
 
-def connect_and_read(root, timeout, session=None):
-    """(session, snapshot, effective config) or raises XapiError; reuses `session` when given."""
+def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
+    """(session, snapshot, effective config) or raises XapiError; reuses `session` when given.
+
+    Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
+    """
     from halizard.config.effective import load_effective
     from halizard.xapi.observe import read_snapshot
     from halizard.xapi.session import connect
 
+    ActionLock(root).wait_free(read_wait)  # a recovery starting VMs right now: read after it
     if session is None:
         session = connect(root, timeout=timeout)
     try:
@@ -368,8 +385,9 @@ def run(ctx):
     remaining = ctx.remaining()
     if remaining is not None:
         timeout = max(0.5, min(timeout, remaining / 3.0))
+    read_wait = READ_WAIT if remaining is None else max(0.0, min(READ_WAIT, remaining / 3.0))
     try:
-        session, snapshot, config = connect_and_read(ctx.root, timeout)
+        session, snapshot, config = connect_and_read(ctx.root, timeout, read_wait=read_wait)
     except XapiError as exc:
         ctx.log.warning("VM sweep skipped: the pool could not be read ({})", type(exc).__name__)
         raise SystemExit(1) from None
