@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import harness
 from b1_helpers import use_script, vms_on
 from takeover_helpers import is_suspended, masters, takeover_phase, wait_master, wait_takeover_slave
@@ -17,6 +19,7 @@ def reboots(sc, name):
     return sc.supervisor(name).log().count("rebooting this host once")
 
 
+@pytest.mark.timeout(300)  # its waits alone add up to more than the default 120 s on a loaded machine
 def test_takeover_slave_that_cannot_fence_suspends_and_reboots_once(scenario):
     sc = scenario(hosts=3, vms=6, config={"FENCE_HA_ONFAIL": 0})
     use_script(sc, "BROKEN", "exit 1")
