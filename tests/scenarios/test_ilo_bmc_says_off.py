@@ -8,23 +8,11 @@ after a claimed "off" (`still_alive` built in halizard/jobs/master_cycle.py and 
 only the host's xapi, which a hung xapi never answers; it should also ask the host's network probe
 (`net.probe(platform.probe_target(address), ...)`): a powered-off host answers neither.
 """
-import os
-
 import pytest
 
 import harness
 from b1_helpers import host_health, vms_on, wait_moved
-from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
-
-
-def write_ilo_map(sc, host, targets):
-    """host's ILO.hosts: each host uuid -> the BMC of targets.get(uuid, uuid)."""
-    bmcs = sc.pool.json["bmcs"]
-    path = os.path.join(sc.host_root(host), "etc", "ha-lizard", "fence", "ILO", "ILO.hosts")
-    with open(path, "w") as handle:
-        for h in sc.pool.hosts:
-            bmc = bmcs[targets.get(h["uuid"], h["uuid"])]
-            handle.write("%s:%s:%d\n" % (h["uuid"], bmc["address"], bmc["port"]))
+from test_ilo_slave_poweroff import bmc_of, ilo_scenario, scenario, write_ilo_map  # noqa: F401 - fixtures
 
 
 @pytest.mark.xfail(strict=True, reason="the fence cross-check asks xapi only, not the host's network")
@@ -37,8 +25,7 @@ def test_bmc_saying_off_for_a_host_whose_network_answers_is_no_fence(ilo_scenari
     gone = vms_on(sc, "host2")
     sc.pool.fault("power-off", "host2")  # its BMC now truthfully reads "off"
     wait_moved(sc, gone, "host2", 60)
-    host2, host3 = sc.pool.host("host2")["uuid"], sc.pool.host("host3")["uuid"]
-    write_ilo_map(sc, "host1", {host3: host2})
+    write_ilo_map(sc, "host1", wrong={"host3": bmc_of(sc, "host2")})
     victims = vms_on(sc, "host3")
     master = sc.supervisor("host1")
 

@@ -21,16 +21,29 @@ class BmcCliPool(harness.CliPool):
         return super(BmcCliPool, self).up(hosts, vms, start_latency, fuse, list(extra) + ["--bmcs"])
 
 
+def bmc_of(sc, name_or_uuid):
+    """`address:port` of a host's simulated BMC."""
+    uuid = next(h["uuid"] for h in sc.pool.hosts if name_or_uuid in (h["name_label"], h["uuid"]))
+    entry = sc.pool.json["bmcs"][uuid]
+    return "%s:%d" % (entry["address"], entry["port"])
+
+
+def write_ilo_map(sc, host, wrong=None):
+    """`host`'s ILO.hosts: every host -> its own BMC, except `wrong` {host name: `address:port`}."""
+    wrong = wrong or {}
+    folder = os.path.join(sc.host_root(host), "etc", "ha-lizard", "fence", "ILO")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "ILO.hosts"), "w") as handle:
+        for h in sc.pool.hosts:
+            handle.write("%s:%s\n" % (h["uuid"], wrong.get(h["name_label"]) or bmc_of(sc, h["uuid"])))
+
+
 def use_ilo(sc, password=None):
     """ILO.hosts on every host (host uuid -> its simulated BMC), FENCE_USER/PASSWD of the BMCs."""
     bmcs = sc.pool.json["bmcs"]
     assert len(bmcs) == len(sc.pool.hosts), "the pool has no BMCs: was it started with --bmcs?"
     for host in sc.pool.hosts:
-        folder = os.path.join(host["root"], "etc", "ha-lizard", "fence", "ILO")
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "ILO.hosts"), "w") as handle:
-            for h in sc.pool.hosts:
-                handle.write("%s:%s:%d\n" % (h["uuid"], bmcs[h["uuid"]]["address"], bmcs[h["uuid"]]["port"]))
+        write_ilo_map(sc, host["name_label"])
     first = bmcs[sc.pool.hosts[0]["uuid"]]
     sc.set_config(FENCE_METHOD="ILO", FENCE_USER=first["user"],
                   FENCE_PASSWD=first["password"] if password is None else password)
