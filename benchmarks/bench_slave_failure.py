@@ -7,7 +7,7 @@ per host: once as built (VM_START_CONCURRENCY=16) and once one VM after
 another (VM_START_CONCURRENCY=1, the old product's way of starting VMs) -
 both real, measured runs. Printed per run, in seconds after the power-off:
 detection (the master writes `failed` into the host's health field), fence
-verified (the master's `fence-outcomes` state), released (every VM of the
+verified (the master's log line), released (every VM of the
 dead host Halted in the database or running elsewhere), every VM running
 again; then the target, met or missed, and the load average of the machine
 during the run (a shared machine slows every figure down).
@@ -18,6 +18,7 @@ Usage: python benchmarks/bench_slave_failure.py [--hosts 8] [--vms-per-host 50] 
 leaves the pool directory (supervisor logs) in place and prints its path.
 """
 import argparse
+import datetime
 import os
 import shutil
 import signal
@@ -43,6 +44,19 @@ def _status(sc):
     return control.call(sc.pool.json["control_url"], "status", timeout=15.0)
 
 
+def _logged_at(log_text, needle, since):
+    """Seconds after `since` (local datetime) of the first log line holding `needle`, or None."""
+    for line in log_text.splitlines():
+        if needle in line:
+            try:
+                at = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+            except ValueError:
+                continue
+            if at >= since:
+                return (at - since).total_seconds()
+    return None
+
+
 def _health(session, host_ref):
     try:
         return (session.xenapi.host.get_other_config(host_ref) or {}).get(HEALTH_KEY, "")
@@ -66,10 +80,10 @@ def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
         sc.wait_until(lambda: _health(session, host_ref) == "healthy", 180, interval=0.5,
                       message="the master marks %s healthy" % victim)
         victims = {v["name_label"] for v in _status(sc)["vms"] if victim in v["running_on"]}
-        uuid = sc.pool.host(victim)["uuid"]
         master = sc.supervisor("host1")
         marks = {}
         load_before = os.getloadavg()[0]
+        wall = datetime.datetime.now()
         started = time.monotonic()
         sc.pool.fault("power-off", victim)
         marks["fault_call"] = time.monotonic() - started
@@ -77,8 +91,6 @@ def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
             now = time.monotonic() - started
             if "detect" not in marks and _health(session, host_ref) == "failed":
                 marks["detect"] = now
-            if "fenced" not in marks and (master.state("fence-outcomes") or {}).get(uuid) == "verified":
-                marks["fenced"] = now
             status = _status(sc)
             mine = [v for v in status["vms"] if v["name_label"] in victims]
             if "released" not in marks and all(v["power_state"] == "Halted" or v["running_on"] not in ([], [victim])
@@ -88,6 +100,9 @@ def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
                 marks["all_running"] = time.monotonic() - started
                 break
             time.sleep(POLL)
+        fenced = _logged_at(master.log(), "fence of %s verified" % victim, wall)
+        if fenced is not None:
+            marks["fenced"] = fenced
         marks["vms"] = len(victims)
         marks["violations"] = len(_status(sc)["violations"])
         marks["load"] = (load_before, os.getloadavg()[0])

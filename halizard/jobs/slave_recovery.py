@@ -49,7 +49,7 @@ class Recovery:
         self.state = state
         self.config = config  # EffectiveConfig: its policy() refuses an unsafe configuration
         self.call_timeout = float(policy.XE_TIMEOUT)
-        self.lock_wait = max(10.0, 2.0 * float(policy.XE_TIMEOUT))
+        self.lock_wait = max(30.0, 3.0 * float(policy.XE_TIMEOUT))  # a VM job's round of starts
         self.restarted = []  # (vm uuid, host uuid) started by this cycle, for placement of the next host
         self.vm_refs = {}    # vm uuid -> ref, learnt during the release
         self._turn = threading.Lock()

@@ -31,6 +31,7 @@ REFUSAL_STATE = "vm-refusal"
 READ_WAIT = 20.0  # seconds a VM job waits for a running recovery before it reads the pool
 FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
 LOCK_FILE = "vm-actions.lock"
+FIX_LOCK_FILE = "vm-fixes.lock"
 MAX_GROUP_DELAY = 600.0
 POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
 
@@ -117,10 +118,10 @@ class ActionLock:
     snapshot it took before acquiring is stale (`changed_since`).
     """
 
-    def __init__(self, root, directory=None):
+    def __init__(self, root, directory=None, name=None):
         directory = directory or paths.under(root, paths.STATE_DIR)
         os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, LOCK_FILE)
+        self.path = os.path.join(directory, name or LOCK_FILE)
         self.handle = None
 
     def acquire(self, wait=0.0):
@@ -219,8 +220,6 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
         report = {"acted": True, "trigger": trigger, "at": now, "started": [], "declined": [], "failed": [],
                   "unplaced": [s.name_label or s.vm_uuid for s in plan.unplaced]}
         timeout = float(config.get("XE_TIMEOUT") or 10)
-        if is_master:
-            _apply_fixes(root, session, snapshot, plan, config, log, timeout)
         for status in plan.unplaced:
             log.warning("VM {} not started: {}", status.name_label or status.vm_uuid, status.why)
         starter = act.Starter(session, snapshot, snapshot.usable_hosts(), call_timeout=timeout, log=log,
@@ -243,9 +242,18 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
         state.write(REPORT_STATE, {k: report[k] for k in ("trigger", "at", "started", "declined", "failed",
                                                           "unplaced")})
         acted = bool(report["started"] or report["declined"] or report["failed"])
-        return report
     finally:
         lock.release(acted=acted)
+    if is_master and plan.fixes:
+        # HA-field and home-pool corrections start nothing: outside the action lock, so hundreds of
+        # them (a new pool) never keep a recovery waiting; their own lock keeps two runs from both doing them.
+        fix_lock = ActionLock(root, name=FIX_LOCK_FILE)
+        if fix_lock.acquire(0.0):
+            try:
+                _apply_fixes(root, session, snapshot, plan, config, log, timeout)
+            finally:
+                fix_lock.release()
+    return report
 
 
 def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
