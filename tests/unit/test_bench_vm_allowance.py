@@ -76,3 +76,17 @@ def test_flight_counts_first_call_and_mean_in_flight():
     detail = bench.flight([(0.0, "a"), (2.0, "b")], {"a": 1.0, "b": 3.0})
     assert detail["mean_in_flight"] == pytest.approx(2.0 / 3.0)
     assert bench.flight([], {})["mean_in_flight"] == 0.0
+
+
+@pytest.mark.parametrize("argv", [["--latency", "0"], ["--vms", "5", "--serial-sample", "6"], ["--hosts", "1"],
+                                  ["--trials", "0"], ["--serial-sample", "-1"]])
+def test_bad_arguments_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(argv)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_defaults_measure_the_whole_serial_run():
+    args = bench.parse_args([])
+    assert (args.vms, args.latency, args.serial_sample, args.strict) == (200, 1.0, 0, False)
