@@ -49,14 +49,41 @@ def alive_check(pool, host):
     return lambda deadline: xapi_alive(host["address"], "root", pool.password, deadline).alive
 
 
-@pytest.fixture
-def pool(tmp_path):
-    """A 3-host pool in this process that asked for its BMCs (they are opt-in)."""
-    running = assemble(str(tmp_path), 3, 3, start_latency=0.05, fuse=0.5, bmcs=True)
+@pytest.fixture(scope="module")
+def bmc_pool(tmp_path_factory):
+    """One 3-host pool in this process that asked for its BMCs (they are opt-in), for the module.
+
+    Why shared: a pool with BMCs takes seconds to start and stop on a loaded machine. Its VMs are
+    unprotected, so a VM a test's power-off stopped never becomes a "lost" violation later;
+    double runs still are violations.
+    """
+    running = assemble(str(tmp_path_factory.mktemp("bmcpool")), 3, 3, start_latency=0.05, fuse=0.5,
+                       bmcs=True)
     try:
-        yield sim_fixtures.InprocPool(running)
+        handle = sim_fixtures.InprocPool(running)
+        session = handle.xenapi_session()
+        try:
+            for vm in handle.json["vms"]:
+                ref = session.xenapi.VM.get_by_uuid(vm["uuid"])
+                session.xenapi.VM.add_to_other_config(ref, "sim-protected", "false")
+        finally:
+            session.xenapi.session.logout()
+        yield handle
     finally:
         running.close()
+
+
+@pytest.fixture
+def pool(bmc_pool):
+    """The module's pool with every host powered on again (a test before may have fenced some)."""
+    for host in bmc_pool.status()["hosts"]:
+        if host["power"] != "on":
+            bmc_pool.fault("power-on", host["name_label"])
+    limit = time.monotonic() + 30
+    while any(h["power"] != "on" or h["xapi"] != "up" for h in bmc_pool.status()["hosts"]):
+        assert time.monotonic() < limit, "hosts not back on: %s" % bmc_pool.status()["hosts"]
+        time.sleep(0.05)
+    return bmc_pool
 
 
 def test_pool_json_names_a_bmc_per_host_on_its_own_loopback_address(pool):
