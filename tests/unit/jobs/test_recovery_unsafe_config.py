@@ -95,3 +95,20 @@ def test_vm_protection_refuses_once_then_acts_again(tmp_path):
     assert policy is not None and why is None and policy.XE_TIMEOUT == 5
     assert store.read(vm_monitor.REFUSAL_STATE, None) is None
     assert any("acts again" in t for t in log.at("INFO"))
+
+
+def test_the_vm_action_lock_tells_waiters_and_stale_readers(tmp_path):
+    """A VM job waits for a holder before reading, and a view read before a holder acted is stale."""
+    import time
+
+    holder = vm_monitor.ActionLock(None, directory=str(tmp_path))
+    waiter = vm_monitor.ActionLock(None, directory=str(tmp_path))
+    assert holder.acquire()
+    assert not waiter.wait_free(0.2)
+    read_at = time.time()
+    time.sleep(0.05)  # mtime resolution: the holder's action comes strictly after the read
+    holder.release(acted=True)
+    assert waiter.changed_since(read_at)
+    assert waiter.wait_free(0.2) and waiter.handle is None  # free, and holds nothing afterwards
+    later = time.time() + 1.0
+    assert not waiter.changed_since(later)
