@@ -161,10 +161,13 @@ class ClusterLabsAgent(FenceAgent):
             return "off", output
         return None, output if code is None else "status exit %d: %s" % (code, output)
 
-    def _wait_status(self, options, deadline, wanted):
+    def _wait_status(self, options, deadline, wanted, stop_on_error=False):
+        """Poll `status` until it reads `wanted` or the deadline; `stop_on_error`: also stop at the
+        first status that reads no state (after a failed action: a wrong password or a dead device
+        would only burn the whole fence deadline, and with it the master's cycle)."""
         while True:
             state, output = self._status(options, deadline)
-            if state == wanted or remaining(deadline) <= self.poll + 0.1:
+            if state == wanted or remaining(deadline) <= self.poll + 0.1 or (stop_on_error and state is None):
                 return state, output
             time.sleep(self.poll)
 
@@ -180,7 +183,7 @@ class ClusterLabsAgent(FenceAgent):
         code, output = self._run(options, agent_action, deadline)
         said = "no answer (%s)" % output if code is None else "exit %d%s" % (code, ": " + output if output else "")
         wanted = "on" if action in ("start", "reset") else "off"
-        state, status_output = self._wait_status(options, deadline, wanted)
+        state, status_output = self._wait_status(options, deadline, wanted, stop_on_error=code != 0)
         if code == 0 and state == wanted:
             result = FenceResult.proven({"stop": OFF, "start": ON, "reset": RESET}[action],
                                         "%s: %s, status verified %s" % (what, said, state))
