@@ -155,12 +155,16 @@ def _file_key(path):
 
 
 def local_config_files(root):
-    """The files the local configuration is built from (override file, pool cache, host name marker)."""
+    """The files the local configuration is built from (override file, pool cache, host name marker).
+
+    The override file's last-good copy is not among them: building writes it,
+    and it only changes when the override file itself does.
+    """
     from halizard.config import cache
-    from halizard.config.effective import OVERRIDE_CACHE, POOL_CACHE
+    from halizard.config.effective import POOL_CACHE
 
     return (paths.under(root, paths.OVERRIDE_FILE), cache.state_path(root, POOL_CACHE),
-            cache.state_path(root, OVERRIDE_CACHE), paths.under(root, paths.SIM_HOST_FILE))
+            paths.under(root, paths.SIM_HOST_FILE))
 
 
 def _local_config(root, cached_pool, load_effective):
