@@ -705,8 +705,13 @@ class SimPool(object):
         self._notify()
 
     def reboot_host(self, host_uuid):
+        """The host reboots itself (reboot -f). A powered-off host runs nothing that could ask for it:
+        its leftover supervisor (the simulator cannot stop it) must never power it on this way."""
         with self._lock:
             self._known_host(host_uuid)
+            if self.world.hosts[host_uuid].power != "on":
+                raise SimUsageError("host %s is powered off: nothing runs there to reboot it"
+                                    % self.world.hosts[host_uuid].name_label)
             self._power_off(host_uuid)
             self._sync_check()
             self._power_on(host_uuid)

@@ -14,7 +14,7 @@ import pytest
 import harness
 from b1_helpers import host_health, use_xvm, vms_on, wait_moved
 
-from halizard.sim.pool import SimPool
+from halizard.sim.pool import SimPool, SimUsageError
 from halizard.sim.spec import PoolSpec
 
 scenario = harness.scenario_fixture()
@@ -43,15 +43,19 @@ def test_returning_host_has_its_paused_leftover_destroyed(scenario):
     elsewhere = sc.vm(zombie)["running_on"]
     # the remnant of a start cut off on host2 as it rejoined: a paused domain XAPI places nowhere here
     sc.pool.fault("leave-paused", zombie, "host2")
-    vm = sc.vm(zombie)
-    assert vm["paused_on"] == ["host2"] and vm["running_on"] == elsewhere, vm
+    destroyed = "zombie domain of %s destroyed" % sc.vm(zombie)["uuid"]
+    # paused, beside the running copy; host2's zombies job may already have destroyed it (then it logs so)
+    vm = sc.wait_until(lambda: (sc.vm(zombie)["paused_on"] == ["host2"] or destroyed in sc.supervisor("host2").log())
+                       and sc.vm(zombie), 10, interval=0.2, message="the leftover of %s seen" % zombie)
+    assert vm["running_on"] == elsewhere, vm
     assert sc.status()["violations"] == []
 
     # the zombies job runs every MONITOR_DELAY (2 s); 20 s leaves room for a loaded machine
     sc.wait_until(lambda: sc.vm(zombie)["paused_on"] == [], 20, interval=0.2,
                   message="the paused leftover of %s on host2 destroyed" % zombie)
     assert sc.vm(zombie)["running_on"] == elsewhere, "the running copy is untouched"
-    assert "zombie domain of" in sc.supervisor("host2").log()
+    sc.wait_until(lambda: destroyed in sc.supervisor("host2").log(), 10, interval=0.2,
+                  message="host2's zombies job logging the destruction")
     status = sc.check_final()
     assert all(vm["paused_on"] == [] for vm in status["vms"]), status["vms"]
 
@@ -74,3 +78,13 @@ def test_paused_domain_is_no_double_run_until_unpaused(tmp_path):
     pool.fault("unpause-vm", ["vm001"])
     violations = pool.status()["violations"]
     assert len(violations) == 1 and "vm001 running on" in violations[0], violations
+
+
+def test_powered_off_host_cannot_reboot_itself_on(tmp_path):
+    """A powered-off host runs nothing: its leftover supervisor's `reboot -f` must not power it on."""
+    pool = SimPool(PoolSpec.simple(2, 1, "127.77.1", str(tmp_path), start_latency=0.05))
+    host2 = pool.host_by_name["host2"]
+    pool.fault("power-off", ["host2"])
+    with pytest.raises(SimUsageError, match="powered off"):
+        pool.reboot_host(host2)
+    assert pool.world.hosts[host2].power == "off"
