@@ -250,7 +250,10 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
     link_down_since = stored.get("link_down_since") if link_lost else None
     if link_lost and link_down_since is None:
         link_down_since = now
-    local = platform.local_domains()
+    # the domain list (`xl list` on a dom0) only matters once isolated or while a self-fence runs
+    needed = stored.get("stopping_since") is not None or selffence.isolation(now, link_down_since, confirmed,
+                                                                             policy) is not None
+    local = platform.local_domains() if needed else []
     decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=confirmed, local_vms=local,
                                 stopping_since=stored.get("stopping_since"),
                                 reboot_requested=bool(stored.get("reboot_requested")))
