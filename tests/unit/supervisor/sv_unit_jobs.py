@@ -29,3 +29,16 @@ def context(ctx):
     with open(os.path.join(ctx.root, "ctx.txt"), "w") as handle:
         handle.write("%s %s %s %s\n" % (ctx.name, ctx.config.get("MONITOR_DELAY"),
                                         os.getpgid(0) == os.getpid(), ctx.remaining() is not None))
+
+
+def preload_facts(ctx):
+    """What the job forkserver prepared, as seen from a run forked from it."""
+    import gc
+    import json
+
+    from halizard.supervisor import forkserver_preload as preload
+    facts = {"frozen": gc.get_freeze_count(), "main_fixup_skipped": preload.MAIN_FIXUP_SKIPPED,
+             "warm_failed": preload.WARM_FAILED, "subreaper": preload.SUBREAPER,
+             "xapi_loaded": "halizard.xapi.session" in sys.modules}
+    with open(os.path.join(ctx.root, "facts.json"), "w") as handle:
+        json.dump(facts, handle)

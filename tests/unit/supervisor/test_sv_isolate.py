@@ -49,3 +49,15 @@ def test_context_reaches_the_job(runner, tmp_path):
     with open(os.path.join(str(tmp_path), "ctx.txt")) as handle:
         name, delay, pgid_is_pid, has_deadline = handle.read().split()
     assert (name, delay, pgid_is_pid, has_deadline) == ("ctxjob", "7", "True", "True")
+
+
+def test_runs_fork_from_a_prepared_forkserver(runner, tmp_path):
+    """Preloaded job machinery, frozen objects, no main-module re-run: what keeps a run at a few ms of CPU."""
+    import json
+
+    run = runner.start("facts", "sv_unit_jobs:preload_facts", str(tmp_path))
+    assert run.done.wait(30) and run.outcome == "ok", run.as_dict()
+    with open(os.path.join(str(tmp_path), "facts.json")) as handle:
+        facts = json.load(handle)
+    assert facts["frozen"] > 1000 and facts["main_fixup_skipped"] and facts["xapi_loaded"], facts
+    assert facts["warm_failed"] == [], "a production job module does not import: %s" % facts["warm_failed"]
