@@ -9,6 +9,7 @@ cycle continues instead of repeating, and restarts the VMs in VM.order
 groups, in parallel within a group, on usable hosts (core vm_plan).
 """
 import dataclasses
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from halizard.core import actions as A
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
 from halizard.probes.deadline import after
-from halizard.xapi import act, act_host
+from halizard.xapi import act, act_host, takeover_ops
 
 OUTCOMES_STATE = "fence-outcomes"
 RECOVERY_STATE = "recovery"
@@ -33,7 +34,7 @@ class Recovery:
     """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host."""
 
     def __init__(self, session, pool, policy, probes, quorum_result, usable, agent_factory, still_alive,
-                 alert, log, health_key, now=None, state=None, config=None):
+                 alert, log, health_key, now=None, state=None, config=None, pool_read_at=None):
         self.session = session
         self.pool = pool
         self.policy = policy
@@ -52,6 +53,9 @@ class Recovery:
         self.lock_wait = max(30.0, 3.0 * float(policy.XE_TIMEOUT))  # a VM job's round of starts
         self.restarted = []  # (vm uuid, host uuid) started by this cycle, for placement of the next host
         self.vm_refs = {}    # vm uuid -> ref, learnt during the release
+        # When `pool` was read (epoch s): a VM job acting after it makes the view stale. Callers that know
+        # the read time pass it; the default (now) misses what happened between the read and this call.
+        self.view_at = time.time() if pool_read_at is None else float(pool_read_at)
         self._turn = threading.Lock()
         self._refusal = None
 
@@ -99,6 +103,14 @@ class Recovery:
                                  name)
                 return outcome, recovery_entry, "%s; release waits: another VM job is starting VMs" % decision.why
             try:
+                if lock is not None and lock.changed_since(self.view_at):
+                    # another job released or started VMs after this cycle read the pool: read it again
+                    # and decide again from what XAPI says now (the fence outcome stands)
+                    self.refresh()
+                    decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
+                                                           self.now(), outcome)
+                    if decision.proof is None:
+                        return outcome, recovery_entry, decision.why
                 if recovery_entry is None:
                     recovery_entry, halted = self.release(host_uuid, decision)
                     if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
@@ -113,6 +125,15 @@ class Recovery:
                 if lock is not None:
                     lock.release(acted=True)
         return outcome, recovery_entry, "%s; %s" % (decision.why, started)
+
+    def refresh(self):
+        """Read the pool again (after another job acted on VMs); earlier starts are part of it then."""
+        from halizard.jobs.master_cycle import read_pool
+        read_at = time.time()
+        self.pool = read_pool(self.session, self.health_key)
+        self.view_at = read_at
+        self.restarted = []
+        self.log.info("the pool was read again: another VM job acted since this cycle read it")
 
     def refusal(self):
         """Why this configuration must not fence-and-restart (UnsafeConfig text), or None; logged once."""
@@ -147,7 +168,9 @@ class Recovery:
         last = [a for a in decision.actions if isinstance(a, A.ForgetHost)]
         self._run_logged(host_uuid, first)
         with ThreadPoolExecutor(max_workers=RELEASE_CONCURRENCY, thread_name_prefix="clear") as pool:
-            cleared = [pool.submit(act_host.execute, self.session, a, self.health_key) for a in clears]
+            cleared = [pool.submit(takeover_ops.with_retries,
+                                   functools.partial(act_host.execute, self.session, a, self.health_key))
+                       for a in clears]
             reset = self._reset(host_uuid, resets)
             results = [f.result() for f in cleared]
         for ok, detail in results:
@@ -179,7 +202,7 @@ class Recovery:
                 break
             with ThreadPoolExecutor(max_workers=max(1, min(RELEASE_CONCURRENCY, len(todo))),
                                     thread_name_prefix="reset") as pool:
-                results = list(pool.map(self._reset_one, todo))
+                results = list(pool.map(lambda a: takeover_ops.with_retries(lambda: self._reset_one(a)), todo))
             done |= {a.vm_uuid for a, (ok, _d) in zip(todo, results) if ok}
             for detail in [d for ok, d in results if not ok]:
                 self.log.warning("release of {}: {}", host_uuid, detail)
@@ -187,7 +210,6 @@ class Recovery:
 
     def _reset_one(self, action):
         """One VM's power-state reset; its ref is kept for the start (no second lookup)."""
-        from halizard.xapi import takeover_ops
         from halizard.xapi.errors import XapiError
         if action.vm_uuid not in self.vm_refs:
             try:

@@ -219,8 +219,10 @@ def _release(env, actions):
     key = env.config.xc_field_key
 
     def one(action):
-        done = ops.release_by_ref(session, action, env.refs)
-        ok, detail = done if done is not None else act_host.execute(session, action, key)
+        def call():
+            done = ops.release_by_ref(session, action, env.refs)
+            return done if done is not None else act_host.execute(session, action, key)
+        ok, detail = ops.with_retries(call)
         if not ok and isinstance(action, A.ResetVmPowerState) and "UUID_INVALID" in detail:
             ok = True  # the VM is gone from this database: nothing to release
         elif ok and isinstance(action, A.ResetVmPowerState):

@@ -226,6 +226,25 @@ def release_by_ref(session, action, refs):
     return None
 
 
+TRANSIENT = ("XapiTimeout", "XapiUnreachable")
+
+
+def with_retries(call, attempts=3, pause=0.3):
+    """call() -> (ok, detail), again (up to `attempts` times) while it failed for a transport reason.
+
+    Why: under load a busy xapi drops or delays some of many parallel calls;
+    the release actions are idempotent (a reset VM stays Halted, a removed
+    marker stays removed), so trying one call again is cheaper than
+    repeating a whole release round.
+    """
+    for n in range(attempts):
+        ok, detail = call()
+        if ok or not str(detail).endswith(TRANSIENT) or n == attempts - 1:
+            return ok, detail
+        time.sleep(pause * (n + 1))
+    return ok, detail
+
+
 def answers_as_master(address, user, password, timeout, source=None):
     """True when the xapi at `address` accepts a normal login right now."""
     return xapi_alive(address, user, password, time.monotonic() + timeout, source).state == MASTER

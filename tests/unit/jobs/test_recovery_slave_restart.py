@@ -172,3 +172,36 @@ def test_an_unsafe_configuration_fences_and_restarts_nothing(pool, tmp_path):
     assert len(log.errors()) == 1 and "refused" in log.errors()[0]
     by_name = {v["name_label"]: v for v in pool.status()["vms"]}
     assert all(by_name[n]["running_on"] == [] for n in victims)
+
+
+def test_a_view_older_than_another_jobs_action_is_read_again(pool, tmp_path):
+    """Another VM job restarted one of the dead host's VMs after the cycle read the pool: the recovery
+    reads again and does not try to start that VM a second time."""
+    victims = _on(pool, VICTIM)
+    config = _config(pool, str(tmp_path / "root"))
+    pool.fault("power-off", VICTIM)
+    log = RecordingLog()
+    session, rec, verdicts, _factory = _recovery(pool, tmp_path, config, log)
+    state = StateStore(str(tmp_path / "state-root"))
+    other = vm_monitor.ActionLock(None, directory=state.directory)
+    assert other.acquire()
+    try:  # "another job": resets and starts the first victim by itself, then lets go having acted
+        x = session.xenapi
+        ref = x.VM.get_by_name_label(victims[0])[0]
+        x.VM.power_state_reset(ref)
+        x.VM.start_on(ref, x.host.get_by_name_label("host2")[0], False, False)
+        rec.view_at -= 1.0  # the view was read before that (mtime resolution on some filesystems is coarse)
+    finally:
+        other.release(acted=True)
+    try:
+        slave_recovery.recover_failed(rec, state, verdicts)
+    finally:
+        session.logout()
+    text = "\n".join(t for _level, t in log.lines)
+    assert "read again" in text
+    assert victims[0] not in text.split("read again", 1)[1], text  # no start (or decline) of it afterwards
+    status = pool.status()
+    assert status["violations"] == []
+    for vm in status["vms"]:
+        if vm["name_label"] in victims:
+            assert len(vm["running_on"]) == 1 and vm["running_on"] != [VICTIM], vm
