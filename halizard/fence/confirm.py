@@ -4,8 +4,8 @@ Why: a BMC or script can say "off" while the host still answers (wrong map
 line, wrong outlet, stale BMC state). Restarting VMs on that word would run
 them twice. `fence_host` runs the agent within the deadline, turns any
 unexpected exception into an unverified result, and when the agent claims
-`off` asks the host's xapi once more: if it still answers, the fence is
-counted as failed.
+`off` checks once more whether the host answers, by network or by xapi
+(halizard.probes.still_alive): if it does, the fence is counted as failed.
 """
 import time
 
@@ -22,7 +22,7 @@ def fence_host(agent, host_uuid, action, deadline, still_alive=None, confirm_sec
     """Fence `host_uuid` with `agent`; `still_alive(deadline) -> bool` cross-checks a claimed `off`.
 
     `still_alive` is typically
-    `lambda d: xapi_alive(address, user, password, d, source).alive`.
+    `lambda d: host_still_answers(platform, address, credentials, d, source)`.
     The confirmation gets its own short deadline (`confirm_seconds`), so a
     dead host's silence cannot use up the fence deadline.
     """
@@ -43,6 +43,6 @@ def fence_host(agent, host_uuid, action, deadline, still_alive=None, confirm_sec
             alive = False
         if alive:
             result = FenceResult.unproven(
-                FAILED, "%s; but host %s's xapi still answers, so the fence is not trusted" % (result.detail, host_uuid))
+                FAILED, "%s; but host %s still answers, so the fence is not trusted" % (result.detail, host_uuid))
     (log.info if result.verified else log.error)("fence {} {}: {}", host_uuid, action, result.detail)
     return result

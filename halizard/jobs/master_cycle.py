@@ -134,7 +134,7 @@ def run(ctx):
     from halizard.config.effective import load_effective
     from halizard.jobs import host_health, slave_recovery
     from halizard.platform import get_platform
-    from halizard.probes.xapi_alive import xapi_alive
+    from halizard.probes.still_alive import host_still_answers
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect, load_credentials
 
@@ -188,7 +188,7 @@ def run(ctx):
         source = platform.source_address()
 
         def still_alive(address, deadline):
-            return xapi_alive(address, credentials[0], credentials[1], deadline, source).alive
+            return host_still_answers(platform, address, credentials, deadline, source)
 
         rec = slave_recovery.Recovery(
             session, pool, policy, probes, quorum_result, usable,

@@ -1,0 +1,33 @@
+"""After a fence says "off": does the host still answer, by network or by xapi?
+
+Why: a BMC can say "off" for the wrong server (a bad map line) while the
+host we meant keeps running with a hung xapi. A login alone cannot see that
+host (the hang keeps it silent), so the network probe goes first, with part
+of the window, and the login gets the rest. Either answer means alive, and
+the fence is not trusted (halizard.fence.confirm). A probe that cannot run
+here proves nothing either way and counts as "not seen alive".
+"""
+import time
+
+from halizard.probes import net
+from halizard.probes.deadline import remaining
+from halizard.probes.xapi_alive import xapi_alive
+
+NETWORK_SHARE = 0.5
+
+
+def host_still_answers(platform, address, credentials, deadline, source=None):
+    """True when the host at `address` answers a network probe or an xapi login before `deadline`."""
+    if not address:
+        return False
+    window = remaining(deadline)
+    if window <= 0:
+        return False
+    try:
+        target = platform.probe_target(address)
+        if net.probe(target, time.monotonic() + window * NETWORK_SHARE, source).ok:
+            return True
+    except (net.ProbeSetupError, net.ProbeInputError):
+        pass
+    user, password = credentials
+    return xapi_alive(address, user, password, deadline, source).alive
