@@ -18,11 +18,15 @@ import struct
 import threading
 import time
 
-from loguru import logger
-
 from halizard import paths
 
-log = logger.bind(function="control")
+
+def _log():
+    """The server's logger, imported only where a server runs (the CLI client never needs loguru)."""
+    from loguru import logger
+
+    return logger.bind(function="control")
+
 
 SOCKET_NAME = "control.sock"
 MAX_REQUEST = 64 * 1024
@@ -167,7 +171,7 @@ class ControlServer:
             try:
                 self._handle(conn)
             except Exception as exc:
-                log.warning("control request failed: {}", type(exc).__name__)
+                _log().warning("control request failed: {}", type(exc).__name__)
             finally:
                 conn.close()
 

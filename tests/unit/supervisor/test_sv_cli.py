@@ -44,3 +44,16 @@ def test_sim_is_delegated(monkeypatch):
     monkeypatch.setattr(sim_cli, "main", lambda argv: seen.append(argv) or 0)
     assert ha_lizard.main(["sim", "status", "--dir", "x"]) == 0
     assert seen == [["status", "--dir", "x"]]
+
+
+@pytest.mark.parametrize("argv", [["status"], ["jobs", "list"]])
+def test_client_commands_do_not_load_the_service_machinery(argv, tmp_path):
+    """`status` and `jobs` only talk to the control socket: no loguru, APScheduler or multiprocess."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from halizard.cli import ha_lizard; ha_lizard.main(%r); "
+            "print('LOADED:' + ' '.join(m for m in ('loguru', 'apscheduler', 'multiprocess') if m in sys.modules))"
+            % (["--root", str(tmp_path)] + argv))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOADED:\n" in result.stdout, result.stdout
