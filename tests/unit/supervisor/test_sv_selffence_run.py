@@ -102,3 +102,40 @@ def test_a_failing_check_is_said_once_and_the_loop_goes_on(tmp_path, lines, monk
     self_fence.run(JobContext(str(tmp_path), "self_fence", deadline=time.time() + 3.5))
     assert len(calls) >= 2
     assert sum("self-fence check failed" in line and "disk on fire" in line for line in lines) == 1
+
+
+class _Platform:
+    """This host's platform as the probes see it: real TCP probes to loopback listeners; `stall`
+    makes preparing one peer's probe hang (a wedged resolver or platform call)."""
+
+    def __init__(self, stall=()):
+        self.stall = set(stall)
+
+    def source_address(self):
+        return None
+
+    def probe_target(self, address):
+        from halizard.platform.base import ProbeTarget
+
+        host, _, port = address.partition(":")
+        if address in self.stall:
+            time.sleep(4)   # short: the abandoned thread is still joined when the test process exits
+        return ProbeTarget(address=host, method="tcp", port=int(port), expect=b"")
+
+
+def test_a_hung_probe_counts_as_not_answering_and_never_stalls_the_check():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    live = "127.0.0.1:%d" % listener.getsockname()[1]
+    try:
+        began = time.monotonic()
+        reached, heuristics = self_fence._probe_all(_Platform(stall={"127.0.0.1:9"}), Policy(),
+                                                    [("up", live), ("hung", "127.0.0.1:9")], 0.5)
+        took = time.monotonic() - began
+    finally:
+        listener.close()
+    assert reached == {"up": True, "hung": False} and heuristics is None
+    assert took < 0.5 + self_fence.PROBE_SLACK + 1.0, took   # bounded, not the 4 s the stalled probe takes
