@@ -6,8 +6,6 @@ Why: the supervisor must keep running whatever the configuration layer does
 override file alone when that layer is not importable, and lays explicit
 values (tests, per-job settings) on top. Monitor parameters come out typed.
 """
-import os
-
 from loguru import logger
 
 from halizard import paths
@@ -16,6 +14,7 @@ log = logger.bind(function="supervisor")
 
 # The local configuration last built per root, with the files it came from (see _local_config).
 _LOCAL_MEMO = {}
+MEMO_FILE_LIMIT = 256 * 1024   # larger configuration files are not memoised (read in full every time)
 
 MONITOR_DEFAULTS = {
     "MONITOR_DELAY": 15.0,
@@ -147,11 +146,13 @@ def load_settings(root, overrides=None, live=True):
 
 
 def _file_key(path):
+    """The file's bytes (None when unreadable): these files are small, and the pool cache is
+    rewritten with the same content every cycle, so a time stamp would change far more often."""
     try:
-        st = os.stat(path)
+        with open(path, "rb") as handle:
+            return handle.read(MEMO_FILE_LIMIT + 1)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def local_config_files(root):
@@ -168,7 +169,7 @@ def local_config_files(root):
 
 
 def _local_config(root, cached_pool, load_effective):
-    """The local effective configuration, rebuilt only when one of its files changed.
+    """The local effective configuration, rebuilt only when one of its files changed (by content).
 
     Why: building it (every parameter parsed and checked) was most of a job
     run's own CPU. The job forkserver builds it once at start
@@ -176,6 +177,9 @@ def _local_config(root, cached_pool, load_effective):
     override file or the pool cache changes.
     """
     key = (paths.resolve_root(root),) + tuple(_file_key(p) for p in local_config_files(root))
+    if any(k is not None and len(k) > MEMO_FILE_LIMIT for k in key[1:]):
+        _uuid, cached = cached_pool(root)   # unusually large: not memoised
+        return load_effective(root, pool_other_config=cached or {})
     config = _LOCAL_MEMO.get(key[0])
     if config is not None and config[0] == key:
         return config[1]

@@ -36,3 +36,13 @@ def test_warming_builds_it_and_never_raises(tmp_path):
     root = str(tmp_path)
     assert settings.warm_local_config(root) is True
     assert settings.warm_local_config(os.path.join(root, "missing", "\0bad")) is False
+
+
+def test_a_pool_cache_rewritten_with_the_same_content_keeps_the_memo(tmp_path):
+    """pool_state rewrites the cache every cycle; the runs in between must not rebuild for that."""
+    root = str(tmp_path)
+    document = {"pool_uuid": "p", "other_config": {"HA_MONITOR_SCANRATE": "4"}}
+    cache.write_json(root, POOL_CACHE, document)
+    first = settings.load_settings(root, live=False)
+    cache.write_json(root, POOL_CACHE, document)
+    assert settings.load_settings(root, live=False).base is first.base
