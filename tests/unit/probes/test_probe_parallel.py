@@ -34,10 +34,11 @@ def test_hung_peers_are_probed_in_parallel_with_all_tries(fake_xapi, closed_port
     peers.append(peer(6, fake_xapi("slave")))
     clock = iter(range(1000, 2000))
     started = time.monotonic()
-    results = probe_peers(peers, tries=2, delay=0.3, try_timeout=0.6, user="root", password="pw",
+    # 2 s tries: 0.6 s (0.3 s for the ping) failed the answering peer and the ping of loopback under load
+    results = probe_peers(peers, tries=2, delay=0.3, try_timeout=2.0, user="root", password="pw",
                           now=lambda: next(clock))
     took = time.monotonic() - started
-    serial = 4 * (2 * 0.6 + 0.3)
+    serial = 4 * (2 * 2.0 + 0.3)
     assert took < serial * 0.75, "took %.2fs: not parallel" % took
     assert set(results) == {U % n for n in range(1, 7)}
     for n in range(1, 6):
@@ -92,8 +93,17 @@ def test_stop_event_ends_the_round(fake_xapi, closed_port):
 
 def test_recovery_on_second_try_clears_failure(fake_xapi):
     server = fake_xapi("refuse")
-    threading.Timer(0.2, lambda: setattr(server, "mode", "slave")).start()
-    result = probe_peer(peer(1, server), tries=3, delay=0.4, try_timeout=1, user="root", password="pw")
+
+    def answer_after_the_first_login():
+        # not a fixed timer: under load the first try's ping alone could outlast it
+        deadline = time.monotonic() + 20
+        while not server.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.0)  # the first login is answered by now; the second try comes 2 s later
+        server.mode = "slave"
+    threading.Thread(target=answer_after_the_first_login, daemon=True).start()
+    result = probe_peer(peer(1, server), tries=3, delay=2.0, try_timeout=ANSWERING_TRY, user="root",
+                        password="pw")
     assert result.xapi_ok and result.tries == 2 and result.first_failure_at is None
 
 
