@@ -156,23 +156,27 @@ class Recovery:
     def release(self, host_uuid, decision):
         """Mark failed, reset VM power states, clear disk markers, forget: (recovery entry, VMs reset).
 
-        The host is marked failed first and forgotten last (the core's
-        order); the per-VM resets and the per-disk marker clears in between
-        are independent, so they all run at once (RELEASE_CONCURRENCY, not
-        VM_START_CONCURRENCY: that one paces VM starts only).
+        The host is forgotten last (the core's order); marking it failed,
+        the per-VM resets and the per-disk marker clears are independent
+        under the VM action lock, so they all run at once
+        (RELEASE_CONCURRENCY, not VM_START_CONCURRENCY: that one paces VM
+        starts only).
         """
         vms = [a.vm_uuid for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
         first = [a for a in decision.actions if isinstance(a, A.SetHostHealth)]
         resets = [a for a in decision.actions if isinstance(a, A.ResetVmPowerState)]
         clears = [a for a in decision.actions if isinstance(a, A.ClearVdiMarker)]
         last = [a for a in decision.actions if isinstance(a, A.ForgetHost)]
-        self._run_logged(host_uuid, first)
+        # The health field goes with the first batch instead of before it: the caller holds the VM action
+        # lock, so no VM job can place anything on the dead host before the field says `failed`.
         with ThreadPoolExecutor(max_workers=RELEASE_CONCURRENCY, thread_name_prefix="clear") as pool:
+            marked = pool.submit(self._run_logged, host_uuid, first)
             cleared = [pool.submit(takeover_ops.with_retries,
                                    functools.partial(act_host.execute, self.session, a, self.health_key))
                        for a in clears]
             reset = self._reset(host_uuid, resets)
             results = [f.result() for f in cleared]
+            marked.result()
         for ok, detail in results:
             if not ok:
                 self.log.error("release of {}: {}", host_uuid, detail)
