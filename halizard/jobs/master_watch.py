@@ -220,6 +220,12 @@ def run(ctx):
                  config.pool_ha_state())
         return
     suspended = takeover.is_suspended(store)
+    if not suspended and state.phase == core.SUSPENDED:
+        # The suspension was lifted (recover_fenced_host) after this run read the state: that
+        # suspended takeover is over. Writing the stale phase back would leave it stuck for good.
+        log.info("the HA suspension was lifted; the suspended takeover is cleared")
+        state = core.TakeoverState()
+        takeover.save_state(store, state)
     if suspended and not takeover.in_progress(state):
         log.warning("the master does not answer; HA is suspended on this host, so it does not act")
         _report(ctx, master="silent", suspended=True, autopromote=cached.autopromote_uuid)
