@@ -60,6 +60,10 @@ class OuterDom0(object):
             "system.listMethods": (self.list_methods, 0, 0),
         }
 
+    def caller_can_send(self, address):
+        """False for a simulated host that is powered off or has lost its link (its calls never arrive)."""
+        return self._pool.can_send(address)
+
     # --- dispatch -------------------------------------------------------
     def handle(self, method, params):
         """One call -> the {"Status": ...} answer XAPI would give."""
@@ -174,6 +178,9 @@ class _OuterHandler(http.server.BaseHTTPRequestHandler):
         """Quiet: request bodies carry the password."""
 
     def do_POST(self):
+        if not self.server.dom0.caller_can_send(self.client_address[0]):
+            self.close_connection = True  # a dead or cut-off host's packets never arrive: no answer
+            return
         try:
             size = int(self.headers.get("Content-Length", "-1"))
         except ValueError:

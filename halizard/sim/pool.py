@@ -422,6 +422,19 @@ class SimPool(object):
         with self._lock:
             return self.world.can_reach(self.world.host_of_address(client_addr), host_uuid)
 
+    def can_send(self, client_addr):
+        """Whether a packet from client_addr leaves its host at all (outside callers always can).
+
+        A powered-off or unplugged simulated host's leftover supervisor keeps running in the test
+        machine; endpoints that stand outside the pool (the outer dom0) ask this so it cannot act.
+        """
+        with self._lock:
+            uuid = self.world.host_of_address(client_addr)
+            if uuid is None:
+                return True
+            truth = self.world.hosts[uuid]
+            return truth.power == "on" and truth.link_up
+
     def host_answers_master(self, master_uuid, host_ref):
         """Whether the host behind host_ref answers its master's xapi (HOST_IS_LIVE)."""
         host_uuid = self.host_by_ref.get(host_ref)

@@ -5,41 +5,14 @@ import random
 import harness
 from b1_helpers import HeuristicEndpoint, host_health, use_xvm, vms_on, wait_moved
 
-from halizard.sim import control
-
 scenario = harness.scenario_fixture()
 TIE_DELAY = harness.DEFAULT_CONFIG["XE_TIMEOUT"] + harness.DEFAULT_CONFIG["MONITOR_DELAY"]  # core tie_fence_delay
-
-
-class PoweredOn:
-    """The addresses of `names` whose host the simulator shows powered on, for HeuristicEndpoint.allowed.
-
-    Why: a powered-off simulated host loses its network inside the simulator, but its supervisor keeps
-    running, and the heuristic endpoint stands outside the simulator. Without this check the "dead"
-    host still won the tie-break and, once its tie-break delay ran out before the master had finished
-    (a loaded machine), fenced the live master: nothing ran at the final check.
-    """
-
-    def __init__(self, sc, names):
-        self.control_url = sc.pool.json["control_url"]
-        self.names = {sc.pool.host(name)["address"]: name for name in names}
-
-    def __contains__(self, address):
-        name = self.names.get(address)
-        if name is None:
-            return False
-        try:
-            hosts = control.call(self.control_url, "status", timeout=2.0)["hosts"]
-        except control.ControlError:
-            return False
-        return any(h["name_label"] == name and h["power"] == "on" for h in hosts)
 
 
 def _pool(scenario, reachable_from):
     address = "127.254.%d.%d" % (random.randint(0, 255), random.randint(1, 254))  # runs may overlap
     sc = scenario(hosts=2, vms=4, config={"FENCE_HEURISTICS_IPS": address, "FENCE_USE_IP_HEURISTICS": 1})
     endpoint = HeuristicEndpoint(sc, address, reachable_from)
-    endpoint.allowed = PoweredOn(sc, reachable_from)
     use_xvm(sc)
     sc.start_supervisors()
     sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 30, interval=0.3,

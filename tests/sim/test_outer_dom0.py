@@ -102,3 +102,17 @@ def test_partitions_never_cut_off_the_outer_dom0(pool):
                              transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"]))
     session.login_with_password("root", pool.password, "2.0", "fencer")
     assert len(session.xenapi.VM.get_all()) == 3
+
+
+@pytest.mark.parametrize("fault", ["power-off", "link-down"])
+def test_a_dead_or_unplugged_host_cannot_reach_the_outer_dom0(pool, fault):
+    """Its leftover supervisor keeps running in the test machine; its calls must never arrive."""
+    pool.fault(fault, "host2")
+    session = XenAPI.Session(pool.json["outer_url"],
+                             transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"]))
+    with pytest.raises((OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)):
+        session.login_with_password("root", pool.password, "2.0", "fencer")
+    live = XenAPI.Session(pool.json["outer_url"],
+                          transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"]))
+    live.login_with_password("root", pool.password, "2.0", "fencer")
+    assert len(live.xenapi.VM.get_all()) == 3
