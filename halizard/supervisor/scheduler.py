@@ -28,6 +28,7 @@ START = "start"
 WAIT = "wait"
 ALERT = "alert"
 ALERT_KILL = "alert_kill"
+STAGGER = 0.25   # seconds between the first runs of two jobs at start (see JobScheduler.start)
 
 
 def decide(busy, busy_checks, max_starts, killall, alerted):
@@ -136,11 +137,19 @@ class JobScheduler:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self):
+        """Arm every job: the shortest periods first, each STAGGER s after the previous one.
+
+        Why staggered: jobs with the same period keep their start offsets, so
+        jobs started together would always run together (a burst of forks and
+        memory every MONITOR_DELAY); a fraction of a second apart they rarely
+        overlap. No job's first run is delayed by more than half its period.
+        """
         with self._lock:
             self.scheduler.start()
             self._started = True
-            for name in self.jobs:
-                self._arm(name, 0.0)
+            order = sorted(self.jobs, key=lambda n: (self.jobs[n].timing.period, n))
+            for index, name in enumerate(order):
+                self._arm(name, min(index * STAGGER, self.jobs[name].timing.period / 2.0))
 
     def shutdown(self):
         """Stop deciding (no new runs); running ones are ended by the runner."""
