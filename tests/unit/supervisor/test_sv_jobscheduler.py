@@ -129,3 +129,18 @@ def test_a_kill_decided_while_the_run_is_still_being_forked_is_applied_once_it_e
     sched._start(state)
     assert runner.killed == [(4242, "MONITOR_MAX_STARTS reached (3 checks)")]
     assert state.kill_pending is None and not state.starting
+
+
+def test_start_staggers_first_runs_shortest_period_first():
+    settings = Settings(overrides={"MONITOR_DELAY": "15", "MONITOR_SCANRATE": "10", "MONITOR_MAX_STARTS": "3"})
+    specs = {"a": JobSpec("a", "m:f"), "sf": JobSpec("sf", "m:f", period=0.4), "c": JobSpec("c", "m:f")}
+    import time
+    later = time.time() + 3600.0   # the timers lie an hour ahead: none fires while we look
+    sched = JobScheduler("/nonexistent-root", RecordingRunner(), specs, settings, wall=lambda: later)
+    sched.start()
+    try:
+        due = {name: state.next_check - later for name, state in sched.jobs.items()}
+    finally:
+        sched.shutdown()
+    # the 0.4 s job first; the others a quarter of a second apart (never more than half their period)
+    assert due == {"sf": 0.0, "a": 0.25, "c": 0.5}
