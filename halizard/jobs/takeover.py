@@ -154,13 +154,13 @@ class Env:
 def _fence(env, action, pool):
     from halizard.fence.confirm import fence_host
     from halizard.fence.registry import agent_from_config
-    from halizard.probes.xapi_alive import xapi_alive
+    from halizard.probes.still_alive import host_still_answers
 
     host = pool.host(action.host_uuid)
     address = host.address if host is not None else ""
 
     def still_alive(deadline):
-        return bool(address) and xapi_alive(address, env.user, env.password, deadline, env.source).alive
+        return host_still_answers(env.platform, address, (env.user, env.password), deadline, env.source)
 
     try:
         agent = agent_from_config(env.config, env.root)

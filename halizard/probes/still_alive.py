@@ -17,13 +17,18 @@ NETWORK_SHARE = 0.5
 
 
 def host_still_answers(platform, address, credentials, deadline, source=None):
-    """True when the host at `address` answers a network probe or an xapi login before `deadline`."""
+    """True when the host at `address` answers a network probe or an xapi login before `deadline`.
+
+    Without a platform (no way to probe the network here) only the login is tried.
+    """
     if not address:
         return False
     window = remaining(deadline)
     if window <= 0:
         return False
     try:
+        if platform is None:
+            raise net.ProbeSetupError("no platform to probe from")
         target = platform.probe_target(address)
         if net.probe(target, time.monotonic() + window * NETWORK_SHARE, source).ok:
             return True

@@ -52,3 +52,8 @@ def test_xapi_login_counts_when_the_network_probe_fails(fake_xapi, closed_port):
 def test_no_address_or_no_time_is_not_alive(closed_port):
     assert not host_still_answers(PortPlatform(closed_port), "", CREDENTIALS, after(3))
     assert not host_still_answers(PortPlatform(closed_port), "127.0.0.1", CREDENTIALS, time.monotonic() - 1)
+
+
+def test_without_a_platform_only_the_login_is_tried(fake_xapi):
+    assert host_still_answers(None, fake_xapi("slave").url, CREDENTIALS, after(3))
+    assert not host_still_answers(None, fake_xapi("refuse").url, CREDENTIALS, after(3))
