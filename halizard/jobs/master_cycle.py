@@ -43,11 +43,13 @@ def _int(value, default=0):
 
 
 def _free_memory(x, host_ref, metrics):
-    """host.compute_free_memory (what a start really has), else the metrics' memory_free."""
-    from halizard.xapi.errors import XapiFailure
+    """host.compute_free_memory (what a start really has), else the metrics' memory_free.
+
+    Any failure of that one call (a refusal, a timeout) falls back: it must not end the whole cycle."""
+    from halizard.xapi.errors import XapiError
     try:
         return _int(x.host.compute_free_memory(host_ref))
-    except XapiFailure:
+    except XapiError:
         return _int(metrics.get("memory_free"))
 
 
@@ -163,6 +165,7 @@ def run(ctx):
         raise SystemExit(1) from None
     try:
         alert = _alerter(ctx, config, session)
+        read_at = time.time()  # a VM job acting after this makes the view stale (slave_recovery)
         pool, suspended = read_pool_and_suspended(session, key, full=False)
         gate = cycle.ha_enabled(pool, policy)
         if not gate.proceed:
@@ -181,6 +184,7 @@ def run(ctx):
                                      {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
             return
         if any(v.state == "failed" for v in verdicts.values()):
+            read_at = time.time()
             pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
         start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
         _execute(ctx, session, start.actions, key, alert)
@@ -192,7 +196,7 @@ def run(ctx):
 
         rec = slave_recovery.Recovery(
             session, pool, policy, probes, quorum_result, usable,
-            lambda: _agent(config, ctx.root), still_alive, alert, ctx.log, key)
+            lambda: _agent(config, ctx.root), still_alive, alert, ctx.log, key, config=config, pool_read_at=read_at)
         decisions = slave_recovery.recover_failed(rec, ctx.state, verdicts)
         host_health.write_report(ctx.state, pool, verdicts, quorum_result, decisions, raw)
     finally:
