@@ -324,6 +324,9 @@ def format_status(status):
     lines.append("%-12s %-11s %-10s %s" % ("VM", "DATABASE", "RESIDENT", "REALLY RUNNING ON"))
     for vm in status["vms"]:
         running = ",".join(_where(host, names) for host in vm.get("running_on") or []) or "-"
+        paused = [_where(host, names) for host in vm.get("paused_on") or []]
+        if paused:
+            running += " (paused on %s)" % ",".join(paused)
         lines.append("%-12s %-11s %-10s %s" % (vm["name_label"], vm["power_state"],
                                                _where(vm.get("resident_on"), names), running))
     lines.append("")

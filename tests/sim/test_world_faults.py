@@ -180,3 +180,13 @@ def test_a_rebooted_host_drops_its_disk_markers(pool):
     x.VM.hard_shutdown(vm)
     x.VM.start_on(vm, host2, False, False)  # no stale marker of host2 blocks anything
     assert pool.status()["violations"] == []
+
+
+def test_status_table_shows_a_paused_leftover(pool):
+    from halizard.sim.cli import format_status
+    status = pool.status()
+    vm = next(v for v in status["vms"] if v["name_label"] == "vm001")
+    other = next(h["name_label"] for h in status["hosts"] if h["uuid"] not in vm["running_on"])
+    pool.fault("leave-paused", "vm001", other)
+    line = next(row for row in format_status(pool.status()).splitlines() if row.startswith("vm001"))
+    assert line.endswith("(paused on %s)" % other)
