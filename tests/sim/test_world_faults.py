@@ -186,7 +186,8 @@ def test_status_table_shows_a_paused_leftover(pool):
     from halizard.sim.cli import format_status
     status = pool.status()
     vm = next(v for v in status["vms"] if v["name_label"] == "vm001")
-    other = next(h["name_label"] for h in status["hosts"] if h["uuid"] not in vm["running_on"])
+    where = set(vm["running_on"])  # host uuids or names, whichever status uses
+    other = next(h["name_label"] for h in status["hosts"] if not {h["uuid"], h["name_label"]} & where)
     pool.fault("leave-paused", "vm001", other)
     line = next(row for row in format_status(pool.status()).splitlines() if row.startswith("vm001"))
     assert line.endswith("(paused on %s)" % other)
