@@ -23,9 +23,10 @@ inside the detection time the timing rule allows (two probe rounds).
 One run loops (a loop job, halizard.jobs.JOBS): a check every
 SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the
 run's deadline, then it ends and the supervisor starts the next run at once,
-so the gap between two checks stays within one interval plus a process
-start. Forking a process per check cost ~30-45 ms of CPU each second; a
-check inside the loop costs a few stat() calls when there is nothing to do.
+so no check comes later than one process start after it was due. Forking
+a process per check cost ~30-45 ms of CPU each second; a check inside the
+loop costs a few stat() calls when there is nothing to do, and lists the
+local domains only once isolated or while a self-fence runs.
 The configuration, pool view and host files are re-read only when their
 modification time changes. A probe that does not answer within its bound
 counts as not answering (it never stalls the loop). An unsafe configuration
