@@ -99,6 +99,8 @@ class Service:
             raise StartupError("ha-lizard: %s" % exc) from None
         self.started = time.time()
         self._record_start()
+        if "master_cycle" in specs:  # only a master cycle can lift the hold
+            self._hold_vm_starts_if_master()
         self.settings = load_settings(self.root, self.overrides)
         self._configure_logging(self.settings)
         self._note_config(self.settings)
@@ -201,6 +203,33 @@ class Service:
         except StateError as exc:
             log.warning("cannot record the service start: {}", exc)
             self._note("start", str(exc))
+
+    def _hold_vm_starts_if_master(self):
+        """A host whose pool.conf says master holds its VM starts until a master cycle confirms it.
+
+        Why: an old master that boots after a takeover still believes it is master, and its
+        database still says its VMs run nowhere else; the first master cycle (which probes the
+        pool, halizard.jobs.master_cycle) lifts this once no other host answers as master and the
+        pool has quorum. Until then VM protection starts nothing here (halizard.suspension).
+        """
+        from halizard import hostinfo
+        from halizard.suspension import MASTER_CONFLICT
+        try:
+            role, _master = hostinfo.read_pool_conf(self.root)
+        except hostinfo.HostInfoError as exc:  # an unreadable pool.conf is the jobs' business
+            log.debug("pool.conf not read at start: {}", type(exc).__name__)
+            return
+        if role != "master":
+            return
+        why = ("this host started as pool master; a master cycle must confirm that no other host "
+               "took over before VMs start here")
+        try:
+            self.state.write(MASTER_CONFLICT, {"suspended": True, "by": "service start", "since": time.time(),
+                                               "why": why})
+        except StateError as exc:
+            log.warning("cannot hold VM starts until the first master cycle: {}", exc)
+            return
+        log.info("VM starts held until the first master cycle: {}", why)
 
     def _note_config(self, settings):
         """Configuration trouble (layer failed, broken override file) shows up in status/jobs list."""
