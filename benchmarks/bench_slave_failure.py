@@ -32,16 +32,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 import harness  # noqa: E402
 from b1_helpers import HEALTH_KEY, use_xvm  # noqa: E402
 
-from halizard.sim import control  # noqa: E402
+from recovery_common import fmt as _fmt  # noqa: E402
+from recovery_common import settled as _settled  # noqa: E402
+from recovery_common import status as _status  # noqa: E402
+from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402
 
 CONFIG = {"MONITOR_DELAY": 2, "XAPI_COUNT": 2, "XAPI_DELAY": 1, "XE_TIMEOUT": 5, "MONITOR_SCANRATE": 5}
 TARGET_AFTER_DETECT = 10.0
 POLL = 0.1
-
-
-def _status(sc):
-    """Ground truth straight from the simulator's control endpoint (no CLI process per look)."""
-    return control.call(sc.pool.json["control_url"], "status", timeout=15.0)
 
 
 def _logged_at(log_text, needle, since):
@@ -120,26 +118,6 @@ def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
             print("kept: %s" % base, flush=True)
         else:
             shutil.rmtree(base, ignore_errors=True)
-
-
-def _settled(sc):
-    """True once the master stamped every VM with its home pool: a new simulated pool's first rounds
-    write hundreds of stamps, which a pool in production did long ago; measuring during them would
-    measure the set-up."""
-    try:
-        records = sc.xapi(lambda x: x.VM.get_all_records())
-    except Exception:  # noqa: BLE001 - a slow answer under load is just "not yet"
-        return False
-    return all((r.get("other_config") or {}).get("home-pool") for r in records.values()
-               if not r.get("is_control_domain") and not r.get("is_a_template"))
-
-
-def _fmt(value):
-    return "%.1f" % value if value is not None else "-"
-
-
-def _stop_on_sigterm(_signum, _frame):
-    raise SystemExit(143)  # runs the teardown (supervisors stopped, pool down)
 
 
 def main(argv=None):
