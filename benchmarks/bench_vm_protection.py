@@ -13,7 +13,7 @@ once. The plan groups VMs by `VM.order` (best-effort after the others) and
 starts the groups one after another with the group's start_delay between
 them, so the allowance is, over the groups in order,
 sum(ceil(n_group / limit) x latency) + the delays between groups
-(`allowance`). It is computed from the VM records the pool holds at the
+(`allowance`). It is computed from the VM records the pool holds just before the
 crash, independently of halizard's own planner. Why this and not a pool
 without order groups: the simulated pool has an appliance whose members
 are in order groups 1 and 2, as real pools with appliances do; the
