@@ -19,7 +19,7 @@ PASSWORD = "outer-Pw-1"
 
 
 class PowerTable(object):
-    """The two things OuterDom0 asks of a pool: status() and fault()."""
+    """The three things OuterDom0 asks of a pool: status(), fault() and can_send()."""
 
     def __init__(self):
         self.power = {"h1": "on", "h2": "on"}
@@ -30,6 +30,9 @@ class PowerTable(object):
     def status(self):
         with self.lock:
             return {"hosts": [{"uuid": self.uuids[n], "name_label": n, "power": p} for n, p in self.power.items()]}
+
+    def can_send(self, _address):
+        return True  # the test's caller is no simulated host
 
     def fault(self, action, targets):
         with self.lock:
