@@ -48,6 +48,18 @@ def host_health(sc, name):
     return sc.xapi(read)
 
 
+def wait_self_fence_ready(sc, name, timeout=30):
+    """Until `name`'s self_fence has judged its quorum once (it needs the host's own pool view first).
+
+    Why: the master marks a slave healthy from the simulator's answers alone; the slave's own jobs
+    may not have cached a pool view yet, and without one self-fencing has nothing to judge from.
+    """
+    def judged():
+        quorum = (sc.supervisor(name).state("self-fence") or {}).get("quorum") or {}
+        return quorum.get("has_quorum") is True
+    sc.wait_until(judged, timeout, interval=0.3, message="%s's self-fence judged its quorum" % name)
+
+
 def vms_on(sc, host_name):
     """Names of the VMs really running on `host_name`."""
     return sorted(vm["name_label"] for vm in sc.status()["vms"] if host_name in vm["running_on"])

@@ -5,7 +5,7 @@ import time
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
+from b1_helpers import host_health, vms_on, wait_self_fence_ready
 
 from halizard.core import timing
 from halizard.core.policy import Policy
@@ -23,6 +23,7 @@ def test_partition_one_against_two(scenario):
     sc.start_supervisors()
     sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 30, interval=0.3,
                   message="the master marks host3 healthy")
+    wait_self_fence_ready(sc, "host3")
     victims = vms_on(sc, "host3")
     assert victims
 

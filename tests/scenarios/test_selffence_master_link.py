@@ -5,7 +5,7 @@ import time
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on, wait_moved
+from b1_helpers import host_health, vms_on, wait_moved, wait_self_fence_ready
 
 from halizard.core import timing
 from halizard.core.policy import Policy
@@ -22,6 +22,7 @@ def test_master_link_loss_self_fences_and_the_pool_recovers(scenario):
     sc.start_supervisors()
     sc.wait_until(lambda: host_health(sc, "host3") == "healthy" and host_health(sc, "host2") == "healthy",
                   30, interval=0.3, message="the master marks its slaves healthy")
+    wait_self_fence_ready(sc, "host1")
     victims = vms_on(sc, "host1")
     assert victims
 
