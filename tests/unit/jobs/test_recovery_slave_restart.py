@@ -7,7 +7,6 @@ lock defers the release), and an unsafe configuration fences nothing.
 """
 import importlib.util
 import os
-import threading
 
 import pytest
 
@@ -19,6 +18,7 @@ from halizard.jobs.master_cycle import read_pool
 from halizard.sim.outer import outer_vm_uuid
 from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
+from recording_log import RecordingLog
 
 _spec = importlib.util.spec_from_file_location(
     "sim_fixtures_for_recovery", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
@@ -26,29 +26,6 @@ _sim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_sim)
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 VICTIM = "host3"
-
-
-class RecordingLog:
-    """The loguru calls the jobs make, kept as (level, text)."""
-
-    def __init__(self):
-        self.lines = []
-        self._lock = threading.Lock()
-
-    def _add(self, level, text, *args):
-        with self._lock:
-            self.lines.append((level, text.format(*args)))
-
-    def log(self, level, text, *args):
-        self._add(level, text, *args)
-
-    def __getattr__(self, name):
-        if name in ("debug", "info", "warning", "error"):
-            return lambda text, *args: self._add(name.upper(), text, *args)
-        raise AttributeError(name)
-
-    def errors(self):
-        return [t for level, t in self.lines if level == "ERROR"]
 
 
 @pytest.fixture

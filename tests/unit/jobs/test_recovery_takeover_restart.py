@@ -17,6 +17,7 @@ from halizard.core import fencing
 from halizard.jobs import takeover, vm_monitor
 from halizard.statefiles import StateStore
 from halizard.xapi import takeover_ops as ops
+from recording_log import RecordingLog
 
 _spec = importlib.util.spec_from_file_location(
     "sim_fixtures_for_takeover_restart", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
@@ -24,16 +25,6 @@ _sim = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_sim)
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 OTHER = {"HA_XE_TIMEOUT": "5", "HA_MONITOR_DELAY": "2", "HA_XAPI_COUNT": "2", "HA_XAPI_DELAY": "1"}
-
-
-class Log:
-    def __init__(self):
-        self.lines = []
-
-    def __getattr__(self, name):
-        if name in ("debug", "info", "warning", "error"):
-            return lambda text, *args: self.lines.append((name.upper(), text.format(*args)))
-        raise AttributeError(name)
 
 
 @pytest.fixture
@@ -56,7 +47,7 @@ def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_
 
     config = build_effective(OTHER, {}, hostname="host2")
     store = StateStore(str(tmp_path / "host2"))
-    log = Log()
+    log = RecordingLog()
     env = takeover.Env(str(tmp_path / "host2"), config, config.policy(), store, log, new["uuid"],
                        new["address"], ("root", pool.password), None)
     try:

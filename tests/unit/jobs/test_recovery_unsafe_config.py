@@ -5,7 +5,6 @@ could run a VM an isolated host still runs. The jobs must not fence or
 start anything, say why in one ERROR line (not one per cycle), and keep
 running; once the configuration is safe they act again.
 """
-import threading
 
 from halizard.config.effective import build_effective
 from halizard.core import quorum
@@ -14,31 +13,11 @@ from halizard.core.health import ProbeResult
 from halizard.core.model import RUNNING, HostView, PoolView, VmView
 from halizard.jobs import takeover, vm_monitor
 from halizard.statefiles import StateStore
+from recording_log import RecordingLog
 
 SAFE = {"HA_XE_TIMEOUT": "5", "HA_MONITOR_DELAY": "2", "HA_XAPI_COUNT": "2", "HA_XAPI_DELAY": "1",
         "HA_FENCE_METHOD": "XVM", "HA_FENCE_IPADDRESS": "127.0.0.1"}
 UNSAFE = dict(SAFE, HA_SELF_FENCE_WAIT="1")
-
-
-class RecordingLog:
-    def __init__(self):
-        self.lines = []
-        self._lock = threading.Lock()
-
-    def _add(self, level, text, *args):
-        with self._lock:
-            self.lines.append((level, text.format(*args)))
-
-    def log(self, level, text, *args):
-        self._add(level, text, *args)
-
-    def __getattr__(self, name):
-        if name in ("debug", "info", "warning", "error"):
-            return lambda text, *args: self._add(name.upper(), text, *args)
-        raise AttributeError(name)
-
-    def at(self, level):
-        return [t for lv, t in self.lines if lv == level]
 
 
 def _pool():
