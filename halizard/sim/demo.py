@@ -181,6 +181,18 @@ def host_field(document, name):
         session.xenapi.session.logout()
 
 
+def all_stamped(document):
+    """Every VM carries its home-pool stamp: the master's first VM round writes it, and a halted VM
+    without it is never started (it might belong to another pool sharing the storage)."""
+    session = master_session(document)
+    try:
+        records = session.xenapi.VM.get_all_records()
+    finally:
+        session.xenapi.session.logout()
+    return all((r.get("other_config") or {}).get("home-pool") for r in records.values()
+               if not r.get("is_control_domain") and not r.get("is_a_template") and not r.get("is_a_snapshot"))
+
+
 def vms_on(document, name):
     return sorted(v["name_label"] for v in status(document)["vms"] if name in v["running_on"])
 
@@ -206,7 +218,8 @@ def run(directory, timeline):
     try:
         wait_for("every slave marked healthy",
                  lambda: host_field(document, "host2") == "healthy" and host_field(document, "host3") == "healthy")
-        timeline.mark("services up; the master marks host2 and host3 healthy")
+        wait_for("every VM stamped with its home pool", lambda: all_stamped(document))
+        timeline.mark("services up; the master marks host2 and host3 healthy and stamps every VM's home pool")
         show_status(document)
 
         heading("2. A VM crashes")
