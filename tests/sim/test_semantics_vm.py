@@ -5,16 +5,7 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
-
-
-def wait_until(predicate, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached within %.1f s" % timeout)
+from sim_wait import wait_until
 
 
 def details(fn, *args):
