@@ -14,7 +14,6 @@ Rules, in order:
   channel (mail, XAPI message), so a quiet-start alert still mails later;
 - `screen_seconds` overrides the window (a suspended host re-alerts hourly).
 """
-from __future__ import annotations
 
 from collections import namedtuple
 

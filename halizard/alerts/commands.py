@@ -11,7 +11,6 @@ SMTP step, and exits 0 only when the server accepted the mail for every
 recipient. `email_debug` also prints the whole SMTP conversation on stdout,
 the password masked.
 """
-from __future__ import annotations
 
 import json
 import sys

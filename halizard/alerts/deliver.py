@@ -11,7 +11,6 @@ through argv, the environment or a file.
 It sends the spooled mail (when given settings), then posts the queued XAPI
 messages (alerts raised without a usable session) through its own session.
 """
-from __future__ import annotations
 
 import argparse
 import json

@@ -10,7 +10,6 @@ TLS: port 465 is implicit TLS; on any other port STARTTLS is used whenever
 the server offers it. Certificates are verified against the system trust
 store (or the file named by the standard SSL_CERT_FILE variable).
 """
-from __future__ import annotations
 
 import base64
 import html

@@ -8,7 +8,6 @@ make extra XAPI calls for mail, from the last pool view a job left in the
 state directory (`from_state`). Building a report never raises: a report
 that cannot be made says so in one line.
 """
-from __future__ import annotations
 
 import time
 

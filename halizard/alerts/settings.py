@@ -9,7 +9,6 @@ Recipients (MAIL_TO) may be separated by `:`, `,`, `;` or whitespace, so the
 pool store (no spaces allowed) and the override file (quotes allowed) can
 both hold several addresses.
 """
-from __future__ import annotations
 
 import os
 import re

@@ -12,7 +12,6 @@ an alert spooled during a flush is never left behind.
 Limits: at most MAX_ENTRIES files (the oldest are dropped with a warning)
 and entries older than MAX_AGE_SECONDS are dropped unsent.
 """
-from __future__ import annotations
 
 import json
 import os

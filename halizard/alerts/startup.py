@@ -14,7 +14,6 @@ supervisor leaves on disk:
 in both cases only while that pid is alive. One cycle is MONITOR_DELAY
 seconds. No running service (e.g. the CLI on a stopped host): no gate.
 """
-from __future__ import annotations
 
 import os
 import time

@@ -7,7 +7,6 @@ every job process and the CLI share it. Keys are hashes of function + text,
 so the file never holds alert text. If the state cannot be read or locked in
 time we let the alert through: a duplicate mail beats a lost one.
 """
-from __future__ import annotations
 
 import hashlib
 import time

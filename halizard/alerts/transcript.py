@@ -8,7 +8,6 @@ literal occurrence of a secret elsewhere is masked too.
 
 Only the public `send()`/`getreply()` hooks of smtplib are overridden.
 """
-from __future__ import annotations
 
 import base64
 import smtplib

@@ -8,7 +8,6 @@ call has its deadline there) and speak the wire as XAPI does: 64-bit ints
 The message is attached to this host (class Host, its INSTALLATION_UUID)
 when the host's inventory is readable, else to the pool.
 """
-from __future__ import annotations
 
 import datetime
 

@@ -7,7 +7,6 @@ can execute them without knowing how they were decided. Construct them with
 keyword arguments.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple

@@ -7,7 +7,6 @@ A VM backing off never blocks the others: the planner just leaves it alone
 until `next_attempt_at`.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple

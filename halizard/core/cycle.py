@@ -11,7 +11,6 @@ this cycle's verdicts (unknown leaves the field as it is).
 Slave: lift its own suspension once the master marks it healthy.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import AbstractSet, Dict, Mapping, Optional, Tuple

@@ -22,7 +22,6 @@ How the parameters map onto that rule:
   host that is not proven dead.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import AbstractSet, Iterable, Optional, Tuple

@@ -15,7 +15,6 @@ try) is what the self-fence deadline proof needs: a host we can still reach
 by network has not lost quorum and will not self-fence.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional

@@ -13,7 +13,6 @@ fold over events is pure. Stops done by HA-Lizard itself (self-fencing,
 fencing) are passed in `own_stops` and never count as operator intent.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import AbstractSet, FrozenSet, Iterable, Tuple

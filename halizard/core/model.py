@@ -6,7 +6,6 @@ needed to recognise `host_<ref>` VDI markers), strings, ints, bools and
 tuples. Lookups are methods so callers never index lists by hand.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, Mapping, Optional, Tuple

@@ -12,7 +12,6 @@ new behaviour (VM_RESPECT_OPERATOR_STOP, VM_START_CONCURRENCY, SELF_FENCE_*,
 VM_START_RETRY_*) are documented in docs/decisions.md.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Tuple

@@ -12,7 +12,6 @@ too (both reached the heuristic addresses), so it never proves a peer dead by
 the self-fence deadline (fencing.py) and the non-master half delays its fence.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Optional

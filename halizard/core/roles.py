@@ -12,7 +12,6 @@ from one probe round: the new master recovers the old one as a slave
 (pool.recover_slaves), the old one stands down (starts nothing) meanwhile.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import AbstractSet, Mapping, Optional, Tuple

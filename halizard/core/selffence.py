@@ -16,7 +16,6 @@ When the host is whole again (link up, quorum back) and nothing runs, it
 restarts its toolstack to rejoin (the old product's recovery step).
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple

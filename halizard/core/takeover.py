@@ -17,7 +17,6 @@ Quorum won only by the heuristic tie-break makes this side wait TIE_FENCE_DELAY
 before fencing, so the master's own fence of this host lands first.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple

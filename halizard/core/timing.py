@@ -22,7 +22,6 @@ docs/decisions.md writes the rule out; `check` refuses unsafe combinations
 with an explanation and lists the weaker-but-allowed ones as warnings.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Tuple

@@ -18,7 +18,6 @@ largest VMs first within a group); a VM that fits nowhere is reported
 NO_CAPACITY, never dropped. HOST_SELECT_METHOD=1 leaves placement to XAPI.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import AbstractSet, Dict, List, Mapping, Optional, Tuple

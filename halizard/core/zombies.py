@@ -10,7 +10,6 @@ migration shows as an operation). Unknown domains and control domains are
 left alone.
 """
 
-from __future__ import annotations
 
 from typing import Iterable, Tuple
 

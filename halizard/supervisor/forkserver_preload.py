@@ -99,4 +99,5 @@ WARM_FAILED = warm_up(WARM)
 WARM_ROOT = os.environ.get(WARM_ROOT_ENV)
 WARM_CONFIG = bool(WARM_ROOT) and halizard.supervisor.settings.warm_local_config(WARM_ROOT)
 gc.collect()
-gc.freeze()
+if hasattr(gc, "freeze"):  # 3.7+; on 3.6 the pages are simply copied on write
+    gc.freeze()
