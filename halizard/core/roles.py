@@ -121,11 +121,49 @@ XAPI_SLAVE = "slave"
 
 @dataclass(frozen=True)
 class MasterConflict:
-    """What this master does about other hosts of its database that answer as master, and why."""
+    """What this master does about other hosts of its database that answer as master, and why.
+
+    strays: slaves that still follow a master this database marks failed or disabled (a
+    recover_slaves missed them); RECOVER pulls them over together with `others`.
+    """
 
     action: str
     others: Tuple[str, ...]
     why: str
+    strays: Tuple[str, ...] = ()
+
+
+def _bare(address: Optional[str]) -> str:
+    """An address as HOST_IS_SLAVE or a host record gives it, without scheme, port-less slash or case."""
+    text = (address or "").strip().lower()
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+    return text.rstrip("/")
+
+
+def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple[str, ...],
+                        logins: Mapping[str, Tuple[str, Optional[str]]]) -> Tuple[Tuple[str, ...], Tuple[str, str]]:
+    """(strays, the first slave that follows a master this host cannot account for, with its address).
+
+    A HOST_IS_SLAVE naming neither this host nor a peer that answers as master is evidence of
+    another master (issue 13 finding 2), unless this database marks that address's host failed or
+    disabled: then the slave merely missed a recover_slaves (a stray to pull over).
+    """
+    by_address = {_bare(h.address): h for h in pool.hosts if h.address}
+    strays = []
+    for uuid, (state, named) in sorted(logins.items()):
+        if uuid == self_uuid or state != XAPI_SLAVE or not named or _bare(named) == own:
+            continue
+        target = by_address.get(_bare(named))
+        if target is not None and target.uuid in masters:
+            continue
+        if target is not None and target.uuid != self_uuid and (target.health_field == HEALTH_FAILED
+                                                                 or not target.enabled):
+            strays.append(uuid)
+            continue
+        return tuple(strays), (uuid, named)
+    return tuple(strays), ("", "")
 
 
 def resolve_masters(pool: PoolView, self_uuid: str,
@@ -134,22 +172,33 @@ def resolve_masters(pool: PoolView, self_uuid: str,
 
     logins: peer uuid -> (login outcome "master"/"slave"/..., the master
     address HOST_IS_SLAVE named or None), from this cycle's probe round.
-    This host stands down when a master it sees is the takeover slave its
-    own database named (it took over while this host was gone) or when more
-    slaves follow that master than follow this host. It recovers the other
-    master when that one is marked failed or disabled in its database, or
-    fewer slaves follow it. Anything else is undecided: neither side acts.
+    A slave that follows a master this host cannot see is evidence of another
+    master: this host stands down until that is resolved. This host stands
+    down when a master it sees is the takeover slave its own database named
+    (it took over while this host was gone) or when more slaves follow that
+    master than follow this host. It recovers the other master when that one
+    is marked failed or disabled in its database, or fewer slaves follow it.
+    Anything else is undecided: neither side acts.
     """
     others = tuple(sorted(u for u, (state, _named) in logins.items()
                           if state == XAPI_MASTER and u != self_uuid))
-    if not others:
-        return MasterConflict(ALONE, (), "no other host of this pool answers as master")
     me = pool.host(self_uuid)
     own_address = me.address if me is not None else ""
+    strays, (follower, elsewhere) = _followed_elsewhere(pool, self_uuid, _bare(own_address), others, logins)
+    if follower:
+        target = next((h for h in pool.hosts if h.address and _bare(h.address) == _bare(elsewhere)), None)
+        return MasterConflict(STAND_DOWN, others, "%s follows another master at %s%s: this host starts nothing "
+                              "until that is resolved" % (_name(pool, follower), elsewhere,
+                                                          " (%s)" % _name(pool, target.uuid) if target else ""))
+    if not others:
+        if strays:
+            return MasterConflict(RECOVER, (), "slave(s) %s still follow a master this database marks failed or "
+                                  "disabled" % ", ".join(_name(pool, u) for u in strays), strays)
+        return MasterConflict(ALONE, (), "no other host of this pool answers as master")
 
     def followers(address: str) -> int:
         return sum(1 for state, named in logins.values()
-                   if state == XAPI_SLAVE and address and named == address)
+                   if state == XAPI_SLAVE and address and _bare(named) == _bare(address))
 
     mine = followers(own_address)
     recoverable = []
@@ -171,4 +220,5 @@ def resolve_masters(pool: PoolView, self_uuid: str,
         else:
             return MasterConflict(UNDECIDED, others, "%s answers as master and nothing tells which master is newer; "
                                   "neither acts until an administrator decides" % name)
-    return MasterConflict(RECOVER, others, "stale master(s) of an earlier pool state: %s" % ", ".join(recoverable))
+    return MasterConflict(RECOVER, others, "stale master(s) of an earlier pool state: %s" % ", ".join(recoverable),
+                          strays)

@@ -239,10 +239,11 @@ def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
         alert("check_xapi", "Another host answers as pool master: %s" % conflict.why)
         return False
     if conflict.action == roles.RECOVER:
-        ctx.log.warning("another host answers as master: {}; calling pool.recover_slaves", conflict.why)
-        _recover_stale_masters(ctx, session, pool, conflict.others, policy)
-        alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
-              % conflict.why)
+        ctx.log.warning("{}; calling pool.recover_slaves", conflict.why)
+        _recover_stale_masters(ctx, session, pool, conflict.others + conflict.strays, policy)
+        if conflict.others:
+            alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
+                  % conflict.why)
     if conflict.action == roles.RECOVER or quorum_result.has_quorum or not policy.FENCE_QUORUM_REQUIRED:
         clear_conflict_flag(ctx, "no other host of this pool answers as master (%s)" % conflict.why)
     return True
