@@ -1,15 +1,23 @@
-"""Who may act: the takeover slave (autopromote), HA suspension, and two masters after a takeover.
+"""Who may act: the takeover slave, HA suspension, and two masters after a takeover.
 
-The master names one takeover slave every cycle among healthy, enabled,
-non-suspended slaves (the old product ignored health). The choice is
-deterministic and sticky: the current winner stays while it is eligible, so
-the stored value does not flap; otherwise the eligible slave with the
-smallest uuid wins. With none eligible the value is `none_available`.
+The master publishes one takeover slave every cycle among healthy, enabled,
+non-suspended slaves: the one with the smallest uuid (`autopromote_uuid`;
+with none eligible the value is `none_available`). When the master is
+silent, a slave's cached copy of that value may be stale (it missed an
+update), so the slaves do not act on it: the one that acts is the enabled
+slave with the smallest uuid among those this round's probes reach
+(`takeover_candidate`), which every slave computes from the same data and
+which is the published one while it is alive. Right before the emergency
+transition a last check (`may_transition`) makes sure no peer answers as
+master, follows another master or stopped answering (it may be
+transitioning), that quorum still holds and that this host is not
+self-fencing.
 
 An old master that powers on after a takeover still believes it is master
 of its own (stale) database. `resolve_masters` tells each side what to do
-from one probe round: the new master recovers the old one as a slave
-(pool.recover_slaves), the old one stands down (starts nothing) meanwhile.
+from one probe round and the takeover epoch each master's database holds:
+the newer master recovers the old one as a slave (pool.recover_slaves), the
+old one stands down (starts nothing) meanwhile.
 """
 
 
@@ -43,7 +51,9 @@ def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
     """The master's pick of the one slave allowed to take over a dead master.
 
     health_of: host uuid -> health.HEALTHY/FAILED/UNKNOWN from this cycle's
-    probes; suspended: hosts known to have suspended their HA.
+    probes; suspended: hosts known to have suspended their HA. The smallest
+    uuid wins, the rule the slaves apply when the master is silent
+    (takeover_candidate); it changes only when health or suspension does.
     """
     eligible = sorted(
         h.uuid for h in pool.hosts
@@ -52,10 +62,22 @@ def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
     )
     if not eligible:
         return Choice(AUTOPROMOTE_NONE, "no enabled, healthy, unsuspended slave can take over")
-    current = pool.autopromote_uuid
-    if current in eligible:
-        return Choice(current, "the current takeover slave %s is still healthy" % _name(pool, current))
     return Choice(eligible[0], "%s is the first healthy enabled slave by uuid" % _name(pool, eligible[0]))
+
+
+def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str]) -> Optional[str]:
+    """The one slave that acts on a silent master: the smallest uuid among the enabled slaves of
+    the cached view that this round reached (this host counts itself).
+
+    Why not the cached autopromote_uuid: a slave that missed the master's last update keeps an
+    older value, and two slaves that each believe they are the takeover slave both take over
+    (issue 13 finding 3). The reached set is the same on every slave unless the network is split,
+    and the choice is the published one while that host is alive.
+    """
+    present = set(reachable) | {self_uuid}
+    eligible = sorted(h.uuid for h in pool.hosts
+                      if h.uuid != pool.master_uuid and h.enabled and h.uuid in present)
+    return eligible[0] if eligible else None
 
 
 def _name(pool: PoolView, uuid: str) -> str:
@@ -67,7 +89,8 @@ def may_take_over(self_uuid: str, autopromote: Optional[str], master_verdict: he
                   suspended: bool, policy: Policy) -> Permission:
     """A slave's decision whether it is the one to act on a silent master.
 
-    autopromote is the stored value (the last one read when xapi is silent).
+    autopromote: the takeover slave this host determined (takeover_candidate,
+    or the stored value when no probe round is at hand).
     """
     if suspended:
         return Permission(False, "HA is suspended on this host until the master marks it healthy")
@@ -76,7 +99,7 @@ def may_take_over(self_uuid: str, autopromote: Optional[str], master_verdict: he
     if not policy.PROMOTE_SLAVE:
         return Permission(False, "PROMOTE_SLAVE=0")
     if autopromote != self_uuid:
-        return Permission(False, "this host is not the takeover slave (autopromote is %s)" % (autopromote,))
+        return Permission(False, "this host is not the takeover slave (the takeover slave is %s)" % (autopromote,))
     return Permission(True, "the master failed (%s) and this host is the takeover slave" % master_verdict.why)
 
 
@@ -106,6 +129,34 @@ def may_start_vms(is_master: bool, suspended: bool, quorum: Optional[QuorumResul
     if policy.FENCE_QUORUM_REQUIRED and quorum is not None and not quorum.has_quorum:
         return Permission(False, "no quorum (%s)" % quorum.why)
     return Permission(True, "this host may start VMs")
+
+
+def may_transition(old_master_address: str, answered: AbstractSet[str],
+                   now: Mapping[str, Tuple[str, Optional[str]]], quorum: QuorumResult,
+                   self_fencing: bool, policy: Policy) -> Permission:
+    """The last check right before pool.emergency_transition_to_master (issue 13 finding 3).
+
+    answered: peers whose xapi answered in the round that started this takeover; now: every
+    peer's login outcome (state, the master HOST_IS_SLAVE named) of a round made just now;
+    quorum: computed from that round. Any peer answering as master, following a master other
+    than the old one, or answering earlier but silent now (it may be in its own transition)
+    stops the takeover; so do a lost quorum and a self-fence under way.
+    """
+    if self_fencing:
+        return Permission(False, "this host is self-fencing")
+    if policy.FENCE_QUORUM_REQUIRED and not quorum.has_quorum:
+        return Permission(False, "quorum lost before the transition: %s" % quorum.why)
+    old = _bare(old_master_address)
+    for uuid, (state, named) in sorted(now.items()):
+        if state == XAPI_MASTER:
+            return Permission(False, "%s answers as master" % uuid)
+        if state == XAPI_SLAVE and named and _bare(named) != old:
+            return Permission(False, "%s follows another master at %s" % (uuid, named))
+    for uuid in sorted(answered):
+        if now.get(uuid, ("", None))[0] not in (XAPI_MASTER, XAPI_SLAVE):
+            return Permission(False, "%s answered the probe round but not the last check: it may be "
+                                     "taking over itself" % uuid)
+    return Permission(True, "no peer answers as master or is transitioning, quorum holds")
 
 
 # resolve_masters outcomes
@@ -166,8 +217,41 @@ def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple
     return tuple(strays), ("", "")
 
 
+def parse_epoch(text: Optional[str]) -> int:
+    """A database's takeover epoch from its pool other_config text: 0 when never written or not a number."""
+    try:
+        value = int(str(text or "").strip())
+    except ValueError:
+        return 0
+    return max(0, value)
+
+
+def next_epoch(current: int) -> int:
+    """The epoch a new master writes into its database as part of its takeover."""
+    return max(0, current) + 1
+
+
+def _by_epoch(pool: PoolView, self_uuid: str, others: Tuple[str, ...], epochs: Mapping[str, Optional[int]],
+              strays: Tuple[str, ...]) -> Optional[MasterConflict]:
+    """The epoch rule: the newest takeover wins, the smallest uuid breaks a tie; None when an epoch is unknown.
+
+    Both masters read both epochs (their own database, the other's over a login), so both compute
+    the same winner; the loser stands down until the winner's recover_slaves makes it a slave.
+    """
+    if any(epochs.get(u) is None for u in (self_uuid,) + others):
+        return None
+    winner = min((self_uuid,) + others, key=lambda u: (-int(epochs[u] or 0), u))
+    listed = ", ".join("%s %d" % (_name(pool, u), epochs[u]) for u in sorted((self_uuid,) + others))
+    if winner == self_uuid:
+        return MasterConflict(RECOVER, others, "this host holds the newest takeover (epochs: %s); the other "
+                              "master(s) rejoin as slaves" % listed, strays)
+    return MasterConflict(STAND_DOWN, others, "%s holds the newest takeover (epochs: %s); this host waits to "
+                          "be recovered as its slave" % (_name(pool, winner), listed))
+
+
 def resolve_masters(pool: PoolView, self_uuid: str,
-                    logins: Mapping[str, Tuple[str, Optional[str]]]) -> MasterConflict:
+                    logins: Mapping[str, Tuple[str, Optional[str]]],
+                    epochs: Optional[Mapping[str, Optional[int]]] = None) -> MasterConflict:
     """Decide between this master and every peer that accepted a login as master.
 
     logins: peer uuid -> (login outcome "master"/"slave"/..., the master
@@ -179,6 +263,11 @@ def resolve_masters(pool: PoolView, self_uuid: str,
     master than follow this host. It recovers the other master when that one
     is marked failed or disabled in its database, or fewer slaves follow it.
     Anything else is undecided: neither side acts.
+
+    epochs: uuid -> takeover epoch (parse_epoch) of this host and of every
+    peer answering as master, None where it could not be read. When all are
+    known they decide alone (_by_epoch), the same way on both sides; the
+    rules above are the fallback while one is unknown.
     """
     others = tuple(sorted(u for u, (state, _named) in logins.items()
                           if state == XAPI_MASTER and u != self_uuid))
@@ -195,6 +284,11 @@ def resolve_masters(pool: PoolView, self_uuid: str,
             return MasterConflict(RECOVER, (), "slave(s) %s still follow a master this database marks failed or "
                                   "disabled" % ", ".join(_name(pool, u) for u in strays), strays)
         return MasterConflict(ALONE, (), "no other host of this pool answers as master")
+
+    if epochs is not None:
+        decided = _by_epoch(pool, self_uuid, others, epochs, strays)
+        if decided is not None:
+            return decided
 
     def followers(address: str) -> int:
         return sum(1 for state, named in logins.values()

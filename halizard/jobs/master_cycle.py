@@ -12,7 +12,8 @@ reads, sequences and executes.
 
 Two masters: an old master that powers on after a takeover still believes it
 is master of its own stale database. The probe round shows which peers
-accept a login as master and whom the slaves follow (core.roles.
+accept a login as master and whom the slaves follow; each master's database
+holds the epoch of its last takeover, read from both sides (core.roles.
 resolve_masters): the newer master calls pool.recover_slaves so the old one
 becomes its slave; the old one skips its cycles and keeps its VM starts
 suspended (flag `master-conflict`, read by halizard.suspension) meanwhile.
@@ -178,7 +179,10 @@ def run(ctx):
         probes, raw = host_health.probe_peers(platform, peers, policy, credentials, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
-        conflict = roles.resolve_masters(pool, self_uuid, host_health.logins_of(raw))
+        logins = host_health.logins_of(raw)
+        conflict = roles.resolve_masters(pool, self_uuid, logins,
+                                         _epochs(ctx, session, pool, self_uuid, logins, policy, credentials,
+                                                 platform.source_address()))
         if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
             host_health.write_report(ctx.state, pool, verdicts, quorum_result,
                                      {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
@@ -247,6 +251,32 @@ def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
     if conflict.action == roles.RECOVER or quorum_result.has_quorum or not policy.FENCE_QUORUM_REQUIRED:
         clear_conflict_flag(ctx, "no other host of this pool answers as master (%s)" % conflict.why)
     return True
+
+
+def _epochs(ctx, session, pool, self_uuid, logins, policy, credentials, source):
+    """{uuid: takeover epoch} of this host and of every peer answering as master (None: unreadable);
+    None when no peer answers as master (the usual cycle: no extra call)."""
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+
+    others = sorted(u for u, (state, _named) in logins.items() if state == roles.XAPI_MASTER and u != self_uuid)
+    if not others:
+        return None
+    epochs = {}
+    try:
+        epochs[self_uuid] = roles.parse_epoch(ops.read_epoch(session))
+    except XapiError as exc:
+        ctx.log.warning("own takeover epoch unreadable: {}", type(exc).__name__)
+        epochs[self_uuid] = None
+    for uuid in others:
+        h = pool.host(uuid)
+        try:
+            epochs[uuid] = roles.parse_epoch(ops.peer_epoch(h.address, credentials[0], credentials[1],
+                                                            policy.XE_TIMEOUT, source))
+        except (XapiError, AttributeError) as exc:
+            ctx.log.warning("takeover epoch of {} unreadable: {}", uuid, type(exc).__name__)
+            epochs[uuid] = None
+    return epochs
 
 
 def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):

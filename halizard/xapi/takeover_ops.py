@@ -25,6 +25,7 @@ from halizard.xapi.errors import XapiError, XapiFailure
 from halizard.xapi.session import ORIGINATOR, XapiSession, open_session, url_for
 
 AUTOPROMOTE_KEY = "autopromote_uuid"
+EPOCH_KEY = "ha-lizard-takeover-epoch"   # pool other_config: bumped by every takeover (core.roles.next_epoch)
 NULL_REF = "OpaqueRef:NULL"
 POLL_INTERVAL = 0.5
 
@@ -245,13 +246,38 @@ def with_retries(call, attempts=3, pause=0.3):
     return ok, detail
 
 
+def read_epoch(session):
+    """The takeover epoch text in this database's pool other_config ('' when never written)."""
+    x = session.xenapi
+    ref = x.pool.get_all()[0]
+    return (x.pool.get_other_config(ref) or {}).get(EPOCH_KEY, "")
+
+
+def write_epoch(session, value):
+    """Set the takeover epoch in this database's pool other_config."""
+    from halizard.xapi.act_host import _set_other_config
+
+    pool = session.xenapi.pool
+    _set_other_config(pool, pool.get_all()[0], EPOCH_KEY, str(value))
+
+
+def peer_epoch(address, user, password, timeout, source=None):
+    """The takeover epoch text of the master at `address` (a normal login there); raises XapiError."""
+    session = open_session(address, user, password, timeout=timeout, source_address=source)
+    try:
+        return read_epoch(session)
+    finally:
+        session.logout()
+
+
 def answers_as_master(address, user, password, timeout, source=None):
     """True when the xapi at `address` accepts a normal login right now."""
     return xapi_alive(address, user, password, time.monotonic() + timeout, source).state == MASTER
 
 
 __all__ = ["LocalSession", "local_session", "emergency_transition", "wait_until_master", "master_session",
-           "recover_slaves", "snapshot", "answers_as_master", "AUTOPROMOTE_KEY", "HEALTH_MASTER",
+           "recover_slaves", "snapshot", "answers_as_master", "read_epoch", "write_epoch", "peer_epoch",
+           "AUTOPROMOTE_KEY", "EPOCH_KEY", "HEALTH_MASTER",
            "ORIGINATOR", "NULL_REF"]
 
 

@@ -17,9 +17,9 @@ def test_a_suspended_current_winner_loses_its_place_and_stays_out_while_suspende
     assert roles.choose_takeover(pv, {"h2": H, "h3": H}, suspended={"h2", "h3"}).value == "none_available"
 
 
-def test_once_its_suspension_is_lifted_the_host_is_eligible_but_the_choice_stays_sticky():
+def test_once_its_suspension_is_lifted_the_host_is_eligible_again():
     pv = pool(autopromote_uuid="h3")
-    assert roles.choose_takeover(pv, {"h2": H, "h3": H}).value == "h3"
+    assert roles.choose_takeover(pv, {"h2": H, "h3": H}).value == "h2"
     assert roles.choose_takeover(pool(autopromote_uuid="none_available"), {"h2": H, "h3": H}).value == "h2"
 
 

@@ -15,6 +15,7 @@ from halizard.config.effective import build_effective
 from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.jobs import takeover, vm_monitor
+from halizard.platform import get_platform
 from halizard.statefiles import StateStore
 from halizard.xapi import takeover_ops as ops
 from recording_log import RecordingLog
@@ -36,7 +37,8 @@ def pool(tmp_path):
     handle.close()
 
 
-def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_lock(pool, tmp_path):
+def _host1_dies_host2_takes_over(pool):
+    """host1 powers off, host2 makes the emergency transition; returns (old, new, host1's VM names)."""
     old = pool.host("host1")
     new = pool.host("host2")
     victims = sorted(v["name_label"] for v in pool.status()["vms"] if v["running_on"] == ["host1"])
@@ -44,12 +46,22 @@ def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_
     pool.fault("power-off", "host1")
     ops.emergency_transition(new["address"], "root", pool.password, 5.0)
     assert ops.wait_until_master(new["address"], "root", pool.password, time.monotonic() + 30)
+    return old, new, victims
 
+
+def _env_of_host2(pool, tmp_path, store, log):
     config = build_effective(OTHER, {}, hostname="host2")
+    platform = get_platform(str(tmp_path / "pool" / "hosts" / "host2"))  # the restart probes quorum first
+    new = pool.host("host2")
+    return takeover.Env(str(tmp_path / "host2"), config, config.policy(), store, log, new["uuid"],
+                        new["address"], ("root", pool.password), platform)
+
+
+def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_lock(pool, tmp_path):
+    old, _new, victims = _host1_dies_host2_takes_over(pool)
     store = StateStore(str(tmp_path / "host2"))
     log = RecordingLog()
-    env = takeover.Env(str(tmp_path / "host2"), config, config.policy(), store, log, new["uuid"],
-                       new["address"], ("root", pool.password), None)
+    env = _env_of_host2(pool, tmp_path, store, log)
     try:
         ops.recover_slaves(env.master(), timeout=10)
         view = takeover._fresh_view(env, _cached(env))
@@ -76,3 +88,46 @@ def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_
 def _cached(env):
     """The view a slave caches while the master answers: pool and hosts (light), master = the old one."""
     return ops.snapshot(env.master(), KEY, light=True)[1]
+
+
+@pytest.mark.parametrize("why", ["self-fencing", "no quorum"])
+def test_a_self_fencing_or_minority_new_master_restarts_nothing(pool, tmp_path, why):
+    """Issue 19 item 1: the takeover restarted the old master's VMs on a host that was self-fencing."""
+    from halizard.jobs import self_fence
+
+    old, _new, victims = _host1_dies_host2_takes_over(pool)
+    store = StateStore(str(tmp_path / "host2"))
+    if why == "self-fencing":
+        store.write(self_fence.STATE, {"stopping_since": time.time()})
+    else:
+        pool.fault("power-off", "host3")  # 1 of 3 hosts left
+    log = RecordingLog()
+    env = _env_of_host2(pool, tmp_path, store, log)
+    try:
+        view = takeover._fresh_view(env, _cached(env))
+        plan = [a for a in fencing.release_plan(view, old["uuid"], env.policy, fencing.PROOF_FENCED)
+                if not isinstance(a, A.RestartVmsOf)]
+        assert takeover._release(env, plan) == "ok"
+        outcome = takeover._restart(env, A.RestartVmsOf(why="t", host_uuid=old["uuid"]), view)
+    finally:
+        env.close()
+    assert outcome == "refused", log.lines
+    assert any("not restarted now" in text and why.split()[-1] in text for _level, text in log.lines), log.lines
+    assert not [vm for vm in pool.status()["vms"] if vm["name_label"] in victims and vm["running_on"]]
+
+
+def test_the_new_master_writes_the_next_takeover_epoch(pool, tmp_path):
+    """Issue 19 item 1: the epoch is what lets two masters agree which one is newer."""
+    new = pool.host("host2")
+    pool.fault("power-off", "host1")
+    ops.emergency_transition(new["address"], "root", pool.password, 5.0)
+    config = build_effective(OTHER, {}, hostname="host2")
+    log = RecordingLog()
+    env = takeover.Env(str(tmp_path / "host2"), config, config.policy(), StateStore(str(tmp_path / "host2")), log,
+                       new["uuid"], new["address"], ("root", pool.password), None)
+    try:
+        outcome = takeover._await_master(env, A.WaitUntilMaster(why="t", deadline=env.clock() + 30))
+        assert outcome == "ok", log.lines
+        assert ops.read_epoch(env.master()) == "1"
+    finally:
+        env.close()
