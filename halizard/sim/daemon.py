@@ -38,8 +38,9 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None):
         self.directory = directory
+        self.token = token
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -72,6 +73,8 @@ class RunningPool(object):
         return {
             "password": self.spec.password,
             "control_url": self.control_url,
+            # needed to register a host's service (`sim service`): the control endpoint then runs it
+            "control_token": self.token,
             "outer_url": self.outer_url,
             "hosts": hosts,
             "vms": described["vms"],
@@ -85,13 +88,11 @@ class RunningPool(object):
         if self.stopped.is_set():
             return
         self.stopped.set()
+        self.pool.close()  # each host's service first, while its pool still answers
         self.servers.close()
         close_all([self.control, self.outer])
         if self.bmcs is not None:
             self.bmcs.close()
-        closer = getattr(self.pool, "close", None)
-        if closer is not None:
-            closer()
 
 
 def host_root(directory, name_label):
@@ -133,13 +134,16 @@ def _write_roots(pool, control_url):
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
                    shutdown_latency=0.1, bmcs=False):
+    import secrets
+
     from halizard.sim.pool import SimPool
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
     pool = SimPool(spec)
+    token = secrets.token_hex(16)
     started = []
     try:
-        control = start_control(pool, block.control_address, on_shutdown=on_shutdown)
+        control = start_control(pool, block.control_address, on_shutdown=on_shutdown, token=token)
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
@@ -153,11 +157,9 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
             bmcs.wait_ready()
     except BaseException:
         close_all(started)
-        closer = getattr(pool, "close", None)
-        if closer is not None:
-            closer()
+        pool.close()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token)
 
 
 def _start_bmcs(pool, block, control_url):
@@ -220,6 +222,7 @@ def _parse(argv):
     parser.add_argument("--fuse", type=float, default=10.0)
     parser.add_argument("--shutdown-latency", type=float, default=0.1)
     parser.add_argument("--bmcs", action="store_true", help="a simulated IPMI BMC per host")
+    parser.add_argument("--services", action="store_true", help="run each host's ha-lizard service (services.py)")
     return parser.parse_args(argv)
 
 
@@ -247,9 +250,13 @@ def main(argv=None):
         return 1
     try:
         roots.atomic_write(os.path.join(directory, PID_FILE), "%d\n" % os.getpid())
+        if args.services:
+            for host in running.pool.describe()["hosts"]:
+                running.pool.register_service(host["name_label"])
         write_pool_file(directory, running.document())
-        log("pool up: %d hosts, %d VMs, %s, control %s, outer %s, pid %d"
-            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs", running.control_url,
+        log("pool up: %d hosts, %d VMs, %s, %s, control %s, outer %s, pid %d"
+            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs",
+               "a service per host" if args.services else "no services", running.control_url,
                running.outer_url, os.getpid()))
         pool_file = os.path.join(directory, POOL_FILE)
         while not stop.wait(0.5):

@@ -27,6 +27,7 @@ class HostTruth(object):
         self.restart_until = None  # ... until this one
         self.link_up = True
         self.disk_ok = True
+        self.frozen_until = None  # clock time a frozen dom0 resumes (sim fault freeze), None when running
 
 
 class World(object):
@@ -56,6 +57,8 @@ class World(object):
         host = self.hosts[host_uuid]
         if host.power != "on":
             return "down"
+        if self.frozen(host_uuid):
+            return "hung"
         if host.restart_until is not None:
             now = self.clock()
             if now >= host.restart_until:
@@ -63,6 +66,11 @@ class World(object):
             elif host.restart_from is None or now >= host.restart_from:
                 return "down"
         return "hung" if host.hung else "up"
+
+    def frozen(self, host_uuid):
+        """Whether the host's dom0 is frozen now: its xapi and its network answers hang."""
+        until = self.hosts[host_uuid].frozen_until
+        return until is not None and self.clock() < until
 
     def host_of_address(self, address):
         return self.by_address.get(address)
