@@ -55,12 +55,22 @@ def _children(pid):
     return kids
 
 
-def _session_of(pid):
+def _stat(pid, field):
+    """Field `field` of /proc/PID/stat counted after the command name (2: ppid, 3: session, 19: start time)."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[3])
+            return int(handle.read().rsplit(")", 1)[1].split()[field])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _session_of(pid):
+    return _stat(pid, 3)
+
+
+def identities(pids):
+    """{pid: start time}: tells a process from a later one that reuses its pid."""
+    return {pid: _stat(pid, 19) for pid in pids}
 
 
 def process_tree(leader):
@@ -130,6 +140,10 @@ class HostService(object):
             members = stop_tree(self.proc.pid) | {self.proc.pid}
         else:  # already gone (and reaped: its pid may be reused): only what is left in its session
             members = {pid for pid in process_tree(self.proc.pid) if _session_of(pid) == self.proc.pid}
+        self.kill_pids(members)
+
+    def kill_pids(self, members):
+        """SIGKILL `members`, reap the leader; the service counts as killed (stopped)."""
         _signal(members, signal.SIGKILL)
         try:
             self.proc.wait(5.0)
@@ -212,10 +226,16 @@ class Services(object):
 
 
 def terminate(services, grace=STOP_GRACE):
-    """SIGTERM each running service (thawed first), wait up to `grace` s for all, then kill what is left."""
+    """SIGTERM each running service (thawed first), wait up to `grace` s for all, then kill what is left.
+
+    The tree is noted before the SIGTERM: once the leader is gone, what it left behind (job runs in
+    their own sessions) can no longer be found from it.
+    """
+    trees = {}
     for service in services:
         if service.proc is not None and service.proc.poll() is None:
             service.thaw()
+            trees[service] = identities(process_tree(service.proc.pid))
             _signal([service.proc.pid], signal.SIGTERM)
     limit = time.monotonic() + grace
     for service in services:
@@ -225,4 +245,7 @@ def terminate(services, grace=STOP_GRACE):
             service.proc.wait(max(0.0, limit - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
-        service.kill()  # sweep what its jobs left, even after a clean exit
+        known = trees.get(service, {})
+        service.kill()
+        service.kill_pids([pid for pid, started in identities(known).items() if started is not None
+                       and started == known[pid]])
