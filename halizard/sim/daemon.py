@@ -19,6 +19,7 @@ from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
+from halizard.sim.local_socket import start_local_sockets
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.server import close_all, start_servers
 
@@ -153,6 +154,7 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         _write_roots(pool, control.url)
         servers = start_servers(pool, report=report)
         started.append(servers)
+        start_local_sockets(pool, servers, report=report)
         if bmcs is not None:
             bmcs.wait_ready()
     except BaseException:

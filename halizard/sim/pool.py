@@ -23,6 +23,7 @@ from halizard import paths
 from halizard.sim import apidesc, roots
 from halizard.sim import services as services_mod
 from halizard.sim.api import registry as registry_mod
+from halizard.sim.api import unix_socket
 from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, marker_key,
                                      set_resident, set_vbds_attached)
 from halizard.sim.api.errors import XapiError
@@ -68,6 +69,7 @@ class Call(object):
         self.db = None
         self.master_uuid = None
         self.task = None
+        self.preauth = False  # came through the host's Unix socket: local root, no password asked
 
 
 class SimPool(object):
@@ -117,10 +119,16 @@ class SimPool(object):
         self.handlers = reg.handlers
 
     # ------------------------------------------------------------------ wire
-    def handle(self, host_uuid, method, params, client_addr="127.0.0.1"):
-        """Serve one XML-RPC call arriving at host_uuid; returns the XAPI answer dict."""
+    def handle(self, host_uuid, method, params, client_addr="127.0.0.1", local=False):
+        """Serve one XML-RPC call arriving at host_uuid; returns the XAPI answer dict.
+
+        local: it came through the host's Unix socket (halizard.sim.local_socket).
+        """
         try:
-            value = self._dispatch(host_uuid, method, list(params), client_addr)
+            if local:
+                value = unix_socket.serve(self, host_uuid, method, list(params))
+            else:
+                value = self._dispatch(host_uuid, method, list(params), client_addr)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
             return {"Status": "Failure", "ErrorDescription": exc.description}
@@ -139,7 +147,7 @@ class SimPool(object):
         names.add("system.listMethods")
         return sorted(names)
 
-    def _dispatch(self, host_uuid, method, params, client_addr):
+    def _dispatch(self, host_uuid, method, params, client_addr, preauth=False):
         if not isinstance(method, str):
             raise XapiError("MESSAGE_METHOD_UNKNOWN", repr(method))
         is_async = method.startswith("Async.")
@@ -154,6 +162,7 @@ class SimPool(object):
         with self._lock:
             self._tick()
             call = self._admit(host_uuid, handler, params, client_addr, method)
+            call.preauth = preauth
             args = params[1:] if handler.session else params
             if is_async:
                 return self._spawn_task(call, handler, args, method)
@@ -261,14 +270,13 @@ class SimPool(object):
         return self.dbs.get(self.master_of[host_uuid])
 
     def _write_root(self, host_uuid):
-        """Directories, pool.conf, inventory, credentials and name of a host root (roots.py formats)."""
+        """Directories, pool.conf, inventory and name of a host root (roots.py formats)."""
         host = self.host_specs[host_uuid]
         if not host.root:
             return
         for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
             os.makedirs(os.path.join(host.root, sub), exist_ok=True)
         self._write_pool_conf(host_uuid)
-        roots.write_credentials(host.root, self.spec.password)
         roots.update_sim_marker(host.root, name_label=host.name_label)
         inventory = paths.under(host.root, paths.INVENTORY)
         if not os.path.exists(inventory):
