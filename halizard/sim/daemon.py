@@ -19,7 +19,9 @@ from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
+from halizard.sim.links import GATEWAY
 from halizard.sim.outer import outer_vm_uuid, start_outer
+from halizard.sim.probe import ProbeServer
 from halizard.sim.server import close_all, start_servers
 
 POOL_FILE = "pool.json"
@@ -38,8 +40,9 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, gateway=None):
         self.directory = directory
+        self.gateway = gateway
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -76,6 +79,8 @@ class RunningPool(object):
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
+            # answers the reachability probe like a router would (FENCE_HEURISTICS_IPS); fault target "gateway"
+            "gateway": described.get("gateway"),
             # each host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py): address, port, user, password
             "bmcs": dict(self.bmcs.entries) if self.bmcs is not None else {},
         }
@@ -86,7 +91,7 @@ class RunningPool(object):
             return
         self.stopped.set()
         self.servers.close()
-        close_all([self.control, self.outer])
+        close_all([server for server in (self.control, self.outer, self.gateway) if server is not None])
         if self.bmcs is not None:
             self.bmcs.close()
         closer = getattr(self.pool, "close", None)
@@ -143,6 +148,8 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
+        gateway = _start_gateway(pool, block.gateway_address)
+        started.append(gateway)
         bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
             started.append(bmcs)
@@ -157,7 +164,16 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         if closer is not None:
             closer()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, gateway=gateway)
+
+
+def _start_gateway(pool, address):
+    """The pool's gateway: its reachability endpoint on the probe port (links.py decides who reaches it)."""
+    pool.add_gateway(address)
+    server = ProbeServer(address, PROBE_PORT, pool, GATEWAY)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="probe-gateway",
+                     daemon=True).start()
+    return server
 
 
 def _start_bmcs(pool, block, control_url):
