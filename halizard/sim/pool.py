@@ -16,10 +16,9 @@ import os
 import threading
 import time
 import uuid as uuidlib
-import xmlrpc.client
 
 from halizard import paths
-from halizard.sim import apidesc, roots
+from halizard.sim import apidesc, roots, xmlwire
 from halizard.sim.api import registry as registry_mod
 from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, marker_key,
                                      set_resident, set_vbds_attached)
@@ -761,10 +760,5 @@ class SimPool(object):
 
 
 def encode_result(value):
-    """A task result as XAPI stores it: the XML-RPC encoding of the value ('' for void)."""
-    if value == "" or value is None:
-        return ""
-    text = xmlrpc.client.dumps((value,))
-    start = text.index("<value>")
-    end = text.rindex("</value>") + len("</value>")
-    return text[start:end]
+    """A task result as XAPI stores it: xapi's XML-RPC text of the value (`<value></value>` for void)."""
+    return xmlwire.value("" if value is None else value)
