@@ -17,10 +17,9 @@ import os
 import threading
 import time
 import uuid as uuidlib
-import xmlrpc.client
 
 from halizard import paths
-from halizard.sim import apidesc, roots
+from halizard.sim import apidesc, roots, xmlwire
 from halizard.sim import services as services_mod
 from halizard.sim.api import registry as registry_mod
 from halizard.sim.api import unix_socket
@@ -32,7 +31,6 @@ from halizard.sim.links import GATEWAY
 from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
-FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
                  "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused",
                  "freeze", "cut", "cut-oneway")
@@ -980,10 +978,5 @@ def _freeze_seconds(text):
 
 
 def encode_result(value):
-    """A task result as XAPI stores it: the XML-RPC encoding of the value ('' for void)."""
-    if value == "" or value is None:
-        return ""
-    text = xmlrpc.client.dumps((value,))
-    start = text.index("<value>")
-    end = text.rindex("</value>") + len("</value>")
-    return text[start:end]
+    """A task result as XAPI stores it: xapi's XML-RPC text of the value (`<value></value>` for void)."""
+    return xmlwire.value("" if value is None else value)
