@@ -85,9 +85,9 @@ class World(object):
                 return "down"
         return "hung" if host.hung else "up"
 
-    def frozen(self, host_uuid):
-        """Whether the host's dom0 is frozen now: its xapi and its network answers hang."""
-        until = self.hosts[host_uuid].frozen_until
+    def frozen(self, node_id):
+        """Whether the host's dom0 is frozen now: its xapi and its network answers hang (never the gateway)."""
+        until = getattr(self.node(node_id), "frozen_until", None)
         return until is not None and self.clock() < until
 
     def host_of_address(self, address):
