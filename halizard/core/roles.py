@@ -15,9 +15,9 @@ self-fencing.
 
 An old master that powers on after a takeover still believes it is master
 of its own (stale) database. `resolve_masters` tells each side what to do
-from one probe round and the takeover epoch each master's database holds:
-the newer master recovers the old one as a slave (pool.recover_slaves), the
-old one stands down (starts nothing) meanwhile.
+from one probe round and the takeover record of its own database: the
+master that replaced the other recovers it as a slave (pool.recover_slaves),
+the other stands down (starts nothing) meanwhile.
 """
 
 
@@ -163,7 +163,6 @@ def may_transition(old_master_address: str, answered: AbstractSet[str],
 ALONE = "alone"            # no other host of this database answers as master
 RECOVER = "recover"        # another host answers as master and it is the stale one: recover it as a slave
 STAND_DOWN = "stand_down"  # this host is the stale master: start nothing, wait to be recovered
-UNDECIDED = "undecided"    # two masters and nothing says which is newer: neither acts
 
 # what a login told about a peer (probes.xapi_alive states)
 XAPI_MASTER = "master"
@@ -217,60 +216,70 @@ def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple
     return tuple(strays), ("", "")
 
 
-def parse_epoch(text: Optional[str]) -> int:
-    """A database's takeover epoch from its pool other_config text: 0 when never written or not a number."""
+@dataclass(frozen=True)
+class TakeoverRecord:
+    """What a master's own database says of its last takeover (pool other_config, ha-lizard-takeover)."""
+
+    count: int = 0                  # takeovers this database went through
+    replaced: Optional[str] = None  # uuid of the master the last one replaced
+
+
+def parse_takeover(text: Optional[str]) -> TakeoverRecord:
+    """The record from its text "<count> <uuid>"; an empty record when missing or malformed."""
+    parts = str(text or "").split()
     try:
-        value = int(str(text or "").strip())
+        count = int(parts[0]) if parts else 0
     except ValueError:
-        return 0
-    return max(0, value)
+        return TakeoverRecord()
+    return TakeoverRecord(max(0, count), parts[1] if len(parts) > 1 else None)
 
 
-def next_epoch(current: int) -> int:
-    """The epoch a new master writes into its database as part of its takeover."""
-    return max(0, current) + 1
+def next_takeover(text: Optional[str], old_master: str) -> str:
+    """The record a new master writes once its xapi answers as master (the same one again on a resume)."""
+    record = parse_takeover(text)
+    if record.replaced == old_master:
+        return "%d %s" % (max(1, record.count), old_master)
+    return "%d %s" % (record.count + 1, old_master)
 
 
-def _by_epoch(pool: PoolView, self_uuid: str, others: Tuple[str, ...], epochs: Mapping[str, Optional[int]],
-              strays: Tuple[str, ...]) -> Optional[MasterConflict]:
-    """The epoch rule: the newest takeover wins, the smallest uuid breaks a tie; None when an epoch is unknown.
+def tie_break_due(since: Optional[float], now: float, policy: Policy) -> bool:
+    """True once this master has stood down before the same other master(s) for three full cycles.
 
-    Both masters read both epochs (their own database, the other's over a login), so both compute
-    the same winner; the loser stands down until the winner's recover_slaves makes it a slave.
+    Why: a master that took over from the other one recovers it within a cycle; when neither
+    took over from the other (an emergency transition by hand, two concurrent takeovers) both
+    stand down, and after this wait both apply the same tie rule, so neither waits forever.
     """
-    if any(epochs.get(u) is None for u in (self_uuid,) + others):
-        return None
-    winner = min((self_uuid,) + others, key=lambda u: (-int(epochs[u] or 0), u))
-    listed = ", ".join("%s %d" % (_name(pool, u), epochs[u]) for u in sorted((self_uuid,) + others))
-    if winner == self_uuid:
-        return MasterConflict(RECOVER, others, "this host holds the newest takeover (epochs: %s); the other "
-                              "master(s) rejoin as slaves" % listed, strays)
-    return MasterConflict(STAND_DOWN, others, "%s holds the newest takeover (epochs: %s); this host waits to "
-                          "be recovered as its slave" % (_name(pool, winner), listed))
+    if since is None:
+        return False
+    cycle = policy.MONITOR_DELAY + policy.XAPI_COUNT * (policy.XE_TIMEOUT + policy.XAPI_DELAY)
+    return now - since >= 3 * cycle
+
+
+def masters_among(logins: Mapping[str, Tuple[str, Optional[str]]], self_uuid: str) -> Tuple[str, ...]:
+    """The peers of a probe round that answered as master."""
+    return tuple(sorted(u for u, (state, _named) in logins.items() if state == XAPI_MASTER and u != self_uuid))
 
 
 def resolve_masters(pool: PoolView, self_uuid: str,
                     logins: Mapping[str, Tuple[str, Optional[str]]],
-                    epochs: Optional[Mapping[str, Optional[int]]] = None) -> MasterConflict:
+                    replaced: Optional[str] = None, tie_due: bool = False) -> MasterConflict:
     """Decide between this master and every peer that accepted a login as master.
 
     logins: peer uuid -> (login outcome "master"/"slave"/..., the master
-    address HOST_IS_SLAVE named or None), from this cycle's probe round.
-    A slave that follows a master this host cannot see is evidence of another
-    master: this host stands down until that is resolved. This host stands
-    down when a master it sees is the takeover slave its own database named
-    (it took over while this host was gone) or when more slaves follow that
-    master than follow this host. It recovers the other master when that one
-    is marked failed or disabled in its database, or fewer slaves follow it.
-    Anything else is undecided: neither side acts.
+    address HOST_IS_SLAVE named or None), from this cycle's probe round;
+    replaced: the master this host's own takeover replaced (its database's
+    TakeoverRecord); tie_due: tie_break_due() for this standoff.
 
-    epochs: uuid -> takeover epoch (parse_epoch) of this host and of every
-    peer answering as master, None where it could not be read. When all are
-    known they decide alone (_by_epoch), the same way on both sides; the
-    rules above are the fallback while one is unknown.
+    A slave that follows a master this host cannot see is evidence of
+    another master: this host stands down until that is resolved. A master
+    that this host replaced is stale: this host recovers it as a slave. Any
+    other master may be the newer one (it may have replaced this host), so
+    this host stands down and waits to be recovered; when neither side
+    replaced the other, both are still standing down at tie_due, and then
+    the smallest uuid recovers the others. Both sides compute the same answer
+    from what each knows, so exactly one acts.
     """
-    others = tuple(sorted(u for u, (state, _named) in logins.items()
-                          if state == XAPI_MASTER and u != self_uuid))
+    others = masters_among(logins, self_uuid)
     me = pool.host(self_uuid)
     own_address = me.address if me is not None else ""
     strays, (follower, elsewhere) = _followed_elsewhere(pool, self_uuid, _bare(own_address), others, logins)
@@ -284,35 +293,17 @@ def resolve_masters(pool: PoolView, self_uuid: str,
             return MasterConflict(RECOVER, (), "slave(s) %s still follow a master this database marks failed or "
                                   "disabled" % ", ".join(_name(pool, u) for u in strays), strays)
         return MasterConflict(ALONE, (), "no other host of this pool answers as master")
-
-    if epochs is not None:
-        decided = _by_epoch(pool, self_uuid, others, epochs, strays)
-        if decided is not None:
-            return decided
-
-    def followers(address: str) -> int:
-        return sum(1 for state, named in logins.values()
-                   if state == XAPI_SLAVE and address and _bare(named) == _bare(address))
-
-    mine = followers(own_address)
-    recoverable = []
-    for other in others:
-        h = pool.host(other)
-        name = _name(pool, other)
-        theirs = followers(h.address if h is not None else "")
-        if other == pool.autopromote_uuid:
-            return MasterConflict(STAND_DOWN, others, "%s answers as master and was this pool's takeover slave: it "
-                                  "took over while this host was gone" % name)
-        if theirs > mine:
-            return MasterConflict(STAND_DOWN, others, "%s answers as master and %d slave(s) follow it, %d this host"
-                                  % (name, theirs, mine))
-        if h is not None and (h.health_field == HEALTH_FAILED or not h.enabled):
-            recoverable.append("%s (marked %s in this database)" % (
-                name, "failed" if h.health_field == HEALTH_FAILED else "disabled"))
-        elif mine > theirs:
-            recoverable.append("%s (%d slave(s) follow this host, %d it)" % (name, mine, theirs))
-        else:
-            return MasterConflict(UNDECIDED, others, "%s answers as master and nothing tells which master is newer; "
-                                  "neither acts until an administrator decides" % name)
-    return MasterConflict(RECOVER, others, "stale master(s) of an earlier pool state: %s" % ", ".join(recoverable),
-                          strays)
+    unsettled = [u for u in others if u != replaced]
+    if not unsettled:
+        return MasterConflict(RECOVER, others, "%s answers as master, and this host took over from it: it is the "
+                              "stale master" % _name(pool, others[0]), strays)
+    names = ", ".join(_name(pool, u) for u in unsettled)
+    if not tie_due:
+        return MasterConflict(STAND_DOWN, others, "%s answer(s) as master and this host did not take over from it: it "
+                              "may hold the newer takeover; waiting to be recovered as its slave" % names)
+    winner = min([self_uuid] + unsettled)
+    if winner == self_uuid:
+        return MasterConflict(RECOVER, others, "%s and this host stood down before each other; the smallest uuid "
+                              "(this host) recovers the other(s)" % names, strays)
+    return MasterConflict(STAND_DOWN, others, "%s and this host stood down before each other; the smallest uuid "
+                          "(%s) recovers the other(s)" % (names, _name(pool, winner)))

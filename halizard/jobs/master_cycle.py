@@ -12,9 +12,9 @@ reads, sequences and executes.
 
 Two masters: an old master that powers on after a takeover still believes it
 is master of its own stale database. The probe round shows which peers
-accept a login as master and whom the slaves follow; each master's database
-holds the epoch of its last takeover, read from both sides (core.roles.
-resolve_masters): the newer master calls pool.recover_slaves so the old one
+accept a login as master and whom the slaves follow; a master's own database
+records which master its takeover replaced (core.roles.resolve_masters): the
+master that replaced the other calls pool.recover_slaves so the old one
 becomes its slave; the old one skips its cycles and keeps its VM starts
 suspended (flag `master-conflict`, read by halizard.suspension) meanwhile.
 A master raises that flag itself whenever its own xapi was silent or it
@@ -139,7 +139,7 @@ def run(ctx):
     from halizard.platform import get_platform
     from halizard.probes.still_alive import host_still_answers
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect, load_credentials
+    from halizard.xapi.session import connect
 
     from halizard.jobs.self_fence import is_self_fencing
 
@@ -174,15 +174,13 @@ def run(ctx):
             ctx.log.debug("master cycle: {}", gate.why)
             return
         platform = get_platform(ctx.root)
-        credentials = load_credentials(ctx.root)
         peers = [(h.uuid, h.address) for h in pool.hosts if h.enabled and h.uuid != self_uuid]
-        probes, raw = host_health.probe_peers(platform, peers, policy, credentials, ctx.state)
+        probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
         logins = host_health.logins_of(raw)
-        conflict = roles.resolve_masters(pool, self_uuid, logins,
-                                         _epochs(ctx, session, pool, self_uuid, logins, policy, credentials,
-                                                 platform.source_address()))
+        replaced, tie_due = _standoff(ctx, session, roles.masters_among(logins, self_uuid), policy)
+        conflict = roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)
         if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
             host_health.write_report(ctx.state, pool, verdicts, quorum_result,
                                      {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
@@ -196,7 +194,7 @@ def run(ctx):
         source = platform.source_address()
 
         def still_alive(address, deadline):
-            return host_still_answers(platform, address, credentials, deadline, source)
+            return host_still_answers(platform, address, deadline, source)
 
         rec = slave_recovery.Recovery(
             session, pool, policy, probes, quorum_result, usable,
@@ -232,12 +230,12 @@ def clear_conflict_flag(ctx, why):
 def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
     """Act on resolve_masters; True when the rest of the cycle may run.
 
-    A stale master (or an undecided pair) keeps its VM starts suspended and
+    A master that stands down keeps its VM starts suspended and
     skips the cycle: nothing it fences, starts or writes can be trusted. The
     newer master calls pool.recover_slaves (retried, each call with a
     deadline) so the stale one becomes its slave.
     """
-    if conflict.action in (roles.STAND_DOWN, roles.UNDECIDED):
+    if conflict.action == roles.STAND_DOWN:
         raise_conflict_flag(ctx, conflict.why)
         ctx.log.error("master cycle stands down: {}", conflict.why)
         alert("check_xapi", "Another host answers as pool master: %s" % conflict.why)
@@ -253,30 +251,33 @@ def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
     return True
 
 
-def _epochs(ctx, session, pool, self_uuid, logins, policy, credentials, source):
-    """{uuid: takeover epoch} of this host and of every peer answering as master (None: unreadable);
-    None when no peer answers as master (the usual cycle: no extra call)."""
+TWO_MASTERS = "two-masters"
+
+
+def _standoff(ctx, session, others, policy):
+    """(the master this host's takeover replaced, whether the tie rule is due) for resolve_masters.
+
+    Only when a peer answers as master (the usual cycle costs no extra call). The state file
+    `two-masters` remembers since when this host has seen the same other master(s).
+    """
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
 
-    others = sorted(u for u, (state, _named) in logins.items() if state == roles.XAPI_MASTER and u != self_uuid)
     if not others:
-        return None
-    epochs = {}
+        if ctx.state.read(TWO_MASTERS, None) is not None:
+            ctx.state.remove(TWO_MASTERS)
+        return None, False
     try:
-        epochs[self_uuid] = roles.parse_epoch(ops.read_epoch(session))
+        replaced = roles.parse_takeover(ops.read_takeover(session)).replaced
     except XapiError as exc:
-        ctx.log.warning("own takeover epoch unreadable: {}", type(exc).__name__)
-        epochs[self_uuid] = None
-    for uuid in others:
-        h = pool.host(uuid)
-        try:
-            epochs[uuid] = roles.parse_epoch(ops.peer_epoch(h.address, credentials[0], credentials[1],
-                                                            policy.XE_TIMEOUT, source))
-        except (XapiError, AttributeError) as exc:
-            ctx.log.warning("takeover epoch of {} unreadable: {}", uuid, type(exc).__name__)
-            epochs[uuid] = None
-    return epochs
+        ctx.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
+        replaced = None
+    now = time.time()
+    seen = ctx.state.read(TWO_MASTERS, {}) or {}
+    if seen.get("others") != list(others) or not isinstance(seen.get("since"), (int, float)):
+        seen = {"others": list(others), "since": now}
+        ctx.state.write(TWO_MASTERS, seen)
+    return replaced, roles.tie_break_due(seen["since"], now, policy)
 
 
 def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):

@@ -99,10 +99,9 @@ def load_view(store):
 
 
 class Env:
-    """Everything the actions need: this host, its credentials, its config, its platform, its state."""
+    """Everything the actions need: this host, its config, its platform, its state."""
 
-    def __init__(self, root, config, policy, store, log, self_uuid, self_address, credentials, platform,
-                 clock=time.time):
+    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=time.time):
         self.root = root
         self.config = config
         self.policy = policy
@@ -110,7 +109,6 @@ class Env:
         self.log = log
         self.self_uuid = self_uuid
         self.self_address = self_address
-        self.user, self.password = credentials
         self.platform = platform
         self.source = platform.source_address() if platform is not None else None
         self.clock = clock
@@ -119,6 +117,7 @@ class Env:
         self.refs = {}          # {"VM": {uuid: ref}, "VDI": {uuid: ref}} of that read
         self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
         self.answered = frozenset()  # peers whose xapi answered the round that stepped the takeover
+        self.old_master = None       # the master this takeover replaces (set by drive)
         self._vm_lock = None
 
     def hold_vm_lock(self, wait):
@@ -139,8 +138,7 @@ class Env:
         """A normal session on this host (it is master by now); reused for the release."""
         from halizard.xapi import takeover_ops as ops
         if self._master is None:
-            self._master = ops.master_session(self.self_address, self.user, self.password, self.timeout,
-                                              self.source)
+            self._master = ops.master_session(self.root, self.timeout)
         return self._master
 
     def close(self):
@@ -161,7 +159,7 @@ def _fence(env, action, pool):
     address = host.address if host is not None else ""
 
     def still_alive(deadline):
-        return host_still_answers(env.platform, address, (env.user, env.password), deadline, env.source)
+        return host_still_answers(env.platform, address, deadline, env.source)
 
     try:
         agent = agent_from_config(env.config, env.root)
@@ -181,8 +179,7 @@ def _round_now(env, pool):
     from halizard.probes.parallel import probe_hosts
 
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != env.self_uuid and h.enabled and h.address]
-    raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, env.user, env.password,
-                      deadline=after(env.timeout + 1.0)) if peers else {}
+    raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, deadline=after(env.timeout + 1.0)) if peers else {}
     logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
     reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
     q = quorum.compute(env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
@@ -225,7 +222,7 @@ def _transition(env, pool):
         return core.ABORTED
     env.log.info("last check before the emergency transition: {}", check.why)
     try:
-        ops.emergency_transition(env.self_address, env.user, env.password, env.timeout, env.source)
+        ops.emergency_transition(env.root, env.timeout)
     except XapiError as exc:
         env.log.error("pool.emergency_transition_to_master failed: {}", exc)
         return core.NOT_OK
@@ -235,33 +232,35 @@ def _transition(env, pool):
 def _await_master(env, action):
     from halizard.xapi import takeover_ops as ops
     deadline = time.monotonic() + max(0.0, action.deadline - env.clock())
-    ok = ops.wait_until_master(env.self_address, env.user, env.password, deadline, env.source)
+    ok = ops.wait_until_master(env.root, deadline)
     if ok:
-        _bump_epoch(env)
+        _record_takeover(env)
     return core.OK if ok else core.NOT_OK
 
 
-def _bump_epoch(env):
-    """Write the next takeover epoch into this new master's database (core.roles.next_epoch).
+def _record_takeover(env):
+    """Write the takeover record into this new master's database (core.roles.next_takeover).
 
-    Why: when the old master comes back, both masters compare epochs and the newer one wins
-    (roles.resolve_masters). Failing here does not stop the takeover: the masters then fall
-    back to the other evidence, and an equal epoch is broken by uuid.
+    Why: when the old master comes back, this record is how this host knows it replaced that
+    one and recovers it, while the old master stands down (roles.resolve_masters). Failing here
+    does not stop the takeover: both masters then stand down until the tie rule decides.
     """
     from halizard.core import roles
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
 
+    if not env.old_master:
+        return False
     for attempt in (1, 2):
         try:
             session = env.master()
-            epoch = roles.next_epoch(roles.parse_epoch(ops.read_epoch(session)))
-            ops.write_epoch(session, epoch)
+            text = roles.next_takeover(ops.read_takeover(session), env.old_master)
+            ops.write_takeover(session, text)
         except XapiError as exc:
-            env.log.warning("takeover epoch not written (attempt {}): {}", attempt, type(exc).__name__)
+            env.log.warning("takeover record not written (attempt {}): {}", attempt, type(exc).__name__)
             env.close()
             continue
-        env.log.info("takeover epoch {} written to this master's database", epoch)
+        env.log.info("takeover record written to this master's database: {}", text)
         return True
     return False
 
@@ -520,6 +519,7 @@ def drive(env, inputs, state=None):
     """
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
+    env.old_master = state.master_uuid or cached.master_uuid
     refused = _refusal(env)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()

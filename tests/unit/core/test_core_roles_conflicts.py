@@ -150,28 +150,32 @@ def _cascade_views():
 def test_the_two_masters_of_the_cascade_agree_on_one_winner():
     """Failed before: each stood down for the other (takeover slave / followers) and nobody acted."""
     old_db, new_db, logins = _cascade_views()
-    epochs = {"h1": 0, "h3": 1}
-    at_h1 = roles.resolve_masters(old_db, "h1", {u: v for u, v in logins.items() if u != "h1"}, epochs)
-    at_h3 = roles.resolve_masters(new_db, "h3", {u: v for u, v in logins.items() if u != "h3"}, epochs)
+    at_h1 = roles.resolve_masters(old_db, "h1", {u: v for u, v in logins.items() if u != "h1"})
+    at_h3 = roles.resolve_masters(new_db, "h3", {u: v for u, v in logins.items() if u != "h3"}, replaced="h1")
     assert (at_h1.action, at_h3.action) == (roles.STAND_DOWN, roles.RECOVER), (at_h1.why, at_h3.why)
     assert at_h3.others == ("h1",)
 
 
-def test_equal_epochs_are_broken_by_the_smallest_uuid_on_both_sides():
+def test_the_cascade_settles_even_if_the_record_was_never_written():
     old_db, new_db, logins = _cascade_views()
-    epochs = {"h1": 2, "h3": 2}
-    at_h1 = roles.resolve_masters(old_db, "h1", {u: v for u, v in logins.items() if u != "h1"}, epochs)
-    at_h3 = roles.resolve_masters(new_db, "h3", {u: v for u, v in logins.items() if u != "h3"}, epochs)
-    assert (at_h1.action, at_h3.action) == (roles.RECOVER, roles.STAND_DOWN)
+    answers = [roles.resolve_masters(db, me, {u: v for u, v in logins.items() if u != me}, tie_due=True).action
+               for db, me in ((old_db, "h1"), (new_db, "h3"))]
+    assert sorted(answers) == sorted([roles.RECOVER, roles.STAND_DOWN])
 
 
-def test_an_unread_epoch_falls_back_to_the_evidence_rules():
-    old_db, _new_db, logins = _cascade_views()
-    got = roles.resolve_masters(old_db, "h1", {u: v for u, v in logins.items() if u != "h1"},
-                                {"h1": 0, "h3": None})
-    assert got.action == roles.STAND_DOWN and "takeover slave" in got.why
+def test_tie_break_is_due_after_three_cycles_only():
+    from core_builders import policy
+
+    pol = policy(MONITOR_DELAY=2, XAPI_COUNT=2, XE_TIMEOUT=3, XAPI_DELAY=1)
+    assert not roles.tie_break_due(None, 1000.0, pol)
+    assert not roles.tie_break_due(1000.0, 1029.0, pol)
+    assert roles.tie_break_due(1000.0, 1030.0, pol)
 
 
-def test_epoch_text_and_the_next_epoch():
-    assert [roles.parse_epoch(t) for t in (None, "", "x", "-3", " 7 ")] == [0, 0, 0, 0, 7]
-    assert roles.next_epoch(0) == 1 and roles.next_epoch(7) == 8
+def test_takeover_record_text():
+    assert roles.parse_takeover(None) == roles.TakeoverRecord(0, None)
+    assert roles.parse_takeover("x y") == roles.TakeoverRecord(0, None)
+    assert roles.parse_takeover("3 h1") == roles.TakeoverRecord(3, "h1")
+    assert roles.next_takeover("", "h1") == "1 h1"
+    assert roles.next_takeover("1 h1", "h3") == "2 h3"
+    assert roles.next_takeover("2 h3", "h3") == "2 h3"  # a resumed takeover writes the same record

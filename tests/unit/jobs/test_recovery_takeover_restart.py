@@ -44,24 +44,24 @@ def _host1_dies_host2_takes_over(pool):
     victims = sorted(v["name_label"] for v in pool.status()["vms"] if v["running_on"] == ["host1"])
     assert victims
     pool.fault("power-off", "host1")
-    ops.emergency_transition(new["address"], "root", pool.password, 5.0)
-    assert ops.wait_until_master(new["address"], "root", pool.password, time.monotonic() + 30)
+    ops.emergency_transition(new["root"], 5.0)
+    assert ops.wait_until_master(new["root"], time.monotonic() + 30)
     return old, new, victims
 
 
-def _env_of_host2(pool, tmp_path, store, log):
+def _env_of_host2(pool, store, log, platform=True):
+    """host2's takeover environment; its platform too unless `platform` is False (the restart probes quorum)."""
     config = build_effective(OTHER, {}, hostname="host2")
-    platform = get_platform(str(tmp_path / "pool" / "hosts" / "host2"))  # the restart probes quorum first
     new = pool.host("host2")
-    return takeover.Env(str(tmp_path / "host2"), config, config.policy(), store, log, new["uuid"],
-                        new["address"], ("root", pool.password), platform)
+    return takeover.Env(new["root"], config, config.policy(), store, log, new["uuid"], new["address"],
+                        get_platform(new["root"]) if platform else None)
 
 
 def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_lock(pool, tmp_path):
     old, _new, victims = _host1_dies_host2_takes_over(pool)
     store = StateStore(str(tmp_path / "host2"))
     log = RecordingLog()
-    env = _env_of_host2(pool, tmp_path, store, log)
+    env = _env_of_host2(pool, store, log)
     try:
         ops.recover_slaves(env.master(), timeout=10)
         view = takeover._fresh_view(env, _cached(env))
@@ -102,7 +102,7 @@ def test_a_self_fencing_or_minority_new_master_restarts_nothing(pool, tmp_path, 
     else:
         pool.fault("power-off", "host3")  # 1 of 3 hosts left
     log = RecordingLog()
-    env = _env_of_host2(pool, tmp_path, store, log)
+    env = _env_of_host2(pool, store, log)
     try:
         view = takeover._fresh_view(env, _cached(env))
         plan = [a for a in fencing.release_plan(view, old["uuid"], env.policy, fencing.PROOF_FENCED)
@@ -116,18 +116,19 @@ def test_a_self_fencing_or_minority_new_master_restarts_nothing(pool, tmp_path, 
     assert not [vm for vm in pool.status()["vms"] if vm["name_label"] in victims and vm["running_on"]]
 
 
-def test_the_new_master_writes_the_next_takeover_epoch(pool, tmp_path):
-    """Issue 19 item 1: the epoch is what lets two masters agree which one is newer."""
+def test_the_new_master_records_whom_it_replaced(pool, tmp_path):
+    """Issue 19 item 1: the record is how the new master knows it may recover the old one."""
     new = pool.host("host2")
     pool.fault("power-off", "host1")
-    ops.emergency_transition(new["address"], "root", pool.password, 5.0)
-    config = build_effective(OTHER, {}, hostname="host2")
+    ops.emergency_transition(new["root"], 5.0)
     log = RecordingLog()
-    env = takeover.Env(str(tmp_path / "host2"), config, config.policy(), StateStore(str(tmp_path / "host2")), log,
-                       new["uuid"], new["address"], ("root", pool.password), None)
+    env = _env_of_host2(pool, StateStore(str(tmp_path / "host2")), log, platform=False)
+    env.old_master = pool.host("host1")["uuid"]
     try:
         outcome = takeover._await_master(env, A.WaitUntilMaster(why="t", deadline=env.clock() + 30))
         assert outcome == "ok", log.lines
-        assert ops.read_epoch(env.master()) == "1"
+        assert ops.read_takeover(env.master()) == "1 " + env.old_master
+        takeover._await_master(env, A.WaitUntilMaster(why="resumed", deadline=env.clock() + 30))
+        assert ops.read_takeover(env.master()) == "1 " + env.old_master  # a resumed run writes the same
     finally:
         env.close()
