@@ -132,3 +132,26 @@ def test_the_new_master_records_whom_it_replaced(pool, tmp_path):
         assert ops.read_takeover(env.master()) == "1 " + env.old_master  # a resumed run writes the same
     finally:
         env.close()
+
+
+def test_the_last_check_stops_a_second_transition_when_a_peer_already_answers_as_master(pool, tmp_path):
+    """Issue 13 finding 3: a slave that believes it is the takeover slave finds host3 already master."""
+    store = StateStore(str(tmp_path / "host2"))
+    log = RecordingLog()
+    env = _env_of_host2(pool, store, log)
+    try:
+        cached = _cached(env)  # host2's view while host1 was master
+    finally:
+        env.close()
+    pool.fault("power-off", "host1")
+    third = pool.host("host3")
+    ops.emergency_transition(third["root"], 5.0)
+    assert ops.wait_until_master(third["root"], time.monotonic() + 30)
+    env = _env_of_host2(pool, store, log)
+    env.answered = frozenset({third["uuid"]})
+    try:
+        assert takeover._transition(env, cached) == "aborted", log.lines
+    finally:
+        env.close()
+    assert any("no emergency transition" in text and "answers as master" in text for _level, text in log.lines)
+    assert not ops.is_master_now(pool.host("host2")["root"], 2.0)
