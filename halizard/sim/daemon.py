@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ from halizard.sim.control import start_control
 from halizard.sim.local_socket import start_local_sockets
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.server import close_all, start_servers
+from halizard.sim.tls import pool_certificate, server_context
 
 POOL_FILE = "pool.json"
 PID_FILE = "sim.pid"
@@ -39,8 +41,9 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, outer_password=None):
         self.directory = directory
+        self.outer_password = outer_password
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -74,6 +77,8 @@ class RunningPool(object):
             "password": self.spec.password,
             "control_url": self.control_url,
             "outer_url": self.outer_url,
+            # the outer dom0's own root password (not the pool's), for XVM's FENCE_PASSWD
+            "outer_password": self.outer_password,
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
@@ -142,7 +147,8 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
     try:
         control = start_control(pool, block.control_address, on_shutdown=on_shutdown)
         started.append(control)
-        outer = start_outer(pool, spec.password, block.outer_address)
+        outer_password = secrets.token_urlsafe(12)
+        outer = start_outer(pool, outer_password, block.outer_address, server_context(*pool_certificate(directory)))
         started.append(outer)
         bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
@@ -159,7 +165,7 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         if closer is not None:
             closer()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, outer_password)
 
 
 def _start_bmcs(pool, block, control_url):

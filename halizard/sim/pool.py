@@ -96,6 +96,7 @@ class SimPool(object):
         self._epochs = 0
         self.promote_at = {}
         self.local_sessions = {}
+        self.clear_password_logins = []  # TCP (plain HTTP) logins that carried a password: must stay empty
         self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
         self.synced = {}  # slave uuid -> copy of its master's database when it lost contact
         self.tasks_running = 0
@@ -123,6 +124,7 @@ class SimPool(object):
             if local:
                 value = unix_socket.serve(self, host_uuid, method, list(params))
             else:
+                unix_socket.note_clear_password(self, host_uuid, method, params, client_addr)
                 value = self._dispatch(host_uuid, method, list(params), client_addr)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
@@ -698,7 +700,8 @@ class SimPool(object):
                             "paused_on": sorted(self.world.hosts[h].name_label
                                                 for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
-            return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
+            return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
+                    "clear_password_logins": list(self.clear_password_logins)}
 
     def describe(self):
         """The hosts and vms parts of pool.json."""

@@ -25,7 +25,7 @@ def use_xvm(sc, hosts=None):
                 handle.write("%s:%s\n" % (h["uuid"], outer_vm_uuid(h["uuid"])))
     outer = sc.pool.json["outer_url"].split("//", 1)[-1].rstrip("/")
     sc.set_config(FENCE_METHOD="XVM", FENCE_IPADDRESS=outer,
-                  FENCE_PASSWD=sc.pool.password)
+                  FENCE_PASSWD=sc.pool.json["outer_password"])
 
 
 def use_script(sc, name, body):
