@@ -96,13 +96,10 @@ class _BoundHTTPConnection(http.client.HTTPConnection):
 
 def _bound_https(host, source, timeout):
     """HTTPS to a simulated endpoint (self-signed pool certificate: not verified)."""
-    import ssl
+    from halizard.xapi.transport import unverified_context
 
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     return http.client.HTTPSConnection(host, timeout=timeout, source_address=(source, 0) if source else None,
-                                       context=context)
+                                       context=unverified_context())
 
 
 class BoundTransport(xmlrpc.client.Transport):
