@@ -103,7 +103,7 @@ def configure(document):
     from halizard.config import pool_store, schema
 
     outer = document["outer_url"].split("//", 1)[-1].rstrip("/")
-    values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["password"])
+    values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["outer_password"])
     session = master_session(document)
     try:
         x = session.xenapi
