@@ -11,6 +11,7 @@ import re
 import socket
 
 import pytest
+from sim_wait import wait_until
 from xml.sax.saxutils import escape
 
 from halizard.sim import jsonrpc, xmlwire
@@ -163,3 +164,22 @@ def test_json_20_params_may_be_absent_or_an_object():
     assert jsonrpc.decode_call(b'{"jsonrpc": "2.0", "method": "m", "id": 1}').params == []
     assert jsonrpc.decode_call(b'{"jsonrpc": "2.0", "method": "m", "params": null, "id": "i"}').params == []
     assert jsonrpc.decode_call(b'{"jsonrpc": "2.0", "method": "m", "params": {"a": 1}, "id": 1}').params == [{"a": 1}]
+
+
+def test_underscore_names_are_served_but_not_listed(inproc_pool):
+    """xapi's dispatcher matches `<class>_<message>` beside `<class>.<message>`, also after `Async.`."""
+    pool = inproc_pool(hosts=2, vms=2)
+    session = pool.xenapi_session()
+    x = session.xenapi
+    vm = x.VM.get_by_name_label("vm001")[0]
+    assert x.VM_get_power_state(vm) == "Running"
+    assert set(getattr(x.event, "from")(["pool"], "", 0.0)) == set(x.event_from(["pool"], "", 0.0))
+    x.VM_hard_shutdown(vm)
+    task = x.Async.VM_start(vm, False, False)
+    assert task.startswith("OpaqueRef:")
+    assert wait_until(lambda: x.task.get_status(task) != "pending")
+    assert x.task.get_status(task) == "success" and x.task.get_result(task) == "<value></value>"
+    assert x.VM.get_power_state(vm) == "Running"
+    names = session.system.listMethods()
+    assert "event.from" in names and "event_from" not in names and "Async.VM.start" in names
+    assert all("." in name[len("Async."):] if name.startswith("Async.") else "." in name for name in names)
