@@ -466,14 +466,15 @@ class SimPool(object):
         """Whether a packet from client_addr leaves its host at all (outside callers always can).
 
         An unplugged host's service keeps running, but its packets never reach an endpoint that
-        stands outside the pool (the outer dom0). (A powered-off host runs nothing: power-off kills
-        its registered service.)
+        stands outside the pool (the outer dom0); a powered-off host sends nothing (power-off also
+        kills its registered service, but a test may still send from its address).
         """
         with self._lock:
             uuid = self.world.host_of_address(client_addr)
             if uuid is None:
                 return True
-            return self.world.node(uuid).link_up
+            truth = self.world.node(uuid)
+            return truth.power == "on" and truth.link_up
 
     def host_answers_master(self, master_uuid, host_ref):
         """Whether the host behind host_ref answers its master's xapi (HOST_IS_LIVE)."""
