@@ -146,8 +146,6 @@ def _write_roots(pool, control_url):
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
                    shutdown_latency=0.1, bmcs=False):
-    import secrets
-
     from halizard.sim.pool import SimPool
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
@@ -194,8 +192,6 @@ def _start_bmcs(pool, block, control_url):
     Only when asked for (`sim up --bmcs`): a BMC child costs a Python start and
     pyghmi's import, which most pools (every non-hardware-fencing test) never use.
     """
-    import secrets
-
     if not available():
         raise BmcError("simulated BMCs need pyghmi (the test extra: pip install -e '.[test]')")
 
