@@ -313,6 +313,8 @@ def _print_up(directory, document):
     for host in document["hosts"]:
         print("  %-8s %-15s %s" % (host["name_label"], host["address"], host["root"]))
     print("  control %s  outer dom0 %s" % (document["control_url"], document["outer_url"]))
+    if document.get("gateway"):
+        print("  gateway %s (answers the reachability probe: a FENCE_HEURISTICS_IPS address)" % document["gateway"])
     bmcs = document.get("bmcs") or {}
     if bmcs:
         first = sorted(entry["address"] for entry in bmcs.values())[0]
