@@ -104,10 +104,9 @@ def test_partitions_never_cut_off_the_outer_dom0(pool):
     assert len(session.xenapi.VM.get_all()) == 3
 
 
-@pytest.mark.parametrize("fault", ["power-off", "link-down"])
-def test_a_dead_or_unplugged_host_cannot_reach_the_outer_dom0(pool, fault):
-    """Its leftover supervisor keeps running in the test machine; its calls must never arrive."""
-    pool.fault(fault, "host2")
+def test_an_unplugged_host_cannot_reach_the_outer_dom0(pool):
+    """Its service keeps running (a powered-off host's is killed, so only the unplugged one can try)."""
+    pool.fault("link-down", "host2")
     session = XenAPI.Session(pool.json["outer_url"],
                              transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"]))
     with pytest.raises((OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)):
