@@ -28,8 +28,10 @@ VM_ACTIONS = ("crash-vm", "pause-vm", "unpause-vm")
 VM_HOST_ACTIONS = ("leave-paused",)
 HOST_SECONDS_ACTIONS = ("freeze",)
 GROUP_ACTIONS = ("partition",)
+PAIR_ACTIONS = ("cut", "cut-oneway")
 BARE_ACTIONS = ("heal",)
-ACTIONS = HOST_ACTIONS + VM_ACTIONS + VM_HOST_ACTIONS + HOST_SECONDS_ACTIONS + GROUP_ACTIONS + BARE_ACTIONS
+ACTIONS = (HOST_ACTIONS + VM_ACTIONS + VM_HOST_ACTIONS + HOST_SECONDS_ACTIONS + GROUP_ACTIONS + PAIR_ACTIONS
+           + BARE_ACTIONS)
 
 DESCRIPTION = """\
 Simulated XCP-ng / XenServer pool: one XAPI endpoint per simulated host, each
@@ -61,9 +63,18 @@ XAPI database (what the master believes).
             freeze HOST SECONDS        (the whole dom0 stops: its xapi calls and network probes
                                         hang, its service is SIGSTOPped; its guests keep running;
                                         after SECONDS it resumes where it was)
-            partition GROUP GROUP...   (each GROUP: host names joined by commas)
-            heal                       (ends every partition)
-  status  hosts (power, xapi, role, service, frozen), VMs (database vs. ground truth), violations
+            partition GROUP GROUP...   (each GROUP: host names joined by commas; names left
+                                        out, the gateway included, form one more group)
+            cut A B                    (only the link between A and B is down, both ways;
+                                        each still reaches the others)
+            cut-oneway A B             (A's packets do not reach B; B's still reach A)
+            heal                       (ends every partition and every cut; link-down
+                                        stays until link-up)
+          "gateway" names the pool's gateway (pool.json "gateway", it answers the
+          reachability probe: use it in FENCE_HEURISTICS_IPS) in partition, cut,
+          cut-oneway, power-off, power-on, reboot, link-down and link-up.
+  status  hosts (power, xapi, role, service, frozen), VMs (database vs. ground truth), violations;
+          --json also: cut links, the gateway, XAPI calls served per host and method
   down    stop the pool and free its addresses
 
 Each host's root directory (DIR/hosts/<name>) holds etc/xensource/pool.conf,
@@ -323,6 +334,10 @@ def cmd_fault(args):
         raise UsageError("ha-lizard sim fault %s needs a VM name and a host name" % action)
     if action in HOST_SECONDS_ACTIONS:
         _check_freeze(targets)
+    if action in PAIR_ACTIONS and len(targets) != 2:
+        raise UsageError("ha-lizard sim fault %s needs exactly two names (e.g. host1 host2)" % action)
+    if action in PAIR_ACTIONS and targets[0] == targets[1]:
+        raise UsageError("ha-lizard sim fault %s: cannot cut %s from itself" % (action, targets[0]))
     if action in GROUP_ACTIONS and len(targets) < 2:
         raise UsageError("ha-lizard sim fault partition needs at least two groups (e.g. host1 host2,host3)")
     if any(not target.strip() for target in targets):
@@ -396,6 +411,13 @@ def format_status(status):
         lines.append("%-12s %-11s %-10s %s" % (vm["name_label"], vm["power_state"],
                                                _where(vm.get("resident_on"), names), running))
     lines.append("")
+    gateway = status.get("gateway")
+    if gateway:
+        lines.append("gateway: %s %s%s" % (gateway["address"], gateway["power"],
+                                           "" if gateway.get("link", "up") == "up" else " (link down)"))
+    cuts = status.get("cuts") or []
+    if cuts:
+        lines.append("cut links: " + ", ".join("%s->%s" % (cut["from"], cut["to"]) for cut in cuts))
     violations = status.get("violations") or []
     if not violations:
         lines.append("violations: none")

@@ -19,7 +19,10 @@ from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
+from halizard.sim.local_socket import start_local_sockets
+from halizard.sim.links import GATEWAY
 from halizard.sim.outer import outer_vm_uuid, start_outer
+from halizard.sim.probe import ProbeServer
 from halizard.sim.server import close_all, start_servers
 
 POOL_FILE = "pool.json"
@@ -38,9 +41,11 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
+                 gateway=None):
         self.directory = directory
         self.token = token
+        self.gateway = gateway
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -79,6 +84,8 @@ class RunningPool(object):
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
+            # answers the reachability probe like a router would (FENCE_HEURISTICS_IPS); fault target "gateway"
+            "gateway": described.get("gateway"),
             # each host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py): address, port, user, password
             "bmcs": dict(self.bmcs.entries) if self.bmcs is not None else {},
         }
@@ -90,7 +97,7 @@ class RunningPool(object):
         self.stopped.set()
         self.pool.close()  # each host's service first, while its pool still answers
         self.servers.close()
-        close_all([self.control, self.outer])
+        close_all([server for server in (self.control, self.outer, self.gateway) if server is not None])
         if self.bmcs is not None:
             self.bmcs.close()
 
@@ -147,19 +154,31 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
+        gateway = _start_gateway(pool, block.gateway_address)
+        started.append(gateway)
         bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
             started.append(bmcs)
         _write_roots(pool, control.url)
         servers = start_servers(pool, report=report)
         started.append(servers)
+        start_local_sockets(pool, servers, report=report)
         if bmcs is not None:
             bmcs.wait_ready()
     except BaseException:
         close_all(started)
         pool.close()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway)
+
+
+def _start_gateway(pool, address):
+    """The pool's gateway: its reachability endpoint on the probe port (links.py decides who reaches it)."""
+    pool.add_gateway(address)
+    server = ProbeServer(address, PROBE_PORT, pool, GATEWAY)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="probe-gateway",
+                     daemon=True).start()
+    return server
 
 
 def _start_bmcs(pool, block, control_url):

@@ -17,21 +17,24 @@ import os
 import threading
 import time
 import uuid as uuidlib
-import xmlrpc.client
 
 from halizard import paths
-from halizard.sim import apidesc, roots
+from halizard.sim import apidesc, roots, xmlwire
 from halizard.sim import services as services_mod
 from halizard.sim.api import registry as registry_mod
+from halizard.sim.api import unix_socket
 from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, marker_key,
                                      set_resident, set_vbds_attached)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
+from halizard.sim.links import GATEWAY
 from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
-                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused", "freeze")
+                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused",
+                 "freeze", "cut", "cut-oneway")
+GATEWAY_ACTIONS = ("power-off", "power-on", "reboot", "link-down", "link-up")  # the gateway runs no xapi, no disk
 OUTSIDE = None  # reachability source for clients that are not simulated hosts
 PROTECTED_KEY = "sim-protected"
 ANSWER_GRACE = 0.2  # seconds a restarting xapi still answers the call that restarted it
@@ -68,6 +71,7 @@ class Call(object):
         self.db = None
         self.master_uuid = None
         self.task = None
+        self.preauth = False  # came through the host's Unix socket: local root, no password asked
 
 
 class SimPool(object):
@@ -102,6 +106,8 @@ class SimPool(object):
         self.tasks_running = 0
         self.services = services_mod.Services()  # each host's registered service process (services.py)
         self._thaws = {}  # host uuid -> the threading.Timer that ends its freeze
+        self._calls = {h.name_label: {} for h in spec.hosts}  # host name -> {method: count} its xapi answered
+        self._calls_lock = threading.Lock()
         for host_uuid, host in self.host_specs.items():
             self.world.add_host(host_uuid, host.name_label, host.address)
         for name, vm_uuid in self.vm_by_name.items():
@@ -117,20 +123,44 @@ class SimPool(object):
         self.handlers = reg.handlers
 
     # ------------------------------------------------------------------ wire
-    def handle(self, host_uuid, method, params, client_addr="127.0.0.1"):
-        """Serve one XML-RPC call arriving at host_uuid; returns the XAPI answer dict."""
+    def handle(self, host_uuid, method, params, client_addr="127.0.0.1", local=False):
+        """Serve one call arriving at host_uuid; returns the XAPI answer dict.
+
+        The one dispatch point of every transport: each call answered here
+        (success or failure) is counted for status "calls".
+        local: it came through the host's Unix socket (halizard.sim.local_socket).
+        """
         try:
-            value = self._dispatch(host_uuid, method, list(params), client_addr)
+            if local:
+                value = unix_socket.serve(self, host_uuid, method, list(params))
+            else:
+                value = self._dispatch(host_uuid, method, list(params), client_addr)
+            self._count(host_uuid, method)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
+            self._count(host_uuid, method)
             return {"Status": "Failure", "ErrorDescription": exc.description}
         except XapiUnavailable:
             raise
         except Exception as exc:  # a simulator bug must still answer like XAPI, never leak a secret
+            self._count(host_uuid, method)
             text = ("%s: %s" % (type(exc).__name__, exc)).replace(self.spec.password, "***")
             return {"Status": "Failure", "ErrorDescription": ["INTERNAL_ERROR", text]}
         finally:
             self._notify()
+
+    def _count(self, host_uuid, method):
+        host = self.host_specs.get(host_uuid)
+        name = host.name_label if host is not None else str(host_uuid)
+        key = method if isinstance(method, str) else repr(method)
+        with self._calls_lock:
+            per_host = self._calls.setdefault(name, {})
+            per_host[key] = per_host.get(key, 0) + 1
+
+    def calls(self):
+        """{host name: {method: count}}: the calls each host's xapi answered since the pool started."""
+        with self._calls_lock:
+            return {name: dict(counts) for name, counts in self._calls.items()}
 
     def method_names(self):
         """Every wire name served (system.listMethods)."""
@@ -139,7 +169,7 @@ class SimPool(object):
         names.add("system.listMethods")
         return sorted(names)
 
-    def _dispatch(self, host_uuid, method, params, client_addr):
+    def _dispatch(self, host_uuid, method, params, client_addr, preauth=False):
         if not isinstance(method, str):
             raise XapiError("MESSAGE_METHOD_UNKNOWN", repr(method))
         is_async = method.startswith("Async.")
@@ -154,6 +184,7 @@ class SimPool(object):
         with self._lock:
             self._tick()
             call = self._admit(host_uuid, handler, params, client_addr, method)
+            call.preauth = preauth
             args = params[1:] if handler.session else params
             if is_async:
                 return self._spawn_task(call, handler, args, method)
@@ -261,14 +292,13 @@ class SimPool(object):
         return self.dbs.get(self.master_of[host_uuid])
 
     def _write_root(self, host_uuid):
-        """Directories, pool.conf, inventory, credentials and name of a host root (roots.py formats)."""
+        """Directories, pool.conf, inventory and name of a host root (roots.py formats)."""
         host = self.host_specs[host_uuid]
         if not host.root:
             return
         for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
             os.makedirs(os.path.join(host.root, sub), exist_ok=True)
         self._write_pool_conf(host_uuid)
-        roots.write_credentials(host.root, self.spec.password)
         roots.update_sim_marker(host.root, name_label=host.name_label)
         inventory = paths.under(host.root, paths.INVENTORY)
         if not os.path.exists(inventory):
@@ -436,12 +466,15 @@ class SimPool(object):
         """Whether a packet from client_addr leaves its host at all (outside callers always can).
 
         An unplugged host's service keeps running, but its packets never reach an endpoint that
-        stands outside the pool (the outer dom0). (A powered-off host runs nothing: power-off kills
-        its registered service.)
+        stands outside the pool (the outer dom0); a powered-off host sends nothing (power-off also
+        kills its registered service, but a test may still send from its address).
         """
         with self._lock:
             uuid = self.world.host_of_address(client_addr)
-            return uuid is None or self.world.hosts[uuid].link_up
+            if uuid is None:
+                return True
+            truth = self.world.node(uuid)
+            return truth.power == "on" and truth.link_up
 
     def host_answers_master(self, master_uuid, host_ref):
         """Whether the host behind host_ref answers its master's xapi (HOST_IS_LIVE)."""
@@ -489,6 +522,8 @@ class SimPool(object):
                     self.dirty.setdefault(host_uuid, False)
             elif action == "partition":
                 self._partition(targets)
+            elif action in ("cut", "cut-oneway"):
+                self._cut(action, targets)
             elif action in ("crash-vm", "pause-vm", "unpause-vm"):
                 if not targets:
                     raise SimUsageError("%s needs at least one VM name" % action)
@@ -508,8 +543,15 @@ class SimPool(object):
             else:
                 if not targets:
                     raise SimUsageError("%s needs at least one host name" % action)
-                for host_uuid in [self._host_uuid(name) for name in targets]:
-                    self._host_fault(action, host_uuid)
+                nodes = [self._node_id(name) for name in targets]
+                if GATEWAY in nodes and action not in GATEWAY_ACTIONS:
+                    raise SimUsageError("%s does not apply to the gateway (only %s)" % (
+                        action, ", ".join(GATEWAY_ACTIONS)))
+                for node in nodes:
+                    if node == GATEWAY:
+                        self._gateway_fault(action)
+                    else:
+                        self._host_fault(action, node)
             self._tick()
             self._sync_check()
         self._notify()
@@ -520,6 +562,15 @@ class SimPool(object):
         if name in self.host_specs:
             return name
         raise SimUsageError("unknown host %r" % (name,))
+
+    def _node_id(self, name):
+        """A host uuid, or GATEWAY for the pool's gateway (when it has one)."""
+        if name == GATEWAY and self.world.gateway is not None:
+            return GATEWAY
+        return self._host_uuid(name)
+
+    def _node_name(self, node_id):
+        return self.world.node(node_id).name_label
 
     def _vm_uuid(self, name):
         if name in self.vm_by_name:
@@ -538,13 +589,39 @@ class SimPool(object):
                 raise SimUsageError("empty partition group %r" % (arg,))
             group = []
             for name in names:
-                host_uuid = self._host_uuid(name)
+                host_uuid = self._node_id(name)
                 if host_uuid in seen:
                     raise SimUsageError("host %s is in two partition groups" % name)
                 seen.add(host_uuid)
                 group.append(host_uuid)
             groups.append(group)
         self.world.partition(groups)
+
+    def _cut(self, action, targets):
+        """cut A B: the link between A and B is down both ways; cut-oneway A B: A's packets miss B."""
+        if len(targets) != 2:
+            raise SimUsageError("%s needs two names (hosts or the gateway), e.g. '%s host1 host2'" % (action, action))
+        src, dst = self._node_id(targets[0]), self._node_id(targets[1])
+        if src == dst:
+            raise SimUsageError("%s: cannot cut %s from itself" % (action, targets[0]))
+        self.world.links.cut(src, dst, both_ways=action == "cut")
+
+    def _gateway_fault(self, action):
+        """The gateway only powers off/on and loses/regains its link (it runs no xapi, no VMs)."""
+        truth = self.world.gateway
+        if action in ("power-off", "power-on"):
+            truth.power = "on" if action == "power-on" else "off"
+        elif action == "reboot":
+            truth.power = "on"
+        elif action in ("link-down", "link-up"):
+            truth.link_up = action == "link-up"
+
+    def add_gateway(self, address):
+        """Give the pool a gateway at `address` (answers the reachability probe; fault target 'gateway')."""
+        with self._lock:
+            if address in self.world.by_address:
+                raise SimUsageError("address %s is already a host's" % address)
+            self.world.add_gateway(address)
 
     def _host_fault(self, action, host_uuid):
         truth = self.world.hosts[host_uuid]
@@ -750,7 +827,13 @@ class SimPool(object):
                             "paused_on": sorted(self.world.hosts[h].name_label
                                                 for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
-            return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
+            document = {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
+                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls()}
+            gateway = self.world.gateway
+            if gateway is not None:
+                document["gateway"] = {"address": gateway.address, "power": gateway.power,
+                                       "link": "up" if gateway.link_up else "down"}
+            return document
 
     def describe(self):
         """The hosts and vms parts of pool.json."""
@@ -759,7 +842,8 @@ class SimPool(object):
                       "address": self.host_specs[u].address, "root": self.host_specs[u].root}
                      for u in self.host_uuids]
             vms = [{"name_label": name, "uuid": vm_uuid} for name, vm_uuid in self.vm_by_name.items()]
-            return {"hosts": hosts, "vms": vms}
+            gateway = self.world.gateway
+            return {"hosts": hosts, "vms": vms, "gateway": gateway.address if gateway is not None else None}
 
     # ------------------------------------------------- simulated platform
     def local_domains(self, host_uuid):
@@ -895,10 +979,5 @@ def _freeze_seconds(text):
 
 
 def encode_result(value):
-    """A task result as XAPI stores it: the XML-RPC encoding of the value ('' for void)."""
-    if value == "" or value is None:
-        return ""
-    text = xmlrpc.client.dumps((value,))
-    start = text.index("<value>")
-    end = text.rindex("</value>") + len("</value>")
-    return text[start:end]
+    """A task result as XAPI stores it: xapi's XML-RPC text of the value (`<value></value>` for void)."""
+    return xmlwire.value("" if value is None else value)
