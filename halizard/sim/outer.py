@@ -61,7 +61,7 @@ class OuterDom0(object):
         }
 
     def caller_can_send(self, address):
-        """False for a simulated host that has lost its link (its calls never arrive)."""
+        """False for a simulated host that is powered off or has lost its link (its calls never arrive)."""
         return self._pool.can_send(address)
 
     # --- dispatch -------------------------------------------------------
@@ -179,7 +179,7 @@ class _OuterHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         if not self.server.dom0.caller_can_send(self.client_address[0]):
-            self.close_connection = True  # a cut-off host's packets never arrive: no answer
+            self.close_connection = True  # a dead or cut-off host's packets never arrive: no answer
             return
         try:
             size = int(self.headers.get("Content-Length", "-1"))

@@ -104,9 +104,10 @@ def test_partitions_never_cut_off_the_outer_dom0(pool):
     assert len(session.xenapi.VM.get_all()) == 3
 
 
-def test_an_unplugged_host_cannot_reach_the_outer_dom0(pool):
-    """Its service keeps running (a powered-off host's is killed, so only the unplugged one can try)."""
-    pool.fault("link-down", "host2")
+@pytest.mark.parametrize("fault", ["power-off", "link-down"])
+def test_a_dead_or_unplugged_host_cannot_reach_the_outer_dom0(pool, fault):
+    """A powered-off host sends nothing (its service is killed); an unplugged one's packets never leave it."""
+    pool.fault(fault, "host2")
     session = XenAPI.Session(pool.json["outer_url"],
                              transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"]))
     with pytest.raises((OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)):
