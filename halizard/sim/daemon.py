@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -19,10 +20,12 @@ from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
+from halizard.sim.local_socket import start_local_sockets
 from halizard.sim.links import GATEWAY
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.probe import ProbeServer
 from halizard.sim.server import close_all, start_servers
+from halizard.sim.tls import pool_certificate, server_context
 
 POOL_FILE = "pool.json"
 PID_FILE = "sim.pid"
@@ -40,9 +43,12 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, gateway=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
+                 gateway=None, outer_password=None):
         self.directory = directory
+        self.token = token
         self.gateway = gateway
+        self.outer_password = outer_password
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -75,7 +81,11 @@ class RunningPool(object):
         return {
             "password": self.spec.password,
             "control_url": self.control_url,
+            # needed to register a host's service (`sim service`): the control endpoint then runs it
+            "control_token": self.token,
             "outer_url": self.outer_url,
+            # the outer dom0's own root password (not the pool's), for XVM's FENCE_PASSWD
+            "outer_password": self.outer_password,
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
@@ -90,13 +100,11 @@ class RunningPool(object):
         if self.stopped.is_set():
             return
         self.stopped.set()
+        self.pool.close()  # each host's service first, while its pool still answers
         self.servers.close()
         close_all([server for server in (self.control, self.outer, self.gateway) if server is not None])
         if self.bmcs is not None:
             self.bmcs.close()
-        closer = getattr(self.pool, "close", None)
-        if closer is not None:
-            closer()
 
 
 def host_root(directory, name_label):
@@ -142,11 +150,13 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
     pool = SimPool(spec)
+    token = secrets.token_hex(16)
     started = []
     try:
-        control = start_control(pool, block.control_address, on_shutdown=on_shutdown)
+        control = start_control(pool, block.control_address, on_shutdown=on_shutdown, token=token)
         started.append(control)
-        outer = start_outer(pool, spec.password, block.outer_address)
+        outer_password = secrets.token_urlsafe(12)
+        outer = start_outer(pool, outer_password, block.outer_address, server_context(*pool_certificate(directory)))
         started.append(outer)
         gateway = _start_gateway(pool, block.gateway_address)
         started.append(gateway)
@@ -156,15 +166,15 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         _write_roots(pool, control.url)
         servers = start_servers(pool, report=report)
         started.append(servers)
+        start_local_sockets(pool, servers, report=report)
         if bmcs is not None:
             bmcs.wait_ready()
     except BaseException:
         close_all(started)
-        closer = getattr(pool, "close", None)
-        if closer is not None:
-            closer()
+        pool.close()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, gateway=gateway)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway,
+                       outer_password=outer_password)
 
 
 def _start_gateway(pool, address):
@@ -182,8 +192,6 @@ def _start_bmcs(pool, block, control_url):
     Only when asked for (`sim up --bmcs`): a BMC child costs a Python start and
     pyghmi's import, which most pools (every non-hardware-fencing test) never use.
     """
-    import secrets
-
     if not available():
         raise BmcError("simulated BMCs need pyghmi (the test extra: pip install -e '.[test]')")
 
@@ -236,6 +244,7 @@ def _parse(argv):
     parser.add_argument("--fuse", type=float, default=10.0)
     parser.add_argument("--shutdown-latency", type=float, default=0.1)
     parser.add_argument("--bmcs", action="store_true", help="a simulated IPMI BMC per host")
+    parser.add_argument("--services", action="store_true", help="run each host's ha-lizard service (services.py)")
     return parser.parse_args(argv)
 
 
@@ -263,9 +272,13 @@ def main(argv=None):
         return 1
     try:
         roots.atomic_write(os.path.join(directory, PID_FILE), "%d\n" % os.getpid())
+        if args.services:
+            for host in running.pool.describe()["hosts"]:
+                running.pool.register_service(host["name_label"])
         write_pool_file(directory, running.document())
-        log("pool up: %d hosts, %d VMs, %s, control %s, outer %s, pid %d"
-            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs", running.control_url,
+        log("pool up: %d hosts, %d VMs, %s, %s, control %s, outer %s, pid %d"
+            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs",
+               "a service per host" if args.services else "no services", running.control_url,
                running.outer_url, os.getpid()))
         pool_file = os.path.join(directory, POOL_FILE)
         while not stop.wait(0.5):

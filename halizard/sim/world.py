@@ -28,6 +28,7 @@ class HostTruth(object):
         self.restart_until = None  # ... until this one
         self.link_up = True
         self.disk_ok = True
+        self.frozen_until = None  # clock time a frozen dom0 resumes (sim fault freeze), None when running
 
 
 class World(object):
@@ -74,6 +75,8 @@ class World(object):
         host = self.hosts[host_uuid]
         if host.power != "on":
             return "down"
+        if self.frozen(host_uuid):
+            return "hung"
         if host.restart_until is not None:
             now = self.clock()
             if now >= host.restart_until:
@@ -81,6 +84,11 @@ class World(object):
             elif host.restart_from is None or now >= host.restart_from:
                 return "down"
         return "hung" if host.hung else "up"
+
+    def frozen(self, node_id):
+        """Whether the host's dom0 is frozen now: its xapi and its network answers hang (never the gateway)."""
+        until = getattr(self.node(node_id), "frozen_until", None)
+        return until is not None and self.clock() < until
 
     def host_of_address(self, address):
         return self.by_address.get(address)
