@@ -115,7 +115,7 @@ def test_partitions_never_cut_off_the_outer_dom0(pool):
 
 @pytest.mark.parametrize("fault", ["power-off", "link-down"])
 def test_a_dead_or_unplugged_host_cannot_reach_the_outer_dom0(pool, fault):
-    """Its leftover supervisor keeps running in the test machine; its calls must never arrive."""
+    """A powered-off host sends nothing (its service is killed); an unplugged one's packets never leave it."""
     pool.fault(fault, "host2")
     session = XenAPI.Session(pool.json["outer_url"],
                              transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"], tls=True))
