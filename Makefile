@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # release, so the default Python builds the editable wheel and pip 21.3 installs it with its deps.
 VENV36 := .venv36
 PY36 := $(VENV36)/bin/python
-PYTHON36_PREFIX = $(shell pyenv prefix 3.6.15 2>/dev/null)
+PYTHON36_PREFIX = $(shell { pyenv prefix 3.6.15 || $${PYENV_ROOT:-$$HOME/.pyenv}/bin/pyenv prefix 3.6.15; } 2>/dev/null)
 # Run on 3.6 (one whole-pool scenario stands for tests/scenarios); the rest of tests/ on the default Python.
 TESTS36 := tests/unit tests/component tests/cli tests/sim tests/scenarios/test_slave_poweroff.py
 
