@@ -48,22 +48,15 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
 from halizard.core import actions as A
-from halizard.core import selffence
+from halizard.core import selffence, timing
 from halizard.probes import clock
 
 STATE = "self-fence"
 END_MARGIN = 0.5       # s kept free before the run's deadline: the run ends by itself, never killed
-PROBE_SLACK = 1.0      # s a probe may overrun its own deadline before it counts as not answering
-LIST_SECONDS = 3.0     # s `xl list` may take in a check; later (or failed) the domains count as running
-
-
-def _probe_seconds(policy):
-    return max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
-
-
-def _check_bound(policy):
-    """Seconds one check may take at most (probes plus local work): the loop's end is planned with it."""
-    return _probe_seconds(policy) * (1 + len(policy.FENCE_HEURISTICS_IPS or ())) + PROBE_SLACK + 1.0
+PROBE_SLACK = timing.PROBE_SLACK
+LIST_SECONDS = timing.DOMAIN_LIST_SECONDS
+_probe_seconds = timing.self_fence_probe_seconds
+_check_bound = timing.self_fence_check_bound
 
 
 def _probe_all(platform, policy, peers, seconds):
@@ -131,6 +124,13 @@ class Reader:
         self._memo = {}
         self._platform = None
         self.end = None  # the run's end in clock.now() time: no wait in a check outlasts it
+        self.watchdog = False  # SELF_FENCE_WATCHDOG is on: each check tells the backstop until when it acts
+
+    def beat(self, valid_until):
+        """Tell the watchdog backstop (halizard.supervisor.watchdog) this job acts until `valid_until`."""
+        if self.watchdog:
+            from halizard.supervisor.watchdog import write_beat
+            write_beat(self.root, valid_until)
 
     def platform(self):
         """This host's platform (simulated or dom0), made once per run."""
@@ -208,6 +208,9 @@ def check(ctx, reader, stored):
 
     config = reader.config()
     interval = _interval(config)
+    reader.watchdog = bool(config.get("SELF_FENCE_WATCHDOG"))
+    if reader.watchdog:
+        reader.beat(clock.now() + timing.beat_window(_any_policy(config)))
     stored = _this_boot(stored)
     fencing = stored.get("stopping_since") is not None
     if config.pool_ha_state() != "true":
@@ -246,7 +249,7 @@ def check(ctx, reader, stored):
             return _go_on(ctx, reader, config, stored, "no pool view to judge from"), interval, bound
         return stored, interval, bound
     return _judge(ctx, reader.role(), self_uuid, hosts, policy, stored, reader.platform(),
-                  reader.end), interval, bound
+                  reader.end, reader.beat), interval, bound
 
 
 def _this_boot(stored):
@@ -263,13 +266,19 @@ def _this_boot(stored):
     return fresh
 
 
-def _go_on(ctx, reader, config, stored, why):
-    """Carry a self-fence in progress on without judging isolation: stop, or reboot at its deadline."""
+def _any_policy(config):
+    """The configuration's Policy without the safety check (stopping VMs is the safe side), else the
+    defaults: what a self-fence in progress and the watchdog beat go on with."""
     from halizard.core.policy import Policy, PolicyError
     try:
-        policy = Policy.from_mapping(config.as_mapping())  # no safety check: stopping VMs is the safe side
+        return Policy.from_mapping(config.as_mapping())
     except PolicyError:
-        policy = Policy()
+        return Policy()
+
+
+def _go_on(ctx, reader, config, stored, why):
+    """Carry a self-fence in progress on without judging isolation: stop, or reboot at its deadline."""
+    policy = _any_policy(config)
     timeout = stored.get("stop_timeout")
     if isinstance(timeout, (int, float)) and timeout > 0:
         policy = dataclasses.replace(policy, SELF_FENCE_STOP_TIMEOUT=float(timeout))
@@ -280,7 +289,7 @@ def _go_on(ctx, reader, config, stored, why):
     decision = selffence.decide(now, policy, link_down_since=None, quorum=None, local_vms=local,
                                 stopping_since=stored["stopping_since"],
                                 reboot_requested=bool(stored.get("reboot_requested")), held=why)
-    _act(ctx, decision, new, now, platform, reader.end)
+    _act(ctx, decision, new, now, platform, reader.end, beat=reader.beat)
     new["nothing_runs"] = local == []
     if new != stored:
         ctx.state.write(STATE, new)
@@ -369,7 +378,7 @@ def _reboot(ctx, new, platform, why):
         ctx.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
 
 
-def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None):
+def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat=None):
     """Measure, decide (core.selffence) and act; returns the state as stored now."""
     from halizard.core import quorum
 
@@ -400,13 +409,13 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None):
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):
         # nothing may run on a self-fenced host, whatever started it
-        _stop_domains(ctx, platform, local, now + policy.SELF_FENCE_STOP_TIMEOUT, "self-fenced")
+        _stop_domains(ctx, platform, local, now + LIST_SECONDS, "self-fenced")
     if any(isinstance(a, A.StopLocalVms) for a in decision.actions) and role == "master" \
             and not stored.get("disabled_self"):
-        _act(ctx, decision, new, now, platform, end, before_stop=lambda: new.update(
+        _act(ctx, decision, new, now, platform, end, beat=beat, before_stop=lambda: new.update(
             disabled_self=_set_enabled(ctx, self_uuid, False, policy)))
     else:
-        _act(ctx, decision, new, now, platform, end)
+        _act(ctx, decision, new, now, platform, end, beat=beat)
     for action in decision.actions:
         if isinstance(action, A.RestartToolstack):
             new["stopping_since"] = None
@@ -434,7 +443,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None):
     return new
 
 
-def _act(ctx, decision, new, now, platform, end=None, before_stop=None):
+def _act(ctx, decision, new, now, platform, end=None, before_stop=None, beat=None):
     """Carry out the self-fence actions (StopLocalVms, RebootSelf) of `decision`, updating `new`.
 
     The domains are destroyed all at once under the self-fence deadline; if any is not confirmed
@@ -451,6 +460,8 @@ def _act(ctx, decision, new, now, platform, end=None, before_stop=None):
                 before_stop()
                 ctx.state.write(STATE, new)
             until = action.deadline if end is None else min(action.deadline, end)
+            if beat is not None:  # the decision is made: the backstop feeds the device until the deadline
+                beat(action.deadline + LIST_SECONDS + 1.0)
             left = _stop_domains(ctx, platform, list(action.vm_uuids), until)
             if left and clock.now() >= action.deadline and not new.get("reboot_requested"):
                 _reboot(ctx, new, platform, "%d domains still run at the self-fence deadline" % len(left))

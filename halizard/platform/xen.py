@@ -4,15 +4,21 @@ Why: the only module that runs host commands. Argument lists only (no shell,
 no VM name ever reaches a command line: domains are addressed by domid), a
 deadline on every command. Tests never call it; they reach SimPlatform.
 """
+import errno
+import fcntl
+import os
 import re
 import shutil
+import struct
 import subprocess
 
 from halizard import hostinfo, paths
-from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
+from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget, Watchdog
 
 XEN_CAPABILITIES = "/proc/xen/capabilities"
 SYSRQ_TRIGGER = "/proc/sysrq-trigger"
+WATCHDOG_DEVICE = "/dev/watchdog"
+WDIOC_SETTIMEOUT = 0xC0045706   # _IOWR('W', 6, int), linux/watchdog.h
 REBOOT_TIMEOUT = 5.0   # `reboot -f -f` does not return when it works
 COMMAND_TIMEOUT = 30.0
 TOOLSTACK_TIMEOUT = 180.0
@@ -62,6 +68,44 @@ def run(argv, timeout=COMMAND_TIMEOUT):
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise PlatformError("%s exited %d: %s" % (argv[0], done.returncode, detail[-1] if detail else ""))
     return done.stdout.decode("utf-8", "replace")
+
+
+class DeviceWatchdog(Watchdog):
+    """The kernel's watchdog device (softdog, or xen_wdt on a dom0) at `path`, armed by opening it."""
+
+    def __init__(self, path, timeout):
+        try:
+            self._fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise PlatformError("no watchdog device %s (load softdog or xen_wdt)" % path) from None
+            if exc.errno == errno.EBUSY:
+                raise PlatformError("watchdog device %s is busy (another watchdog daemon holds it)" % path) from None
+            raise PlatformError("cannot open watchdog device %s: %s" % (path, exc.strerror)) from None
+        try:
+            answer = fcntl.ioctl(self._fd, WDIOC_SETTIMEOUT, struct.pack("i", int(timeout)))
+            self.timeout = struct.unpack("i", answer)[0]
+        except OSError as exc:
+            self.disarm()
+            raise PlatformError("watchdog device %s refuses a %d s timeout: %s"
+                                % (path, timeout, exc.strerror)) from None
+        if self.timeout > timeout:
+            self.disarm()
+            raise PlatformError("watchdog device %s allows no timeout below %d s (%d s asked)"
+                                % (path, self.timeout, timeout))
+
+    def feed(self):
+        try:
+            os.write(self._fd, b"\0")
+        except OSError as exc:
+            raise PlatformError("watchdog not fed: %s" % exc.strerror) from None
+
+    def disarm(self):
+        try:
+            os.write(self._fd, b"V")
+        except OSError:
+            pass
+        os.close(self._fd)
 
 
 class XenPlatform(Platform):
@@ -115,6 +159,10 @@ class XenPlatform(Platform):
         self._require_dom0("restart the toolstack")
         run([shutil.which("xe-toolstack-restart") or "/opt/xensource/bin/xe-toolstack-restart"],
             timeout=TOOLSTACK_TIMEOUT)
+
+    def open_watchdog(self, timeout):
+        self._require_dom0("arm the watchdog")
+        return DeviceWatchdog(WATCHDOG_DEVICE, timeout)
 
     def disk_health(self):
         try:
