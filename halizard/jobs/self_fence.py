@@ -171,15 +171,18 @@ class Reader:
 
 
 def run(ctx):
-    """Check every SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the deadline."""
+    """Check every SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the deadline.
+
+    The run's deadline (wall time, from the supervisor) is turned into clock.now() time once: a
+    wall-clock step during the run neither stalls nor hurries the checks."""
     reader = Reader(ctx.root, ctx.state)
     stored = ctx.state.read(STATE, {}) or {}
-    end = None if ctx.deadline is None else ctx.deadline - END_MARGIN
-    if end is not None:
-        reader.end = clock.now() + (end - time.time())
+    if ctx.deadline is not None:
+        reader.end = clock.now() + (ctx.deadline - END_MARGIN - time.time())
+    end = reader.end
     interval, bound, failed = 1.0, 1.0, None
     while True:
-        began = time.time()
+        began = clock.now()
         try:
             stored, interval, bound = check(ctx, reader, stored)
             failed = None
@@ -196,7 +199,7 @@ def run(ctx):
             return  # one check per run (no deadline to loop within)
         if next_at + bound > end:
             return  # the next run (started as this one ends) takes the next check
-        pause = next_at - time.time()
+        pause = next_at - clock.now()
         if pause > 0:
             time.sleep(pause)
 

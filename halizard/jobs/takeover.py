@@ -19,6 +19,7 @@ from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
 from halizard.core.model import RUNNING, pool_from_plain, pool_to_plain
+from halizard.probes import clock as bootclock
 
 STATE = "takeover"
 SUSPENSION = "suspended"
@@ -102,7 +103,7 @@ class Env:
     """Everything the actions need: this host, its credentials, its config, its platform, its state."""
 
     def __init__(self, root, config, policy, store, log, self_uuid, self_address, credentials, platform,
-                 clock=time.time):
+                 clock=bootclock.now):
         self.root = root
         self.config = config
         self.policy = policy

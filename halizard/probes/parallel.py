@@ -19,7 +19,7 @@ from typing import Optional
 
 from loguru import logger
 
-from halizard.probes import net
+from halizard.probes import clock, net
 from halizard.probes.deadline import remaining
 from halizard.probes.xapi_alive import xapi_alive
 
@@ -42,9 +42,9 @@ class PeerProbe:
 
     tries: tries completed; xapi_ok: some try proved xapi alive; network_ok:
     True if any try reached the host by network, False if every completed
-    try failed to, None if never measured; first_failure_at: `now()` at the
-    start of the first failed try of this round (None when xapi answered at
-    once); xapi_state: the last login outcome (master/slave/refused/timeout/
+    try failed to, None if never measured; first_failure_at: `now()`
+    (clock.now: CLOCK_BOOTTIME, no wall-clock step moves it) at the start of
+    the first failed try of this round (None when xapi answered at once); xapi_state: the last login outcome (master/slave/refused/timeout/
     unreachable, or "" if none ran); master_address: what HOST_IS_SLAVE named.
     """
 
@@ -85,7 +85,7 @@ def _network(peer, deadline, source):
 
 
 def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
-               deadline=None, now=time.time, stop=None):
+               deadline=None, now=clock.now, stop=None):
     """Probe one peer up to `tries` times, `delay` s apart; never raises for probe failures.
 
     `deadline` (monotonic) bounds the whole round; `stop` (threading.Event)
@@ -134,7 +134,7 @@ def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
 
 
 def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,
-                deadline=None, now=time.time, stop=None):
+                deadline=None, now=clock.now, stop=None):
     """Probe all `peers` in parallel; returns {host_uuid: PeerProbe} for every peer."""
     peers = list(peers)
     if not peers:
@@ -149,7 +149,7 @@ def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,
 
 
 def probe_hosts(platform, hosts, tries, delay, try_timeout, user, password,
-                deadline=None, now=time.time, stop=None):
+                deadline=None, now=clock.now, stop=None):
     """Probe `hosts` ((host_uuid, address) pairs) the way `platform` says, from its source address.
 
     The entry point jobs use: the platform decides how a peer's network is
