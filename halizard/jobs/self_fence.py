@@ -77,7 +77,7 @@ def _probe_all(platform, policy, peers, seconds):
         try:
             return net.probe(platform.probe_target(address), after(seconds), source).ok
         except (net.ProbeSetupError, net.ProbeInputError):
-            return True  # a probe that cannot run proves nothing: never self-fence on it
+            return False  # this host's own probe: what it cannot reach counts as not reachable (fail safe)
 
     pool = ThreadPoolExecutor(max_workers=len(peers) + 1, thread_name_prefix="sfprobe")
     try:
