@@ -103,8 +103,8 @@ def self_fence_check_bound(policy: Policy, listing: bool = False) -> float:
 
 def beat_window(policy: Policy) -> float:
     """How long one self-fence check vouches for the job with the watchdog backstop: until the next
-    check is due, plus a second (a slower check only eats into the device's timeout)."""
-    return policy.SELF_FENCE_CHECK_INTERVAL + BEAT_SLACK
+    check has surely begun and ended (its probes and a domain list), plus a second."""
+    return policy.SELF_FENCE_CHECK_INTERVAL + self_fence_check_bound(policy, listing=True) + BEAT_SLACK
 
 
 def service_allowance(policy: Policy) -> float:

@@ -311,7 +311,8 @@ def homed_view(pool, wanted):
 
 
 def recover_failed(rec, state, verdicts):
-    """Run `rec.handle` for every failed host in parallel; forget hosts that answer again.
+    """Run `rec.handle` for every failed host in parallel; forget the fence outcome and recovery of
+    every host that is not failed this round (healthy or unknown: the failure they belonged to ended).
 
     Returns {host uuid: report text}.
     """
@@ -320,7 +321,7 @@ def recover_failed(rec, state, verdicts):
     recovery = state.read(RECOVERY_STATE, {}) or {}
     failed = [u for u, v in verdicts.items() if v.state == health.FAILED]
     for uuid, v in verdicts.items():
-        if v.state == health.HEALTHY:
+        if v.state != health.FAILED:  # any change of state ends what the failure proved
             outcomes.pop(uuid, None)
             recovery.pop(uuid, None)
     report = {}

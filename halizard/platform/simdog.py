@@ -17,6 +17,7 @@ import time
 from halizard.platform.base import PlatformError, Watchdog
 
 LOCK_NAME = "sim-watchdog.lock"
+LOG_NAME = "sim-watchdog.log"   # what the device did (it has no kernel log to write to)
 START_SECONDS = 10.0
 
 
@@ -27,8 +28,9 @@ class SimWatchdog(Watchdog):
         os.makedirs(run_dir, exist_ok=True)
         argv = [sys.executable, "-m", "halizard.platform.simdog", control_url, host_uuid, "%g" % timeout,
                 os.path.join(run_dir, LOCK_NAME)]
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        with open(os.path.join(run_dir, LOG_NAME), "a", encoding="utf-8") as log:
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                          start_new_session=True, close_fds=True)
         ready, _w, _x = select.select([self._proc.stdout], [], [], START_SECONDS)
         line = self._proc.stdout.readline().decode("ascii", "replace").strip() if ready else ""
         if line != "armed":
@@ -68,12 +70,19 @@ class SimWatchdog(Watchdog):
             self._proc.wait()
 
 
+def _say(text):
+    sys.stderr.write("%s simdog %d: %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), os.getpid(), text))
+    sys.stderr.flush()
+
+
 def _fire(control_url, host_uuid):
     from halizard.sim import control
+    _say("not fed in time: rebooting host %s" % host_uuid)
     try:
         control.call(control_url, "reboot_host", host_uuid, timeout=10.0)
-    except control.ControlError:
-        pass  # a powered-off host or a pool already gone: nothing left to reboot
+        _say("host %s rebooted" % host_uuid)
+    except control.ControlError as exc:  # a powered-off host or a pool already gone: nothing to reboot
+        _say("reboot not done: %s" % exc)
 
 
 def main(argv):
@@ -101,6 +110,7 @@ def main(argv):
             if not data:
                 if magic:
                     return 0
+                _say("closed without the magic V: counting on")
                 fed = False
                 continue
             magic = data.endswith(b"V")

@@ -45,7 +45,8 @@ class PeerProbe:
     try failed to, None if never measured; first_failure_at: `now()`
     (clock.now: CLOCK_BOOTTIME, no wall-clock step moves it) at the start of
     the first failed try of this round (None when xapi answered at once); xapi_state: the last login outcome (master/slave/refused/timeout/
-    unreachable, or "" if none ran); master_address: what HOST_IS_SLAVE named.
+    unreachable, or "" if none ran); master_address: what HOST_IS_SLAVE named;
+    observed_at: `now()` when the round ended (the age of what it proves).
     """
 
     host_uuid: str
@@ -58,6 +59,7 @@ class PeerProbe:
     detail: str
     elapsed: float
     master_address: Optional[str] = None
+    observed_at: Optional[float] = None
 
     def as_core(self, streak_started_at=None):
         """This round as the core's `ProbeResult`.
@@ -72,7 +74,7 @@ class PeerProbe:
             known = [t for t in (streak_started_at, self.first_failure_at) if t is not None]
             first = min(known) if known else None
         return ProbeResult(tries=self.tries, xapi_ok=self.xapi_ok, network_ok=self.network_ok,
-                           first_failure_at=first)
+                           first_failure_at=first, observed_at=self.observed_at)
 
 
 def _network(peer, deadline, source):
@@ -130,7 +132,7 @@ def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
     network_ok = (any(network_seen) if network_seen else None)
     return PeerProbe(peer.host_uuid, peer.address, done, xapi_ok, network_ok,
                      None if xapi_ok else first_failure,
-                     state, detail, time.monotonic() - started, master)
+                     state, detail, time.monotonic() - started, master, now())
 
 
 def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,

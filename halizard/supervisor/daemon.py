@@ -116,7 +116,6 @@ class Service:
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
                                       default_grace=DEFAULT_GRACE, on_change=self._persist)
         self.backstop = Backstop(self.root, watch_self_fence="self_fence" in specs)
-        self._arm(self.settings)
         self.control = ControlServer(self.root, self.handle)
         self.control.start()
         self.scheduler.start()
@@ -126,6 +125,7 @@ class Service:
 
     def serve(self):
         """Main loop until SIGTERM/SIGINT; pings the watchdog while healthy."""
+        self._arm(self.settings)  # armed once everything runs: a slow start is not a frozen service
         while not self._stop_requested:
             ticks = [IDLE_TICK, self.notifier.watchdog_interval(), self.backstop.interval()]
             self._wake.wait(min(t for t in ticks if t))
