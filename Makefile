@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint venv test-venv sysdeps clean bench
+.PHONY: demo test lint venv test-venv sysdeps clean bench rpm
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,10 @@ test: test-venv sysdeps lint
 bench: venv
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
+# dist/ha-lizard-<version>-<release>.noarch.rpm (see packaging/build_rpm.py and docs/install.md).
+# Library trees are cached under build/vendor/, keyed by packaging/vendor/*.txt.
+rpm: venv sysdeps
+	$(PY) packaging/build_rpm.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache dist
