@@ -18,6 +18,10 @@ ENTRIES = {
     "recover_fenced_host": "halizard.cli.recover_fenced_host",
 }
 PREFIX = os.path.join("opt", "ha-lizard")
+# The libraries the tools import (checked before starting, without importing them: a missing
+# one is named in one line). packaging/vendor.py imports each in every tree it builds.
+REQUIRED = ["XenAPI", "apscheduler", "filelock", "multiprocess", "daemon", "loguru", "tzlocal"]
+REQUIRED_BEFORE_37 = ["dataclasses", "contextvars", "immutables"]
 
 
 def fail(prog, message):
@@ -44,11 +48,21 @@ def library_paths(prog, script):
     prefix = os.path.join(root, PREFIX)
     tree = os.path.join(prefix, "lib", "python%d.%d" % sys.version_info[:2])
     if not os.path.isdir(tree):
-        carried = sorted(name[len("python"):] for name in os.listdir(os.path.join(prefix, "lib"))
-                         if name.startswith("python")) if os.path.isdir(os.path.join(prefix, "lib")) else []
+        lib = os.path.join(prefix, "lib")
+        names = os.listdir(lib) if os.path.isdir(lib) else []
+        carried = sorted((name[len("python"):] for name in names if name.startswith("python")),
+                         key=lambda v: [int(p) for p in v.split(".") if p.isdigit()])
         fail(prog, "no libraries for Python %d.%d in %s (this package carries Python %s)"
              % (sys.version_info[0], sys.version_info[1], prefix, ", ".join(carried) or "none"))
     return [prefix, tree]
+
+
+def missing_libraries(tree):
+    """Required top-level modules absent from the tree (a file or package folder each)."""
+    import importlib.machinery
+
+    names = REQUIRED + (REQUIRED_BEFORE_37 if sys.version_info < (3, 7) else [])
+    return [name for name in names if importlib.machinery.PathFinder.find_spec(name, [tree]) is None]
 
 
 def main():
@@ -60,15 +74,19 @@ def main():
         fail(prog, "needs Python 3.6 or newer; %s is Python %d.%d" % (
             sys.executable or "this interpreter", sys.version_info[0], sys.version_info[1]))
     paths = library_paths(prog, sys.argv[0])
+    missing = missing_libraries(paths[1])
+    if missing:
+        fail(prog, "libraries missing from %s: %s; reinstall the ha-lizard RPM" % (paths[1], ", ".join(missing)))
     site = [i for i, entry in enumerate(sys.path) if entry.endswith(("site-packages", "dist-packages"))]
     position = site[0] if site else len(sys.path)
     sys.path[position:position] = paths
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
     try:
         entry = __import__(module, fromlist=["main"])
+        status = entry.main()
     except (ImportError, SyntaxError) as exc:
         fail(prog, "cannot load its Python libraries (%s); reinstall the ha-lizard RPM" % exc)
-    sys.exit(entry.main())
+    sys.exit(status)
 
 
 if __name__ == "__main__":

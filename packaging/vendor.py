@@ -20,9 +20,8 @@ TREES = {"3.6": "python3.6.txt", "3.11": "python3.txt", "3.12": "python3.txt", "
 PIP_FOR = {"3.6": "pip>=21.3,<22"}
 # Compiled speed-ups whose package falls back to pure Python when the extension is missing.
 PURE_FALLBACK = {"immutables"}
-# What the service imports from the trees; each must import with the tree's own interpreter.
-IMPORTS = ["XenAPI", "apscheduler", "filelock", "multiprocess", "multiprocess.forkserver", "daemon",
-           "loguru", "dataclasses", "immutables", "tzlocal"]
+sys.path.insert(0, HERE)
+from launcher import REQUIRED, REQUIRED_BEFORE_37  # noqa: E402 - the one list of what the tools need
 
 
 class VendorError(Exception):
@@ -85,16 +84,14 @@ def _strip_compiled(target):
         raise VendorError("compiled files in the vendored tree (the RPM must be noarch): %s" % ", ".join(compiled))
 
 
-def check_imports(python, target):
+def check_imports(version, python, target):
     """Import what the service needs with the tree appended to sys.path, as the launcher does."""
-    code = ("import sys; sys.path.append(%r)\n"
-            "for name in %r:\n"
-            "    if name == 'dataclasses' and sys.version_info >= (3, 7): continue\n"
-            "    __import__(name)\n"
-            "import immutables; assert immutables.Map({'a': 1})['a'] == 1\n" % (target, IMPORTS))
-    if not os.path.isdir(os.path.join(target, "immutables")):
-        code = code.replace("import immutables; assert immutables.Map({'a': 1})['a'] == 1\n", "")
-        code = code.replace("'immutables', ", "")
+    names = REQUIRED + ["multiprocess.forkserver"]
+    if version == "3.6":
+        names += REQUIRED_BEFORE_37 + ["aiocontextvars"]
+    code = "import sys; sys.path.append(%r)\nfor name in %r:\n    __import__(name)\n" % (target, names)
+    if os.path.isdir(os.path.join(target, "immutables")):  # the pure fallback works
+        code += "import immutables; assert immutables.Map({'a': 1})['a'] == 1\n"
     _run([python, "-I", "-B", "-c", code], "importing the vendored libraries with %s" % python)
 
 
@@ -121,7 +118,7 @@ def build_tree(version, build):
     _run([tool, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", work,
           "-r", os.path.join(LISTS, TREES[version])], "pip install for Python %s" % version)
     _strip_compiled(work)
-    check_imports(python, work)
+    check_imports(version, python, work)
     os.rename(work, final)
     return final
 
