@@ -10,7 +10,6 @@ import sys
 
 from halizard.hostinfo import HostInfoError
 from halizard.xapi.errors import (
-    XapiCredentialsMissing,
     XapiFailure,
     XapiTimeout,
     XapiUnreachable,
@@ -50,15 +49,15 @@ def describe_error(exc, writing=False):
         return str(exc), exc.status
     if isinstance(exc, XapiTimeout):
         tail = "; the change may or may not have been applied" if writing else ""
-        return ("the pool master did not answer within %gs (%s)%s" % (exc.seconds, exc.url, tail),
-                EXIT_UNREACHABLE)
+        # the local socket is named by its path: on a slave a silent master shows up as its silence
+        who = "the local xapi (or the pool master behind it)" if exc.url.startswith("/") else "the pool master"
+        return ("%s did not answer within %gs (%s)%s" % (who, exc.seconds, exc.url, tail), EXIT_UNREACHABLE)
     if isinstance(exc, XapiUnreachable):
-        return "cannot reach the pool master at %s: %s" % (exc.url, exc.reason), EXIT_UNREACHABLE
+        who = "the local xapi" if exc.url.startswith("/") else "the pool master"
+        return "cannot reach %s at %s: %s" % (who, exc.url, exc.reason), EXIT_UNREACHABLE
     if isinstance(exc, XapiFailure):
-        if exc.code == "SESSION_AUTHENTICATION_FAILED":
-            return "the pool master refused this host's XAPI credentials", EXIT_ERROR
         return "XAPI refused the request: %s" % exc, EXIT_ERROR
-    if isinstance(exc, (XapiCredentialsMissing, HostInfoError)):
+    if isinstance(exc, HostInfoError):
         return str(exc), EXIT_ERROR
     return None, None
 

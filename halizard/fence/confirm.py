@@ -22,7 +22,7 @@ def fence_host(agent, host_uuid, action, deadline, still_alive=None, confirm_sec
     """Fence `host_uuid` with `agent`; `still_alive(deadline) -> bool` cross-checks a claimed `off`.
 
     `still_alive` is typically
-    `lambda d: host_still_answers(platform, address, credentials, d, source)`.
+    `lambda d: host_still_answers(platform, address, d, source)`.
     The confirmation gets its own short deadline (`confirm_seconds`), so a
     dead host's silence cannot use up the fence deadline.
     """

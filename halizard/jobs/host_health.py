@@ -38,15 +38,14 @@ def round_seconds(policy):
     return policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
 
 
-def probe_peers(platform, peers, policy, credentials, state):
+def probe_peers(platform, peers, policy, state):
     """Probe `peers` ((uuid, address) pairs) in parallel; {uuid: ProbeResult} with streaks carried.
 
     Also returns the raw PeerProbe per uuid (for details in the report).
     The streak state is rewritten for exactly these peers.
     """
-    user, password = credentials
     raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
-                      user, password, deadline=after(round_seconds(policy)))
+                      deadline=after(round_seconds(policy)))
     previous = state.read(PROBES_STATE, {}) or {}
     results = {}
     for uuid, peer_probe in raw.items():

@@ -138,7 +138,7 @@ def run(ctx):
     from halizard.platform import get_platform
     from halizard.probes.still_alive import host_still_answers
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect, load_credentials
+    from halizard.xapi.session import connect
 
     from halizard.jobs.self_fence import is_self_fencing
 
@@ -173,9 +173,8 @@ def run(ctx):
             ctx.log.debug("master cycle: {}", gate.why)
             return
         platform = get_platform(ctx.root)
-        credentials = load_credentials(ctx.root)
         peers = [(h.uuid, h.address) for h in pool.hosts if h.enabled and h.uuid != self_uuid]
-        probes, raw = host_health.probe_peers(platform, peers, policy, credentials, ctx.state)
+        probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
         conflict = roles.resolve_masters(pool, self_uuid, host_health.logins_of(raw))
@@ -192,7 +191,7 @@ def run(ctx):
         source = platform.source_address()
 
         def still_alive(address, deadline):
-            return host_still_answers(platform, address, credentials, deadline, source)
+            return host_still_answers(platform, address, deadline, source)
 
         rec = slave_recovery.Recovery(
             session, pool, policy, probes, quorum_result, usable,

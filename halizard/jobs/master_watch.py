@@ -137,14 +137,14 @@ def _publish_suspension(root, timeout, view, self_uuid, published, suspended, lo
         session.logout()
 
 
-def _probe_round(ctx, platform, pool, self_uuid, policy, credentials):
+def _probe_round(ctx, platform, pool, self_uuid, policy):
     """Probe every enabled peer at once: {uuid: ProbeResult} with the failure streak carried."""
     from halizard.probes.deadline import after
     from halizard.probes.parallel import probe_hosts
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != self_uuid and h.enabled and h.address]
     seconds = policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
     raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
-                      credentials[0], credentials[1], deadline=after(seconds))
+                      deadline=after(seconds))
     previous = ctx.state.read(PROBES, {}) or {}
     results = {}
     for uuid, peer in raw.items():
@@ -157,12 +157,11 @@ def _probe_round(ctx, platform, pool, self_uuid, policy, credentials):
 
 def _env(ctx, config, policy, self_uuid, pool):
     from halizard.platform import get_platform
-    from halizard.xapi.session import load_credentials
     platform = get_platform(ctx.root)
     me = pool.host(self_uuid) if pool is not None else None
     address = (me.address if me is not None and me.address else None) or platform.source_address() or "127.0.0.1"
     return takeover.Env(ctx.root, config, policy, ctx.state, ctx.log, self_uuid, address,
-                        load_credentials(ctx.root), platform)
+                        platform)
 
 
 def _report(ctx, **facts):
@@ -257,7 +256,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         master_probe = None
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
     else:
-        probes = _probe_round(ctx, env.platform, cached, self_uuid, policy, (env.user, env.password))
+        probes = _probe_round(ctx, env.platform, cached, self_uuid, policy)
         master_probe = probes.get(cached.master_uuid)
         heur = host_health.heuristics_ok(env.platform, policy)
         reachable = {u for u, p in probes.items() if p.xapi_ok or p.network_ok}

@@ -99,10 +99,9 @@ def load_view(store):
 
 
 class Env:
-    """Everything the actions need: this host, its credentials, its config, its platform, its state."""
+    """Everything the actions need: this host, its config, its platform, its state."""
 
-    def __init__(self, root, config, policy, store, log, self_uuid, self_address, credentials, platform,
-                 clock=time.time):
+    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=time.time):
         self.root = root
         self.config = config
         self.policy = policy
@@ -110,7 +109,6 @@ class Env:
         self.log = log
         self.self_uuid = self_uuid
         self.self_address = self_address
-        self.user, self.password = credentials
         self.platform = platform
         self.source = platform.source_address() if platform is not None else None
         self.clock = clock
@@ -138,8 +136,7 @@ class Env:
         """A normal session on this host (it is master by now); reused for the release."""
         from halizard.xapi import takeover_ops as ops
         if self._master is None:
-            self._master = ops.master_session(self.self_address, self.user, self.password, self.timeout,
-                                              self.source)
+            self._master = ops.master_session(self.root, self.timeout)
         return self._master
 
     def close(self):
@@ -160,7 +157,7 @@ def _fence(env, action, pool):
     address = host.address if host is not None else ""
 
     def still_alive(deadline):
-        return host_still_answers(env.platform, address, (env.user, env.password), deadline, env.source)
+        return host_still_answers(env.platform, address, deadline, env.source)
 
     try:
         agent = agent_from_config(env.config, env.root)
@@ -176,7 +173,7 @@ def _transition(env):
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     try:
-        ops.emergency_transition(env.self_address, env.user, env.password, env.timeout, env.source)
+        ops.emergency_transition(env.root, env.timeout)
     except XapiError as exc:
         env.log.error("pool.emergency_transition_to_master failed: {}", exc)
         return core.NOT_OK
@@ -186,7 +183,7 @@ def _transition(env):
 def _await_master(env, action):
     from halizard.xapi import takeover_ops as ops
     deadline = time.monotonic() + max(0.0, action.deadline - env.clock())
-    ok = ops.wait_until_master(env.self_address, env.user, env.password, deadline, env.source)
+    ok = ops.wait_until_master(env.root, deadline)
     return core.OK if ok else core.NOT_OK
 
 

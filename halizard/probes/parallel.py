@@ -84,7 +84,7 @@ def _network(peer, deadline, source):
         return None
 
 
-def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
+def probe_peer(peer, tries, delay, try_timeout, source=None,
                deadline=None, now=time.time, stop=None):
     """Probe one peer up to `tries` times, `delay` s apart; never raises for probe failures.
 
@@ -115,7 +115,7 @@ def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
         reach = _network(peer, net_deadline, source)
         if reach is not None:
             network_seen.append(reach.ok)
-        login = xapi_alive(peer.xapi_address or peer.address, user, password, try_deadline, source)
+        login = xapi_alive(peer.xapi_address or peer.address, try_deadline, source)
         done += 1
         state, master = login.state, login.master_address
         net_text = "network not measured" if reach is None else reach.detail
@@ -133,7 +133,7 @@ def probe_peer(peer, tries, delay, try_timeout, user, password, source=None,
                      state, detail, time.monotonic() - started, master)
 
 
-def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,
+def probe_peers(peers, tries, delay, try_timeout, source=None,
                 deadline=None, now=time.time, stop=None):
     """Probe all `peers` in parallel; returns {host_uuid: PeerProbe} for every peer."""
     peers = list(peers)
@@ -141,20 +141,18 @@ def probe_peers(peers, tries, delay, try_timeout, user, password, source=None,
         return {}
     with ThreadPoolExecutor(max_workers=len(peers), thread_name_prefix="probe") as pool:
         futures = {
-            peer.host_uuid: pool.submit(probe_peer, peer, tries, delay, try_timeout, user, password,
-                                        source, deadline, now, stop)
+            peer.host_uuid: pool.submit(probe_peer, peer, tries, delay, try_timeout, source, deadline, now, stop)
             for peer in peers
         }
         return {uuid: future.result() for uuid, future in futures.items()}
 
 
-def probe_hosts(platform, hosts, tries, delay, try_timeout, user, password,
-                deadline=None, now=time.time, stop=None):
+def probe_hosts(platform, hosts, tries, delay, try_timeout, deadline=None, now=time.time, stop=None):
     """Probe `hosts` ((host_uuid, address) pairs) the way `platform` says, from its source address.
 
     The entry point jobs use: the platform decides how a peer's network is
     probed (ICMP on a real dom0, the reachability port in the simulator).
     """
     peers = [Peer(uuid, address, target=platform.probe_target(address)) for uuid, address in hosts]
-    return probe_peers(peers, tries, delay, try_timeout, user, password, source=platform.source_address(),
+    return probe_peers(peers, tries, delay, try_timeout, source=platform.source_address(),
                        deadline=deadline, now=now, stop=stop)

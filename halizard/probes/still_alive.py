@@ -16,7 +16,7 @@ from halizard.probes.xapi_alive import xapi_alive
 NETWORK_SHARE = 0.5
 
 
-def host_still_answers(platform, address, credentials, deadline, source=None):
+def host_still_answers(platform, address, deadline, source=None):
     """True when the host at `address` answers a network probe or an xapi login before `deadline`.
 
     Without a platform (no way to probe the network here) only the login is tried.
@@ -34,5 +34,4 @@ def host_still_answers(platform, address, credentials, deadline, source=None):
             return True
     except (net.ProbeSetupError, net.ProbeInputError):
         pass
-    user, password = credentials
-    return xapi_alive(address, user, password, deadline, source).alive
+    return xapi_alive(address, deadline, source).alive

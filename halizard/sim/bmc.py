@@ -28,7 +28,7 @@ import time
 
 BMC_PORT = 623
 BMC_FIRST_OCTET = 201
-MAX_BMCS = 253 - BMC_FIRST_OCTET  # .201 .. .252 (.253 outer dom0, .254 control)
+MAX_BMCS = 252 - BMC_FIRST_OCTET  # .201 .. .251 (.252 gateway, .253 outer dom0, .254 control)
 BMC_USER = "admin"
 PASSWORD_ENV = "HALIZARD_SIM_BMC_PASSWORD"
 READY = "ready"

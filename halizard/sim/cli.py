@@ -17,6 +17,7 @@ from halizard.sim import control
 from halizard.sim.addresses import MAX_HOSTS, BoundTransport
 from halizard.sim.daemon import LOG_FILE, PID_FILE, POOL_FILE
 from halizard.sim.probe import probe
+from halizard.sim.services import default_env
 
 DEFAULT_DIR = "sim-pool"
 UP_DEADLINE = 60.0
@@ -25,9 +26,12 @@ HOST_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "
                 "disk-fail", "disk-ok")
 VM_ACTIONS = ("crash-vm", "pause-vm", "unpause-vm")
 VM_HOST_ACTIONS = ("leave-paused",)
+HOST_SECONDS_ACTIONS = ("freeze",)
 GROUP_ACTIONS = ("partition",)
+PAIR_ACTIONS = ("cut", "cut-oneway")
 BARE_ACTIONS = ("heal",)
-ACTIONS = HOST_ACTIONS + VM_ACTIONS + VM_HOST_ACTIONS + GROUP_ACTIONS + BARE_ACTIONS
+ACTIONS = (HOST_ACTIONS + VM_ACTIONS + VM_HOST_ACTIONS + HOST_SECONDS_ACTIONS + GROUP_ACTIONS + PAIR_ACTIONS
+           + BARE_ACTIONS)
 
 DESCRIPTION = """\
 Simulated XCP-ng / XenServer pool: one XAPI endpoint per simulated host, each
@@ -37,7 +41,16 @@ The simulator keeps ground truth (where domains really run) apart from the
 XAPI database (what the master believes).
 
   up      start a pool in the background; writes DIR/pool.json
-          (--bmcs: also a simulated IPMI BMC per host, for hardware fencing)
+          (--bmcs: also a simulated IPMI BMC per host, for hardware fencing;
+           --services: also each host's ha-lizard service, as `sim service start` does)
+  service start HOST [-- COMMAND...]
+          the simulator runs HOST's service (default: ha-lizard --root ROOT run
+          --log-file ROOT/service.log; output appended to ROOT/service.stderr) with
+          this command's environment and working directory, and owns it:
+          power-off SIGKILLs its whole process tree, power-on starts it again,
+          reboot does both, freeze SIGSTOPs it and the resume SIGCONTs it
+  service stop HOST
+          stop it as an administrator would (SIGTERM, tree killed after 10 s), forget it
   fault   inject a fault:
             power-off|power-on|reboot|hang-xapi|unhang-xapi|link-down|link-up HOST...
             disk-fail|disk-ok HOST...  (what the host's SMART check reports)
@@ -47,9 +60,21 @@ XAPI database (what the master believes).
             leave-paused VM HOST       (HOST keeps a paused domain of VM that XAPI places
                                         elsewhere: a live migration's source whose last step
                                         was cut off, a start a toolstack restart interrupted)
-            partition GROUP GROUP...   (each GROUP: host names joined by commas)
-            heal                       (ends every partition)
-  status  hosts (power, xapi, role), VMs (database vs. ground truth), violations
+            freeze HOST SECONDS        (the whole dom0 stops: its xapi calls and network probes
+                                        hang, its service is SIGSTOPped; its guests keep running;
+                                        after SECONDS it resumes where it was)
+            partition GROUP GROUP...   (each GROUP: host names joined by commas; names left
+                                        out, the gateway included, form one more group)
+            cut A B                    (only the link between A and B is down, both ways;
+                                        each still reaches the others)
+            cut-oneway A B             (A's packets do not reach B; B's still reach A)
+            heal                       (ends every partition and every cut; link-down
+                                        stays until link-up)
+          "gateway" names the pool's gateway (pool.json "gateway", it answers the
+          reachability probe: use it in FENCE_HEURISTICS_IPS) in partition, cut,
+          cut-oneway, power-off, power-on, reboot, link-down and link-up.
+  status  hosts (power, xapi, role, service, frozen), VMs (database vs. ground truth), violations;
+          --json also: cut links, the gateway, XAPI calls served per host and method
   down    stop the pool and free its addresses
 
 Each host's root directory (DIR/hosts/<name>) holds etc/xensource/pool.conf,
@@ -60,6 +85,7 @@ Exit status: 0 ok, 1 failure, 2 usage error.
 
 
 FAULT_HELP = "Actions:\n" + DESCRIPTION.split("  fault   inject a fault:\n", 1)[1].split("  status ", 1)[0]
+SERVICE_HELP = "  " + DESCRIPTION.split("  service ", 1)[1].split("  fault ", 1)[0].replace("start HOST", "service start HOST")
 
 
 class UsageError(Exception):
@@ -98,7 +124,7 @@ def _seconds(text):
 def build_parser():
     parser = _Parser(prog="ha-lizard sim", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", metavar="{up,fault,status,down}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{up,service,fault,status,down}", parser_class=_Parser)
 
     def add_dir(sub):
         sub.add_argument("--dir", default=DEFAULT_DIR,
@@ -116,6 +142,16 @@ def build_parser():
     up.add_argument("--bmcs", action="store_true",
                     help="also a simulated IPMI BMC per host (127.x.y.201+, UDP 623; listed under pool.json"
                          " 'bmcs') for ILO/IRMC/fence_ipmilan fencing; needs pyghmi (the test extra)")
+    up.add_argument("--services", action="store_true",
+                    help="also run each host's ha-lizard service, owned by the simulator (see `service start`)")
+
+    service = commands.add_parser("service", help="let the simulator run (and power faults act on) a host's service",
+                                  description=SERVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dir(service)
+    service.add_argument("verb", choices=("start", "stop"))
+    service.add_argument("host", metavar="HOST")
+    service.add_argument("command_argv", metavar="COMMAND", nargs=argparse.REMAINDER,
+                         help="after --: the service's command (default: ha-lizard --root ROOT run)")
 
     fault = commands.add_parser("fault", help="inject a fault", description=FAULT_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,6 +287,8 @@ def cmd_up(args):
                "--fuse", repr(args.fuse)]
     if args.bmcs:
         command.append("--bmcs")
+    if args.services:
+        command.append("--services")
     with open(os.path.join(directory, LOG_FILE), "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    cwd=directory, close_fds=True, start_new_session=True)
@@ -294,12 +332,50 @@ def cmd_fault(args):
         raise UsageError("ha-lizard sim fault %s needs at least one %s name" % (action, kind))
     if action in VM_HOST_ACTIONS and len(targets) != 2:
         raise UsageError("ha-lizard sim fault %s needs a VM name and a host name" % action)
+    if action in HOST_SECONDS_ACTIONS:
+        _check_freeze(targets)
+    if action in PAIR_ACTIONS and len(targets) != 2:
+        raise UsageError("ha-lizard sim fault %s needs exactly two names (e.g. host1 host2)" % action)
+    if action in PAIR_ACTIONS and targets[0] == targets[1]:
+        raise UsageError("ha-lizard sim fault %s: cannot cut %s from itself" % (action, targets[0]))
     if action in GROUP_ACTIONS and len(targets) < 2:
         raise UsageError("ha-lizard sim fault partition needs at least two groups (e.g. host1 host2,host3)")
     if any(not target.strip() for target in targets):
         raise UsageError("ha-lizard sim fault: empty target name")
     _control(directory, "fault", action, targets)
     print("%s %s" % (action, " ".join(targets)) if targets else action)
+    return 0
+
+
+def _check_freeze(targets):
+    if len(targets) != 2:
+        raise UsageError("ha-lizard sim fault freeze needs a host name and a number of seconds")
+    try:
+        seconds = float(targets[1])
+    except ValueError:
+        raise UsageError("ha-lizard sim fault freeze: not a number of seconds: %r" % targets[1]) from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError("ha-lizard sim fault freeze: seconds must be more than 0: %r" % targets[1])
+
+
+# --- service --------------------------------------------------------------
+
+def cmd_service(args):
+    directory = os.path.abspath(args.dir)
+    argv = list(args.command_argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    document = read_pool_file(directory)
+    token = document.get("control_token")
+    if args.verb == "stop":
+        if argv:
+            raise UsageError("ha-lizard sim service stop takes only a host name")
+        _control(directory, "service_stop", token, args.host, 10.0)
+        print("service of %s stopped" % args.host)
+        return 0
+    env = dict(os.environ) if argv else default_env()  # the default service is never our supervisor's child
+    state = _control(directory, "service_start", token, args.host, argv or None, env, os.getcwd() if argv else None)
+    print("service of %s: %s%s" % (args.host, state["service"], " (pid %d)" % state["pid"] if state["pid"] else ""))
     return 0
 
 
@@ -316,10 +392,15 @@ def _where(value, names):
 def format_status(status):
     """The human table of a status document."""
     names = _names(status)
-    lines = ["%-10s %-36s %-5s %-5s %s" % ("HOST", "UUID", "POWER", "XAPI", "ROLE")]
+    lines = ["%-10s %-36s %-5s %-5s %-6s %s" % ("HOST", "UUID", "POWER", "XAPI", "ROLE", "SERVICE")]
     for host in status["hosts"]:
-        lines.append("%-10s %-36s %-5s %-5s %s" % (host["name_label"], host["uuid"], host["power"],
-                                                   host["xapi"], host["role"]))
+        service = host.get("service", "none")
+        if host.get("service_pid"):
+            service += " (pid %d)" % host["service_pid"]
+        if host.get("frozen_until"):
+            service += ", dom0 frozen for %.0f s more" % max(0.0, host["frozen_until"] - time.time())
+        lines.append("%-10s %-36s %-5s %-5s %-6s %s" % (host["name_label"], host["uuid"], host["power"],
+                                                        host["xapi"], host["role"], service))
     lines.append("")
     lines.append("%-12s %-11s %-10s %s" % ("VM", "DATABASE", "RESIDENT", "REALLY RUNNING ON"))
     for vm in status["vms"]:
@@ -330,6 +411,13 @@ def format_status(status):
         lines.append("%-12s %-11s %-10s %s" % (vm["name_label"], vm["power_state"],
                                                _where(vm.get("resident_on"), names), running))
     lines.append("")
+    gateway = status.get("gateway")
+    if gateway:
+        lines.append("gateway: %s %s%s" % (gateway["address"], gateway["power"],
+                                           "" if gateway.get("link", "up") == "up" else " (link down)"))
+    cuts = status.get("cuts") or []
+    if cuts:
+        lines.append("cut links: " + ", ".join("%s->%s" % (cut["from"], cut["to"]) for cut in cuts))
     violations = status.get("violations") or []
     if not violations:
         lines.append("violations: none")
@@ -401,7 +489,7 @@ def cmd_down(args):
     return 0
 
 
-COMMANDS = {"up": cmd_up, "fault": cmd_fault, "status": cmd_status, "down": cmd_down}
+COMMANDS = {"up": cmd_up, "service": cmd_service, "fault": cmd_fault, "status": cmd_status, "down": cmd_down}
 
 
 def main(argv=None):

@@ -6,7 +6,10 @@ its local domains, reboots, etc. One small JSON-over-HTTP protocol on a
 loopback address: POST / {"method": m, "params": [...]} answers
 {"result": r} (200), or {"error": {"kind": "usage"|"internal", "message": s}}
 (400 / 500). Not subject to partitions: it is the operator's console.
+Registering a host's service runs a command as the pool's owner, so it needs
+the pool's control token (pool.json, readable by root only).
 """
+import hmac
 import http.client
 import http.server
 import inspect
@@ -29,15 +32,16 @@ class ControlUsageError(ControlError):
 
 
 def _is_usage_error(exc):
-    return any(cls.__name__ == "SimUsageError" for cls in type(exc).__mro__)
+    return any(cls.__name__ in ("SimUsageError", "ControlUsageError") for cls in type(exc).__mro__)
 
 
 class ControlService(object):
     """The methods the control endpoint offers, over one SimPool."""
 
-    def __init__(self, pool, on_shutdown=None):
+    def __init__(self, pool, on_shutdown=None, token=None):
         self._pool = pool
         self._on_shutdown = on_shutdown
+        self._token = token
 
     def fault(self, action, targets):
         self._pool.fault(action, list(targets))
@@ -72,6 +76,25 @@ class ControlService(object):
         self._pool.local_domains(host_uuid)  # validates the host uuid
         return {"healthy": True, "detail": "simulated disk: no SMART errors"}
 
+    def _authorize(self, token):
+        if not (self._token and isinstance(token, str) and hmac.compare_digest(token, self._token)):
+            raise ControlUsageError("registering a service needs the pool's control token (pool.json)")
+
+    def service_start(self, token, host, argv=None, env=None, cwd=None, output=None):
+        """Register host `host`'s service and start it (SimPool.register_service); returns its state."""
+        self._authorize(token)
+        return self._pool.register_service(host, argv, env, cwd, output)
+
+    def service_stop(self, token, host, grace=10.0):
+        """Stop and forget host `host`'s service (SIGTERM, its tree killed after `grace` s)."""
+        self._authorize(token)
+        if not isinstance(grace, (int, float)) or not 0 <= grace <= 300:
+            raise ControlUsageError("service_stop: grace must be 0..300 seconds")
+        return self._pool.unregister_service(host, grace)
+
+    def service_state(self, host):
+        return self._pool.service_state(host)
+
     def ping(self):
         return "pong"
 
@@ -82,7 +105,7 @@ class ControlService(object):
 
     METHODS = (
         "fault", "status", "describe", "local_domains", "destroy_domain", "reboot_host",
-        "restart_toolstack", "disk_health", "ping", "shutdown",
+        "restart_toolstack", "disk_health", "ping", "shutdown", "service_start", "service_stop", "service_state",
     )
 
 
@@ -156,9 +179,9 @@ class ControlServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.server_close()
 
 
-def start_control(pool, address, port=CONTROL_PORT, on_shutdown=None):
+def start_control(pool, address, port=CONTROL_PORT, on_shutdown=None, token=None):
     """Start the control endpoint in a thread; returns the ControlServer (.url, .close())."""
-    server = ControlServer(address, port, ControlService(pool, on_shutdown))
+    server = ControlServer(address, port, ControlService(pool, on_shutdown, token))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="control")
     thread.daemon = True
     thread.start()

@@ -19,7 +19,10 @@ from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
+from halizard.sim.local_socket import start_local_sockets
+from halizard.sim.links import GATEWAY
 from halizard.sim.outer import outer_vm_uuid, start_outer
+from halizard.sim.probe import ProbeServer
 from halizard.sim.server import close_all, start_servers
 
 POOL_FILE = "pool.json"
@@ -38,8 +41,11 @@ def log(text):
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None):
+    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
+                 gateway=None):
         self.directory = directory
+        self.token = token
+        self.gateway = gateway
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -72,10 +78,14 @@ class RunningPool(object):
         return {
             "password": self.spec.password,
             "control_url": self.control_url,
+            # needed to register a host's service (`sim service`): the control endpoint then runs it
+            "control_token": self.token,
             "outer_url": self.outer_url,
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
+            # answers the reachability probe like a router would (FENCE_HEURISTICS_IPS); fault target "gateway"
+            "gateway": described.get("gateway"),
             # each host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py): address, port, user, password
             "bmcs": dict(self.bmcs.entries) if self.bmcs is not None else {},
         }
@@ -85,13 +95,11 @@ class RunningPool(object):
         if self.stopped.is_set():
             return
         self.stopped.set()
+        self.pool.close()  # each host's service first, while its pool still answers
         self.servers.close()
-        close_all([self.control, self.outer])
+        close_all([server for server in (self.control, self.outer, self.gateway) if server is not None])
         if self.bmcs is not None:
             self.bmcs.close()
-        closer = getattr(self.pool, "close", None)
-        if closer is not None:
-            closer()
 
 
 def host_root(directory, name_label):
@@ -133,31 +141,44 @@ def _write_roots(pool, control_url):
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
                    shutdown_latency=0.1, bmcs=False):
+    import secrets
+
     from halizard.sim.pool import SimPool
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
     pool = SimPool(spec)
+    token = secrets.token_hex(16)
     started = []
     try:
-        control = start_control(pool, block.control_address, on_shutdown=on_shutdown)
+        control = start_control(pool, block.control_address, on_shutdown=on_shutdown, token=token)
         started.append(control)
         outer = start_outer(pool, spec.password, block.outer_address)
         started.append(outer)
+        gateway = _start_gateway(pool, block.gateway_address)
+        started.append(gateway)
         bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
             started.append(bmcs)
         _write_roots(pool, control.url)
         servers = start_servers(pool, report=report)
         started.append(servers)
+        start_local_sockets(pool, servers, report=report)
         if bmcs is not None:
             bmcs.wait_ready()
     except BaseException:
         close_all(started)
-        closer = getattr(pool, "close", None)
-        if closer is not None:
-            closer()
+        pool.close()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway)
+
+
+def _start_gateway(pool, address):
+    """The pool's gateway: its reachability endpoint on the probe port (links.py decides who reaches it)."""
+    pool.add_gateway(address)
+    server = ProbeServer(address, PROBE_PORT, pool, GATEWAY)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="probe-gateway",
+                     daemon=True).start()
+    return server
 
 
 def _start_bmcs(pool, block, control_url):
@@ -220,6 +241,7 @@ def _parse(argv):
     parser.add_argument("--fuse", type=float, default=10.0)
     parser.add_argument("--shutdown-latency", type=float, default=0.1)
     parser.add_argument("--bmcs", action="store_true", help="a simulated IPMI BMC per host")
+    parser.add_argument("--services", action="store_true", help="run each host's ha-lizard service (services.py)")
     return parser.parse_args(argv)
 
 
@@ -247,9 +269,13 @@ def main(argv=None):
         return 1
     try:
         roots.atomic_write(os.path.join(directory, PID_FILE), "%d\n" % os.getpid())
+        if args.services:
+            for host in running.pool.describe()["hosts"]:
+                running.pool.register_service(host["name_label"])
         write_pool_file(directory, running.document())
-        log("pool up: %d hosts, %d VMs, %s, control %s, outer %s, pid %d"
-            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs", running.control_url,
+        log("pool up: %d hosts, %d VMs, %s, %s, control %s, outer %s, pid %d"
+            % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs",
+               "a service per host" if args.services else "no services", running.control_url,
                running.outer_url, os.getpid()))
         pool_file = os.path.join(directory, POOL_FILE)
         while not stop.wait(0.5):

@@ -11,7 +11,6 @@ and the services are always torn down, even on Ctrl-C.
 """
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -129,35 +128,10 @@ def configure(document):
                 handle.write("%s:%s\n" % (h["uuid"], outer_vm_uuid(h["uuid"])))
 
 
-def start_services(document):
-    """`ha-lizard --root <host root> run` for every host; returns the processes."""
-    procs = []
-    env = dict(os.environ)
-    for key in ("HALIZARD_JOBS", "HALIZARD_ROOT", "NOTIFY_SOCKET"):
-        env.pop(key, None)
+def start_services(directory, document):
+    """Each host's `ha-lizard --root <host root> run`, run by the simulator: a power-off kills it."""
     for host in document["hosts"]:
-        log = os.path.join(host["root"], "service.log")
-        out = open(os.path.join(host["root"], "service.stderr"), "a")
-        argv = [sys.executable, "-m", "halizard.cli.ha_lizard", "--root", host["root"], "run", "--log-file", log]
-        procs.append((subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True), out))
-        say("$ ha-lizard --root %s run" % host["root"])
-    return procs
-
-
-def stop_services(procs):
-    for proc, _out in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc, out in procs:
-        try:
-            proc.wait(25)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        out.close()
+        sim(directory, "service", "start", host["name_label"])
 
 
 def wait_for(what, predicate, timeout=STEP_TIMEOUT):
@@ -209,65 +183,63 @@ def master_name(document):
 
 
 def run(directory, timeline):
-    heading("1. A simulated pool: 3 hosts, 6 VMs, and a real ha-lizard service per host")
+    heading("1. A simulated pool: 3 hosts, 6 VMs, and a real ha-lizard service per host (run by the simulator:"
+            " a power-off kills it, a power-on starts it again)")
     sim(directory, "up", "--hosts", "3", "--vms", "6", "--start-latency", "0.2", "--fuse", "2")
     document = read_pool_file(directory)
     configure(document)
     say("Pool HA on; XVM fencing through the simulator's outer dom0; MONITOR_DELAY=2, XAPI_COUNT=2.")
-    procs = start_services(document)
-    try:
-        wait_for("every slave marked healthy",
-                 lambda: host_field(document, "host2") == "healthy" and host_field(document, "host3") == "healthy")
-        wait_for("every VM stamped with its home pool", lambda: all_stamped(document))
-        timeline.mark("services up; the master marks host2 and host3 healthy and stamps every VM's home pool")
-        show_status(document)
+    start_services(directory, document)
+    wait_for("every slave marked healthy",
+             lambda: host_field(document, "host2") == "healthy" and host_field(document, "host3") == "healthy")
+    wait_for("every VM stamped with its home pool", lambda: all_stamped(document))
+    timeline.mark("services up; the master marks host2 and host3 healthy and stamps every VM's home pool")
+    show_status(document)
 
-        heading("2. A VM crashes")
-        sim(directory, "fault", "crash-vm", "vm001")
-        timeline.mark("vm001 crashed")
-        wait_for("vm001 running again", lambda: running_once(document, ["vm001"]))
-        timeline.mark("vm001 running again")
+    heading("2. A VM crashes")
+    sim(directory, "fault", "crash-vm", "vm001")
+    timeline.mark("vm001 crashed")
+    wait_for("vm001 running again", lambda: running_once(document, ["vm001"]))
+    timeline.mark("vm001 running again")
 
-        heading("3. A slave loses power")
-        victims = vms_on(document, "host3")
-        sim(directory, "fault", "power-off", "host3")
-        timeline.mark("host3 powered off (it ran %s)" % ", ".join(victims))
-        wait_for("host3 marked failed", lambda: host_field(document, "host3") == "failed")
-        timeline.mark("host3 detected as failed, fenced (XVM, verified) and released")
-        wait_for("host3's VMs running elsewhere", lambda: running_once(document, victims))
-        timeline.mark("%s running again on %s" % (", ".join(victims), ", ".join(
-            sorted({h for v in status(document)["vms"] if v["name_label"] in victims for h in v["running_on"]}))))
+    heading("3. A slave loses power")
+    victims = vms_on(document, "host3")
+    sim(directory, "fault", "power-off", "host3")
+    timeline.mark("host3 powered off (it ran %s; its service died with it)" % ", ".join(victims))
+    wait_for("host3 marked failed", lambda: host_field(document, "host3") == "failed")
+    timeline.mark("host3 detected as failed, fenced (XVM, verified) and released")
+    wait_for("host3's VMs running elsewhere", lambda: running_once(document, victims))
+    timeline.mark("%s running again on %s" % (", ".join(victims), ", ".join(
+        sorted({h for v in status(document)["vms"] if v["name_label"] in victims for h in v["running_on"]}))))
 
-        heading("4. host3 is repaired and powered on again")
-        sim(directory, "fault", "power-on", "host3")
-        timeline.mark("host3 powered on")
-        wait_for("host3 healthy again", lambda: host_field(document, "host3") == "healthy")
-        timeline.mark("host3 rejoined; the master marks it healthy (it runs nothing twice)")
+    heading("4. host3 is repaired and powered on again")
+    sim(directory, "fault", "power-on", "host3")
+    timeline.mark("host3 powered on; the simulator starts its service again")
+    wait_for("host3 healthy again", lambda: host_field(document, "host3") == "healthy")
+    timeline.mark("host3 rejoined; the master marks it healthy (it runs nothing twice)")
 
-        heading("5. The master loses power")
-        old = master_name(document)
-        victims = vms_on(document, old)
-        sim(directory, "fault", "power-off", old)
-        timeline.mark("master %s powered off (it ran %s)" % (old, ", ".join(victims)))
-        wait_for("a new master", lambda: master_name(document) not in (None, old))
-        timeline.mark("a slave took over as master (the takeover slave fences %s first)" % old)
-        wait_for("the old master's VMs running again", lambda: running_once(document, victims))
-        timeline.mark("%s running again; %s is the master" % (", ".join(victims), master_name(document)))
+    heading("5. The master loses power")
+    old = master_name(document)
+    victims = vms_on(document, old)
+    sim(directory, "fault", "power-off", old)
+    timeline.mark("master %s powered off (it ran %s)" % (old, ", ".join(victims)))
+    wait_for("a new master", lambda: master_name(document) not in (None, old))
+    timeline.mark("a slave took over as master (the takeover slave fences %s first)" % old)
+    wait_for("the old master's VMs running again", lambda: running_once(document, victims))
+    timeline.mark("%s running again; %s is the master" % (", ".join(victims), master_name(document)))
 
-        heading("6. Timeline")
-        timeline.show()
+    heading("6. Timeline")
+    timeline.show()
 
-        heading("7. Final check: the simulator's ground truth")
-        show_status(document)
-        final = status(document)
-        twice = [v["name_label"] for v in final["vms"] if len(v["running_on"]) > 1]
-        missing = [v["name_label"] for v in final["vms"] if not v["running_on"]]
-        say()
-        if final["violations"] or twice or missing:
-            raise DemoError("violations %s, running twice %s, not running %s" % (final["violations"], twice, missing))
-        say("=> No violation: no VM ever ran twice, and every protected VM runs exactly once.")
-    finally:
-        stop_services(procs)
+    heading("7. Final check: the simulator's ground truth")
+    show_status(document)
+    final = status(document)
+    twice = [v["name_label"] for v in final["vms"] if len(v["running_on"]) > 1]
+    missing = [v["name_label"] for v in final["vms"] if not v["running_on"]]
+    say()
+    if final["violations"] or twice or missing:
+        raise DemoError("violations %s, running twice %s, not running %s" % (final["violations"], twice, missing))
+    say("=> No violation: no VM ever ran twice, and every protected VM runs exactly once.")
     heading("8. Tear down")
     sim(directory, "down")
 

@@ -12,27 +12,33 @@ serves its master's. An emergency transition gives the promoted host a copy
 of the database it last belonged to (taken when it comes back as master), so
 two masters with diverging databases can exist, as in life.
 """
+import math
 import os
 import threading
 import time
 import uuid as uuidlib
-import xmlrpc.client
 
 from halizard import paths
-from halizard.sim import apidesc, roots
+from halizard.sim import apidesc, roots, xmlwire
+from halizard.sim import services as services_mod
 from halizard.sim.api import registry as registry_mod
+from halizard.sim.api import unix_socket
 from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers, halt_in_db, marker_key,
                                      set_resident, set_vbds_attached)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
+from halizard.sim.links import GATEWAY
 from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
-                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused")
+                 "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused",
+                 "freeze", "cut", "cut-oneway")
+GATEWAY_ACTIONS = ("power-off", "power-on", "reboot", "link-down", "link-up")  # the gateway runs no xapi, no disk
 OUTSIDE = None  # reachability source for clients that are not simulated hosts
 PROTECTED_KEY = "sim-protected"
 ANSWER_GRACE = 0.2  # seconds a restarting xapi still answers the call that restarted it
+MAX_FREEZE = 24 * 3600.0  # seconds; a longer freeze is a typo
 
 
 class SimUsageError(ValueError):
@@ -65,6 +71,7 @@ class Call(object):
         self.db = None
         self.master_uuid = None
         self.task = None
+        self.preauth = False  # came through the host's Unix socket: local root, no password asked
 
 
 class SimPool(object):
@@ -97,6 +104,10 @@ class SimPool(object):
         self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
         self.synced = {}  # slave uuid -> copy of its master's database when it lost contact
         self.tasks_running = 0
+        self.services = services_mod.Services()  # each host's registered service process (services.py)
+        self._thaws = {}  # host uuid -> the threading.Timer that ends its freeze
+        self._calls = {h.name_label: {} for h in spec.hosts}  # host name -> {method: count} its xapi answered
+        self._calls_lock = threading.Lock()
         for host_uuid, host in self.host_specs.items():
             self.world.add_host(host_uuid, host.name_label, host.address)
         for name, vm_uuid in self.vm_by_name.items():
@@ -112,20 +123,44 @@ class SimPool(object):
         self.handlers = reg.handlers
 
     # ------------------------------------------------------------------ wire
-    def handle(self, host_uuid, method, params, client_addr="127.0.0.1"):
-        """Serve one XML-RPC call arriving at host_uuid; returns the XAPI answer dict."""
+    def handle(self, host_uuid, method, params, client_addr="127.0.0.1", local=False):
+        """Serve one call arriving at host_uuid; returns the XAPI answer dict.
+
+        The one dispatch point of every transport: each call answered here
+        (success or failure) is counted for status "calls".
+        local: it came through the host's Unix socket (halizard.sim.local_socket).
+        """
         try:
-            value = self._dispatch(host_uuid, method, list(params), client_addr)
+            if local:
+                value = unix_socket.serve(self, host_uuid, method, list(params))
+            else:
+                value = self._dispatch(host_uuid, method, list(params), client_addr)
+            self._count(host_uuid, method)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
+            self._count(host_uuid, method)
             return {"Status": "Failure", "ErrorDescription": exc.description}
         except XapiUnavailable:
             raise
         except Exception as exc:  # a simulator bug must still answer like XAPI, never leak a secret
+            self._count(host_uuid, method)
             text = ("%s: %s" % (type(exc).__name__, exc)).replace(self.spec.password, "***")
             return {"Status": "Failure", "ErrorDescription": ["INTERNAL_ERROR", text]}
         finally:
             self._notify()
+
+    def _count(self, host_uuid, method):
+        host = self.host_specs.get(host_uuid)
+        name = host.name_label if host is not None else str(host_uuid)
+        key = method if isinstance(method, str) else repr(method)
+        with self._calls_lock:
+            per_host = self._calls.setdefault(name, {})
+            per_host[key] = per_host.get(key, 0) + 1
+
+    def calls(self):
+        """{host name: {method: count}}: the calls each host's xapi answered since the pool started."""
+        with self._calls_lock:
+            return {name: dict(counts) for name, counts in self._calls.items()}
 
     def method_names(self):
         """Every wire name served (system.listMethods)."""
@@ -134,7 +169,7 @@ class SimPool(object):
         names.add("system.listMethods")
         return sorted(names)
 
-    def _dispatch(self, host_uuid, method, params, client_addr):
+    def _dispatch(self, host_uuid, method, params, client_addr, preauth=False):
         if not isinstance(method, str):
             raise XapiError("MESSAGE_METHOD_UNKNOWN", repr(method))
         is_async = method.startswith("Async.")
@@ -149,6 +184,7 @@ class SimPool(object):
         with self._lock:
             self._tick()
             call = self._admit(host_uuid, handler, params, client_addr, method)
+            call.preauth = preauth
             args = params[1:] if handler.session else params
             if is_async:
                 return self._spawn_task(call, handler, args, method)
@@ -231,7 +267,7 @@ class SimPool(object):
         """Apply what became due: promotions, resyncs after faults, lost VMs."""
         now = self.clock()
         for host_uuid, due in list(self.promote_at.items()):
-            if now >= due:
+            if now >= due and not self.world.frozen(host_uuid):  # a frozen dom0 finishes it once resumed
                 del self.promote_at[host_uuid]
                 self._promote(host_uuid)
         for host_uuid in list(self.dirty):
@@ -256,14 +292,13 @@ class SimPool(object):
         return self.dbs.get(self.master_of[host_uuid])
 
     def _write_root(self, host_uuid):
-        """Directories, pool.conf, inventory, credentials and name of a host root (roots.py formats)."""
+        """Directories, pool.conf, inventory and name of a host root (roots.py formats)."""
         host = self.host_specs[host_uuid]
         if not host.root:
             return
         for sub in ("etc/xensource", "etc/ha-lizard", "var/lib/ha-lizard"):
             os.makedirs(os.path.join(host.root, sub), exist_ok=True)
         self._write_pool_conf(host_uuid)
-        roots.write_credentials(host.root, self.spec.password)
         roots.update_sim_marker(host.root, name_label=host.name_label)
         inventory = paths.under(host.root, paths.INVENTORY)
         if not os.path.exists(inventory):
@@ -422,17 +457,23 @@ class SimPool(object):
         with self._lock:
             return self.world.can_reach(self.world.host_of_address(client_addr), host_uuid)
 
+    def frozen(self, host_uuid):
+        """Whether the host's dom0 is frozen now (its network answers hang until it resumes)."""
+        with self._lock:
+            return self.world.frozen(host_uuid)
+
     def can_send(self, client_addr):
         """Whether a packet from client_addr leaves its host at all (outside callers always can).
 
-        A powered-off or unplugged simulated host's leftover supervisor keeps running in the test
-        machine; endpoints that stand outside the pool (the outer dom0) ask this so it cannot act.
+        An unplugged host's service keeps running, but its packets never reach an endpoint that
+        stands outside the pool (the outer dom0); a powered-off host sends nothing (power-off also
+        kills its registered service, but a test may still send from its address).
         """
         with self._lock:
             uuid = self.world.host_of_address(client_addr)
             if uuid is None:
                 return True
-            truth = self.world.hosts[uuid]
+            truth = self.world.node(uuid)
             return truth.power == "on" and truth.link_up
 
     def host_answers_master(self, master_uuid, host_ref):
@@ -481,6 +522,8 @@ class SimPool(object):
                     self.dirty.setdefault(host_uuid, False)
             elif action == "partition":
                 self._partition(targets)
+            elif action in ("cut", "cut-oneway"):
+                self._cut(action, targets)
             elif action in ("crash-vm", "pause-vm", "unpause-vm"):
                 if not targets:
                     raise SimUsageError("%s needs at least one VM name" % action)
@@ -489,6 +532,10 @@ class SimPool(object):
                         self._crash_vm(vm_uuid)
                     else:
                         self._set_paused(vm_uuid, action == "pause-vm")
+            elif action == "freeze":
+                if len(targets) != 2:
+                    raise SimUsageError("freeze needs a host name and a number of seconds")
+                self._freeze(self._host_uuid(targets[0]), _freeze_seconds(targets[1]))
             elif action == "leave-paused":
                 if len(targets) != 2:
                     raise SimUsageError("leave-paused needs a VM name and a host name")
@@ -496,8 +543,15 @@ class SimPool(object):
             else:
                 if not targets:
                     raise SimUsageError("%s needs at least one host name" % action)
-                for host_uuid in [self._host_uuid(name) for name in targets]:
-                    self._host_fault(action, host_uuid)
+                nodes = [self._node_id(name) for name in targets]
+                if GATEWAY in nodes and action not in GATEWAY_ACTIONS:
+                    raise SimUsageError("%s does not apply to the gateway (only %s)" % (
+                        action, ", ".join(GATEWAY_ACTIONS)))
+                for node in nodes:
+                    if node == GATEWAY:
+                        self._gateway_fault(action)
+                    else:
+                        self._host_fault(action, node)
             self._tick()
             self._sync_check()
         self._notify()
@@ -508,6 +562,15 @@ class SimPool(object):
         if name in self.host_specs:
             return name
         raise SimUsageError("unknown host %r" % (name,))
+
+    def _node_id(self, name):
+        """A host uuid, or GATEWAY for the pool's gateway (when it has one)."""
+        if name == GATEWAY and self.world.gateway is not None:
+            return GATEWAY
+        return self._host_uuid(name)
+
+    def _node_name(self, node_id):
+        return self.world.node(node_id).name_label
 
     def _vm_uuid(self, name):
         if name in self.vm_by_name:
@@ -526,13 +589,39 @@ class SimPool(object):
                 raise SimUsageError("empty partition group %r" % (arg,))
             group = []
             for name in names:
-                host_uuid = self._host_uuid(name)
+                host_uuid = self._node_id(name)
                 if host_uuid in seen:
                     raise SimUsageError("host %s is in two partition groups" % name)
                 seen.add(host_uuid)
                 group.append(host_uuid)
             groups.append(group)
         self.world.partition(groups)
+
+    def _cut(self, action, targets):
+        """cut A B: the link between A and B is down both ways; cut-oneway A B: A's packets miss B."""
+        if len(targets) != 2:
+            raise SimUsageError("%s needs two names (hosts or the gateway), e.g. '%s host1 host2'" % (action, action))
+        src, dst = self._node_id(targets[0]), self._node_id(targets[1])
+        if src == dst:
+            raise SimUsageError("%s: cannot cut %s from itself" % (action, targets[0]))
+        self.world.links.cut(src, dst, both_ways=action == "cut")
+
+    def _gateway_fault(self, action):
+        """The gateway only powers off/on and loses/regains its link (it runs no xapi, no VMs)."""
+        truth = self.world.gateway
+        if action in ("power-off", "power-on"):
+            truth.power = "on" if action == "power-on" else "off"
+        elif action == "reboot":
+            truth.power = "on"
+        elif action in ("link-down", "link-up"):
+            truth.link_up = action == "link-up"
+
+    def add_gateway(self, address):
+        """Give the pool a gateway at `address` (answers the reachability probe; fault target 'gateway')."""
+        with self._lock:
+            if address in self.world.by_address:
+                raise SimUsageError("address %s is already a host's" % address)
+            self.world.add_gateway(address)
 
     def _host_fault(self, action, host_uuid):
         truth = self.world.hosts[host_uuid]
@@ -561,6 +650,8 @@ class SimPool(object):
         truth = self.world.hosts[host_uuid]
         if truth.power == "off":
             return
+        self.services.power_off(host_uuid)  # power loss: its service's whole process tree dies (SIGKILL)
+        self._end_freeze(host_uuid)
         self.world.kill_host(host_uuid)
         truth.power = "off"
         truth.hung = False
@@ -577,6 +668,46 @@ class SimPool(object):
         truth.restart_from = truth.restart_until = None
         self._set_carrier(host_uuid, truth.link_up)
         self.dirty[host_uuid] = True
+        self.services.power_on(host_uuid)  # the same command, environment and output as registered
+
+    def _freeze(self, host_uuid, seconds):
+        """The whole dom0 stops for `seconds`: xapi and network answers hang, its service is SIGSTOPped.
+
+        Its guests keep running (Xen still schedules them). A freeze of a
+        frozen host sets the new end; power-off ends it.
+        """
+        truth = self.world.hosts[host_uuid]
+        if truth.power != "on":
+            raise SimUsageError("freeze: host %s is powered off" % truth.name_label)
+        self._end_freeze(host_uuid, thaw=False)
+        truth.frozen_until = self.clock() + seconds
+        self.services.freeze(host_uuid)
+        timer = threading.Timer(seconds, self._thaw_due, (host_uuid, truth.frozen_until))
+        timer.daemon = True
+        self._thaws[host_uuid] = timer
+        timer.start()
+
+    def _thaw_due(self, host_uuid, until):
+        with self._lock:
+            if self.world.hosts[host_uuid].frozen_until != until:
+                return  # powered off or frozen again meanwhile
+            self._end_freeze(host_uuid)
+            self._tick()
+            self._sync_check()
+        self._notify()
+
+    def _end_freeze(self, host_uuid, thaw=True):
+        """The dom0 resumes where it was: xapi answers again (then resyncs), the service gets SIGCONT."""
+        timer = self._thaws.pop(host_uuid, None)
+        if timer is not None:
+            timer.cancel()
+        truth = self.world.hosts[host_uuid]
+        if truth.frozen_until is None:
+            return
+        truth.frozen_until = None
+        if thaw:
+            self.services.thaw(host_uuid)
+            self.dirty.setdefault(host_uuid, False)
 
     def _set_carrier(self, host_uuid, carrier):
         host_ref = self.host_refs[host_uuid]
@@ -675,8 +806,14 @@ class SimPool(object):
             hosts = []
             for host_uuid in self.host_uuids:
                 truth = self.world.hosts[host_uuid]
+                service = self.services.state(host_uuid)
+                frozen_until = None
+                if self.world.frozen(host_uuid):  # as wall-clock time, for people and other processes
+                    frozen_until = round(time.time() + truth.frozen_until - self.clock(), 3)
                 hosts.append({"name_label": truth.name_label, "uuid": host_uuid, "power": truth.power,
-                              "xapi": self.world.xapi_state(host_uuid), "role": self.role[host_uuid]})
+                              "xapi": self.world.xapi_state(host_uuid), "role": self.role[host_uuid],
+                              "frozen_until": frozen_until, "service": service["service"],
+                              "service_pid": service["pid"]})
             vms = []
             for rec in db.tables["VM"].values():
                 if rec["is_a_template"] or rec["is_control_domain"] or rec["is_a_snapshot"]:
@@ -690,7 +827,13 @@ class SimPool(object):
                             "paused_on": sorted(self.world.hosts[h].name_label
                                                 for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
-            return {"hosts": hosts, "vms": vms, "violations": list(self.world.violations)}
+            document = {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
+                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls()}
+            gateway = self.world.gateway
+            if gateway is not None:
+                document["gateway"] = {"address": gateway.address, "power": gateway.power,
+                                       "link": "up" if gateway.link_up else "down"}
+            return document
 
     def describe(self):
         """The hosts and vms parts of pool.json."""
@@ -699,7 +842,8 @@ class SimPool(object):
                       "address": self.host_specs[u].address, "root": self.host_specs[u].root}
                      for u in self.host_uuids]
             vms = [{"name_label": name, "uuid": vm_uuid} for name, vm_uuid in self.vm_by_name.items()]
-            return {"hosts": hosts, "vms": vms}
+            gateway = self.world.gateway
+            return {"hosts": hosts, "vms": vms, "gateway": gateway.address if gateway is not None else None}
 
     # ------------------------------------------------- simulated platform
     def local_domains(self, host_uuid):
@@ -718,8 +862,10 @@ class SimPool(object):
         self._notify()
 
     def reboot_host(self, host_uuid):
-        """The host reboots itself (reboot -f). A powered-off host runs nothing that could ask for it:
-        its leftover supervisor (the simulator cannot stop it) must never power it on this way."""
+        """The host reboots itself (reboot -f): its service is killed and started again.
+
+        A request that arrives once the host is off (sent just before the power loss) is refused:
+        it must never power the host on."""
         with self._lock:
             self._known_host(host_uuid)
             if self.world.hosts[host_uuid].power != "on":
@@ -755,16 +901,83 @@ class SimPool(object):
                 return {"healthy": True, "detail": "SMART overall-health self-assessment test result: PASSED"}
             return {"healthy": False, "detail": "SMART overall-health self-assessment test result: FAILED"}
 
+    # ------------------------------------------------- host services
+    def register_service(self, name, argv=None, env=None, cwd=None, output=None):
+        """Own host `name`'s service: started now when the host is on, killed at power-off, started at power-on.
+
+        Defaults: `ha-lizard --root ROOT run --log-file ROOT/service.log`, this process's environment,
+        the host root as working directory, stdout and stderr appended to ROOT/service.stderr.
+        """
+        with self._lock:
+            host_uuid = self._host_uuid(name)
+            root = self.host_specs[host_uuid].root
+            if not argv and not root:
+                raise SimUsageError("host %s has no root: name the service's command" % name)
+            argv = list(argv or services_mod.default_command(root))
+            env = services_mod.default_env() if env is None else env
+            cwd = cwd or root or os.getcwd()
+            output = output or os.path.join(root or cwd, "service.stderr")
+            _check_service_args(argv, env, cwd, output)
+            try:
+                return self.services.register(host_uuid, self.host_specs[host_uuid].name_label, argv, env, cwd,
+                                              output, self.world.hosts[host_uuid].power == "on",
+                                              self.world.frozen(host_uuid))
+            except ValueError as exc:
+                raise SimUsageError(str(exc)) from None
+            except OSError as exc:
+                self.services.unregister(host_uuid)
+                raise SimUsageError("cannot start the service of %s: %s" % (name, exc.strerror or exc)) from None
+
+    def unregister_service(self, name, grace=services_mod.STOP_GRACE):
+        """Stop host `name`'s service as an administrator would (SIGTERM, its tree killed after `grace` s)."""
+        with self._lock:
+            service = self.services.unregister(self._host_uuid(name))
+        if service is None:
+            raise SimUsageError("host %s has no registered service" % name)
+        services_mod.terminate([service], grace)
+        return True
+
+    def service_state(self, name):
+        """{"service": running|frozen|stopped|exited|none, "pid", "exit"} of host `name`."""
+        with self._lock:
+            return self.services.state(self._host_uuid(name))
+
+    def close(self):
+        """Stop every registered service (the pool is going away) and every pending thaw."""
+        with self._lock:
+            for timer in self._thaws.values():
+                timer.cancel()
+            self._thaws.clear()
+            services = self.services.unregister_all()
+        services_mod.terminate(services)
+
     def _known_host(self, host_uuid):
         if host_uuid not in self.host_specs:
             raise SimUsageError("unknown host uuid %r" % (host_uuid,))
 
 
+def _check_service_args(argv, env, cwd, output):
+    if not all(isinstance(arg, str) and arg for arg in argv):
+        raise SimUsageError("a service command is a list of non-empty strings")
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise SimUsageError("a service environment maps strings to strings")
+    if not os.path.isdir(cwd):
+        raise SimUsageError("service working directory %s does not exist" % cwd)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise SimUsageError("service output %s: no such directory" % output)
+
+
+def _freeze_seconds(text):
+    """A freeze length: a finite number of seconds, more than 0 and at most a day."""
+    try:
+        seconds = float(text)
+    except (TypeError, ValueError):
+        raise SimUsageError("freeze: not a number of seconds: %r" % (text,)) from None
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_FREEZE):
+        raise SimUsageError("freeze: seconds must be more than 0 and at most %d: %r" % (MAX_FREEZE, text))
+    return seconds
+
+
 def encode_result(value):
-    """A task result as XAPI stores it: the XML-RPC encoding of the value ('' for void)."""
-    if value == "" or value is None:
-        return ""
-    text = xmlrpc.client.dumps((value,))
-    start = text.index("<value>")
-    end = text.rindex("</value>") + len("</value>")
-    return text[start:end]
+    """A task result as XAPI stores it: xapi's XML-RPC text of the value (`<value></value>` for void)."""
+    return xmlwire.value("" if value is None else value)

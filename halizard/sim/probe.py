@@ -3,18 +3,27 @@
 Why: a network probe of a peer must be a real network operation that power-offs,
 link loss and partitions affect, yet is independent of xapi (a hung xapi
 still "pings"). A TCP connection to the host's address on the probe port
-gets one byte (b"+") when the caller can reach the host, a reset otherwise.
+gets one byte (b"+") when the caller can reach the host, a reset otherwise;
+a frozen host (`sim fault freeze`) answers nothing until it resumes, so the
+prober times out.
 """
 import socket
 import socketserver
 import struct
+import time
 
 PROBE_REPLY = b"+"
 
 
 class _ProbeHandler(socketserver.BaseRequestHandler):
     def handle(self):
+        from halizard.sim.server import HOLD_POLL_SECONDS, peer_closed
+
         sock = self.request
+        while self.server.pool.frozen(self.server.host_uuid):
+            if peer_closed(sock):
+                return
+            time.sleep(HOLD_POLL_SECONDS)
         if self.server.pool.can_reach(self.client_address[0], self.server.host_uuid):
             try:
                 sock.sendall(PROBE_REPLY)

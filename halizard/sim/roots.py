@@ -5,8 +5,8 @@ from files (pool.conf, xensource-inventory) under a configurable root; each
 simulated host gets its own root so `ha-lizard --root R` acts as that host.
 `etc/ha-lizard/sim-host.json` marks the root as simulated (selects the
 simulated platform), names the host (`name_label`, for `$HOSTNAME`) and says
-how to reach the simulator; `etc/ha-lizard/xapi-credentials` holds the pool's
-login as on a real dom0.
+how to reach the simulator. No file of a root holds the pool password: the
+host's tools reach its xapi through `var/lib/xcp/xapi` (halizard.sim.local_socket).
 """
 import json
 import os
@@ -100,15 +100,6 @@ def update_sim_marker(root, **fields):
     marker = read_sim_host(root) or {}
     marker.update(fields)
     atomic_write(paths.under(root, paths.SIM_HOST_FILE), json.dumps(marker, indent=2) + "\n")
-
-
-def write_credentials(root, password, user="root"):
-    """etc/ha-lizard/xapi-credentials (mode 0600), as a dom0 installer writes it for the tools.
-
-    Format: halizard.xapi.session.load_credentials.
-    """
-    text = json.dumps({"user": user, "password": password}) + "\n"
-    atomic_write(paths.under(root, "/etc/ha-lizard/xapi-credentials"), text, mode=0o600)
 
 
 def read_sim_host(root):

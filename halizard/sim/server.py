@@ -1,19 +1,23 @@
-"""The XML-RPC wire of every simulated host: one HTTP server per host address.
+"""The xapi wire of every simulated host: one HTTP server per host address.
 
-Why: the official XenAPI client must talk to the simulator exactly as to a
-real xapi, and failures must look like network failures. Per request the
-peer address decides reachability (unreachable: the connection is reset
-without an answer); a hung xapi accepts and never answers; a down xapi
-resets; malformed XML is HTTP 500; anything else goes to `pool.handle`.
-A thread per request, so long-polls and VM starts never block others.
+Why: the official XenAPI client, fence_xenapi and JSON-RPC clients must talk
+to the simulator exactly as to a real xapi, and failures must look like
+network failures. Per request the peer address decides reachability
+(unreachable: the connection is reset without an answer); a hung xapi
+accepts and never answers; a down xapi resets; a request xapi cannot decode
+is HTTP 500; anything else goes to `pool.handle`. `POST /jsonrpc...` is
+JSON-RPC (jsonrpc.py), every other POST XML-RPC (xmlwire.py); answers carry
+xapi's status line and headers, and HTTP/1.1 connections are kept alive as
+xapi keeps them. A thread per connection, so long-polls and VM starts never
+block others.
 """
 import http.server
 import socket
 import socketserver
 import struct
 import threading
-import xmlrpc.client
 
+from halizard.sim import jsonrpc, xmlwire
 from halizard.sim.addresses import PROBE_PORT, XAPI_PORT
 from halizard.sim.pool import XapiUnavailable
 from halizard.sim.probe import ProbeServer
@@ -21,6 +25,13 @@ from halizard.sim.probe import ProbeServer
 HOLD_POLL_SECONDS = 0.05
 MAX_BODY_BYTES = 16 * 1024 * 1024
 IDLE_CLIENT_SECONDS = 120.0
+JSONRPC_PATH = "/jsonrpc"  # xapi's handler matches the longest path prefix: "/jsonrpc..." is JSON-RPC
+NO_CACHE = ("cache-control", "no-cache, no-store")
+CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "X-Requested-With")]
+ERROR_PAGE = ("<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a "
+              "while and try again. If the problem persists, please contact your support representative."
+              "<h1> Additional information </h1>%s</body></html>")
+_HTML_ESCAPES = {ord("<"): "&lt;", ord(">"): "&gt;", ord("'"): "&apos;", ord('"'): "&quot;", ord("&"): "&amp;"}
 
 
 def reset_connection(sock):
@@ -54,7 +65,7 @@ def peer_closed(sock):
 class _XapiHandler(http.server.BaseHTTPRequestHandler):
     """One request to one simulated host's xapi."""
 
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive unless the client asks for HTTP/1.0 or "Connection: close"
     server_version = "xapi"
     sys_version = ""
     timeout = IDLE_CLIENT_SECONDS  # a client that connects and sends nothing is dropped, not kept forever
@@ -100,7 +111,8 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if not self._hold_while_hung():
             return
-        self._send(403, b"Forbidden\n", "text/plain")
+        self.close_connection = True
+        self._send(403, "Forbidden", b"Forbidden\n", [("content-type", "text/plain"), ("connection", "close")])
 
     def do_POST(self):
         length = self.headers.get("Content-Length")
@@ -109,29 +121,42 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
         except (TypeError, ValueError):
             size = -1
         if not 0 <= size <= MAX_BODY_BYTES:
-            self._send(400, b"Content-Length required\n", "text/plain")
+            self.close_connection = True
+            self._send(400, "Bad Request", b"Content-Length required\n",
+                       [("content-type", "text/plain"), ("connection", "close")])
             return
         body = self.rfile.read(size)
         if not self._hold_while_hung():
             return
+        is_json = self.path.split("?", 1)[0].startswith(JSONRPC_PATH)
         try:
-            params, method = xmlrpc.client.loads(body, use_builtin_types=False)
-        except Exception:  # noqa: BLE001 - any decoding failure is the client's malformed XML
-            self._send(500, b"Malformed XML-RPC request\n", "text/plain")
+            if is_json:
+                call = jsonrpc.decode_call(body)
+                method, params = call.method, call.params
+            else:
+                method, params = xmlwire.decode_call(body)
+        except xmlwire.MalformedRequest as exc:
+            self._send_error_page(str(exc))
             return
-        if not method:
-            self._send(500, b"No method name in request\n", "text/plain")
-            return
-        answer = self._serve(method, list(params))
+        answer = self._serve(method, params)
         if answer is None or not self._still_answerable():
             return
         try:
-            payload = xmlrpc.client.dumps((answer,), methodresponse=True, allow_none=True)
-        except (OverflowError, TypeError) as exc:
+            if is_json:
+                pool = self.server.pool
+                payload = jsonrpc.encode_answer(call, answer, jsonrpc.result_type(pool.handlers, method), pool.desc)
+            elif method == "system.listMethods" and answer.get("Status") == "Success":
+                payload = xmlwire.response(answer["Value"])  # xapi sends this one bare, without Status
+            else:
+                payload = xmlwire.response(answer)
+        except (OverflowError, TypeError, ValueError) as exc:
             self.server.report("cannot encode answer to %s: %s" % (method, exc))
-            self._send(500, b"Cannot encode answer\n", "text/plain")
+            self._send_error_page("cannot encode the answer")
             return
-        self._send(200, payload.encode("utf-8"), "text/xml")
+        content_type = "application/json" if is_json else "text/xml"
+        self._send(200, "OK", payload.encode("utf-8"),
+                   [("connection", "close" if self.close_connection else "keep-alive"), NO_CACHE,
+                    ("content-type", content_type)] + CORS)
 
     def _serve(self, method, params):
         """pool.handle; a state change to hung/down during the call is served like that state."""
@@ -160,13 +185,20 @@ class _XapiHandler(http.server.BaseHTTPRequestHandler):
                 return False
         return True
 
-    def _send(self, code, payload, content_type):
+    def _send_error_page(self, detail):
+        """xapi's HTTP 500 page (http_svr.ml response_internal_error); the connection closes."""
+        self.close_connection = True
+        page = ERROR_PAGE % detail.translate(_HTML_ESCAPES)
+        self._send(500, "Internal Error", page.encode("utf-8"),
+                   [("content-type", "text/html"), ("connection", "close"), NO_CACHE])
+
+    def _send(self, code, reason, payload, headers):
+        """Status line and headers as xapi writes them: no Date or Server, content-length first."""
+        version = "1.0" if self.request_version == "HTTP/1.0" else "1.1"
+        lines = ["HTTP/%s %d %s" % (version, code, reason), "content-length: %d" % len(payload)]
+        lines.extend("%s: %s" % header for header in headers)
         try:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
         except OSError:
             self.close_connection = True
 

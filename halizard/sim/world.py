@@ -12,6 +12,7 @@ executing domains count as a run: two executing domains of one VM are a
 double run, a paused one beside an executing one is not (as during every live
 migration), and unpausing it then is.
 """
+from halizard.sim.links import GATEWAY, Links
 
 
 class HostTruth(object):
@@ -27,6 +28,7 @@ class HostTruth(object):
         self.restart_until = None  # ... until this one
         self.link_up = True
         self.disk_ok = True
+        self.frozen_until = None  # clock time a frozen dom0 resumes (sim fault freeze), None when running
 
 
 class World(object):
@@ -39,7 +41,8 @@ class World(object):
         self.domains = {}  # vm uuid -> set of host uuids where a domain of it exists (executing or paused)
         self.paused = set()  # (vm uuid, host uuid) of the domains that exist but run no guest code
         self.vm_names = {}  # vm uuid -> name_label (for readable violations)
-        self.groups = None  # host uuid -> partition group index, or None when healed
+        self.links = Links()  # partitions and cut links between nodes (hosts, the gateway)
+        self.gateway = None  # HostTruth of the pool's gateway (node id GATEWAY), when it has one
         self.violations = []
         self.lost_since = {}  # vm uuid -> clock time its last domain died by a fault
         self.start_log = []  # (clock, vm uuid, host uuid) every domain start
@@ -51,11 +54,29 @@ class World(object):
         self.by_address[address] = uuid
         return truth
 
+    def add_gateway(self, address):
+        """The pool's gateway: a node that answers the reachability probe and runs nothing."""
+        self.gateway = HostTruth(GATEWAY, GATEWAY, address)
+        self.by_address[address] = GATEWAY
+        return self.gateway
+
+    def node(self, node_id):
+        """The HostTruth of a host uuid or of the gateway."""
+        if node_id == GATEWAY and self.gateway is not None:
+            return self.gateway
+        return self.hosts[node_id]
+
+    def nodes(self):
+        """Every node id: the host uuids, then the gateway's."""
+        return list(self.hosts) + ([GATEWAY] if self.gateway is not None else [])
+
     def xapi_state(self, host_uuid):
         """'up', 'hung' or 'down' (powered off or restarting)."""
         host = self.hosts[host_uuid]
         if host.power != "on":
             return "down"
+        if self.frozen(host_uuid):
+            return "hung"
         if host.restart_until is not None:
             now = self.clock()
             if now >= host.restart_until:
@@ -64,12 +85,17 @@ class World(object):
                 return "down"
         return "hung" if host.hung else "up"
 
+    def frozen(self, node_id):
+        """Whether the host's dom0 is frozen now: its xapi and its network answers hang (never the gateway)."""
+        until = getattr(self.node(node_id), "frozen_until", None)
+        return until is not None and self.clock() < until
+
     def host_of_address(self, address):
         return self.by_address.get(address)
 
     def can_reach(self, src_uuid, dst_uuid):
-        """Whether traffic from src (None = the outside world) reaches dst."""
-        dst = self.hosts[dst_uuid]
+        """Whether traffic from src (None = the outside world) reaches dst (host uuids or GATEWAY)."""
+        dst = self.node(dst_uuid)
         if dst.power != "on":
             return False
         if src_uuid == dst_uuid:
@@ -78,29 +104,22 @@ class World(object):
             return False
         if src_uuid is None:
             return True
-        src = self.hosts[src_uuid]
+        src = self.node(src_uuid)
         if src.power != "on" or not src.link_up:
             return False
-        if self.groups is not None and self.groups.get(src_uuid) != self.groups.get(dst_uuid):
-            return False
-        return True
+        return self.links.passes(src_uuid, dst_uuid)
 
     def answers(self, src_uuid, dst_uuid):
         """Whether dst's xapi answers a call from src."""
         return self.can_reach(src_uuid, dst_uuid) and self.xapi_state(dst_uuid) == "up"
 
     def partition(self, groups):
-        """groups: list of lists of host uuids; hosts left out form one more group."""
-        mapping = {}
-        for index, group in enumerate(groups):
-            for host_uuid in group:
-                mapping[host_uuid] = index
-        for host_uuid in self.hosts:
-            mapping.setdefault(host_uuid, len(groups))
-        self.groups = mapping
+        """groups: lists of node ids; nodes left out (hosts and the gateway) form one more group."""
+        self.links.partition(groups, self.nodes())
 
     def heal(self):
-        self.groups = None
+        """Every partition and cut link ends (a host's own link-down stays: link-up ends it)."""
+        self.links.heal()
 
     # --- domains ----------------------------------------------------------
     def start_domain(self, vm_uuid, host_uuid, paused=False):

@@ -1,6 +1,5 @@
 """The only package that talks XenAPI: sessions with deadlines, typed errors."""
 from halizard.xapi.errors import (  # noqa: F401
-    XapiCredentialsMissing,
     XapiError,
     XapiFailure,
     XapiTimeout,

@@ -39,6 +39,3 @@ class XapiFailure(XapiError):
         detail = " [%s]" % ", ".join(self.params) if self.params else ""
         super().__init__("XAPI failure %s%s" % (self.code, detail))
 
-
-class XapiCredentialsMissing(XapiError):
-    """This host has no credentials for logging in to the pool master."""

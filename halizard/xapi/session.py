@@ -1,25 +1,26 @@
-"""XAPI sessions that never hang: a deadline on every call, typed errors,
-the master found from this host's files, HOST_IS_SLAVE followed once.
+"""XAPI sessions that never hang: a deadline on every call, typed errors, this host's xapi
+reached through its Unix socket.
 
 Why: the XenAPI package has no call timeout, so a dead master would block a
 caller forever (behaviour.md section 6). Every connection made here carries a
-socket deadline and may be bound to a source address (a simulated host's own
-loopback address, so network partitions apply to its tools too).
+socket deadline (halizard.xapi.transport) and may be bound to a source
+address (a simulated host's own loopback address, so network partitions
+apply to its tools too).
 
-Credentials: a dom0 tool logs in with the pool's root credentials, kept in
-`<root>/etc/ha-lizard/xapi-credentials` (JSON `{"user": "root", "password":
-"..."}`, mode 0600). A simulated host without that file uses the password of
-its simulated pool (`pool.json` above its root). The password is held only in
+No password on disk: on its own host ha-lizard logs in to the local xapi
+through its Unix socket `<root>/var/lib/xcp/xapi` as local root, which xapi
+trusts without a password (its "preauth" of that socket). On a slave, xapi
+forwards every call but the logins and emergency calls arriving there to
+the master over the pool's own TLS link (halizard/sim/INTERFACE.md, "The
+local socket"), so `connect()` reaches the master from any host. The only
+session opened with a password over the network is XVM fencing's, to the
+outer dom0, over HTTPS (halizard.fence.xvm); the password is held only in
 memory and never appears in a message, log line or exception.
 """
 import http.client
 import json
-import os
-import select
 import socket
-import ssl
 import threading
-import time
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
@@ -27,114 +28,17 @@ import XenAPI
 
 from halizard import hostinfo, paths
 from halizard.xapi.errors import (
-    XapiCredentialsMissing,
     XapiError,
     XapiFailure,
     XapiTimeout,
     XapiUnreachable,
 )
+from halizard.xapi.transport import DeadlineTransport, MalformedResponse  # noqa: F401 - MalformedResponse re-exported
 
-CREDENTIALS_FILE = "/etc/ha-lizard/xapi-credentials"
+LOCAL_SOCKET = "/var/lib/xcp/xapi"
+LOCAL_USER = "root"
 DEFAULT_TIMEOUT = 10.0
 ORIGINATOR = "ha-lizard"
-
-
-class MalformedResponse(xmlrpc.client.ResponseError):
-    """The peer answered, but not with a XAPI XML-RPC response (the text says how)."""
-
-
-def _check_shape(result):
-    """Raise MalformedResponse unless `result` is one XAPI status struct XenAPI can read."""
-    if not (isinstance(result, tuple) and len(result) == 1 and isinstance(result[0], dict)):
-        raise MalformedResponse("not a single struct")
-    answer = result[0]
-    status = answer.get("Status")
-    if status == "Success":
-        if "Value" not in answer:
-            raise MalformedResponse("Success without Value")
-        return
-    description = answer.get("ErrorDescription")
-    if status is None or not isinstance(description, (list, tuple)) or not description:
-        raise MalformedResponse("no Status or ErrorDescription")
-
-
-def _peer_closed(sock):
-    """True when a kept-alive socket is readable while idle: the peer closed it (or sent junk)."""
-    try:
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        readable, _w, _x = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
-class _DeadlineTransport(xmlrpc.client.Transport):
-    """HTTP transport whose sockets carry a deadline and a source address."""
-
-    def __init__(self, timeout, source_address=None, use_tls=False):
-        super().__init__()
-        self.timeout = float(timeout)
-        self.source_address = source_address
-        self.use_tls = use_tls
-        self.expired = False
-
-    def request(self, host, handler, request_body, verbose=False):
-        """Send the request exactly once.
-
-        Why: xmlrpc.client re-sends a request whose connection broke, on a fresh
-        connection. The server may already have run it (message.create, VM.start):
-        a second run is worse than an error. A kept-alive connection the peer
-        closed while idle is detected before sending instead (make_connection).
-        """
-        return self.single_request(host, handler, request_body, verbose)
-
-    def make_connection(self, host):
-        if self.expired:
-            # a call past its deadline must not open a new connection
-            raise socket.timeout("deadline passed")
-        if self._connection and host == self._connection[0]:
-            conn = self._connection[1]
-            if conn.sock is not None and _peer_closed(conn.sock):
-                self.close()   # stale keep-alive: reconnect before sending, never after
-                return self.make_connection(host)
-            conn.timeout = self.timeout
-            if conn.sock is not None:
-                conn.sock.settimeout(self.timeout)
-            return conn
-        chost, self._extra_headers, _x509 = self.get_host_info(host)
-        source = (self.source_address, 0) if self.source_address else None
-        if self.use_tls:
-            # XAPI certificates are self-signed on nearly every pool.
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection(chost, timeout=self.timeout,
-                                               source_address=source, context=context)
-        else:
-            conn = http.client.HTTPConnection(chost, timeout=self.timeout, source_address=source)
-        self._connection = host, conn
-        return conn
-
-    def parse_response(self, response):
-        """The XML-RPC answer, checked to be what XenAPI expects (MalformedResponse if not)."""
-        try:
-            result = super().parse_response(response)
-        except (ExpatError, ValueError, TypeError, OverflowError, xmlrpc.client.ResponseError) as exc:
-            raise MalformedResponse(type(exc).__name__) from None
-        _check_shape(result)
-        return result
-
-    def abort(self):
-        """Cut the connection in use (from another thread): a blocked read returns at once."""
-        self.expired = True
-        connection = self._connection[1] if self._connection else None
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Calls:
@@ -162,12 +66,15 @@ class XapiSession:
     a re-login after SESSION_INVALID in one thread is shared with the others.
     """
 
-    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None):
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None, unix_path=None, tls_context=None):
         if timeout is None or float(timeout) <= 0:
             raise ValueError("timeout must be a positive number of seconds")
-        self.url = url
+        # A Unix-socket session is named by its socket path (in messages too).
+        self.url = unix_path or url
         self.timeout = float(timeout)
         self.source_address = source_address
+        self.unix_path = unix_path
+        self.tls_context = tls_context
         self.logged_in = False
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -181,9 +88,10 @@ class XapiSession:
         """This thread's XenAPI proxy, carrying the shared session handle."""
         proxy = getattr(self._local, "proxy", None)
         if proxy is None:
-            transport = _DeadlineTransport(self.timeout, self.source_address,
-                                           use_tls=self.url.lower().startswith("https:"))
-            proxy = XenAPI.Session(self.url, transport=transport)
+            transport = DeadlineTransport(self.timeout, self.source_address,
+                                          use_tls=self.url.lower().startswith("https:"),
+                                          unix_path=self.unix_path, context=self.tls_context)
+            proxy = XenAPI.Session("http://localhost/" if self.unix_path else self.url, transport=transport)
             self._local.proxy = proxy
             self._local.transport = transport
             with self._lock:
@@ -327,19 +235,23 @@ class XapiSession:
         return None
 
 
-def url_for(address):
+def url_for(address, scheme="http"):
     """The XAPI URL of a host address: `addr`, `addr:port`, an IPv6 literal (bracketed here)
-    or a full URL; port 80 unless given, as XAPI clients assume."""
+    or a full URL; port 80 (http) or 443 (https) unless given, as XAPI clients assume."""
     if "://" in address:
         return address if address.endswith("/") else address + "/"
     if address.count(":") >= 2 and not address.startswith("["):
         address = "[%s]" % address   # host:port has one colon, an IPv6 literal at least two
-    return "http://%s/" % address
+    return "%s://%s/" % (scheme, address)
 
 
-def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None):
-    """Log in to exactly this URL (no redirect): for probes and talking to other hosts."""
-    session = XapiSession(url_for(url), timeout, source_address)
+def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None, tls_context=None):
+    """Log in to exactly this URL (no redirect) with a password: a session with another xapi.
+
+    The product opens one only to the outer dom0 of XVM fencing, over HTTPS
+    (halizard.fence.xvm); its own host is reached by `local_session`.
+    """
+    session = XapiSession(url_for(url), timeout, source_address, tls_context=tls_context)
     try:
         session.login(user, password)
     except XapiError:
@@ -348,41 +260,24 @@ def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=No
     return session
 
 
-def load_credentials(root=None):
-    """(user, password) this host's tools log in with; XapiCredentialsMissing when none."""
-    path = paths.under(root, CREDENTIALS_FILE)
-    if os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-            user, password = data["user"], data["password"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise XapiCredentialsMissing("%s is unreadable or lacks user/password" % path) from None
-        return str(user), str(password)
-    simulated = _simulated_pool_password(root)
-    if simulated is not None:
-        return "root", simulated
-    raise XapiCredentialsMissing(
-        'no XAPI credentials for this host: create %s (mode 0600) with {"user": "root", "password": "..."}'
-        % path)
+def local_socket_path(root=None):
+    """Where this host's xapi listens for local clients (`/var/lib/xcp/xapi` under the root)."""
+    return paths.under(root, LOCAL_SOCKET)
 
 
-def _simulated_pool_password(root):
-    """A simulated host finds its pool's password in pool.json above its root."""
-    if not os.path.exists(paths.under(root, paths.SIM_HOST_FILE)):
-        return None
-    here = paths.resolve_root(root)
-    for _ in range(4):
-        here = os.path.dirname(here)
-        candidate = os.path.join(here, "pool.json")
-        if os.path.exists(candidate):
-            try:
-                with open(candidate, encoding="utf-8") as handle:
-                    password = json.load(handle).get("password")
-            except (OSError, ValueError, AttributeError):
-                return None
-            return None if password is None else str(password)
-    return None
+def local_session(root=None, timeout=DEFAULT_TIMEOUT, session_class=None):
+    """A logged-in session with this host's own xapi, through its Unix socket, as local root.
+
+    xapi trusts that socket (only root on the host can open it) and takes no
+    password there. `session_class`: another login (takeover_ops.LocalSession).
+    """
+    session = (session_class or XapiSession)("http://localhost/", timeout, unix_path=local_socket_path(root))
+    try:
+        session.login(LOCAL_USER, "")
+    except XapiError:
+        session.close()
+        raise
+    return session
 
 
 def local_source_address(root=None):
@@ -413,28 +308,15 @@ def master_address(root=None):
 
 
 def connect(root=None, timeout=None):
-    """A logged-in session to the pool master, as this host sees it.
+    """A logged-in session that reaches the pool master, as this host sees it.
 
-    Follows one `HOST_IS_SLAVE [addr]` redirect (pool.conf may lag behind a
-    promotion). The whole login takes at most about twice `timeout`.
+    Through this host's own xapi socket: on the master the calls are served
+    there; on a slave its xapi forwards them to its master (and a call then
+    waits while that master does not answer: the deadline ends it).
     """
     if timeout is None:
         timeout = _configured_timeout(root)
-    user, password = load_credentials(root)
-    source = local_source_address(root)
-    try:
-        address = master_address(root)
-    except hostinfo.HostInfoError as exc:
-        raise XapiUnreachable("(unknown master)", str(exc)) from None
-    deadline = time.monotonic() + 2 * float(timeout)
-    try:
-        return open_session(address, user, password, timeout, source)
-    except XapiFailure as exc:
-        if exc.code != "HOST_IS_SLAVE" or not exc.params:
-            raise
-        redirect = exc.params[0]
-    remaining = max(0.5, min(float(timeout), deadline - time.monotonic()))
-    return open_session(redirect, user, password, remaining, source)
+    return local_session(root, timeout)
 
 
 def _configured_timeout(root):

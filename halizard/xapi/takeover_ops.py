@@ -1,11 +1,12 @@
 """The XAPI calls of a master takeover, each bounded by a deadline.
 
-Why: a slave taking over a dead master talks to its own xapi in three
-different ways: as a slave with a slave-local session (the only thing a slave
-without a master accepts) for `pool.emergency_transition_to_master`, then by
-polling until its xapi answers as master (about `fuse` seconds later), then
-with a normal session on itself for `pool.recover_slaves` and the release of
-the old master's VMs and disks. This module keeps those calls in one place;
+Why: a slave taking over a dead master talks to its own xapi, always
+through its Unix socket as local root (no password), in three different
+ways: with a slave-local session (the only thing a slave without a master
+accepts) for `pool.emergency_transition_to_master`, then by polling until
+its xapi answers as master (about `fuse` seconds later), then with a normal
+session on itself for `pool.recover_slaves` and the release of the old
+master's VMs and disks. This module keeps those calls in one place;
 the decisions stay in halizard.core.takeover and the sequencing in
 halizard.jobs.takeover.
 """
@@ -20,9 +21,8 @@ from halizard.core.model import (
     VmView,
 )
 from halizard.probes.deadline import remaining
-from halizard.probes.xapi_alive import MASTER, xapi_alive
 from halizard.xapi.errors import XapiError, XapiFailure
-from halizard.xapi.session import ORIGINATOR, XapiSession, open_session, url_for
+from halizard.xapi.session import ORIGINATOR, XapiSession, local_session
 
 AUTOPROMOTE_KEY = "autopromote_uuid"
 NULL_REF = "OpaqueRef:NULL"
@@ -30,7 +30,7 @@ POLL_INTERVAL = 0.5
 
 
 class LocalSession(XapiSession):
-    """A slave-local login: what a slave whose master is gone still accepts."""
+    """A slave-local login: what a slave whose master is gone still accepts (an emergency call)."""
 
     def login(self, user, password, timeout=None):
         proxy = self._proxy()
@@ -41,44 +41,52 @@ class LocalSession(XapiSession):
         return self
 
 
-def local_session(address, user, password, timeout, source=None):
-    """A slave-local session on the xapi at `address` (this host)."""
-    session = LocalSession(url_for(address), timeout, source)
-    try:
-        session.login(user, password)
-    except XapiError:
-        session.close()
-        raise
-    return session
-
-
-def emergency_transition(address, user, password, timeout, source=None):
-    """pool.emergency_transition_to_master on this host; raises XapiError when refused or silent."""
-    session = local_session(address, user, password, timeout, source)
+def emergency_transition(root, timeout):
+    """pool.emergency_transition_to_master on this host (through its socket); raises XapiError when refused
+    or silent."""
+    session = local_session(root, timeout, session_class=LocalSession)
     try:
         session.xenapi.pool.emergency_transition_to_master()
     finally:
         session.logout()
 
 
-def wait_until_master(address, user, password, deadline, source=None, interval=POLL_INTERVAL,
-                      clock=time.monotonic):
-    """Poll until the xapi at `address` accepts a normal login (it is master); False at `deadline`."""
+def is_master_now(root, timeout):
+    """True when this host's own xapi answers, as the master of its pool, within `timeout` seconds.
+
+    Through the socket: a login there always works on a master; on a slave
+    whose master is gone it gets no answer (the slave waits for its master).
+    """
+    try:
+        session = local_session(root, timeout)
+    except XapiError:
+        return False
+    try:
+        x = session.xenapi
+        me = x.session.get_this_host(session.handle)
+        return any(x.pool.get_master(ref) == me for ref in x.pool.get_all())
+    except XapiError:
+        return False
+    finally:
+        session.logout()
+
+
+def wait_until_master(root, deadline, interval=POLL_INTERVAL, clock=time.monotonic):
+    """Poll until this host's xapi answers as master; False at `deadline` (monotonic)."""
     while True:
         left = remaining(deadline, clock)
         if left <= 0:
             return False
-        try_deadline = clock() + min(left, max(1.0, interval * 4))
-        if xapi_alive(address, user, password, try_deadline, source).state == MASTER:
+        if is_master_now(root, min(left, max(1.0, interval * 4))):
             return True
         pause = min(interval, remaining(deadline, clock))
         if pause > 0:
             time.sleep(pause)
 
 
-def master_session(address, user, password, timeout, source=None):
-    """A normal session on this host once it is master."""
-    return open_session(address, user, password, timeout, source)
+def master_session(root, timeout):
+    """A normal session on this host once it is master (through its socket)."""
+    return local_session(root, timeout)
 
 
 def recover_slaves(session, timeout=None):
@@ -245,13 +253,8 @@ def with_retries(call, attempts=3, pause=0.3):
     return ok, detail
 
 
-def answers_as_master(address, user, password, timeout, source=None):
-    """True when the xapi at `address` accepts a normal login right now."""
-    return xapi_alive(address, user, password, time.monotonic() + timeout, source).state == MASTER
-
-
-__all__ = ["LocalSession", "local_session", "emergency_transition", "wait_until_master", "master_session",
-           "recover_slaves", "snapshot", "answers_as_master", "AUTOPROMOTE_KEY", "HEALTH_MASTER",
+__all__ = ["LocalSession", "emergency_transition", "wait_until_master", "master_session",
+           "recover_slaves", "snapshot", "is_master_now", "AUTOPROMOTE_KEY", "HEALTH_MASTER",
            "ORIGINATOR", "NULL_REF"]
 
 

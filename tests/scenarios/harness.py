@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -85,31 +84,44 @@ def ha_cfg_command():
 
 
 class Supervisor:
-    """A foreground `ha-lizard --root ROOT run` for one simulated host; stopped at teardown."""
+    """One simulated host's `ha-lizard --root ROOT run`, registered with the simulator, which runs it.
 
-    def __init__(self, name, root, env):
+    The simulator owns the process: power-off kills its whole tree, power-on and reboot start it
+    again, freeze stops it (SIGSTOP) until the dom0 resumes; the pool's teardown stops it.
+    """
+
+    def __init__(self, name, root, env, pool_json):
         self.name = name
         self.root = root
         self.env = env
         self.log_path = os.path.join(root, "service.log")
-        self.proc = None
-        self._stderr = None
+        self._control_url = pool_json["control_url"]
+        self._token = pool_json["control_token"]
 
     def start(self, wait=True, timeout=30):
-        self._stderr = open(os.path.join(self.root, "service.stderr"), "a")
+        from halizard.sim import control
+
         command = ha_lizard_command() + ["--root", self.root, "run", "--log-file", self.log_path]
-        self.proc = subprocess.Popen(command, env=self.env, stdout=self._stderr, stderr=self._stderr,
-                                     start_new_session=True)
+        control.call(self._control_url, "service_start", self._token, self.name, command, self.env, self.root,
+                     os.path.join(self.root, "service.stderr"), timeout=30.0)
         if wait:
             wait_until(self.answering, timeout, interval=0.1, message="the supervisor of %s" % self.name)
         return self
 
+    def service(self):
+        """The simulator's view: {"service": running|frozen|stopped|exited|none, "pid", "exit"}."""
+        from halizard.sim import control
+
+        return control.call(self._control_url, "service_state", self.name, timeout=10.0)
+
     def answering(self):
         from halizard.supervisor.control import ServiceNotRunning, query
 
-        if self.proc.poll() is not None:
-            raise RuntimeError("supervisor of %s exited with %s: %s" % (self.name, self.proc.returncode,
-                                                                        self.log()[-2000:]))
+        state = self.service()
+        if state["service"] == "exited":
+            raise RuntimeError("supervisor of %s exited with %s: %s" % (self.name, state["exit"], self.log()[-2000:]))
+        if state["service"] != "running":
+            return False
         try:
             return query(self.root, "status", timeout=2.0) is not None
         except ServiceNotRunning:
@@ -138,27 +150,11 @@ class Supervisor:
             return default
 
     def stop(self, timeout=25):
-        if self.proc is None:
-            return None
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    pass
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-            return self.proc.returncode
-        finally:
-            try:  # sweep anything its jobs left in its group
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if self._stderr is not None:
-                self._stderr.close()
-                self._stderr = None
+        """Stop the service as an administrator would (SIGTERM, its tree killed after `timeout` s)."""
+        from halizard.sim import control
+
+        control.call(self._control_url, "service_stop", self._token, self.name, float(timeout),
+                     timeout=timeout + 15.0)
 
 
 class Scenario:
@@ -293,7 +289,7 @@ class Scenario:
         names = names or [h["name_label"] for h in self.pool.hosts]
         started = []
         for name in names:
-            sup = Supervisor(name, self.host_root(name), self.env_for(name))
+            sup = Supervisor(name, self.host_root(name), self.env_for(name), self.pool.json)
             self.supervisors[name] = sup
             started.append(sup.start(wait=False))
         if wait:
@@ -375,17 +371,7 @@ class Scenario:
         return status
 
     def close(self):
-        for sup in self.supervisors.values():  # all at once: each stop takes a moment
-            try:
-                if sup.proc is not None and sup.proc.poll() is None:
-                    sup.proc.send_signal(signal.SIGTERM)
-            except OSError:
-                pass
-        for sup in self.supervisors.values():
-            try:
-                sup.stop()
-            except Exception:  # noqa: BLE001 - teardown goes on
-                pass
+        """The pool's teardown stops every registered service at once, then the pool."""
         if hasattr(self.pool, "down"):
             self.pool.down()
         else:

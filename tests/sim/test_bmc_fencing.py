@@ -46,7 +46,7 @@ def agent_for(pool, method, root, password=None, user=None):
 
 
 def alive_check(pool, host):
-    return lambda deadline: xapi_alive(host["address"], "root", pool.password, deadline).alive
+    return lambda deadline: xapi_alive(host["address"], deadline).alive
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ def test_a_child_that_dies_is_one_clear_error():
 
 def test_addresses_stay_in_the_block():
     assert bmc.bmc_address("127.9.9", 0) == "127.9.9.201"
-    assert bmc.bmc_address("127.9.9", bmc.MAX_BMCS - 1) == "127.9.9.252"
+    assert bmc.bmc_address("127.9.9", bmc.MAX_BMCS - 1) == "127.9.9.251"
     with pytest.raises(bmc.BmcError):
         bmc.bmc_address("127.9.9", bmc.MAX_BMCS)
 

@@ -47,7 +47,8 @@ def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
     assert mode == 0o600, "pool.json holds the password"
 
     status = pool.status()
-    assert set(status) == {"hosts", "vms", "violations"}
+    assert set(status) == {"hosts", "vms", "violations", "cuts", "calls", "gateway"}
+    assert status["cuts"] == [] and status["gateway"]["address"] == document["gateway"]
     assert status["violations"] == []
     assert [(h["name_label"], h["power"], h["xapi"], h["role"]) for h in status["hosts"]] == [
         ("host1", "on", "up", "master"), ("host2", "on", "up", "slave"), ("host3", "on", "up", "slave")]

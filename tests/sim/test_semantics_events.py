@@ -16,7 +16,9 @@ def test_event_from_empty_token_returns_every_object(pool):
     x = pool.xenapi_session().xenapi
     batch = getattr(x.event, "from")(["vm", "host"], "", 1.0)
     assert set(batch) == {"events", "valid_ref_counts", "token"}
-    assert batch["valid_ref_counts"] == {"vm": len(x.VM.get_all()), "host": 2}
+    counts = batch["valid_ref_counts"]  # xapi counts every database table, whatever was asked
+    assert counts["vm"] == len(x.VM.get_all()) and counts["host"] == 2 and counts["sr"] == len(x.SR.get_all())
+    assert "event" not in counts and "message" not in counts, "no database table holds them in xapi"
     assert len(batch["events"]) == len(x.VM.get_all()) + 2
     assert {e["class"] for e in batch["events"]} == {"vm", "host"}
     assert all(e["operation"] == "add" and "snapshot" in e for e in batch["events"])
@@ -49,9 +51,10 @@ def test_event_inject_and_bad_tokens(pool):
     token = getattr(x.event, "from")(["*"], "", 0.0)["token"]
     pool_ref = x.pool.get_all()[0]
     injected = x.event.inject("pool", pool_ref)
-    assert injected > token
-    events = getattr(x.event, "from")(["pool"], token, 1.0)["events"]
-    assert [e["ref"] for e in events] == [pool_ref]
+    assert injected >= token, "tokens compare as strings, in order"
+    for since in (token, injected):  # xapi's inject answers the token just before its own change
+        events = getattr(x.event, "from")(["pool"], since, 1.0)["events"]
+        assert [e["ref"] for e in events] == [pool_ref]
     with pytest.raises(XenAPI.Failure) as caught:
         getattr(x.event, "from")(["vm"], "not-a-token", 0.0)
     assert caught.value.details == ["EVENT_FROM_TOKEN_PARSE_FAILURE", "not-a-token"]

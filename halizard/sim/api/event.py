@@ -3,18 +3,24 @@
 Why: an HA manager watches the pool with event.from instead of polling; the
 call blocks (without the pool lock) until something of the requested classes
 changes or the timeout passes, and returns {events, valid_ref_counts, token}.
-An empty token returns every current object, as the real XAPI does.
+An empty token returns every current object, as the real XAPI does. The batch
+has xapi's shape (ocaml/xapi/xapi_event.ml, xapi-types/event_types.ml): a
+"timestamp" of "0.0", no snapshot on a "del", Int32 counts of every table
+(in xapi's order: names descending) and "%020d,%020d" tokens.
 """
 import time
 
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import copy_record
+from halizard.sim.xmlwire import Int32
 
 POLL = 0.5
+TIMESTAMP = "0.0"  # what xapi's event.from puts in every event
+NOT_TABLES = ("event", "message")  # classes xapi keeps outside its database: not in valid_ref_counts
 
 
 def _token(event_id):
-    return "%020d" % event_id
+    return "%020d,%020d" % (event_id, 0)
 
 
 def _parse_token(token):
@@ -42,9 +48,8 @@ def _wanted(db, classes):
 
 
 def _event(eid, cls, operation, ref, snapshot):
-    event = {"id": str(eid), "timestamp": "%.6f" % time.time(), "class": cls.lower(), "operation": operation,
-             "ref": ref}
-    if snapshot is not None:
+    event = {"id": str(eid), "timestamp": TIMESTAMP, "class": cls.lower(), "operation": operation, "ref": ref}
+    if snapshot is not None and operation != "del":
         event["snapshot"] = snapshot
     return event
 
@@ -59,7 +64,8 @@ def _collect(db, since, names, lower):
                 events.append(_event(db.event_id, cls, "add", ref, copy_record(rec)))
     else:
         events = [_event(*item) for item in db.changes_since(since, names)]
-    counts = {low: len(db.tables[cls]) for low, cls in lower.items() if names is None or low in names}
+    counts = {cls.lower(): Int32(len(db.tables[cls])) for cls in sorted(db.tables, reverse=True)
+              if cls not in NOT_TABLES}
     return events, counts
 
 
@@ -91,7 +97,7 @@ def inject(call, cls, ref):
     if target is None or not db.exists(target, ref):
         raise XapiError("HANDLE_INVALID", cls, ref)
     db.touch(target, ref)
-    return _token(db.event_id)
+    return _token(db.event_id - 1)  # xapi: the generation before the touch, so event.from sees it
 
 
 def get_current_id(call):
@@ -99,6 +105,7 @@ def get_current_id(call):
 
 
 def register(reg):
+    # also served as "event_from" (every call has xapi's <class>_<message> name: registry.Handlers)
     reg.explicit("event", "from", event_from, blocking=True)
     reg.explicit("event", "inject", inject)
     reg.explicit("event", "get_current_id", get_current_id)

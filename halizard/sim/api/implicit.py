@@ -197,4 +197,5 @@ def register(reg):
             if fn is not None:
                 reg.explicit(cls, name, fn)
         if cls not in ("session", "event") and desc.message(cls, "get_all_records_where") is None:
-            reg.hidden(cls, "get_all_records_where", WHERE_PARAMS, _get_all_records_where(cls))
+            reg.hidden(cls, "get_all_records_where", WHERE_PARAMS, _get_all_records_where(cls),
+                       result="(%s ref -> %s record) map" % (cls, cls))

@@ -3,6 +3,9 @@
 Why: parameter lists come from the API description, never typed by hand, so
 `MESSAGE_PARAMETER_COUNT_MISMATCH` and the conformance test agree with the
 real XAPI. A module registers an explicit call by class and message name.
+Every call also answers to xapi's alternative wire name `<class>_<message>`
+(`event_from`, `VM_start`, also after `Async.`), which its generated
+dispatcher matches beside the dotted one (ocaml/idl/ocaml_backend/gen_server.ml).
 """
 
 
@@ -15,7 +18,7 @@ class Handler(object):
     """
 
     def __init__(self, cls, message, params, fn, blocking=False, slave_ok=False,
-                 async_ok=False, session=True, min_params=None):
+                 async_ok=False, session=True, min_params=None, result=None):
         self.cls = cls
         self.message = message
         self.name = "%s.%s" % (cls, message)
@@ -26,6 +29,7 @@ class Handler(object):
         self.async_ok = async_ok
         self.session = session
         self.min_params = len(params) if min_params is None else min_params
+        self.result = result  # description type of the answer ("VM record", "int"...), for JSON-RPC typing
 
     def accepts(self, count):
         return self.min_params <= count <= len(self.params)
@@ -35,10 +39,30 @@ class Handler(object):
 ASYNC_CLASSES = ("pool", "VM", "VM_appliance", "host", "SR", "VDI", "VBD", "PBD", "PIF", "network")
 
 
+class Handlers(dict):
+    """{dotted wire name: Handler}; `get` also finds the `<class>_<message>` spelling.
+
+    Iterating lists the dotted names only: real xapi's system.listMethods does not list the others.
+    """
+
+    def __init__(self):
+        dict.__init__(self)
+        self.aliases = {}
+
+    def __setitem__(self, name, handler):
+        dict.__setitem__(self, name, handler)
+        self.aliases.setdefault(name.replace(".", "_", 1), name)
+
+    def get(self, name, default=None):
+        if name not in self and name in self.aliases:
+            name = self.aliases[name]
+        return dict.get(self, name, default)
+
+
 class Registry(object):
     def __init__(self, desc):
         self.desc = desc
-        self.handlers = {}
+        self.handlers = Handlers()
 
     def explicit(self, cls, message, fn, **options):
         """Serve a message the description lists for cls (KeyError otherwise: a bug)."""
@@ -50,6 +74,7 @@ class Registry(object):
             options["async_ok"] = cls in ASYNC_CLASSES and not desc["implicit"] and not options.get("slave_ok")
         if "session" not in options:
             options["session"] = bool(desc["params"]) and desc["params"][0][0] == "session ref"
+        options.setdefault("result", desc["result"])
         self.handlers["%s.%s" % (cls, message)] = Handler(cls, message, desc["params"], fn, **options)
 
     def hidden(self, cls, message, params, fn, **options):

@@ -8,6 +8,7 @@ import hmac
 import time
 import uuid as uuidlib
 
+from halizard.sim.api import unix_socket
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
 
@@ -23,22 +24,31 @@ def _check_password(call, uname, pwd):
 
 def login_with_password(call, uname, pwd, version="1.0", originator=""):
     pool = call.pool
+    if call.preauth:
+        # The Unix socket: local root, no password (xapi_session.ml); a slave keeps
+        # the session in its master's database, so it needs the master to answer.
+        owner = unix_socket.database_owner(pool, call.host_uuid)
+        return _new_session(pool, pool.dbs[owner], call.host_uuid, uname, originator)
     if pool.role[call.host_uuid] != "master":
         raise XapiError("HOST_IS_SLAVE", pool.host_specs[pool.master_of[call.host_uuid]].address)
     _check_password(call, uname, pwd)
-    db = pool.dbs[call.host_uuid]
+    return _new_session(pool, pool.dbs[call.host_uuid], call.host_uuid, uname, originator)
+
+
+def _new_session(pool, db, host_uuid, uname, originator):
     same = [ref for ref, rec in db.items("session") if rec["originator"] == str(originator)]
     for ref in same[:max(0, len(same) - SESSIONS_PER_ORIGINATOR + 1)]:
         db.destroy("session", ref)
     return db.create("session", {
-        "this_host": pool.host_refs[call.host_uuid], "this_user": NULL_REF,
+        "this_host": pool.host_refs[host_uuid], "this_user": NULL_REF,
         "last_active": now_datetime(time.time()), "pool": False, "is_local_superuser": True,
         "auth_user_name": uname, "originator": str(originator), "validation_time": now_datetime(time.time()),
     })
 
 
 def slave_local_login_with_password(call, uname, pwd):
-    _check_password(call, uname, pwd)
+    if not call.preauth:
+        _check_password(call, uname, pwd)
     ref = "OpaqueRef:%s" % uuidlib.uuid4()
     call.pool.local_sessions[ref] = call.host_uuid
     return ref

@@ -211,9 +211,9 @@ def test_old_master_stands_down_and_the_new_master_recovers_it(pool, lines):
     with pytest.raises(SystemExit):
         master_cycle.run(old_ctx)  # its own xapi is silent: VM starts stay suspended from now on
     assert is_suspended(old["root"])
-    ops.emergency_transition(new["address"], "root", pool.doc["password"], 5.0, new["address"])
-    assert ops.wait_until_master(new["address"], "root", pool.doc["password"], after(20.0), new["address"])
-    session = ops.master_session(new["address"], "root", pool.doc["password"], 5.0)
+    ops.emergency_transition(new["root"], 5.0)
+    assert ops.wait_until_master(new["root"], after(20.0))
+    session = ops.master_session(new["root"], 5.0)
     try:
         ops.recover_slaves(session, timeout=5.0)
     finally:

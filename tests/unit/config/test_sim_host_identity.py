@@ -1,7 +1,6 @@
-"""Simulated host roots carry what a dom0 has: the XAPI credentials file (0600) the tools log in
-with, and the host's name, which `$HOSTNAME` expands to."""
+"""Simulated host roots carry what a dom0 has: the xapi socket the tools log in through (no
+password anywhere), and the host's name, which `$HOSTNAME` expands to."""
 import importlib.util
-import json
 import os
 import shutil
 import stat
@@ -29,21 +28,20 @@ def pool(tmp_path_factory):
     handle.close()
 
 
-def test_every_root_has_credentials_and_a_named_marker(pool):
+def test_every_root_has_a_named_marker_a_root_only_socket_and_no_password(pool):
     for host in pool.hosts:
         root = host["root"]
-        path = os.path.join(root, "etc/ha-lizard/xapi-credentials")
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        with open(path, encoding="utf-8") as handle:
-            assert json.load(handle) == {"user": "root", "password": pool.password}
+        assert not os.path.exists(os.path.join(root, "etc/ha-lizard/xapi-credentials"))
         marker = roots.read_sim_host(root)
         assert marker["name_label"] == host["name_label"]
         assert marker["host_uuid"] == host["uuid"] and marker["address"] == host["address"]
-        assert xs.load_credentials(root) == ("root", pool.password)
+        socket_path = xs.local_socket_path(root)
+        assert stat.S_ISSOCK(os.stat(socket_path).st_mode)
+        assert stat.S_IMODE(os.stat(socket_path).st_mode) == 0o600
 
 
-def test_the_credentials_file_is_what_the_tools_use(pool):
-    # an in-process pool writes no pool.json: the credentials file alone must log in
+def test_the_local_socket_is_what_the_tools_use(pool):
+    # an in-process pool writes no pool.json: nothing but the socket can log in
     assert not os.path.exists(os.path.join(pool.dir, "pool.json"))
     with xs.connect(pool.host("host2")["root"], timeout=5) as session:
         assert len(session.xenapi.host.get_all()) == 2
@@ -51,7 +49,7 @@ def test_the_credentials_file_is_what_the_tools_use(pool):
 
 def test_hostname_expands_to_the_name_label_wherever_the_root_lives(pool, tmp_path):
     moved = str(tmp_path / "somewhere-else")
-    shutil.copytree(pool.host("host2")["root"], moved)
+    shutil.copytree(pool.host("host2")["root"], moved, ignore=shutil.ignore_patterns("xapi"))  # not the socket
     assert effective.local_hostname(moved) == "host2"
     config = effective.load_effective(moved, pool_other_config={}, cache=False)
     assert config.get("MAIL_SUBJECT") == "SYSTEM_ALERT-FROM_HOST:host2"

@@ -21,21 +21,21 @@ class Fixed(FenceAgent):
 def test_verified_off_is_kept_when_host_is_silent(closed_port):
     url = "http://127.0.0.1:%d/" % closed_port
     result = fence_host(Fixed(FenceResult.proven(OFF, "off")), HOST, "stop", after(5),
-                        still_alive=lambda d: xapi_alive(url, "root", "pw", d).alive)
+                        still_alive=lambda d: xapi_alive(url, d).alive)
     assert result.verified and result.state == OFF
 
 
 def test_off_contradicted_by_a_live_xapi_is_not_trusted(fake_xapi):
     server = fake_xapi("slave")
     result = fence_host(Fixed(FenceResult.proven(OFF, "bmc says off")), HOST, "stop", after(5),
-                        still_alive=lambda d: xapi_alive(server.url, "root", "pw", d).alive)
+                        still_alive=lambda d: xapi_alive(server.url, d).alive)
     assert not result.verified and result.state == FAILED and "still answers" in result.detail
 
 
 def test_reset_is_not_cross_checked(fake_xapi):
     server = fake_xapi("slave")
     result = fence_host(Fixed(FenceResult.proven(RESET, "cycled")), HOST, "reset", after(5),
-                        still_alive=lambda d: xapi_alive(server.url, "root", "pw", d).alive)
+                        still_alive=lambda d: xapi_alive(server.url, d).alive)
     assert result.verified
 
 

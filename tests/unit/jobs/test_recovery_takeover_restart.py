@@ -42,14 +42,13 @@ def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_
     victims = sorted(v["name_label"] for v in pool.status()["vms"] if v["running_on"] == ["host1"])
     assert victims
     pool.fault("power-off", "host1")
-    ops.emergency_transition(new["address"], "root", pool.password, 5.0)
-    assert ops.wait_until_master(new["address"], "root", pool.password, time.monotonic() + 30)
+    ops.emergency_transition(new["root"], 5.0)
+    assert ops.wait_until_master(new["root"], time.monotonic() + 30)
 
     config = build_effective(OTHER, {}, hostname="host2")
     store = StateStore(str(tmp_path / "host2"))
     log = RecordingLog()
-    env = takeover.Env(str(tmp_path / "host2"), config, config.policy(), store, log, new["uuid"],
-                       new["address"], ("root", pool.password), None)
+    env = takeover.Env(new["root"], config, config.policy(), store, log, new["uuid"], new["address"], None)
     try:
         ops.recover_slaves(env.master(), timeout=10)
         view = takeover._fresh_view(env, _cached(env))

@@ -32,7 +32,7 @@ def _env(tmp_path, other, log):
     config = build_effective(other, {}, hostname="host2")
     store = StateStore(str(tmp_path))
     return takeover.Env(str(tmp_path), config, vm_monitor.policy_of(config), store, log, "s1", "127.0.0.2",
-                        ("root", "secret"), None), store
+                        None), store
 
 
 def _inputs():

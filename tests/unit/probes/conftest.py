@@ -18,6 +18,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         size = int(self.headers.get("Content-Length", "0"))
         params, method = xmlrpc.client.loads(self.rfile.read(size))
         self.server.calls.append(method)
+        self.server.params.append(params)
         mode = self.server.mode
         if mode == "hang":
             self.server.release.wait(30)
@@ -31,7 +32,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 answer = {"Status": "Success", "Value": "OpaqueRef:abc"}
             elif mode == "slave":
                 answer = {"Status": "Failure", "ErrorDescription": ["HOST_IS_SLAVE", "127.0.0.1"]}
-            else:
+            elif mode == "booting":
+                answer = {"Status": "Failure", "ErrorDescription": ["HOST_STILL_BOOTING"]}
+            else:  # "refuse": a master refusing the probe's empty password
                 answer = {"Status": "Failure", "ErrorDescription": ["SESSION_AUTHENTICATION_FAILED", "root"]}
             body = xmlrpc.client.dumps((answer,), methodresponse=True).encode()
         self.send_response(200)
@@ -48,6 +51,7 @@ class FakeXapi(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, mode):
         self.mode = mode
         self.calls = []
+        self.params = []
         self.release = threading.Event()
         http.server.HTTPServer.__init__(self, ("127.0.0.1", 0), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -1,0 +1,251 @@
+"""Each simulated host's service process, owned by the process that owns the pool.
+
+Why: a powered-off host runs nothing. Tests and the demo used to start each
+host's `ha-lizard run` themselves, so a "powered-off" host's supervisor went
+on acting. Here the pool's owner (the simulator daemon, or a test process with
+an in-process pool) spawns the command a host's service was registered with,
+and power faults act on its whole process tree as the hardware would:
+power-off SIGKILLs every process of it (supervisor, forkserver, job runs and
+their children, which leave the process group with setsid), power-on starts
+the same command again, freeze SIGSTOPs the tree and the thaw SIGCONTs it.
+
+Not thread-safe on its own: SimPool calls it under its lock.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+RUNNING = "running"
+FROZEN = "frozen"
+STOPPED = "stopped"   # its host is powered off (killed, or not started yet)
+EXITED = "exited"     # it ended by itself while its host was on (nothing restarts it)
+NONE = "none"         # no service registered for the host
+STOP_GRACE = 10.0     # seconds a service gets to stop after SIGTERM before its tree is killed
+SETTLE_ROUNDS = 50
+
+
+def default_command(root):
+    """The host's ha-lizard service, as `ha-lizard --root ROOT run` with its log under the root."""
+    return [sys.executable, "-m", "halizard.cli.ha_lizard", "--root", root, "run",
+            "--log-file", os.path.join(root, "service.log")]
+
+
+def default_env():
+    """This process's environment without what would tie the service to our own supervisor."""
+    env = dict(os.environ)
+    for key in ("NOTIFY_SOCKET", "HALIZARD_ROOT"):
+        env.pop(key, None)
+    return env
+
+
+def _children(pid):
+    kids = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for task in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as handle:
+                kids.extend(int(k) for k in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
+def _stat(pid, field):
+    """Field `field` of /proc/PID/stat counted after the command name (2: ppid, 3: session, 19: start time)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[field])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _session_of(pid):
+    return _stat(pid, 3)
+
+
+def identities(pids):
+    """{pid: start time}: tells a process from a later one that reuses its pid."""
+    return {pid: _stat(pid, 19) for pid in pids}
+
+
+def process_tree(leader):
+    """Live pids of the service led by `leader`: its session (orphans included) and every descendant."""
+    roots = {leader}
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        entries = []
+    roots.update(pid for pid in entries if _session_of(pid) == leader)
+    found, stack = set(), list(roots)
+    while stack:
+        pid = stack.pop()
+        if pid in found or not os.path.exists("/proc/%d" % pid):
+            continue
+        found.add(pid)
+        stack.extend(_children(pid))
+    return found
+
+
+def _signal(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_tree(leader):
+    """SIGSTOP the whole tree, again until no new process appears (a stopped process cannot fork)."""
+    seen = set()
+    for _ in range(SETTLE_ROUNDS):
+        members = process_tree(leader) - seen
+        if not members:
+            break
+        _signal(members, signal.SIGSTOP)
+        seen |= members
+    return seen
+
+
+class HostService(object):
+    """One host's registered command and its current process."""
+
+    def __init__(self, name, argv, env, cwd, output):
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.output = output
+        self.proc = None
+        self.frozen = False
+        self.killed = False
+
+    def start(self):
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with open(self.output, "ab") as out:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=out, close_fds=True, start_new_session=True)
+        self.frozen = self.killed = False
+
+    def kill(self):
+        """Power loss: every process of the tree dies at once (stopped first, so none escapes)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            members = stop_tree(self.proc.pid) | {self.proc.pid}
+        else:  # already gone (and reaped: its pid may be reused): only what is left in its session
+            members = {pid for pid in process_tree(self.proc.pid) if _session_of(pid) == self.proc.pid}
+        self.kill_pids(members)
+
+    def kill_pids(self, members):
+        """SIGKILL `members`, reap the leader; the service counts as killed (stopped)."""
+        _signal(members, signal.SIGKILL)
+        try:
+            self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            pass
+        self.frozen, self.killed = False, True
+
+    def freeze(self):
+        if self.proc is not None and self.proc.poll() is None:
+            stop_tree(self.proc.pid)
+            self.frozen = True
+
+    def thaw(self):
+        if self.proc is not None and self.frozen:
+            _signal(process_tree(self.proc.pid), signal.SIGCONT)
+        self.frozen = False
+
+    def state(self):
+        """{"service": running|frozen|stopped|exited, "pid": int or None, "exit": int or None}."""
+        if self.proc is None or self.killed:
+            return {"service": STOPPED, "pid": None, "exit": None}
+        code = self.proc.poll()
+        if code is None:
+            return {"service": FROZEN if self.frozen else RUNNING, "pid": self.proc.pid, "exit": None}
+        return {"service": EXITED, "pid": None, "exit": code}
+
+
+class Services(object):
+    """host uuid -> HostService; every power fault of the pool goes through here."""
+
+    def __init__(self):
+        self._by_host = {}
+
+    def register(self, host_uuid, name, argv, env, cwd, output, powered_on, frozen):
+        """Record HOST's command and start it when its host is on (frozen at once on a frozen host)."""
+        if host_uuid in self._by_host:
+            raise ValueError("host %s already has a service: stop it first" % name)
+        service = HostService(name, argv, env, cwd, output)
+        self._by_host[host_uuid] = service
+        if powered_on:
+            service.start()
+            if frozen:
+                service.freeze()
+        return service.state()
+
+    def unregister(self, host_uuid):
+        """Forget HOST's service; returns it (or None) for `terminate`, called outside the pool's lock."""
+        return self._by_host.pop(host_uuid, None)
+
+    def power_off(self, host_uuid):
+        service = self._by_host.get(host_uuid)
+        if service is not None:
+            service.kill()
+
+    def power_on(self, host_uuid):
+        service = self._by_host.get(host_uuid)
+        if service is not None:
+            service.start()
+
+    def freeze(self, host_uuid):
+        service = self._by_host.get(host_uuid)
+        if service is not None:
+            service.freeze()
+
+    def thaw(self, host_uuid):
+        service = self._by_host.get(host_uuid)
+        if service is not None:
+            service.thaw()
+
+    def state(self, host_uuid):
+        service = self._by_host.get(host_uuid)
+        if service is None:
+            return {"service": NONE, "pid": None, "exit": None}
+        return service.state()
+
+    def unregister_all(self):
+        services = list(self._by_host.values())
+        self._by_host.clear()
+        return services
+
+
+def terminate(services, grace=STOP_GRACE):
+    """SIGTERM each running service (thawed first), wait up to `grace` s for all, then kill what is left.
+
+    The tree is noted before the SIGTERM: once the leader is gone, what it left behind (job runs in
+    their own sessions) can no longer be found from it.
+    """
+    trees = {}
+    for service in services:
+        if service.proc is not None and service.proc.poll() is None:
+            service.thaw()
+            trees[service] = identities(process_tree(service.proc.pid))
+            _signal([service.proc.pid], signal.SIGTERM)
+    limit = time.monotonic() + grace
+    for service in services:
+        if service.proc is None:
+            continue
+        try:
+            service.proc.wait(max(0.0, limit - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        known = trees.get(service, {})
+        service.kill()
+        service.kill_pids([pid for pid, started in identities(known).items() if started is not None
+                       and started == known[pid]])
