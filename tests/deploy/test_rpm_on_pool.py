@@ -4,9 +4,9 @@ What a dom0 does after `yum install`: the scriptlets (against fake systemctl /
 chkconfig, over a pool that already holds an HA-Lizard 2.x configuration),
 `ha-cfg insert/get/set`, and the installed service restarting a crashed VM.
 The pool is the simulator of the repository (`ha-lizard sim up`); everything of
-ha-lizard itself comes from the RPM. The tools reach the simulated master as
-they do today from a simulated host root (over TCP with the host root's
-credentials file), not yet over the local xapi socket.
+ha-lizard itself comes from the RPM. The tools reach their host's xapi as on a
+dom0: through the host root's local socket (`<root>/var/lib/xcp/xapi`, no
+password on disk).
 """
 import os
 import stat
@@ -67,6 +67,9 @@ def test_installed_ha_cfg_insert_get_set(scenario, installed, version):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
+    # as on a dom0: this host's xapi socket, and no password file for the tools to use
+    assert stat.S_ISSOCK(os.stat(os.path.join(root, "var/lib/xcp/xapi")).st_mode)
+    assert not os.path.exists(os.path.join(root, "etc/ha-lizard/xapi-credentials"))
     before = ha_keys(pool_other_config(sc))
     inserted = ha_cfg("insert")
     after = ha_keys(pool_other_config(sc))
@@ -88,8 +91,10 @@ SERVICE_ON_36 = pytest.mark.xfail(strict=True, reason="the service code does not
 def test_installed_service_restarts_a_crashed_vm(scenario, rpm_tools, version):
     sc = scenario(hosts=2, vms=2, config={"MONITOR_DELAY": 15}, jobs=VM_JOBS)
     sc.start_supervisors()
-    for sup in sc.supervisors.values():
-        assert sup.proc.args[:2] == [rpmroot.python(version), os.path.join(rpm_tools, "usr/bin/ha-lizard")]
+    for sup in sc.supervisors.values():  # the simulator runs each host's service: see what it runs
+        with open("/proc/%d/cmdline" % sup.service()["pid"], "rb") as handle:
+            argv = handle.read().decode().split("\0")
+        assert argv[:2] == [rpmroot.python(version), os.path.join(rpm_tools, "usr/bin/ha-lizard")]
     sc.wait_until(lambda: sc.vm_record("vm001")["other_config"].get("home-pool"), 60, message="home-pool stamped")
     sc.wait_watching("host1")
     time.sleep(1.0)  # let the watcher's first full round finish
