@@ -9,6 +9,7 @@ dom0: through the host root's local socket (`<root>/var/lib/xcp/xapi`, no
 password on disk).
 """
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -109,6 +110,45 @@ def test_installed_service_restarts_a_crashed_vm(scenario, rpm_tools, version):
     bare = subprocess.run([rpmroot.python(version), "-c", "import multiprocess"], stderr=subprocess.PIPE,
                           env=rpmroot.clean_env(), cwd=rpm_tools)
     assert bare.returncode == 1 and b"No module named 'multiprocess'" in bare.stderr
+
+
+def test_installed_ha_lizard_start_runs_the_daemon_from_the_rpm(scenario, installed):
+    """`ha-lizard start` (what the SysV script runs) re-runs its interpreter: the RPM's paths must follow."""
+    sc = scenario(hosts=2, vms=2)
+    root = sc.host_root("host2")
+    started = rpmroot.run_tool(installed, "ha-lizard", ["--root", root, "start"], version="3.11")
+    pid = int(started.stdout.split("(pid ")[1].rstrip(")\n")) if "(pid " in started.stdout else None
+    try:
+        assert started.returncode == 0 and started.stdout.startswith("ha-lizard started (pid "), started.stderr
+        status = rpmroot.run_tool(installed, "ha-lizard", ["--root", root, "status"], version="3.11")
+        assert status.returncode == 0 and status.stdout.startswith("ha-lizard is running"), status.stderr
+        with open("/proc/%d/environ" % pid, "rb") as handle:
+            environ = dict(item.split("=", 1) for item in handle.read().decode().split("\0") if "=" in item)
+        assert environ["PYTHONPATH"] == os.pathsep.join([os.path.join(installed, "opt/ha-lizard"),
+                                                         os.path.join(installed, "opt/ha-lizard/lib/python3.11")])
+    finally:
+        # A stop right after a start can leave the daemon alive (reported; not the RPM's doing):
+        # make sure nothing of this test outlives it.
+        stopped = rpmroot.run_tool(installed, "ha-lizard", ["--root", root, "stop", "--timeout", "20"],
+                                   version="3.11")
+        if stopped.returncode != 0 and pid:
+            _kill_tree(pid)
+
+
+def _kill_tree(pid):
+    """SIGKILL `pid` and its descendants (the forkserver and the job runs under it)."""
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], stdout=subprocess.PIPE,
+                              universal_newlines=True).stdout.split()
+    try:
+        os.kill(pid, signal.SIGSTOP)  # no new children while the tree is walked
+    except ProcessLookupError:
+        pass
+    for child in children:
+        _kill_tree(int(child))
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 # --- the scriptlets, with fake init tools ------------------------------------------------------

@@ -115,6 +115,13 @@ def test_installed_tools_run_with_python36_and_python311(installed):
         assert (result.returncode, result.stdout) == (3, "ha-lizard is not running\n"), result.stderr
 
 
+def test_recover_fenced_host_is_the_installed_launcher_too(installed):
+    script = os.path.join(installed, "etc/ha-lizard/scripts/recover_fenced_host")
+    result = subprocess.run([rpmroot.python("3.6"), script, "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, env=rpmroot.clean_env())
+    assert result.returncode == 0 and result.stdout.startswith("usage: recover_fenced_host"), result.stderr
+
+
 def test_the_installed_code_and_libraries_are_the_ones_used(installed, tmp_path):
     """The launcher puts the RPM's trees before site-packages (the 3.6 interpreter here has its own)."""
     code = ("import runpy, sys; sys.argv = [%r, 'version']\n"
