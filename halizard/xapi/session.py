@@ -66,7 +66,7 @@ class XapiSession:
     a re-login after SESSION_INVALID in one thread is shared with the others.
     """
 
-    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None, unix_path=None, tls_context=None):
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None, unix_path=None):
         if timeout is None or float(timeout) <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         # A Unix-socket session is named by its socket path (in messages too).
@@ -74,7 +74,6 @@ class XapiSession:
         self.timeout = float(timeout)
         self.source_address = source_address
         self.unix_path = unix_path
-        self.tls_context = tls_context
         self.logged_in = False
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -90,7 +89,7 @@ class XapiSession:
         if proxy is None:
             transport = DeadlineTransport(self.timeout, self.source_address,
                                           use_tls=self.url.lower().startswith("https:"),
-                                          unix_path=self.unix_path, context=self.tls_context)
+                                          unix_path=self.unix_path)
             proxy = XenAPI.Session("http://localhost/" if self.unix_path else self.url, transport=transport)
             self._local.proxy = proxy
             self._local.transport = transport
@@ -245,13 +244,13 @@ def url_for(address, scheme="http"):
     return "%s://%s/" % (scheme, address)
 
 
-def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None, tls_context=None):
+def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None):
     """Log in to exactly this URL (no redirect) with a password: a session with another xapi.
 
     The product opens one only to the outer dom0 of XVM fencing, over HTTPS
     (halizard.fence.xvm); its own host is reached by `local_session`.
     """
-    session = XapiSession(url_for(url), timeout, source_address, tls_context=tls_context)
+    session = XapiSession(url_for(url), timeout, source_address)
     try:
         session.login(user, password)
     except XapiError:

@@ -27,7 +27,7 @@ def login_outcome(pool, name, source=None):
 def heuristic_ok(pool, from_name, address):
     """The product's own heuristic probe (FENCE_HEURISTICS_IPS) of `address`, sent by host `from_name`."""
     platform = get_platform(pool.host(from_name)["root"])
-    return net.probe(platform.probe_target(address), after(1.0), platform.source_address()).ok
+    return net.probe(platform.probe_target(address), after(3.0), platform.source_address()).ok
 
 
 @pytest.fixture
