@@ -68,6 +68,8 @@ def test_scriptlets_call_the_installed_script(built_rpm):
     scripts = rpmroot.rpm_query(built_rpm, "--scripts")
     assert '/usr/libexec/ha-lizard/scriptlet post "$1"' in scripts
     assert '/usr/libexec/ha-lizard/scriptlet preun "$1"' in scripts
+    assert scripts.split("postuninstall scriptlet (using /bin/sh):\n")[1].splitlines()[-1] == \
+        "if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || :; fi"
 
 
 def test_man_pages_and_completion_are_those_of_the_current_parsers(installed, tmp_path):
