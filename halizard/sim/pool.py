@@ -141,6 +141,8 @@ class SimPool(object):
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
             self._count(host_uuid, method)
+            if not local and exc.description[0] == "SESSION_AUTHENTICATION_FAILED":
+                time.sleep(self.spec.auth_failure_delay)   # outside the pool lock, as xapi's own pause
             return {"Status": "Failure", "ErrorDescription": exc.description}
         except XapiUnavailable:
             raise

@@ -56,7 +56,7 @@ def _children(pid):
 
 
 def _stat(pid, field):
-    """Field `field` of /proc/PID/stat counted after the command name (2: ppid, 3: session, 19: start time)."""
+    """Field `field` of /proc/PID/stat counted after the command name (3: session, 19: start time)."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
             return int(handle.read().rsplit(")", 1)[1].split()[field])

@@ -18,7 +18,6 @@ outer dom0, over HTTPS (halizard.fence.xvm); the password is held only in
 memory and never appears in a message, log line or exception.
 """
 import http.client
-import json
 import socket
 import threading
 import xmlrpc.client
@@ -26,7 +25,7 @@ from xml.parsers.expat import ExpatError
 
 import XenAPI
 
-from halizard import hostinfo, paths
+from halizard import paths
 from halizard.xapi.errors import (
     XapiError,
     XapiFailure,
@@ -277,33 +276,6 @@ def local_session(root=None, timeout=DEFAULT_TIMEOUT, session_class=None):
         session.close()
         raise
     return session
-
-
-def local_source_address(root=None):
-    """The address this host's outgoing connections come from (None: the kernel decides)."""
-    try:
-        from halizard.platform import get_platform
-    except ImportError:
-        get_platform = None
-    if get_platform is not None:
-        try:
-            return get_platform(root).source_address()
-        except Exception:  # noqa: BLE001 - a platform that cannot say leaves the choice to the kernel
-            pass
-    sim_file = paths.under(root, paths.SIM_HOST_FILE)
-    try:
-        with open(sim_file, encoding="utf-8") as handle:
-            return json.load(handle).get("address")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def master_address(root=None):
-    """Where this host believes the master is: itself, or pool.conf's `slave:<addr>`."""
-    role, address = hostinfo.read_pool_conf(root)
-    if role == "master":
-        return local_source_address(root) or "127.0.0.1"
-    return address
 
 
 def connect(root=None, timeout=None):

@@ -40,7 +40,7 @@ def test_only_the_master_to_slave_link_is_cut(scenario):
     sc.pool.fault("cut", "host1", "host3")
     assert sc.status()["cuts"] == [{"from": "host1", "to": "host3"}, {"from": "host3", "to": "host1"}]
     # well past the moment the master's timed proof would let it restart host3's VMs
-    sc.stays(lambda: no_violation(sc), wait + 20, interval=0.5, message="no violation")
+    sc.stays(lambda: no_violation(sc), wait + 30, interval=0.5, message="no violation")
     sc.wait_until(lambda: all(len(sc.vm(vm)["running_on"]) == 1 for vm in victims), 30, interval=0.3,
                   message="host3's VMs run (once) somewhere")
 

@@ -102,3 +102,21 @@ def test_failures_through_the_socket_are_typed(pool):
         with pytest.raises(XapiFailure) as info:
             session.xenapi.VM.get_by_uuid("00000000-0000-0000-0000-000000000000")
     assert info.value.code == "UUID_INVALID"
+
+
+def test_a_masters_answer_to_the_empty_probe_waits_for_xapis_pause(pool):
+    """Real xapi pauses 5 s before SESSION_AUTHENTICATION_FAILED (modelled here with 1 s): the probe
+    proves a master alive only when its deadline outlasts the pause; a slave answers at once."""
+    from halizard.probes.deadline import after
+    from halizard.probes.xapi_alive import MASTER, SLAVE, TIMEOUT, xapi_alive
+
+    pool.pool.spec.auth_failure_delay = 1.0
+    started = time.monotonic()
+    assert xapi_alive(pool.host("host2")["address"], after(3)).state == SLAVE
+    assert time.monotonic() - started < 0.9
+    started = time.monotonic()
+    assert xapi_alive(pool.host("host1")["address"], after(3)).state == MASTER
+    assert time.monotonic() - started >= 1.0
+    assert xapi_alive(pool.host("host1")["address"], after(0.5)).state == TIMEOUT
+    with xs.local_session(pool.host("host2")["root"], timeout=0.9):
+        pass   # the socket asks for no password, so it never pauses
