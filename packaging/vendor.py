@@ -28,17 +28,27 @@ class VendorError(Exception):
     pass
 
 
+def _pyenv():
+    """pyenv's executable: on PATH, else under PYENV_ROOT or ~/.pyenv (CI's PATH may lack it)."""
+    found = shutil.which("pyenv")
+    if found:
+        return found
+    root = os.environ.get("PYENV_ROOT") or os.path.join(os.path.expanduser("~"), ".pyenv")
+    return os.path.join(root, "bin", "pyenv")
+
+
 def interpreter(version):
     """The newest installed X.Y interpreter: pyenv's first (the CI machines have it), else pythonX.Y."""
+    pyenv = _pyenv()
     try:
-        names = subprocess.run(["pyenv", "versions", "--bare"], stdout=subprocess.PIPE,
+        names = subprocess.run([pyenv, "versions", "--bare"], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, universal_newlines=True, check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         names = []
     matches = [n for n in names if n.split(".")[:2] == version.split(".") and n.replace(".", "").isdigit()]
     if matches:
         best = max(matches, key=lambda n: [int(p) for p in n.split(".")])
-        prefix = subprocess.run(["pyenv", "prefix", best], stdout=subprocess.PIPE,
+        prefix = subprocess.run([pyenv, "prefix", best], stdout=subprocess.PIPE,
                                 universal_newlines=True, check=True).stdout.strip()
         return os.path.join(prefix, "bin", "python" + version)
     found = shutil.which("python" + version)

@@ -83,12 +83,7 @@ def test_installed_ha_cfg_insert_get_set(scenario, installed, version):
     assert pool_other_config(sc)["HA_XAPI_COUNT"] == "4"
 
 
-# Until the service itself runs on 3.6 (h/py36: filelock 3.4.1 has no mode=, Process.close is 3.7+),
-# the 3.6 run fails at start; strict, so it turns red the day it passes and this mark must go.
-SERVICE_ON_36 = pytest.mark.xfail(strict=True, reason="the service code does not run on Python 3.6 yet")
-
-
-@pytest.mark.parametrize("version", [pytest.param("3.6", marks=SERVICE_ON_36), "3.11"])
+@pytest.mark.parametrize("version", ["3.6", "3.11"])
 def test_installed_service_restarts_a_crashed_vm(scenario, rpm_tools, version):
     sc = scenario(hosts=2, vms=2, config={"MONITOR_DELAY": 15}, jobs=VM_JOBS)
     sc.start_supervisors()

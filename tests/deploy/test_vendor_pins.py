@@ -16,8 +16,6 @@ from packaging.version import Version
 import rpmroot
 
 LISTS = os.path.join(rpmroot.REPO, "packaging", "vendor")
-# Until pyproject.toml's ranges resolve on 3.6 (h/py36: filelock>=3.4.1, python-daemon 2.3 below 3.7).
-RANGES_FOR_36 = pytest.mark.xfail(strict=True, reason="pyproject.toml's ranges do not admit Python 3.6 yet")
 
 
 def pins(name):
@@ -53,7 +51,7 @@ def violations(requirements, pinned, python):
 
 
 @pytest.mark.parametrize("python, listing", [
-    pytest.param("3.6", "python3.6.txt", marks=RANGES_FOR_36),
+    ("3.6", "python3.6.txt"),
     ("3.11", "python3.txt"), ("3.13", "python3.txt"),
 ])
 def test_every_requirement_is_pinned_inside_its_range(python, listing):
