@@ -187,3 +187,27 @@ def test_a_missing_library_gets_one_line(installed, tmp_path):
     assert result.returncode == 1
     assert result.stderr == ("ha-lizard: its libraries are missing (no /opt/ha-lizard/halizard); "
                              "reinstall the ha-lizard RPM\n")
+
+
+def test_rpm_installs_into_a_root_and_a_reinstall_keeps_the_edited_configuration(built_rpm, tmp_path):
+    """Real `rpm -i --root` (a scratch root with its own database), then `rpm -U --replacepkgs`."""
+    root = str(tmp_path / "root")
+    os.makedirs(root)
+
+    def rpm(*args):
+        result = subprocess.run(["rpm", "--root", root] + list(args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    rpm("-i", "--nodeps", "--noscripts", built_rpm)
+    assert rpm("-qc", "ha-lizard").split() == ["/etc/ha-lizard/ha-lizard.conf"]
+    conf = os.path.join(root, "etc/ha-lizard/ha-lizard.conf")
+    assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
+    with open(conf, "a") as handle:
+        handle.write("MONITOR_DELAY=30\n")
+    rpm("-U", "--replacepkgs", "--nodeps", "--noscripts", built_rpm)
+    assert open(conf).read().endswith("MONITOR_DELAY=30\n")
+    rpm("-e", "--nodeps", "--noscripts", "ha-lizard")
+    assert not os.path.exists(os.path.join(root, "usr/bin/ha-cfg"))
+    assert os.path.exists(conf + ".rpmsave")  # an edited configuration survives an erase too
