@@ -12,7 +12,7 @@ PYTHON36_PREFIX = $(shell { pyenv prefix 3.6.15 || $${PYENV_ROOT:-$$HOME/.pyenv}
 # Run on 3.6 (one whole-pool scenario stands for tests/scenarios); the rest of tests/ on the default Python.
 TESTS36 := tests/unit tests/component tests/cli tests/sim tests/scenarios/test_slave_poweroff.py
 
-.PHONY: demo test lint venv test-venv test-venv36 python36 sysdeps clean bench
+.PHONY: demo test lint venv test-venv test-venv36 python36 sysdeps clean bench rpm
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,5 +58,10 @@ test: python36 test-venv test-venv36 sysdeps lint
 bench: venv
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
+# dist/ha-lizard-<version>-<release>.noarch.rpm (see packaging/build_rpm.py and docs/install.md).
+# Library trees are cached under build/vendor/, keyed by packaging/vendor/*.txt.
+rpm: venv sysdeps
+	$(PY) packaging/build_rpm.py
+
 clean:
-	rm -rf $(VENV) $(VENV36) .pytest_cache
+	rm -rf $(VENV) $(VENV36) .pytest_cache dist
