@@ -148,11 +148,11 @@ class CallClock:
         self._lock = threading.Lock()
         real = simpool.handle
 
-        def handle(host_uuid, method, params, client_addr="127.0.0.1"):
+        def handle(host_uuid, method, params, client_addr="127.0.0.1", **options):  # local=True: the Unix socket
             if method in START_METHODS and len(params) > 1:
                 with self._lock:
                     self.calls.append((time.monotonic(), params[1]))
-            return real(host_uuid, method, params, client_addr)
+            return real(host_uuid, method, params, client_addr, **options)
         simpool.handle = handle
 
     def since(self, since):

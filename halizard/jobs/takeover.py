@@ -19,6 +19,7 @@ from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
 from halizard.core.model import RUNNING, pool_from_plain, pool_to_plain
+from halizard.probes import clock as bootclock
 
 STATE = "takeover"
 SUSPENSION = "suspended"
@@ -101,7 +102,7 @@ def load_view(store):
 class Env:
     """Everything the actions need: this host, its config, its platform, its state."""
 
-    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=time.time):
+    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=bootclock.now):
         self.root = root
         self.config = config
         self.policy = policy

@@ -101,6 +101,7 @@ class SimPool(object):
         self._epochs = 0
         self.promote_at = {}
         self.local_sessions = {}
+        self.clear_password_logins = []  # TCP (plain HTTP) logins that carried a password: must stay empty
         self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
         self.synced = {}  # slave uuid -> copy of its master's database when it lost contact
         self.tasks_running = 0
@@ -134,11 +135,14 @@ class SimPool(object):
             if local:
                 value = unix_socket.serve(self, host_uuid, method, list(params))
             else:
+                unix_socket.note_clear_password(self, host_uuid, method, params, client_addr)
                 value = self._dispatch(host_uuid, method, list(params), client_addr)
             self._count(host_uuid, method)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
             self._count(host_uuid, method)
+            if not local and exc.description[0] == "SESSION_AUTHENTICATION_FAILED":
+                time.sleep(self.spec.auth_failure_delay)   # outside the pool lock, as xapi's own pause
             return {"Status": "Failure", "ErrorDescription": exc.description}
         except XapiUnavailable:
             raise
@@ -828,7 +832,8 @@ class SimPool(object):
                                                 for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
             document = {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
-                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls()}
+                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls(),
+                        "clear_password_logins": list(self.clear_password_logins)}
             gateway = self.world.gateway
             if gateway is not None:
                 document["gateway"] = {"address": gateway.address, "power": gateway.power,
@@ -911,13 +916,14 @@ class SimPool(object):
         with self._lock:
             host_uuid = self._host_uuid(name)
             root = self.host_specs[host_uuid].root
+            if argv is not None and not isinstance(argv, list):
+                raise SimUsageError("a service command is a list of strings")
             if not argv and not root:
                 raise SimUsageError("host %s has no root: name the service's command" % name)
             argv = list(argv or services_mod.default_command(root))
             env = services_mod.default_env() if env is None else env
             cwd = cwd or root or os.getcwd()
             output = output or os.path.join(root or cwd, "service.stderr")
-            _check_service_args(argv, env, cwd, output)
             try:
                 return self.services.register(host_uuid, self.host_specs[host_uuid].name_label, argv, env, cwd,
                                               output, self.world.hosts[host_uuid].power == "on",
@@ -954,17 +960,6 @@ class SimPool(object):
     def _known_host(self, host_uuid):
         if host_uuid not in self.host_specs:
             raise SimUsageError("unknown host uuid %r" % (host_uuid,))
-
-
-def _check_service_args(argv, env, cwd, output):
-    if not all(isinstance(arg, str) and arg for arg in argv):
-        raise SimUsageError("a service command is a list of non-empty strings")
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise SimUsageError("a service environment maps strings to strings")
-    if not os.path.isdir(cwd):
-        raise SimUsageError("service working directory %s does not exist" % cwd)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-        raise SimUsageError("service output %s: no such directory" % output)
 
 
 def _freeze_seconds(text):

@@ -56,7 +56,7 @@ def _children(pid):
 
 
 def _stat(pid, field):
-    """Field `field` of /proc/PID/stat counted after the command name (2: ppid, 3: session, 19: start time)."""
+    """Field `field` of /proc/PID/stat counted after the command name (3: session, 19: start time)."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
             return int(handle.read().rsplit(")", 1)[1].split()[field])
@@ -109,6 +109,20 @@ def stop_tree(leader):
         _signal(members, signal.SIGSTOP)
         seen |= members
     return seen
+
+
+def check_spec(argv, env, cwd, output):
+    """ValueError unless the command, environment, working directory and output file can be used."""
+    if not argv or not all(isinstance(arg, str) and arg for arg in argv):
+        raise ValueError("a service command is a list of non-empty strings")
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise ValueError("a service environment maps strings to strings")
+    if not (isinstance(cwd, str) and isinstance(output, str)):
+        raise ValueError("a service's working directory and output are paths")
+    if not os.path.isdir(cwd):
+        raise ValueError("service working directory %s does not exist" % cwd)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise ValueError("service output %s: no such directory" % output)
 
 
 class HostService(object):
@@ -178,7 +192,10 @@ class Services(object):
         self._by_host = {}
 
     def register(self, host_uuid, name, argv, env, cwd, output, powered_on, frozen):
-        """Record HOST's command and start it when its host is on (frozen at once on a frozen host)."""
+        """Record HOST's command and start it when its host is on (frozen at once on a frozen host).
+
+        ValueError for a bad request (a second service, a malformed command or environment)."""
+        check_spec(argv, env, cwd, output)
         if host_uuid in self._by_host:
             raise ValueError("host %s already has a service: stop it first" % name)
         service = HostService(name, argv, env, cwd, output)

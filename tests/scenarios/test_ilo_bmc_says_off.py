@@ -17,9 +17,9 @@ from test_ilo_slave_poweroff import bmc_of, ilo_scenario, scenario, write_ilo_ma
 
 @pytest.mark.timeout(300)  # two failures in a row; slow on a loaded machine
 def test_bmc_saying_off_for_a_host_whose_network_answers_is_no_fence(ilo_scenario):  # noqa: F811
-    # FENCE_QUORUM_REQUIRED stays 1: the simulator cannot stop a powered-off host's supervisor, and
-    # without the quorum gate that leftover (no quorum, 1 of 3) fenced the live master through its BMC
-    sc = ilo_scenario(hosts=3, vms=6, config={"FENCE_HA_ONFAIL": 0})
+    # No quorum gate: a powered-off host's service is dead (the simulator kills it), so nothing on host2
+    # can fence anyone through its BMC; only the master's fence through the wrong map line is tested
+    sc = ilo_scenario(hosts=3, vms=6, config={"FENCE_QUORUM_REQUIRED": 0, "FENCE_HA_ONFAIL": 0})
     sc.start_supervisors()
     harness.wait_until(lambda: host_health(sc, "host2") == host_health(sc, "host3") == "healthy", 30,
                        interval=0.3, message="host2 and host3 healthy")

@@ -73,8 +73,8 @@ class _PoolHandleBase(object):
 
     def outer_session(self, timeout=10.0):
         """A logged-in XenAPI session to the outer dom0 (XVM fencing target)."""
-        session = XenAPI.Session(self.json["outer_url"], transport=BoundTransport(timeout=timeout))
-        session.login_with_password("root", self.password, "2.0", "ha-lizard-tests")
+        session = XenAPI.Session(self.json["outer_url"], transport=BoundTransport(timeout=timeout, tls=True))
+        session.login_with_password("root", self.json["outer_password"], "2.0", "ha-lizard-tests")
         return session
 
     def vm_status(self, name_label):

@@ -7,6 +7,9 @@ the service's process group (setsid).
 import json
 import os
 
+import pytest
+
+from halizard.sim import control
 from sim_wait import wait_until
 
 # A service whose tree has all three shapes the kill must reach: a child, a grandchild that left the
@@ -107,8 +110,6 @@ def test_a_service_that_ends_by_itself_is_reported_exited_and_not_restarted(sim_
     wait_until(lambda: host(pool, "host1")["service"] == "exited", 10)
     with open(os.path.join(pool.dir, "pool.json"), encoding="utf-8") as handle:
         url = json.load(handle)["control_url"]
-    from halizard.sim import control
-
     assert control.call(url, "service_state", "host1") == {"service": "exited", "pid": None, "exit": 3}
 
 
@@ -124,8 +125,6 @@ def test_bad_service_requests_exit_2_and_change_nothing(sim_pool, sim_cli):
 
 
 def test_registering_a_service_needs_the_pool_control_token(sim_pool):
-    from halizard.sim import control
-
     pool = sim_pool(hosts=1, vms=1)
     for token in (None, "", "0" * 32):
         try:
@@ -136,3 +135,14 @@ def test_registering_a_service_needs_the_pool_control_token(sim_pool):
             raise AssertionError("a service was registered without the pool's control token")
     assert host(pool, "host1")["service"] == "none"
     assert os.stat(os.path.join(pool.dir, "pool.json")).st_mode & 0o077 == 0, "the token is root's only"
+
+
+def test_malformed_service_requests_are_usage_errors(sim_pool):
+    pool = sim_pool(hosts=1, vms=1)
+    url, token = pool.json["control_url"], pool.json["control_token"]
+    for args in (("host1", "sleep 5"), ("host1", ["sleep", ""]), ("host1", ["true"], {"A": 1}),
+                 ("host1", ["true"], None, "/no/such/dir"), ("host1", ["true"], None, None, "/no/such/dir/out"),
+                 ("host1", ["true"], None, 7)):
+        with pytest.raises(control.ControlUsageError):
+            control.call(url, "service_start", token, *args)
+    assert host(pool, "host1")["service"] == "none"

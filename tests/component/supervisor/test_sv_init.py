@@ -39,13 +39,13 @@ def _unit_with(tmp_path, exec_path):
 
 def test_systemd_analyze_verify_passes(tmp_path, launcher):
     result = subprocess.run(["systemd-analyze", "verify", _unit_with(tmp_path, launcher)],
-                            capture_output=True, text=True, timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 def test_systemd_analyze_verify_catches_a_missing_executable(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", _unit_with(tmp_path, str(tmp_path / "nope"))],
-                            capture_output=True, text=True, timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode != 0
 
 
@@ -60,7 +60,8 @@ def test_sysv_scripts_start_watch_and_stop(root, launcher):
                HALIZARD_INIT="sysv")
 
     def script(path, action):
-        return subprocess.run([path, action], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([path, action], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
 
     assert script(SYSV, "status").returncode == 3
     try:
