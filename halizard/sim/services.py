@@ -111,6 +111,24 @@ def stop_tree(leader):
     return seen
 
 
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _wait_stopped(pids, limit=1.0):
+    """Until every one of `pids` is stopped or gone (a signal is delivered asynchronously), at most `limit` s."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if all(_state(pid) in (None, "T", "t", "Z", "X") for pid in pids):
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def check_spec(argv, env, cwd, output):
     """ValueError unless the command, environment, working directory and output file can be used."""
     if not argv or not all(isinstance(arg, str) and arg for arg in argv):
@@ -167,7 +185,7 @@ class HostService(object):
 
     def freeze(self):
         if self.proc is not None and self.proc.poll() is None:
-            stop_tree(self.proc.pid)
+            _wait_stopped(stop_tree(self.proc.pid))
             self.frozen = True
 
     def thaw(self):
