@@ -55,11 +55,11 @@ def _children(pid):
     return kids
 
 
-def _stat(pid, field):
-    """Field `field` of /proc/PID/stat counted after the command name (3: session, 19: start time)."""
+def _stat(pid, field, kind=int):
+    """Field `field` of /proc/PID/stat counted after the command name (0: state, 3: session, 19: start time)."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[field])
+            return kind(handle.read().rsplit(")", 1)[1].split()[field])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -111,19 +111,11 @@ def stop_tree(leader):
     return seen
 
 
-def _state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
-
-
 def _wait_stopped(pids, limit=1.0):
     """Until every one of `pids` is stopped or gone (a signal is delivered asynchronously), at most `limit` s."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if all(_state(pid) in (None, "T", "t", "Z", "X") for pid in pids):
+        if all(_stat(pid, 0, str) in (None, "T", "t", "Z", "X") for pid in pids):
             return True
         time.sleep(0.005)
     return False
