@@ -24,11 +24,15 @@ def _md_escape(text):
 
 HA_CFG_SECTION = """## Changing the configuration: `ha-cfg`
 
-`ha-cfg` works on any host of the pool (master or slave): it finds the master from
-`/etc/xensource/pool.conf`, follows a `HOST_IS_SLAVE` redirect, and gives every XAPI call
-the `XE_TIMEOUT` deadline. `--root DIR` (or `HALIZARD_ROOT`) acts as the host whose files live
-under DIR. Tools log in with `/etc/ha-lizard/xapi-credentials` (JSON `{"user": "root",
-"password": "..."}`, mode 0600).
+`ha-cfg` works on any host of the pool (master or slave) and gives every XAPI call the
+`XE_TIMEOUT` deadline. Like `xe` on a dom0, it (and the service) talks to the host's own xapi
+through its Unix socket `/var/lib/xcp/xapi` as local root, which xapi trusts without a password;
+on a slave, xapi forwards the calls to the pool master. No password is stored on the host and
+none crosses the network in clear. `--root DIR` (or `HALIZARD_ROOT`) acts as the host whose
+files live under DIR (its socket is `DIR/var/lib/xcp/xapi`). Without a socket there (not a
+dom0, or xapi stopped) every command ends with one line: `cannot reach the local xapi at
+.../var/lib/xcp/xapi: ...`; on a slave whose master does not answer, the calls end at their
+deadline.
 
 | Command | What it does |
 |---|---|

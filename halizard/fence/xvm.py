@@ -2,9 +2,13 @@
 
 Why: for nested test pools. The old product sent nothing for `reset` and
 never checked the result. Here every action is a XenAPI call to the outer
-dom0 at FENCE_IPADDRESS (address, or URL for a non-default port) as
-`root` (or FENCE_USER) with FENCE_PASSWD, and the result is verified by
-reading the outer VM's power state back:
+dom0 at FENCE_IPADDRESS (address, `address:port`, or an https URL) as
+`root` (or FENCE_USER) with FENCE_PASSWD, always over HTTPS (port 443
+unless given): this is the one login with a password ha-lizard makes, to a
+host outside the pool, so the password never crosses the wire in clear.
+The outer dom0's certificate is self-signed on XCP-ng 8.2 and not checked
+(docs/fencing.md). The result is verified by reading the outer VM's power
+state back:
   stop  -> VM.hard_shutdown, verified when the VM reads Halted;
   start -> VM.start,         verified when it reads Running;
   reset -> VM.hard_reboot,   verified when the call succeeded and the VM
@@ -22,7 +26,7 @@ from halizard.fence.base import (
     FAILED, OFF, ON, RESET, UNKNOWN, FenceAgent, FenceConfigError, FenceResult, check_action)
 from halizard.probes.deadline import remaining
 from halizard.xapi.errors import XapiError, XapiFailure
-from halizard.xapi.session import open_session
+from halizard.xapi.session import open_session, url_for
 
 log = logger.bind(function="fence_host")
 
@@ -44,6 +48,10 @@ class XvmAgent(FenceAgent):
         super().__init__(settings)
         if not settings.ip_address:
             raise FenceConfigError("XVM fencing needs FENCE_IPADDRESS (the outer dom0's address)")
+        self.url = url_for(settings.ip_address, "https")
+        if not self.url.lower().startswith("https://"):
+            raise FenceConfigError("XVM fencing sends FENCE_PASSWD, so FENCE_IPADDRESS must be an address or an "
+                                   "https URL, not %s" % self.url.split("://", 1)[0])
         self.map_path = hostmap.map_path(settings.file_loc, "XVM")
         self.source_address = source_address
         self.poll = poll
@@ -60,7 +68,7 @@ class XvmAgent(FenceAgent):
         return left
 
     def _open(self, deadline):
-        return open_session(self.settings.ip_address, self.settings.user or "root", self.settings.password,
+        return open_session(self.url, self.settings.user or "root", self.settings.password,
                             timeout=self._time(deadline), source_address=self.source_address)
 
     def _call(self, session, deadline, method, *args):

@@ -16,7 +16,7 @@ import xmlrpc.client
 XAPI_PORT = 80
 PROBE_PORT = 7
 CONTROL_PORT = 80
-OUTER_PORT = 80
+OUTER_PORT = 443
 MAX_HOSTS = 200
 GATEWAY_OCTET = 252
 OUTER_OCTET = 253
@@ -101,21 +101,31 @@ class _BoundHTTPConnection(http.client.HTTPConnection):
         http.client.HTTPConnection.__init__(self, host, timeout=timeout, source_address=source_address)
 
 
+def _bound_https(host, source, timeout):
+    """HTTPS to a simulated endpoint (self-signed pool certificate: not verified)."""
+    from halizard.xapi.transport import unverified_context
+
+    return http.client.HTTPSConnection(host, timeout=timeout, source_address=(source, 0) if source else None,
+                                       context=unverified_context())
+
+
 class BoundTransport(xmlrpc.client.Transport):
-    """An XML-RPC transport with a deadline, optionally bound to a source address.
+    """An XML-RPC transport with a deadline, optionally bound to a source address (tls: HTTPS).
 
     Binding the client to a simulated host's address makes the simulator
     treat the call as coming from that host (partitions apply).
     """
 
-    def __init__(self, timeout=5.0, source=None):
+    def __init__(self, timeout=5.0, source=None, tls=False):
         xmlrpc.client.Transport.__init__(self)
         self._timeout = timeout
         self._source = source
+        self._tls = tls
 
     def make_connection(self, host):
         if self._connection and host == self._connection[0]:
             return self._connection[1]
         chost, self._extra_headers, _x509 = self.get_host_info(host)
-        self._connection = host, _BoundHTTPConnection(chost, self._source, self._timeout)
+        connect = _bound_https if self._tls else _BoundHTTPConnection
+        self._connection = host, connect(chost, self._source, self._timeout)
         return self._connection[1]

@@ -223,15 +223,17 @@ def _log_tail(directory, lines=3):
     return " | ".join(tail)
 
 
-def _xapi_answers(url, password):
-    """Any XAPI answer (Success, or HOST_IS_SLAVE from a slave) proves the endpoint serves."""
+def _xapi_answers(url, password=""):
+    """Any XAPI answer (Success, HOST_IS_SLAVE from a slave, SESSION_AUTHENTICATION_FAILED from a master
+    asked with no password) proves the endpoint serves. The password only goes over HTTPS."""
     import XenAPI
 
-    session = XenAPI.Session(url, transport=BoundTransport(timeout=5.0))
+    tls = url.startswith("https:")
+    session = XenAPI.Session(url, transport=BoundTransport(timeout=5.0, tls=tls))
     try:
-        session.login_with_password("root", password, "2.0", "ha-lizard-sim")
+        session.login_with_password("root", password if tls else "", "2.0", "ha-lizard-sim")
     except XenAPI.Failure as failure:
-        return failure.details[0] == "HOST_IS_SLAVE"
+        return failure.details[0] in ("HOST_IS_SLAVE", "SESSION_AUTHENTICATION_FAILED")
     except OSError:
         return False
     try:
@@ -246,14 +248,14 @@ def _endpoints_answer(document):
         control.call(document["control_url"], "ping", timeout=5.0)
     except control.ControlError:
         return False
-    if not _xapi_answers(document["outer_url"], document["password"]):
+    if not _xapi_answers(document["outer_url"], document.get("outer_password") or ""):
         return False
     status = control.call(document["control_url"], "status", timeout=10.0)
     ports = {}
     for host in document["hosts"]:
         ports[host["uuid"]] = _probe_port(host["root"])
     for host in document["hosts"]:
-        if not _xapi_answers(host["xapi_url"], document["password"]):
+        if not _xapi_answers(host["xapi_url"]):
             return False
         if not probe(host["address"], ports[host["uuid"]], timeout=5.0):
             return False
@@ -311,6 +313,8 @@ def _print_up(directory, document):
     for host in document["hosts"]:
         print("  %-8s %-15s %s" % (host["name_label"], host["address"], host["root"]))
     print("  control %s  outer dom0 %s" % (document["control_url"], document["outer_url"]))
+    if document.get("gateway"):
+        print("  gateway %s (answers the reachability probe: a FENCE_HEURISTICS_IPS address)" % document["gateway"])
     bmcs = document.get("bmcs") or {}
     if bmcs:
         first = sorted(entry["address"] for entry in bmcs.values())[0]

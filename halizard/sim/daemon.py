@@ -10,6 +10,7 @@ import argparse
 import errno
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -24,6 +25,7 @@ from halizard.sim.links import GATEWAY
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.probe import ProbeServer
 from halizard.sim.server import close_all, start_servers
+from halizard.sim.tls import pool_certificate, server_context
 
 POOL_FILE = "pool.json"
 PID_FILE = "sim.pid"
@@ -42,10 +44,11 @@ class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
     def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
-                 gateway=None):
+                 gateway=None, outer_password=None):
         self.directory = directory
         self.token = token
         self.gateway = gateway
+        self.outer_password = outer_password
         self.bmcs = bmcs
         self.spec = spec
         self.pool = pool
@@ -81,6 +84,8 @@ class RunningPool(object):
             # needed to register a host's service (`sim service`): the control endpoint then runs it
             "control_token": self.token,
             "outer_url": self.outer_url,
+            # the outer dom0's own root password (not the pool's), for XVM's FENCE_PASSWD
+            "outer_password": self.outer_password,
             "hosts": hosts,
             "vms": described["vms"],
             "outer_vms": {host["uuid"]: outer_vm_uuid(host["uuid"]) for host in hosts},
@@ -141,8 +146,6 @@ def _write_roots(pool, control_url):
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
                    shutdown_latency=0.1, bmcs=False):
-    import secrets
-
     from halizard.sim.pool import SimPool
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
@@ -152,7 +155,8 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
     try:
         control = start_control(pool, block.control_address, on_shutdown=on_shutdown, token=token)
         started.append(control)
-        outer = start_outer(pool, spec.password, block.outer_address)
+        outer_password = secrets.token_urlsafe(12)
+        outer = start_outer(pool, outer_password, block.outer_address, server_context(*pool_certificate(directory)))
         started.append(outer)
         gateway = _start_gateway(pool, block.gateway_address)
         started.append(gateway)
@@ -169,7 +173,8 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         close_all(started)
         pool.close()
         raise
-    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway)
+    return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway,
+                       outer_password=outer_password)
 
 
 def _start_gateway(pool, address):
@@ -187,8 +192,6 @@ def _start_bmcs(pool, block, control_url):
     Only when asked for (`sim up --bmcs`): a BMC child costs a Python start and
     pyghmi's import, which most pools (every non-hardware-fencing test) never use.
     """
-    import secrets
-
     if not available():
         raise BmcError("simulated BMCs need pyghmi (the test extra: pip install -e '.[test]')")
 

@@ -99,11 +99,13 @@ def master_session(document):
 
 
 def configure(document):
-    """Pool HA on, short demo timings, XVM fencing through the simulator's outer dom0, on every host."""
+    """Pool HA on, short demo timings, XVM fencing through the simulator's outer dom0, on every host;
+    the pool's gateway as the heuristic address that breaks a tie."""
     from halizard.config import pool_store, schema
 
     outer = document["outer_url"].split("//", 1)[-1].rstrip("/")
-    values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["password"])
+    values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["outer_password"],
+                  FENCE_HEURISTICS_IPS=document.get("gateway") or "")
     session = master_session(document)
     try:
         x = session.xenapi

@@ -4,7 +4,10 @@ Why: XVM fencing powers off a pool host by shutting down the VM that *is*
 the host on an outer Xen host. This endpoint speaks the same wire protocol
 (the official XenAPI client works against it) and maps VM power operations
 onto host power faults of the simulated pool. It stands outside the pool:
-partitions never affect it. Login uses the pool password as root's.
+partitions never affect it. Login uses its own root password (pool.json
+`outer_password`, not the pool's), so it is
+served over HTTPS only (port 443, the pool's self-signed certificate:
+halizard.sim.tls), as ha-lizard's XVM agent requires.
 """
 import http.server
 import socketserver
@@ -213,23 +216,29 @@ class OuterServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address, port, dom0):
+    def __init__(self, address, port, dom0, tls_context):
         self.dom0 = dom0
+        self.tls_context = tls_context
         http.server.HTTPServer.__init__(self, (address, port), _OuterHandler)
+
+    def get_request(self):
+        """TLS on every connection; the handshake runs in the request's own thread (first read)."""
+        sock, address = http.server.HTTPServer.get_request(self)
+        return self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     @property
     def url(self):
         address, port = self.server_address[:2]
-        return "http://%s/" % address if port == 80 else "http://%s:%d/" % (address, port)
+        return "https://%s/" % address if port == 443 else "https://%s:%d/" % (address, port)
 
     def close(self):
         self.shutdown()
         self.server_close()
 
 
-def start_outer(pool, password, address, port=OUTER_PORT):
-    """Start the outer dom0 endpoint in a thread; returns the OuterServer (.url, .close())."""
-    server = OuterServer(address, port, OuterDom0(pool, password))
+def start_outer(pool, password, address, tls_context, port=OUTER_PORT):
+    """Start the outer dom0 endpoint (HTTPS) in a thread; returns the OuterServer (.url, .close())."""
+    server = OuterServer(address, port, OuterDom0(pool, password), tls_context)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="outer")
     thread.daemon = True
     thread.start()

@@ -101,6 +101,7 @@ class SimPool(object):
         self._epochs = 0
         self.promote_at = {}
         self.local_sessions = {}
+        self.clear_password_logins = []  # TCP (plain HTTP) logins that carried a password: must stay empty
         self.dirty = {}  # host uuid -> True when it booted (xapi must resync with its master)
         self.synced = {}  # slave uuid -> copy of its master's database when it lost contact
         self.tasks_running = 0
@@ -134,11 +135,14 @@ class SimPool(object):
             if local:
                 value = unix_socket.serve(self, host_uuid, method, list(params))
             else:
+                unix_socket.note_clear_password(self, host_uuid, method, params, client_addr)
                 value = self._dispatch(host_uuid, method, list(params), client_addr)
             self._count(host_uuid, method)
             return {"Status": "Success", "Value": "" if value is None else value}
         except XapiError as exc:
             self._count(host_uuid, method)
+            if not local and exc.description[0] == "SESSION_AUTHENTICATION_FAILED":
+                time.sleep(self.spec.auth_failure_delay)   # outside the pool lock, as xapi's own pause
             return {"Status": "Failure", "ErrorDescription": exc.description}
         except XapiUnavailable:
             raise
@@ -833,7 +837,8 @@ class SimPool(object):
                                                 for h in self.world.paused_on(rec["uuid"]))})
             vms.sort(key=lambda v: v["name_label"])
             document = {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
-                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls()}
+                        "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls(),
+                        "clear_password_logins": list(self.clear_password_logins)}
             gateway = self.world.gateway
             if gateway is not None:
                 document["gateway"] = {"address": gateway.address, "power": gateway.power,

@@ -48,13 +48,16 @@ class PoolSpec(object):
     VM shutdown takes (its operation shows meanwhile); fuse: seconds an emergency
     transition keeps xapi down; toolstack_restart: seconds a toolstack restart
     keeps it down; lost_grace: seconds a protected VM may run nowhere before
-    status() reports it lost. Memory in bytes; host_memory None sizes hosts so
+    status() reports it lost; auth_failure_delay: seconds a TCP login with a
+    wrong password waits before its failure (real xapi: 5; default 0 for
+    speed). Memory in bytes; host_memory None sizes hosts so
     every VM still fits with one host gone.
     """
 
     def __init__(self, hosts, vms=0, password=None, start_latency=0.5, fuse=10.0,
                  toolstack_restart=1.0, lost_grace=120.0, host_memory=None,
-                 vm_memory=GIB, dom0_memory=4 * GIB, appliance_size=3, templates=2, shutdown_latency=0.1):
+                 vm_memory=GIB, dom0_memory=4 * GIB, appliance_size=3, templates=2, shutdown_latency=0.1,
+                 auth_failure_delay=0.0):
         if not hosts:
             raise SpecError("a pool needs at least one host")
         names = [h.name_label for h in hosts]
@@ -67,7 +70,8 @@ class PoolSpec(object):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative integer, not %r" % (label, value))
         for label, value in (("start_latency", start_latency), ("shutdown_latency", shutdown_latency), ("fuse", fuse),
-                             ("toolstack_restart", toolstack_restart), ("lost_grace", lost_grace)):
+                             ("toolstack_restart", toolstack_restart), ("lost_grace", lost_grace),
+                             ("auth_failure_delay", auth_failure_delay)):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative number of seconds, not %r" % (label, value))
         if vm_memory <= 0 or dom0_memory < 0:
@@ -80,6 +84,8 @@ class PoolSpec(object):
         self.fuse = float(fuse)
         self.toolstack_restart = float(toolstack_restart)
         self.lost_grace = float(lost_grace)
+        # real xapi pauses 5 s before refusing a TCP login with a wrong password (INTERFACE.md)
+        self.auth_failure_delay = float(auth_failure_delay)
         self.vm_memory = int(vm_memory)
         self.dom0_memory = int(dom0_memory)
         if host_memory is None:

@@ -18,7 +18,6 @@ outer dom0, over HTTPS (halizard.fence.xvm); the password is held only in
 memory and never appears in a message, log line or exception.
 """
 import http.client
-import json
 import socket
 import threading
 import xmlrpc.client
@@ -26,7 +25,7 @@ from xml.parsers.expat import ExpatError
 
 import XenAPI
 
-from halizard import hostinfo, paths
+from halizard import paths
 from halizard.xapi.errors import (
     XapiError,
     XapiFailure,
@@ -66,7 +65,7 @@ class XapiSession:
     a re-login after SESSION_INVALID in one thread is shared with the others.
     """
 
-    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None, unix_path=None, tls_context=None):
+    def __init__(self, url, timeout=DEFAULT_TIMEOUT, source_address=None, unix_path=None):
         if timeout is None or float(timeout) <= 0:
             raise ValueError("timeout must be a positive number of seconds")
         # A Unix-socket session is named by its socket path (in messages too).
@@ -74,7 +73,6 @@ class XapiSession:
         self.timeout = float(timeout)
         self.source_address = source_address
         self.unix_path = unix_path
-        self.tls_context = tls_context
         self.logged_in = False
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -90,7 +88,7 @@ class XapiSession:
         if proxy is None:
             transport = DeadlineTransport(self.timeout, self.source_address,
                                           use_tls=self.url.lower().startswith("https:"),
-                                          unix_path=self.unix_path, context=self.tls_context)
+                                          unix_path=self.unix_path)
             proxy = XenAPI.Session("http://localhost/" if self.unix_path else self.url, transport=transport)
             self._local.proxy = proxy
             self._local.transport = transport
@@ -245,13 +243,13 @@ def url_for(address, scheme="http"):
     return "%s://%s/" % (scheme, address)
 
 
-def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None, tls_context=None):
+def open_session(url, user, password, timeout=DEFAULT_TIMEOUT, source_address=None):
     """Log in to exactly this URL (no redirect) with a password: a session with another xapi.
 
     The product opens one only to the outer dom0 of XVM fencing, over HTTPS
     (halizard.fence.xvm); its own host is reached by `local_session`.
     """
-    session = XapiSession(url_for(url), timeout, source_address, tls_context=tls_context)
+    session = XapiSession(url_for(url), timeout, source_address)
     try:
         session.login(user, password)
     except XapiError:
@@ -278,33 +276,6 @@ def local_session(root=None, timeout=DEFAULT_TIMEOUT, session_class=None):
         session.close()
         raise
     return session
-
-
-def local_source_address(root=None):
-    """The address this host's outgoing connections come from (None: the kernel decides)."""
-    try:
-        from halizard.platform import get_platform
-    except ImportError:
-        get_platform = None
-    if get_platform is not None:
-        try:
-            return get_platform(root).source_address()
-        except Exception:  # noqa: BLE001 - a platform that cannot say leaves the choice to the kernel
-            pass
-    sim_file = paths.under(root, paths.SIM_HOST_FILE)
-    try:
-        with open(sim_file, encoding="utf-8") as handle:
-            return json.load(handle).get("address")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def master_address(root=None):
-    """Where this host believes the master is: itself, or pool.conf's `slave:<addr>`."""
-    role, address = hostinfo.read_pool_conf(root)
-    if role == "master":
-        return local_source_address(root) or "127.0.0.1"
-    return address
 
 
 def connect(root=None, timeout=None):

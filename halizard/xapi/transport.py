@@ -85,17 +85,16 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class DeadlineTransport(xmlrpc.client.Transport):
     """HTTP transport whose sockets carry a deadline and a source address (TCP), or go to a Unix socket.
 
-    use_tls: HTTPS (`context`: how the peer's certificate is checked; None
-    checks nothing). unix_path: every request goes to that socket instead.
+    use_tls: HTTPS, encrypted but the certificate not checked (unverified_context).
+    unix_path: every request goes to that socket instead.
     """
 
-    def __init__(self, timeout, source_address=None, use_tls=False, unix_path=None, context=None):
+    def __init__(self, timeout, source_address=None, use_tls=False, unix_path=None):
         super().__init__()
         self.timeout = float(timeout)
         self.source_address = source_address
         self.use_tls = use_tls
         self.unix_path = unix_path
-        self.context = context
         self.expired = False
 
     def request(self, host, handler, request_body, verbose=False):
@@ -126,9 +125,8 @@ class DeadlineTransport(xmlrpc.client.Transport):
         if self.unix_path:
             conn = UnixHTTPConnection(self.unix_path, self.timeout)
         elif self.use_tls:
-            context = self.context or unverified_context()
             conn = http.client.HTTPSConnection(chost, timeout=self.timeout,
-                                               source_address=source, context=context)
+                                               source_address=source, context=unverified_context())
         else:
             conn = http.client.HTTPConnection(chost, timeout=self.timeout, source_address=source)
         self._connection = host, conn

@@ -40,6 +40,19 @@ def test_usage_errors_are_one_line_exit_2():
         assert len(err.strip().splitlines()) == 1, err
 
 
+def test_a_root_without_the_local_xapi_socket_is_one_clear_line(tmp_path):
+    """Not a dom0 (or xapi stopped): no traceback, one line naming the socket, exit 3, nothing written."""
+    (tmp_path / "etc" / "xensource").mkdir(parents=True)
+    (tmp_path / "etc" / "xensource" / "pool.conf").write_text("master\n")
+    socket_path = str(tmp_path / "var" / "lib" / "xcp" / "xapi")
+    for argv in (["get"], ["set", "MAIL_ON", "0"], ["ha-status"]):
+        status, out, err = run(str(tmp_path), *argv)
+        assert status == 3, (argv, err)
+        assert err == "ha-cfg: cannot reach the local xapi at %s: No such file or directory\n" % socket_path, err
+        assert out == ""
+    assert not (tmp_path / "var" / "lib" / "xcp").exists()
+
+
 def test_log_from_files_under_the_root(tmp_path):
     log_dir = tmp_path / "var" / "log"
     log_dir.mkdir(parents=True)

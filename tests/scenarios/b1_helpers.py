@@ -24,7 +24,7 @@ def use_xvm(sc, hosts=None):
                 handle.write("%s:%s\n" % (h["uuid"], outer_vm_uuid(h["uuid"])))
     outer = sc.pool.json["outer_url"].split("//", 1)[-1].rstrip("/")
     sc.set_config(FENCE_METHOD="XVM", FENCE_IPADDRESS=outer,
-                  FENCE_PASSWD=sc.pool.password)
+                  FENCE_PASSWD=sc.pool.json["outer_password"])
 
 
 def use_script(sc, name, body):
@@ -75,46 +75,38 @@ def wait_moved(sc, vms, away_from, timeout):
     return sc.wait_until(moved, timeout, interval=0.3, message="%s running away from %s" % (vms, away_from))
 
 
-class HeuristicEndpoint:
-    """A loopback address that answers the simulator's network probe only for the hosts in `allowed`.
+TOOLING = "ha-lizard-tests"   # the harness's own XenAPI sessions (test tooling, not the product)
 
-    Why: FENCE_HEURISTICS_IPS must be reachable from one side of a split and
-    not the other; the simulated hosts probe from their own addresses, so
-    the endpoint decides by the caller's address (a stand-in for a router).
+
+def files_holding(root, secret):
+    """(path, mode) of every regular file under `root` whose bytes contain `secret`."""
+    found = []
+    needle = secret.encode()
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                continue  # the xapi socket, links
+            with open(path, "rb") as handle:
+                if needle in handle.read():
+                    found.append((path, stat.S_IMODE(info.st_mode)))
+    return found
+
+
+def assert_no_password_in_clear(sc):
+    """No password login crossed plain HTTP but the harness's own, no host root holds the pool password,
+    and the fence password (cached so a slave can fence a dead master) only in root-only files.
+
+    The simulator records every TCP login carrying a password (`sim status --json`
+    "clear_password_logins", without the password).
     """
-
-    def __init__(self, sc, address, allowed_hosts):
-        import json
-        import socketserver
-        import threading
-
-        from halizard.sim.probe import PROBE_REPLY
-
-        root = sc.pool.hosts[0]["root"]
-        with open(os.path.join(root, "etc", "ha-lizard", "sim-host.json")) as handle:
-            port = int(json.load(handle)["probe_port"])
-        # a powered-off host probes nothing: the simulator killed its service
-        self.allowed = {sc.pool.host(name)["address"] for name in allowed_hosts}
-        endpoint = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                if self.client_address[0] in endpoint.allowed:
-                    try:
-                        self.request.sendall(PROBE_REPLY)
-                    except OSError:
-                        pass
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server((address, port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                       daemon=True)
-        self.thread.start()
-        self.address = address
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    logins = sc.pool.status()["clear_password_logins"]
+    assert logins, "the harness's own password logins are recorded (the recorder works)"
+    assert [entry for entry in logins if entry["originator"] != TOOLING] == []
+    addresses = {host["address"] for host in sc.pool.hosts}
+    assert [entry for entry in logins if entry["from"] in addresses] == []
+    for host in sc.pool.hosts:
+        assert files_holding(host["root"], sc.pool.password) == [], host["name_label"]
+        cached = files_holding(host["root"], sc.pool.json["outer_password"])
+        assert all(mode == 0o600 for _path, mode in cached), cached

@@ -3,7 +3,7 @@ slaves and restarts the old master's VMs; then it names a new takeover slave."""
 import time
 
 import harness
-from b1_helpers import use_xvm, vms_on
+from b1_helpers import assert_no_password_in_clear, use_xvm, vms_on
 from takeover_helpers import autopromote, masters, name_of, pool_conf, wait_master, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
@@ -37,4 +37,5 @@ def test_master_power_off_is_taken_over_by_the_takeover_slave(scenario):
                        message="the new master naming %s its takeover slave" % other)
     assert masters(sc) == [winner]
     assert (sc.supervisor(winner).state("takeover", {}) or {}).get("phase") in ("done", "idle")
+    assert_no_password_in_clear(sc)   # the takeover went through the new master's own socket
     sc.check_final()

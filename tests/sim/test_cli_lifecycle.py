@@ -24,7 +24,7 @@ def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
     assert "3 hosts, 5 VMs" in pool.up_result.stdout
     document = pool.json
     assert set(document) >= {"password", "control_url", "outer_url", "hosts", "vms"}
-    assert document["control_url"].startswith("http://127.") and document["outer_url"].startswith("http://127.")
+    assert document["control_url"].startswith("http://127.") and document["outer_url"].startswith("https://127.")
     assert [host["name_label"] for host in document["hosts"]] == ["host1", "host2", "host3"]
     for host in document["hosts"]:
         assert set(host) == {"name_label", "uuid", "address", "xapi_url", "root"}
@@ -47,7 +47,7 @@ def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
     assert mode == 0o600, "pool.json holds the password"
 
     status = pool.status()
-    assert set(status) == {"hosts", "vms", "violations", "cuts", "calls", "gateway"}
+    assert set(status) == {"hosts", "vms", "violations", "cuts", "calls", "gateway", "clear_password_logins"}
     assert status["cuts"] == [] and status["gateway"]["address"] == document["gateway"]
     assert status["violations"] == []
     assert [(h["name_label"], h["power"], h["xapi"], h["role"]) for h in status["hosts"]] == [

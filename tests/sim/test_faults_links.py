@@ -9,6 +9,8 @@ import XenAPI
 from halizard.platform import get_platform
 from halizard.probes import net
 from halizard.probes.deadline import after
+from halizard.xapi import session as xs
+from jsonrpc_client import JsonRpcSession
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
@@ -27,7 +29,7 @@ def login_outcome(pool, name, source=None):
 def heuristic_ok(pool, from_name, address):
     """The product's own heuristic probe (FENCE_HEURISTICS_IPS) of `address`, sent by host `from_name`."""
     platform = get_platform(pool.host(from_name)["root"])
-    return net.probe(platform.probe_target(address), after(1.0), platform.source_address()).ok
+    return net.probe(platform.probe_target(address), after(3.0), platform.source_address()).ok
 
 
 @pytest.fixture
@@ -96,6 +98,21 @@ def test_calls_count_what_each_hosts_xapi_answered(pool):
     assert delta("host1", "session.login_with_password") == 1
     assert delta("host2", "session.login_with_password") == 1
     assert delta("host3", "session.login_with_password") == 0
+
+
+def test_calls_over_jsonrpc_and_the_local_socket_are_counted_too(pool):
+    before = pool.status()["calls"]
+    rpc = JsonRpcSession(pool.host("host1")["address"]).login("root", pool.password)
+    try:
+        rpc.call("VM.get_all")
+        rpc.call("VM.get_all")
+    finally:
+        rpc.close()
+    with xs.local_session(pool.host("host1")["root"], timeout=5) as local:
+        local.xenapi.host.get_all()
+    calls = pool.status()["calls"]["host1"]
+    assert calls.get("VM.get_all", 0) - before["host1"].get("VM.get_all", 0) == 2
+    assert calls.get("host.get_all", 0) - before["host1"].get("host.get_all", 0) == 1
 
 
 def test_cli_cut_heal_gateway_and_counters(sim_pool):

@@ -27,7 +27,7 @@ def test_xvm_fences_a_simulated_host_and_verifies(sim_pool):
     fencer = pool.host(master)
     victim = next(h for h in pool.hosts if h["name_label"] != master)
     write_xvm_hosts(fencer["root"], pool.hosts)
-    config = Config(FENCE_METHOD="XVM", FENCE_IPADDRESS=pool.json["outer_url"], FENCE_PASSWD=pool.password)
+    config = Config(FENCE_METHOD="XVM", FENCE_IPADDRESS=pool.json["outer_url"], FENCE_PASSWD=pool.json["outer_password"])
     agent = registry.agent_from_config(config, root=fencer["root"])
 
     assert agent.status(victim["uuid"], after(10)).state == ON

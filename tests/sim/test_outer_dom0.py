@@ -25,15 +25,24 @@ def xapi_reachable(pool, name):
     return True
 
 
-def test_login_needs_the_pool_password(pool):
-    session = XenAPI.Session(pool.json["outer_url"], transport=BoundTransport(timeout=5.0))
+def test_login_needs_the_outer_dom0s_own_password(pool):
+    session = XenAPI.Session(pool.json["outer_url"], transport=BoundTransport(timeout=5.0, tls=True))
     with pytest.raises(XenAPI.Failure) as failure:
         session.login_with_password("root", "wrong", "2.0", "test")
     assert failure.value.details[0] == "SESSION_AUTHENTICATION_FAILED"
-    assert pool.password not in str(failure.value)
+    assert pool.json["outer_password"] not in str(failure.value)
+    assert pool.json["outer_password"] != pool.password
     with pytest.raises(xmlrpc.client.Fault) as unauthenticated:
         session.xenapi.VM.get_all()  # SESSION_INVALID, which the client turns into "must log in"
     assert unauthenticated.value.faultCode == 401
+
+
+def test_the_outer_dom0_takes_its_password_over_https_only(pool):
+    assert pool.json["outer_url"].startswith("https://")
+    plain = XenAPI.Session(pool.json["outer_url"].replace("https://", "http://", 1), transport=BoundTransport(
+        timeout=5.0))
+    with pytest.raises((OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)):
+        plain.login_with_password("root", pool.json["outer_password"], "2.0", "test")
 
 
 def test_every_host_is_an_outer_vm_with_its_power_state(pool):
@@ -99,8 +108,8 @@ def test_outer_errors_are_xapi_errors(pool):
 def test_partitions_never_cut_off_the_outer_dom0(pool):
     pool.fault("partition", "host1", "host2", "host3")
     session = XenAPI.Session(pool.json["outer_url"],
-                             transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"]))
-    session.login_with_password("root", pool.password, "2.0", "fencer")
+                             transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"], tls=True))
+    session.login_with_password("root", pool.json["outer_password"], "2.0", "fencer")
     assert len(session.xenapi.VM.get_all()) == 3
 
 
@@ -109,10 +118,10 @@ def test_a_dead_or_unplugged_host_cannot_reach_the_outer_dom0(pool, fault):
     """A powered-off host sends nothing (its service is killed); an unplugged one's packets never leave it."""
     pool.fault(fault, "host2")
     session = XenAPI.Session(pool.json["outer_url"],
-                             transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"]))
+                             transport=BoundTransport(timeout=5.0, source=pool.host("host2")["address"], tls=True))
     with pytest.raises((OSError, http.client.HTTPException, xmlrpc.client.ProtocolError)):
-        session.login_with_password("root", pool.password, "2.0", "fencer")
+        session.login_with_password("root", pool.json["outer_password"], "2.0", "fencer")
     live = XenAPI.Session(pool.json["outer_url"],
-                          transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"]))
-    live.login_with_password("root", pool.password, "2.0", "fencer")
+                          transport=BoundTransport(timeout=5.0, source=pool.host("host1")["address"], tls=True))
+    live.login_with_password("root", pool.json["outer_password"], "2.0", "fencer")
     assert len(live.xenapi.VM.get_all()) == 3

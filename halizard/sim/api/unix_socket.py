@@ -40,3 +40,19 @@ def serve(pool, host_uuid, method, params):
     if forward:
         return pool._dispatch(target, method, params, address)
     return pool._dispatch(host_uuid, method, params, address, preauth=True)
+
+
+PASSWORD_LOGINS = ("session.login_with_password", "session.slave_local_login_with_password")
+
+
+def note_clear_password(pool, host_uuid, method, params, client_addr):
+    """Record a login over the host's TCP (plain HTTP) endpoint that carries a password (never the password).
+
+    Why: ha-lizard must never send one in clear (`sim status --json`
+    "clear_password_logins", which tests expect empty for the product).
+    """
+    if method in PASSWORD_LOGINS and len(params) >= 2 and isinstance(params[1], str) and params[1]:
+        with pool._lock:
+            pool.clear_password_logins.append({
+                "host": pool.host_specs[host_uuid].name_label, "method": method, "from": str(client_addr),
+                "originator": str(params[3]) if len(params) >= 4 else ""})

@@ -169,45 +169,65 @@ def test_logout_ends_the_session(pool):
         session.xenapi.pool.get_all()
 
 
-def test_a_trickling_peer_cannot_stretch_the_deadline():
-    """A server that sends one byte every 0.2 s never trips the socket timeout; the call still ends."""
-    import socket
+def _trickle(listener, stop):
+    """Serve `listener` until `stop`: read a request, answer one byte every 0.2 s (never a whole answer)."""
+    listener.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            conn, _addr = listener.accept()
+        except OSError:
+            continue
+        try:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+def _trickling(listener, call):
+    """call() against a trickling `listener`: it must end with XapiTimeout within about its 1 s deadline."""
     import threading
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
     stop = threading.Event()
-
-    def serve():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _addr = listener.accept()
-            except OSError:
-                continue
-            conn.settimeout(0.5)
-            try:
-                conn.recv(65536)
-                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
-                    if stop.is_set():
-                        break
-                    conn.sendall(bytes([byte]))
-                    time.sleep(0.2)
-            except OSError:
-                pass
-            finally:
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=_trickle, args=(listener, stop), daemon=True)
     thread.start()
     try:
-        url = "http://127.0.0.1:%d/" % listener.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(XapiTimeout):
-            xs.open_session(url, "root", "pw", timeout=1)
+        with pytest.raises(XapiTimeout) as info:
+            call()
         assert time.monotonic() - started < 2.5
+        return info.value
     finally:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+def test_a_trickling_peer_cannot_stretch_the_deadline():
+    """A server that sends one byte every 0.2 s never trips the socket timeout; the call still ends."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    url = "http://127.0.0.1:%d/" % listener.getsockname()[1]
+    _trickling(listener, lambda: xs.open_session(url, "root", "pw", timeout=1))
+
+
+def test_a_trickling_local_socket_cannot_stretch_the_deadline(tmp_path):
+    """The Unix transport has the TCP one's whole-exchange deadline, not only a per-read timeout."""
+    import socket
+
+    socket_dir = tmp_path / "var" / "lib" / "xcp"
+    socket_dir.mkdir(parents=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_dir / "xapi"))
+    listener.listen(4)
+    error = _trickling(listener, lambda: xs.connect(str(tmp_path), timeout=1))
+    assert error.url == str(socket_dir / "xapi")

@@ -11,6 +11,7 @@ from halizard.fence.base import OFF, ON, RESET, FenceSettings
 from halizard.fence.xvm import XvmAgent
 from halizard.probes.deadline import after
 from halizard.sim.outer import outer_vm_uuid, start_outer
+from halizard.sim.tls import pool_certificate, server_context
 
 H1 = "11111111-2222-3333-4444-555555555555"
 H2 = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -43,7 +44,7 @@ class PowerTable(object):
 @pytest.fixture
 def outer(tmp_path):
     table = PowerTable()
-    server = start_outer(table, PASSWORD, "127.0.0.1", port=0)
+    server = start_outer(table, PASSWORD, "127.0.0.1", server_context(*pool_certificate(str(tmp_path))), port=0)
     fence_dir = tmp_path / "fence"
     (fence_dir / "XVM").mkdir(parents=True)
     (fence_dir / "XVM" / "XVM.hosts").write_text(
@@ -116,6 +117,17 @@ def test_malformed_map_is_a_clear_failure(outer):
     assert not result.verified and "XVM.hosts:4:" in result.detail
 
 
+def test_the_password_goes_over_https_only(outer):
+    from halizard.fence.base import FenceConfigError
+
+    _table, url, fence_dir = outer
+    assert url.startswith("https://") and agent_for(url, fence_dir).url == url
+    assert agent_for("127.0.0.1:8443", fence_dir).url == "https://127.0.0.1:8443/"
+    assert agent_for("127.0.0.1", fence_dir).url == "https://127.0.0.1/"
+    with pytest.raises(FenceConfigError, match="https"):
+        agent_for(url.replace("https://", "http://", 1), fence_dir)
+
+
 def test_unreachable_outer_dom0_is_not_verified(outer, closed_port_url):
     _table, _url, fence_dir = outer
     result = agent_for(closed_port_url, fence_dir).fence(H1, "stop", after(5))
@@ -129,7 +141,7 @@ def test_hung_outer_dom0_ends_by_the_deadline(outer):
     silent.listen(4)
     try:
         started = time.monotonic()
-        result = agent_for("http://127.0.0.1:%d/" % silent.getsockname()[1], fence_dir).fence(
+        result = agent_for("127.0.0.1:%d" % silent.getsockname()[1], fence_dir).fence(
             H1, "stop", after(1.0))
         assert not result.verified and time.monotonic() - started < 4
     finally:
@@ -142,4 +154,4 @@ def closed_port_url():
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    return "http://127.0.0.1:%d/" % port
+    return "127.0.0.1:%d" % port

@@ -45,7 +45,7 @@ def _config(pool, root, **extra):
         for h in pool.hosts:
             handle.write("%s:%s\n" % (h["uuid"], outer_vm_uuid(h["uuid"])))
     outer = pool.json["outer_url"].split("//", 1)[-1].rstrip("/")
-    other = {"HA_FENCE_METHOD": "XVM", "HA_FENCE_IPADDRESS": outer, "HA_FENCE_PASSWD": pool.password,
+    other = {"HA_FENCE_METHOD": "XVM", "HA_FENCE_IPADDRESS": outer, "HA_FENCE_PASSWD": pool.json["outer_password"],
              "HA_XE_TIMEOUT": "5", "HA_XAPI_COUNT": "2", "HA_XAPI_DELAY": "1", "HA_MONITOR_DELAY": "2"}
     other.update(extra)
     return build_effective(other, {}, hostname="host1")
