@@ -24,6 +24,7 @@ EXITED = "exited"     # it ended by itself while its host was on (nothing restar
 NONE = "none"         # no service registered for the host
 STOP_GRACE = 10.0     # seconds a service gets to stop after SIGTERM before its tree is killed
 SETTLE_ROUNDS = 50
+WATCHDOG_MODULE = b"halizard.platform.simdog"
 
 
 def default_command(root):
@@ -99,16 +100,29 @@ def _signal(pids, sig):
             pass
 
 
-def stop_tree(leader):
-    """SIGSTOP the whole tree, again until no new process appears (a stopped process cannot fork)."""
-    seen = set()
+def stop_tree(leader, spare=lambda pid: False):
+    """SIGSTOP the whole tree but what `spare` names, again until no new process appears (a stopped
+    process cannot fork). Returns the stopped pids."""
+    seen, stopped = set(), set()
     for _ in range(SETTLE_ROUNDS):
         members = process_tree(leader) - seen
         if not members:
             break
-        _signal(members, signal.SIGSTOP)
         seen |= members
-    return seen
+        members = {pid for pid in members if not spare(pid)}
+        _signal(members, signal.SIGSTOP)
+        stopped |= members
+    return stopped
+
+
+def outside_dom0(pid):
+    """The simulated watchdog device (halizard.platform.simdog): hardware or Xen's, a dom0 freeze does not
+    stop it (it reboots the frozen host when it is not fed). A power loss kills it with the rest."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return WATCHDOG_MODULE in handle.read().split(b"\0")
+    except OSError:
+        return False
 
 
 def _wait_stopped(pids, limit=1.0):
@@ -177,7 +191,7 @@ class HostService(object):
 
     def freeze(self):
         if self.proc is not None and self.proc.poll() is None:
-            _wait_stopped(stop_tree(self.proc.pid))
+            _wait_stopped(stop_tree(self.proc.pid, spare=outside_dom0))
             self.frozen = True
 
     def thaw(self):
