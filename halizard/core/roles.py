@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import AbstractSet, Mapping, Optional, Tuple
 
 from halizard.core import health
-from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_FAILED, HEALTH_HEALTHY, PoolView
+from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_HEALTHY, PoolView
 from halizard.core.policy import Policy
 from halizard.core.quorum import QuorumResult
 
@@ -173,7 +173,7 @@ XAPI_SLAVE = "slave"
 class MasterConflict:
     """What this master does about other hosts of its database that answer as master, and why.
 
-    strays: slaves that still follow a master this database marks failed or disabled (a
+    strays: slaves that still follow the master this host's takeover replaced (a
     recover_slaves missed them); RECOVER pulls them over together with `others`.
     """
 
@@ -193,12 +193,14 @@ def _bare(address: Optional[str]) -> str:
 
 
 def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple[str, ...],
-                        logins: Mapping[str, Tuple[str, Optional[str]]]) -> Tuple[Tuple[str, ...], Tuple[str, str]]:
+                        logins: Mapping[str, Tuple[str, Optional[str]]],
+                        replaced: Optional[str]) -> Tuple[Tuple[str, ...], Tuple[str, str]]:
     """(strays, the first slave that follows a master this host cannot account for, with its address).
 
     A HOST_IS_SLAVE naming neither this host nor a peer that answers as master is evidence of
-    another master (issue 13 finding 2), unless this database marks that address's host failed or
-    disabled: then the slave merely missed a recover_slaves (a stray to pull over).
+    another master (issue 13 finding 2), unless it names the master this host's takeover
+    replaced: then the slave merely missed a recover_slaves (a stray to pull over). Marked
+    failed or disabled is no such proof: a stale database can say that of the newer master.
     """
     by_address = {_bare(h.address): h for h in pool.hosts if h.address}
     strays = []
@@ -208,8 +210,7 @@ def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple
         target = by_address.get(_bare(named))
         if target is not None and target.uuid in masters:
             continue
-        if target is not None and target.uuid != self_uuid and (target.health_field == HEALTH_FAILED
-                                                                 or not target.enabled):
+        if target is not None and replaced and target.uuid == replaced:
             strays.append(uuid)
             continue
         return tuple(strays), (uuid, named)
@@ -282,7 +283,8 @@ def resolve_masters(pool: PoolView, self_uuid: str,
     others = masters_among(logins, self_uuid)
     me = pool.host(self_uuid)
     own_address = me.address if me is not None else ""
-    strays, (follower, elsewhere) = _followed_elsewhere(pool, self_uuid, _bare(own_address), others, logins)
+    strays, (follower, elsewhere) = _followed_elsewhere(pool, self_uuid, _bare(own_address), others, logins,
+                                                        replaced)
     if follower:
         target = next((h for h in pool.hosts if h.address and _bare(h.address) == _bare(elsewhere)), None)
         return MasterConflict(STAND_DOWN, others, "%s follows another master at %s%s: this host starts nothing "
@@ -290,8 +292,8 @@ def resolve_masters(pool: PoolView, self_uuid: str,
                                                           " (%s)" % _name(pool, target.uuid) if target else ""))
     if not others:
         if strays:
-            return MasterConflict(RECOVER, (), "slave(s) %s still follow a master this database marks failed or "
-                                  "disabled" % ", ".join(_name(pool, u) for u in strays), strays)
+            return MasterConflict(RECOVER, (), "slave(s) %s still follow the master this host took over from"
+                                  % ", ".join(_name(pool, u) for u in strays), strays)
         return MasterConflict(ALONE, (), "no other host of this pool answers as master")
     unsettled = [u for u in others if u != replaced]
     if not unsettled:

@@ -179,7 +179,10 @@ def run(ctx):
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
         logins = host_health.logins_of(raw)
-        replaced, tie_due = _standoff(ctx, session, roles.masters_among(logins, self_uuid), policy)
+        me = pool.host(self_uuid)
+        elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
+                        for state, named in logins.values())
+        replaced, tie_due = _standoff(ctx, session, roles.masters_among(logins, self_uuid), policy, elsewhere)
         conflict = roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)
         if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
             host_health.write_report(ctx.state, pool, verdicts, quorum_result,
@@ -254,24 +257,27 @@ def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
 TWO_MASTERS = "two-masters"
 
 
-def _standoff(ctx, session, others, policy):
+def _standoff(ctx, session, others, policy, elsewhere):
     """(the master this host's takeover replaced, whether the tie rule is due) for resolve_masters.
 
-    Only when a peer answers as master (the usual cycle costs no extra call). The state file
-    `two-masters` remembers since when this host has seen the same other master(s).
+    Only when a peer answers as master or a slave follows another address (`elsewhere`): the
+    usual cycle costs no extra call. The state file `two-masters` remembers since when this host
+    has seen the same other master(s).
     """
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
 
-    if not others:
-        if ctx.state.read(TWO_MASTERS, None) is not None:
-            ctx.state.remove(TWO_MASTERS)
+    if not others and ctx.state.read(TWO_MASTERS, None) is not None:
+        ctx.state.remove(TWO_MASTERS)
+    if not others and not elsewhere:
         return None, False
     try:
         replaced = roles.parse_takeover(ops.read_takeover(session)).replaced
     except XapiError as exc:
         ctx.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
         replaced = None
+    if not others:
+        return replaced, False
     now = time.time()
     seen = ctx.state.read(TWO_MASTERS, {}) or {}
     if seen.get("others") != list(others) or not isinstance(seen.get("since"), (int, float)):

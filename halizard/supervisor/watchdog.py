@@ -78,8 +78,11 @@ class Backstop:
         self.timeout = seconds
         if not seconds:
             return
+        from halizard.core.policy import MIN_WATCHDOG
         from halizard.platform import PlatformError, get_platform
         try:
+            if seconds < MIN_WATCHDOG:
+                raise PlatformError("a timeout below %d s is refused (fed every quarter of it)" % MIN_WATCHDOG)
             platform = (self._platform_factory or get_platform)(self.root)
             try:
                 os.remove(beat_path(self.root))  # a beat of an earlier instance proves nothing about this one

@@ -96,7 +96,8 @@ def test_sysv_start_runs_jobs_that_end_ok(root, launcher):
     env.update(HA_LIZARD_BIN=launcher, HALIZARD_ROOT=root, WATCHDOG="", HALIZARD_INIT="sysv")
 
     def script(action):
-        return subprocess.run([SYSV, action], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([SYSV, action], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60)
 
     try:
         started = script("start")

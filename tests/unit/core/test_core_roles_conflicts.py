@@ -36,11 +36,18 @@ def test_slaves_naming_this_host_leave_it_alone():
     assert got.action == roles.ALONE
 
 
-def test_a_slave_still_following_a_master_this_database_marks_failed_is_pulled_over():
+def test_a_slave_still_following_the_master_this_host_replaced_is_pulled_over():
     """The new master after its takeover: a slave recover_slaves missed still names the old master."""
     pv = pool(_hosts(3, master=2, h1="failed"), master="h2")
-    got = roles.resolve_masters(pv, "h2", {"h1": ("timeout", None), "h3": ("slave", "127.9.0.1")})
+    got = roles.resolve_masters(pv, "h2", {"h1": ("timeout", None), "h3": ("slave", "127.9.0.1")}, replaced="h1")
     assert got.action == roles.RECOVER and got.others == () and got.strays == ("h3",), got
+
+
+def test_a_stale_master_does_not_pull_a_slave_from_a_master_it_marked_failed():
+    """The old master's database may mark the new master failed: that proves nothing."""
+    pv = pool(_hosts(3, h2="failed"))
+    got = roles.resolve_masters(pv, "h1", {"h2": ("timeout", None), "h3": ("slave", "127.9.0.2")})
+    assert got.action == roles.STAND_DOWN and got.strays == ()
 
 
 # --- finding 3: exactly one takeover candidate, and a last check -------------------------------

@@ -92,3 +92,10 @@ def test_a_missing_or_busy_device_is_said_once_alerted_and_not_armed(tmp_path, l
     assert len(errors) == 1 and "NOT armed" in errors[0] and problem in errors[0]
     assert alerts == [backstop.problem] and not backstop.armed
     assert backstop.interval() is None and not backstop.feed(True)
+
+
+def test_a_timeout_below_the_minimum_is_not_armed(tmp_path, lines):
+    platform, alerts = Platform(), []
+    backstop = _backstop(str(tmp_path), platform, alerts)
+    backstop.configure(3)
+    assert not backstop.armed and platform.devices == [] and len(alerts) == 1 and "below 5" in alerts[0]
