@@ -110,3 +110,12 @@ def assert_no_password_in_clear(sc):
         assert files_holding(host["root"], sc.pool.password) == [], host["name_label"]
         cached = files_holding(host["root"], sc.pool.json["outer_password"])
         assert all(mode == 0o600 for _path, mode in cached), cached
+
+
+def device_log(sup):
+    """What the simulated watchdog device of that supervisor's host did (halizard.platform.simdog)."""
+    try:
+        with open(os.path.join(sup.root, "run", "ha-lizard", "sim-watchdog.log"), encoding="utf-8") as log:
+            return log.read()
+    except FileNotFoundError:
+        return ""

@@ -8,21 +8,13 @@ import time
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on, wait_self_fence_ready
+from b1_helpers import device_log, host_health, vms_on, wait_self_fence_ready
 
 scenario = harness.scenario_fixture()
 
 TIMEOUT = 10
 CONFIG = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3,
           "SELF_FENCE_WATCHDOG": TIMEOUT}
-
-
-def _device_log(sup):
-    try:
-        with open(os.path.join(sup.root, "run", "ha-lizard", "sim-watchdog.log"), encoding="utf-8") as log:
-            return log.read()
-    except FileNotFoundError:
-        return ""
 
 
 @pytest.mark.timeout(240)
@@ -36,14 +28,14 @@ def test_a_frozen_service_gets_its_host_rebooted_by_the_watchdog(scenario):
     sc.wait_until(lambda: "watchdog armed" in frozen.log(), 30, interval=0.3, message="host3's watchdog armed")
     victims, others = vms_on(sc, "host3"), vms_on(sc, "host1") + vms_on(sc, "host2")
     assert victims and others
-    assert "rebooting" not in _device_log(frozen), "a running service keeps feeding its device"
+    assert "rebooting" not in device_log(frozen), "a running service keeps feeding its device"
 
     leader = frozen.service()["pid"]
     os.killpg(leader, signal.SIGSTOP)   # the supervisor and its forkserver; the device runs on
     try:
         cut = time.monotonic()
         # the device logs that it fires; the reboot kills it with the rest of the host (it cannot log more)
-        sc.wait_until(lambda: "not fed in time: rebooting host" in _device_log(frozen), TIMEOUT + 15,
+        sc.wait_until(lambda: "not fed in time: rebooting host" in device_log(frozen), TIMEOUT + 15,
                       interval=0.2, message="the watchdog reboots host3")
         took = time.monotonic() - cut
         assert took <= TIMEOUT + 5, took   # its timeout after the last feed, which came before the freeze
@@ -54,7 +46,7 @@ def test_a_frozen_service_gets_its_host_rebooted_by_the_watchdog(scenario):
         assert not any("VM %s started" % vm in master.log() for vm in others), \
             "the hosts whose service runs were not rebooted"
         for name in ("host1", "host2"):
-            assert "rebooting" not in _device_log(sc.supervisor(name)), name
+            assert "rebooting" not in device_log(sc.supervisor(name)), name
     finally:
         try:  # the watchdog's reboot killed that group and started a fresh service
             os.killpg(leader, signal.SIGCONT)
