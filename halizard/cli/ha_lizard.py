@@ -3,7 +3,8 @@
 Exit status: 0 success; 1 failure (already running, not running for `jobs`,
 unknown job, stop timed out); 2 usage; 3 `status` when the service is not
 running (LSB). `--root DIR` (or HALIZARD_ROOT) places every path under DIR.
-The `sim` subcommand is delegated to `halizard.sim.cli.main`.
+The `sim` subcommand is delegated to `halizard.sim.cli.main`, `witness` to
+`halizard.witness.cli.main` (the service an admin runs on a third machine).
 """
 import argparse
 import json
@@ -39,7 +40,7 @@ def _override(text):
 def build_parser():
     parser = _Parser(prog="ha-lizard", description="HA-Lizard service and pool simulator")
     parser.add_argument("--root", help="host root directory (default: $HALIZARD_ROOT or /)")
-    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,sim}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,sim,witness}")
 
     def service_options(p):
         p.add_argument("--log-stderr", action="store_true", help="also log to stderr")
@@ -66,6 +67,8 @@ def build_parser():
     kill = jobs_sub.add_parser("kill")
     kill.add_argument("name")
     sub.add_parser("sim", help="pool simulator (see `ha-lizard sim --help`)", add_help=False)
+    sub.add_parser("witness", help="the witness service for a third machine (see `ha-lizard witness --help`)",
+                   add_help=False)
     return parser
 
 
@@ -278,6 +281,9 @@ def main(argv=None):
             os.environ["HALIZARD_ROOT"] = sim_root
         from halizard.sim.cli import main as sim_main
         return sim_main(sim_args)
+    if argv[:1] == ["witness"]:
+        from halizard.witness.cli import main as witness_main
+        return witness_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
