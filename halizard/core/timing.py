@@ -26,6 +26,7 @@ with an explanation and lists the weaker-but-allowed ones as warnings.
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from halizard.core import witness
 from halizard.core.policy import Policy
 
 # The watchdog restarts a dead ha-lizard service within 10 s (behaviour.md, Monitor).
@@ -106,6 +107,7 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
             % (policy.SELF_FENCE_WAIT, deadline, detect, SERVICE_RESTART_ALLOWANCE,
                policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, policy.XE_TIMEOUT, minimum)
         )
+    errors.extend(witness.lease_errors(policy, minimum, wait))
     if policy.SELF_FENCE_CHECK_INTERVAL > max(policy.MGT_LINK_LOSS_TOLERANCE, 1.0) * 2:
         warnings.append(
             "SELF_FENCE_CHECK_INTERVAL=%g is coarse next to MGT_LINK_LOSS_TOLERANCE=%g: "

@@ -18,7 +18,7 @@ lease it granted before the restart.
 
 
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import List, Optional
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,28 @@ def votes(configured: bool, held: bool) -> "tuple":
     if not configured:
         return 0, 0
     return (1 if held else 0), 1
+
+
+def renew_every(lease: float) -> float:
+    """Seconds between two renewals by the holder (and the deadline of each request)."""
+    return lease / 3.0
+
+
+def lease_errors(policy, minimum_wait: float, recovery_wait: float) -> List[str]:
+    """Why these lease settings are unsafe (timing.check adds them to its errors).
+
+    The holder cut off from the pool keeps its vote, and so its quorum, until
+    its lease runs out: it starts to self-fence up to WITNESS_LEASE late. The
+    other side may restart its VMs only after the self-fence wait, so that wait
+    must exceed the self-fence deadline (minimum_wait) plus the lease.
+    """
+    if not policy.witness_configured:
+        return []
+    if recovery_wait <= minimum_wait + policy.WITNESS_LEASE:
+        return ["WITNESS_LEASE=%g: the self-fence wait of %gs is not longer than the self-fence deadline "
+                "plus one probe (%gs) plus the lease: the host that held the witness vote may still run "
+                "its VMs when the other side restarts them; shorten the lease below %g or set "
+                "SELF_FENCE_WAIT above %g"
+                % (policy.WITNESS_LEASE, recovery_wait, minimum_wait, recovery_wait - minimum_wait,
+                   minimum_wait + policy.WITNESS_LEASE)]
+    return []

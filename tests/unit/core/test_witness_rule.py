@@ -42,3 +42,32 @@ def test_votes_and_holding():
     assert rule.votes(True, True) == (1, 1)
     assert rule.votes(True, False) == (0, 1)
     assert rule.holds(10.0, 9.9) and not rule.holds(10.0, 10.0) and not rule.holds(None, 0.0)
+
+
+def test_quorum_with_a_witness_two_hosts():
+    from halizard.core import quorum
+    from halizard.core.policy import Policy
+
+    policy = Policy(WITNESS_ADDRESS="127.0.0.1:5405")
+    held = quorum.compute("h1", ["h1", "h2"], [], None, policy, witness_held=True)
+    assert (held.votes, held.total, held.strict_majority) == (2, 3, True)
+    assert "and the witness" in held.why
+    lost = quorum.compute("h2", ["h1", "h2"], [], None, policy, witness_held=False)
+    assert (lost.votes, lost.total, lost.has_quorum, lost.other_side_could_win) == (1, 3, False, True)
+    both = quorum.compute("h1", ["h1", "h2"], ["h2"], None, policy, witness_held=False)
+    assert both.strict_majority  # witness down, both hosts up: nothing changes
+    no_witness = quorum.compute("h1", ["h1", "h2"], [], None, policy)
+    assert (no_witness.votes, no_witness.total) == (1, 2)
+
+
+def test_timing_refuses_a_lease_the_self_fence_wait_does_not_cover():
+    from halizard.core import timing
+    from halizard.core.policy import Policy
+
+    assert timing.check(Policy(WITNESS_ADDRESS="127.0.0.1:5405", WITNESS_LEASE=4.0)).safe
+    unsafe = timing.check(Policy(WITNESS_ADDRESS="127.0.0.1:5405", WITNESS_LEASE=5.0))
+    assert not unsafe.safe and "WITNESS_LEASE=5" in unsafe.errors[0]
+    assert timing.check(Policy(WITNESS_ADDRESS="", WITNESS_LEASE=30.0)).safe  # no witness: no rule
+    base = Policy()
+    wait = timing.minimum_wait(base) + 31
+    assert timing.check(Policy(WITNESS_ADDRESS="127.0.0.1:5405", WITNESS_LEASE=30.0, SELF_FENCE_WAIT=wait)).safe
