@@ -27,6 +27,7 @@ class Vote:
     held_until: Optional[float]
     holder: str
     why: str
+    answered: bool = False  # the witness gave a valid answer (granted or leased to another)
 
 
 def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.monotonic, wall=time.time):
@@ -50,8 +51,8 @@ def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.mo
         return Vote(None, "", "refused: %s" % fields["error"])
     granted = fields.get("granted") is True and isinstance(fields.get("lease"), (int, float))
     if not granted:
-        return Vote(None, str(fields.get("holder") or ""), str(fields.get("why") or "not granted"))
-    return Vote(sent + min(float(fields["lease"]), float(lease)), host, str(fields.get("why") or ""))
+        return Vote(None, str(fields.get("holder") or ""), str(fields.get("why") or "not granted"), True)
+    return Vote(sent + min(float(fields["lease"]), float(lease)), host, str(fields.get("why") or ""), True)
 
 
 def _reason(exc):
