@@ -1,0 +1,73 @@
+"""Two hosts, POOL fencing (no agent) and a witness: the side holding the witness's vote has 2 of 3
+votes and recovers after the self-fence wait; the other side self-fences. A witness that goes down
+while both hosts are up changes nothing and raises one alert."""
+import time
+
+import pytest
+
+import harness
+from b1_helpers import host_health, vms_on, wait_self_fence_ready
+
+from halizard.core import timing
+from halizard.core.policy import Policy
+
+scenario = harness.scenario_fixture()
+
+SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3, "WITNESS_LEASE": 3}
+
+
+def _pool(scenario):
+    sc = scenario(hosts=2, vms=4, config=SHORT, up_args=["--witness"])
+    entry = sc.pool.json["witness"]
+    sc.set_config(WITNESS_ADDRESS="%s:%d" % (entry["address"], entry["port"]), WITNESS_SECRET=entry["secret"])
+    sc.start_supervisors()
+    sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 30, interval=0.3,
+                  message="the master marks host2 healthy")
+    wait_self_fence_ready(sc, "host2")
+    sc.wait_until(lambda: _holder(sc), 30, interval=0.2, message="a host holds the witness's lease")
+    return sc
+
+
+def _holder(sc):
+    for name in ("host1", "host2"):
+        lease = sc.supervisor(name).state("witness-lease") or {}
+        if lease.get("held_until") is not None and lease.get("holder") == sc.pool.host(name)["uuid"]:
+            return name
+    return None
+
+
+def _wait(config):
+    return timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **config)))
+
+
+@pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
+def test_partition_master_alone_slave_with_witness(scenario):
+    sc = _pool(scenario)
+    victims = vms_on(sc, "host1")
+    assert victims
+    cut = time.monotonic()
+    sc.pool.fault("partition", "host1", "host2,witness")
+    sc.wait_until(lambda: all(sc.vm(vm)["running_on"] == [] for vm in victims), 30, interval=0.2,
+                  message="host1 (no witness: 1 of 3 votes) stops its own VMs")
+    for vm in victims:
+        sc.wait_vm_running(vm, _wait(SHORT) + 40)
+    restarted = time.monotonic() - cut
+    assert restarted >= _wait(SHORT) - 1, "restarted %.1fs after the cut, before the wait" % restarted
+    assert all(sc.vm(vm)["running_on"] == ["host2"] for vm in victims)
+    sc.check_final()
+
+
+@pytest.mark.timeout(200)
+def test_witness_down_changes_nothing_and_alerts_once(scenario):
+    sc = _pool(scenario)
+    before = {vm["name_label"]: vm["running_on"] for vm in sc.status()["vms"]}
+    sc.pool.fault("power-off", "witness")
+    log = sc.supervisor("host1").log
+    sc.wait_until(lambda: "does not answer" in log(), 30, interval=0.3, message="the witness-down alert")
+    sc.stays(lambda: {vm["name_label"]: vm["running_on"] for vm in sc.status()["vms"]} == before, 10,
+             interval=0.5, message="every VM where it was")
+    assert log().count("does not answer") == 1, "one alert, not one per request"
+    assert "does not answer" not in sc.supervisor("host2").log(), "the slave does not alert too"
+    assert not (sc.supervisor("host1").state("self-fence") or {}).get("stopping_since")
+    assert not (sc.supervisor("host2").state("self-fence") or {}).get("stopping_since")
+    sc.check_final()
