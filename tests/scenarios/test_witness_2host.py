@@ -71,3 +71,33 @@ def test_witness_down_changes_nothing_and_alerts_once(scenario):
     assert not (sc.supervisor("host1").state("self-fence") or {}).get("stopping_since")
     assert not (sc.supervisor("host2").state("self-fence") or {}).get("stopping_since")
     sc.check_final()
+
+
+@pytest.mark.timeout(300)
+def test_lease_race_exactly_one_side_wins(scenario):
+    """Both hosts lose each other at the same moment, both still reach the witness: its holder wins."""
+    sc = _pool(scenario)
+    winner = _holder(sc)
+    loser = "host2" if winner == "host1" else "host1"
+    victims = vms_on(sc, loser)
+    assert victims
+    sc.pool.fault("cut", "host1", "host2")
+    sc.wait_until(lambda: all(sc.vm(vm)["running_on"] == [] for vm in victims), 30, interval=0.2,
+                  message="%s (without the witness) stops its own VMs" % loser)
+    for vm in victims:
+        sc.wait_vm_running(vm, _wait(SHORT) + 40, where=winner)
+    assert _holder(sc) == winner
+    sc.check_final()
+
+
+@pytest.mark.timeout(200)
+def test_witness_cut_from_both_changes_nothing(scenario):
+    sc = _pool(scenario)
+    before = {vm["name_label"]: vm["running_on"] for vm in sc.status()["vms"]}
+    sc.pool.fault("partition", "host1,host2", "witness")
+    sc.wait_until(lambda: _holder(sc) is None, 20, interval=0.2, message="the lease runs out")
+    sc.stays(lambda: {vm["name_label"]: vm["running_on"] for vm in sc.status()["vms"]} == before, 10,
+             interval=0.5, message="every VM where it was")
+    for name in ("host1", "host2"):
+        assert not (sc.supervisor(name).state("self-fence") or {}).get("stopping_since"), name
+    sc.check_final()
