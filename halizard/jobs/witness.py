@@ -39,9 +39,18 @@ def held(state, policy):
 def run(ctx):
     """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline."""
     end = None if ctx.deadline is None else ctx.deadline - END_MARGIN
+    failed = None
     while True:
         began = time.time()
-        interval = ask_once(ctx)
+        try:
+            interval, failed = ask_once(ctx), None
+        except Exception as exc:  # one failed round must not end the loop; said once until it changes
+            if end is None:
+                raise
+            text = "%s: %s" % (type(exc).__name__, exc)
+            if text != failed:
+                ctx.log.error("witness round failed ({}); trying again", text)
+            interval, failed = 5.0, text
         if end is None or began + 2 * interval > end:
             return
         pause = began + interval - time.time()
