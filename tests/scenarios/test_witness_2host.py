@@ -101,3 +101,18 @@ def test_witness_cut_from_both_changes_nothing(scenario):
     for name in ("host1", "host2"):
         assert not (sc.supervisor(name).state("self-fence") or {}).get("stopping_since"), name
     sc.check_final()
+
+
+@pytest.mark.timeout(300)
+def test_slave_power_off_vms_back_after_the_wait(scenario):
+    sc = _pool(scenario)
+    victims = vms_on(sc, "host2")
+    assert victims
+    off = time.monotonic()
+    sc.pool.fault("power-off", "host2")
+    for vm in victims:
+        sc.wait_vm_running(vm, _wait(SHORT) + 40, where="host1")
+    restarted = time.monotonic() - off
+    assert restarted >= _wait(SHORT) - 1, "restarted %.1fs after the power-off, before the wait" % restarted
+    assert _holder(sc) == "host1"
+    sc.check_final()
