@@ -72,8 +72,8 @@ def build_parser():
     return parser
 
 
-def _split_sim(argv):
-    """Find a `sim` subcommand after the global options; returns (root, sim_args) or None."""
+def _split_sim(argv, command="sim"):
+    """Find a `sim` (or `command`) subcommand after the global options; returns (root, its args) or None."""
     root = None
     i = 0
     while i < len(argv):
@@ -86,7 +86,7 @@ def _split_sim(argv):
             root = arg.split("=", 1)[1]
             i += 1
             continue
-        if arg == "sim":
+        if arg == command:
             return root, argv[i + 1:]
         return None
     return None
@@ -281,9 +281,10 @@ def main(argv=None):
             os.environ["HALIZARD_ROOT"] = sim_root
         from halizard.sim.cli import main as sim_main
         return sim_main(sim_args)
-    if argv[:1] == ["witness"]:
+    witness = _split_sim(argv, "witness")
+    if witness is not None:  # runs off the pool: --root changes nothing for it
         from halizard.witness.cli import main as witness_main
-        return witness_main(argv[1:])
+        return witness_main(witness[1])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -201,3 +201,10 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path):
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "abc123" not in err
+
+
+def test_cli_after_global_options_is_the_witness_too():
+    done = subprocess.run([sys.executable, "-m", "halizard.cli.ha_lizard", "--root", "/nonexistent", "witness",
+                           "--listen", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=30)
+    assert done.returncode == 2 and done.stderr.startswith("ha-lizard witness: ")
