@@ -36,6 +36,25 @@ def held(state, policy):
     return rule.holds(mono, time.monotonic()) and rule.holds(wall, time.time())
 
 
+def witness_status(root, address, self_uuid):
+    """What `ha-cfg status` shows of the witness (None without one), from this host's last request."""
+    if not address:
+        return None
+    from halizard.statefiles import StateStore
+
+    stored = StateStore(root).read(STATE, {}) or {}
+    if stored.get("address") != address:
+        text = "%s, not asked yet (is the service running?)" % address
+    elif not stored.get("answered"):
+        text = "%s, NOT ANSWERING: %s" % (address, stored.get("why") or "no answer")
+    elif stored.get("held_until") is not None and stored.get("holder") == self_uuid:
+        text = "%s, its vote is leased to this host" % address
+    else:
+        text = "%s, its vote is leased to %s" % (address, stored.get("holder") or "another host")
+    return {"address": address, "holder": stored.get("holder") or None, "answered": bool(stored.get("answered")),
+            "text": text}
+
+
 def run(ctx):
     """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline."""
     end = None if ctx.deadline is None else ctx.deadline - END_MARGIN

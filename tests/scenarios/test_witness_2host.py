@@ -1,6 +1,7 @@
 """Two hosts, POOL fencing (no agent) and a witness: the side holding the witness's vote has 2 of 3
 votes and recovers after the self-fence wait; the other side self-fences. A witness that goes down
 while both hosts are up changes nothing and raises one alert."""
+import json
 import time
 
 import pytest
@@ -24,7 +25,9 @@ def _pool(scenario):
     sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 30, interval=0.3,
                   message="the master marks host2 healthy")
     wait_self_fence_ready(sc, "host2")
-    sc.wait_until(lambda: _holder(sc), 30, interval=0.2, message="a host holds the witness's lease")
+    holder = sc.wait_until(lambda: _holder(sc), 30, interval=0.2, message="a host holds the witness's lease")
+    shown = json.loads(sc.ha_cfg(holder, "status", "--json").stdout)["witness"]
+    assert shown["answered"] and shown["holder"] == sc.pool.host(holder)["uuid"], shown
     return sc
 
 
@@ -34,6 +37,10 @@ def _holder(sc):
         if lease.get("held_until") is not None and lease.get("holder") == sc.pool.host(name)["uuid"]:
             return name
     return None
+
+
+def entry_secret(sc):
+    return sc.pool.json["witness"]["secret"]
 
 
 def _wait(config):
@@ -70,6 +77,8 @@ def test_witness_down_changes_nothing_and_alerts_once(scenario):
     assert "does not answer" not in sc.supervisor("host2").log(), "the slave does not alert too"
     assert not (sc.supervisor("host1").state("self-fence") or {}).get("stopping_since")
     assert not (sc.supervisor("host2").state("self-fence") or {}).get("stopping_since")
+    status = sc.ha_cfg("host1", "status").stdout
+    assert "NOT ANSWERING" in status and entry_secret(sc) not in status
     sc.check_final()
 
 
