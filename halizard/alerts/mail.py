@@ -126,7 +126,9 @@ def _explain(exc, settings):
     if isinstance(exc, smtplib.SMTPResponseException):
         return MailError("SMTP server %s answered: %s" % (where, _reply(exc)), exc.smtp_code >= 500)
     if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
-        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc.__class__.__name__
+        # Python 3.6 has no verify_message: its reason is OpenSSL's code, e.g. CERTIFICATE_VERIFY_FAILED.
+        code = str(getattr(exc, "reason", None) or "").replace("_", " ").lower()
+        reason = getattr(exc, "verify_message", None) or code or exc.__class__.__name__
         return MailError("TLS failure with SMTP server %s: %s" % (where, reason))
     if isinstance(exc, socket.timeout) or (isinstance(exc, smtplib.SMTPServerDisconnected)
                                            and "timed out" in str(exc)):

@@ -115,6 +115,18 @@ def _print_jobs(jobs, warnings):
         print("warning: %s" % warning)
 
 
+def _keep_std_streams_across_exec():
+    """Make fds 0-2 inheritable again after python-daemon pointed them at /dev/null.
+
+    Why: python-daemon closes every fd, then os.open()s /dev/null (close-on-exec, PEP 446),
+    which lands on the freed 0/1/2, and dup2() onto the same number keeps that flag. The job
+    forkserver is exec'd, so it started without stdin/stdout/stderr and every job run failed
+    (exit status 1) flushing a missing sys.stdout after its work (issue 19 item 4).
+    """
+    for fd in (0, 1, 2):
+        os.set_inheritable(fd, True)
+
+
 def cmd_run(args, root):
     from halizard.supervisor.daemon import Service
     from halizard.supervisor.locks import InstanceLock
@@ -131,6 +143,7 @@ def cmd_run(args, root):
 
         context = daemon.DaemonContext(working_directory="/", umask=0o022, signal_map={}, detach_process=True)
         with context:
+            _keep_std_streams_across_exec()
             return Service(root, overrides=dict(args.overrides), log_stderr=False, log_file=args.log_file).run()
     return Service(root, overrides=dict(args.overrides), log_stderr=args.log_stderr,
                    log_file=args.log_file).run()

@@ -181,6 +181,12 @@ _GLOBALS = [
        "verified fence. 0: automatic (the self-fence deadline plus a margin, see docs/timing.md); a value "
        "set here must be longer than that deadline or the configuration is refused.",
        group="Self-fencing"),
+    _p("SELF_FENCE_WATCHDOG", t.Int(0, 600, unit="seconds"), 0,
+       "0: off. N (at least 5): the service arms the host's watchdog device (/dev/watchdog: softdog or "
+       "Xen's) with an N second timeout and feeds it only while it is healthy, so a frozen or dead service "
+       "reboots the host within N seconds; the self-fence wait then counts N instead of the service "
+       "restart time (docs/timing.md). A missing or busy device is alerted at start.",
+       group="Self-fencing"),
     _p("WITNESS_ADDRESS", t.Text(allow_empty=True, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
                                  what="host:port"), "",
        "host:port of the witness (`ha-lizard witness` on a machine outside the pool): one more quorum "

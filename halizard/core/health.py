@@ -34,13 +34,14 @@ class ProbeResult:
     network_ok: True if any try reached the host by network, False if every
     completed try failed to, None if not measured; first_failure_at: clock time
     the current failure streak began (start of the first failed try), None
-    while the host answers.
+    while the host answers; observed_at: clock time the round ended.
     """
 
     tries: int
     xapi_ok: bool
     network_ok: Optional[bool] = None
     first_failure_at: Optional[float] = None
+    observed_at: Optional[float] = None  # clock time this round ended: the age of what it proves
 
     def __post_init__(self) -> None:
         if self.tries < 0:
@@ -76,7 +77,8 @@ def classify(probe: Optional[ProbeResult], policy: Policy) -> HealthVerdict:
     return HealthVerdict(FAILED, isolated, why)
 
 
-def carry_streak(previous: Optional[ProbeResult], current: ProbeResult) -> ProbeResult:
+def carry_streak(previous: Optional[ProbeResult], current: ProbeResult,
+                 max_gap: Optional[float] = None) -> ProbeResult:
     """The current round with the isolation streak started by earlier rounds.
 
     A probe round only knows when its own first failed try began; the
@@ -84,13 +86,30 @@ def carry_streak(previous: Optional[ProbeResult], current: ProbeResult) -> Probe
     whole streak of rounds in which the host was unreachable by network.
     Keep the earliest start while rounds stay isolated; a round that reached
     the host by network (or got an answer) ends the streak, and the next
-    isolated round starts a new one.
+    isolated round starts a new one. With `max_gap` a proof has an age: a
+    previous round that ended more than `max_gap` seconds before this one
+    (HA was off, the service stopped, another boot) or at an unknown time
+    proves nothing about the time between, so the streak starts again.
     """
     if (previous is None or current.xapi_ok or previous.xapi_ok
             or current.network_ok is not False or previous.network_ok is not False
             or previous.first_failure_at is None):
         return current
+    if max_gap is not None:
+        if previous.observed_at is None or current.observed_at is None:
+            return current
+        gap = current.observed_at - previous.observed_at
+        if gap < 0 or gap > max_gap:
+            return current
     start = previous.first_failure_at
     if current.first_failure_at is not None:
         start = min(start, current.first_failure_at)
-    return ProbeResult(tries=current.tries, xapi_ok=False, network_ok=False, first_failure_at=start)
+    return ProbeResult(tries=current.tries, xapi_ok=False, network_ok=False, first_failure_at=start,
+                       observed_at=current.observed_at)
+
+
+def streak_max_gap(policy: Policy) -> float:
+    """Longest pause between two probe rounds that still continues a failure streak: two round
+    periods (one missed cycle is tolerated)."""
+    r = policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY
+    return 2.0 * (max(policy.MONITOR_DELAY, r) + r)

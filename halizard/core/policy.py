@@ -22,6 +22,7 @@ class PolicyError(ValueError):
 
 
 FENCE_ACTIONS = ("start", "stop", "reset")
+MIN_WATCHDOG = 5  # s: the service feeds the device every quarter of its timeout
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Policy:
     SELF_FENCE_STOP_TIMEOUT: float = 30.0
     SELF_FENCE_CHECK_INTERVAL: float = 1.0
     SELF_FENCE_WAIT: float = 0.0  # 0 = derive from the self-fence deadline
+    SELF_FENCE_WATCHDOG: float = 0.0  # 0 = off; else the watchdog device's timeout in seconds
     # The witness (docs/membership.md): its address ("" = none) and lease.
     WITNESS_ADDRESS: str = ""
     WITNESS_LEASE: float = 4.0
@@ -95,6 +97,9 @@ class Policy:
         for name in ("MGT_LINK_LOSS_TOLERANCE", "SELF_FENCE_WAIT"):
             if getattr(self, name) < 0:
                 raise PolicyError("%s must not be negative, got %r" % (name, getattr(self, name)))
+        if 0 < self.SELF_FENCE_WATCHDOG < MIN_WATCHDOG or self.SELF_FENCE_WATCHDOG < 0:
+            raise PolicyError("SELF_FENCE_WATCHDOG must be 0 (off) or at least %d, got %r"
+                              % (MIN_WATCHDOG, self.SELF_FENCE_WATCHDOG))
         if self.VM_START_RETRY_CAP < self.VM_START_RETRY_BASE:
             raise PolicyError("VM_START_RETRY_CAP must be at least VM_START_RETRY_BASE")
         if not self.XC_FIELD_NAME:

@@ -12,6 +12,10 @@ turn a single failure into a full outage and nobody could restart them.
 Once begun, a self-fence runs to completion: StopLocalVms with a deadline of
 SELF_FENCE_STOP_TIMEOUT; if domains remain after it, RebootSelf (once). That
 bounded time is what timing.self_fence_deadline promises the other side.
+Fail closed: domains that cannot be listed (local_vms=None: `xl list` failed
+or hung) count as running, so they end in the reboot at the same deadline;
+a self-fence held by the caller (`held`: e.g. the configuration became
+unsafe mid-way) never ends, it only goes on.
 When the host is whole again (link up, quorum back) and nothing runs, it
 restarts its toolstack to rejoin (the old product's recovery step).
 """
@@ -51,29 +55,34 @@ def decide(
     *,
     link_down_since: Optional[float],
     quorum: Optional[QuorumResult],
-    local_vms: Sequence[str],
+    local_vms: Optional[Sequence[str]],
     stopping_since: Optional[float] = None,
     reboot_requested: bool = False,
+    held: Optional[str] = None,
 ) -> SelfFenceDecision:
     """The self-fence step for this host now.
 
     stopping_since: when this host issued StopLocalVms for the current
     self-fence (None when not self-fencing); local_vms: guest domains
-    really running here (platform layer).
+    really running here (platform layer), None when they could not be
+    listed; held: why a self-fence in progress must go on whatever the
+    measurements say (it then never ends here).
     """
-    reason = isolation(now, link_down_since, quorum, policy)
-    vms = tuple(sorted(local_vms))
+    reason = held if held and stopping_since is not None else isolation(now, link_down_since, quorum, policy)
+    unknown = local_vms is None
+    vms = () if unknown else tuple(sorted(local_vms or ()))
     if stopping_since is not None:
         deadline = stopping_since + policy.SELF_FENCE_STOP_TIMEOUT
-        if vms:
+        if vms or unknown:
+            what = "the local domains cannot be listed" if unknown else "%d domains still run" % len(vms)
             if now >= deadline:
                 if reboot_requested:
                     return SelfFenceDecision(True, (), "reboot already requested; waiting for it")
-                return SelfFenceDecision(True, (A.RebootSelf(
-                    why="%d domains still run after the self-fence deadline" % len(vms)),),
-                    "self-fence deadline passed with domains running")
+                return SelfFenceDecision(True, (A.RebootSelf(why="%s at the self-fence deadline" % what),),
+                                         "self-fence deadline passed: %s" % what)
             return SelfFenceDecision(True, (A.StopLocalVms(
-                why="self-fencing continues until every local domain is gone", vm_uuids=vms, deadline=deadline),),
+                why="self-fencing continues until every local domain is gone (%s)" % what, vm_uuids=vms,
+                deadline=deadline),),
                 "self-fencing in progress")
         if reason is not None:
             return SelfFenceDecision(True, (), "self-fenced: nothing runs here; still isolated (%s)" % reason)

@@ -9,8 +9,11 @@
     answers as master) --> RECOVER_SLAVES (pool.recover_slaves, RECOVER_ATTEMPTS tries)
     --> RELEASE (old master's VMs and disks) --> RESTART (SLAVE_HA) --> DONE
 
-Before TRANSITION the sequence aborts to IDLE when the master answers again;
-from TRANSITION on there is no way back. The job calls `step` after every
+Before TRANSITION the sequence aborts to IDLE when the master answers again,
+and the job's last check (roles.may_transition) can abort it to IDLE right
+before the transition is issued; from TRANSITION on there is no way back.
+RESTART starts VMs only after a fresh check of quorum and of this host's
+self-fence (the job reports REFUSED otherwise, and the step waits). The job calls `step` after every
 executed action with its `outcome` ("ok"/"failed", or a fence outcome for
 FENCING) and after every probe round with outcome None; each step says why.
 Quorum won only by the heuristic tie-break makes this side wait TIE_FENCE_DELAY
@@ -19,7 +22,7 @@ before fencing, so the master's own fence of this host lands first.
 
 
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 from halizard.core import actions as A
 from halizard.core import fencing, health, roles
@@ -43,6 +46,8 @@ FAILED = "failed"
 
 OK = "ok"
 NOT_OK = "failed"
+ABORTED = "aborted"    # the last check before the transition failed: it was never issued
+REFUSED = "refused"    # VM starts refused (self-fencing, no quorum): the restart waits
 
 RECOVER_ATTEMPTS = 3
 MASTER_WAIT = 120.0  # seconds for xapi to come back as master after the transition (fuse ~10 s)
@@ -67,7 +72,11 @@ class TakeoverState:
 
 @dataclass(frozen=True)
 class TakeoverInputs:
-    """What the slave knows now. pool: the last known view (its master_uuid is the old master)."""
+    """What the slave knows now. pool: the last known view (its master_uuid is the old master).
+
+    reachable: the peers this round reached; with it the takeover slave is
+    roles.takeover_candidate, without it (no round at hand) the stored autopromote.
+    """
 
     self_uuid: str
     pool: PoolView
@@ -75,6 +84,13 @@ class TakeoverInputs:
     quorum: QuorumResult
     autopromote: Optional[str]
     suspended: bool = False
+    reachable: Optional[FrozenSet[str]] = None
+
+
+def _takeover_slave(inp: TakeoverInputs) -> Optional[str]:
+    if inp.reachable is None:
+        return inp.autopromote
+    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable)
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,7 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
         if state.wait_until is not None and now < state.wait_until:
             return Step(state, (A.Wait(why="tie-break quorum: let the master fence first", until=state.wait_until),),
                         "waiting out the tie-break fence delay")
-        perm = roles.may_take_over(inp.self_uuid, inp.autopromote, verdict, inp.suspended, policy)
+        perm = roles.may_take_over(inp.self_uuid, _takeover_slave(inp), verdict, inp.suspended, policy)
         if not perm.allowed:
             return Step(TakeoverState(), (), perm.why)
         if not inp.quorum.has_quorum:
@@ -115,6 +131,9 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
     if state.phase == TRANSITION:
         if outcome is None:
             return Step(state, (), "waiting for the emergency transition")
+        if outcome == ABORTED:
+            return Step(TakeoverState(), (), "the last check before the transition stopped the takeover; "
+                                            "the next round decides again")
         if outcome != OK:
             return _fail(state, "pool.emergency_transition_to_master failed")
         return Step(replace(state, phase=AWAIT_MASTER),
@@ -156,6 +175,9 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
     if state.phase == RESTART:
         if outcome is None:
             return Step(state, (), "waiting for the VM restarts")
+        if outcome == REFUSED:
+            return Step(state, (), "VM starts refused for now (self-fencing or no quorum); the next cycle "
+                                   "checks again")
         return Step(replace(state, phase=DONE), (), "takeover complete")
     if state.phase in (DONE, SUSPENDED, FAILED):
         return Step(state, (), "the takeover sequence ended (%s)" % state.phase)
@@ -164,7 +186,7 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
 
 def _from_idle(inp: TakeoverInputs, policy: Policy, now: float, master: str,
                verdict: health.HealthVerdict) -> Step:
-    perm = roles.may_take_over(inp.self_uuid, inp.autopromote, verdict, inp.suspended, policy)
+    perm = roles.may_take_over(inp.self_uuid, _takeover_slave(inp), verdict, inp.suspended, policy)
     if not perm.allowed:
         return Step(TakeoverState(), (), perm.why)
     if policy.FENCE_QUORUM_REQUIRED and not inp.quorum.has_quorum:

@@ -13,7 +13,11 @@ than the first failed probe of the recovering side):
                   max(MONITOR_DELAY, R) + R)      (a round in flight at the cut may still
                                                    succeed; the next one starts at most
                                                    max(MONITOR_DELAY, R) later and takes R)
-  deadline    D = detect + SERVICE_RESTART_ALLOWANCE + SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE
+  service     S = SERVICE_RESTART_ALLOWANCE (from the unit's real values, below), or
+                  min(S, SELF_FENCE_WATCHDOG + beat_window) with the watchdog backstop on
+                  (a frozen service then reboots the host within the device's timeout
+                  after the last self-fence check that vouched for it)
+  deadline    D = detect + S + SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE
   minimum     M = D + XE_TIMEOUT   (the recovering side measures from the START of its first
                                     failed try; the cut may fall anywhere inside that try)
   wait        W = SELF_FENCE_WAIT if set, else M + SAFETY_MARGIN;  W must be > M
@@ -29,12 +33,27 @@ from typing import Optional, Tuple
 from halizard.core import witness
 from halizard.core.policy import Policy
 
-# The watchdog restarts a dead ha-lizard service within 10 s (behaviour.md, Monitor).
-SERVICE_RESTART_ALLOWANCE = 10.0
+# The service's own restart, from the real values of init/ha-lizard.service and init/ha-lizard-watchdog
+# (tests/unit/core/test_core_timing_unit.py reads both files): a hung service stops feeding systemd's
+# watchdog, is noticed WatchdogSec later, killed at most TimeoutStopSec after that (the abort timeout
+# defaults to it), and started again RestartSec later; the SysV watchdog restarts a dead one every
+# WATCH_INTERVAL. SERVICE_START: from the new process to its first self-fence check.
+UNIT_WATCHDOG_SEC = 30.0
+UNIT_TIMEOUT_STOP_SEC = 30.0
+UNIT_RESTART_SEC = 2.0
+SYSV_WATCH_INTERVAL = 10.0
+SERVICE_START = 5.0
+SERVICE_RESTART_ALLOWANCE = (max(UNIT_WATCHDOG_SEC + UNIT_TIMEOUT_STOP_SEC + UNIT_RESTART_SEC, SYSV_WATCH_INTERVAL)
+                             + SERVICE_START)
 # From "reboot now" to every domain of the host being gone.
 REBOOT_ALLOWANCE = 5.0
 # Extra wait on the recovering side beyond the computed deadline.
 SAFETY_MARGIN = 5.0
+# The self_fence job's check: a probe may overrun its bound this much before it counts as not
+# answering; listing the local domains (`xl list`) may take this long, after that they count as running.
+PROBE_SLACK = 1.0
+DOMAIN_LIST_SECONDS = 3.0
+BEAT_SLACK = 1.0
 
 
 class UnsafeTiming(ValueError):
@@ -71,9 +90,35 @@ def isolation_detect(policy: Policy) -> float:
     return max(link, quorum)
 
 
+def self_fence_probe_seconds(policy: Policy) -> float:
+    """Bound of one network probe in a self-fence check."""
+    return max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
+
+
+def self_fence_check_bound(policy: Policy, listing: bool = False) -> float:
+    """Longest time one self-fence check takes: its probes (the heuristic addresses one after the
+    other), slack, and with `listing` the bounded list of the local domains."""
+    probes = self_fence_probe_seconds(policy) * (1 + len(policy.FENCE_HEURISTICS_IPS or ()))
+    return probes + PROBE_SLACK + 1.0 + (DOMAIN_LIST_SECONDS if listing else 0.0)
+
+
+def beat_window(policy: Policy) -> float:
+    """How long one self-fence check vouches for the job with the watchdog backstop: until the next
+    check has surely begun and ended (its probes and a domain list), plus a second."""
+    return policy.SELF_FENCE_CHECK_INTERVAL + self_fence_check_bound(policy, listing=True) + BEAT_SLACK
+
+
+def service_allowance(policy: Policy) -> float:
+    """Longest time the isolated host's service may be frozen or dead before it acts again, or before
+    the watchdog device reboots the host (its timeout after the last check that vouched for the job)."""
+    if policy.SELF_FENCE_WATCHDOG > 0:
+        return min(SERVICE_RESTART_ALLOWANCE, policy.SELF_FENCE_WATCHDOG + beat_window(policy))
+    return SERVICE_RESTART_ALLOWANCE
+
+
 def self_fence_deadline(policy: Policy) -> float:
     """Seconds after a cut by which the isolated host's VMs are surely stopped."""
-    return (isolation_detect(policy) + SERVICE_RESTART_ALLOWANCE
+    return (isolation_detect(policy) + service_allowance(policy)
             + policy.SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE)
 
 
@@ -104,7 +149,7 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
             "(detection %gs + service restart %gs + SELF_FENCE_STOP_TIMEOUT %gs + reboot %gs) "
             "plus one probe (XE_TIMEOUT %gs): VMs could be restarted while the isolated host still "
             "runs them; set it above %g or to 0 (automatic)"
-            % (policy.SELF_FENCE_WAIT, deadline, detect, SERVICE_RESTART_ALLOWANCE,
+            % (policy.SELF_FENCE_WAIT, deadline, detect, service_allowance(policy),
                policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, policy.XE_TIMEOUT, minimum)
         )
     errors.extend(witness.lease_errors(policy, minimum, wait))

@@ -5,7 +5,8 @@ line, wrong outlet, stale BMC state). Restarting VMs on that word would run
 them twice. `fence_host` runs the agent within the deadline, turns any
 unexpected exception into an unverified result, and when the agent claims
 `off` checks once more whether the host answers, by network or by xapi
-(halizard.probes.still_alive): if it does, the fence is counted as failed.
+(halizard.probes.still_alive): if it does, or the check itself fails (maybe
+alive), the fence is counted as failed.
 """
 import time
 
@@ -38,11 +39,12 @@ def fence_host(agent, host_uuid, action, deadline, still_alive=None, confirm_sec
     if result.verified and result.state == OFF and still_alive is not None:
         try:
             alive = bool(still_alive(time.monotonic() + max(0.5, min(confirm_seconds, remaining(deadline) or 0.5))))
-        except Exception as exc:  # noqa: BLE001 - a failing check is no contradiction
+            why = "still answers"
+        except Exception as exc:  # noqa: BLE001 - a check that fails proves nothing: maybe alive
             log.warning("could not cross-check host {} after fencing: {}", host_uuid, type(exc).__name__)
-            alive = False
+            alive, why = True, "could not be cross-checked (%s)" % type(exc).__name__
         if alive:
             result = FenceResult.unproven(
-                FAILED, "%s; but host %s still answers, so the fence is not trusted" % (result.detail, host_uuid))
+                FAILED, "%s; but host %s %s, so the fence is not trusted" % (result.detail, host_uuid, why))
     (log.info if result.verified else log.error)("fence {} {}: {}", host_uuid, action, result.detail)
     return result

@@ -2,10 +2,12 @@
 
 Why: when the master dies, exactly one slave may take over, and it must know
 it without asking the dead master. The master names it every cycle
-(core roles.choose_takeover via cycle.master_start: deterministic, sticky,
-healthy enabled unsuspended slaves only) and writes the pool field; every
-host keeps the last value it saw in the state file `autopromote`, which a
-slave uses when XAPI is silent.
+(core roles.choose_takeover via cycle.master_start: the smallest uuid among
+healthy enabled unsuspended slaves) and writes the pool field; every host
+keeps the last value it saw in the state file `autopromote`. When XAPI is
+silent the slaves apply the same smallest-uuid rule to the hosts their probe
+round reaches (core roles.takeover_candidate), so a slave that missed an
+update cannot act beside the one the master named.
 """
 import time
 

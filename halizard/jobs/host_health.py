@@ -23,14 +23,14 @@ REPORT_STATE = "host-health"
 def _from_plain(d):
     try:
         return ProbeResult(tries=int(d["tries"]), xapi_ok=bool(d["xapi_ok"]), network_ok=d.get("network_ok"),
-                           first_failure_at=d.get("first_failure_at"))
+                           first_failure_at=d.get("first_failure_at"), observed_at=d.get("observed_at"))
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def _to_plain(p):
     return {"tries": p.tries, "xapi_ok": p.xapi_ok, "network_ok": p.network_ok,
-            "first_failure_at": p.first_failure_at}
+            "first_failure_at": p.first_failure_at, "observed_at": p.observed_at}
 
 
 def round_seconds(policy):
@@ -51,7 +51,7 @@ def probe_peers(platform, peers, policy, state):
     for uuid, peer_probe in raw.items():
         prev = previous.get(uuid)
         results[uuid] = health.carry_streak(_from_plain(prev) if isinstance(prev, dict) else None,
-                                            peer_probe.as_core())
+                                            peer_probe.as_core(), health.streak_max_gap(policy))
     state.write(PROBES_STATE, {uuid: _to_plain(p) for uuid, p in results.items()})
     return results, raw
 

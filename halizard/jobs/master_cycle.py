@@ -12,8 +12,9 @@ reads, sequences and executes.
 
 Two masters: an old master that powers on after a takeover still believes it
 is master of its own stale database. The probe round shows which peers
-accept a login as master and whom the slaves follow (core.roles.
-resolve_masters): the newer master calls pool.recover_slaves so the old one
+accept a login as master and whom the slaves follow; a master's own database
+records which master its takeover replaced (core.roles.resolve_masters): the
+master that replaced the other calls pool.recover_slaves so the old one
 becomes its slave; the old one skips its cycles and keeps its VM starts
 suspended (flag `master-conflict`, read by halizard.suspension) meanwhile.
 A master raises that flag itself whenever its own xapi was silent or it
@@ -178,7 +179,12 @@ def run(ctx):
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,
                                                     witness.held(ctx.state, policy))
-        conflict = roles.resolve_masters(pool, self_uuid, host_health.logins_of(raw))
+        logins = host_health.logins_of(raw)
+        me = pool.host(self_uuid)
+        elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
+                        for state, named in logins.values())
+        replaced, tie_due = _standoff(ctx, session, roles.masters_among(logins, self_uuid), policy, elsewhere)
+        conflict = roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)
         if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
             host_health.write_report(ctx.state, pool, verdicts, quorum_result,
                                      {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
@@ -228,24 +234,57 @@ def clear_conflict_flag(ctx, why):
 def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
     """Act on resolve_masters; True when the rest of the cycle may run.
 
-    A stale master (or an undecided pair) keeps its VM starts suspended and
+    A master that stands down keeps its VM starts suspended and
     skips the cycle: nothing it fences, starts or writes can be trusted. The
     newer master calls pool.recover_slaves (retried, each call with a
     deadline) so the stale one becomes its slave.
     """
-    if conflict.action in (roles.STAND_DOWN, roles.UNDECIDED):
+    if conflict.action == roles.STAND_DOWN:
         raise_conflict_flag(ctx, conflict.why)
         ctx.log.error("master cycle stands down: {}", conflict.why)
         alert("check_xapi", "Another host answers as pool master: %s" % conflict.why)
         return False
     if conflict.action == roles.RECOVER:
-        ctx.log.warning("another host answers as master: {}; calling pool.recover_slaves", conflict.why)
-        _recover_stale_masters(ctx, session, pool, conflict.others, policy)
-        alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
-              % conflict.why)
+        ctx.log.warning("{}; calling pool.recover_slaves", conflict.why)
+        _recover_stale_masters(ctx, session, pool, conflict.others + conflict.strays, policy)
+        if conflict.others:
+            alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
+                  % conflict.why)
     if conflict.action == roles.RECOVER or quorum_result.has_quorum or not policy.FENCE_QUORUM_REQUIRED:
         clear_conflict_flag(ctx, "no other host of this pool answers as master (%s)" % conflict.why)
     return True
+
+
+TWO_MASTERS = "two-masters"
+
+
+def _standoff(ctx, session, others, policy, elsewhere):
+    """(the master this host's takeover replaced, whether the tie rule is due) for resolve_masters.
+
+    Only when a peer answers as master or a slave follows another address (`elsewhere`): the
+    usual cycle costs no extra call. The state file `two-masters` remembers since when this host
+    has seen the same other master(s).
+    """
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+
+    if not others and ctx.state.read(TWO_MASTERS, None) is not None:
+        ctx.state.remove(TWO_MASTERS)
+    if not others and not elsewhere:
+        return None, False
+    try:
+        replaced = roles.parse_takeover(ops.read_takeover(session)).replaced
+    except XapiError as exc:
+        ctx.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
+        replaced = None
+    if not others:
+        return replaced, False
+    now = time.time()
+    seen = ctx.state.read(TWO_MASTERS, {}) or {}
+    if seen.get("others") != list(others) or not isinstance(seen.get("since"), (int, float)):
+        seen = {"others": list(others), "since": now}
+        ctx.state.write(TWO_MASTERS, seen)
+    return replaced, roles.tie_break_due(seen["since"], now, policy)
 
 
 def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):

@@ -15,7 +15,9 @@ cycle this job:
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
-  (roles.may_take_over: the stored winner, never a suspended host).
+  (roles.takeover_candidate: the smallest uuid among the enabled slaves the
+  round reached, the rule the master publishes as autopromote; never a
+  suspended host).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
 the caches are still refreshed, but nothing is taken over or lifted.
@@ -138,7 +140,7 @@ def _publish_suspension(root, timeout, view, self_uuid, published, suspended, lo
 
 
 def _probe_round(ctx, platform, pool, self_uuid, policy):
-    """Probe every enabled peer at once: {uuid: ProbeResult} with the failure streak carried."""
+    """Probe every enabled peer at once: ({uuid: ProbeResult} with the failure streak carried, the raw round)."""
     from halizard.probes.deadline import after
     from halizard.probes.parallel import probe_hosts
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != self_uuid and h.enabled and h.address]
@@ -152,7 +154,7 @@ def _probe_round(ctx, platform, pool, self_uuid, policy):
         results[uuid] = health.carry_streak(_probe_from_plain(prev) if isinstance(prev, dict) else None,
                                             peer.as_core())
     ctx.state.write(PROBES, {u: _probe_to_plain(p) for u, p in results.items()})
-    return results
+    return results, raw
 
 
 def _env(ctx, config, policy, self_uuid, pool):
@@ -252,14 +254,16 @@ def _master_answers(ctx, policy, view, self_uuid, state):
 def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     env = _env(ctx, config, policy, self_uuid, cached)
     seen = "silent"
+    reachable = None
     if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
-        master_probe = None
+        master_probe = None  # the restart checks quorum itself (takeover._vm_start_gate)
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
     else:
-        probes = _probe_round(ctx, env.platform, cached, self_uuid, policy)
+        probes, raw = _probe_round(ctx, env.platform, cached, self_uuid, policy)
+        env.answered = frozenset(u for u, p in raw.items() if p.xapi_ok)
         master_probe = probes.get(cached.master_uuid)
         heur = host_health.heuristics_ok(env.platform, policy)
-        reachable = {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
+        reachable = frozenset(u for u, p in probes.items() if p.xapi_ok or p.network_ok)
         q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy,
                            witness.held(ctx.state, policy))
         verdict = health.classify(master_probe, policy)
@@ -267,7 +271,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         if verdict.state == health.HEALTHY:
             seen = "answers"
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
-                                 autopromote=cached.autopromote_uuid, suspended=suspended)
+                                 autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable)
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=takeover.is_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)

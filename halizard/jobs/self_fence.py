@@ -32,139 +32,47 @@ modification time changes. A probe that does not answer within its bound
 counts as not answering (it never stalls the loop). An unsafe configuration
 (EffectiveConfig.policy() raises UnsafeConfig) makes the job refuse to act:
 one ERROR line when the refusal starts or its reason changes.
+
+Fail closed once isolated: domains that cannot be listed (`xl list` failed
+or took over LIST_SECONDS) count as running; every domain is destroyed at
+once under the self-fence deadline and whatever is not confirmed gone then
+ends in the reboot in the same check; a refused configuration, HA switched
+off or unreadable host files carry a self-fence in progress on (it is never
+cancelled). Every time is clock.now() (CLOCK_BOOTTIME, kept with the boot id).
 """
-import os
+import dataclasses
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 
 from halizard.core import actions as A
+from halizard.core import selffence, timing
+from halizard.jobs import self_fence_host as host
+from halizard.probes import clock
 
 STATE = "self-fence"
 END_MARGIN = 0.5       # s kept free before the run's deadline: the run ends by itself, never killed
-PROBE_SLACK = 1.0      # s a probe may overrun its own deadline before it counts as not answering
-
-
-def _probe_seconds(policy):
-    return max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
-
-
-def _check_bound(policy):
-    """Seconds one check may take at most (probes plus local work): the loop's end is planned with it."""
-    return _probe_seconds(policy) * (1 + len(policy.FENCE_HEURISTICS_IPS or ())) + PROBE_SLACK + 1.0
-
-
-def _probe_all(platform, policy, peers, seconds):
-    """({uuid: reached by network}, heuristics True/False/None), all at once, within a bound.
-
-    A probe still running `seconds + PROBE_SLACK` after the start counts as
-    not answering; its thread is left behind (it ends at its own deadline).
-    """
-    from halizard.jobs import host_health
-    from halizard.probes import net
-    from halizard.probes.deadline import after
-
-    if not peers and not policy.heuristics_configured:
-        return {}, None
-    source = platform.source_address()
-
-    def one(address):
-        try:
-            return net.probe(platform.probe_target(address), after(seconds), source).ok
-        except (net.ProbeSetupError, net.ProbeInputError):
-            return True  # a probe that cannot run proves nothing: never self-fence on it
-
-    pool = ThreadPoolExecutor(max_workers=len(peers) + 1, thread_name_prefix="sfprobe")
-    try:
-        futures = {uuid: pool.submit(one, address) for uuid, address in peers}
-        heur = pool.submit(host_health.heuristics_ok, platform, policy, seconds)
-        bound = seconds * (1 + len(policy.FENCE_HEURISTICS_IPS or ())) + PROBE_SLACK
-        wait_futures(list(futures.values()) + [heur], timeout=bound)
-    finally:
-        pool.shutdown(wait=False)
-    reached = {uuid: bool(f.done() and not f.exception() and f.result()) for uuid, f in futures.items()}
-    if heur.done() and not heur.exception():
-        heuristics = heur.result()
-    else:
-        heuristics = False if policy.heuristics_configured else None
-    return reached, heuristics
-
-
-def _cached_hosts(view):
-    return [h for h in (view or {}).get("hosts", []) if isinstance(h, dict) and h.get("uuid")]
-
-
-def _stat_key(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-class Reader:
-    """This host's configuration and files, re-read only when one of them changed (stat keys)."""
-
-    def __init__(self, root, state):
-        from halizard import paths
-        from halizard.config import cache
-        from halizard.config.effective import POOL_CACHE
-
-        self.root = root
-        self.state = state
-        self._config_paths = (paths.under(root, paths.OVERRIDE_FILE), cache.state_path(root, POOL_CACHE))
-        self._paths = {"pool.conf": paths.under(root, paths.POOL_CONF),
-                       "inventory": paths.under(root, paths.INVENTORY),
-                       "pool-view": state.path("pool-view")}
-        self._memo = {}
-        self._platform = None
-
-    def platform(self):
-        """This host's platform (simulated or dom0), made once per run."""
-        if self._platform is None:
-            from halizard.platform import get_platform
-            self._platform = get_platform(self.root)
-        return self._platform
-
-    def _cached(self, name, keys, load):
-        entry = self._memo.get(name)
-        if entry is not None and entry[0] == keys:
-            return entry[1]
-        value = load()
-        self._memo[name] = (keys, value)
-        return value
-
-    def config(self):
-        from halizard.config.effective import cached_pool, load_effective
-
-        def load():
-            _uuid, other = cached_pool(self.root)
-            return load_effective(self.root, pool_other_config=other or {})
-        return self._cached("config", tuple(_stat_key(p) for p in self._config_paths), load)
-
-    def self_uuid(self):
-        from halizard import hostinfo
-        return self._cached("inventory", _stat_key(self._paths["inventory"]),
-                            lambda: hostinfo.local_host_uuid(self.root))
-
-    def role(self):
-        from halizard import hostinfo
-        return self._cached("pool.conf", _stat_key(self._paths["pool.conf"]),
-                            lambda: hostinfo.read_pool_conf(self.root)[0])
-
-    def hosts(self):
-        return self._cached("pool-view", _stat_key(self._paths["pool-view"]),
-                            lambda: _cached_hosts(self.state.read("pool-view", {})))
+PROBE_SLACK = timing.PROBE_SLACK
+LIST_SECONDS = timing.DOMAIN_LIST_SECONDS
+_probe_seconds = timing.self_fence_probe_seconds
+_check_bound = timing.self_fence_check_bound
+_list_domains = host.list_domains
+_probe_all = host.probe_all
+Reader = host.Reader
 
 
 def run(ctx):
-    """Check every SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the deadline."""
+    """Check every SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the deadline.
+
+    The run's deadline (wall time, from the supervisor) is turned into clock.now() time once: a
+    wall-clock step during the run neither stalls nor hurries the checks."""
     reader = Reader(ctx.root, ctx.state)
     stored = ctx.state.read(STATE, {}) or {}
-    end = None if ctx.deadline is None else ctx.deadline - END_MARGIN
+    if ctx.deadline is not None:
+        reader.end = clock.now() + (ctx.deadline - END_MARGIN - time.time())
+    end = reader.end
     interval, bound, failed = 1.0, 1.0, None
     while True:
-        began = time.time()
+        began = clock.now()
         try:
             stored, interval, bound = check(ctx, reader, stored)
             failed = None
@@ -181,7 +89,7 @@ def run(ctx):
             return  # one check per run (no deadline to loop within)
         if next_at + bound > end:
             return  # the next run (started as this one ends) takes the next check
-        pause = next_at - time.time()
+        pause = next_at - clock.now()
         if pause > 0:
             time.sleep(pause)
 
@@ -193,7 +101,16 @@ def check(ctx, reader, stored):
 
     config = reader.config()
     interval = _interval(config)
+    reader.watchdog = bool(config.get("SELF_FENCE_WATCHDOG"))
+    if reader.watchdog:
+        reader.beat(clock.now() + timing.beat_window(_any_policy(config)))
+    stored = _this_boot(stored)
+    fencing = stored.get("stopping_since") is not None
     if config.pool_ha_state() != "true":
+        if fencing:  # HA switched off mid-way: the self-fence still ends in "nothing runs here"
+            stored = _go_on(ctx, reader, config, stored, "HA was disabled during the self-fence")
+            if not stored.get("nothing_runs"):
+                return stored, interval, 1.0 + LIST_SECONDS
         if stored:
             ctx.state.remove(STATE)
             _resume_vm_starts(ctx)
@@ -201,20 +118,75 @@ def check(ctx, reader, stored):
     try:
         policy = config.policy()
     except (UnsafeConfig, PolicyError) as exc:
-        return _refuse(ctx, stored, str(exc)), interval, 1.0
+        stored = _refuse(ctx, stored, str(exc))
+        if fencing:  # a refusal never cancels a self-fence in progress
+            stored = _go_on(ctx, reader, config, stored, "the configuration became unusable: %s" % exc)
+        return stored, interval, 1.0 + LIST_SECONDS
     if stored.get("refused"):
         ctx.log.warning("self-fence acts again: the configuration is safe now")
         stored = dict(stored)
         stored.pop("refused")
         ctx.state.write(STATE, stored)
     bound = _check_bound(policy)
-    hosts = reader.hosts()
-    if not hosts:
-        return stored, interval, bound  # no pool view yet: nothing to judge from
-    self_uuid = reader.self_uuid()
-    if not any(h["uuid"] == self_uuid for h in hosts):
+    if fencing or stored.get("lost_rounds") or stored.get("link_down_since") is not None:
+        bound += LIST_SECONDS  # the domains may be listed in this check
+    try:
+        hosts = reader.hosts()
+        self_uuid = reader.self_uuid() if hosts else None
+    except Exception as exc:  # noqa: BLE001 - unreadable host files never cancel a self-fence
+        if not fencing:
+            raise
+        hosts, self_uuid = [], "%s: %s" % (type(exc).__name__, exc)
+    if not hosts or not any(h["uuid"] == self_uuid for h in hosts):
+        if fencing:  # no pool view to judge from: nothing to end the self-fence with either
+            return _go_on(ctx, reader, config, stored, "no pool view to judge from"), interval, bound
         return stored, interval, bound
-    return _judge(ctx, reader.role(), self_uuid, hosts, policy, stored, reader.platform()), interval, bound
+    return _judge(ctx, reader.role(), self_uuid, hosts, policy, stored, reader.platform(),
+                  reader.end, reader.beat), interval, bound
+
+
+def _this_boot(stored):
+    """The stored state with its clock readings, or without them when they come from another boot
+    (or an older version that used the wall clock): a self-fence in progress restarts its deadline now."""
+    boot = clock.boot_id()
+    if not stored or stored.get("boot") == boot:
+        return stored
+    fresh = {k: v for k, v in stored.items() if k not in ("link_down_since", "stopping_since", "lost_rounds")}
+    if stored.get("stopping_since") is not None:
+        fresh["stopping_since"] = clock.now()
+        fresh["reboot_requested"] = False
+    fresh["boot"] = boot
+    return fresh
+
+
+def _any_policy(config):
+    """The configuration's Policy without the safety check (stopping VMs is the safe side), else the
+    defaults: what a self-fence in progress and the watchdog beat go on with."""
+    from halizard.core.policy import Policy, PolicyError
+    try:
+        return Policy.from_mapping(config.as_mapping())
+    except PolicyError:
+        return Policy()
+
+
+def _go_on(ctx, reader, config, stored, why):
+    """Carry a self-fence in progress on without judging isolation: stop, or reboot at its deadline."""
+    policy = _any_policy(config)
+    timeout = stored.get("stop_timeout")
+    if isinstance(timeout, (int, float)) and timeout > 0:
+        policy = dataclasses.replace(policy, SELF_FENCE_STOP_TIMEOUT=float(timeout))
+    new = dict(stored, why="self-fence held: %s" % why)
+    now = clock.now()
+    platform = reader.platform()
+    local = _list_domains(ctx, platform)
+    decision = selffence.decide(now, policy, link_down_since=None, quorum=None, local_vms=local,
+                                stopping_since=stored["stopping_since"],
+                                reboot_requested=bool(stored.get("reboot_requested")), held=why)
+    _act(ctx, decision, new, now, platform, reader.end, beat=reader.beat)
+    new["nothing_runs"] = local == []
+    if new != stored:
+        ctx.state.write(STATE, new)
+    return new
 
 
 def _interval(config):
@@ -234,11 +206,45 @@ def _refuse(ctx, stored, reason):
     return stored
 
 
-def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
-    """Measure, decide (core.selffence) and act; returns the state as stored now."""
-    from halizard.core import quorum, selffence
-    from halizard.jobs import witness
+def _stop_domains(ctx, platform, vm_uuids, until, what="self-fence"):
+    """Destroy every domain at once (one daemon thread each) and wait until they are done or `until`
+    (clock.now() time) passes; returns the VMs not confirmed destroyed."""
+    done, threads = set(), []
+
+    def one(vm):
+        try:
+            platform.destroy_domain(vm)
+            done.add(vm)
+            ctx.log.warning("{}: domain of VM {} destroyed", what, vm)
+        except Exception as exc:  # noqa: BLE001 - a failed stop ends in the reboot, never in silence
+            ctx.log.error("{}: VM {} not destroyed: {}", what, vm, exc)
+    for vm in vm_uuids:
+        thread = threading.Thread(target=one, args=(vm,), name="sfstop", daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, until - clock.now()))
+    return [vm for vm in vm_uuids if vm not in done]
+
+
+def _reboot(ctx, new, platform, why):
+    """Reboot now (the platform's immediate reboot); a failed request is retried at the next check."""
     from halizard.platform.base import PlatformError
+    new["reboot_requested"] = True
+    ctx.state.write(STATE, new)
+    ctx.log.error("self-fence: rebooting ({})", why)
+    try:
+        platform.reboot()
+    except PlatformError as exc:
+        new["reboot_requested"] = False
+        ctx.state.write(STATE, new)
+        ctx.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
+
+
+def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat=None):
+    """Measure, decide (core.selffence) and act; returns the state as stored now."""
+    from halizard.core import quorum
+    from halizard.jobs import witness
 
     peers = [(h["uuid"], h.get("address") or "") for h in hosts if h.get("enabled") and h["uuid"] != self_uuid]
     reached, heuristics = _probe_all(platform, policy, peers, _probe_seconds(policy))
@@ -248,7 +254,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
     lost = not q.has_quorum
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
-    now = time.time()
+    now = clock.now()
     link_lost = bool(peers) and not any(reached.values()) and heuristics is False
     link_down_since = stored.get("link_down_since") if link_lost else None
     if link_lost and link_down_since is None:
@@ -256,43 +262,27 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
     # the domain list (`xl list` on a dom0) only matters once isolated or while a self-fence runs
     needed = stored.get("stopping_since") is not None or selffence.isolation(now, link_down_since, confirmed,
                                                                              policy) is not None
-    local = platform.local_domains() if needed else []
+    local = _list_domains(ctx, platform) if needed else []
     decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=confirmed, local_vms=local,
                                 stopping_since=stored.get("stopping_since"),
                                 reboot_requested=bool(stored.get("reboot_requested")))
-    new = {"link_down_since": link_down_since, "stopping_since": stored.get("stopping_since"),
+    new = {"boot": clock.boot_id(), "link_down_since": link_down_since,
+           "stopping_since": stored.get("stopping_since"), "stop_timeout": policy.SELF_FENCE_STOP_TIMEOUT,
            "reboot_requested": bool(stored.get("reboot_requested")),
-           "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")), "why": decision.why, "lost_rounds": lost_rounds,
+           "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")),
+           "why": decision.why, "lost_rounds": lost_rounds,
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):
-        for vm in local:  # nothing may run on a self-fenced host, whatever started it
-            try:
-                platform.destroy_domain(vm)
-                ctx.log.warning("self-fenced: domain of VM {} destroyed", vm)
-            except PlatformError as exc:
-                ctx.log.error("self-fenced: VM {} not destroyed: {}", vm, exc)
+        # nothing may run on a self-fenced host, whatever started it
+        _stop_domains(ctx, platform, local, now + LIST_SECONDS, "self-fenced")
+    if any(isinstance(a, A.StopLocalVms) for a in decision.actions) and role == "master" \
+            and not stored.get("disabled_self"):
+        _act(ctx, decision, new, now, platform, end, beat=beat, before_stop=lambda: new.update(
+            disabled_self=_set_enabled(ctx, self_uuid, False, policy)))
+    else:
+        _act(ctx, decision, new, now, platform, end, beat=beat)
     for action in decision.actions:
-        if isinstance(action, A.StopLocalVms):
-            if new["stopping_since"] is None:
-                new["stopping_since"] = now
-                ctx.log.error("SELF-FENCE: {}", action.why)
-            ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
-            _suspend_vm_starts(ctx, action.why)
-            if role == "master" and not stored.get("disabled_self"):
-                new["disabled_self"] = _set_enabled(ctx, self_uuid, False, policy)
-                ctx.state.write(STATE, new)
-            for vm in action.vm_uuids:
-                try:
-                    platform.destroy_domain(vm)
-                    ctx.log.warning("self-fence: domain of VM {} destroyed", vm)
-                except PlatformError as exc:
-                    ctx.log.error("self-fence: VM {} not destroyed: {}", vm, exc)
-        elif isinstance(action, A.RebootSelf):
-            new["reboot_requested"] = True
-            ctx.state.write(STATE, new)
-            ctx.log.error("self-fence: rebooting ({})", action.why)
-            platform.reboot()
-        elif isinstance(action, A.RestartToolstack):
+        if isinstance(action, A.RestartToolstack):
             new["stopping_since"] = None
             new["reboot_requested"] = False
             if stored.get("disabled_self") and role == "master":
@@ -300,6 +290,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
             new["disabled_self"] = False
             _resume_vm_starts(ctx)
             ctx.log.warning("self-fence over: restarting the toolstack ({})", action.why)
+            from halizard.platform.base import PlatformError
             try:
                 platform.restart_toolstack()
             except PlatformError as exc:
@@ -315,6 +306,32 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
     if new != stored:
         ctx.state.write(STATE, new)
     return new
+
+
+def _act(ctx, decision, new, now, platform, end=None, before_stop=None, beat=None):
+    """Carry out the self-fence actions (StopLocalVms, RebootSelf) of `decision`, updating `new`.
+
+    The domains are destroyed all at once under the self-fence deadline; if any is not confirmed
+    gone when that deadline comes, the host reboots in the same check (the budget counts on it).
+    `end`: the run's own end (clock.now() time); the wait never outlasts it, the next run goes on."""
+    for action in decision.actions:
+        if isinstance(action, A.StopLocalVms):
+            if new.get("stopping_since") is None:
+                new["stopping_since"] = now
+                ctx.log.error("SELF-FENCE: {}", action.why)
+            ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
+            _suspend_vm_starts(ctx, action.why)
+            if before_stop is not None:
+                before_stop()
+                ctx.state.write(STATE, new)
+            until = action.deadline if end is None else min(action.deadline, end)
+            if beat is not None:  # the decision is made: the backstop feeds the device until the deadline
+                beat(action.deadline + LIST_SECONDS + 1.0)
+            left = _stop_domains(ctx, platform, list(action.vm_uuids), until)
+            if left and clock.now() >= action.deadline and not new.get("reboot_requested"):
+                _reboot(ctx, new, platform, "%d domains still run at the self-fence deadline" % len(left))
+        elif isinstance(action, A.RebootSelf):
+            _reboot(ctx, new, platform, action.why)
 
 
 SUSPENDED_FLAG = "ha-suspended"

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from halizard.core import actions as A
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
+from halizard.probes import clock as bootclock
 from halizard.probes.deadline import after
 from halizard.xapi import act, act_host, takeover_ops
 
@@ -34,7 +35,7 @@ class Recovery:
     """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host."""
 
     def __init__(self, session, pool, policy, probes, quorum_result, usable, agent_factory, still_alive,
-                 alert, log, health_key, now=None, state=None, config=None, pool_read_at=None):
+                 alert, log, health_key, now=None, state=None, config=None, pool_read_at=None, clock=None):
         self.session = session
         self.pool = pool
         self.policy = policy
@@ -46,7 +47,8 @@ class Recovery:
         self.alert = alert
         self.log = log
         self.health_key = health_key
-        self.now = now or time.time
+        self.now = now or time.time  # wall time: VM start retries, entry times
+        self.clock = clock or bootclock.now  # the probes' clock: every interval of a proof of death
         self.state = state
         self.config = config  # EffectiveConfig: its policy() refuses an unsafe configuration
         self.call_timeout = float(policy.XE_TIMEOUT)
@@ -77,7 +79,7 @@ class Recovery:
         name = (self.pool.host(host_uuid).name_label or host_uuid)
         probe = self.probes.get(host_uuid)
         decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                               self.now(), outcome)
+                                               self.clock(), outcome)
         fence_action = next((a for a in decision.actions if isinstance(a, A.FenceHost)), None)
         if fence_action is not None:
             self.log.warning("fencing {}: {}", name, fence_action.why)
@@ -85,7 +87,7 @@ class Recovery:
             self.log.log("INFO" if outcome == fencing.FENCE_VERIFIED else "ERROR",
                          "fence of {} {}: {}", name, outcome, detail)
             decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                                   self.now(), outcome)
+                                                   self.clock(), outcome)
         for action in decision.actions:
             if isinstance(action, A.Alert):
                 self.alert(action.function, action.text)
@@ -108,7 +110,7 @@ class Recovery:
                     # and decide again from what XAPI says now (the fence outcome stands)
                     self.refresh()
                     decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                                           self.now(), outcome)
+                                                           self.clock(), outcome)
                     if decision.proof is None:
                         return outcome, recovery_entry, decision.why
                 if recovery_entry is None:
@@ -309,7 +311,8 @@ def homed_view(pool, wanted):
 
 
 def recover_failed(rec, state, verdicts):
-    """Run `rec.handle` for every failed host in parallel; forget hosts that answer again.
+    """Run `rec.handle` for every failed host in parallel; forget the fence outcome and recovery of
+    every host that is not failed this round (healthy or unknown: the failure they belonged to ended).
 
     Returns {host uuid: report text}.
     """
@@ -318,7 +321,7 @@ def recover_failed(rec, state, verdicts):
     recovery = state.read(RECOVERY_STATE, {}) or {}
     failed = [u for u, v in verdicts.items() if v.state == health.FAILED]
     for uuid, v in verdicts.items():
-        if v.state == health.HEALTHY:
+        if v.state != health.FAILED:  # any change of state ends what the failure proved
             outcomes.pop(uuid, None)
             recovery.pop(uuid, None)
     report = {}

@@ -19,6 +19,7 @@ from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
 from halizard.core.model import RUNNING, pool_from_plain, pool_to_plain
+from halizard.probes import clock as bootclock
 
 STATE = "takeover"
 SUSPENSION = "suspended"
@@ -101,7 +102,7 @@ def load_view(store):
 class Env:
     """Everything the actions need: this host, its config, its platform, its state."""
 
-    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=time.time):
+    def __init__(self, root, config, policy, store, log, self_uuid, self_address, platform, clock=bootclock.now):
         self.root = root
         self.config = config
         self.policy = policy
@@ -116,6 +117,8 @@ class Env:
         self.view = None        # this host's own database, read once after the transition
         self.refs = {}          # {"VM": {uuid: ref}, "VDI": {uuid: ref}} of that read
         self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
+        self.answered = frozenset()  # peers whose xapi answered the round that stepped the takeover
+        self.old_master = None       # the master this takeover replaces (set by drive)
         self._vm_lock = None
 
     def hold_vm_lock(self, wait):
@@ -169,9 +172,57 @@ def _fence(env, action, pool):
     return fencing.outcome_of(result.verified, result.state)
 
 
-def _transition(env):
+def _round_now(env, pool):
+    """One quick probe round of every other enabled host: ({uuid: (login state, named master)}, quorum)."""
+    from halizard.core import quorum
+    from halizard.jobs import host_health, witness
+    from halizard.probes.deadline import after
+    from halizard.probes.parallel import probe_hosts
+
+    peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != env.self_uuid and h.enabled and h.address]
+    raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, deadline=after(env.timeout + 1.0)) if peers else {}
+    logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
+    reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
+    q = quorum.compute(env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
+                       host_health.heuristics_ok(env.platform, env.policy), env.policy,
+                       witness.held(env.store, env.policy))
+    return logins, q
+
+
+def _self_fencing(env):
+    from halizard.jobs.self_fence import is_self_fencing
+    return is_self_fencing(env.store)
+
+
+def _last_check(env, pool):
+    """roles.may_transition from a round made right now: no second master, no transition elsewhere."""
+    from halizard.core import roles
+
+    old = pool.host(pool.master_uuid)
+    logins, q = _round_now(env, pool)
+    peers = {u: v for u, v in logins.items() if u != pool.master_uuid}
+    if logins.get(pool.master_uuid, ("", None))[0] == roles.XAPI_MASTER:
+        peers[pool.master_uuid] = logins[pool.master_uuid]  # the old master itself is back
+    return roles.may_transition(old.address if old is not None else "", env.answered - {pool.master_uuid},
+                                peers, q, _self_fencing(env), env.policy)
+
+
+def _vm_start_gate(env, pool):
+    """roles.may_start_vms with a fresh quorum and this host's self-fence state, right before starts."""
+    from halizard.core import roles
+
+    _logins, q = _round_now(env, pool)
+    return roles.may_start_vms(True, is_suspended(env.store), q, _self_fencing(env), env.policy)
+
+
+def _transition(env, pool):
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
+    check = _last_check(env, pool)
+    if not check.allowed:
+        env.log.warning("no emergency transition: {}", check.why)
+        return core.ABORTED
+    env.log.info("last check before the emergency transition: {}", check.why)
     try:
         ops.emergency_transition(env.root, env.timeout)
     except XapiError as exc:
@@ -184,7 +235,36 @@ def _await_master(env, action):
     from halizard.xapi import takeover_ops as ops
     deadline = time.monotonic() + max(0.0, action.deadline - env.clock())
     ok = ops.wait_until_master(env.root, deadline)
+    if ok:
+        _record_takeover(env)
     return core.OK if ok else core.NOT_OK
+
+
+def _record_takeover(env):
+    """Write the takeover record into this new master's database (core.roles.next_takeover).
+
+    Why: when the old master comes back, this record is how this host knows it replaced that
+    one and recovers it, while the old master stands down (roles.resolve_masters). Failing here
+    does not stop the takeover: both masters then stand down until the tie rule decides.
+    """
+    from halizard.core import roles
+    from halizard.xapi import takeover_ops as ops
+    from halizard.xapi.errors import XapiError
+
+    if not env.old_master:
+        return False
+    for attempt in (1, 2):
+        try:
+            session = env.master()
+            text = roles.next_takeover(ops.read_takeover(session), env.old_master)
+            ops.write_takeover(session, text)
+        except XapiError as exc:
+            env.log.warning("takeover record not written (attempt {}): {}", attempt, type(exc).__name__)
+            env.close()
+            continue
+        env.log.info("takeover record written to this master's database: {}", text)
+        return True
+    return False
 
 
 def _recover(env):
@@ -259,6 +339,10 @@ def _restart(env, action, cached):
     if refused:
         env.log.error("the old master's VMs are not restarted: {}", refused)
         return core.NOT_OK
+    gate = _vm_start_gate(env, cached if cached is not None else env.view)
+    if not gate.allowed:
+        env.log.warning("the old master's VMs are not restarted now: {}", gate.why)
+        return core.REFUSED
     if not env.hold_vm_lock(LOCK_WAIT):
         env.log.warning("VM restarts left to vm_monitor: another VM job holds this host's VM action lock")
         return core.NOT_OK
@@ -343,7 +427,7 @@ def execute(env, actions, pool, cached):
         elif isinstance(action, A.FenceHost):
             outcome = _fence(env, action, pool)
         elif isinstance(action, A.EmergencyTransition):
-            outcome = _transition(env)
+            outcome = _transition(env, pool)
         elif isinstance(action, A.WaitUntilMaster):
             outcome = _await_master(env, action)
         elif isinstance(action, A.RecoverSlaves):
@@ -437,6 +521,7 @@ def drive(env, inputs, state=None):
     """
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
+    env.old_master = state.master_uuid or cached.master_uuid
     refused = _refusal(env)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()

@@ -95,7 +95,7 @@ def ask_once(ctx):
         return 5.0  # look again for a witness now and then
     secret = str(config.get("WITNESS_SECRET")).encode("utf-8")
     vote = client.ask(address, secret, pool_uuid, hostinfo.local_host_uuid(ctx.root), lease, after(every),
-                      source=get_platform(ctx.root).source_address())
+                      source=get_platform(ctx.root).source_address(), quiet=True)
     stored = ctx.state.read(STATE, {}) or {}
     answered = vote.answered
     wall = None if vote.held_until is None else time.time() + (vote.held_until - time.monotonic())
@@ -106,6 +106,8 @@ def ask_once(ctx):
         _alert(ctx, config, "The witness %s does not answer (%s): the pool keeps running as it is, but a "
                             "split of the pool can no longer be decided by its vote." % (address, vote.why))
         new["alerted"] = True
+    if not answered and (vote.why != stored.get("why") or stored.get("answered", True)):
+        ctx.log.warning("witness {}: no vote: {}", address, vote.why)  # once, until the reason changes
     if answered and stored.get("alerted"):
         ctx.log.warning("witness {} answers again", address)
     if new != stored:

@@ -50,3 +50,22 @@ class Platform(object):
     def disk_health(self):
         """DiskHealth of the host's primary disk."""
         raise NotImplementedError
+
+    def open_watchdog(self, timeout):
+        """Arm this host's watchdog device with `timeout` seconds; a Watchdog. PlatformError (one
+        line) when the device is missing, busy or refuses the timeout: nothing is armed then."""
+        raise NotImplementedError
+
+
+class Watchdog(object):
+    """An armed watchdog device: reboots the host unless fed within its timeout."""
+
+    timeout = 0
+
+    def feed(self):
+        """Start the timeout again (PlatformError when the device is gone)."""
+        raise NotImplementedError
+
+    def disarm(self):
+        """Stop it on purpose (the magic close): a clean service stop must not reboot the host."""
+        raise NotImplementedError

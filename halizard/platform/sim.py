@@ -30,6 +30,7 @@ class SimPlatform(Platform):
             raise PlatformError("%s: incomplete sim-host.json" % root) from None
         self.root = root
         self.timeout = timeout
+        self.has_watchdog = marker.get("watchdog", True) is not False
 
     def _call(self, method, *params):
         try:
@@ -60,6 +61,13 @@ class SimPlatform(Platform):
         if isinstance(answer, dict):
             return DiskHealth(bool(answer.get("healthy")), str(answer.get("detail", "")))
         return DiskHealth(bool(answer), "simulated disk")
+
+    def open_watchdog(self, timeout):
+        if not self.has_watchdog:
+            raise PlatformError("no watchdog device on simulated host %s" % self.host_uuid)
+        from halizard.platform.simdog import SimWatchdog
+        from halizard.supervisor.locks import run_dir
+        return SimWatchdog(self.control_url, self.host_uuid, timeout, run_dir(self.root))
 
     def __repr__(self):
         return "SimPlatform(%s at %s)" % (self.host_uuid, self.address)

@@ -19,7 +19,7 @@ from typing import Optional
 
 from loguru import logger
 
-from halizard.probes import net
+from halizard.probes import clock, net
 from halizard.probes.deadline import remaining
 from halizard.probes.xapi_alive import xapi_alive
 
@@ -42,10 +42,11 @@ class PeerProbe:
 
     tries: tries completed; xapi_ok: some try proved xapi alive; network_ok:
     True if any try reached the host by network, False if every completed
-    try failed to, None if never measured; first_failure_at: `now()` at the
-    start of the first failed try of this round (None when xapi answered at
-    once); xapi_state: the last login outcome (master/slave/refused/timeout/
-    unreachable, or "" if none ran); master_address: what HOST_IS_SLAVE named.
+    try failed to, None if never measured; first_failure_at: `now()`
+    (clock.now: CLOCK_BOOTTIME, no wall-clock step moves it) at the start of
+    the first failed try of this round (None when xapi answered at once); xapi_state: the last login outcome (master/slave/refused/timeout/
+    unreachable, or "" if none ran); master_address: what HOST_IS_SLAVE named;
+    observed_at: `now()` when the round ended (the age of what it proves).
     """
 
     host_uuid: str
@@ -58,6 +59,7 @@ class PeerProbe:
     detail: str
     elapsed: float
     master_address: Optional[str] = None
+    observed_at: Optional[float] = None
 
     def as_core(self, streak_started_at=None):
         """This round as the core's `ProbeResult`.
@@ -72,7 +74,7 @@ class PeerProbe:
             known = [t for t in (streak_started_at, self.first_failure_at) if t is not None]
             first = min(known) if known else None
         return ProbeResult(tries=self.tries, xapi_ok=self.xapi_ok, network_ok=self.network_ok,
-                           first_failure_at=first)
+                           first_failure_at=first, observed_at=self.observed_at)
 
 
 def _network(peer, deadline, source):
@@ -85,7 +87,7 @@ def _network(peer, deadline, source):
 
 
 def probe_peer(peer, tries, delay, try_timeout, source=None,
-               deadline=None, now=time.time, stop=None):
+               deadline=None, now=clock.now, stop=None):
     """Probe one peer up to `tries` times, `delay` s apart; never raises for probe failures.
 
     `deadline` (monotonic) bounds the whole round; `stop` (threading.Event)
@@ -130,11 +132,11 @@ def probe_peer(peer, tries, delay, try_timeout, source=None,
     network_ok = (any(network_seen) if network_seen else None)
     return PeerProbe(peer.host_uuid, peer.address, done, xapi_ok, network_ok,
                      None if xapi_ok else first_failure,
-                     state, detail, time.monotonic() - started, master)
+                     state, detail, time.monotonic() - started, master, now())
 
 
 def probe_peers(peers, tries, delay, try_timeout, source=None,
-                deadline=None, now=time.time, stop=None):
+                deadline=None, now=clock.now, stop=None):
     """Probe all `peers` in parallel; returns {host_uuid: PeerProbe} for every peer."""
     peers = list(peers)
     if not peers:
@@ -147,7 +149,7 @@ def probe_peers(peers, tries, delay, try_timeout, source=None,
         return {uuid: future.result() for uuid, future in futures.items()}
 
 
-def probe_hosts(platform, hosts, tries, delay, try_timeout, deadline=None, now=time.time, stop=None):
+def probe_hosts(platform, hosts, tries, delay, try_timeout, deadline=None, now=clock.now, stop=None):
     """Probe `hosts` ((host_uuid, address) pairs) the way `platform` says, from its source address.
 
     The entry point jobs use: the platform decides how a peer's network is

@@ -30,8 +30,12 @@ class Vote:
     answered: bool = False  # the witness gave a valid answer (granted or leased to another)
 
 
-def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.monotonic, wall=time.time):
-    """The Vote for `host` of `pool` asking `address` (host:port) for `lease` seconds."""
+def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.monotonic, wall=time.time,
+        quiet=False):
+    """The Vote for `host` of `pool` asking `address` (host:port) for `lease` seconds.
+
+    A failure is one WARNING line, unless `quiet` (a caller that asks every second logs changes only)."""
+    say = (lambda *args: None) if quiet else log.warning
     sent = clock()
     nonce = protocol.new_nonce()
     try:
@@ -41,13 +45,13 @@ def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.mo
         fields = protocol.decode(secret, answer)
     except (ValueError, OSError, protocol.ProtocolError) as exc:
         why = _reason(exc)
-        log.warning("witness {}: no vote: {}", address, why)
+        say("witness {}: no vote: {}", address, why)
         return Vote(None, "", why)
     if fields.get("nonce") != nonce:
-        log.warning("witness {}: no vote: the answer is not for this request (replayed?)", address)
+        say("witness {}: no vote: the answer is not for this request (replayed?)", address)
         return Vote(None, "", "answer for another request")
     if fields.get("error"):
-        log.warning("witness {}: no vote: the witness refused the request: {}", address, fields["error"])
+        say("witness {}: no vote: the witness refused the request: {}", address, fields["error"])
         return Vote(None, "", "refused: %s" % fields["error"])
     granted = fields.get("granted") is True and isinstance(fields.get("lease"), (int, float))
     if not granted:

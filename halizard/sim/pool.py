@@ -269,8 +269,13 @@ class SimPool(object):
 
     # ---------------------------------------------------------- time passing
     def _tick(self):
-        """Apply what became due: promotions, resyncs after faults, lost VMs."""
+        """Apply what became due: thaws, promotions, resyncs after faults, lost VMs."""
         now = self.clock()
+        thawed = [h for h in self._thaws if now >= self.world.hosts[h].frozen_until]
+        for host_uuid in thawed:  # the timer only wakes a pool nobody polls
+            self._end_freeze(host_uuid)
+        if thawed:
+            self._sync_check()
         for host_uuid, due in list(self.promote_at.items()):
             if now >= due and not self.world.frozen(host_uuid):  # a frozen dom0 finishes it once resumed
                 del self.promote_at[host_uuid]
@@ -717,10 +722,10 @@ class SimPool(object):
     def _thaw_due(self, host_uuid, until):
         with self._lock:
             if self.world.hosts[host_uuid].frozen_until != until:
-                return  # powered off or frozen again meanwhile
+                return  # already thawed by a tick, powered off or frozen again meanwhile
             self._end_freeze(host_uuid)
-            self._tick()
             self._sync_check()
+            self._tick()
         self._notify()
 
     def _end_freeze(self, host_uuid, thaw=True):

@@ -24,6 +24,7 @@ EXITED = "exited"     # it ended by itself while its host was on (nothing restar
 NONE = "none"         # no service registered for the host
 STOP_GRACE = 10.0     # seconds a service gets to stop after SIGTERM before its tree is killed
 SETTLE_ROUNDS = 50
+WATCHDOG_MODULE = b"halizard.platform.simdog"
 
 
 def default_command(root):
@@ -55,11 +56,11 @@ def _children(pid):
     return kids
 
 
-def _stat(pid, field):
-    """Field `field` of /proc/PID/stat counted after the command name (3: session, 19: start time)."""
+def _stat(pid, field, kind=int):
+    """Field `field` of /proc/PID/stat counted after the command name (0: state, 3: session, 19: start time)."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[field])
+            return kind(handle.read().rsplit(")", 1)[1].split()[field])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -99,16 +100,39 @@ def _signal(pids, sig):
             pass
 
 
-def stop_tree(leader):
-    """SIGSTOP the whole tree, again until no new process appears (a stopped process cannot fork)."""
-    seen = set()
+def stop_tree(leader, spare=lambda pid: False):
+    """SIGSTOP the whole tree but what `spare` names, again until no new process appears (a stopped
+    process cannot fork). Returns the stopped pids."""
+    seen, stopped = set(), set()
     for _ in range(SETTLE_ROUNDS):
         members = process_tree(leader) - seen
         if not members:
             break
-        _signal(members, signal.SIGSTOP)
         seen |= members
-    return seen
+        members = {pid for pid in members if not spare(pid)}
+        _signal(members, signal.SIGSTOP)
+        stopped |= members
+    return stopped
+
+
+def outside_dom0(pid):
+    """The simulated watchdog device (halizard.platform.simdog): hardware or Xen's, a dom0 freeze does not
+    stop it (it reboots the frozen host when it is not fed). A power loss kills it with the rest."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return WATCHDOG_MODULE in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _wait_stopped(pids, limit=1.0):
+    """Until every one of `pids` is stopped or gone (a signal is delivered asynchronously), at most `limit` s."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if all(_stat(pid, 0, str) in (None, "T", "t", "Z", "X") for pid in pids):
+            return True
+        time.sleep(0.005)
+    return False
 
 
 def check_spec(argv, env, cwd, output):
@@ -167,7 +191,7 @@ class HostService(object):
 
     def freeze(self):
         if self.proc is not None and self.proc.poll() is None:
-            stop_tree(self.proc.pid)
+            _wait_stopped(stop_tree(self.proc.pid, spare=outside_dom0))
             self.frozen = True
 
     def thaw(self):

@@ -25,6 +25,7 @@ from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
 from halizard.supervisor.scheduler import JobScheduler
 from halizard.supervisor.settings import load_settings
+from halizard.supervisor.watchdog import Backstop
 
 log = logger.bind(function="supervisor")
 
@@ -66,6 +67,7 @@ class Service:
         self.scheduler = None
         self.runner = None
         self.control = None
+        self.backstop = None
 
     # --- signals -------------------------------------------------------------------------
     def _on_hup(self, _signum, _frame):
@@ -113,6 +115,7 @@ class Service:
                              journal=journal)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
                                       default_grace=DEFAULT_GRACE, on_change=self._persist)
+        self.backstop = Backstop(self.root, watch_self_fence="self_fence" in specs)
         self.control = ControlServer(self.root, self.handle)
         self.control.start()
         self.scheduler.start()
@@ -122,16 +125,18 @@ class Service:
 
     def serve(self):
         """Main loop until SIGTERM/SIGINT; pings the watchdog while healthy."""
-        interval = self.notifier.watchdog_interval()
-        tick = min(IDLE_TICK, interval) if interval else IDLE_TICK
+        self._arm(self.settings)  # armed once everything runs: a slow start is not a frozen service
         while not self._stop_requested:
-            self._wake.wait(tick)
+            ticks = [IDLE_TICK, self.notifier.watchdog_interval(), self.backstop.interval()]
+            self._wake.wait(min(t for t in ticks if t))
             self._wake.clear()
             if self._reload_requested:
                 self._reload_requested = False
                 self.reload()
             self.scheduler.repair()
-            if self._healthy():
+            healthy = self._healthy()
+            self.backstop.feed(healthy)
+            if healthy:
                 self.notifier.watchdog()
             else:
                 log.error("supervisor unhealthy (scheduler or control thread gone); withholding watchdog ping")
@@ -152,6 +157,7 @@ class Service:
         self._configure_logging(settings)
         self._note_config(settings)
         self.scheduler.reload(specs, settings)
+        self._arm(settings)
         log.info("reload done: MONITOR_DELAY={} MONITOR_SCANRATE={} MONITOR_MAX_STARTS={} MONITOR_KILLALL={}",
                  settings.get("MONITOR_DELAY"), settings.get("MONITOR_SCANRATE"),
                  settings.get("MONITOR_MAX_STARTS"), settings.get("MONITOR_KILLALL"))
@@ -170,6 +176,8 @@ class Service:
                           ", ".join("%s (pid %s)" % (run.name, run.pid) for run in left))
         if self.control is not None:
             self.control.stop()
+        if self.backstop is not None:
+            self.backstop.close()
         self.lock.release()
         log.info("ha-lizard stopped")
 
@@ -190,6 +198,11 @@ class Service:
         return 0
 
     # --- bookkeeping ---------------------------------------------------------------------
+    def _arm(self, settings):
+        """The watchdog backstop follows SELF_FENCE_WATCHDOG; a device that failed shows in `status`."""
+        self.backstop.configure(settings.get("SELF_FENCE_WATCHDOG"))
+        self._note("watchdog", self.backstop.problem)
+
     def _note(self, key, problem):
         if problem:
             self.warnings[key] = problem

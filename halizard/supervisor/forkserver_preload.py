@@ -100,4 +100,4 @@ WARM_ROOT = os.environ.get(WARM_ROOT_ENV)
 WARM_CONFIG = bool(WARM_ROOT) and halizard.supervisor.settings.warm_local_config(WARM_ROOT)
 gc.collect()
 if hasattr(gc, "freeze"):  # 3.7+; on 3.6 the pages are simply copied on write
-    gc.freeze()
+    gc.freeze()  # novermin (guarded above)

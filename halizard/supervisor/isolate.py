@@ -95,17 +95,25 @@ def _child_main(name, target, root, overrides, deadline, log_stderr, log_file=No
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code:
             log.error("job {} exited with status {}", name, code)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _leave(code)
     except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
         log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        _leave(1)
+    _leave(0)
+
+
+def _leave(code):
+    """End the job process with `code` without the interpreter's exit handlers.
+
+    Python 3.6's forkserver learns a child's status only from what its process
+    bootstrap returns (it never sees os._exit, nor a signal: such a run shows as
+    exit 255), so there the code leaves through SystemExit.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    if sys.version_info < (3, 7):
+        raise SystemExit(code)
+    os._exit(code)
 
 
 def signal_group(pid, sig, leader_fallback=False):
@@ -331,7 +339,8 @@ class Runner:
                     except OSError:
                         pass
             try:
-                process.close()
+                if hasattr(process, "close"):  # 3.7+; on 3.6 its sentinel closes when it is collected
+                    process.close()
             except ValueError:
                 pass
             run.done.set()

@@ -48,17 +48,23 @@ def ensure_run_dir(root):
     return directory
 
 
+def _ensure_lock_file(path):
+    """Create the lock file 0600 ourselves: filelock 3.4.1 (the last for Python 3.6) has no mode=."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 class InstanceLock:
     """Held from `acquire()` until `release()` or process exit."""
 
     def __init__(self, root):
         self.root = root
-        self._lock = FileLock(os.path.join(run_dir(root), LOCK_NAME), timeout=0, mode=0o600)
+        self._lock = FileLock(os.path.join(run_dir(root), LOCK_NAME), timeout=0)
 
     def is_held_elsewhere(self):
         """True when some other process holds the lock right now (probe; takes and drops it)."""
         ensure_run_dir(self.root)
-        probe = FileLock(self._lock.lock_file, timeout=0, mode=0o600)
+        _ensure_lock_file(self._lock.lock_file)
+        probe = FileLock(self._lock.lock_file, timeout=0)
         try:
             probe.acquire()
         except LockTimeout:
@@ -68,6 +74,7 @@ class InstanceLock:
 
     def acquire(self):
         ensure_run_dir(self.root)
+        _ensure_lock_file(self._lock.lock_file)
         try:
             self._lock.acquire()
         except LockTimeout:

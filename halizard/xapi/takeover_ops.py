@@ -25,6 +25,8 @@ from halizard.xapi.errors import XapiError, XapiFailure
 from halizard.xapi.session import ORIGINATOR, XapiSession, local_session
 
 AUTOPROMOTE_KEY = "autopromote_uuid"
+# pool other_config: "<takeover count> <uuid of the master replaced>", written by a new master (core.roles)
+TAKEOVER_KEY = "ha-lizard-takeover"
 NULL_REF = "OpaqueRef:NULL"
 POLL_INTERVAL = 0.5
 
@@ -253,8 +255,24 @@ def with_retries(call, attempts=3, pause=0.3):
     return ok, detail
 
 
+def read_takeover(session):
+    """This database's takeover record text in the pool other_config ('' when never written)."""
+    x = session.xenapi
+    ref = x.pool.get_all()[0]
+    return (x.pool.get_other_config(ref) or {}).get(TAKEOVER_KEY, "")
+
+
+def write_takeover(session, text):
+    """Set this database's takeover record (core.roles.next_takeover) in the pool other_config."""
+    from halizard.xapi.act_host import _set_other_config
+
+    pool = session.xenapi.pool
+    _set_other_config(pool, pool.get_all()[0], TAKEOVER_KEY, text)
+
+
 __all__ = ["LocalSession", "emergency_transition", "wait_until_master", "master_session",
-           "recover_slaves", "snapshot", "is_master_now", "AUTOPROMOTE_KEY", "HEALTH_MASTER",
+           "recover_slaves", "snapshot", "is_master_now", "read_takeover", "write_takeover",
+           "AUTOPROMOTE_KEY", "TAKEOVER_KEY", "HEALTH_MASTER",
            "ORIGINATOR", "NULL_REF"]
 
 

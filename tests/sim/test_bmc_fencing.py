@@ -101,9 +101,11 @@ def test_ipmitool_cli_powers_a_simulated_host_off(pool):
     env = {"PATH": "/usr/bin:/usr/sbin:/bin", "IPMI_PASSWORD": entry["password"]}
     argv = ["ipmitool", "-I", "lanplus", "-H", entry["address"], "-U", entry["user"], "-E",
             "chassis", "power"]
-    status = subprocess.run(argv + ["status"], env=env, capture_output=True, text=True, timeout=60)
+    status = subprocess.run(argv + ["status"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert "Chassis Power is on" in status.stdout, status.stderr
-    off = subprocess.run(argv + ["off"], env=env, capture_output=True, text=True, timeout=60)
+    off = subprocess.run(argv + ["off"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert off.returncode == 0, off.stderr
     assert pool.host_status(victim["name_label"])["power"] == "off"
 

@@ -16,7 +16,7 @@ def ipmitool(address, password, *command):
     env = {"PATH": "/usr/bin:/usr/sbin:/bin", "IPMI_PASSWORD": password}
     return subprocess.run(["ipmitool", "-I", "lanplus", "-H", address, "-U", bmc.BMC_USER, "-E", "-N", "1",
                            "-R", "2", "chassis", "power"] + list(command),
-                          env=env, capture_output=True, text=True, timeout=60)
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
 
 
 def test_bmc_without_simulator_answers_an_error_and_close_frees_the_address():

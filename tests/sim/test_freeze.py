@@ -45,8 +45,8 @@ def pool(inproc_pool):
 
 def test_a_frozen_host_hangs_calls_and_probes_stops_its_service_and_resumes(pool):
     pid = register_sleeper(pool, "host2")
-    pool.fault("freeze", "host2", "3")
     began = time.monotonic()
+    pool.fault("freeze", "host2", "3")
     entry = host(pool, "host2")
     assert entry["service"] == "frozen" and entry["service_pid"] == pid and entry["xapi"] == "hung"
     assert 0 < entry["frozen_until"] - time.time() <= 3.01
@@ -64,9 +64,9 @@ def test_a_frozen_host_hangs_calls_and_probes_stops_its_service_and_resumes(pool
     assert pool.vm_status("vm002")["running_on"] == ["host2"], "its guests keep running"
 
     wait_until(lambda: host(pool, "host2")["frozen_until"] is None, 10)
-    assert time.monotonic() - began >= 2.9
+    assert time.monotonic() - began >= 2.95, "resumed early"
     assert host(pool, "host2")["service"] == "running" and host(pool, "host2")["service_pid"] == pid
-    assert process_state(pid) == "S", "the same process goes on (SIGCONT)"
+    assert process_state(pid) in ("S", "R"), "the same process goes on (SIGCONT)"
     with pytest.raises(XenAPI.Failure, match="HOST_IS_SLAVE"):
         pool.xenapi_session("host2", timeout=2.0)
     assert probe(pool.host("host2")["address"], probe_port(pool, "host2"), timeout=2.0,

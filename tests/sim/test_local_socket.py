@@ -120,3 +120,25 @@ def test_a_masters_answer_to_the_empty_probe_waits_for_xapis_pause(pool):
     assert xapi_alive(pool.host("host1")["address"], after(0.5)).state == TIMEOUT
     with xs.local_session(pool.host("host2")["root"], timeout=0.9):
         pass   # the socket asks for no password, so it never pauses
+
+
+def test_json_rpc_works_through_the_socket_too(pool):
+    """The socket shares the TCP endpoint's handler: xapi's JSON-RPC at /jsonrpc, as XenCenter-style
+    clients on a dom0 would use it, with the same no-password login and slave forwarding."""
+    import json
+
+    from halizard.xapi.transport import UnixHTTPConnection
+
+    def rpc(method, params):
+        conn = UnixHTTPConnection(xs.local_socket_path(pool.host("host3")["root"]), timeout=5)
+        try:
+            body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
+            conn.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+            return json.loads(conn.getresponse().read().decode())
+        finally:
+            conn.close()
+
+    session = rpc("session.login_with_password", ["root", "", "2.0", "json-test"])["result"]
+    assert session.startswith("OpaqueRef:")
+    assert len(rpc("host.get_all", [session])["result"]) == 3   # host3 is a slave: forwarded
+    assert pool.status()["clear_password_logins"] == []

@@ -6,7 +6,7 @@ import pytest
 from halizard.probes import witness as client
 from halizard.probes.deadline import after
 
-from conftest import CliPool
+from sim_pools import CliPool
 
 
 @pytest.fixture(scope="module")

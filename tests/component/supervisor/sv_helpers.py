@@ -47,7 +47,8 @@ def write_override(root, **values):
 def cli(root, *args, env=None, timeout=30):
     """Run `ha-lizard --root ROOT ARGS...` and return the CompletedProcess (text)."""
     return subprocess.run([sys.executable, "-m", "halizard.cli.ha_lizard", "--root", root] + list(args),
-                          env=env, capture_output=True, text=True, timeout=timeout)
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=timeout)
 
 
 def jobs(root, env=None):

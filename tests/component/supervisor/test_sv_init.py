@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sv_helpers import REPO, cli, env_for, evidence, wait_until
+from sv_helpers import REPO, cli, env_for, evidence, jobs, wait_until
 
 UNIT = os.path.join(REPO, "init", "ha-lizard.service")
 SYSV = os.path.join(REPO, "init", "ha-lizard")
@@ -39,13 +39,13 @@ def _unit_with(tmp_path, exec_path):
 
 def test_systemd_analyze_verify_passes(tmp_path, launcher):
     result = subprocess.run(["systemd-analyze", "verify", _unit_with(tmp_path, launcher)],
-                            capture_output=True, text=True, timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 def test_systemd_analyze_verify_catches_a_missing_executable(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", _unit_with(tmp_path, str(tmp_path / "nope"))],
-                            capture_output=True, text=True, timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode != 0
 
 
@@ -60,7 +60,8 @@ def test_sysv_scripts_start_watch_and_stop(root, launcher):
                HALIZARD_INIT="sysv")
 
     def script(path, action):
-        return subprocess.run([path, action], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([path, action], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
 
     assert script(SYSV, "status").returncode == 3
     try:
@@ -83,3 +84,32 @@ def test_sysv_scripts_start_watch_and_stop(root, launcher):
     assert script(SYSV, "status").returncode == 3
     assert script(WATCHDOG, "status").returncode == 3
     assert script(SYSV, "bogus").returncode == 2
+
+
+def test_sysv_start_runs_jobs_that_end_ok(root, launcher):
+    """Issue 19 item 4: under `service ha-lizard start` (the --daemon path) every job ended `error`.
+
+    The detached service's fds 0-2 were close-on-exec, so the job forkserver started without
+    them and every run failed flushing a missing sys.stdout after its work.
+    """
+    env = env_for(root, {"tick": {"target": "sv_testjobs:tick", "period": 1}})
+    env.update(HA_LIZARD_BIN=launcher, HALIZARD_ROOT=root, WATCHDOG="", HALIZARD_INIT="sysv")
+
+    def script(action):
+        return subprocess.run([SYSV, action], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60)
+
+    try:
+        started = script("start")
+        assert started.returncode == 0, started.stdout + started.stderr
+
+        def finished_runs():
+            counts = jobs(root)["tick"]["counts"]
+            return counts if sum(counts.values()) >= 2 else None
+
+        counts = wait_until(finished_runs, 30, message="two finished runs of the job")
+        assert jobs(root)["tick"]["last"]["outcome"] == "ok", jobs(root)["tick"]["last"]
+        assert set(k for k, v in counts.items() if v) == {"ok"}, counts
+    finally:
+        stopped = script("stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -11,7 +11,7 @@ from sv_helpers import jobs, wait_until
 
 def _sim(*args, timeout=60):
     return subprocess.run([sys.executable, "-m", "halizard.cli.ha_lizard", "sim"] + list(args),
-                          capture_output=True, text=True, timeout=timeout)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout)
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ def test_second_instance_is_refused_and_first_untouched(root, service):
     pid_file = os.path.join(root, "run", "ha-lizard", "ha-lizard.pid")
     with open(pid_file) as handle:
         before = handle.read()
-    second = subprocess.run(svc.command, env=svc.env, capture_output=True, text=True, timeout=30)
+    second = subprocess.run(svc.command, env=svc.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
     assert second.returncode == 1
     assert "already running (pid %d)" % svc.proc.pid in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1, second.stderr

@@ -1,39 +1,25 @@
-"""init/ha-lizard-witness.service: verifies with systemd-analyze and uses only systemd-219 directives."""
+"""init/ha-lizard-witness.service: verifies with systemd-analyze and uses only systemd-219 directives
+(the checker of tests/deploy/test_unit_systemd219.py)."""
+import importlib.util
 import os
-import re
 import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 UNIT = os.path.join(REPO, "init", "ha-lizard-witness.service")
-# Directives of systemd 219 (CentOS 7) that this unit may use.
-KNOWN_219 = {
-    "Unit": {"Description", "After", "Wants", "Requires", "Documentation"},
-    "Service": {"Type", "Environment", "EnvironmentFile", "ExecStart", "Restart", "RestartSec",
-                "StartLimitInterval", "StartLimitBurst", "UMask", "User", "Group", "TimeoutStopSec"},
-    "Install": {"WantedBy"},
-}
 
-
-def _sections(text):
-    section, found = None, []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = re.match(r"^\[(\w+)\]$", line)
-        if match:
-            section = match.group(1)
-            continue
-        found.append((section, line.split("=", 1)[0]))
-    return found
+_spec = importlib.util.spec_from_file_location(
+    "unit_systemd219_for_witness", os.path.join(REPO, "tests", "deploy", "test_unit_systemd219.py"))
+systemd219 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(systemd219)
 
 
 def test_only_systemd_219_directives():
+    assert systemd219.unknown_to_219(UNIT) == []
+    found = systemd219.unit_directives(UNIT)
+    assert "StartLimitInterval" in found["Service"]
     with open(UNIT) as handle:
         text = handle.read()
-    unknown = [(s, d) for s, d in _sections(text) if d not in KNOWN_219.get(s, ())]
-    assert unknown == []
     assert "ha-lizard witness --listen" in text and "--secret-file" in text and "--state-file" in text
 
 

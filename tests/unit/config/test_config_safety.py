@@ -70,10 +70,10 @@ def test_unsafe_self_fence_wait_is_refused_at_load_with_the_reason():
 
 
 def test_a_faster_probe_setting_does_not_make_a_long_wait_unsafe_but_a_slower_one_can():
-    pool = {"HA_SELF_FENCE_WAIT": "130"}
+    pool = {"HA_SELF_FENCE_WAIT": "180"}
     assert effective.build_effective(pool, {}, "h").unsafe is None
     slower = dict(pool, HA_XE_TIMEOUT="20")
-    assert "SELF_FENCE_WAIT=130" in effective.build_effective(slower, {}, "h").unsafe
+    assert "SELF_FENCE_WAIT=180" in effective.build_effective(slower, {}, "h").unsafe
 
 
 def test_retry_cap_below_base_is_unsafe():

@@ -48,7 +48,7 @@ def test_set_that_makes_timing_unsafe_is_refused(pool):
     assert status == 1
     assert len(err.strip().splitlines()) == 1, err
     assert "refused: SELF_FENCE_WAIT=100 would make the configuration unsafe" in err
-    assert "set it above 115" in err
+    assert "set it above 172" in err
     assert other_config(pool) == before
 
     status, _out, err = run(pool, "host2", "set", "self_fence_wait", "200")

@@ -72,8 +72,8 @@ def test_written_literals_are_read_back_by_real_bash(text, tmp_path):
     conf = tmp_path / "pool.conf"
     conf.write_text("HOSTNAME=$HOSTNAME\nVALUE=%s\n" % raw)
     script = 'HOSTNAME=\'$HOSTNAME\'; source "$1"; printf %s "$VALUE"'
-    result = subprocess.run([BASH, "-c", script, "bash", str(conf)], capture_output=True, text=True,
-                            timeout=10, check=True)
+    result = subprocess.run([BASH, "-c", script, "bash", str(conf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10, check=True)
     assert result.stdout == text
 
 

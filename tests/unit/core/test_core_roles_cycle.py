@@ -21,9 +21,10 @@ def test_choose_takeover_healthy_only_and_deterministic():
     assert roles.choose_takeover(pv, {"h1": HEALTHY}).value == AUTOPROMOTE_NONE  # the master never
 
 
-def test_choose_takeover_is_sticky_and_skips_disabled():
+def test_choose_takeover_is_the_smallest_uuid_not_the_stored_one_and_skips_disabled():
+    """The slaves compute the same rule when the master is silent (roles.takeover_candidate)."""
     pv = pool(autopromote_uuid="h3")
-    assert roles.choose_takeover(pv, {"h2": HEALTHY, "h3": HEALTHY}).value == "h3"
+    assert roles.choose_takeover(pv, {"h2": HEALTHY, "h3": HEALTHY}).value == "h2"
     pv = pool([host("h1", is_master=True), host("h2", enabled=False), host("h3")])
     assert roles.choose_takeover(pv, {"h2": HEALTHY, "h3": HEALTHY}).value == "h3"
 

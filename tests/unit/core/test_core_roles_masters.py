@@ -17,9 +17,9 @@ def test_a_suspended_current_winner_loses_its_place_and_stays_out_while_suspende
     assert roles.choose_takeover(pv, {"h2": H, "h3": H}, suspended={"h2", "h3"}).value == "none_available"
 
 
-def test_once_its_suspension_is_lifted_the_host_is_eligible_but_the_choice_stays_sticky():
+def test_once_its_suspension_is_lifted_the_host_is_eligible_again():
     pv = pool(autopromote_uuid="h3")
-    assert roles.choose_takeover(pv, {"h2": H, "h3": H}).value == "h3"
+    assert roles.choose_takeover(pv, {"h2": H, "h3": H}).value == "h2"
     assert roles.choose_takeover(pool(autopromote_uuid="none_available"), {"h2": H, "h3": H}).value == "h2"
 
 
@@ -46,43 +46,33 @@ def test_no_other_master_is_alone():
     assert got.action == roles.ALONE and got.others == ()
 
 
-def test_old_master_stands_down_before_the_takeover_slave_of_its_own_database():
-    # the old master h1 powers on; its database still names h2 the takeover slave, h2 is master now
+def test_old_master_stands_down_before_a_master_it_did_not_replace():
+    # the old master h1 powers on; h2 took over while it was gone
     pv = pool(_hosts(), autopromote_uuid="h2")
     got = roles.resolve_masters(pv, "h1", {"h2": ("master", None), "h3": ("slave", "127.9.0.2")})
     assert got.action == roles.STAND_DOWN and got.others == ("h2",)
-    assert "takeover slave" in got.why
+    assert "did not take over from it" in got.why
 
 
-def test_old_master_stands_down_when_the_slaves_follow_the_other_master():
-    pv = pool(_hosts(), autopromote_uuid="h3")
-    got = roles.resolve_masters(pv, "h1", {"h2": ("master", None), "h3": ("slave", "127.9.0.2")})
-    assert got.action == roles.STAND_DOWN and "1 slave(s) follow it, 0 this host" in got.why
-
-
-def test_new_master_recovers_an_old_master_it_marked_failed():
-    # h2 took over from h1 (two hosts left in view): h1 is marked failed in h2's database
+def test_new_master_recovers_the_master_its_takeover_replaced():
     pv = pool(_hosts(h1="failed", h2="master"), master="h2", autopromote_uuid="none_available")
-    got = roles.resolve_masters(pv, "h2", {"h1": ("master", None)})
-    assert got.action == roles.RECOVER and got.others == ("h1",) and "marked failed" in got.why
+    got = roles.resolve_masters(pv, "h2", {"h1": ("master", None)}, replaced="h1")
+    assert got.action == roles.RECOVER and got.others == ("h1",) and "took over from it" in got.why
 
 
-def test_new_master_recovers_an_old_master_fewer_slaves_follow():
-    pv = pool(_hosts(h1="healthy", h2="master"), master="h2", autopromote_uuid="h3")
-    got = roles.resolve_masters(pv, "h2", {"h1": ("master", None), "h3": ("slave", "127.9.0.2")})
-    assert got.action == roles.RECOVER and "1 slave(s) follow this host, 0 it" in got.why
-
-
-def test_disabled_in_this_database_counts_as_recoverable():
+def test_marked_failed_or_disabled_alone_does_not_make_a_master_recoverable():
+    """Both databases can mark the other failed; only the takeover record is one-sided."""
     hosts = [host("h1", address="127.9.0.1", enabled=False), host("h2", address="127.9.0.2", is_master=True)]
-    got = roles.resolve_masters(pool(hosts, master="h2"), "h2", {"h1": ("master", None)})
-    assert got.action == roles.RECOVER and "disabled" in got.why
+    assert roles.resolve_masters(pool(hosts, master="h2"), "h2", {"h1": ("master", None)}).action == roles.STAND_DOWN
 
 
-def test_nothing_tells_which_master_is_newer_so_neither_acts():
-    pv = pool(_hosts(h2="healthy"), autopromote_uuid="h3")
-    got = roles.resolve_masters(pv, "h1", {"h2": ("master", None), "h3": ("timeout", None)})
-    assert got.action == roles.UNDECIDED and got.others == ("h2",)
+def test_neither_replaced_the_other_so_both_wait_then_the_smallest_uuid_recovers():
+    pv1 = pool(_hosts(h2="healthy"), autopromote_uuid="h3")
+    pv2 = pool(_hosts(h1="healthy", h2="master"), master="h2")
+    assert roles.resolve_masters(pv1, "h1", {"h2": ("master", None)}).action == roles.STAND_DOWN
+    assert roles.resolve_masters(pv2, "h2", {"h1": ("master", None)}).action == roles.STAND_DOWN
+    assert roles.resolve_masters(pv1, "h1", {"h2": ("master", None)}, tie_due=True).action == roles.RECOVER
+    assert roles.resolve_masters(pv2, "h2", {"h1": ("master", None)}, tie_due=True).action == roles.STAND_DOWN
 
 
 @pytest.mark.parametrize("self_uuid,other,expected", [("h1", "h2", roles.STAND_DOWN), ("h2", "h1", roles.RECOVER)])
@@ -90,5 +80,5 @@ def test_both_sides_of_a_two_host_split_brain_agree(self_uuid, other, expected):
     """Each side's own database decides; the two answers never both say "recover"."""
     old_db = pool(_hosts(), autopromote_uuid="h2")                                       # h1's stale view
     new_db = pool(_hosts(h1="failed", h2="master"), master="h2", autopromote_uuid="h3")  # h2 took over
-    view = old_db if self_uuid == "h1" else new_db
-    assert roles.resolve_masters(view, self_uuid, {other: ("master", None)}).action == expected
+    view, replaced = (old_db, None) if self_uuid == "h1" else (new_db, "h1")
+    assert roles.resolve_masters(view, self_uuid, {other: ("master", None)}, replaced).action == expected

@@ -59,3 +59,21 @@ def test_lone_host_reboot():
     assert selffence.lone_host(MAJ, pol, False) == ()
     single = quorum.compute("h1", ["h1"], [], None, pol)
     assert selffence.lone_host(single, pol, False) == ()
+
+
+def test_domains_that_cannot_be_listed_count_as_running_until_the_reboot():
+    d = selffence.decide(105, P, link_down_since=100.0, quorum=MAJ, local_vms=None)
+    assert d.fencing and kinds(d) == ["StopLocalVms"] and d.actions[0].vm_uuids == ()
+    d = selffence.decide(120, P, link_down_since=None, quorum=MAJ, local_vms=None, stopping_since=105.0)
+    assert d.fencing and kinds(d) == ["StopLocalVms"], "no toolstack restart while nothing is known"
+    d = selffence.decide(135, P, link_down_since=None, quorum=MAJ, local_vms=None, stopping_since=105.0)
+    assert kinds(d) == ["RebootSelf"] and "cannot be listed" in d.actions[0].why
+
+
+def test_a_held_self_fence_never_ends():
+    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=[], stopping_since=105.0,
+                         held="unsafe configuration")
+    assert d.fencing and d.actions == () and "unsafe configuration" in d.why
+    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=["v1"], stopping_since=105.0,
+                         held="unsafe configuration")
+    assert kinds(d) == ["RebootSelf"]

@@ -73,4 +73,4 @@ def test_numbers_quoted_in_docs_decisions_md():
     p = policy()
     r = timing.check(p)
     assert (r.probe_round, r.detect, r.self_fence_deadline, r.minimum_wait, r.recovery_wait) == (
-        30, 60, 105, 115, 120)
+        30, 60, 162, 172, 177)

@@ -45,8 +45,10 @@ def test_crashing_or_misbehaving_agents_are_unverified():
     assert not fence_host(Fixed("yes"), HOST, "stop", after(5)).verified
 
 
-def test_failing_cross_check_is_no_contradiction():
+def test_a_failing_cross_check_counts_as_maybe_alive():
+    # failed before: an exception in the check counted as "not alive", so the "off" was trusted
     def broken(_deadline):
         raise OSError("nope")
 
-    assert fence_host(Fixed(FenceResult.proven(OFF, "off")), HOST, "stop", after(5), still_alive=broken).verified
+    result = fence_host(Fixed(FenceResult.proven(OFF, "off")), HOST, "stop", after(5), still_alive=broken)
+    assert not result.verified and result.state == FAILED and "could not be cross-checked" in result.detail

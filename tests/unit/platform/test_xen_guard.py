@@ -42,3 +42,20 @@ def test_host_actions_are_refused_off_a_dom0(tmp_path, commands, action):
     with pytest.raises(PlatformError, match="not the root of a Xen dom0"):
         action(platform)
     assert commands == []
+
+
+def test_the_self_fence_reboot_is_immediate_then_sysrq(tmp_path, monkeypatch):
+    # failed before: `reboot -f` (asks systemd, waits for units), no fallback when it fails
+    ran = []
+
+    def failing(argv, timeout=xen.COMMAND_TIMEOUT):
+        ran.append(argv)
+        raise PlatformError("reboot exited 1: cannot reboot")
+    monkeypatch.setattr(xen, "run", failing)
+    monkeypatch.setattr(xen, "is_real_dom0", lambda root: True)   # recorded only: nothing real runs
+    trigger = tmp_path / "sysrq-trigger"
+    monkeypatch.setattr(xen, "SYSRQ_TRIGGER", str(trigger))
+    with pytest.raises(PlatformError, match="still runs"):
+        xen.XenPlatform("/").reboot()
+    assert ran[0][1:] == ["-f", "-f"]
+    assert trigger.read_text() == "b"

@@ -23,8 +23,8 @@ def test_ping_with_source_address():
 def test_ping_fails_in_an_isolated_network_namespace():
     code = ("from halizard.probes import net\nfrom halizard.probes.deadline import after\n"
             "r = net.icmp_ping('127.0.0.1', after(2))\nprint('OK' if r.ok else 'DOWN', r.detail)\n")
-    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=30, check=True)
+    proc = subprocess.run(["unshare", "-n", sys.executable, "-c", code],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=True)
     assert proc.stdout.startswith("DOWN"), proc.stdout + proc.stderr
 
 

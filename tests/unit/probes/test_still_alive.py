@@ -57,3 +57,16 @@ def test_without_a_platform_only_the_login_is_tried(fake_xapi):
     assert host_still_answers(None, fake_xapi("slave").url, after(3))
     assert host_still_answers(None, fake_xapi("refuse").url, after(3))   # a master refusing the empty login
     assert not host_still_answers(None, fake_xapi("booting").url, after(3))
+
+
+class BrokenProbePlatform:
+    """A platform whose network probe cannot even be prepared (e.g. ping's raw socket is refused)."""
+
+    def probe_target(self, _address):
+        raise OSError(1, "Operation not permitted")
+
+
+def test_a_network_probe_that_raises_still_leaves_the_login_to_decide(fake_xapi):
+    # failed before: the OSError left host_still_answers before the login (and the fence was trusted)
+    assert host_still_answers(BrokenProbePlatform(), fake_xapi("slave").url, after(3))
+    assert not host_still_answers(BrokenProbePlatform(), fake_xapi("booting").url, after(3))

@@ -37,7 +37,8 @@ def preload_facts(ctx):
     import json
 
     from halizard.supervisor import forkserver_preload as preload
-    facts = {"frozen": gc.get_freeze_count(), "main_fixup_skipped": preload.MAIN_FIXUP_SKIPPED,
+    frozen = gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else None  # novermin (3.7+)
+    facts = {"frozen": frozen, "main_fixup_skipped": preload.MAIN_FIXUP_SKIPPED,
              "warm_failed": preload.WARM_FAILED, "subreaper": preload.SUBREAPER,
              "xapi_loaded": "halizard.xapi.session" in sys.modules}
     with open(os.path.join(ctx.root, "facts.json"), "w") as handle:

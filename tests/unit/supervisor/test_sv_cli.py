@@ -55,5 +55,6 @@ def test_client_commands_do_not_load_the_service_machinery(argv, tmp_path):
     code = ("import sys; from halizard.cli import ha_lizard; ha_lizard.main(%r); "
             "print('LOADED:' + ' '.join(m for m in ('loguru', 'apscheduler', 'multiprocess') if m in sys.modules))"
             % (["--root", str(tmp_path)] + argv))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert "LOADED:\n" in result.stdout, result.stdout

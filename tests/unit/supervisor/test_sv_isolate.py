@@ -1,4 +1,5 @@
 """Runner on its own: typed outcomes and exit codes of real job processes."""
+import gc
 import os
 import signal
 import sys
@@ -22,7 +23,8 @@ def runner():
     ("sv_unit_jobs:fail", "error", 1),
     ("sv_unit_jobs:exit3", "error", 3),
     ("sv_unit_jobs:missing_function", "error", 1),
-    ("sv_unit_jobs:suicide", "killed", -signal.SIGKILL),
+    # Python 3.6's forkserver cannot see a signal: the run ends with no status (255).
+    ("sv_unit_jobs:suicide",) + (("killed", -signal.SIGKILL) if sys.version_info >= (3, 7) else ("error", 255)),
 ])
 def test_outcomes(runner, tmp_path, target, outcome, exit_code):
     run = runner.start("t", target, str(tmp_path))
@@ -59,5 +61,7 @@ def test_runs_fork_from_a_prepared_forkserver(runner, tmp_path):
     assert run.done.wait(30) and run.outcome == "ok", run.as_dict()
     with open(os.path.join(str(tmp_path), "facts.json")) as handle:
         facts = json.load(handle)
-    assert facts["frozen"] > 1000 and facts["main_fixup_skipped"] and facts["xapi_loaded"], facts
+    assert facts["main_fixup_skipped"] and facts["xapi_loaded"], facts
+    if hasattr(gc, "freeze"):  # 3.7+; 3.6 copies the pages on write instead
+        assert facts["frozen"] > 1000, facts
     assert facts["warm_failed"] == [], "a production job module does not import: %s" % facts["warm_failed"]

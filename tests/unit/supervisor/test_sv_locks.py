@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from halizard.supervisor.locks import AlreadyRunning, InstanceLock, pid_path, read_pid
+from halizard.supervisor.locks import LOCK_NAME, AlreadyRunning, InstanceLock, pid_path, read_pid
 
 HOLD = ("import sys, time\nfrom halizard.supervisor.locks import InstanceLock\n"
         "lock = InstanceLock(sys.argv[1])\nlock.acquire()\nprint('held', flush=True)\ntime.sleep(60)\n")
@@ -16,12 +16,15 @@ def test_acquire_writes_pid_and_release_removes_it(tmp_path):
     lock.acquire()
     assert read_pid(str(tmp_path)) == os.getpid()
     assert oct(os.stat(os.path.dirname(pid_path(str(tmp_path)))).st_mode & 0o777) == "0o700"
+    lock_file = os.path.join(os.path.dirname(pid_path(str(tmp_path))), LOCK_NAME)
+    assert oct(os.stat(lock_file).st_mode & 0o777) == "0o600"
     lock.release()
     assert read_pid(str(tmp_path)) is None
 
 
 def test_second_holder_is_refused_and_a_dead_holder_frees_it(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE,
+                              universal_newlines=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         lock = InstanceLock(str(tmp_path))

@@ -139,3 +139,16 @@ def test_a_hung_probe_counts_as_not_answering_and_never_stalls_the_check():
         listener.close()
     assert reached == {"up": True, "hung": False} and heuristics is None
     assert took < 0.5 + self_fence.PROBE_SLACK + 1.0, took   # bounded, not the 4 s the stalled probe takes
+
+
+class _BrokenProbes(_Platform):
+    def probe_target(self, address):
+        from halizard.platform.base import ProbeTarget
+
+        return ProbeTarget(address=address, method="carrier-pigeon")   # cannot run: ProbeInputError
+
+
+def test_an_own_probe_that_cannot_run_counts_as_not_reaching_the_peer():
+    # failed before: a probe error counted as "reached", so a host that cannot probe never self-fenced
+    reached, _heuristics = self_fence._probe_all(_BrokenProbes(), Policy(), [("p", "127.0.0.1")], 0.5)
+    assert reached == {"p": False}

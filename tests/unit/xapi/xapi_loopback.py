@@ -5,6 +5,7 @@ exchange, typed errors for junk answers) are about what reaches the wire, so
 the tests watch a real socket instead of mocking xmlrpc.
 """
 import http.server
+import socketserver
 import threading
 import xmlrpc.client
 
@@ -39,7 +40,7 @@ class ScriptedServer:
             def log_message(self, *_args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
 
             def shutdown_request(self, request):

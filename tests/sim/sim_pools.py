@@ -1,0 +1,149 @@
+"""Handles on simulated pools (CLI-started or in-process), shared by the sim tests, the scenario
+harness and the benchmarks.
+
+Why a module of its own: conftest.py needs pytest, and the benchmarks run from a venv without
+the test extra (`make bench`); they reach these classes through tests/scenarios/harness.py.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import XenAPI
+
+from halizard.sim.addresses import BoundTransport
+
+CLI_TIMEOUT = 90.0
+
+
+def ha_lizard_command():
+    """The installed `ha-lizard` console script next to this interpreter (else the module)."""
+    script = os.path.join(os.path.dirname(sys.executable), "ha-lizard")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-m", "halizard.cli.ha_lizard"]
+
+
+def run_sim(*args, **kwargs):
+    """Run `ha-lizard sim ARGS...`; returns the CompletedProcess (text, captured)."""
+    timeout = kwargs.pop("timeout", CLI_TIMEOUT)
+    return subprocess.run(ha_lizard_command() + ["sim"] + [str(arg) for arg in args],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=timeout, check=False, **kwargs)
+
+
+class _PoolHandleBase(object):
+    """What both kinds of pool offer: names, addresses, XenAPI sessions."""
+
+    json = None
+
+    @property
+    def password(self):
+        return self.json["password"]
+
+    @property
+    def hosts(self):
+        return self.json["hosts"]
+
+    def host(self, name_label):
+        for host in self.json["hosts"]:
+            if host["name_label"] == name_label:
+                return host
+        raise KeyError(name_label)
+
+    def master_name(self):
+        for host in self.status()["hosts"]:
+            if host["role"] == "master":
+                return host["name_label"]
+        raise AssertionError("no master in status")
+
+    def xenapi_session(self, host_name=None, login=True, source=None, timeout=10.0):
+        """A XenAPI session to `host_name`'s xapi (default: the master), logged in as root.
+
+        `source`: a host name or address to send from (partitions apply);
+        login=False returns the unauthenticated client (e.g. to see HOST_IS_SLAVE).
+        """
+        target = self.host(host_name or self.master_name())
+        if source and not source[0].isdigit():
+            source = self.host(source)["address"]
+        session = XenAPI.Session(target["xapi_url"], transport=BoundTransport(timeout=timeout, source=source))
+        if login:
+            session.login_with_password("root", self.password, "2.0", "ha-lizard-tests")
+        return session
+
+    def outer_session(self, timeout=10.0):
+        """A logged-in XenAPI session to the outer dom0 (XVM fencing target)."""
+        session = XenAPI.Session(self.json["outer_url"], transport=BoundTransport(timeout=timeout, tls=True))
+        session.login_with_password("root", self.json["outer_password"], "2.0", "ha-lizard-tests")
+        return session
+
+    def vm_status(self, name_label):
+        for vm in self.status()["vms"]:
+            if vm["name_label"] == name_label:
+                return vm
+        raise KeyError(name_label)
+
+    def host_status(self, name_label):
+        for host in self.status()["hosts"]:
+            if host["name_label"] == name_label:
+                return host
+        raise KeyError(name_label)
+
+
+class CliPool(_PoolHandleBase):
+    """A pool run by `ha-lizard sim up` in its own process."""
+
+    def __init__(self, directory):
+        self.dir = str(directory)
+        self.json = None
+        self.up_result = None
+
+    def run(self, *args, **kwargs):
+        """`ha-lizard sim ARGS... --dir DIR`-style call; ARGS must include the subcommand first."""
+        return run_sim(args[0], "--dir", self.dir, *args[1:], **kwargs)
+
+    def up(self, hosts, vms, start_latency, fuse, extra):
+        result = self.run("up", "--hosts", hosts, "--vms", vms, "--start-latency", start_latency,
+                          "--fuse", fuse, *extra)
+        self.up_result = result
+        if result.returncode != 0:
+            raise AssertionError("sim up failed (%d): %s %s" % (result.returncode, result.stdout, result.stderr))
+        with open(os.path.join(self.dir, "pool.json"), encoding="utf-8") as handle:
+            self.json = json.load(handle)
+        return self
+
+    def fault(self, action, *targets):
+        """Inject a fault through the CLI; raises AssertionError when it is refused."""
+        result = self.run("fault", action, *targets)
+        if result.returncode != 0:
+            raise AssertionError("sim fault %s %s failed (%d): %s" % (action, targets, result.returncode,
+                                                                       result.stderr.strip()))
+        return result
+
+    def status(self):
+        result = self.run("status", "--json")
+        if result.returncode != 0:
+            raise AssertionError("sim status failed (%d): %s" % (result.returncode, result.stderr.strip()))
+        return json.loads(result.stdout)
+
+    def down(self):
+        return self.run("down")
+
+
+class InprocPool(_PoolHandleBase):
+    """A pool assembled in this process: `.pool` is the SimPool itself."""
+
+    def __init__(self, running):
+        self.running = running
+        self.pool = running.pool
+        self.dir = running.directory
+        self.json = running.document()
+
+    def fault(self, action, *targets):
+        self.pool.fault(action, list(targets))
+
+    def status(self):
+        return self.pool.status()
+
+    def close(self):
+        self.running.close()

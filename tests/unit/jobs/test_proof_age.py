@@ -1,0 +1,61 @@
+"""Proofs of death have an age and end with the failure they belong to.
+
+The master's real probe round (host_health.probe_peers: real TCP and login probes to closed loopback
+ports) and its real recovery bookkeeping (slave_recovery.recover_failed) on a real state store.
+"""
+import types
+
+from halizard.core import health
+from halizard.core.policy import Policy
+from halizard.jobs import host_health, slave_recovery
+from halizard.platform.base import ProbeTarget
+from halizard.probes import clock
+from halizard.statefiles import StateStore
+
+POLICY = Policy(XE_TIMEOUT=1, XAPI_COUNT=1, XAPI_DELAY=0, MONITOR_DELAY=2)
+
+
+class Closed:
+    def source_address(self):
+        return None
+
+    def probe_target(self, address):
+        return ProbeTarget(address="127.0.0.1", method="tcp", port=9, expect=b"")
+
+
+def _streak(state, started, observed):
+    state.write(host_health.PROBES_STATE, {"h2": {"tries": 1, "xapi_ok": False, "network_ok": False,
+                                                  "first_failure_at": started, "observed_at": observed}})
+
+
+def test_a_streak_from_long_ago_proves_nothing_now(tmp_path):
+    # failed before: the failure start of a streak seen 15 minutes ago (HA off meanwhile) was carried,
+    # so the self-fence wait counted as passed at the first failed round after HA came back
+    state = StateStore(str(tmp_path))
+    _streak(state, clock.now() - 1000, clock.now() - 900)
+    results, _raw = host_health.probe_peers(Closed(), [("h2", "127.0.0.1:9")], POLICY, state)
+    assert results["h2"].network_ok is False
+    assert results["h2"].first_failure_at > clock.now() - 10, "a new streak starts"
+
+
+def test_a_streak_of_the_last_round_goes_on(tmp_path):
+    state = StateStore(str(tmp_path))
+    started = clock.now() - 20
+    _streak(state, started, clock.now() - 3)
+    results, _raw = host_health.probe_peers(Closed(), [("h2", "127.0.0.1:9")], POLICY, state)
+    assert results["h2"].first_failure_at == started
+    assert state.read(host_health.PROBES_STATE)["h2"]["observed_at"] is not None
+
+
+def test_a_fence_outcome_and_recovery_end_with_the_failure(tmp_path):
+    # failed before: only a healthy verdict cleared them; a host judged unknown (e.g. rebooting after a
+    # reset) kept its old verified fence and recovery, re-run at its next failed round
+    state = StateStore(str(tmp_path))
+    state.write(slave_recovery.OUTCOMES_STATE, {"h2": "verified", "h3": "verified"})
+    state.write(slave_recovery.RECOVERY_STATE, {"h2": {"proof": "fenced", "at": 1.0, "vms": ["v"]},
+                                                "h3": {"proof": "fenced", "at": 1.0, "vms": ["w"]}})
+    verdicts = {"h2": health.HealthVerdict(health.UNKNOWN, False, "1 of 2 tries"),
+                "h3": health.HealthVerdict(health.HEALTHY, False, "answered")}
+    slave_recovery.recover_failed(types.SimpleNamespace(state=None), state, verdicts)
+    assert state.read(slave_recovery.OUTCOMES_STATE) == {}
+    assert state.read(slave_recovery.RECOVERY_STATE) == {}
