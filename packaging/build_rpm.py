@@ -70,8 +70,8 @@ def stage(root, trees):
     for path in ("usr/bin/ha-lizard", "usr/bin/ha-cfg", "etc/ha-lizard/scripts/recover_fenced_host"):
         _copy(launcher, os.path.join(root, path), 0o755)
     _copy(os.path.join(HERE, "scriptlet"), os.path.join(root, "usr/libexec/ha-lizard/scriptlet"), 0o755)
-    _copy(os.path.join(TOP, "init/ha-lizard.service"), os.path.join(root, "usr/lib/systemd/system/ha-lizard.service"),
-          0o644)
+    for unit in ("ha-lizard.service", "ha-lizard-witness.service"):  # the witness runs off the pool
+        _copy(os.path.join(TOP, "init", unit), os.path.join(root, "usr/lib/systemd/system", unit), 0o644)
     for name in ("ha-lizard", "ha-lizard-watchdog"):
         _copy(os.path.join(TOP, "init", name), os.path.join(root, "etc/rc.d/init.d", name), 0o755)
     _copy(os.path.join(TOP, "etc/ha-lizard/ha-lizard.conf"), os.path.join(root, "etc/ha-lizard/ha-lizard.conf"), 0o600)

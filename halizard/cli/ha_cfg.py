@@ -27,6 +27,7 @@ from halizard.cli.common import (
     table,
 )
 from halizard.config import cache, effective, pool_store, schema, values
+from halizard.jobs.witness import witness_status
 from halizard.suspension import is_suspended
 from halizard.xapi.errors import XapiError, XapiTimeout
 
@@ -574,6 +575,7 @@ def _status_facts(ctx):
         facts["ha_field"] = None
         facts["ha_state"] = "unknown"
         facts["invalid_vm_fields"] = []
+    facts["witness"] = witness_status(ctx.root, config.get("WITNESS_ADDRESS"), facts["host_uuid"])
     return facts
 
 
@@ -608,6 +610,8 @@ def cmd_status(ctx, args):
     shown_field = facts["ha_field"] if facts["ha_field"] is not None else (
         "not set" if facts["ha_state"] == "missing" else facts["ha_state"])
     lines.append("HA Enabled:        %s" % shown_field)
+    if facts["witness"] is not None:
+        lines.append("Witness:           %s" % facts["witness"]["text"])
     ctx.out.write(boxed(lines))
     state = facts["ha_state"]
     if error is not None:

@@ -3,7 +3,8 @@
 Exit status: 0 success; 1 failure (already running, not running for `jobs`,
 unknown job, stop timed out); 2 usage; 3 `status` when the service is not
 running (LSB). `--root DIR` (or HALIZARD_ROOT) places every path under DIR.
-The `sim` subcommand is delegated to `halizard.sim.cli.main`.
+The `sim` subcommand is delegated to `halizard.sim.cli.main`, `witness` to
+`halizard.witness.cli.main` (the service an admin runs on a third machine).
 """
 import argparse
 import json
@@ -39,7 +40,7 @@ def _override(text):
 def build_parser():
     parser = _Parser(prog="ha-lizard", description="HA-Lizard service and pool simulator")
     parser.add_argument("--root", help="host root directory (default: $HALIZARD_ROOT or /)")
-    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,sim}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,sim,witness}")
 
     def service_options(p):
         p.add_argument("--log-stderr", action="store_true", help="also log to stderr")
@@ -66,11 +67,13 @@ def build_parser():
     kill = jobs_sub.add_parser("kill")
     kill.add_argument("name")
     sub.add_parser("sim", help="pool simulator (see `ha-lizard sim --help`)", add_help=False)
+    sub.add_parser("witness", help="the witness service for a third machine (see `ha-lizard witness --help`)",
+                   add_help=False)
     return parser
 
 
-def _split_sim(argv):
-    """Find a `sim` subcommand after the global options; returns (root, sim_args) or None."""
+def _split_sim(argv, command="sim"):
+    """Find a `sim` (or `command`) subcommand after the global options; returns (root, its args) or None."""
     root = None
     i = 0
     while i < len(argv):
@@ -83,7 +86,7 @@ def _split_sim(argv):
             root = arg.split("=", 1)[1]
             i += 1
             continue
-        if arg == "sim":
+        if arg == command:
             return root, argv[i + 1:]
         return None
     return None
@@ -291,6 +294,10 @@ def main(argv=None):
             os.environ["HALIZARD_ROOT"] = sim_root
         from halizard.sim.cli import main as sim_main
         return sim_main(sim_args)
+    witness = _split_sim(argv, "witness")
+    if witness is not None:  # runs off the pool: --root changes nothing for it
+        from halizard.witness.cli import main as witness_main
+        return witness_main(witness[1])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ FUNCTIONS = (
     # added by this implementation: alert/log functions and job names (logger.bind(function=...))
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
     "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
-    "master_cycle", "autoselect", "self_fence",
+    "master_cycle", "autoselect", "self_fence", "witness",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
@@ -187,6 +187,18 @@ _GLOBALS = [
        "reboots the host within N seconds; the self-fence wait then counts N instead of the service "
        "restart time (docs/timing.md). A missing or busy device is alerted at start.",
        group="Self-fencing"),
+    _p("WITNESS_ADDRESS", t.Text(allow_empty=True, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$",
+                                 what="host:port"), "",
+       "host:port of the witness (`ha-lizard witness` on a machine outside the pool): one more quorum "
+       "vote, leased to one side at a time, so a 2-host pool recovers without a hardware fence. Empty: "
+       "no witness.", group="Witness"),
+    _p("WITNESS_SECRET", t.Text(allow_empty=True, what="secret"), "",
+       "Shared secret of the witness (the same text as its --secret-file); requests and answers are "
+       "signed with it.", secret=True, group="Witness"),
+    _p("WITNESS_LEASE", t.Int(2, 60, unit="seconds"), 4,
+       "Seconds the witness vote is leased for; the holder renews it every third of that. The pool's "
+       "self-fence wait must exceed the self-fence deadline plus this lease (see docs/membership.md).",
+       group="Witness"),
 ]
 
 _LOCALS = [

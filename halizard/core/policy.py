@@ -59,6 +59,9 @@ class Policy:
     SELF_FENCE_CHECK_INTERVAL: float = 1.0
     SELF_FENCE_WAIT: float = 0.0  # 0 = derive from the self-fence deadline
     SELF_FENCE_WATCHDOG: float = 0.0  # 0 = off; else the watchdog device's timeout in seconds
+    # The witness (docs/membership.md): its address ("" = none) and lease.
+    WITNESS_ADDRESS: str = ""
+    WITNESS_LEASE: float = 4.0
     # Back-off for a VM whose start keeps failing.
     VM_START_RETRY_BASE: float = 5.0
     VM_START_RETRY_CAP: float = 300.0
@@ -88,7 +91,7 @@ class Policy:
             if getattr(self, name) < 1:
                 raise PolicyError("%s must be at least 1, got %r" % (name, getattr(self, name)))
         for name in ("MONITOR_DELAY", "XE_TIMEOUT", "XAPI_DELAY", "SELF_FENCE_STOP_TIMEOUT",
-                     "SELF_FENCE_CHECK_INTERVAL", "VM_START_RETRY_BASE"):
+                     "SELF_FENCE_CHECK_INTERVAL", "VM_START_RETRY_BASE", "WITNESS_LEASE"):
             if getattr(self, name) <= 0:
                 raise PolicyError("%s must be greater than 0, got %r" % (name, getattr(self, name)))
         for name in ("MGT_LINK_LOSS_TOLERANCE", "SELF_FENCE_WAIT"):
@@ -106,6 +109,11 @@ class Policy:
     def ha_field_key(self) -> str:
         """The other_config key of the XenCenter HA field."""
         return "XenCenter.CustomFields." + self.XC_FIELD_NAME
+
+    @property
+    def witness_configured(self) -> bool:
+        """True when a witness vote exists in this pool."""
+        return bool(self.WITNESS_ADDRESS)
 
     @property
     def heuristics_configured(self) -> bool:

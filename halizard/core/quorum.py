@@ -10,12 +10,17 @@ it had 2 of 3 votes).
 A quorum won through the tie-break is weaker: the other half may have won it
 too (both reached the heuristic addresses), so it never proves a peer dead by
 the self-fence deadline (fencing.py) and the non-master half delays its fence.
+
+A witness (core/witness.py) is one more vote that at most one side holds at
+a time: a 2-host pool with a witness has 3 votes, and the side holding the
+witness's lease has a strict majority.
 """
 
 
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+from halizard.core import witness
 from halizard.core.policy import Policy
 
 
@@ -41,25 +46,27 @@ def compute(
     reachable: Iterable[str],
     heuristics_ok: Optional[bool],
     policy: Policy,
+    witness_held: Optional[bool] = None,
 ) -> QuorumResult:
     """Quorum of the side containing self_uuid.
 
     enabled_hosts: uuids of all enabled hosts of the pool; reachable: uuids
     this host reached by network in this round (self is always counted);
     heuristics_ok: True when every heuristic address answered, None when not
-    probed.
+    probed; witness_held: whether this host holds the witness's lease (None: no witness).
     """
     enabled = set(enabled_hosts)
     if self_uuid not in enabled:
         # A disabled host (maintenance) still counts itself: it must know whether it is isolated.
         enabled.add(self_uuid)
-    votes = len((set(reachable) & enabled) | {self_uuid})
-    total = len(enabled)
+    extra, extra_total = witness.votes(witness_held is not None, bool(witness_held))
+    votes = len((set(reachable) & enabled) | {self_uuid}) + extra
+    total = len(enabled) + extra_total
     unreached = total - votes
     heuristic_vote = bool(heuristics_ok) and policy.heuristics_configured
     if votes * 2 > total:
         return QuorumResult(votes, total, True, False, False,
-                            "%d of %d enabled hosts reachable is a strict majority" % (votes, total))
+                            "%d of %d %s is a strict majority" % (votes, total, _what(extra_total, extra)))
     tie = votes * 2 == total
     # The unreached side could hold quorum by majority, or by tie-break if a heuristic vote exists.
     other_could = unreached * 2 > total or (tie and policy.heuristics_configured)
@@ -73,4 +80,10 @@ def compute(
         return QuorumResult(votes, total, False, False, other_could,
                             "%d of %d enabled hosts is %s" % (votes, total, reason))
     return QuorumResult(votes, total, False, False, other_could,
-                        "%d of %d enabled hosts reachable is no majority" % (votes, total))
+                        "%d of %d %s is no majority" % (votes, total, _what(extra_total, extra)))
+
+
+def _what(witness_total, witness_votes):
+    if not witness_total:
+        return "enabled hosts reachable"
+    return "votes (reachable hosts, %s)" % ("and the witness" if witness_votes else "without the witness")

@@ -30,6 +30,7 @@ with an explanation and lists the weaker-but-allowed ones as warnings.
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from halizard.core import witness
 from halizard.core.policy import Policy
 
 # The service's own restart, from the real values of init/ha-lizard.service and init/ha-lizard-watchdog
@@ -151,6 +152,7 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
             % (policy.SELF_FENCE_WAIT, deadline, detect, service_allowance(policy),
                policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, policy.XE_TIMEOUT, minimum)
         )
+    errors.extend(witness.lease_errors(policy, minimum, wait))
     if policy.SELF_FENCE_CHECK_INTERVAL > max(policy.MGT_LINK_LOSS_TOLERANCE, 1.0) * 2:
         warnings.append(
             "SELF_FENCE_CHECK_INTERVAL=%g is coarse next to MGT_LINK_LOSS_TOLERANCE=%g: "

@@ -135,7 +135,7 @@ def run(ctx):
     """One master cycle; on a slave it does nothing (the slave side has its own jobs)."""
     from halizard import hostinfo
     from halizard.config.effective import load_effective
-    from halizard.jobs import host_health, slave_recovery
+    from halizard.jobs import host_health, slave_recovery, witness
     from halizard.platform import get_platform
     from halizard.probes.still_alive import host_still_answers
     from halizard.xapi.errors import XapiError
@@ -177,7 +177,8 @@ def run(ctx):
         peers = [(h.uuid, h.address) for h in pool.hosts if h.enabled and h.uuid != self_uuid]
         probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
-        verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy)
+        verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,
+                                                    witness.held(ctx.state, policy))
         logins = host_health.logins_of(raw)
         me = pool.host(self_uuid)
         elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address

@@ -175,7 +175,7 @@ def _fence(env, action, pool):
 def _round_now(env, pool):
     """One quick probe round of every other enabled host: ({uuid: (login state, named master)}, quorum)."""
     from halizard.core import quorum
-    from halizard.jobs import host_health
+    from halizard.jobs import host_health, witness
     from halizard.probes.deadline import after
     from halizard.probes.parallel import probe_hosts
 
@@ -184,7 +184,8 @@ def _round_now(env, pool):
     logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
     reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
     q = quorum.compute(env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
-                       host_health.heuristics_ok(env.platform, env.policy), env.policy)
+                       host_health.heuristics_ok(env.platform, env.policy), env.policy,
+                       witness.held(env.store, env.policy))
     return logins, q
 
 

@@ -3,9 +3,9 @@
 Why: every simulated host needs its own address (so partitions can be
 enforced by source address) and several pools (parallel tests, the demo)
 must never collide. A block is 127.X.Y.0/24 with random X, Y in a high
-range, verified free by binding; hosts get .1 .. .N, the gateway .252 (it
-answers the reachability probe, for FENCE_HEURISTICS_IPS), the outer dom0
-.253, the control endpoint .254.
+range, verified free by binding; hosts get .1 .. .N, the witness .200
+(`sim up --witness`), the gateway .252 (it answers the reachability probe,
+for FENCE_HEURISTICS_IPS), the outer dom0 .253, the control endpoint .254.
 """
 import errno
 import http.client
@@ -17,7 +17,9 @@ XAPI_PORT = 80
 PROBE_PORT = 7
 CONTROL_PORT = 80
 OUTER_PORT = 443
-MAX_HOSTS = 200
+MAX_HOSTS = 199
+WITNESS_OCTET = 200
+WITNESS_PORT = 5405
 GATEWAY_OCTET = 252
 OUTER_OCTET = 253
 CONTROL_OCTET = 254
@@ -45,6 +47,10 @@ class AddressBlock(object):
         return "%s.%d" % (self.prefix, CONTROL_OCTET)
 
     @property
+    def witness_address(self):
+        return "%s.%d" % (self.prefix, WITNESS_OCTET)
+
+    @property
     def gateway_address(self):
         return "%s.%d" % (self.prefix, GATEWAY_OCTET)
 
@@ -60,6 +66,7 @@ class AddressBlock(object):
             pairs.append((address, XAPI_PORT))
             pairs.append((address, PROBE_PORT))
         pairs.append((self.gateway_address, PROBE_PORT))
+        pairs.append((self.witness_address, WITNESS_PORT))
         pairs.append((self.control_address, CONTROL_PORT))
         pairs.append((self.outer_address, OUTER_PORT))
         return pairs

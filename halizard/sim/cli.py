@@ -42,7 +42,9 @@ XAPI database (what the master believes).
 
   up      start a pool in the background; writes DIR/pool.json
           (--bmcs: also a simulated IPMI BMC per host, for hardware fencing;
-           --services: also each host's ha-lizard service, as `sim service start` does)
+           --services: also each host's ha-lizard service, as `sim service start` does;
+           --witness: also a witness service (`ha-lizard witness`) on 127.x.y.200,
+           pool.json "witness": {"address", "port", "secret"} for WITNESS_ADDRESS/SECRET)
   service start HOST [-- COMMAND...]
           the simulator runs HOST's service (default: ha-lizard --root ROOT run
           --log-file ROOT/service.log; output appended to ROOT/service.stderr) with
@@ -72,7 +74,8 @@ XAPI database (what the master believes).
                                         stays until link-up)
           "gateway" names the pool's gateway (pool.json "gateway", it answers the
           reachability probe: use it in FENCE_HEURISTICS_IPS) in partition, cut,
-          cut-oneway, power-off, power-on, reboot, link-down and link-up.
+          cut-oneway, power-off, power-on, reboot, link-down and link-up; "witness"
+          names the witness (--witness) the same way (its service restarts at power-on).
   status  hosts (power, xapi, role, service, frozen), VMs (database vs. ground truth), violations;
           --json also: cut links, the gateway, XAPI calls served per host and method
   down    stop the pool and free its addresses
@@ -144,6 +147,9 @@ def build_parser():
                          " 'bmcs') for ILO/IRMC/fence_ipmilan fencing; needs pyghmi (the test extra)")
     up.add_argument("--services", action="store_true",
                     help="also run each host's ha-lizard service, owned by the simulator (see `service start`)")
+    up.add_argument("--witness", action="store_true",
+                    help="also a witness service on 127.x.y.200 (pool.json 'witness': address, port, secret);"
+                         " fault target 'witness'")
 
     service = commands.add_parser("service", help="let the simulator run (and power faults act on) a host's service",
                                   description=SERVICE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -291,6 +297,8 @@ def cmd_up(args):
         command.append("--bmcs")
     if args.services:
         command.append("--services")
+    if args.witness:
+        command.append("--witness")
     with open(os.path.join(directory, LOG_FILE), "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    cwd=directory, close_fds=True, start_new_session=True)
@@ -315,6 +323,9 @@ def _print_up(directory, document):
     print("  control %s  outer dom0 %s" % (document["control_url"], document["outer_url"]))
     if document.get("gateway"):
         print("  gateway %s (answers the reachability probe: a FENCE_HEURISTICS_IPS address)" % document["gateway"])
+    if document.get("witness"):
+        print("  witness %s:%d (secret in pool.json; fault target 'witness')"
+              % (document["witness"]["address"], document["witness"]["port"]))
     bmcs = document.get("bmcs") or {}
     if bmcs:
         first = sorted(entry["address"] for entry in bmcs.values())[0]
@@ -415,10 +426,11 @@ def format_status(status):
         lines.append("%-12s %-11s %-10s %s" % (vm["name_label"], vm["power_state"],
                                                _where(vm.get("resident_on"), names), running))
     lines.append("")
-    gateway = status.get("gateway")
-    if gateway:
-        lines.append("gateway: %s %s%s" % (gateway["address"], gateway["power"],
-                                           "" if gateway.get("link", "up") == "up" else " (link down)"))
+    for name in ("gateway", "witness"):
+        node = status.get(name)
+        if node:
+            lines.append("%s: %s %s%s" % (name, node["address"], node["power"],
+                                          "" if node.get("link", "up") == "up" else " (link down)"))
     cuts = status.get("cuts") or []
     if cuts:
         lines.append("cut links: " + ", ".join("%s->%s" % (cut["from"], cut["to"]) for cut in cuts))

@@ -44,10 +44,11 @@ class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
     def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
-                 gateway=None, outer_password=None):
+                 gateway=None, outer_password=None, witness=None):
         self.directory = directory
         self.token = token
         self.gateway = gateway
+        self.witness = witness  # SimWitness (`--witness`) or None
         self.outer_password = outer_password
         self.bmcs = bmcs
         self.spec = spec
@@ -93,6 +94,8 @@ class RunningPool(object):
             "gateway": described.get("gateway"),
             # each host's simulated BMC (IPMI lanplus, halizard/sim/bmc.py): address, port, user, password
             "bmcs": dict(self.bmcs.entries) if self.bmcs is not None else {},
+            # the witness service (`--witness`): address, port and the secret for WITNESS_SECRET
+            "witness": self.witness.entry if self.witness is not None else None,
         }
 
     def close(self):
@@ -102,7 +105,7 @@ class RunningPool(object):
         self.stopped.set()
         self.pool.close()  # each host's service first, while its pool still answers
         self.servers.close()
-        close_all([server for server in (self.control, self.outer, self.gateway) if server is not None])
+        close_all([server for server in (self.control, self.outer, self.gateway, self.witness) if server is not None])
         if self.bmcs is not None:
             self.bmcs.close()
 
@@ -145,8 +148,9 @@ def _write_roots(pool, control_url):
 
 
 def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                   shutdown_latency=0.1, bmcs=False):
+                   shutdown_latency=0.1, bmcs=False, witness=False):
     from halizard.sim.pool import SimPool
+    from halizard.sim.witness_node import SimWitness
 
     spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
     pool = SimPool(spec)
@@ -160,6 +164,9 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(outer)
         gateway = _start_gateway(pool, block.gateway_address)
         started.append(gateway)
+        witness = SimWitness(pool, block.witness_address, directory) if witness else None
+        if witness is not None:
+            started.append(witness)
         bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
         if bmcs is not None:
             started.append(bmcs)
@@ -174,7 +181,7 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         pool.close()
         raise
     return RunningPool(directory, spec, pool, block, servers, control, outer, bmcs, token, gateway=gateway,
-                       outer_password=outer_password)
+                       outer_password=outer_password, witness=witness)
 
 
 def _start_gateway(pool, address):
@@ -201,10 +208,11 @@ def _start_bmcs(pool, block, control_url):
 
 
 def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None,
-             shutdown_latency=0.1, bmcs=False):
+             shutdown_latency=0.1, bmcs=False, witness=False):
     """Build and start a whole simulated pool under `directory` (host roots in DIR/hosts/).
 
-    `bmcs`: also a simulated IPMI BMC per host (pool.json "bmcs"; empty without).
+    `bmcs`: also a simulated IPMI BMC per host (pool.json "bmcs"; empty without); `witness`: also
+    a witness service (pool.json "witness"; null without).
     Retries on a fresh address block when another pool grabbed ours meanwhile.
     """
     directory = os.path.abspath(directory)
@@ -214,7 +222,7 @@ def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None,
         block = allocate_block(hosts)
         try:
             return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                                  shutdown_latency, bmcs)
+                                  shutdown_latency, bmcs, witness)
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 raise
@@ -245,6 +253,7 @@ def _parse(argv):
     parser.add_argument("--shutdown-latency", type=float, default=0.1)
     parser.add_argument("--bmcs", action="store_true", help="a simulated IPMI BMC per host")
     parser.add_argument("--services", action="store_true", help="run each host's ha-lizard service (services.py)")
+    parser.add_argument("--witness", action="store_true", help="a witness service (witness_node.py)")
     return parser.parse_args(argv)
 
 
@@ -266,7 +275,7 @@ def main(argv=None):
     try:
         running = assemble(directory, args.hosts, args.vms, start_latency=args.start_latency,
                            fuse=args.fuse, on_shutdown=stop.set, report=log,
-                           shutdown_latency=args.shutdown_latency, bmcs=args.bmcs)
+                           shutdown_latency=args.shutdown_latency, bmcs=args.bmcs, witness=args.witness)
     except Exception as exc:  # noqa: BLE001 - one line in sim.log, non-zero exit
         log("cannot start: %s: %s" % (type(exc).__name__, exc))
         return 1
@@ -276,8 +285,9 @@ def main(argv=None):
             for host in running.pool.describe()["hosts"]:
                 running.pool.register_service(host["name_label"])
         write_pool_file(directory, running.document())
-        log("pool up: %d hosts, %d VMs, %s, %s, control %s, outer %s, pid %d"
+        log("pool up: %d hosts, %d VMs, %s, %s, %s, control %s, outer %s, pid %d"
             % (args.hosts, args.vms, "BMCs" if running.bmcs is not None else "no BMCs",
+               "a witness" if running.witness is not None else "no witness",
                "a service per host" if args.services else "no services", running.control_url,
                running.outer_url, os.getpid()))
         pool_file = os.path.join(directory, POOL_FILE)

@@ -5,12 +5,13 @@ splits the nodes into groups that only reach inside their own group, and is
 transitive by construction; a single broken link (a bad cable between two
 switches, an ACL) is not: A and B lose each other while both still reach C.
 A one-way cut (a filter, a half-duplex fault) drops only A's packets to B.
-Nodes are host uuids and the pool's gateway (`GATEWAY`). Power and a host's
+Nodes are host uuids, the pool's gateway (`GATEWAY`) and its witness (`WITNESS`). Power and a host's
 own NIC (link-down) are World's; this module knows only the paths between
 nodes. Not thread-safe: SimPool locks.
 """
 
 GATEWAY = "gateway"  # the node id (and fault target name) of the pool's gateway
+WITNESS = "witness"  # the node id (and fault target name) of the pool's witness (`sim up --witness`)
 
 
 class Links(object):

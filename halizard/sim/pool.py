@@ -27,14 +27,14 @@ from halizard.sim.api.common import (RUNNING_STATES, add_markers, clear_markers,
                                      set_resident, set_vbds_attached)
 from halizard.sim.api.errors import XapiError
 from halizard.sim.db import NULL_REF, now_datetime
-from halizard.sim.links import GATEWAY
+from halizard.sim.links import GATEWAY, WITNESS
 from halizard.sim.spec import build_database, dom0_uuid_of
 from halizard.sim.world import World
 
 FAULT_ACTIONS = ("power-off", "power-on", "reboot", "hang-xapi", "unhang-xapi", "link-down", "link-up",
                  "crash-vm", "partition", "heal", "disk-fail", "disk-ok", "pause-vm", "unpause-vm", "leave-paused",
                  "freeze", "cut", "cut-oneway")
-GATEWAY_ACTIONS = ("power-off", "power-on", "reboot", "link-down", "link-up")  # the gateway runs no xapi, no disk
+GATEWAY_ACTIONS = ("power-off", "power-on", "reboot", "link-down", "link-up")  # the gateway (and witness) run no xapi
 OUTSIDE = None  # reachability source for clients that are not simulated hosts
 PROTECTED_KEY = "sim-protected"
 ANSWER_GRACE = 0.2  # seconds a restarting xapi still answers the call that restarted it
@@ -84,6 +84,7 @@ class SimPool(object):
         self._lock = threading.RLock()
         self._changed = threading.Condition()
         self.world = World(clock)
+        self.witness_started = None  # called (under the lock) when the witness powers on: it restarts
         self.host_uuids = [str(uuidlib.uuid4()) for _ in spec.hosts]
         self.host_specs = dict(zip(self.host_uuids, spec.hosts))
         self.host_by_name = {h.name_label: u for u, h in self.host_specs.items()}
@@ -553,12 +554,13 @@ class SimPool(object):
                 if not targets:
                     raise SimUsageError("%s needs at least one host name" % action)
                 nodes = [self._node_id(name) for name in targets]
-                if GATEWAY in nodes and action not in GATEWAY_ACTIONS:
-                    raise SimUsageError("%s does not apply to the gateway (only %s)" % (
-                        action, ", ".join(GATEWAY_ACTIONS)))
                 for node in nodes:
-                    if node == GATEWAY:
-                        self._gateway_fault(action)
+                    if node in (GATEWAY, WITNESS) and action not in GATEWAY_ACTIONS:
+                        raise SimUsageError("%s does not apply to the %s (only %s)" % (
+                            action, node, ", ".join(GATEWAY_ACTIONS)))
+                for node in nodes:
+                    if node in (GATEWAY, WITNESS):
+                        self._gateway_fault(action, node)
                     else:
                         self._host_fault(action, node)
             self._tick()
@@ -573,9 +575,11 @@ class SimPool(object):
         raise SimUsageError("unknown host %r" % (name,))
 
     def _node_id(self, name):
-        """A host uuid, or GATEWAY for the pool's gateway (when it has one)."""
+        """A host uuid, or GATEWAY / WITNESS for the pool's gateway / witness (when it has one)."""
         if name == GATEWAY and self.world.gateway is not None:
             return GATEWAY
+        if name == WITNESS and self.world.witness is not None:
+            return WITNESS
         return self._host_uuid(name)
 
     def _node_name(self, node_id):
@@ -615,15 +619,34 @@ class SimPool(object):
             raise SimUsageError("%s: cannot cut %s from itself" % (action, targets[0]))
         self.world.links.cut(src, dst, both_ways=action == "cut")
 
-    def _gateway_fault(self, action):
-        """The gateway only powers off/on and loses/regains its link (it runs no xapi, no VMs)."""
-        truth = self.world.gateway
+    def _gateway_fault(self, action, node=GATEWAY):
+        """The gateway or witness only powers off/on and loses/regains its link (no xapi, no VMs).
+
+        The witness's service starts afresh at each power-on (it reads its state file again)."""
+        truth = self.world.node(node)
+        was = truth.power
         if action in ("power-off", "power-on"):
             truth.power = "on" if action == "power-on" else "off"
         elif action == "reboot":
             truth.power = "on"
+        if node == WITNESS and truth.power == "on" and (was != "on" or action == "reboot") \
+                and self.witness_started is not None:
+            self.witness_started()
         elif action in ("link-down", "link-up"):
             truth.link_up = action == "link-up"
+
+    def add_witness(self, address):
+        """Give the pool a witness node at `address` (fault target 'witness'); its service is the caller's."""
+        with self._lock:
+            if address in self.world.by_address:
+                raise SimUsageError("address %s is already taken" % address)
+            self.world.add_witness(address)
+
+    def witness_gate(self, client_addr):
+        """Whether a request from client_addr reaches the witness and its answer gets back."""
+        with self._lock:
+            src = self.world.host_of_address(client_addr)
+            return self.world.can_reach(src, WITNESS) and (src is None or self.world.can_reach(WITNESS, src))
 
     def add_gateway(self, address):
         """Give the pool a gateway at `address` (answers the reachability probe; fault target 'gateway')."""
@@ -839,10 +862,10 @@ class SimPool(object):
             document = {"hosts": hosts, "vms": vms, "violations": list(self.world.violations),
                         "cuts": self.world.links.cut_list(self._node_name), "calls": self.calls(),
                         "clear_password_logins": list(self.clear_password_logins)}
-            gateway = self.world.gateway
-            if gateway is not None:
-                document["gateway"] = {"address": gateway.address, "power": gateway.power,
-                                       "link": "up" if gateway.link_up else "down"}
+            for name, node in (("gateway", self.world.gateway), ("witness", self.world.witness)):
+                if node is not None:
+                    document[name] = {"address": node.address, "power": node.power,
+                                      "link": "up" if node.link_up else "down"}
             return document
 
     def describe(self):

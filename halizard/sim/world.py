@@ -12,7 +12,7 @@ executing domains count as a run: two executing domains of one VM are a
 double run, a paused one beside an executing one is not (as during every live
 migration), and unpausing it then is.
 """
-from halizard.sim.links import GATEWAY, Links
+from halizard.sim.links import GATEWAY, WITNESS, Links
 
 
 class HostTruth(object):
@@ -43,6 +43,7 @@ class World(object):
         self.vm_names = {}  # vm uuid -> name_label (for readable violations)
         self.links = Links()  # partitions and cut links between nodes (hosts, the gateway)
         self.gateway = None  # HostTruth of the pool's gateway (node id GATEWAY), when it has one
+        self.witness = None  # HostTruth of the pool's witness (node id WITNESS), when it has one
         self.violations = []
         self.lost_since = {}  # vm uuid -> clock time its last domain died by a fault
         self.start_log = []  # (clock, vm uuid, host uuid) every domain start
@@ -60,15 +61,24 @@ class World(object):
         self.by_address[address] = GATEWAY
         return self.gateway
 
+    def add_witness(self, address):
+        """The pool's witness: a node outside the pool that runs the witness service and nothing else."""
+        self.witness = HostTruth(WITNESS, WITNESS, address)
+        self.by_address[address] = WITNESS
+        return self.witness
+
     def node(self, node_id):
-        """The HostTruth of a host uuid or of the gateway."""
+        """The HostTruth of a host uuid, of the gateway or of the witness."""
         if node_id == GATEWAY and self.gateway is not None:
             return self.gateway
+        if node_id == WITNESS and self.witness is not None:
+            return self.witness
         return self.hosts[node_id]
 
     def nodes(self):
-        """Every node id: the host uuids, then the gateway's."""
-        return list(self.hosts) + ([GATEWAY] if self.gateway is not None else [])
+        """Every node id: the host uuids, then the gateway's and the witness's."""
+        return (list(self.hosts) + ([GATEWAY] if self.gateway is not None else [])
+                + ([WITNESS] if self.witness is not None else []))
 
     def xapi_state(self, host_uuid):
         """'up', 'hung' or 'down' (powered off or restarting)."""
@@ -86,7 +96,8 @@ class World(object):
         return "hung" if host.hung else "up"
 
     def frozen(self, node_id):
-        """Whether the host's dom0 is frozen now: its xapi and its network answers hang (never the gateway)."""
+        """Whether the host's dom0 is frozen now: its xapi and its network answers hang (never the gateway
+        or the witness)."""
         until = getattr(self.node(node_id), "frozen_until", None)
         return until is not None and self.clock() < until
 
@@ -94,7 +105,7 @@ class World(object):
         return self.by_address.get(address)
 
     def can_reach(self, src_uuid, dst_uuid):
-        """Whether traffic from src (None = the outside world) reaches dst (host uuids or GATEWAY)."""
+        """Whether traffic from src (None = the outside world) reaches dst (host uuids, GATEWAY, WITNESS)."""
         dst = self.node(dst_uuid)
         if dst.power != "on":
             return False

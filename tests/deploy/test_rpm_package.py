@@ -8,7 +8,7 @@ import rpmroot
 
 LAYOUT = [
     "/usr/bin/ha-lizard", "/usr/bin/ha-cfg", "/usr/libexec/ha-lizard/scriptlet",
-    "/usr/lib/systemd/system/ha-lizard.service",
+    "/usr/lib/systemd/system/ha-lizard.service", "/usr/lib/systemd/system/ha-lizard-witness.service",
     "/etc/rc.d/init.d/ha-lizard", "/etc/rc.d/init.d/ha-lizard-watchdog",
     "/etc/ha-lizard/ha-lizard.conf", "/etc/ha-lizard/fence", "/etc/ha-lizard/fence/README",
     "/etc/ha-lizard/scripts/recover_fenced_host",

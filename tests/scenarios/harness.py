@@ -163,7 +163,7 @@ class Scenario:
     """One simulated pool plus its supervisors."""
 
     def __init__(self, directory, hosts=3, vms=4, start_latency=0.1, fuse=1.0, config=None,
-                 host_overrides=None, ha_enabled=True, jobs=None, inproc=False):
+                 host_overrides=None, ha_enabled=True, jobs=None, inproc=False, up_args=()):
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         if inproc:  # the SimPool in this process (`self.pool.pool`): benchmarks can time its calls
@@ -174,7 +174,7 @@ class Scenario:
             write_pool_file(path, self.pool.json)
         else:
             self.pool = CliPool(os.path.join(self.dir, "p"))
-            self.pool.up(hosts, vms, start_latency, fuse, [])
+            self.pool.up(hosts, vms, start_latency, fuse, list(up_args))  # e.g. ["--witness"]
         self.supervisors = {}
         self.unprotected = set()
         self.jobs = jobs

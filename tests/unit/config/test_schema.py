@@ -30,7 +30,7 @@ def test_every_parameter_with_its_real_default(name, default):
 
 
 def test_secrets_and_restart_flags():
-    assert {p.name for p in schema.PARAMETERS.values() if p.secret} == {"SMTP_PASS", "FENCE_PASSWD"}
+    assert {p.name for p in schema.PARAMETERS.values() if p.secret} == {"SMTP_PASS", "FENCE_PASSWD", "WITNESS_SECRET"}
     assert {p.name for p in schema.PARAMETERS.values() if p.needs_restart} == {
         "MONITOR_DELAY", "MONITOR_MAX_STARTS", "MONITOR_SCANRATE", "MONITOR_KILLALL"}
 

@@ -1,0 +1,100 @@
+"""The witness: who gets its one vote (the lease rule) and what that vote counts for.
+
+Why: a 2-host pool split in two is an exact tie that ping heuristics can
+break for both halves at once, so it can never prove the peer dead. A third
+machine that gives one vote to at most one side at a time makes one half a
+strict majority (2 of 3). The witness hands the vote out as a lease the
+holder renews; another host gets it only after the lease has expired plus a
+margin (corosync-qnetd's ffsplit gives its vote to one partition the same
+way). Times here are monotonic seconds of the witness's own clock; the
+holder counts its lease from before it sent the request, so it always
+believes less than the witness granted.
+
+A restarted witness does not know when its last grant ends: for
+`max_lease + margin` after it started it grants only to the holder it
+recorded (if any), so it never hands the vote to the other side inside a
+lease it granted before the restart.
+"""
+
+
+from dataclasses import dataclass, replace
+from typing import List, Optional
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The witness's vote for one pool: held by `holder` until `expires` (monotonic)."""
+
+    holder: str = ""
+    expires: float = 0.0
+    lease: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The witness's answer to one lease request."""
+
+    granted: bool
+    holder: str
+    lease: float        # seconds granted (0 when refused)
+    wait: float         # refused: seconds until another host may get it
+    why: str
+
+
+def decide(grant: Grant, host: str, lease: float, now: float, margin: float,
+           hold_until: float = 0.0, recorded_holder: str = "") -> "tuple":
+    """(new Grant, Answer) for `host` asking for `lease` seconds at `now`.
+
+    The holder renews at any time; anyone gets a free vote; a held vote
+    frees up only `margin` seconds after it expired. Before `hold_until`
+    (a restarted witness) only `recorded_holder` may get it.
+    """
+    if host == grant.holder and now <= grant.expires:
+        new = replace(grant, expires=now + lease, lease=lease)
+        return new, Answer(True, host, lease, 0.0, "lease renewed")
+    if now < hold_until and host != recorded_holder:
+        return grant, Answer(False, recorded_holder or grant.holder, 0.0, hold_until - now,
+                             "the witness restarted and waits out any lease it granted before")
+    free_at = grant.expires + margin if grant.holder else 0.0
+    if grant.holder and grant.holder != host and now < free_at:
+        return grant, Answer(False, grant.holder, 0.0, free_at - now,
+                             "the vote is leased to %s" % grant.holder)
+    new = Grant(host, now + lease, lease)
+    return new, Answer(True, host, lease, 0.0, "lease granted")
+
+
+def holds(held_until: Optional[float], now: float) -> bool:
+    """Whether the host's own lease (its deadline, None when it holds none) is still good at `now`."""
+    return held_until is not None and now < held_until
+
+
+def votes(configured: bool, held: bool) -> "tuple":
+    """(votes added to this side, votes added to the total) by the witness."""
+    if not configured:
+        return 0, 0
+    return (1 if held else 0), 1
+
+
+def renew_every(lease: float) -> float:
+    """Seconds between two renewals by the holder (and the deadline of each request)."""
+    return lease / 3.0
+
+
+def lease_errors(policy, minimum_wait: float, recovery_wait: float) -> List[str]:
+    """Why these lease settings are unsafe (timing.check adds them to its errors).
+
+    The holder cut off from the pool keeps its vote, and so its quorum, until
+    its lease runs out: it starts to self-fence up to WITNESS_LEASE late. The
+    other side may restart its VMs only after the self-fence wait, so that wait
+    must exceed the self-fence deadline (minimum_wait) plus the lease.
+    """
+    if not policy.witness_configured:
+        return []
+    if recovery_wait <= minimum_wait + policy.WITNESS_LEASE:
+        return ["WITNESS_LEASE=%g: the self-fence wait of %gs is not longer than the self-fence deadline "
+                "plus one probe (%gs) plus the lease: the host that held the witness vote may still run "
+                "its VMs when the other side restarts them; shorten the lease below %g or set "
+                "SELF_FENCE_WAIT above %g"
+                % (policy.WITNESS_LEASE, recovery_wait, minimum_wait, recovery_wait - minimum_wait,
+                   minimum_wait + policy.WITNESS_LEASE)]
+    return []

@@ -1,0 +1,85 @@
+"""Ask the witness for its vote (a lease), within a deadline.
+
+Why: the witness is one more machine that can be down, slow, misconfigured
+or hostile. Whatever goes wrong (unreachable, a hang, garbage, a wrong
+secret, a replayed or foreign answer) counts as no vote, with one clear log
+line, and the request never outlives its deadline. A granted lease is held
+from the moment the request was sent, so the host always believes less than
+the witness granted (halizard.core.witness).
+"""
+import socket
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from loguru import logger
+
+from halizard.probes.deadline import remaining
+from halizard.witness import protocol
+
+log = logger.bind(function="check_quorum")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The outcome of one lease request: held_until is a monotonic time, None without the vote."""
+
+    held_until: Optional[float]
+    holder: str
+    why: str
+    answered: bool = False  # the witness gave a valid answer (granted or leased to another)
+
+
+def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.monotonic, wall=time.time,
+        quiet=False):
+    """The Vote for `host` of `pool` asking `address` (host:port) for `lease` seconds.
+
+    A failure is one WARNING line, unless `quiet` (a caller that asks every second logs changes only)."""
+    say = (lambda *args: None) if quiet else log.warning
+    sent = clock()
+    nonce = protocol.new_nonce()
+    try:
+        target = protocol.split_address(address)
+        answer = _exchange(target, protocol.encode(secret, protocol.lease_request(pool, host, lease, wall(), nonce)),
+                           deadline, source)
+        fields = protocol.decode(secret, answer)
+    except (ValueError, OSError, protocol.ProtocolError) as exc:
+        why = _reason(exc)
+        say("witness {}: no vote: {}", address, why)
+        return Vote(None, "", why)
+    if fields.get("nonce") != nonce:
+        say("witness {}: no vote: the answer is not for this request (replayed?)", address)
+        return Vote(None, "", "answer for another request")
+    if fields.get("error"):
+        say("witness {}: no vote: the witness refused the request: {}", address, fields["error"])
+        return Vote(None, "", "refused: %s" % fields["error"])
+    granted = fields.get("granted") is True and isinstance(fields.get("lease"), (int, float))
+    if not granted:
+        return Vote(None, str(fields.get("holder") or ""), str(fields.get("why") or "not granted"), True)
+    return Vote(sent + min(float(fields["lease"]), float(lease)), host, str(fields.get("why") or ""), True)
+
+
+def _reason(exc):
+    if isinstance(exc, socket.timeout):
+        return "no answer in time"
+    if isinstance(exc, OSError):
+        return "unreachable (%s)" % (exc.strerror or type(exc).__name__)
+    return str(exc)
+
+
+def _exchange(target, request, deadline, source):
+    """Send one line, read one line, all before `deadline`."""
+    seconds = remaining(deadline)
+    if seconds <= 0:
+        raise socket.timeout()
+    family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(seconds)
+        if source:
+            sock.bind((source, 0))
+        sock.connect(target)
+        sock.sendall(request)
+        return protocol.read_line(sock, deadline)
+    finally:
+        sock.close()

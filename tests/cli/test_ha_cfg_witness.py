@@ -1,0 +1,62 @@
+"""ha-cfg and the witness parameters: the secret is never shown, bad or unsafe values are refused
+with one line and leave the pool's keys unchanged."""
+import importlib.util
+import io
+import os
+
+import pytest
+
+from halizard.cli import ha_cfg
+
+_spec = importlib.util.spec_from_file_location(
+    "sim_fixtures_for_ha_cfg_witness", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
+sim_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim_fixtures)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-witness"))
+    handle.up(2, 2, 0.05, 0.5, [])
+    yield handle
+    handle.down()
+
+
+def run(pool, *args, stdin=""):
+    out, err = io.StringIO(), io.StringIO()
+    status = ha_cfg.main(["--root", pool.host("host1")["root"]] + list(args), stdin=io.StringIO(stdin),
+                         stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def ha_keys(pool):
+    session = pool.xenapi_session()
+    try:
+        other = session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0])
+    finally:
+        session.xenapi.session.logout()
+    return {k: v for k, v in other.items() if k.startswith("HA_")}
+
+
+def test_witness_secret_is_never_shown(pool, tmp_path):
+    status, out, _err = run(pool, "set", "witness_secret", "-", stdin="w1tness-s3cret\n")
+    assert status == 0 and "w1tness" not in out
+    assert "w1tness-s3cret" in ha_keys(pool)["HA_WITNESS_SECRET"]
+    for args in (["get"], ["get", "-l"], ["get", "--json"], ["get", "--effective"], ["status", "--json"]):
+        status, out, err = run(pool, *args)
+        assert "w1tness" not in out + err, args
+    backup = tmp_path / "plain.cfg"
+    assert run(pool, "backup", str(backup))[0] == 0
+    assert "w1tness" not in backup.read_text() and "WITNESS_SECRET" in backup.read_text()
+
+
+def test_bad_address_and_unsafe_lease_are_refused_with_one_line(pool):
+    assert run(pool, "set", "witness_address", "127.0.0.1:5405")[0] == 0
+    before = ha_keys(pool)
+    status, _out, err = run(pool, "set", "witness_address", "no-port-here")
+    assert status != 0 and len(err.strip().splitlines()) == 1 and "host:port" in err
+    status, _out, err = run(pool, "set", "witness_lease", "30")
+    assert status != 0 and len(err.strip().splitlines()) == 1 and "WITNESS_LEASE=30" in err
+    assert ha_keys(pool) == before
+    assert run(pool, "set", "witness_lease", "3")[0] == 0
+    assert ha_keys(pool)["HA_WITNESS_LEASE"] == "3"
