@@ -37,7 +37,8 @@ OLD_KEYS = {
 NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_START_CONCURRENCY": "16",
                        "VM_START_RETRY_BASE": "5", "VM_START_RETRY_CAP": "300", "VM_START_RETRY_ALERT_AFTER": "3",
                        "SELF_FENCE_STOP_TIMEOUT": "30", "SELF_FENCE_CHECK_INTERVAL": "1", "SELF_FENCE_WAIT": "0",
-                       "SELF_FENCE_WATCHDOG": "0"}
+                       "SELF_FENCE_WATCHDOG": "0",
+                       "WITNESS_ADDRESS": "", "WITNESS_SECRET": "", "WITNESS_LEASE": "4"}
 
 
 @pytest.fixture(scope="module")
