@@ -22,6 +22,7 @@ from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
 from halizard.core.policy import Policy, PolicyError
+from halizard.ops import whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
 INTENT_STATE = "vm-intent"
@@ -402,6 +403,8 @@ def run(ctx):
     try:
         report = protect(ctx.root, session, snapshot, config, ctx.log, ctx.state, is_master,
                          deadline=ctx.deadline, trigger="sweep")
+        if is_master:  # issue 17: failure tolerance, stored for metrics/status, alert when short
+            whatif.check(ctx.root, session, config, ctx.state, ctx.log, time.time(), snapshot)
     finally:
         session.logout()
     if report is None:
