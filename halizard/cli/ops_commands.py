@@ -7,6 +7,7 @@ from halizard.cli.common import EXIT_OK, CliError, dump_json
 
 SUBCOMMANDS = [
     ("plan", "what if HOSTs failed: which protected VMs restart where, which not and why; the pool's tolerance"),
+    ("timeline", "the last incident (or --since a time) from every host's journal, times after the first fault"),
 ]
 
 
@@ -17,6 +18,8 @@ def register(sub, specs):
         specs[name] = (sp, globals()["cmd_" + name])
     specs["plan"][0].add_argument("--fail", action="append", default=[], metavar="HOST",
                                   help="a host (name or uuid) assumed failed; repeat for several")
+    specs["timeline"][0].add_argument("--since", metavar="TIME",
+                                      help="a window instead of the last incident: 30m, 2h, HH:MM (UTC), YYYY-MM-DD[THH:MM]")
     for name, _text in SUBCOMMANDS:
         specs[name][0].add_argument("--json", action="store_true")
 
@@ -87,4 +90,37 @@ def cmd_plan(ctx, args):
     ctx.say("Pool tolerance: %s" % text)
     if tol["worst"]:
         ctx.say("  one more failure breaks it, e.g. %s" % ", ".join(tol["worst"]))
+    return EXIT_OK
+
+
+def cmd_timeline(ctx, args):
+    from halizard import hostinfo
+    from halizard.ops import journal, timeline
+    from halizard.statefiles import StateStore
+
+    try:
+        since = timeline.parse_since(args.since) if args.since is not None else None
+    except timeline.BadTime as exc:
+        raise CliError(str(exc)) from None
+    local, _doc = journal.read(StateStore(ctx.root))
+    try:
+        local_uuid = hostinfo.local_host_uuid(ctx.root)
+    except hostinfo.HostInfoError:
+        local_uuid = None
+    entries, unreachable = timeline.collect(ctx.session(), local, local_uuid)
+    report = dict(timeline.story(entries, since), unreachable=unreachable)
+    if args.json:
+        dump_json(report, ctx.out)
+    else:
+        for line in timeline.lines(report):
+            ctx.say(line)
+    return EXIT_OK
+
+
+def cmd_metrics(args, root):
+    """`ha-lizard metrics`: this host's exposition on stdout (no network call)."""
+    import sys
+
+    from halizard.ops import metrics
+    sys.stdout.write(metrics.render(root))
     return EXIT_OK

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
 from halizard.core import actions as A
+from halizard.ops import journal
 
 STATE = "self-fence"
 END_MARGIN = 0.5       # s kept free before the run's deadline: the run ends by itself, never killed
@@ -274,6 +275,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform):
             if new["stopping_since"] is None:
                 new["stopping_since"] = now
                 ctx.log.error("SELF-FENCE: {}", action.why)
+                journal.record(ctx.state, "self-fence", action.why)
             ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
             _suspend_vm_starts(ctx, action.why)
             if role == "master" and not stored.get("disabled_self"):
