@@ -107,7 +107,7 @@ def cmd_timeline(ctx, args):
         local_uuid = hostinfo.local_host_uuid(ctx.root)
     except hostinfo.HostInfoError:
         local_uuid = None
-    entries, unreachable = timeline.collect(ctx.session(), local, local_uuid)
+    entries, unreachable = timeline.collect(ctx.session(), local, local_uuid, ctx.config().xc_field_key)
     report = dict(timeline.story(entries, since), unreachable=unreachable)
     if args.json:
         dump_json(report, ctx.out)

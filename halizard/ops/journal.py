@@ -89,12 +89,15 @@ def record(state, kind, why, subject="", now=None, **fields):
 
 
 def vm_results(state, pool, results, since, now=None, fault=None):
-    """Journal each VM a start put in Running; `since`: when the failure was first seen (epoch s).
+    """Journal each VM a start put in Running; `since`: when the failure was first seen (epoch s;
+    None: this host's last journaled fault).
 
     fault="vm-down": the restart answers a VM found halted at `since` (a crash), journaled first.
     """
     from halizard.xapi import act
     at = time.time() if now is None else now
+    if since is None and state is not None and any(r.outcome == act.OK for r in results):
+        since = read(state)[1].get("last_incident")  # the fault this recovery answers
     for r in results:
         if r.outcome != act.OK:
             continue

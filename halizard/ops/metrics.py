@@ -165,9 +165,10 @@ def render(root):
 
 
 def write_file(root, path, text, log, config=None):
-    """Write the textfile atomically (node_exporter must never read half); one log line + alert on failure.
+    """Write the textfile atomically (node_exporter must never read half); False when it failed.
 
-    The alert text is constant per path and reason, so the usual screening makes it one alert.
+    A failure logs one ERROR line and raises one alert while its reason lasts
+    (state file ERROR_STATE); a later success says so once at INFO.
     """
     from halizard.config.cache import write_atomic
     from halizard.statefiles import StateStore
@@ -180,12 +181,12 @@ def write_file(root, path, text, log, config=None):
         return True
     except OSError as exc:
         why = "metrics file %s not written: %s" % (path, exc.strerror or exc)
-    if state.read(ERROR_STATE, None) == why:  # one ERROR line while the same reason lasts
+    if state.read(ERROR_STATE, None) == why:  # one ERROR line and one alert while the same reason lasts
         log.debug("{}", why)
-    else:
-        log.error("{}", why)
-        state.write(ERROR_STATE, why)
+        return False
+    log.error("{}", why)
     try:
+        state.write(ERROR_STATE, why)
         from halizard.alerts import raise_alert
         raise_alert(ALERT_FUNCTION, why, root=root, config=config)
     except Exception as exc:  # noqa: BLE001 - the service keeps running

@@ -5,7 +5,7 @@ fences and restarts, a slave takes over, an isolated host fences itself).
 Each host publishes its journal's tail in its own host record (journal.
 publish), so one read of the host records through the local xapi socket
 gives every host's story, even of a host that is dead now. A host whose
-record is not live, or holds no readable journal, is named in `unreachable`
+record is not live or marked failed, or holds no readable journal, is named in `unreachable`
 with why: its latest decisions may be missing, never silently.
 
 The last incident: the latest fault (journal.FAULT_KINDS) and every fault
@@ -54,10 +54,11 @@ def parse_since(text, now=None):
                   % text)
 
 
-def collect(session, local_entries=(), local_uuid=None):
+def collect(session, local_entries=(), local_uuid=None, health_key=None):
     """(entries of every host, [{host, why}] for hosts whose story may be incomplete), from the host records.
 
-    `local_entries`: this host's own journal (fresher than what it published), for host `local_uuid`.
+    `local_entries`: this host's own journal (fresher than what it published), for host `local_uuid`;
+    `health_key`: the host field the master writes (`failed`: it judged the host dead).
     """
     x = session.xenapi
     hosts = x.host.get_all_records()
@@ -77,8 +78,10 @@ def collect(session, local_entries=(), local_uuid=None):
         except ValueError:
             published = []
             unreachable.append({"host": name, "why": "its published journal does not parse"})
-        if not live:
-            unreachable.append({"host": name, "why": "not live: only what it published before is shown"})
+        failed = health_key and (rec.get("other_config") or {}).get(health_key) == "failed"
+        if not live or failed:
+            unreachable.append({"host": name, "why": "%s: only what it published before is shown"
+                                % ("marked failed by the master" if failed else "not live")})
         entries.extend(dict(e, by=name) for e in published if isinstance(e, dict))
     entries.extend(dict(e, by=local_name) for e in local_entries)
     return _unique(entries), unreachable
