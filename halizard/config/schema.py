@@ -26,7 +26,7 @@ FUNCTIONS = (
     # added by this implementation: alert/log functions and job names (logger.bind(function=...))
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
     "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
-    "master_cycle", "autoselect", "self_fence", "failure_tolerance", "metrics", "ops_report",
+    "master_cycle", "autoselect", "self_fence", "failure_tolerance", "metrics", "ops_report", "journal",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3

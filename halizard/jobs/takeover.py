@@ -457,7 +457,7 @@ def drive(env, inputs, state=None):
             st = core.step(state, inputs, env.policy, env.clock(), outcome)
             if st.state != state or st.actions:
                 env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
-                journal.record(env.store, "takeover", st.why, subject=st.state.phase)
+                journal.record(env.store, "takeover", st.why, subject=st.state.phase, started=state.phase == core.IDLE)
             else:
                 env.log.debug("takeover {}: {}", state.phase, st.why)
             if state.phase == core.IDLE and st.state.phase != core.IDLE:

@@ -12,7 +12,10 @@ master that received them).
 
 Kinds: host-failed, fenced (method, outcome: verified or not), released,
 vm-restarted (host, seconds from the first evidence of the failure to
-running), takeover (step), self-fence. A hook never raises: a journal that
+running), takeover (step; `started` on the first: the master was judged
+lost), self-fence, vm-down (a protected VM found halted). Fences, releases,
+a completed takeover and a self-fence are also posted as XAPI messages
+(`post_messages`): failures already are, as alerts. A hook never raises: a journal that
 cannot be written loses an entry, never a recovery.
 """
 import json
@@ -59,7 +62,7 @@ def _feed(doc, entry):
             hist["count"] += 1
     else:
         _count(doc, kind.replace("-", "_"))
-    if kind in FAULT_KINDS:
+    if kind in FAULT_KINDS and (kind != "takeover" or entry.get("started")):  # a takeover's first step
         doc["last_incident"] = entry["at"]
 
 
@@ -142,3 +145,35 @@ def publish(session, host_ref, state, host_name):
         pass
     x.host.add_to_other_config(host_ref, PUBLISH_KEY, text)
     return True
+
+
+MESSAGE_STATE = "ops-journal-posted"
+MESSAGE_FUNCTION = "journal"
+
+
+def _worth_a_message(entry):
+    """The decisions XenCenter / Xen Orchestra users must see (failures already come as alerts)."""
+    kind = entry.get("kind")
+    return kind in ("fenced", "released", "self-fence") or (kind == "takeover" and entry.get("subject") == "done")
+
+
+def post_messages(session, state, host_uuid, priority=3):
+    """Post each not yet posted decision worth it as XAPI message `HA-Lizard - journal`; returns how many.
+
+    Entries are posted oldest first and the last posted time is kept, so a
+    host that was cut off posts its self-fence when it can reach the pool again.
+    """
+    from halizard.alerts import xapi_messages
+    entries, _doc = read(state)
+    done_until = state.read(MESSAGE_STATE, 0.0) or 0.0
+    posted = 0
+    for e in entries:
+        if float(e.get("at") or 0) <= done_until or not _worth_a_message(e):
+            continue
+        text = "%s %s: %s" % (e["kind"], e.get("subject", ""), e.get("why", ""))
+        if e.get("kind") == "fenced":
+            text = "%s (%s, %s)" % (text, e.get("method", "?"), e.get("outcome", "?"))
+        xapi_messages.create(session, MESSAGE_FUNCTION, text, priority, host_uuid=host_uuid)
+        state.write(MESSAGE_STATE, float(e["at"]))
+        posted += 1
+    return posted

@@ -55,7 +55,7 @@ class Exposition:
             for bound, count in zip(h["le"], h["buckets"]):
                 self.lines.append("%s_bucket%s %d" % (name, _labels(dict(labels, le=repr(float(bound)))), count))
             self.lines.append("%s_bucket%s %d" % (name, _labels(dict(labels, le="+Inf")), h["count"]))
-            self.lines.append("%s_sum%s %s" % (name, _labels(labels), repr(float(h["sum"]))))
+            self.lines.append("%s_sum%s %s" % (name, _labels(labels), repr(round(float(h["sum"]), 6))))
             self.lines.append("%s_count%s %d" % (name, _labels(labels), h["count"]))
 
     def text(self):
