@@ -14,6 +14,7 @@ import subprocess  # noqa: S404 - argument lists only, never a shell
 import sys
 
 from halizard import __version__, hostinfo, paths
+from halizard.cli import ops_commands
 from halizard.cli.common import (
     EXIT_OK,
     EXIT_STATUS_HELP,
@@ -564,8 +565,10 @@ def _status_facts(ctx):
         facts["invalid_vm_fields"] = sorted(
             rec.get("name_label", rec.get("uuid", "?")) for rec in _vm_records(ctx).values()
             if pool_store.flag_state((rec.get("other_config") or {}).get(key)) == "invalid")
+        facts["failure_tolerance"] = ops_commands.tolerance_fact(ctx)
     except XapiError as exc:
         facts["pool_error"] = exc
+        facts["failure_tolerance"] = None
         pool_uuid, cached = effective.cached_pool(ctx.root)
         facts["pool_uuid"] = pool_uuid
         facts["master_uuid"] = None
@@ -612,6 +615,7 @@ def cmd_status(ctx, args):
     lines.append("HA Enabled:        %s" % shown_field)
     if facts["witness"] is not None:
         lines.append("Witness:           %s" % facts["witness"]["text"])
+    lines.append("Failure Tolerance: %s" % ((facts["failure_tolerance"] or {}).get("text") or "unknown"))
     ctx.out.write(boxed(lines))
     state = facts["ha_state"]
     if error is not None:
@@ -912,6 +916,7 @@ def build_parser():
         sp = sub.add_parser(name, help=text, description=text)
         sp.add_argument("--yes", "-y", action="store_true", dest="sub_yes", help=argparse.SUPPRESS)
         specs[name] = (sp, func)
+    ops_commands.register(sub, specs)  # plan, timeline (issue 17)
     specs["get"][0].add_argument("-l", "--list", action="store_true", help="one NAME=VALUE per line")
     specs["get"][0].add_argument("--json", action="store_true")
     specs["get"][0].add_argument("--effective", action="store_true",

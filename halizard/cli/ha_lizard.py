@@ -15,6 +15,7 @@ import sys
 import time
 
 from halizard import paths
+from halizard.cli import ops_commands
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 START_WAIT = 20.0
@@ -40,7 +41,7 @@ def _override(text):
 def build_parser():
     parser = _Parser(prog="ha-lizard", description="HA-Lizard service and pool simulator")
     parser.add_argument("--root", help="host root directory (default: $HALIZARD_ROOT or /)")
-    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,sim,witness}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,start,stop,restart,status,jobs,metrics,sim,witness}")
 
     def service_options(p):
         p.add_argument("--log-stderr", action="store_true", help="also log to stderr")
@@ -66,6 +67,7 @@ def build_parser():
     listing.add_argument("--json", action="store_true")
     kill = jobs_sub.add_parser("kill")
     kill.add_argument("name")
+    sub.add_parser("metrics", help="print this host's metrics (Prometheus text exposition format)")
     sub.add_parser("sim", help="pool simulator (see `ha-lizard sim --help`)", add_help=False)
     sub.add_parser("witness", help="the witness service for a third machine (see `ha-lizard witness --help`)",
                    add_help=False)
@@ -282,7 +284,7 @@ def cmd_jobs(args, root):
 
 
 COMMANDS = {"run": cmd_run, "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart,
-            "status": cmd_status, "jobs": cmd_jobs}
+            "status": cmd_status, "jobs": cmd_jobs, "metrics": ops_commands.cmd_metrics}
 
 
 def main(argv=None):

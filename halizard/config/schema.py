@@ -26,7 +26,8 @@ FUNCTIONS = (
     # added by this implementation: alert/log functions and job names (logger.bind(function=...))
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
     "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
-    "master_cycle", "autoselect", "self_fence", "witness",
+    "master_cycle", "autoselect", "self_fence", "witness", "failure_tolerance", "metrics", "ops_report",
+    "journal",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
@@ -171,6 +172,12 @@ _GLOBALS = [
        group="VMs"),
     _p("VM_START_RETRY_ALERT_AFTER", t.Int(1, 1000), 3,
        "Failed starts of the same VM in a row before an alert is raised.", group="VMs"),
+    _p("FAILURES_TO_TOLERATE", t.Int(0, 64), 1,
+       "Host failures the pool must survive with every protected VM placed (`ha-cfg plan`); "
+       "an alert while the pool tolerates fewer.", group="Operations"),
+    _p("METRICS_FILE", t.Path(allow_empty=True), "",
+       "Prometheus text file the service rewrites each cycle (node_exporter textfile collector, "
+       "name ending in `.prom`); empty: off.", group="Operations"),
     _p("SELF_FENCE_STOP_TIMEOUT", _SECONDS, 30,
        "Seconds an isolated host gives its own VMs to stop before it reboots itself.", group="Self-fencing"),
     _p("SELF_FENCE_CHECK_INTERVAL", t.Int(1, 3600, unit="seconds"), 1,

@@ -17,6 +17,7 @@ JOBS = {
     "master_watch": {"target": "halizard.jobs.master_watch:run", "deadline": 300},
     "master_cycle": {"target": "halizard.jobs.master_cycle:run"},
     "autoselect": {"target": "halizard.jobs.autoselect:run"},
+    "ops_report": {"target": "halizard.jobs.ops_report:run"},  # metrics textfile, journal published (issue 17)
     # one run loops, checking every SELF_FENCE_CHECK_INTERVAL s, and ends before its deadline; the next
     # starts at once (a loop job, see halizard.supervisor.registry); a process per check cost ~3-4% of a core
     "self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1, "deadline": 60, "loop": True},

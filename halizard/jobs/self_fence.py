@@ -48,6 +48,7 @@ from halizard.core import actions as A
 from halizard.core import selffence, timing
 from halizard.jobs import self_fence_host as host
 from halizard.probes import clock
+from halizard.ops import journal
 
 STATE = "self-fence"
 END_MARGIN = 0.5       # s kept free before the run's deadline: the run ends by itself, never killed
@@ -319,6 +320,7 @@ def _act(ctx, decision, new, now, platform, end=None, before_stop=None, beat=Non
             if new.get("stopping_since") is None:
                 new["stopping_since"] = now
                 ctx.log.error("SELF-FENCE: {}", action.why)
+                journal.record(ctx.state, "self-fence", action.why)
             ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
             _suspend_vm_starts(ctx, action.why)
             if before_stop is not None:

@@ -18,6 +18,7 @@ from halizard.core import actions as A
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
 from halizard.probes import clock as bootclock
+from halizard.ops import journal
 from halizard.probes.deadline import after
 from halizard.xapi import act, act_host, takeover_ops
 
@@ -81,11 +82,13 @@ class Recovery:
         decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
                                                self.clock(), outcome)
         fence_action = next((a for a in decision.actions if isinstance(a, A.FenceHost)), None)
+        journal.record(self.state, "host-failed", decision.why, subject=name, now=getattr(probe, "first_failure_at", None))
         if fence_action is not None:
             self.log.warning("fencing {}: {}", name, fence_action.why)
             outcome, detail = self.fence(host_uuid, fence_action.fence_action)
             self.log.log("INFO" if outcome == fencing.FENCE_VERIFIED else "ERROR",
                          "fence of {} {}: {}", name, outcome, detail)
+            journal.record(self.state, "fenced", detail, subject=name, method=self.policy.FENCE_METHOD, outcome=outcome)
             decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
                                                    self.clock(), outcome)
         for action in decision.actions:
@@ -115,6 +118,7 @@ class Recovery:
                         return outcome, recovery_entry, decision.why
                 if recovery_entry is None:
                     recovery_entry, halted = self.release(host_uuid, decision)
+                    journal.record(self.state, "released", decision.why, subject=name, vms=len(recovery_entry["vms"]))
                     if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
                         entry = recovery_entry
                         self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: entry}), {})
@@ -250,6 +254,7 @@ class Recovery:
             results = starter.start_many(mine, self.policy.VM_START_CONCURRENCY,
                                          on_done=lambda r: log_start(self.log, pool, r))
             ok += sum(1 for r in results if r.outcome != act.FAILED)
+            journal.vm_results(self.state, pool, results, None)
             self.restarted.extend((r.vm_uuid, r.host_uuid) for r in results if r.ok and r.host_uuid)
             if group.delay_after and any(m for _g, m in starts[index + 1:]):
                 time.sleep(min(group.delay_after, 60))

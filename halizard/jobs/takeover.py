@@ -20,6 +20,7 @@ from halizard.core import fencing
 from halizard.core import takeover as core
 from halizard.core.model import RUNNING, pool_from_plain, pool_to_plain
 from halizard.probes import clock as bootclock
+from halizard.ops import journal
 
 STATE = "takeover"
 SUSPENSION = "suspended"
@@ -169,6 +170,7 @@ def _fence(env, action, pool):
         return fencing.FENCE_FAILED
     result = fence_host(agent, action.host_uuid, action.fence_action, time.monotonic() + FENCE_SECONDS,
                         still_alive=still_alive)
+    journal.record(env.store, "fenced", result.detail, subject=(host.name_label if host else "") or action.host_uuid, method=env.policy.FENCE_METHOD, outcome=fencing.outcome_of(result.verified, result.state))
     return fencing.outcome_of(result.verified, result.state)
 
 
@@ -370,6 +372,7 @@ def _restart(env, action, cached):
         results = starter.start_many(starts, env.policy.VM_START_CONCURRENCY,
                                      on_done=lambda r: slave_recovery.log_start(env.log, view, r))
         failures += sum(1 for r in results if r.outcome == act.FAILED)
+        journal.vm_results(env.store, view, results, None)
         env.log.info("restarted {} VMs of order {} of the old master", len(starts), group.order)
         if group.delay_after and any(m for _g, m in groups[index + 1:]):
             time.sleep(min(group.delay_after, 60))
@@ -539,6 +542,7 @@ def drive(env, inputs, state=None):
             st = core.step(state, inputs, env.policy, env.clock(), outcome)
             if st.state != state or st.actions:
                 env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
+                journal.record(env.store, "takeover", st.why, subject=st.state.phase, started=state.phase == core.IDLE)
             else:
                 env.log.debug("takeover {}: {}", state.phase, st.why)
             if state.phase == core.IDLE and st.state.phase != core.IDLE:

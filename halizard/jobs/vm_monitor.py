@@ -22,6 +22,7 @@ from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
 from halizard.core.policy import Policy, PolicyError
+from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
 INTENT_STATE = "vm-intent"
@@ -292,6 +293,7 @@ def _record(root, config, session, snapshot, policy, state, results, report, log
     """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
     from halizard.xapi import act
 
+    journal.vm_results(state, snapshot.pool, () if appliance else results, snapshot.taken_at, fault="vm-down")
     now = time.time()
     alerts = []
 
@@ -402,6 +404,8 @@ def run(ctx):
     try:
         report = protect(ctx.root, session, snapshot, config, ctx.log, ctx.state, is_master,
                          deadline=ctx.deadline, trigger="sweep")
+        if is_master:  # issue 17: failure tolerance, stored for metrics/status, alert when short
+            whatif.check(ctx.root, session, config, ctx.state, ctx.log, time.time(), snapshot)
     finally:
         session.logout()
     if report is None:

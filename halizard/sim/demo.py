@@ -98,14 +98,14 @@ def master_session(document):
     raise DemoError("no master is powered on")
 
 
-def configure(document):
+def configure(document, **extra):
     """Pool HA on, short demo timings, XVM fencing through the simulator's outer dom0, on every host;
-    the pool's gateway as the heuristic address that breaks a tie."""
+    the pool's gateway as the heuristic address that breaks a tie; `extra`: more pool parameters."""
     from halizard.config import pool_store, schema
 
     outer = document["outer_url"].split("//", 1)[-1].rstrip("/")
     values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["outer_password"],
-                  FENCE_HEURISTICS_IPS=document.get("gateway") or "")
+                  FENCE_HEURISTICS_IPS=document.get("gateway") or "", **extra)
     session = master_session(document)
     try:
         x = session.xenapi

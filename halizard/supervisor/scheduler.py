@@ -20,6 +20,7 @@ import time
 from apscheduler.schedulers.background import BackgroundScheduler
 from loguru import logger
 
+from halizard.ops import jobstats
 from halizard.supervisor import isolate
 
 log = logger.bind(function="monitor")
@@ -92,6 +93,7 @@ class JobState:
             "last": self.last,
             "next_run": self.next_check,
             "counts": dict(self.counts),
+            "durations": jobstats.histogram(self.spec.name),  # issue 17: metrics
             "timing": self.timing.as_dict(),
         }
 
@@ -331,6 +333,7 @@ class JobScheduler:
             previous = (state.last or {}).get("outcome")
             state.last = run.as_dict()
             state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
+            jobstats.observe(run.name, run.duration)
         message = "job {} finished: {} after {:.2f} s{}".format(
             run.name, run.outcome, run.duration or 0.0, " (%s)" % run.reason if run.reason else "")
         if run.outcome != isolate.OK:

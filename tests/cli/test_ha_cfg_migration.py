@@ -38,7 +38,8 @@ NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_ST
                        "VM_START_RETRY_BASE": "5", "VM_START_RETRY_CAP": "300", "VM_START_RETRY_ALERT_AFTER": "3",
                        "SELF_FENCE_STOP_TIMEOUT": "30", "SELF_FENCE_CHECK_INTERVAL": "1", "SELF_FENCE_WAIT": "0",
                        "SELF_FENCE_WATCHDOG": "0",
-                       "WITNESS_ADDRESS": "", "WITNESS_SECRET": "", "WITNESS_LEASE": "4"}
+                       "WITNESS_ADDRESS": "", "WITNESS_SECRET": "", "WITNESS_LEASE": "4",
+                       "FAILURES_TO_TOLERATE": "1", "METRICS_FILE": ""}
 
 
 @pytest.fixture(scope="module")
