@@ -82,7 +82,9 @@ class Recovery:
         decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
                                                self.clock(), outcome)
         fence_action = next((a for a in decision.actions if isinstance(a, A.FenceHost)), None)
-        journal.record(self.state, "host-failed", decision.why, subject=name, now=getattr(probe, "first_failure_at", None))
+        failed_since = getattr(probe, "first_failure_at", None)  # boot clock (probes.clock); the journal is wall time
+        journal.record(self.state, "host-failed", decision.why, subject=name,
+                       now=None if failed_since is None else bootclock.to_wall(failed_since))
         if fence_action is not None:
             self.log.warning("fencing {}: {}", name, fence_action.why)
             outcome, detail = self.fence(host_uuid, fence_action.fence_action)

@@ -23,6 +23,12 @@ def now():
         return time.monotonic()
 
 
+def to_wall(boot_seconds):
+    """The wall-clock time (Unix seconds) of an instant measured with now(): for display only,
+    e.g. journal entries that people read, never for an interval that proves anything."""
+    return time.time() - (now() - boot_seconds)
+
+
 def boot_id(path=BOOT_ID_FILE):
     """This boot's id (the kernel's random boot_id), or "" when it cannot be read."""
     try:
