@@ -13,8 +13,8 @@ one master must remain (the one that took over recovers the old one) and every V
 import pytest
 
 import harness
-from b1_helpers import use_xvm
-from takeover_helpers import masters, takeover_phase, wait_takeover_slave
+from harness import use_xvm
+from harness import masters, takeover_phase, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
 

@@ -6,7 +6,7 @@ import pytest
 
 import fault_schedules
 import harness
-from b1_helpers import use_xvm
+from harness import use_xvm
 
 scenario = harness.scenario_fixture()
 

@@ -16,8 +16,8 @@ import time
 import pytest
 
 import harness
-from b1_helpers import device_log, use_xvm, vms_on
-from takeover_helpers import masters, wait_master, wait_takeover_slave
+from harness import device_log, use_xvm, vms_on
+from harness import masters, wait_master, wait_takeover_slave
 
 from halizard.core import timing
 from halizard.core.policy import Policy

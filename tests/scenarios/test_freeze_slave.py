@@ -14,7 +14,7 @@ was (SIGCONT), unless it was powered off meanwhile.
 import pytest
 
 import harness
-from b1_helpers import device_log, host_health, use_xvm, vms_on, wait_moved, wait_self_fence_ready
+from harness import device_log, host_health, use_xvm, vms_on, wait_moved, wait_self_fence_ready
 
 from halizard.core import timing
 from halizard.core.policy import Policy

@@ -12,7 +12,7 @@ which the in-process test at the end checks the simulator records.
 import pytest
 
 import harness
-from b1_helpers import host_health, use_xvm, vms_on, wait_moved
+from harness import host_health, use_xvm, vms_on, wait_moved
 
 from halizard.sim.pool import SimPool, SimUsageError
 from halizard.sim.spec import PoolSpec

@@ -9,7 +9,7 @@ import os
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
+from harness import host_health, vms_on
 
 scenario = harness.scenario_fixture()
 

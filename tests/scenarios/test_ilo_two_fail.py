@@ -3,7 +3,7 @@ their simulated BMCs in the same cycle, and their VMs restart elsewhere."""
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
+from harness import host_health, vms_on
 from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
 
 

@@ -3,8 +3,8 @@ the pool once the self-fence wait has proven the isolated master dead (the old p
 import time
 
 import harness
-from b1_helpers import vms_on
-from takeover_helpers import masters, wait_master, wait_takeover_slave
+from harness import vms_on
+from harness import masters, wait_master, wait_takeover_slave
 
 from halizard.core import timing
 from halizard.core.policy import Policy

@@ -4,8 +4,8 @@ then fences the master (XVM, verified) and takes over."""
 import time
 
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import wait_master, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import wait_master, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
 

@@ -1,8 +1,8 @@
 """The master's xapi hangs (its network still answers): the takeover slave cannot prove it dead by
 waiting, so it fences it (XVM, verified off), promotes itself and restarts the old master's VMs."""
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import wait_master, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import wait_master, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
 

@@ -3,8 +3,8 @@
 pool.recover_slaves again, so the old master becomes its slave; meanwhile the old master starts
 nothing (its database says its VMs are halted, but they run elsewhere now)."""
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import masters, pool_conf, wait_master, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import masters, pool_conf, wait_master, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
 

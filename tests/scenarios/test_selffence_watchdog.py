@@ -8,7 +8,7 @@ import time
 import pytest
 
 import harness
-from b1_helpers import device_log, host_health, vms_on, wait_self_fence_ready
+from harness import device_log, host_health, vms_on, wait_self_fence_ready
 
 scenario = harness.scenario_fixture()
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
+from harness import host_health, vms_on
 
 from halizard.core import timing
 from halizard.core.policy import Policy

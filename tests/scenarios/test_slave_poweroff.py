@@ -5,7 +5,7 @@ no host root holds the pool password (every login went through the hosts' xapi s
 HTTPS).
 """
 import harness
-from b1_helpers import assert_no_password_in_clear, host_health, use_xvm, vms_on
+from harness import assert_no_password_in_clear, host_health, use_xvm, vms_on
 
 scenario = harness.scenario_fixture()
 

@@ -2,7 +2,7 @@
 import pytest
 
 import harness
-from b1_helpers import host_health, use_xvm, vms_on
+from harness import host_health, use_xvm, vms_on
 
 scenario = harness.scenario_fixture()
 

@@ -1,6 +1,6 @@
 """A slave's xapi hangs (its network still answers): it is failed, fenced, and its VMs restart elsewhere."""
 import harness
-from b1_helpers import host_health, use_xvm, vms_on, wait_moved
+from harness import host_health, use_xvm, vms_on, wait_moved
 
 scenario = harness.scenario_fixture()
 

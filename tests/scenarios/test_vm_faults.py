@@ -1,4 +1,5 @@
 """A start that keeps failing backs off and alerts once; lost event stream; zombie domain on a slave."""
+import subprocess
 import time
 
 import harness
@@ -55,10 +56,9 @@ def test_lost_event_stream_falls_back_to_the_sweep_and_reconnects(scenario):
     sc.pool.fault("crash-vm", "vm001")
     sc.wait_vm_running("vm001", 15)
     # without the event job, the sweep alone restarts a crashed VM
-    killed = harness.subprocess.run(harness.ha_lizard_command() + ["--root", sc.host_root("host1"), "jobs",
-                                                                   "kill", "vm_events"],
-                                    env=sc.env_for("host1"), stdout=harness.subprocess.PIPE,
-                                    stderr=harness.subprocess.PIPE, universal_newlines=True, timeout=30)
+    killed = subprocess.run(harness.ha_lizard_command() + ["--root", sc.host_root("host1"), "jobs", "kill", "vm_events"],
+                            env=sc.env_for("host1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=30)
     assert killed.returncode == 0, killed.stderr
     sc.pool.fault("crash-vm", "vm002")
     sc.wait_vm_running("vm002", 20)

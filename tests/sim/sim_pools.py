@@ -2,7 +2,7 @@
 harness and the benchmarks.
 
 Why a module of its own: conftest.py needs pytest, and the benchmarks run from a venv without
-the test extra (`make bench`); they reach these classes through tests/scenarios/harness.py.
+the test extra (`make bench`); they reach these classes through tests/scenarios/harness/.
 """
 import json
 import os

@@ -1,6 +1,6 @@
 """`make bench` installs only the runtime venv: every benchmark must import without the test extra.
 
-Issue 19 item 5: the benchmarks import tests/scenarios/harness.py, which imported pytest at
+Issue 19 item 5: the benchmarks import the scenario harness, which imported pytest at
 module level, so `make bench` on a fresh clone stopped at the first benchmark.
 """
 import glob
@@ -34,7 +34,7 @@ for path in sys.argv[2:]:
     print("imported", os.path.basename(path))
 # what the benchmarks import lazily from the scenario tests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(sys.argv[2])), "tests", "scenarios"))
-import harness, b1_helpers, takeover_helpers  # noqa: E401
+import harness  # noqa: E401
 print("imported harness")
 """
 

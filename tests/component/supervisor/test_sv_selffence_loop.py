@@ -71,7 +71,7 @@ def scenario():
 
 @pytest.mark.timeout(240)
 def test_quorum_loss_is_acted_on_within_the_deadline_across_loop_runs(scenario):
-    from b1_helpers import host_health, vms_on
+    from harness import host_health, vms_on
 
     # 5 s runs: two 1 s checks (each planned at up to 3 s) per run, so runs hand over every ~2 s
     loop = {"jobs": {"self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1, "deadline": 5,
