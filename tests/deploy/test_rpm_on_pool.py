@@ -22,8 +22,6 @@ import rpmroot
 sys.path.insert(0, os.path.join(rpmroot.REPO, "tests", "scenarios"))
 import harness  # noqa: E402
 
-scenario = harness.scenario_fixture()
-
 VM_JOBS = {"replace": True, "jobs": {
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},
     "vm_events": {"target": "halizard.jobs.vm_events:run", "period": 30, "deadline": 130},

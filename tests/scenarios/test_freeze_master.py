@@ -22,7 +22,6 @@ from harness import masters, wait_master, wait_takeover_slave
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-scenario = harness.scenario_fixture()
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 WATCHDOG = harness.DEFAULT_CONFIG["SELF_FENCE_WATCHDOG"]
 PATIENT = dict(SHORT, SELF_FENCE_WATCHDOG=30)  # a watchdog that outlasts the short freeze

@@ -2,7 +2,7 @@
 master's simulated BMC (ipmitool reads it off), promotes itself and restarts the old master's VMs."""
 import harness
 from harness import masters, wait_master, wait_takeover_slave
-from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
+from test_ilo_slave_poweroff import ilo_scenario  # noqa: F401 - fixtures
 from harness import vms_on
 
 

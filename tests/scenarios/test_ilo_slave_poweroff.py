@@ -11,9 +11,6 @@ import pytest
 import harness
 from harness import host_health, vms_on
 
-scenario = harness.scenario_fixture()
-
-
 class BmcCliPool(harness.CliPool):
     """A CliPool started with `sim up --bmcs` (harness.Scenario passes no `sim up` options)."""
 

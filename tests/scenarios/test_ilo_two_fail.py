@@ -4,7 +4,7 @@ import pytest
 
 import harness
 from harness import host_health, vms_on
-from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
+from test_ilo_slave_poweroff import ilo_scenario  # noqa: F401 - fixtures
 
 
 @pytest.mark.timeout(300)  # five hosts; slow on a loaded machine

@@ -6,9 +6,6 @@ import harness
 from harness import assert_no_password_in_clear, use_xvm, vms_on
 from harness import autopromote, masters, name_of, pool_conf, wait_master, wait_takeover_slave
 
-scenario = harness.scenario_fixture()
-
-
 def test_master_power_off_is_taken_over_by_the_takeover_slave(scenario):
     sc = scenario(hosts=3, vms=6)
     use_xvm(sc)

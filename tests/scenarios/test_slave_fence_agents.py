@@ -5,8 +5,6 @@ import pytest
 import harness
 from harness import host_health, use_script, vms_on
 
-scenario = harness.scenario_fixture()
-
 FAILING = "echo 'no route to the power switch' >&2\nexit 1"
 HANGING = "exec sleep 600"
 GARBAGE = "printf '\\377\\376<<%s>>\\n' \"$2\"\nexit 3"

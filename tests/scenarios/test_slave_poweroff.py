@@ -7,9 +7,6 @@ HTTPS).
 import harness
 from harness import assert_no_password_in_clear, host_health, use_xvm, vms_on
 
-scenario = harness.scenario_fixture()
-
-
 def test_slave_power_off_is_fenced_and_its_vms_restart_elsewhere(scenario):
     sc = scenario(hosts=3, vms=6)
     use_xvm(sc)

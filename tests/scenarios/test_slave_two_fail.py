@@ -4,9 +4,6 @@ import pytest
 import harness
 from harness import host_health, use_xvm, vms_on
 
-scenario = harness.scenario_fixture()
-
-
 @pytest.mark.timeout(300)  # five hosts; slow on a loaded machine
 def test_two_slaves_failing_at_once_are_recovered_together(scenario):
     sc = scenario(hosts=5, vms=10)

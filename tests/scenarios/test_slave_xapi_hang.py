@@ -2,9 +2,6 @@
 import harness
 from harness import host_health, use_xvm, vms_on, wait_moved
 
-scenario = harness.scenario_fixture()
-
-
 def test_hung_xapi_on_a_slave_is_fenced_and_recovered(scenario):
     sc = scenario(hosts=3, vms=6)
     use_xvm(sc)

@@ -11,7 +11,6 @@ import harness
 from harness import use_script, vms_on
 from harness import is_suspended, masters, takeover_phase, wait_master, wait_takeover_slave
 
-scenario = harness.scenario_fixture()
 SCRIPT = os.path.join(harness.REPO, "etc", "ha-lizard", "scripts", "recover_fenced_host")
 
 

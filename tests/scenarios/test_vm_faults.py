@@ -5,9 +5,6 @@ import time
 import harness
 from test_vm_restart import VM_JOBS
 
-scenario = harness.scenario_fixture()
-
-
 def _stamped(sc, *names):
     sc.wait_until(lambda: all(sc.vm_record(n)["other_config"].get("home-pool") for n in names), 40,
                   message="home-pool stamps")

@@ -2,11 +2,7 @@
 import threading
 import time
 
-import harness
 from test_vm_restart import VM_JOBS
-
-scenario = harness.scenario_fixture()
-
 
 class FirstRunning:
     """Polls `sim status` and records when each VM is first seen running, and where."""

@@ -1,9 +1,6 @@
 """VM protection scenarios: crash restarted fast, stays exactly once, SLAVE_VM_STAT."""
 import time
 
-import harness
-
-scenario = harness.scenario_fixture()
 
 VM_JOBS = {"replace": True, "jobs": {
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},

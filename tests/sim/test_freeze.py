@@ -13,7 +13,7 @@ import XenAPI
 
 from halizard.sim import control
 from halizard.sim.probe import probe
-from sim_wait import wait_until
+from waiting import wait_until
 
 
 def process_state(pid):

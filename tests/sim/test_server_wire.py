@@ -13,17 +13,9 @@ import XenAPI
 
 from halizard.sim.addresses import BoundTransport
 from halizard.sim.probe import probe
+from waiting import wait_until
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def answers(pool, host_name, source=None, timeout=2.0):

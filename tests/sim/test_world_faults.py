@@ -5,7 +5,7 @@ import pytest
 import XenAPI
 
 from halizard.sim.pool import SimUsageError
-from sim_wait import wait_until
+from waiting import wait_until
 
 
 @pytest.fixture

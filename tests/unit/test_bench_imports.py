@@ -11,7 +11,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCHMARKS = sorted(glob.glob(os.path.join(REPO, "benchmarks", "*.py")))
 # import names of the packages only the test extra installs (pyproject.toml [test])
-TEST_ONLY = ("pytest", "_pytest", "pytest_timeout", "pytest_rerunfailures", "ruff", "vermin", "aiosmtpd", "pyghmi")
+TEST_ONLY = ("pytest", "_pytest", "pytest_timeout", "xdist", "execnet", "ruff", "vermin", "aiosmtpd", "pyghmi")
 
 PROBE = r"""
 import importlib.abc, importlib.util, os, sys
@@ -55,7 +55,7 @@ def test_every_benchmark_imports_without_the_test_extra():
 
 def test_the_probe_does_block_pytest():
     """The blocker must bite: a module that imports pytest fails under it."""
-    script = os.path.join(REPO, "tests", "sim", "conftest.py")
+    script = os.path.join(REPO, "tests", "conftest.py")
     result = subprocess.run([sys.executable, "-c", PROBE, "pytest", os.path.join(REPO, "benchmarks", "bench_sim.py"),
                              script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=120, cwd=REPO)

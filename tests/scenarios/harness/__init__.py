@@ -6,10 +6,7 @@ XAPI. This module starts both, sets the pool configuration, offers wait-until
 helpers and the final check every scenario ends with: `sim status --json`
 has no violation and every protected VM runs exactly once.
 
-Use in a test module (tests/conftest.py also offers the fixture as `scenario`)::
-
-    import harness
-    scenario = harness.scenario_fixture()
+Use in a test module (the `scenario` fixture comes from tests/conftest.py)::
 
     def test_something(scenario):
         sc = scenario(hosts=3, vms=4, config={"MONITOR_DELAY": 2})

@@ -11,15 +11,7 @@ from xapi_loopback import reply, success
 
 from halizard.xapi import session as xs
 from halizard.xapi.errors import XapiTimeout, XapiUnreachable
-
-
-def wait_until(predicate, deadline_s=10.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+from waiting import wait_until
 
 
 def login_then(other):
