@@ -34,8 +34,8 @@ LEGACY_KEY = "HA_FROM_AN_OLDER_RELEASE"  # a key 3.x does not know: insert must 
 def rpm_tools(installed, monkeypatch, request):
     """The harness runs the RPM's launchers with Python X.Y (the test's `version`), not the repository's modules."""
     py = rpmroot.python(request.node.callspec.params["version"])
-    monkeypatch.setattr(harness, "ha_lizard_command", lambda: [py, os.path.join(installed, "usr/bin/ha-lizard")])
-    monkeypatch.setattr(harness, "ha_cfg_command", lambda: [py, os.path.join(installed, "usr/bin/ha-cfg")])
+    monkeypatch.setattr(harness.base, "ha_lizard_command", lambda: [py, os.path.join(installed, "usr/bin/ha-lizard")])
+    monkeypatch.setattr(harness.base, "ha_cfg_command", lambda: [py, os.path.join(installed, "usr/bin/ha-cfg")])
     original = harness.Scenario.env_for
 
     def env_for(self, name):

@@ -11,12 +11,6 @@ import pytest
 import harness
 from harness import host_health, vms_on
 
-class BmcCliPool(harness.CliPool):
-    """A CliPool started with `sim up --bmcs` (harness.Scenario passes no `sim up` options)."""
-
-    def up(self, hosts, vms, start_latency, fuse, extra):
-        return super(BmcCliPool, self).up(hosts, vms, start_latency, fuse, list(extra) + ["--bmcs"])
-
 
 def bmc_of(sc, name_or_uuid):
     """`address:port` of a host's simulated BMC."""
@@ -47,12 +41,11 @@ def use_ilo(sc, password=None):
 
 
 @pytest.fixture
-def ilo_scenario(scenario, monkeypatch):
-    """`ilo_scenario(**kw)`: harness's scenario(**kw) on a pool with BMCs, fencing through ILO."""
-    monkeypatch.setattr(harness, "CliPool", BmcCliPool)
+def ilo_scenario(scenario):
+    """`ilo_scenario(**kw)`: harness's scenario(**kw) on a pool with BMCs (`sim up --bmcs`), fencing through ILO."""
 
     def make(password=None, **kw):
-        sc = scenario(**kw)
+        sc = scenario(up_args=list(kw.pop("up_args", ())) + ["--bmcs"], **kw)
         use_ilo(sc, password)
         return sc
     return make

@@ -42,6 +42,7 @@ POOLS = _load_sim_pools()
 CliPool = POOLS.CliPool
 
 def ha_lizard_command():
+    """How the harness runs `ha-lizard` (the RPM test patches harness.base to run the package's launcher)."""
     return [sys.executable, "-m", "halizard.cli.ha_lizard"]
 
 

@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 import time
 
-from .base import DEFAULT_CONFIG, HERE, POOLS, REPO, CliPool, ha_cfg_command, stays, wait_until
+from . import base
+from .base import DEFAULT_CONFIG, HERE, POOLS, REPO, CliPool, stays, wait_until
 from .supervisor import Supervisor
 
 
@@ -166,7 +167,7 @@ class Scenario:
     def ha_cfg(self, host, *args, timeout=60):
         """`ha-cfg --root <host root> ARGS...` (CompletedProcess, text)."""
         env = self.env_for(host)
-        return subprocess.run(ha_cfg_command() + ["--root", self.host_root(host)] + [str(a) for a in args],
+        return subprocess.run(base.ha_cfg_command() + ["--root", self.host_root(host)] + [str(a) for a in args],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=timeout, check=False)
 

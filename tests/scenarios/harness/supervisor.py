@@ -2,7 +2,8 @@
 import json
 import os
 
-from .base import ha_lizard_command, wait_until
+from . import base
+from .base import wait_until
 
 
 class Supervisor:
@@ -23,7 +24,7 @@ class Supervisor:
     def start(self, wait=True, timeout=30):
         from halizard.sim import control
 
-        command = ha_lizard_command() + ["--root", self.root, "run", "--log-file", self.log_path]
+        command = base.ha_lizard_command() + ["--root", self.root, "run", "--log-file", self.log_path]
         control.call(self._control_url, "service_start", self._token, self.name, command, self.env, self.root,
                      os.path.join(self.root, "service.stderr"), timeout=30.0)
         if wait:
