@@ -11,7 +11,7 @@ from alerts_smtp_server import PASSWORD, mail_config
 from halizard.alerts import raise_alert, spool
 from halizard.alerts.api import alert_suspended_host
 from halizard.alerts.settings import mail_settings
-from waiting import wait_until
+from waiting import stays, wait_until
 
 
 @pytest.fixture
@@ -157,7 +157,8 @@ def test_a_burst_of_alerts_is_delivered_once_each(smtp_factory, trust, root):
     outcomes = [raise_alert("vm_mon", text, root=root, config=config, cycles_since_start=3) for text in texts]
     assert all(outcome.mail == "spooled" for outcome in outcomes)
     assert wait_until(lambda: len(server.received) >= len(texts) and spool.entry_names(root) == [], timeout=30)
-    time.sleep(0.5)  # let any straggling worker finish: nothing may arrive twice
+    # a straggling worker must not deliver anything twice
+    stays(lambda: len(server.received) == len(texts), 0.5, interval=0.05, message="each alert once")
     bodies = [item["message"].get_body(preferencelist=("plain",)).get_content() for item in server.received]
     assert sorted(next(t for t in texts if t in body) for body in bodies) == sorted(texts)
 
