@@ -52,7 +52,7 @@ def _load_config(root):
         from halizard.config import effective
 
         _uuid, cached = effective.cached_pool(root)
-        return effective.load_effective(root, pool_other_config=cached or {}, cache=False)
+        return effective.effective_with_pool(root, cached or {}, False)
     except Exception as exc:  # an alert must go out even with a broken config layer
         logger.bind(function="email").warning("configuration unavailable for alerts ({}); using defaults",
                                               one_line(str(exc), 200))

@@ -45,7 +45,7 @@ def _config_and_session(ctx):
         from halizard.config import effective
 
         _uuid, cached = effective.cached_pool(ctx.root)
-        config = effective.load_effective(ctx.root, pool_other_config=cached or {}, cache=False)
+        config = effective.effective_with_pool(ctx.root, cached or {}, False)
         source = "its cached pool configuration" if cached is not None else "default pool values"
         return config, None, "pool master unavailable (%s); using %s" % (one_line(str(exc), 200), source)
 

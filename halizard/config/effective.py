@@ -237,49 +237,13 @@ def local_xe_timeout(root=None):
     return float(config.get("XE_TIMEOUT"))
 
 
-def load_effective(root=None, pool_other_config=None, cache=True):
-    """The configuration in force on the host at `root`.
+def effective_with_pool(root, pool_other_config, cache_enabled=True, **status):
+    """The configuration in force given the pool's other_config (no network): the override file (its
+    last good values when it is broken) and this host's name are read under `root`.
 
-    With `pool_other_config` given, nothing is read from or written to the
-    network or state files for the pool part. Otherwise the pool is read
-    through the session layer within XE_TIMEOUT; on success the cache is
-    refreshed (when `cache`), on failure the cached copy is used.
+    The live read of the pool is halizard.xapi.pool_config.load_effective (XAPI is a layer above).
     """
-    settings, override_error = load_override_keeping_last_good(root, cache)
-    hostname = local_hostname(root)
-    if pool_other_config is not None:
-        return build_effective(pool_other_config, settings, hostname, override_error=override_error,
-                               pool_status="given")
-    from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
-
-    _uuid, cached = cached_pool(root)
-    timeout = build_effective(cached, settings, hostname).get("XE_TIMEOUT")
-    try:
-        session = connect(root, timeout=timeout)
-        try:
-            _ref, pool_uuid, other = pool_store.read_other_config(session)
-        finally:
-            session.logout()
-    except (XapiError, LookupError) as exc:
-        cached_uuid, cached = cached_pool(root)
-        return _said_if_unsafe(build_effective(cached, settings, hostname, override_error=override_error,
-                                               pool_status="cache" if cached is not None else "none",
-                                               pool_error=str(exc), pool_uuid=cached_uuid))
-    if cache:
-        try:
-            save_pool_cache(root, pool_uuid, other)
-        except OSError:
-            pass
-    return _said_if_unsafe(build_effective(other, settings, hostname, override_error=override_error,
-                                           pool_status="live", pool_uuid=pool_uuid))
-
-
-def _said_if_unsafe(config):
-    """The service reads its configuration here: an unsafe one is logged, with the reason, as it loads."""
-    if config.unsafe:
-        from loguru import logger
-
-        logger.bind(function="check_ha_enabled").error("unsafe configuration, HA will not act: {}",
-                                                       config.unsafe)
-    return config
+    settings, override_error = load_override_keeping_last_good(root, cache_enabled)
+    status.setdefault("pool_status", "given")
+    return build_effective(pool_other_config, settings, local_hostname(root), override_error=override_error,
+                           **status)

@@ -134,7 +134,7 @@ def _execute(ctx, session, actions, health_key, alert):
 def run(ctx):
     """One master cycle; on a slave it does nothing (the slave side has its own jobs)."""
     from halizard import hostinfo
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.jobs import host_health, slave_recovery, witness
     from halizard.platform import get_platform
     from halizard.probes.still_alive import host_still_answers

@@ -54,7 +54,7 @@ def _probe_to_plain(p):
 def _read_master(root, timeout, log, self_uuid=None):
     """(pool other_config, PoolView, this host's published suspension value) from the master, or None
     when it does not answer in time."""
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
@@ -101,7 +101,8 @@ def _judged_by_probes(store, self_uuid, master_address):
 
 
 def _config(root, other, pool_uuid, answered):
-    from halizard.config.effective import cached_pool, load_effective, save_pool_cache
+    from halizard.config.effective import cached_pool, save_pool_cache
+    from halizard.xapi.pool_config import load_effective
     if answered:
         try:
             save_pool_cache(root, pool_uuid, other)

@@ -101,7 +101,8 @@ class Reader:
         return value
 
     def config(self):
-        from halizard.config.effective import cached_pool, load_effective
+        from halizard.config.effective import cached_pool
+        from halizard.xapi.pool_config import load_effective
 
         def load():
             _uuid, other = cached_pool(self.root)

@@ -364,7 +364,7 @@ def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
 
     Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
     """
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi.observe import read_snapshot
     from halizard.xapi.session import connect
 

@@ -9,6 +9,7 @@ from loguru import logger
 
 from halizard.cli import ha_cfg
 from halizard.config import effective
+from halizard.xapi import pool_config
 
 _spec = importlib.util.spec_from_file_location(
     "sim_fixtures_for_config_safety", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
@@ -81,7 +82,7 @@ def test_unsafe_pool_written_behind_ha_cfg_is_refused_when_the_service_loads_it(
     lines = []
     sink = logger.add(lambda message: lines.append(str(message)), level="ERROR")
     try:
-        config = effective.load_effective(pool.host("host2")["root"], cache=False)
+        config = pool_config.load_effective(pool.host("host2")["root"], cache=False)
     finally:
         logger.remove(sink)
     assert config.pool_status == "live"
