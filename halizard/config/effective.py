@@ -15,6 +15,8 @@ from collections import OrderedDict
 
 from halizard import paths
 from halizard.config import cache, override, pool_store, schema
+from halizard.core import timing
+from halizard.core.policy import Policy, PolicyError
 
 POOL_CACHE = "pool-config.json"
 OVERRIDE_CACHE = "override-last-good.json"
@@ -33,9 +35,6 @@ def safety_problem(values):
     wherever the configuration is loaded or changed, so neither ha-cfg nor
     the service ever works with such a combination.
     """
-    from halizard.core import timing
-    from halizard.core.policy import Policy, PolicyError
-
     try:
         timing.validate(Policy.from_mapping(values))
     except (PolicyError, timing.UnsafeTiming) as exc:
@@ -132,11 +131,17 @@ class EffectiveConfig:
 
     def policy(self):
         """The core's Policy of this configuration; UnsafeConfig (with the reason) when HA must not act."""
-        from halizard.core.policy import Policy
-
         if self.unsafe:
             raise UnsafeConfig("unsafe configuration, HA will not act: %s" % self.unsafe)
         return Policy.from_mapping(self.as_mapping())
+
+
+def policy_of(config):
+    """The core Policy from an effective configuration (PolicyError when a value is unusable).
+
+    For showing what the plan would be (get-vm-ha, what-if); acting goes through the refusal check.
+    """
+    return Policy.from_mapping({name: value for name, value, _source in config.items()})
 
 
 def build_effective(pool_other_config=None, override_settings=None, hostname=None, **extra):

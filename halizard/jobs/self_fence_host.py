@@ -82,7 +82,7 @@ class Reader:
     def beat(self, valid_until):
         """Tell the watchdog backstop (halizard.supervisor.watchdog) this job acts until `valid_until`."""
         if self.watchdog:
-            from halizard.supervisor.watchdog import write_beat
+            from halizard.jobs.beat import write_beat
             write_beat(self.root, valid_until)
 
     def platform(self):

@@ -21,6 +21,7 @@ from halizard.probes import clock as bootclock
 from halizard.ops import journal
 from halizard.probes.deadline import after
 from halizard.xapi import act, act_host, takeover_ops
+from halizard.xapi.pool_view import read_pool
 
 OUTCOMES_STATE = "fence-outcomes"
 RECOVERY_STATE = "recovery"
@@ -136,7 +137,6 @@ class Recovery:
 
     def refresh(self):
         """Read the pool again (after another job acted on VMs); earlier starts are part of it then."""
-        from halizard.jobs.master_cycle import read_pool
         read_at = time.time()
         self.pool = read_pool(self.session, self.health_key)
         self.view_at = read_at

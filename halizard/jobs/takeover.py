@@ -8,9 +8,8 @@ that is killed (deadline, reboot) resumes where it stopped instead of
 starting over or, worse, fencing twice. It also owns the HA suspension flag
 (`suspended`, read by `ha-cfg status`): a suspended host never takes over.
 
-`master_watch` calls `drive` each cycle while the master is silent or a
-takeover is under way. The job entry point `run` only resumes a takeover
-already in progress (for operators and tests; master_watch does the same).
+`master_watch` (the job) calls `drive` each cycle while the master is silent
+or a takeover is under way; it also resumes a takeover already in progress.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -562,9 +561,3 @@ def drive(env, inputs, state=None):
 def still_running_vms_of(pool, host_uuid):
     """VMs the view still shows running on `host_uuid` (for reports)."""
     return [v.uuid for v in pool.vms_resident_on(host_uuid) if v.power_state == RUNNING]
-
-
-def run(ctx):
-    """Job entry: resume a takeover in progress (master_watch does this every cycle too)."""
-    from halizard.jobs import master_watch
-    master_watch.run(ctx)

@@ -17,15 +17,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard import paths
+from halizard.config.effective import policy_of
 from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
-from halizard.core.policy import Policy, PolicyError
+from halizard.core.policy import PolicyError
 from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
-INTENT_STATE = "vm-intent"
+INTENT_STATE = intent_mod.STATE_NAME
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
 REFUSAL_STATE = "vm-refusal"
@@ -74,16 +75,7 @@ def _retry_plain(retry):
             for u, s in retry.items()}
 
 
-def load_intent(state):
-    return intent_mod.from_plain(state.read(INTENT_STATE, {}))
-
-
-def policy_of(config):
-    """The core Policy from an effective configuration (PolicyError when a value is unusable).
-
-    For showing what the plan would be (get-vm-ha); acting goes through `safe_policy`.
-    """
-    return Policy.from_mapping({name: value for name, value, _source in config.items()})
+load_intent = intent_mod.load
 
 
 def safe_policy(config, state, log):

@@ -11,6 +11,7 @@ Names follow the Prometheus conventions: `halizard_` prefix, base units
 """
 import json
 
+from halizard.control_client import query
 from halizard.ops import journal
 
 ALERT_FUNCTION = "metrics"
@@ -64,7 +65,6 @@ class Exposition:
 
 def _jobs(root):
     try:
-        from halizard.supervisor.control import query
         answer = query(root, "jobs", timeout=2.0)
     except Exception:  # noqa: BLE001 - no service: no job series, and halizard_service_up 0
         return None

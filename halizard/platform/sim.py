@@ -5,6 +5,7 @@ endpoint holds its ground truth (domains, power). The host's outgoing
 connections come from its own loopback address so partitions apply to it,
 and peers are probed on their reachability port.
 """
+from halizard import paths
 from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
 from halizard.sim import control
 from halizard.sim.probe import PROBE_REPLY
@@ -66,8 +67,7 @@ class SimPlatform(Platform):
         if not self.has_watchdog:
             raise PlatformError("no watchdog device on simulated host %s" % self.host_uuid)
         from halizard.platform.simdog import SimWatchdog
-        from halizard.supervisor.locks import run_dir
-        return SimWatchdog(self.control_url, self.host_uuid, timeout, run_dir(self.root))
+        return SimWatchdog(self.control_url, self.host_uuid, timeout, paths.under(self.root, paths.RUN_DIR))
 
     def __repr__(self):
         return "SimPlatform(%s at %s)" % (self.host_uuid, self.address)

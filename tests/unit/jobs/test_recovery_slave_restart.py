@@ -14,7 +14,7 @@ from halizard.config.effective import build_effective
 from halizard.core import health, quorum
 from halizard.fence.registry import agent_from_config
 from halizard.jobs import slave_recovery, vm_monitor
-from halizard.jobs.master_cycle import read_pool
+from halizard.xapi.pool_view import read_pool
 from halizard.sim.outer import outer_vm_uuid
 from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
