@@ -66,7 +66,7 @@ def _hostname(config, root, explicit):
     if name:
         return str(name)
     try:
-        from halizard.config.effective import local_hostname as config_hostname
+        from halizard.hostinfo import local_hostname as config_hostname
 
         return config_hostname(root)
     except Exception:

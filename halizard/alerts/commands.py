@@ -54,7 +54,7 @@ def _hostname(config, ctx):
     name = getattr(config, "hostname", None)
     if name:
         return str(name)
-    from halizard.config.effective import local_hostname
+    from halizard.hostinfo import local_hostname
 
     return local_hostname(ctx.root)
 

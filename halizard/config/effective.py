@@ -8,15 +8,13 @@ left in `<root>/var/lib/ha-lizard/`. A broken override file never takes
 effect: its error is reported (naming the line) and the last good override
 values stay in force.
 """
-import json
-import os
 import socket
 from collections import OrderedDict
 
-from halizard import paths
 from halizard.config import cache, override, pool_store, schema
 from halizard.core import timing
 from halizard.core.policy import Policy, PolicyError
+from halizard.hostinfo import local_hostname
 
 POOL_CACHE = "pool-config.json"
 OVERRIDE_CACHE = "override-last-good.json"
@@ -177,19 +175,6 @@ def build_effective(pool_other_config=None, override_settings=None, hostname=Non
     if config.unsafe:
         config.problems.append("unsafe configuration, HA will not act: %s" % config.unsafe)
     return config
-
-
-def local_hostname(root=None):
-    """This host's name for `$HOSTNAME`: a simulated host's own name, else the kernel's."""
-    try:
-        with open(paths.under(root, paths.SIM_HOST_FILE), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return socket.gethostname()
-    # The simulator writes the host's name_label into the marker; older markers lack it, but
-    # their roots live in DIR/hosts/<name_label>, so the directory is the host's name.
-    name = (data.get("hostname") or data.get("name_label")) if isinstance(data, dict) else None
-    return str(name) if name else os.path.basename(paths.resolve_root(root).rstrip("/"))
 
 
 def load_override_keeping_last_good(root=None, cache_enabled=True):

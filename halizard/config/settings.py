@@ -8,7 +8,7 @@ per-job settings) on top. Monitor parameters come out typed.
 """
 from loguru import logger
 
-from halizard import paths
+from halizard import hostinfo, paths
 from halizard.config import cache
 from halizard.config.effective import POOL_CACHE, cached_pool, effective_with_pool
 
@@ -161,7 +161,7 @@ def local_config_files(root):
     and it only changes when the override file itself does.
     """
     return (paths.under(root, paths.OVERRIDE_FILE), cache.state_path(root, POOL_CACHE),
-            paths.under(root, paths.SIM_HOST_FILE))
+            hostinfo.sim_marker_path(root))
 
 
 def _local_config(root):

@@ -13,7 +13,7 @@ import os
 import tempfile
 import uuid as uuidlib
 
-from halizard import paths
+from halizard import hostinfo, paths
 
 INVENTORY_TEMPLATE = (
     "PRODUCT_BRAND='XCP-ng'\n"
@@ -103,11 +103,5 @@ def update_sim_marker(root, **fields):
 
 
 def read_sim_host(root):
-    """The sim-host.json marker of a root, or None when the root is not simulated."""
-    path = paths.under(root, paths.SIM_HOST_FILE)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return None
-    return data if isinstance(data, dict) else None
+    """The sim-host.json marker of a root, or None when the root is not simulated (halizard.hostinfo reads it)."""
+    return hostinfo.sim_marker(root)
