@@ -15,7 +15,6 @@ and entries older than MAX_AGE_SECONDS are dropped unsent.
 
 import json
 import os
-import tempfile
 import time
 import uuid
 
@@ -24,6 +23,7 @@ from filelock import Timeout as LockTimeout
 from loguru import logger
 
 from halizard import paths
+from halizard.atomicfile import write_atomic
 from halizard.alerts import mail
 
 log = logger.bind(function="email")
@@ -61,20 +61,7 @@ def _ensure(root, queue=MAIL):
 
 
 def _write_atomic(directory, name, document):
-    data = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(os.path.join(directory, name), json.dumps(document, sort_keys=True) + "\n", mode=0o600)
 
 
 def entry_names(root, queue=MAIL):

@@ -6,6 +6,7 @@ Why apart: the job writes it and the supervisor's backstop
 import os
 
 from halizard import paths
+from halizard.atomicfile import write_atomic
 from halizard.probes import clock
 
 BEAT_NAME = "self-fence.beat"
@@ -16,13 +17,10 @@ def beat_path(root):
 
 
 def write_beat(root, valid_until):
-    """The self_fence job acts until `valid_until` (clock.now() time); atomic, tiny, no fsync."""
+    """The self_fence job acts until `valid_until` (clock.now() time); atomic (on the run directory, a tmpfs)."""
     path = beat_path(root)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = "%s.%d" % (path, os.getpid())
-    with open(temporary, "w", encoding="ascii") as handle:
-        handle.write("%s %.3f\n" % (clock.boot_id(), valid_until))
-    os.replace(temporary, path)
+    write_atomic(path, "%s %.3f\n" % (clock.boot_id(), valid_until), mode=0o600)
 
 
 def read_beat(root):

@@ -11,6 +11,7 @@ Names follow the Prometheus conventions: `halizard_` prefix, base units
 """
 import json
 
+from halizard.atomicfile import write_atomic
 from halizard.control_client import query
 from halizard.ops import journal
 
@@ -170,7 +171,6 @@ def write_file(root, path, text, log, config=None):
     A failure logs one ERROR line and raises one alert while its reason lasts
     (state file ERROR_STATE); a later success says so once at INFO.
     """
-    from halizard.config.cache import write_atomic
     from halizard.statefiles import StateStore
     state = StateStore(root)
     try:
