@@ -18,30 +18,18 @@ def test_writes_text_and_bytes_with_the_mode_asked(tmp_path):
     assert os.listdir(str(tmp_path)) == ["state.json"]
 
 
-def test_the_file_and_then_its_directory_are_fsynced(tmp_path, monkeypatch):
+def test_mode_before_data_then_the_file_and_its_directory_fsynced(tmp_path, monkeypatch):
     synced = []
     real_fsync = os.fsync
 
     def spy(fd):
-        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        info = os.fstat(fd)
+        synced.append((stat.S_ISDIR(info.st_mode), stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None))
         real_fsync(fd)
 
     monkeypatch.setattr(atomicfile.os, "fsync", spy)
-    write_atomic(str(tmp_path / "f"), "x")
-    assert synced == [False, True]
-
-
-def test_the_mode_is_set_before_the_data_is_written(tmp_path, monkeypatch):
-    seen = []
-    real_fsync = os.fsync
-
-    def spy(fd):
-        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
-        real_fsync(fd)
-
-    monkeypatch.setattr(atomicfile.os, "fsync", spy)
-    write_atomic(str(tmp_path / "secret"), "password-free but private", mode=0o600)
-    assert seen[0] == 0o600
+    write_atomic(str(tmp_path / "secret"), "private", mode=0o600)
+    assert synced == [(False, 0o600), (True, None)]
 
 
 @pytest.mark.parametrize("fail_at", ["fsync", "replace"])
