@@ -14,6 +14,7 @@ or a takeover is under way; it also resumes a takeover already in progress.
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from halizard import suspension
 from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
@@ -22,7 +23,7 @@ from halizard.probes import clock as bootclock
 from halizard.ops import journal
 
 STATE = "takeover"
-SUSPENSION = "suspended"
+SUSPENSION = suspension.TAKEOVER_FLAG
 REBOOTED = "takeover-reboot"
 CACHED_VIEW = "takeover-pool-view"
 RELEASED = "takeover-released"
@@ -61,11 +62,6 @@ def save_state(store, state):
 def in_progress(state):
     """True while a takeover has begun and not ended."""
     return state.phase in IN_PROGRESS
-
-
-def is_suspended(store):
-    value = store.read(SUSPENSION, None)
-    return bool(value.get("suspended")) if isinstance(value, dict) else bool(value)
 
 
 def suspend(store, why, now=None):
@@ -213,7 +209,7 @@ def _vm_start_gate(env, pool):
     from halizard.core import roles
 
     _logins, q = _round_now(env, pool)
-    return roles.may_start_vms(True, is_suspended(env.store), q, _self_fencing(env), env.policy)
+    return roles.may_start_vms(True, suspension.takeover_suspended(env.store), q, _self_fencing(env), env.policy)
 
 
 def _transition(env, pool):
