@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.core import actions as A
+from halizard.jobs.action_lock import ActionLock
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
 from halizard.probes import clock as bootclock
@@ -271,7 +272,6 @@ class Recovery:
     def _vm_lock(self):
         if self.state is None or not getattr(self.state, "directory", None):
             return None
-        from halizard.jobs.vm_monitor import ActionLock
         return ActionLock(None, directory=self.state.directory)
 
 

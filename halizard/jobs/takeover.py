@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard import suspension
+from halizard.jobs.action_lock import ActionLock
 from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
@@ -120,7 +121,6 @@ class Env:
     def hold_vm_lock(self, wait):
         """Hold this host's VM action lock until close(): no VM job starts or plans meanwhile."""
         if self._vm_lock is None:
-            from halizard.jobs.vm_monitor import ActionLock
             lock = ActionLock(None, directory=self.store.directory)
             if not lock.acquire(wait):
                 return False

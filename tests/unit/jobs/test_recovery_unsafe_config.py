@@ -88,6 +88,7 @@ def test_the_vm_action_lock_tells_waiters_and_stale_readers(tmp_path):
     time.sleep(0.05)  # mtime resolution: the holder's action comes strictly after the read
     holder.release(acted=True)
     assert waiter.changed_since(read_at)
-    assert waiter.wait_free(0.2) and waiter.handle is None  # free, and holds nothing afterwards
+    assert waiter.wait_free(0.2) and holder.acquire(0)  # free, and the waiter holds nothing afterwards
+    holder.release()
     later = time.time() + 1.0
     assert not waiter.changed_since(later)
