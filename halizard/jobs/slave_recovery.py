@@ -14,6 +14,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from halizard.config import refusal
+from halizard.config.effective import safety_problem
 from halizard.core import actions as A
 from halizard.jobs.action_lock import ActionLock
 from halizard.core import fencing, health, vm_plan
@@ -147,18 +149,15 @@ class Recovery:
     def refusal(self):
         """Why this configuration must not fence-and-restart (UnsafeConfig text), or None; logged once."""
         if self._refusal is None:
-            from halizard.config.effective import UnsafeConfig, safety_problem
-            text = ""
             if self.config is not None:
-                try:
-                    self.config.policy()
-                except UnsafeConfig as exc:
-                    text = str(exc)
+                text = refusal.why_unsafe(self.config) or ""
             else:
                 problem = safety_problem(dataclasses.asdict(self.policy))
                 text = "unsafe configuration, HA will not act: %s" % problem if problem else ""
             self._refusal = text
-            if text:
+            if self.state is not None:
+                refusal.say(self.state, self.log, "slave recovery", "slave recovery refused: %s" % text if text else None)
+            elif text:  # a Recovery used without its state store (tests): said at once
                 self.log.error("slave recovery refused: {}", text)
         return self._refusal or None
 

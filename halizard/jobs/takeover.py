@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard import suspension
+from halizard.config import refusal
 from halizard.jobs.action_lock import ActionLock
 from halizard.core import actions as A
 from halizard.core import fencing
@@ -28,7 +29,6 @@ SUSPENSION = suspension.TAKEOVER_FLAG
 REBOOTED = "takeover-reboot"
 CACHED_VIEW = "takeover-pool-view"
 RELEASED = "takeover-released"
-REFUSAL = "takeover-refusal"
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
 START_SECONDS = 120.0
@@ -332,7 +332,7 @@ def _restart(env, action, cached):
     from halizard.xapi import act
     from halizard.xapi.errors import XapiError
 
-    refused = _refusal(env)
+    refused = refusal.why_unsafe(env.config)
     if refused:
         env.log.error("the old master's VMs are not restarted: {}", refused)
         return core.NOT_OK
@@ -465,25 +465,9 @@ def _fresh_view(env, cached):
     return cached
 
 
-def _refusal(env):
-    """Why this configuration must not fence or restart (EffectiveConfig.policy()), or None."""
-    from halizard.config.effective import UnsafeConfig
-    from halizard.core.policy import PolicyError
-
-    try:
-        env.config.policy()
-    except (UnsafeConfig, PolicyError) as exc:
-        return str(exc)
-    return None
-
-
 def _refuse(env, state, why):
-    """Log the refusal as one ERROR line when it starts or changes, at debug level while it lasts."""
-    if env.store.read(REFUSAL, None) != why:
-        env.log.error("takeover refused while the master is silent: {}", why)
-        env.store.write(REFUSAL, why)
-    else:
-        env.log.debug("takeover refused: {}", why)
+    """Say the refusal once (config.refusal); the takeover state stays as it is."""
+    refusal.say(env.store, env.log, "takeover", "takeover refused while the master is silent: %s" % why)
     return state
 
 
@@ -520,12 +504,12 @@ def drive(env, inputs, state=None):
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
     env.old_master = state.master_uuid or cached.master_uuid
-    refused = _refusal(env)
+    refused = refusal.why_unsafe(env.config)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()
         return _refuse(env, state, refused)
-    if not refused and env.store.read(REFUSAL, None) is not None:
-        env.store.remove(REFUSAL)
+    if not refused:
+        refusal.say(env.store, env.log, "takeover", None)
     try:
         state, outcome = _resume(env, state, inputs)
         for _ in range(MAX_STEPS):

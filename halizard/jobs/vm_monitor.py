@@ -14,19 +14,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
+from halizard.config import refusal
 from halizard.config.effective import policy_of
 from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
-from halizard.core.policy import PolicyError
 from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
 INTENT_STATE = intent_mod.STATE_NAME
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
-REFUSAL_STATE = "vm-refusal"
 READ_WAIT = 20.0  # seconds a VM job waits for a running recovery before it reads the pool
 FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
 MAX_GROUP_DELAY = 600.0
@@ -74,27 +73,8 @@ load_intent = intent_mod.load
 
 
 def safe_policy(config, state, log):
-    """(Policy, None), or (None, why) when HA must not act on `config` (EffectiveConfig.policy()).
-
-    The refusal is logged as one ERROR line when it starts or its reason
-    changes (state file `vm-refusal`), at debug level on later runs.
-    """
-    from halizard.config.effective import UnsafeConfig
-
-    try:
-        policy = config.policy()
-    except (UnsafeConfig, PolicyError) as exc:
-        why = "VM protection refuses to start VMs: %s" % exc
-        if state.read(REFUSAL_STATE, None) != why:
-            log.error("{}", why)
-            state.write(REFUSAL_STATE, why)
-        else:
-            log.debug("{}", why)
-        return None, why
-    if state.read(REFUSAL_STATE, None) is not None:
-        state.remove(REFUSAL_STATE)
-        log.info("VM protection acts again: the configuration is safe")
-    return policy, None
+    """(Policy, None), or (None, why) when HA must not act on `config`: said once (config.refusal)."""
+    return refusal.checked_policy(config, state, log, "VM protection", "refuses to start VMs")
 
 
 # --- the round -------------------------------------------------------------------------------

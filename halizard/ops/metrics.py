@@ -12,12 +12,12 @@ Names follow the Prometheus conventions: `halizard_` prefix, base units
 import json
 
 from halizard.atomicfile import write_atomic
+from halizard.config import refusal
 from halizard.control_client import query
 from halizard.ops import journal
 
 ALERT_FUNCTION = "metrics"
 ERROR_STATE = "metrics-file-error"
-UNSAFE_STATES = ("ha-refusal", "vm-refusal")
 
 
 def _esc(value):
@@ -148,7 +148,7 @@ def _pool_families(out, state):
                    [({"exact": "true" if tol.get("exact") else "false"}, tol["failures"])])
         out.family("halizard_failure_tolerance_required", "gauge", "FAILURES_TO_TOLERATE.",
                    [({}, tol.get("required", 0))])
-    unsafe = any(state.read(name, None) for name in UNSAFE_STATES)
+    unsafe = refusal.refusing(state)
     out.family("halizard_unsafe_configuration", "gauge",
                "1 while HA refuses to act because the configuration is unsafe.", [({}, 1 if unsafe else 0)])
 
