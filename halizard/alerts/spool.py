@@ -25,6 +25,8 @@ from loguru import logger
 from halizard import paths
 from halizard.atomicfile import write_atomic
 from halizard.alerts import mail
+from halizard.alerts import xapi_messages
+from halizard.xapi.session import connect as session_connect
 
 log = logger.bind(function="email")
 
@@ -262,10 +264,8 @@ def flush_messages(root, deadline_seconds=30.0, now=None, connect=None):
     result = FlushResult()
     if not entry_names(root, XAPI):
         return result
-    from halizard.alerts import xapi_messages
 
-    if connect is None:
-        from halizard.xapi.session import connect
+    connect = connect or session_connect
     host_uuid = xapi_messages.local_host_uuid(root)
 
     def batch(names, end):

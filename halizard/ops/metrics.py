@@ -15,6 +15,8 @@ from halizard.atomicfile import write_atomic
 from halizard.config import refusal
 from halizard.control_client import query
 from halizard.ops import journal
+from halizard.alerts import raise_alert
+from halizard.statefiles import StateStore
 
 ALERT_FUNCTION = "metrics"
 ERROR_STATE = "metrics-file-error"
@@ -155,7 +157,6 @@ def _pool_families(out, state):
 
 def render(root):
     """The whole exposition for the host whose files live under `root`."""
-    from halizard.statefiles import StateStore
     state = StateStore(root)
     out = Exposition()
     _job_families(out, _jobs(root))
@@ -171,7 +172,6 @@ def write_file(root, path, text, log, config=None):
     A failure logs one ERROR line and raises one alert while its reason lasts
     (state file ERROR_STATE); a later success says so once at INFO.
     """
-    from halizard.statefiles import StateStore
     state = StateStore(root)
     try:
         write_atomic(path, text, mode=0o644)
@@ -187,7 +187,6 @@ def write_file(root, path, text, log, config=None):
     log.error("{}", why)
     try:
         state.write(ERROR_STATE, why)
-        from halizard.alerts import raise_alert
         raise_alert(ALERT_FUNCTION, why, root=root, config=config)
     except Exception as exc:  # noqa: BLE001 - the service keeps running
         log.error("alert not raised: {}", type(exc).__name__)

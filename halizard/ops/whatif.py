@@ -11,6 +11,7 @@ from halizard.core import capacity
 from halizard.core import intent as intent_mod
 from halizard.statefiles import StateStore
 from halizard.xapi.observe import read_snapshot
+from halizard.alerts import raise_alert
 
 TOLERANCE_STATE = "failure-tolerance"
 REFRESH_SECONDS = 60.0
@@ -76,7 +77,6 @@ def check(root, session, config, state, log, now, snapshot=None):
         log.warning("failure tolerance not computed: {}", exc)
         return None
     if tol.failures < inputs.required or not tol.fits_now:
-        from halizard.alerts import raise_alert
         worst = " (e.g. if %s failed)" % ", ".join(value["worst"]) if value["worst"] else ""
         try:
             raise_alert(ALERT_FUNCTION, "the pool tolerates %s%s" % (tolerance_text(tol, inputs.required), worst),

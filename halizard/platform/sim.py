@@ -9,6 +9,7 @@ from halizard import hostinfo, paths
 from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
 from halizard.sim import control
 from halizard.sim.probe import PROBE_REPLY
+from halizard.platform.simdog import SimWatchdog
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -65,7 +66,6 @@ class SimPlatform(Platform):
     def open_watchdog(self, timeout):
         if not self.has_watchdog:
             raise PlatformError("no watchdog device on simulated host %s" % self.host_uuid)
-        from halizard.platform.simdog import SimWatchdog
         return SimWatchdog(self.control_url, self.host_uuid, timeout, paths.under(self.root, paths.RUN_DIR))
 
     def __repr__(self):
