@@ -14,9 +14,9 @@ def get_platform(root=None):
     """The Platform for the host whose files live under `root` (default: HALIZARD_ROOT or /)."""
     resolved = paths.resolve_root(root)
     if hostinfo.is_simulated(resolved):
-        from halizard.platform.sim import SimPlatform
+        from halizard.platform.sim import SimPlatform  # lazy: a real dom0 never imports the simulator
 
         return SimPlatform(resolved)
-    from halizard.platform.xen import XenPlatform
+    from halizard.platform.xen import XenPlatform  # lazy: nor does a simulated host import the dom0 platform
 
     return XenPlatform(resolved)
