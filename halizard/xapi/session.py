@@ -26,6 +26,7 @@ from xml.parsers.expat import ExpatError
 import XenAPI
 
 from halizard import paths
+from halizard.config.effective import local_xe_timeout
 from halizard.xapi.errors import (
     XapiError,
     XapiFailure,
@@ -286,14 +287,6 @@ def connect(root=None, timeout=None):
     waits while that master does not answer: the deadline ends it).
     """
     if timeout is None:
-        timeout = _configured_timeout(root)
+        timeout = local_xe_timeout(root)  # override file, cached pool copy, default
     return local_session(root, timeout)
 
-
-def _configured_timeout(root):
-    """XE_TIMEOUT as known locally (override file, cached pool copy, default)."""
-    try:
-        from halizard.config.effective import local_xe_timeout
-    except ImportError:
-        return DEFAULT_TIMEOUT
-    return local_xe_timeout(root)

@@ -96,7 +96,7 @@ def test_effective_view_and_bad_override_file(pool):
     assert status == 1
     assert "line 3" in err and "SLAVE_VM_STAT" in err and "previous values" in err
     # The service's view keeps the last good value.
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     config = load_effective(root)
     assert config.pool_status == "live"
     assert config.get("SLAVE_VM_STAT") == 1 and config.override_error
