@@ -200,6 +200,10 @@ class RunJournal:
         return killed
 
 
+class RunnerClosed(RuntimeError):
+    """The service is stopping: no new run starts."""
+
+
 class Run:
     """One execution: what `jobs list` shows and what the history records."""
 
@@ -237,9 +241,28 @@ class Runner:
         self.kill_wait = kill_wait
         self._lock = threading.Lock()
         self._active = {}    # Run -> (process, wake_w)
+        self._closed = None  # the stop reason once stop_all began: no new run starts
+        self._forking = 0    # starts between the closed check and their registration
+        self._forked = threading.Condition(self._lock)
 
     def start(self, name, target, root, overrides=None, deadline=None, grace=3.0):
-        """Start one run now; `deadline` is seconds from now (None = no deadline)."""
+        """Start one run now; `deadline` is seconds from now (None = no deadline).
+
+        Raises RunnerClosed once stop_all began. A start already forking then
+        is waited for by stop_all and ended with the others.
+        """
+        with self._lock:
+            if self._closed is not None:
+                raise RunnerClosed(self._closed)
+            self._forking += 1
+        try:
+            return self._start(name, target, root, overrides, deadline, grace)
+        finally:
+            with self._lock:
+                self._forking -= 1
+                self._forked.notify_all()
+
+    def _start(self, name, target, root, overrides, deadline, grace):
         start_wall = self.wall()
         start_mono = self.clock()
         run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
@@ -252,6 +275,9 @@ class Runner:
         with self._lock:
             self._active[run] = (process, wake_w)
             self._journal_locked()
+            if self._closed is not None:   # stop_all began while this one forked: end it too
+                run.kill_reason = self._closed
+                os.write(wake_w, b"k")
         deadline_mono = None if deadline is None else start_mono + deadline
         watcher = threading.Thread(target=self._watch, name="watch-" + name,
                                    args=(run, process, wake_r, start_mono, deadline_mono, grace), daemon=True)
@@ -280,11 +306,16 @@ class Runner:
             return list(self._active)
 
     def stop_all(self, reason, timeout):
-        """Kill every active run and wait (bounded) for their watchers; returns the runs still alive."""
+        """Refuse new runs, kill every active one (those still forking too) and wait (bounded) for their
+        watchers; returns the runs still alive."""
+        limit = self.clock() + timeout
+        with self._lock:
+            self._closed = reason
+            while self._forking and self.clock() < limit:
+                self._forked.wait(max(0.0, limit - self.clock()))
         runs = self.active()
         for run in runs:
             self.kill(run, reason)
-        limit = self.clock() + timeout
         for run in runs:
             run.done.wait(max(0.0, limit - self.clock()))
         return [run for run in runs if not run.done.is_set()]

@@ -297,6 +297,10 @@ class JobScheduler:
         try:
             run = self.runner.start(name, target, self.root, overrides=self.overrides,
                                     deadline=timing.deadline, grace=timing.grace)
+        except isolate.RunnerClosed:   # the service is stopping
+            with self._lock:
+                state.starting = False
+            return
         except Exception as exc:
             log.error("job {} could not be started ({}: {}); next try in {:g} s",
                       name, type(exc).__name__, exc, timing.period)
