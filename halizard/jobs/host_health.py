@@ -8,10 +8,9 @@ with the previous round's (health.carry_streak, kept in the state file
 failure of the whole streak. The verdicts, the quorum and what was decided
 go into the status report `host-health` (read by `ha-lizard status`/tests).
 """
-import time
-
 from halizard.core import health, quorum
 from halizard.core.health import ProbeResult
+from halizard.jobs.base import Clocks
 from halizard.probes import net
 from halizard.probes.deadline import after
 from halizard.probes.parallel import probe_hosts
@@ -102,7 +101,7 @@ def policy_or_refusal(ctx, config, what, session=None, now=None):
     from halizard.config.effective import UnsafeConfig
     from halizard.core.policy import PolicyError
 
-    now = time.time() if now is None else now
+    now = ctx.clock.wall() if now is None else now
     try:
         policy = config.policy()
     except (UnsafeConfig, PolicyError) as exc:
@@ -119,7 +118,7 @@ def policy_or_refusal(ctx, config, what, session=None, now=None):
         window = _screen_seconds(config)
         alerted_at = record.get("alerted_at")
         if record.get("text") != text or not isinstance(alerted_at, (int, float)) or now - alerted_at >= window:
-            _alert(ctx, config, text, session)
+            ctx.alert(REFUSAL_ALERT_FUNCTION, text, config=config, session=session)
             record = {"text": text, "alerted_at": now}
         record["logged"] = logged
         ctx.state.write(REFUSAL_STATE, record)
@@ -144,14 +143,6 @@ def _screen_seconds(config):
         return 3600.0
 
 
-def _alert(ctx, config, text, session):
-    try:
-        from halizard.alerts import raise_alert
-        raise_alert(REFUSAL_ALERT_FUNCTION, text, root=ctx.root, config=config, session=session)
-    except Exception as exc:  # noqa: BLE001 - an alert never stops the job
-        ctx.log.warning("alert not raised ({}): {}", type(exc).__name__, text)
-
-
 def reachable_of(probes):
     """Uuids reached by network or xapi in this round."""
     return {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
@@ -165,8 +156,8 @@ def judge(self_uuid, pool, probes, heuristics, policy, witness_held=None):
     return verdicts, result
 
 
-def write_report(state, pool, verdicts, quorum_result, decisions, raw=None):
-    """The status report: per host verdict and decision, the quorum, the time."""
+def write_report(state, pool, verdicts, quorum_result, decisions, raw=None, now=None):
+    """The status report: per host verdict and decision, the quorum, the time (`now`, wall clock)."""
     hosts = {}
     for h in pool.hosts:
         v = verdicts.get(h.uuid)
@@ -177,7 +168,7 @@ def write_report(state, pool, verdicts, quorum_result, decisions, raw=None):
             entry["detail"] = raw[h.uuid].detail
         hosts[h.uuid] = entry
     state.write(REPORT_STATE, {
-        "observed": time.time(),
+        "observed": Clocks.wall() if now is None else now,
         "quorum": {"votes": quorum_result.votes, "total": quorum_result.total,
                    "has_quorum": quorum_result.has_quorum, "why": quorum_result.why},
         "hosts": hosts,

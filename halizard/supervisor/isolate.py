@@ -15,12 +15,14 @@ not get from us).
 import json
 import os
 import signal
-import sys
 import threading
 import time
 
 import multiprocess
+from multiprocess.connection import Pipe
 from multiprocess.connection import wait as wait_ready
+
+from halizard.supervisor.jobproc import child_main
 
 OK = "ok"
 ERROR = "error"
@@ -61,59 +63,6 @@ def mp_context():
             ctx.set_forkserver_preload(["halizard.supervisor.forkserver_preload"])
             _CONTEXT = ctx
         return _CONTEXT
-
-
-def resolve_target(target):
-    """'package.module:function' -> the function (imported here, in the job's process)."""
-    import importlib
-
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
-
-
-def _child_main(name, target, root, overrides, deadline, log_stderr, log_file=None):
-    """Entry point of a job process: new process group, default signals, logging, run."""
-    os.setsid()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
-    from loguru import logger
-
-    from halizard.jobs.base import JobContext
-    from halizard.supervisor.logsetup import setup_logging
-
-    ctx = JobContext(root, name, overrides=overrides, deadline=deadline)
-    try:
-        setup_logging(ctx.config, stderr=log_stderr, extra_sink=log_file)
-    except Exception:  # a logging problem must not turn into a job failure
-        logger.remove()
-    log = ctx.log
-    try:
-        function = resolve_target(target)
-        function(ctx)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            log.error("job {} exited with status {}", name, code)
-        _leave(code)
-    except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
-        log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
-        _leave(1)
-    _leave(0)
-
-
-def _leave(code):
-    """End the job process with `code` without the interpreter's exit handlers.
-
-    Python 3.6's forkserver learns a child's status only from what its process
-    bootstrap returns (it never sees os._exit, nor a signal: such a run shows as
-    exit 255), so there the code leaves through SystemExit.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if sys.version_info < (3, 7):
-        raise SystemExit(code)
-    os._exit(code)
 
 
 def signal_group(pid, sig, leader_fallback=False):
@@ -157,6 +106,20 @@ def session_members(sid):
         if fields[0] != "Z" and int(fields[2]) == sid and int(fields[3]) == sid:
             members.append(int(entry))
     return members
+
+
+def _read_report(reader):
+    """The (outcome word, level, sentence) a finished run sent, or None; closes `reader`."""
+    try:
+        if reader.poll(0):
+            value = reader.recv()
+            if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, str) for v in value):
+                return value
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    finally:
+        reader.close()
+    return None
 
 
 class RunJournal:
@@ -217,13 +180,15 @@ class Run:
         self.outcome = None
         self.exitcode = None
         self.reason = None
+        self.summary = None             # the run's Report: (outcome word, log level, sentence)
         self.kill_reason = None
         self.done = threading.Event()
 
     def as_dict(self):
         return {"name": self.name, "pid": self.pid, "started": self.started, "deadline": self.deadline,
                 "finished": self.finished, "duration": self.duration, "outcome": self.outcome,
-                "exit": self.exitcode, "reason": self.reason}
+                "exit": self.exitcode, "reason": self.reason,
+                "summary": self.summary[2] if self.summary else None}
 
 
 class Runner:
@@ -266,10 +231,18 @@ class Runner:
         start_wall = self.wall()
         start_mono = self.clock()
         run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
-        process = self.context_factory().Process(
-            target=_child_main, name="ha-lizard-job-" + name,
-            args=(name, target, root, dict(overrides or {}), run.deadline, self.log_stderr, self.log_file))
-        process.start()
+        report_r, report_w = Pipe(duplex=False)
+        job = {"name": name, "target": target, "root": root, "overrides": dict(overrides or {}),
+               "deadline": run.deadline, "log_stderr": self.log_stderr, "log_file": self.log_file}
+        process = self.context_factory().Process(target=child_main, name="ha-lizard-job-" + name,
+                                                 args=(job, report_w))
+        try:
+            process.start()
+        except BaseException:
+            report_r.close()
+            raise
+        finally:
+            report_w.close()
         run.pid = process.pid
         wake_r, wake_w = os.pipe()
         with self._lock:
@@ -280,7 +253,8 @@ class Runner:
                 os.write(wake_w, b"k")
         deadline_mono = None if deadline is None else start_mono + deadline
         watcher = threading.Thread(target=self._watch, name="watch-" + name,
-                                   args=(run, process, wake_r, start_mono, deadline_mono, grace), daemon=True)
+                                   args=(run, process, (wake_r, report_r), start_mono, deadline_mono, grace),
+                                   daemon=True)
         watcher.start()
         return run
 
@@ -327,7 +301,8 @@ class Runner:
         signal_group(pid, signal.SIGKILL, leader_fallback=process.exitcode is None)
         process.join(self.kill_wait)
 
-    def _watch(self, run, process, wake_r, start_mono, deadline_mono, grace):
+    def _watch(self, run, process, pipes, start_mono, deadline_mono, grace):
+        wake_r, report_r = pipes
         try:
             while True:
                 timeout = None if deadline_mono is None else max(0.0, deadline_mono - self.clock())
@@ -358,6 +333,7 @@ class Runner:
                     run.outcome = ERROR
                     run.reason = "exit status %s" % run.exitcode
         finally:
+            run.summary = _read_report(report_r)
             run.finished = self.wall()
             run.duration = round(self.clock() - start_mono, 3)
             with self._lock:

@@ -112,6 +112,26 @@ def raise_alert(function, text, priority, root=None, config=None):
         log.error("ALERT ({}) could not be delivered ({}): {}", function, type(exc).__name__, text)
 
 
+def _log_run(run, previous):
+    """The run's one line: its Report's sentence at its Outcome's level (halizard.jobs.base), a
+    failure at WARNING, a plain success at DEBUG."""
+    word, level, sentence = run.summary or (None, "DEBUG", None)
+    said = "" if sentence is None else ": %s" % sentence
+    if run.outcome != isolate.OK:
+        log.warning("job {} finished: {} after {:.2f} s{}{}", run.name, run.outcome, run.duration or 0.0,
+                    " (%s)" % run.reason if run.reason else "", said)
+        return
+    again = "" if previous in (None, isolate.OK) else " (ok again; previous run: %s)" % previous
+    if sentence is not None:
+        level = "INFO" if again and level == "DEBUG" else level
+        logger.bind(function=run.name).log(level, "{} [{}, {:.2f} s]{}", sentence, word, run.duration or 0.0,
+                                           again)
+    elif again:
+        log.info("job {} is ok again (previous run: {})", run.name, previous)
+    else:
+        log.debug("job {} finished: ok after {:.2f} s", run.name, run.duration or 0.0)
+
+
 class JobScheduler:
     """Schedules every registered job and applies the monitor rule at each check."""
 
@@ -338,14 +358,7 @@ class JobScheduler:
             state.last = run.as_dict()
             state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
             jobstats.observe(run.name, run.duration)
-        message = "job {} finished: {} after {:.2f} s{}".format(
-            run.name, run.outcome, run.duration or 0.0, " (%s)" % run.reason if run.reason else "")
-        if run.outcome != isolate.OK:
-            log.warning(message)
-        elif previous not in (None, isolate.OK):
-            log.info("job {} is ok again (previous run: {})", run.name, previous)
-        else:
-            log.debug(message)
+        _log_run(run, previous)
         if self.on_change is not None:
             self.on_change()
 
