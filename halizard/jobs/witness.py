@@ -107,9 +107,12 @@ def ask_once(env):
         if env.state.read(STATE, None) is not None:
             env.state.remove(STATE)
         return 5.0  # look again for a witness now and then
+    me = env.self_uuid()
+    if not me:
+        raise hostinfo.HostInfoError("this host's uuid is unknown (inventory)")
     secret = str(config.get("WITNESS_SECRET")).encode("utf-8")
-    vote = client.ask(address, secret, pool_uuid, hostinfo.local_host_uuid(env.root), lease, after(every),
-                      source=env.platform.source_address(), quiet=True)
+    vote = client.ask(address, secret, pool_uuid, me, lease, after(every), source=env.platform.source_address(),
+                      clock=clock.monotonic, wall=clock.wall, quiet=True)
     stored = env.state.read(STATE, {}) or {}
     answered = vote.answered
     wall = None if vote.held_until is None else clock.wall() + (vote.held_until - clock.monotonic())
