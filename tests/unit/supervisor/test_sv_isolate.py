@@ -9,7 +9,7 @@ import pytest
 from loguru import logger
 
 from halizard.supervisor import isolate
-from halizard.supervisor.scheduler import _log_run
+from halizard.supervisor.jobstate import log_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -83,7 +83,7 @@ def test_a_report_comes_back_and_is_the_runs_one_line(runner, tmp_path, lines):
     run = runner.start("tidy", "sv_unit_jobs:reported", str(tmp_path), deadline=30)
     assert run.done.wait(20) and run.outcome == isolate.OK, run.as_dict()
     assert run.summary == ("done", "INFO", "did tidy's work") and run.as_dict()["summary"] == "did tidy's work"
-    _log_run(run, None)
+    log_run(run, None)
     assert len(lines) == 1
     level, function, message = lines[0]
     assert (level, function) == ("INFO", "tidy") and message.startswith("did tidy's work [done, ")
@@ -93,7 +93,7 @@ def test_a_failed_report_is_an_error_outcome_logged_once_as_a_warning(runner, tm
     run = runner.start("pool_view", "sv_unit_jobs:reported_failure", str(tmp_path), deadline=30)
     assert run.done.wait(20)
     assert (run.outcome, run.exitcode) == (isolate.ERROR, 1) and run.summary[2] == "master not answering"
-    _log_run(run, isolate.OK)
+    log_run(run, isolate.OK)
     assert [(lv, text) for lv, _f, text in lines] == [
         ("WARNING", "job pool_view finished: error after %.2f s (exit status 1): master not answering"
          % run.duration)]
@@ -102,5 +102,5 @@ def test_a_failed_report_is_an_error_outcome_logged_once_as_a_warning(runner, tm
 def test_a_job_without_a_report_keeps_the_quiet_debug_line(runner, tmp_path, lines):
     run = runner.start("plain", "sv_unit_jobs:ok", str(tmp_path), deadline=30)
     assert run.done.wait(20) and run.summary is None
-    _log_run(run, "error")
+    log_run(run, "error")
     assert [(lv, text) for lv, _f, text in lines] == [("INFO", "job plain is ok again (previous run: error)")]

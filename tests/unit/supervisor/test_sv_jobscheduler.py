@@ -144,3 +144,24 @@ def test_start_staggers_first_runs_shortest_period_first():
         sched.shutdown()
     # the 0.4 s job first; the others a quarter of a second apart (never more than half their period)
     assert due == {"sf": 0.0, "a": 0.25, "c": 0.5}
+
+
+def test_interval_triggers_do_the_timing_and_are_replaced_only_when_the_cadence_changes():
+    sched, runner = _scheduler()
+    sched.scheduler.start(paused=True)   # triggers installed, none fires: the checks are driven by hand
+    try:
+        sched._arm("a", 0.0, "idle")
+        job = sched.scheduler.get_job("a")
+        assert job.trigger.interval.total_seconds() == 15.0 and job.max_instances == 1 and job.coalesce
+        sched._check("a")                               # idle: starts, the same trigger keeps the period
+        assert sched.scheduler.get_job("a").trigger is job.trigger
+        sched._check("a")                               # busy: re-checked every MONITOR_SCANRATE from now on
+        busy = sched.scheduler.get_job("a").trigger
+        assert busy is not job.trigger and busy.interval.total_seconds() == 10.0
+        sched._check("a")
+        assert sched.scheduler.get_job("a").trigger is busy   # still busy: no re-arm
+        _finish(sched, runner)                          # back to the period trigger, due at start + period
+        idle = sched.scheduler.get_job("a").trigger
+        assert idle.interval.total_seconds() == 15.0 and sched.jobs["a"].next_check == 1015.0
+    finally:
+        sched.scheduler.shutdown(wait=False)
