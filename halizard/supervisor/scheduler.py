@@ -134,9 +134,11 @@ class JobScheduler:
         when = self.wall() + delay
         state.next_check, state.cadence = when, cadence
         first = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+        # next_run_time: the first check at `when` even when that is already past (a trigger alone
+        # would put it one interval later), then every `every` s from there
         self.scheduler.add_job(self._check, trigger=IntervalTrigger(seconds=every, start_date=first,
                                                                     timezone=datetime.timezone.utc),
-                               args=[name], id=name, replace_existing=True)
+                               args=[name], id=name, replace_existing=True, next_run_time=first)
 
     def _keep(self, name, cadence):
         """The check just made keeps the job's cadence: the trigger stays; re-armed only on a change."""

@@ -165,3 +165,22 @@ def test_interval_triggers_do_the_timing_and_are_replaced_only_when_the_cadence_
         assert idle.interval.total_seconds() == 15.0 and sched.jobs["a"].next_check == 1015.0
     finally:
         sched.scheduler.shutdown(wait=False)
+
+
+def test_a_check_due_now_runs_now_not_one_interval_later():
+    """An interval trigger whose start lies (even a little) in the past fires one interval later: the
+    first check of a job is armed with its own time, so a job due now runs now."""
+    import threading
+    import time
+
+    runner = RecordingRunner()
+    started = threading.Event()
+    runner.start = lambda *a, **kw: (started.set(), Run("a", 0.0, None))[1]
+    settings = Settings(overrides={"MONITOR_DELAY": "3600", "MONITOR_SCANRATE": "10", "MONITOR_MAX_STARTS": "3"})
+    sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f")}, settings,
+                         wall=lambda: time.time() - 5.0)   # "now" as the scheduler sees it lies in the past
+    sched.start()
+    try:
+        assert started.wait(10), "the first check waited for its period"
+    finally:
+        sched.shutdown()
