@@ -1,5 +1,4 @@
 """ha-cfg subcommands that need no pool, plus the alert delegations and the override view."""
-import importlib.util
 import io
 import json
 import os
@@ -8,10 +7,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_misc", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 def run(root, *args):

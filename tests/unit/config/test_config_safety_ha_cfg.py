@@ -1,8 +1,6 @@
 """ha-cfg refuses a pool change that breaks the self-fencing timing rule (one line, exit 1, pool
 unchanged); the service's configuration load reports an unsafe pool and hands out no Policy."""
-import importlib.util
 import io
-import os
 
 import pytest
 from loguru import logger
@@ -10,10 +8,7 @@ from loguru import logger
 from halizard.cli import ha_cfg
 from halizard.config import effective
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_config_safety", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ meet. These tests run the real Recovery against the simulator: the VMs come
 back exactly once, the VM action lock keeps other VM jobs out (and a held
 lock defers the release), and an unsafe configuration fences nothing.
 """
-import importlib.util
 import os
 
 import pytest
@@ -20,10 +19,7 @@ from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
 from recording_log import RecordingLog
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_recovery", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 VICTIM = "host3"
 

@@ -1,6 +1,4 @@
 """act.py against a real (in-process) simulated pool: placement, fallback, disk release, limits, fixes."""
-import importlib.util
-import os
 import threading
 import time
 
@@ -10,10 +8,7 @@ from halizard.core import actions as A
 from halizard.xapi import act, observe
 from halizard.xapi.session import open_session
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_act", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 
 
