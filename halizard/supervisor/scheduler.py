@@ -36,9 +36,17 @@ from halizard.supervisor.jobstate import ALERT_KILL, START, WAIT, JobState, Timi
 IDLE, BUSY = "idle", "busy"   # a job's cadence: every period while idle, every scanrate while its run is busy
 STAGGER = 0.25   # seconds between the first runs of two jobs at start (see JobScheduler.start)
 
-# max_instances=1 skips a check that comes due while the previous check of the same job is still forking
-# its run: that run is starting, so the skipped check had nothing to decide; not worth a warning line.
-logging.getLogger("apscheduler.executors.default").setLevel(logging.ERROR)
+
+class _SkippedCheck(logging.Filter):
+    """max_instances=1 skips a check that comes due while the previous check of the same job is still
+    forking its run: that run is starting, so the skipped check had nothing to decide; no warning line."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Execution of job")
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedCheck())
+
 
 class JobScheduler:
     """Schedules every registered job and applies the monitor rule at each check."""

@@ -184,3 +184,18 @@ def test_a_check_due_now_runs_now_not_one_interval_later():
         assert started.wait(10), "the first check waited for its period"
     finally:
         sched.shutdown()
+
+
+def test_a_check_skipped_by_max_instances_is_not_a_warning_line():
+    import logging
+
+    from halizard.supervisor import scheduler
+
+    record = logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1,
+                               'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                               ("a", 1), None)
+    other = logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1, "Error getting due jobs",
+                              (), None)
+    checks = logging.getLogger("apscheduler.scheduler")
+    assert checks.filter(record) in (False, None) and checks.filter(other)
+    assert any(isinstance(f, scheduler._SkippedCheck) for f in checks.filters)
