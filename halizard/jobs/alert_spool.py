@@ -6,36 +6,42 @@ period (suggested: 60 s) so it goes out once the server is back. XAPI messages o
 without a usable session are posted the same way once the master answers.
 An empty spool costs two directory listings and no configuration read.
 """
-import time
-
 from halizard.alerts import spool
 from halizard.alerts.settings import SettingsError, flag, mail_settings
+from halizard.jobs.base import Outcome, Report
 
 DEFAULT_BUDGET = 50.0
 SAFETY = 5.0
 
 
-def run(ctx):
-    """Flush both queues within the job's deadline; returns the mail FlushResult (None: no mail work)."""
-    end = time.monotonic() + max(1.0, ctx.remaining(DEFAULT_BUDGET + SAFETY) - SAFETY)
-    if spool.entry_names(ctx.root, spool.XAPI):
-        posted = spool.flush_messages(ctx.root, deadline_seconds=(end - time.monotonic()) / 2)
+def run(env):
+    """Flush both queues within the job's deadline; a Report whose detail is the mail FlushResult
+    (None: no mail work)."""
+    clock = env.clock
+    end = clock.monotonic() + max(1.0, env.remaining(DEFAULT_BUDGET + SAFETY) - SAFETY)
+    said = []
+    if spool.entry_names(env.root, spool.XAPI):
+        posted = spool.flush_messages(env.root, deadline_seconds=(end - clock.monotonic()) / 2)
         if posted.sent:
-            ctx.log.info("posted {} queued XAPI alert message(s)", posted.sent)
-    if not spool.entry_names(ctx.root):
-        return None
-    config = ctx.config
+            said.append("posted %d queued XAPI alert message(s)" % posted.sent)
+    waiting = len(spool.entry_names(env.root))
+    if not waiting:
+        return _report(said, None, Outcome.DONE if said else Outcome.IDLE, "no spooled alert mail")
+    config = env.config
     if not flag(config, "MAIL_ON"):
-        ctx.log.info("MAIL_ON=0: {} spooled alert mail(s) left unsent", len(spool.entry_names(ctx.root)))
-        return None
+        return _report(said, None, Outcome.DONE, "MAIL_ON=0: %d spooled alert mail(s) left unsent" % waiting)
     try:
         settings = mail_settings(config)
     except SettingsError as exc:
-        ctx.log.error("spooled alert mails not sent: {}", exc)
-        return None
-    result = spool.flush(ctx.root, settings, deadline_seconds=max(1.0, end - time.monotonic()))
+        return _report(said, None, Outcome.DEGRADED, "spooled alert mails not sent: %s" % exc)
+    result = spool.flush(env.root, settings, deadline_seconds=max(1.0, end - clock.monotonic()))
     if result.sent:
-        ctx.log.info("sent {} spooled alert mail(s)", result.sent)
+        said.append("sent %d spooled alert mail(s)" % result.sent)
     if result.left:
-        ctx.log.warning("{} alert mail(s) still spooled: {}", result.left, result.error or "deadline reached")
-    return result
+        return _report(said, result, Outcome.DEGRADED, "%d alert mail(s) still spooled: %s"
+                       % (result.left, result.error or "deadline reached"))
+    return _report(said, result, Outcome.DONE, None)
+
+
+def _report(said, result, outcome, last):
+    return Report(outcome, "; ".join(said + ([last] if last else [])) or "nothing to deliver", result)

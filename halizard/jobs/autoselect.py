@@ -9,14 +9,14 @@ silent the slaves apply the same smallest-uuid rule to the hosts their probe
 round reaches (core roles.takeover_candidate), so a slave that missed an
 update cannot act beside the one the master named.
 """
-import time
+from halizard.jobs.base import Clocks, Outcome, Report
 
 STATE = "autopromote"
 
 
-def record(state, value, source):
-    """Remember the value seen (`source`: 'master' wrote it, 'pool' read it)."""
-    state.write(STATE, {"value": value, "source": source, "at": time.time()})
+def record(state, value, source, now=None):
+    """Remember the value seen (`source`: 'master' wrote it, 'pool' read it) at `now` (wall clock)."""
+    state.write(STATE, {"value": value, "source": source, "at": Clocks.wall() if now is None else now})
 
 
 def last_known(state):
@@ -26,25 +26,22 @@ def last_known(state):
     return value if isinstance(value, str) and value else None
 
 
-def run(ctx):
+def run(env):
     """Job for every host: cache the pool's current autopromote_uuid while XAPI answers."""
-    from halizard.xapi.pool_config import load_effective
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
-    config = load_effective(ctx.root)
-    try:
-        session = connect(ctx.root, timeout=float(config.get("XE_TIMEOUT")))
-    except XapiError as exc:
-        ctx.log.debug("autopromote kept as {} (master silent: {})", last_known(ctx.state), type(exc).__name__)
-        return
+    config = env.effective()
+    session, why = env.try_session(float(config.get("XE_TIMEOUT")))
+    if session is None:
+        return Report(Outcome.SKIPPED, "autopromote kept as %s (master silent: %s)" % (last_known(env.state), why))
     try:
         pool = session.xenapi.pool
         value = (pool.get_other_config(pool.get_all()[0]) or {}).get("autopromote_uuid")
     except XapiError as exc:
-        ctx.log.debug("autopromote kept ({})", type(exc).__name__)
-        return
+        return Report(Outcome.SKIPPED, "autopromote kept (%s)" % type(exc).__name__)
     finally:
         session.logout()
-    if value and value != last_known(ctx.state):
-        record(ctx.state, value, "pool")
+    if value and value != last_known(env.state):
+        record(env.state, value, "pool", env.clock.wall())
+        return Report(Outcome.DONE, "autopromote is now %s" % value)
+    return Report(Outcome.IDLE, "autopromote unchanged (%s)" % (value or "not set"))

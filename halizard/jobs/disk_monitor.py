@@ -8,57 +8,42 @@ host). A failing disk alerts on every hourly check; a check that cannot run
 SMART support does not mail every hour. The last result is kept in the
 state file `disk-health.json`.
 """
-import time
-
-from halizard.alerts import raise_alert
 from halizard.alerts.settings import flag, one_line
+from halizard.jobs.base import Outcome, Report
 
 FUNCTION = "disk_monitor"
 STATE_NAME = "disk-health"
 REPEAT_SECONDS = 3000  # below the hourly period: every failing check alerts once
 
 
-def _session(ctx):
-    """A master session for the XAPI message, best effort within the job's time."""
-    try:
-        from halizard.xapi.session import connect
-
-        return connect(ctx.root, timeout=max(1.0, min(10.0, ctx.remaining(10.0) / 3)))
-    except Exception as exc:  # no session: the mail still goes out
-        ctx.log.info("no XAPI session for the disk alert message: {}", one_line(str(exc), 200))
-        return None
-
-
-def run(ctx, platform=None):
-    """Check the disk once; returns the DiskHealth (None when disabled or the check could not run)."""
-    config = ctx.config
-    if not flag(config, "DISK_MONITOR"):
-        return None
-    if platform is None:
-        from halizard.platform import get_platform
-
-        platform = get_platform(ctx.root)
+def run(env):
+    """Check the disk once; returns a Report whose detail is the DiskHealth (None when disabled or
+    the check could not run)."""
     from halizard.platform.base import PlatformError
 
+    config = env.config
+    if not flag(config, "DISK_MONITOR"):
+        return Report(Outcome.IDLE, "DISK_MONITOR=0: no disk check")
     try:
-        health = platform.disk_health()
+        health = env.platform.disk_health()
     except PlatformError as exc:
-        ctx.log.warning("disk health check could not run: {}", exc)
-        return None
+        return Report(Outcome.DEGRADED, "disk health check could not run: %s" % exc)
+    detail = one_line(health.detail, 300)
     try:
-        ctx.state.write(STATE_NAME, {"checked": time.time(), "healthy": bool(health.healthy),
-                                     "detail": one_line(health.detail, 300)})
+        env.state.write(STATE_NAME, {"checked": env.clock.wall(), "healthy": bool(health.healthy),
+                                     "detail": detail})
     except Exception as exc:  # the record is informative only
-        ctx.log.warning("cannot record the disk health: {}", exc)
+        env.log.warning("cannot record the disk health: {}", exc)
     if health.healthy:
-        ctx.log.info("disk healthy: {}", one_line(health.detail, 200))
-        return health
-    session = _session(ctx)
+        return Report(Outcome.DONE, "disk healthy: %s" % one_line(health.detail, 200), health)
+    # a master session for the XAPI message, best effort within the job's time; without one the mail goes out
+    session, why = env.try_session(max(1.0, min(10.0, env.remaining(10.0) / 3)))
+    if session is None:
+        env.log.info("no XAPI session for the disk alert message: {}", why)
     try:
-        raise_alert(FUNCTION, "Disk health check FAILED on this host: %s. Replace the disk or move the VMs "
-                    "away." % one_line(health.detail, 300), root=ctx.root, config=config, session=session,
-                    screen_seconds=REPEAT_SECONDS)
+        env.alert(FUNCTION, "Disk health check FAILED on this host: %s. Replace the disk or move the VMs "
+                  "away." % detail, config=config, session=session, screen_seconds=REPEAT_SECONDS)
     finally:
         if session is not None:
             session.logout()
-    return health
+    return Report(Outcome.DEGRADED, "disk health check FAILED: %s" % detail, health)

@@ -8,11 +8,10 @@ with the previous round's (health.carry_streak, kept in the state file
 failure of the whole streak. The verdicts, the quorum and what was decided
 go into the status report `host-health` (read by `ha-lizard status`/tests).
 """
-import time
-
 from halizard.config import refusal
 from halizard.core import health, quorum
 from halizard.core.health import ProbeResult
+from halizard.jobs.base import Clocks
 from halizard.probes import net
 from halizard.probes.deadline import after
 from halizard.probes.parallel import probe_hosts
@@ -100,7 +99,7 @@ def policy_or_refusal(ctx, config, what, session=None, now=None):
     most once per MAIL_SCREEN_TIME through the alert path (state file
     `ha-refusal`).
     """
-    now = time.time() if now is None else now
+    now = ctx.clock.wall() if now is None else now
     reason = refusal.why_unsafe(config)
     if reason is None:
         refusal.say(ctx.state, ctx.log, what, None)
@@ -113,7 +112,7 @@ def policy_or_refusal(ctx, config, what, session=None, now=None):
     alerted_at = record.get("alerted_at")
     if record.get("text") != text or not isinstance(alerted_at, (int, float)) or \
             now - alerted_at >= _screen_seconds(config):
-        _alert(ctx, config, text, session)
+        ctx.alert(REFUSAL_ALERT_FUNCTION, text, config=config, session=session)
         ctx.state.write(REFUSAL_STATE, {"text": text, "alerted_at": now})
     return None, why
 
@@ -123,14 +122,6 @@ def _screen_seconds(config):
         return max(0.0, float(config.get("MAIL_SCREEN_TIME")) * 60.0)
     except Exception:  # noqa: BLE001 - an unknown or broken value: the documented default
         return 3600.0
-
-
-def _alert(ctx, config, text, session):
-    try:
-        from halizard.alerts import raise_alert
-        raise_alert(REFUSAL_ALERT_FUNCTION, text, root=ctx.root, config=config, session=session)
-    except Exception as exc:  # noqa: BLE001 - an alert never stops the job
-        ctx.log.warning("alert not raised ({}): {}", type(exc).__name__, text)
 
 
 def reachable_of(probes):
@@ -146,8 +137,8 @@ def judge(self_uuid, pool, probes, heuristics, policy, witness_held=None):
     return verdicts, result
 
 
-def write_report(state, pool, verdicts, quorum_result, decisions, raw=None):
-    """The status report: per host verdict and decision, the quorum, the time."""
+def write_report(state, pool, verdicts, quorum_result, decisions, raw=None, now=None):
+    """The status report: per host verdict and decision, the quorum, the time (`now`, wall clock)."""
     hosts = {}
     for h in pool.hosts:
         v = verdicts.get(h.uuid)
@@ -158,7 +149,7 @@ def write_report(state, pool, verdicts, quorum_result, decisions, raw=None):
             entry["detail"] = raw[h.uuid].detail
         hosts[h.uuid] = entry
     state.write(REPORT_STATE, {
-        "observed": time.time(),
+        "observed": Clocks.wall() if now is None else now,
         "quorum": {"votes": quorum_result.votes, "total": quorum_result.total,
                    "has_quorum": quorum_result.has_quorum, "why": quorum_result.why},
         "hosts": hosts,

@@ -8,30 +8,32 @@ and posts the decisions worth it as XAPI messages.
 The metrics are written first: they need no network and a silent master
 must not stop them.
 """
+from halizard.jobs.base import Outcome, Report
 
 
-def run(ctx):
-    from halizard import hostinfo
+def run(env):
+    """Metrics, then the journal; returns a Report (halizard.jobs.base)."""
     from halizard.ops import journal, metrics
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
-    path = metrics.metrics_path(ctx.config)
+    path = metrics.metrics_path(env.config)
     if path:
-        metrics.write_file(ctx.root, path, metrics.render(ctx.root), ctx.log, ctx.config)
-    timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
+        metrics.write_file(env.root, path, metrics.render(env.root), env.log, env.config)
+    wrote = "metrics written to %s" % path if path else "no metrics file"
+    uuid = env.self_uuid()
+    if not uuid:
+        return Report(Outcome.SKIPPED, "%s; journal not published: this host's uuid is unknown" % wrote)
+    session, why = env.try_session()
+    if session is None:
+        return Report(Outcome.SKIPPED, "%s; journal not published: the pool does not answer (%s)" % (wrote, why))
     try:
-        session = connect(ctx.root, timeout=timeout)
-    except XapiError as exc:
-        ctx.log.debug("journal not published: the pool does not answer ({})", type(exc).__name__)
-        return
-    try:
-        ref = session.xenapi.host.get_by_uuid(hostinfo.local_host_uuid(ctx.root))
+        ref = session.xenapi.host.get_by_uuid(uuid)
         name = session.xenapi.host.get_name_label(ref)
-        journal.publish(session, ref, ctx.state, name)
-        if str(ctx.config.get("ENABLE_ALERTS")) == "1":
-            journal.post_messages(session, ctx.state, hostinfo.local_host_uuid(ctx.root))
-    except (XapiError, hostinfo.HostInfoError) as exc:
-        ctx.log.debug("journal not published: {}", exc)
+        journal.publish(session, ref, env.state, name)
+        if str(env.config.get("ENABLE_ALERTS")) == "1":
+            journal.post_messages(session, env.state, uuid)
+    except XapiError as exc:
+        return Report(Outcome.SKIPPED, "%s; journal not published: %s" % (wrote, exc))
     finally:
         session.logout()
+    return Report(Outcome.QUIET, "%s; journal published" % wrote)

@@ -6,7 +6,7 @@ This job refreshes `pool-view.json` (and, through load_effective, the pool
 configuration cache `pool-config.json`) each cycle. When the master is silent
 the previous cache is kept untouched and the run ends in "error" saying why.
 """
-import time
+from halizard.jobs.base import Outcome, Report
 
 POOL_VIEW = "pool-view"
 
@@ -26,8 +26,8 @@ def _vm_entry(record, ha_key, hosts_by_ref):
             "ha_flag": other.get(ha_key), "home_pool": other.get("home-pool")}
 
 
-def collect(session, xc_field_key):
-    """The pool view as plain data (one `get_all_records` per class)."""
+def collect(session, xc_field_key, now):
+    """The pool view as plain data (one `get_all_records` per class), observed at `now` (wall clock)."""
     pools = session.xenapi.pool.get_all_records()
     hosts = session.xenapi.host.get_all_records()
     vms = session.xenapi.VM.get_all_records()
@@ -42,34 +42,30 @@ def collect(session, xc_field_key):
                        if not rec.get("is_a_template") and not rec.get("is_control_domain")
                        and not rec.get("is_a_snapshot")),
                       key=lambda v: v["name_label"] or ""),
-        "observed": time.time(),
+        "observed": now,
     }
 
 
-def run(ctx):
-    from halizard.xapi.pool_config import load_effective
+def run(env):
+    """Refresh the cached pool view; returns a Report (FAILED, keeping the cache, when XAPI is silent)."""
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
-    config = load_effective(ctx.root)
+    config = env.effective()
     timeout = float(config.get("XE_TIMEOUT"))
-    remaining = ctx.remaining()
+    remaining = env.remaining()
     if remaining is not None:
         timeout = max(0.5, min(timeout, remaining / 3.0))
+    session, why = env.try_session(timeout)
+    if session is None:
+        return Report(Outcome.FAILED, "pool view not refreshed, keeping the cached one: master not answering "
+                                      "(%s)" % why)
     try:
-        session = connect(ctx.root, timeout=timeout)
+        view = collect(session, config.xc_field_key, env.clock.wall())
     except XapiError as exc:
-        ctx.log.warning("pool view not refreshed, keeping the cached one: master not answering ({})",
-                        type(exc).__name__)
-        raise SystemExit(1) from None
-    try:
-        view = collect(session, config.xc_field_key)
-    except XapiError as exc:
-        ctx.log.warning("pool view not refreshed, keeping the cached one: {} during the read",
-                        type(exc).__name__)
-        raise SystemExit(1) from None
+        return Report(Outcome.FAILED, "pool view not refreshed, keeping the cached one: %s during the read"
+                      % type(exc).__name__)
     finally:
         session.logout()
-    ctx.state.write(POOL_VIEW, view)
-    ctx.log.info("pool view refreshed: {} hosts, {} VMs, pool config from {}",
-                 len(view["hosts"]), len(view["vms"]), config.pool_status)
+    env.state.write(POOL_VIEW, view)
+    return Report(Outcome.DONE, "pool view refreshed: %d hosts, %d VMs, pool config from %s"
+                  % (len(view["hosts"]), len(view["vms"]), config.pool_status))

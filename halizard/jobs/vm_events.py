@@ -14,10 +14,10 @@ On a host that does not act (a slave without SLAVE_VM_STAT) the run just
 watches the role, so a promoted slave starts watching within a second or two.
 """
 import threading
-import time
 
 from halizard.core import intent as intent_mod
 from halizard.core.model import HALTED
+from halizard.jobs.base import Outcome, Report
 
 WINDOW = 28.0          # seconds per run; the job's period in halizard.jobs.JOBS is 30
 TOKEN_STATE = "vm-events-token"
@@ -28,10 +28,11 @@ ROLE_CHECK = 1.0
 class Executor:
     """A thread that runs vm_monitor.protect whenever woken; bursts coalesce into one round."""
 
-    def __init__(self, root, log, state, is_master, end_at, on_call=None):
-        self.root = root
-        self.log = log
-        self.state = state
+    def __init__(self, env, is_master, end_at, on_call=None):
+        self.env = env
+        self.root = env.root
+        self.log = env.log
+        self.state = env.state
         self.is_master = is_master
         self.end_at = end_at
         self.on_call = on_call
@@ -62,7 +63,7 @@ class Executor:
                 return
             if not self._wake.is_set():
                 continue
-            time.sleep(DEBOUNCE)
+            self.env.clock.sleep(DEBOUNCE)
             self._wake.clear()
             self._round()
 
@@ -109,25 +110,23 @@ def vm_intent_name():
     return INTENT_STATE
 
 
-def watch(root, log, state, is_master, end_at, on_call=None, wait=1.0):
+def watch(env, is_master, end_at, on_call=None, wait=1.0):
     """Follow VM events until `end_at` (monotonic); returns (rounds, stream breaks)."""
-    from halizard.jobs import vm_monitor
     from halizard.xapi.observe import StreamLost, VmEventWatcher
-    from halizard.xapi.session import connect
 
+    clock, log, state = env.clock, env.log, env.state
     saved = state.read(TOKEN_STATE, {}) or {}
     token = saved.get("token", "") if isinstance(saved, dict) else ""
-    watcher = VmEventWatcher(lambda: connect(root, timeout=5.0), wait=wait, call_timeout=5.0, token=token)
-    executor = Executor(root, log, state, is_master, time.time() + (end_at - time.monotonic()),
-                        on_call=on_call).start()
+    watcher = VmEventWatcher(lambda: env.connect(5.0), wait=wait, call_timeout=5.0, token=token)
+    executor = Executor(env, is_master, clock.wall() + (end_at - clock.monotonic()), on_call=on_call).start()
     breaks, lost = 0, False
     try:
-        while time.monotonic() < end_at:
-            if vm_monitor.host_role(root) != ("master" if is_master else "slave"):
+        while clock.monotonic() < end_at:
+            if env.role() != ("master" if is_master else "slave"):
                 log.info("this host's role changed; the next run watches with the new role")
                 break
             try:
-                batch = watcher.poll(min(wait, max(0.0, end_at - time.monotonic())))
+                batch = watcher.poll(min(wait, max(0.0, end_at - clock.monotonic())))
             except StreamLost as exc:
                 if not lost:
                     log.warning("VM event stream lost ({}); full sweeps until it is back", exc.reason)
@@ -146,29 +145,39 @@ def watch(root, log, state, is_master, end_at, on_call=None, wait=1.0):
                 executor.wake()
             if changes and _fold(state, changes):
                 executor.wake()
-            state.write(TOKEN_STATE, {"token": watcher.token, "at": time.time()})
+            state.write(TOKEN_STATE, {"token": watcher.token, "at": clock.wall()})
     finally:
         watcher.close()
         executor.stop(timeout=90.0)
     return executor.rounds, breaks
 
 
-def run(ctx):
+def run(env):
+    """Watch for one window; returns a Report of the rounds run and stream breaks."""
     from halizard.jobs import vm_monitor
 
-    started = time.monotonic()
+    clock = env.clock
+    started = clock.monotonic()
     end_at = started + WINDOW
-    if ctx.deadline is not None:
-        end_at = min(end_at, started + max(1.0, ctx.remaining() - 5.0))
-    while time.monotonic() < end_at:
-        is_master, acts = vm_monitor.acting_role(ctx.root, ctx.config)
+    if env.deadline is not None:
+        end_at = min(end_at, started + max(1.0, env.remaining() - 5.0))
+    rounds = breaks = 0
+    watched = False
+    while clock.monotonic() < end_at:
+        is_master, acts = vm_monitor.acting_role(env.root, env.config)
         if acts:
-            rounds, breaks = watch(ctx.root, ctx.log, ctx.state, is_master, end_at)
-            ctx.log.debug("VM event watch ended: {} round(s), {} stream break(s)", rounds, breaks)
-            if time.monotonic() < end_at:
+            watched = True
+            more, lost = watch(env, is_master, end_at)
+            rounds, breaks = rounds + more, breaks + lost
+            if clock.monotonic() < end_at:
                 continue
-            return
-        if vm_monitor.host_role(ctx.root) is None:
-            ctx.log.debug("VM event watch not run: this host's pool role is unknown (pool.conf)")
-            return
-        time.sleep(min(ROLE_CHECK, max(0.0, end_at - time.monotonic())))
+            break
+        if env.role() is None:
+            return Report(Outcome.IDLE, "VM event watch not run: this host's pool role is unknown (pool.conf)")
+        clock.sleep(min(ROLE_CHECK, max(0.0, end_at - clock.monotonic())))
+    if not watched:
+        return Report(Outcome.IDLE, "VM events not watched: this host does not act (a slave without SLAVE_VM_STAT)")
+    if not rounds and not breaks:
+        return Report(Outcome.QUIET, "VM events watched: nothing to act on")
+    return Report(Outcome.DEGRADED if breaks else Outcome.DONE,
+                  "VM events watched: %d event-driven round(s), %d stream break(s)" % (rounds, breaks))

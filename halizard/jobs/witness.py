@@ -13,16 +13,15 @@ A witness that stops answering changes nothing while the hosts reach each
 other; the master raises one alert when that starts (and logs when it
 answers again); every failed request is one log line (probes.witness).
 """
-import time
-
 from halizard.core import witness as rule
+from halizard.jobs.base import Clocks, Outcome, Report
 
 STATE = "witness-lease"
 FUNCTION = "witness"
 END_MARGIN = 0.5
 
 
-def held(state, policy):
+def held(state, policy, clock=Clocks):
     """None without a witness; else whether this host holds the witness's lease right now."""
     if not policy.witness_configured:
         return None
@@ -33,7 +32,7 @@ def held(state, policy):
         mono, wall = float(stored["held_until"]), float(stored["held_until_wall"])
     except (KeyError, TypeError, ValueError):
         return False
-    return rule.holds(mono, time.monotonic()) and rule.holds(wall, time.time())
+    return rule.holds(mono, clock.monotonic()) and rule.holds(wall, clock.wall())
 
 
 def witness_status(root, address, self_uuid):
@@ -55,70 +54,80 @@ def witness_status(root, address, self_uuid):
             "text": text}
 
 
-def run(ctx):
+def run(env):
     """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline."""
-    end = None if ctx.deadline is None else ctx.deadline - END_MARGIN
-    failed = None
+    clock = env.clock
+    end = None if env.deadline is None else env.deadline - END_MARGIN
+    failed, rounds = None, 0
     while True:
-        began = time.time()
+        began = clock.wall()
         try:
-            interval, failed = ask_once(ctx), None
+            interval, failed = ask_once(env), None
         except Exception as exc:  # one failed round must not end the loop; said once until it changes
             if end is None:
                 raise
             text = "%s: %s" % (type(exc).__name__, exc)
             if text != failed:
-                ctx.log.error("witness round failed ({}); trying again", text)
+                env.log.error("witness round failed ({}); trying again", text)
             interval, failed = 5.0, text
+        rounds += 1
         if end is None or began + 2 * interval > end:
-            return
-        pause = began + interval - time.time()
+            return _summary(env, rounds, failed)
+        pause = began + interval - clock.wall()
         if pause > 0:
-            time.sleep(pause)
+            clock.sleep(pause)
 
 
-def ask_once(ctx):
+def _summary(env, rounds, failed):
+    """The run's Report, from the lease record its last request left."""
+    stored = env.state.read(STATE, None)
+    if failed:
+        return Report(Outcome.DEGRADED, "%d witness round(s), the last failed: %s" % (rounds, failed))
+    if not stored:
+        return Report(Outcome.IDLE, "no witness configured")
+    if not stored.get("answered"):
+        return Report(Outcome.QUIET, "witness %s, %d round(s): no vote: %s"
+                      % (stored.get("address"), rounds, stored.get("why") or "no answer"))
+    return Report(Outcome.QUIET, "witness %s, %d round(s): its vote is leased to %s"
+                  % (stored.get("address"), rounds, stored.get("holder") or "nobody"))
+
+
+def ask_once(env):
     """One request (when a witness is configured); returns the seconds until the next."""
     from halizard import hostinfo
-    from halizard.config.effective import cached_pool
-    from halizard.xapi.pool_config import load_effective
-    from halizard.platform import get_platform
     from halizard.probes import witness as client
     from halizard.probes.deadline import after
 
-    pool_uuid, other = cached_pool(ctx.root)
-    config = load_effective(ctx.root, pool_other_config=other or {})
+    clock = env.clock
+    pool_uuid, other = env.cached_pool()
+    config = env.effective(pool_other_config=other or {})
     address, lease = config.get("WITNESS_ADDRESS"), float(config.get("WITNESS_LEASE"))
     every = rule.renew_every(lease)
     if not address or not pool_uuid:
-        if ctx.state.read(STATE, None) is not None:
-            ctx.state.remove(STATE)
+        if env.state.read(STATE, None) is not None:
+            env.state.remove(STATE)
         return 5.0  # look again for a witness now and then
+    me = env.self_uuid()
+    if not me:
+        raise hostinfo.HostInfoError("this host's uuid is unknown (inventory)")
     secret = str(config.get("WITNESS_SECRET")).encode("utf-8")
-    vote = client.ask(address, secret, pool_uuid, hostinfo.local_host_uuid(ctx.root), lease, after(every),
-                      source=get_platform(ctx.root).source_address(), quiet=True)
-    stored = ctx.state.read(STATE, {}) or {}
+    vote = client.ask(address, secret, pool_uuid, me, lease, after(every), source=env.platform.source_address(),
+                      clock=clock.monotonic, wall=clock.wall, quiet=True)
+    stored = env.state.read(STATE, {}) or {}
     answered = vote.answered
-    wall = None if vote.held_until is None else time.time() + (vote.held_until - time.monotonic())
+    wall = None if vote.held_until is None else clock.wall() + (vote.held_until - clock.monotonic())
     new = {"address": address, "holder": vote.holder, "why": vote.why, "answered": answered,
            "held_until": vote.held_until, "held_until_wall": wall,
            "alerted": bool(stored.get("alerted")) and not answered}
-    if not answered and not new["alerted"] and hostinfo.read_pool_conf(ctx.root)[0] == "master":
-        _alert(ctx, config, "The witness %s does not answer (%s): the pool keeps running as it is, but a "
-                            "split of the pool can no longer be decided by its vote." % (address, vote.why))
+    if not answered and not new["alerted"] and env.role() == "master":
+        env.alert(FUNCTION, "The witness %s does not answer (%s): the pool keeps running as it is, but a "
+                            "split of the pool can no longer be decided by its vote." % (address, vote.why),
+                  config=config)
         new["alerted"] = True
     if not answered and (vote.why != stored.get("why") or stored.get("answered", True)):
-        ctx.log.warning("witness {}: no vote: {}", address, vote.why)  # once, until the reason changes
+        env.log.warning("witness {}: no vote: {}", address, vote.why)  # once, until the reason changes
     if answered and stored.get("alerted"):
-        ctx.log.warning("witness {} answers again", address)
+        env.log.warning("witness {} answers again", address)
     if new != stored:
-        ctx.state.write(STATE, new)
+        env.state.write(STATE, new)
     return every
-
-
-def _alert(ctx, config, text):
-    try:
-        from halizard.alerts import raise_alert
-        raise_alert(FUNCTION, text, root=ctx.root, config=config)
-    except Exception as exc:  # noqa: BLE001 - an alert never stops the job
-        ctx.log.warning("alert not raised ({}): {}", type(exc).__name__, text)

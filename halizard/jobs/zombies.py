@@ -8,6 +8,7 @@ confirmed once more (local domains and the VM record read again) right
 before it is destroyed through the platform layer, so a migration or start
 finishing between the two reads is never mistaken for a zombie.
 """
+from halizard.jobs.base import Outcome, Report
 from halizard.platform.base import PlatformError
 
 
@@ -46,39 +47,39 @@ def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
     return not (record.get("current_operations") or {})
 
 
-def run(ctx):
-    from halizard.jobs import vm_monitor
-    from halizard.platform import get_platform
+def run(env):
+    """One check; returns a Report (halizard.jobs.base)."""
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
-    me = vm_monitor.self_uuid(ctx.root)
+    me = env.self_uuid()
     if not me:
-        ctx.log.error("zombie check impossible: this host's uuid is unknown (inventory)")
-        raise SystemExit(1)
-    platform = get_platform(ctx.root)
+        return Report(Outcome.FAILED, "zombie check impossible: this host's uuid is unknown (inventory)")
+    platform = env.platform
     try:
-        if not platform.local_domains():
-            return  # nothing runs here: no need to ask the pool
+        local = platform.local_domains()
     except PlatformError as exc:
-        ctx.log.warning("zombie check impossible: local domains unknown ({})", exc)
-        raise SystemExit(1) from None
-    timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
+        return Report(Outcome.FAILED, "zombie check impossible: local domains unknown (%s)" % exc)
+    if not local:
+        return Report(Outcome.IDLE, "no VM domain runs here: nothing to check")  # no need to ask the pool
+    session, why = env.try_session()
+    if session is None:
+        return Report(Outcome.SKIPPED, "zombie check skipped: the master does not answer (%s)" % why)
+    destroyed = failed = 0
     try:
-        session = connect(ctx.root, timeout=timeout)
-    except XapiError as exc:
-        ctx.log.debug("zombie check skipped: the master does not answer ({})", type(exc).__name__)
-        return
-    try:
-        key = getattr(ctx.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
+        key = getattr(env.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
         found, snapshot = find_zombies(platform, session, key, me)
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue
             done, text = destroy_zombie(platform, action)
-            (ctx.log.warning if done else ctx.log.error)("{}", text)
+            (env.log.warning if done else env.log.error)("{}", text)
+            destroyed, failed = destroyed + bool(done), failed + (not done)
     except (XapiError, PlatformError) as exc:
-        ctx.log.warning("zombie check incomplete: {}", exc)
-        raise SystemExit(1) from None
+        return Report(Outcome.FAILED, "zombie check incomplete: %s" % exc)
     finally:
         session.logout()
+    if failed:
+        return Report(Outcome.DEGRADED, "%d zombie domain(s) destroyed, %d NOT destroyed" % (destroyed, failed))
+    if destroyed:
+        return Report(Outcome.DONE, "%d zombie domain(s) destroyed" % destroyed)
+    return Report(Outcome.QUIET, "no zombie among %d local domain(s)" % len(local))

@@ -12,7 +12,7 @@ three things a run would redo each time are switched off:
 
 * re-running the parent's main module in every child (multiprocess does
   that so objects of `__main__` can be unpickled; a job run only receives
-  `isolate._child_main` and plain data, resolved by import);
+  `jobproc.child_main` and plain data, resolved by import);
 * loguru's library-directory scan (sysconfig) at every `logger.add`;
 * building the local configuration (when the service named its root in
   HALIZARD_WARM_ROOT; rebuilt in a run only if its files changed since);
@@ -66,7 +66,8 @@ import halizard.core.policy  # noqa: E402,F401  (the configuration's safety chec
 import halizard.core.timing  # noqa: E402,F401
 import halizard.jobs.base  # noqa: E402,F401
 import halizard.statefiles  # noqa: E402,F401
-import halizard.supervisor.isolate  # noqa: E402,F401  (the run's entry point)
+import halizard.supervisor.isolate  # noqa: E402,F401
+import halizard.supervisor.jobproc  # noqa: E402,F401  (the run's entry point)
 import halizard.supervisor.logsetup  # noqa: E402,F401  (also caches loguru's library directories)
 import halizard.config.settings  # noqa: E402,F401
 

@@ -15,14 +15,15 @@ not get from us).
 import json
 import os
 import signal
-import sys
 import threading
 import time
 
 import multiprocess
+from multiprocess.connection import Pipe
 from multiprocess.connection import wait as wait_ready
 
 from halizard.atomicfile import write_atomic
+from halizard.supervisor.jobproc import child_main
 
 OK = "ok"
 ERROR = "error"
@@ -63,59 +64,6 @@ def mp_context():
             ctx.set_forkserver_preload(["halizard.supervisor.forkserver_preload"])
             _CONTEXT = ctx
         return _CONTEXT
-
-
-def resolve_target(target):
-    """'package.module:function' -> the function (imported here, in the job's process)."""
-    import importlib
-
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
-
-
-def _child_main(name, target, root, overrides, deadline, log_stderr, log_file=None):
-    """Entry point of a job process: new process group, default signals, logging, run."""
-    os.setsid()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
-    from loguru import logger
-
-    from halizard.jobs.base import JobContext
-    from halizard.supervisor.logsetup import setup_logging
-
-    ctx = JobContext(root, name, overrides=overrides, deadline=deadline)
-    try:
-        setup_logging(ctx.config, stderr=log_stderr, extra_sink=log_file)
-    except Exception:  # a logging problem must not turn into a job failure
-        logger.remove()
-    log = ctx.log
-    try:
-        function = resolve_target(target)
-        function(ctx)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            log.error("job {} exited with status {}", name, code)
-        _leave(code)
-    except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
-        log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
-        _leave(1)
-    _leave(0)
-
-
-def _leave(code):
-    """End the job process with `code` without the interpreter's exit handlers.
-
-    Python 3.6's forkserver learns a child's status only from what its process
-    bootstrap returns (it never sees os._exit, nor a signal: such a run shows as
-    exit 255), so there the code leaves through SystemExit.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if sys.version_info < (3, 7):
-        raise SystemExit(code)
-    os._exit(code)
 
 
 def signal_group(pid, sig, leader_fallback=False):
@@ -161,6 +109,20 @@ def session_members(sid):
     return members
 
 
+def _read_report(reader):
+    """The (outcome word, level, sentence) a finished run sent, or None; closes `reader`."""
+    try:
+        if reader.poll(0):
+            value = reader.recv()
+            if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, str) for v in value):
+                return value
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    finally:
+        reader.close()
+    return None
+
+
 class RunJournal:
     """`<run dir>/runs.json`: pids of the runs in flight, so a restarted service can end leftovers.
 
@@ -199,6 +161,10 @@ class RunJournal:
         return killed
 
 
+class RunnerClosed(RuntimeError):
+    """The service is stopping: no new run starts."""
+
+
 class Run:
     """One execution: what `jobs list` shows and what the history records."""
 
@@ -212,13 +178,15 @@ class Run:
         self.outcome = None
         self.exitcode = None
         self.reason = None
+        self.summary = None             # the run's Report: (outcome word, log level, sentence)
         self.kill_reason = None
         self.done = threading.Event()
 
     def as_dict(self):
         return {"name": self.name, "pid": self.pid, "started": self.started, "deadline": self.deadline,
                 "finished": self.finished, "duration": self.duration, "outcome": self.outcome,
-                "exit": self.exitcode, "reason": self.reason}
+                "exit": self.exitcode, "reason": self.reason,
+                "summary": self.summary[2] if self.summary else None}
 
 
 class Runner:
@@ -236,24 +204,55 @@ class Runner:
         self.kill_wait = kill_wait
         self._lock = threading.Lock()
         self._active = {}    # Run -> (process, wake_w)
+        self._closed = None  # the stop reason once stop_all began: no new run starts
+        self._forking = 0    # starts between the closed check and their registration
+        self._forked = threading.Condition(self._lock)
 
     def start(self, name, target, root, overrides=None, deadline=None, grace=3.0):
-        """Start one run now; `deadline` is seconds from now (None = no deadline)."""
+        """Start one run now; `deadline` is seconds from now (None = no deadline).
+
+        Raises RunnerClosed once stop_all began. A start already forking then
+        is waited for by stop_all and ended with the others.
+        """
+        with self._lock:
+            if self._closed is not None:
+                raise RunnerClosed(self._closed)
+            self._forking += 1
+        try:
+            return self._start(name, target, root, overrides, deadline, grace)
+        finally:
+            with self._lock:
+                self._forking -= 1
+                self._forked.notify_all()
+
+    def _start(self, name, target, root, overrides, deadline, grace):
         start_wall = self.wall()
         start_mono = self.clock()
         run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
-        process = self.context_factory().Process(
-            target=_child_main, name="ha-lizard-job-" + name,
-            args=(name, target, root, dict(overrides or {}), run.deadline, self.log_stderr, self.log_file))
-        process.start()
+        report_r, report_w = Pipe(duplex=False)
+        job = {"name": name, "target": target, "root": root, "overrides": dict(overrides or {}),
+               "deadline": run.deadline, "log_stderr": self.log_stderr, "log_file": self.log_file}
+        process = self.context_factory().Process(target=child_main, name="ha-lizard-job-" + name,
+                                                 args=(job, report_w))
+        try:
+            process.start()
+        except BaseException:
+            report_r.close()
+            raise
+        finally:
+            report_w.close()
         run.pid = process.pid
         wake_r, wake_w = os.pipe()
         with self._lock:
             self._active[run] = (process, wake_w)
             self._journal_locked()
+            if self._closed is not None:   # stop_all began while this one forked: end it too
+                run.kill_reason = self._closed
+                os.write(wake_w, b"k")
         deadline_mono = None if deadline is None else start_mono + deadline
         watcher = threading.Thread(target=self._watch, name="watch-" + name,
-                                   args=(run, process, wake_r, start_mono, deadline_mono, grace), daemon=True)
+                                   args=(run, process, (wake_r, report_r), start_mono, deadline_mono, grace),
+                                   daemon=True)
         watcher.start()
         return run
 
@@ -279,11 +278,16 @@ class Runner:
             return list(self._active)
 
     def stop_all(self, reason, timeout):
-        """Kill every active run and wait (bounded) for their watchers; returns the runs still alive."""
+        """Refuse new runs, kill every active one (those still forking too) and wait (bounded) for their
+        watchers; returns the runs still alive."""
+        limit = self.clock() + timeout
+        with self._lock:
+            self._closed = reason
+            while self._forking and self.clock() < limit:
+                self._forked.wait(max(0.0, limit - self.clock()))
         runs = self.active()
         for run in runs:
             self.kill(run, reason)
-        limit = self.clock() + timeout
         for run in runs:
             run.done.wait(max(0.0, limit - self.clock()))
         return [run for run in runs if not run.done.is_set()]
@@ -295,7 +299,8 @@ class Runner:
         signal_group(pid, signal.SIGKILL, leader_fallback=process.exitcode is None)
         process.join(self.kill_wait)
 
-    def _watch(self, run, process, wake_r, start_mono, deadline_mono, grace):
+    def _watch(self, run, process, pipes, start_mono, deadline_mono, grace):
+        wake_r, report_r = pipes
         try:
             while True:
                 timeout = None if deadline_mono is None else max(0.0, deadline_mono - self.clock())
@@ -326,6 +331,7 @@ class Runner:
                     run.outcome = ERROR
                     run.reason = "exit status %s" % run.exitcode
         finally:
+            run.summary = _read_report(report_r)
             run.finished = self.wall()
             run.duration = round(self.clock() - start_mono, 3)
             with self._lock:

@@ -4,8 +4,16 @@ Why: the old monitor started one big cycle every MONITOR_DELAY s, never two
 at once; while a cycle was still busy it re-checked every MONITOR_SCANRATE s
 and after MONITOR_MAX_STARTS such checks it alerted and (MONITOR_KILLALL=1)
 killed the hung cycle. We keep exactly that, but per job, so one hung job
-never delays another. APScheduler owns the timers (one date trigger per job,
-re-armed after every check); `decide()` is the pure rule, tested on its own.
+never delays another. `decide()` (halizard.supervisor.jobstate) is the rule.
+
+APScheduler's interval triggers do the timing: each job has one, checking
+every MONITOR_DELAY (its period) while idle, with `max_instances=1` (never
+two checks of one job at once) and `coalesce` (a late scheduler runs a
+missed check once). A trigger is replaced only when the job's cadence
+changes: a check finds the run still busy (re-check every MONITOR_SCANRATE),
+the run ends after its next check was due (the next start at once), a loop
+run is busy inside its deadline, or a reload changes the numbers. Where
+triggers alone would not keep today's semantics is in docs/service.md.
 
 A loop job (JobSpec.loop, e.g. self_fence) checks again and again inside one
 run until its deadline: while that run is within its deadline (plus grace)
@@ -14,102 +22,30 @@ towards MONITOR_MAX_STARTS; past it the usual rule applies. Its next run is
 armed when the previous one ends (on_finish), so the hand-over has no gap.
 """
 import datetime
+import logging
 import threading
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from loguru import logger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from halizard.ops import jobstats
 from halizard.supervisor import isolate
+from halizard.supervisor.jobstate import ALERT_KILL, START, WAIT, JobState, Timing, decide, log, log_run, raise_alert
 
-log = logger.bind(function="monitor")
-
-START = "start"
-WAIT = "wait"
-ALERT = "alert"
-ALERT_KILL = "alert_kill"
+IDLE, BUSY = "idle", "busy"   # a job's cadence: every period while idle, every scanrate while its run is busy
 STAGGER = 0.25   # seconds between the first runs of two jobs at start (see JobScheduler.start)
 
 
-def decide(busy, busy_checks, max_starts, killall, alerted):
-    """The monitor rule for one check. `busy_checks` counts this check too.
+class _SkippedCheck(logging.Filter):
+    """max_instances=1 skips a check that comes due while the previous check of the same job is still
+    forking its run: that run is starting, so the skipped check had nothing to decide; no warning line."""
 
-    Returns START (idle: launch a run), WAIT (busy: re-check later), ALERT or
-    ALERT_KILL (busy for MONITOR_MAX_STARTS checks; alert once per hung run).
-    """
-    if not busy:
-        return START
-    if busy_checks >= max_starts and not alerted:
-        return ALERT_KILL if killall else ALERT
-    return WAIT
+    def filter(self, record):
+        return not str(record.msg).startswith("Execution of job")
 
 
-class Timing:
-    """Effective period / deadline / grace / scanrate / max_starts / killall of one job."""
-
-    def __init__(self, spec, settings, default_grace):
-        self.period = spec.period or settings.number("MONITOR_DELAY", minimum=0.01)
-        self.scanrate = settings.number("MONITOR_SCANRATE", minimum=0.01)
-        self.max_starts = max(1, int(settings.number("MONITOR_MAX_STARTS", minimum=1)))
-        self.killall = settings.flag("MONITOR_KILLALL")
-        self.deadline = spec.deadline
-        self.grace = spec.grace or default_grace
-        self.loop = bool(getattr(spec, "loop", False))
-
-    def as_dict(self):
-        return {"period": self.period, "scanrate": self.scanrate, "max_starts": self.max_starts,
-                "killall": self.killall, "deadline": self.deadline, "grace": self.grace, "loop": self.loop}
-
-
-class JobState:
-    """What the supervisor knows about one job between runs."""
-
-    def __init__(self, spec, timing):
-        self.spec = spec
-        self.timing = timing
-        self.run = None
-        self.busy_checks = 0
-        self.alerted = False
-        self.last = None
-        self.last_start = None
-        self.next_check = None
-        self.counts = {outcome: 0 for outcome in isolate.OUTCOMES}
-        self.retired = False
-        self.starting = False
-        self.kill_pending = None
-
-    def as_dict(self):
-        run = self.run
-        return {
-            "name": self.spec.name,
-            "target": self.spec.target,
-            "state": "running" if run is not None else (
-                "starting" if self.starting else ("retired" if self.retired else "idle")),
-            "pid": run.pid if run is not None else None,
-            "started": run.started if run is not None else None,
-            "deadline": run.deadline if run is not None else None,
-            "busy_checks": self.busy_checks,
-            "last": self.last,
-            "next_run": self.next_check,
-            "counts": dict(self.counts),
-            "durations": jobstats.histogram(self.spec.name),  # issue 17: metrics
-            "timing": self.timing.as_dict(),
-        }
-
-
-def raise_alert(function, text, priority, root=None, config=None):
-    """Hand an alert to halizard.alerts for host `root` with the service's configuration
-    (lazily; logs instead when the alerts layer is not available)."""
-    try:
-        from halizard.alerts import raise_alert as alert
-    except ImportError:
-        log.error("ALERT ({}): {}", function, text)
-        return
-    try:
-        alert(function, text, priority, root=root, config=config)
-    except Exception as exc:
-        log.error("ALERT ({}) could not be delivered ({}): {}", function, type(exc).__name__, text)
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedCheck())
 
 
 class JobScheduler:
@@ -130,10 +66,8 @@ class JobScheduler:
         self.jobs = {}
         self.scheduler = BackgroundScheduler(
             timezone=datetime.timezone.utc,
-            # A check re-arms its own timer while it still runs; with max_instances=1 APScheduler would
-            # drop that next (one-shot) check if it came due early, and the job would never run again.
-            # Overlapping checks are safe: state is locked and `starting` prevents a second start.
-            job_defaults={"coalesce": True, "max_instances": 4, "misfire_grace_time": None})
+            # misfire_grace_time None: a check that comes late (a frozen or loaded host) still runs
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._started = False
         self._apply(specs, settings)
 
@@ -151,7 +85,7 @@ class JobScheduler:
             self._started = True
             order = sorted(self.jobs, key=lambda n: (self.jobs[n].timing.period, n))
             for index, name in enumerate(order):
-                self._arm(name, min(index * STAGGER, self.jobs[name].timing.period / 2.0))
+                self._arm(name, min(index * STAGGER, self.jobs[name].timing.period / 2.0), IDLE)
 
     def shutdown(self):
         """Stop deciding (no new runs); running ones are ended by the runner."""
@@ -172,12 +106,14 @@ class JobScheduler:
                 if state.retired:
                     self._disarm(name)
                 elif name in added:
-                    self._arm(name, 0.0)
+                    self._arm(name, 0.0, IDLE)
                 elif state.run is None and state.last_start is not None:
                     due = state.last_start + state.timing.period - self.wall()
-                    self._arm(name, max(0.0, due))
+                    self._arm(name, max(0.0, due), IDLE)
                 elif state.run is None:
-                    self._arm(name, 0.0)
+                    self._arm(name, 0.0, IDLE)
+                elif state.next_check is not None:   # busy: the new numbers from its next check on
+                    self._arm(name, max(0.0, state.next_check - self.wall()), state.cadence)
 
     def _apply(self, specs, settings):
         self.settings = settings
@@ -196,13 +132,29 @@ class JobScheduler:
         return added
 
     # --- timers --------------------------------------------------------------------------
-    def _arm(self, name, delay):
+    def _arm(self, name, delay, cadence):
+        """Install the job's interval trigger: first check in `delay` s, then every period (IDLE) or
+        every scanrate (BUSY)."""
         if not self._started:
             return
+        state = self.jobs[name]
+        every = state.timing.period if cadence == IDLE else state.timing.scanrate
         when = self.wall() + delay
-        self.jobs[name].next_check = when
-        self.scheduler.add_job(self._check, trigger="date", args=[name], id=name, replace_existing=True,
-                               run_date=datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
+        state.next_check, state.cadence = when, cadence
+        first = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+        # next_run_time: the first check at `when` even when that is already past (a trigger alone
+        # would put it one interval later), then every `every` s from there
+        self.scheduler.add_job(self._check, trigger=IntervalTrigger(seconds=every, start_date=first,
+                                                                    timezone=datetime.timezone.utc),
+                               args=[name], id=name, replace_existing=True, next_run_time=first)
+
+    def _keep(self, name, cadence):
+        """The check just made keeps the job's cadence: the trigger stays; re-armed only on a change."""
+        state = self.jobs[name]
+        if state.cadence != cadence:
+            self._arm(name, state.timing.period if cadence == IDLE else state.timing.scanrate, cadence)
+        else:
+            state.next_check = self.wall() + (state.timing.period if cadence == IDLE else state.timing.scanrate)
 
     def repair(self):
         """Re-arm any live job that lost its timer (e.g. a check APScheduler skipped); returns their names.
@@ -217,7 +169,8 @@ class JobScheduler:
                 if state.retired or self.scheduler.get_job(name) is not None:
                     continue
                 lost.append(name)
-                self._arm(name, 0.0 if state.run is None and not state.starting else state.timing.scanrate)
+                idle = state.run is None and not state.starting
+                self._arm(name, 0.0 if idle else state.timing.scanrate, IDLE if idle else BUSY)
         for name in lost:
             log.warning("job {} had no pending check; re-armed", name)
         return lost
@@ -239,7 +192,7 @@ class JobScheduler:
             busy = state.run is not None or state.starting
             quiet = self._loop_within_deadline(state) if busy else None
             if quiet is not None:   # a loop job busy inside its deadline: look again once it is due
-                self._arm(name, quiet)
+                self._arm(name, quiet, BUSY)
                 return
             if busy:
                 state.busy_checks += 1
@@ -249,10 +202,10 @@ class JobScheduler:
                 state.busy_checks = 0
                 state.alerted = False
                 state.kill_pending = None
-                self._arm(name, timing.period)
+                self._keep(name, IDLE)
             else:
                 self._busy(state, action)
-                self._arm(name, timing.scanrate)
+                self._keep(name, BUSY)
         if action == START:
             self._start(state)   # outside the lock: a slow fork never blocks status or other jobs
 
@@ -297,6 +250,10 @@ class JobScheduler:
         try:
             run = self.runner.start(name, target, self.root, overrides=self.overrides,
                                     deadline=timing.deadline, grace=timing.grace)
+        except isolate.RunnerClosed:   # the service is stopping
+            with self._lock:
+                state.starting = False
+            return
         except Exception as exc:
             log.error("job {} could not be started ({}: {}); next try in {:g} s",
                       name, type(exc).__name__, exc, timing.period)
@@ -327,21 +284,16 @@ class JobScheduler:
             if state.run is run:
                 state.run = None
                 state.busy_checks = 0
-                if not state.retired and state.last_start is not None:
-                    # due again at start + period; don't wait for the next busy re-check
-                    self._arm(run.name, max(0.0, state.last_start + state.timing.period - self.wall()))
+                due = None if state.last_start is None else state.last_start + state.timing.period - self.wall()
+                if not state.retired and due is not None and (state.cadence != IDLE or due <= 0):
+                    # due again at start + period; don't wait for the next busy re-check (a run that ended
+                    # before its next check keeps its IDLE trigger, which fires at start + period)
+                    self._arm(run.name, max(0.0, due), IDLE)
             previous = (state.last or {}).get("outcome")
             state.last = run.as_dict()
             state.counts[run.outcome] = state.counts.get(run.outcome, 0) + 1
             jobstats.observe(run.name, run.duration)
-        message = "job {} finished: {} after {:.2f} s{}".format(
-            run.name, run.outcome, run.duration or 0.0, " (%s)" % run.reason if run.reason else "")
-        if run.outcome != isolate.OK:
-            log.warning(message)
-        elif previous not in (None, isolate.OK):
-            log.info("job {} is ok again (previous run: {})", run.name, previous)
-        else:
-            log.debug(message)
+        log_run(run, previous)
         if self.on_change is not None:
             self.on_change()
 

@@ -4,7 +4,6 @@ The host's real xapi socket is moved aside and a relay takes its place: it
 resets the first connections it gets (the peer closes with the request unread,
 as a restarting xapi does) and forwards every later one to the real socket.
 """
-import importlib.util
 import io
 import os
 import socket
@@ -14,10 +13,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_reset", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 class ResettingRelay:

@@ -112,11 +112,11 @@ def test_disk_monitor_alerts_on_a_failing_disk(sim_hosts, smtp_factory, trust):
     server = smtp_factory("starttls")
     host = slave(sim_hosts)
     config = mail_config(server)
-    healthy = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config))
+    healthy = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config)).detail
     assert healthy.healthy and server.received == [] and spool.entry_names(host["root"]) == []
 
     sim_hosts.fault("disk-fail", host["name_label"])
-    failed = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config))
+    failed = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=config)).detail
     assert not failed.healthy
     ours = [m for m in messages(sim_hosts) if m["name"] == "HA-Lizard - disk_monitor"]
     assert len(ours) == 1 and ours[0]["obj_uuid"] == host["uuid"] and "FAILED" in ours[0]["body"]
@@ -128,7 +128,8 @@ def test_disk_monitor_alerts_on_a_failing_disk(sim_hosts, smtp_factory, trust):
     assert "Disk health check FAILED" in server.received[0]["message"].get_body(
         preferencelist=("plain",)).get_content()
 
-    assert disk_monitor.run(JobContext(host["root"], "disk_monitor", config=dict(config, DISK_MONITOR="0"))) is None
+    off = disk_monitor.run(JobContext(host["root"], "disk_monitor", config=dict(config, DISK_MONITOR="0")))
+    assert off.detail is None and off.text == "DISK_MONITOR=0: no disk check"
 
 
 def test_alert_without_session_is_posted_by_the_worker(sim_hosts):

@@ -2,7 +2,7 @@
 import pytest
 
 from halizard.supervisor.registry import JobSpec
-from halizard.supervisor.scheduler import ALERT, ALERT_KILL, START, WAIT, Timing, decide
+from halizard.supervisor.jobstate import ALERT, ALERT_KILL, START, WAIT, Timing, decide
 from halizard.config.settings import Settings
 
 

@@ -144,3 +144,58 @@ def test_start_staggers_first_runs_shortest_period_first():
         sched.shutdown()
     # the 0.4 s job first; the others a quarter of a second apart (never more than half their period)
     assert due == {"sf": 0.0, "a": 0.25, "c": 0.5}
+
+
+def test_interval_triggers_do_the_timing_and_are_replaced_only_when_the_cadence_changes():
+    sched, runner = _scheduler()
+    sched.scheduler.start(paused=True)   # triggers installed, none fires: the checks are driven by hand
+    try:
+        sched._arm("a", 0.0, "idle")
+        job = sched.scheduler.get_job("a")
+        assert job.trigger.interval.total_seconds() == 15.0 and job.max_instances == 1 and job.coalesce
+        sched._check("a")                               # idle: starts, the same trigger keeps the period
+        assert sched.scheduler.get_job("a").trigger is job.trigger
+        sched._check("a")                               # busy: re-checked every MONITOR_SCANRATE from now on
+        busy = sched.scheduler.get_job("a").trigger
+        assert busy is not job.trigger and busy.interval.total_seconds() == 10.0
+        sched._check("a")
+        assert sched.scheduler.get_job("a").trigger is busy   # still busy: no re-arm
+        _finish(sched, runner)                          # back to the period trigger, due at start + period
+        idle = sched.scheduler.get_job("a").trigger
+        assert idle.interval.total_seconds() == 15.0 and sched.jobs["a"].next_check == 1015.0
+    finally:
+        sched.scheduler.shutdown(wait=False)
+
+
+def test_a_check_due_now_runs_now_not_one_interval_later():
+    """An interval trigger whose start lies (even a little) in the past fires one interval later: the
+    first check of a job is armed with its own time, so a job due now runs now."""
+    import threading
+    import time
+
+    runner = RecordingRunner()
+    started = threading.Event()
+    runner.start = lambda *a, **kw: (started.set(), Run("a", 0.0, None))[1]
+    settings = Settings(overrides={"MONITOR_DELAY": "3600", "MONITOR_SCANRATE": "10", "MONITOR_MAX_STARTS": "3"})
+    sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f")}, settings,
+                         wall=lambda: time.time() - 5.0)   # "now" as the scheduler sees it lies in the past
+    sched.start()
+    try:
+        assert started.wait(10), "the first check waited for its period"
+    finally:
+        sched.shutdown()
+
+
+def test_a_check_skipped_by_max_instances_is_not_a_warning_line():
+    import logging
+
+    from halizard.supervisor import scheduler
+
+    record = logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1,
+                               'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                               ("a", 1), None)
+    other = logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1, "Error getting due jobs",
+                              (), None)
+    checks = logging.getLogger("apscheduler.scheduler")
+    assert checks.filter(record) in (False, None) and checks.filter(other)
+    assert any(isinstance(f, scheduler._SkippedCheck) for f in checks.filters)

@@ -1,0 +1,72 @@
+"""Inside a job process: the entry point the Runner forks (halizard.supervisor.isolate).
+
+Why a module of its own: this is the only code that runs on the job's side
+of the fork (new session, default signals, logging, the Env, the job), and
+the Report a job returns goes back to the supervisor through a pipe.
+"""
+import os
+import signal
+import sys
+
+
+def resolve_target(target):
+    """'package.module:function' -> the function (imported here, in the job's process)."""
+    import importlib
+
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def child_main(job, report=None):
+    """Entry point of a job process: new process group, default signals, logging, run.
+
+    `job`: name, target, root, overrides, deadline, log_stderr, log_file. The run's
+    Report (halizard.jobs.base) goes back through `report` for the supervisor's one line.
+    """
+    os.setsid()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    from loguru import logger
+
+    from halizard.jobs.base import Env, Outcome, as_report
+    from halizard.supervisor.logsetup import setup_logging
+
+    name = job["name"]
+    env = Env(job["root"], name, overrides=job["overrides"], deadline=job["deadline"])
+    try:
+        setup_logging(env.config, stderr=job["log_stderr"], extra_sink=job["log_file"])
+    except Exception:  # a logging problem must not turn into a job failure
+        logger.remove()
+    log = env.log
+    try:
+        function = resolve_target(job["target"])
+        result = as_report(function(env))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code:
+            log.error("job {} exited with status {}", name, code)
+        _leave(code)
+    except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
+        log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
+        _leave(1)
+    if result is not None and report is not None:
+        try:
+            report.send((result.outcome.word, result.outcome.level, str(result.text)))
+        except (OSError, ValueError):
+            log.info("{}", result.text)   # the supervisor cannot hear it: said here instead
+    _leave(1 if result is not None and result.outcome is Outcome.FAILED else 0)
+
+
+def _leave(code):
+    """End the job process with `code` without the interpreter's exit handlers.
+
+    Python 3.6's forkserver learns a child's status only from what its process
+    bootstrap returns (it never sees os._exit, nor a signal: such a run shows as
+    exit 255), so there the code leaves through SystemExit.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if sys.version_info < (3, 7):
+        raise SystemExit(code)
+    os._exit(code)
