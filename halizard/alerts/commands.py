@@ -1,7 +1,7 @@
 """The alert subcommands of `ha-cfg`: email, email_debug, show-alerts, clear-alerts.
 
 Why: admins test their mail settings and read or clear the pool's HA-Lizard
-messages from any host. `ha-cfg` (halizard/cli/ha_cfg.py) calls these with
+messages from any host. `ha-cfg` (halizard/cli/ha_cfg/service.py) calls these with
 its context: `.root`, `.session()` (master session), `.config()` (the
 effective configuration), `.out`/`.err` streams. They return the exit status
 (0 ok, 1 error); XAPI errors propagate to ha-cfg's one-line error handling.
