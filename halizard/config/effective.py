@@ -2,9 +2,10 @@
 with the source of every value.
 
 Why: every job and the CLI need one answer to "what is MONITOR_DELAY here,
-and why". Pool values come live from the master (XE_TIMEOUT deadline) or,
-when the master is silent, from the cached copy the last successful read
-left in `<root>/var/lib/ha-lizard/`. A broken override file never takes
+and why". Pool values come live from the master (XE_TIMEOUT deadline,
+halizard.xapi.pool_config) or, when the master is silent, from the cached
+copy the last successful read left in `<root>/var/lib/ha-lizard/`; this
+module builds the configuration from them. A broken override file never takes
 effect: its error is reported (naming the line) and the last good override
 values stay in force.
 """

@@ -12,8 +12,7 @@ import threading
 import pytest
 
 from halizard.cli import ha_cfg
-
-import sim_pools as sim_fixtures
+from sim_pools import CliPool
 
 
 class ResettingRelay:
@@ -77,7 +76,7 @@ class ResettingRelay:
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-reset"))
+    handle = CliPool(tmp_path_factory.mktemp("hacfg-reset"))
     handle.up(2, 1, 0.05, 0.5, [])
     yield handle
     handle.down()
