@@ -29,26 +29,12 @@ import time
 from halizard import suspension
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
-from halizard.core.health import ProbeResult
 from halizard.jobs import host_health, takeover, witness
 
 HOST_KEY = suspension.HOST_KEY
 UNKNOWN = object()  # this host's published suspension could not be read this cycle
 PROBES = "master-watch-probes"
 REPORT = "master-watch"
-
-
-def _probe_from_plain(d):
-    try:
-        return ProbeResult(tries=int(d["tries"]), xapi_ok=bool(d["xapi_ok"]), network_ok=d.get("network_ok"),
-                           first_failure_at=d.get("first_failure_at"))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _probe_to_plain(p):
-    return {"tries": p.tries, "xapi_ok": p.xapi_ok, "network_ok": p.network_ok,
-            "first_failure_at": p.first_failure_at}
 
 
 def _read_master(root, timeout, log, self_uuid=None):
@@ -140,21 +126,13 @@ def _publish_suspension(root, timeout, view, self_uuid, published, suspended, lo
 
 
 def _probe_round(ctx, platform, pool, self_uuid, policy):
-    """Probe every enabled peer at once: ({uuid: ProbeResult} with the failure streak carried, the raw round)."""
-    from halizard.probes.deadline import after
-    from halizard.probes.parallel import probe_hosts
+    """Probe every enabled peer at once: ({uuid: ProbeResult} with the failure streak carried, the raw round).
+
+    The master's round (host_health.probe_peers) under this job's own state key: a streak has the
+    same age limit (health.streak_max_gap) as on the master.
+    """
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != self_uuid and h.enabled and h.address]
-    seconds = policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
-    raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
-                      deadline=after(seconds))
-    previous = ctx.state.read(PROBES, {}) or {}
-    results = {}
-    for uuid, peer in raw.items():
-        prev = previous.get(uuid)
-        results[uuid] = health.carry_streak(_probe_from_plain(prev) if isinstance(prev, dict) else None,
-                                            peer.as_core())
-    ctx.state.write(PROBES, {u: _probe_to_plain(p) for u, p in results.items()})
-    return results, raw
+    return host_health.probe_peers(platform, peers, policy, ctx.state, key=PROBES)
 
 
 def _env(ctx, config, policy, self_uuid, pool):
