@@ -41,12 +41,17 @@ class HostView:
     # The XenCenter field the master writes: master / healthy / failed / "" (never written).
     health_field: str = ""
     memory_free: int = 0
+    # Resident VMs other than the control domain (host.resident_VMs, cheap to read): a disabled host
+    # that still runs guests must be watched like an enabled one (cycle.watched_slaves).
+    guests: int = 0
 
     def __post_init__(self) -> None:
         if not self.uuid:
             raise ModelError("a host needs a uuid")
         if self.memory_free < 0:
             raise ModelError("host %s: negative free memory" % self.uuid)
+        if self.guests < 0:
+            raise ModelError("host %s: negative guest count" % self.uuid)
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ def host_from_plain(d: Mapping) -> HostView:
         is_master=bool(d.get("is_master", False)),
         health_field=str(d.get("health_field", "") or ""),
         memory_free=int(d.get("memory_free", 0)),
+        guests=int(d.get("guests", 0)),
     )
 
 
@@ -226,7 +232,7 @@ def pool_to_plain(p: PoolView) -> dict:
             {
                 "uuid": h.uuid, "name_label": h.name_label, "ref": h.ref, "address": h.address,
                 "enabled": h.enabled, "is_master": h.is_master, "health_field": h.health_field,
-                "memory_free": h.memory_free,
+                "memory_free": h.memory_free, "guests": h.guests,
             }
             for h in p.hosts
         ],
