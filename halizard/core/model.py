@@ -23,6 +23,15 @@ AUTOPROMOTE_NONE = "none_available"
 
 RESTART_PRIORITY_BEST_EFFORT = "best-effort"
 
+# VM other_config key that keeps an operator stop in XAPI, so every master (after a takeover, after an
+# event-stream gap) knows it: "true" while the VM an operator shut down stays halted; removed when it runs.
+OPERATOR_STOP_KEY = "ha-lizard-operator-stop"
+
+
+def operator_stop_of(other_config: Optional[Mapping]) -> bool:
+    """True when a VM's other_config records an operator stop (OPERATOR_STOP_KEY is exactly "true")."""
+    return (other_config or {}).get(OPERATOR_STOP_KEY) == "true"
+
 
 class ModelError(ValueError):
     """A snapshot was built from inconsistent plain values."""
@@ -73,6 +82,7 @@ class VmView:
     ha_field: Optional[str] = None  # raw XenCenter.CustomFields.<XC_FIELD_NAME>, None when missing
     home_pool: Optional[str] = None
     current_operations: Tuple[str, ...] = ()
+    operator_stop: bool = False  # other_config OPERATOR_STOP_KEY: an operator shut it down (any master saw it)
 
     def __post_init__(self) -> None:
         if not self.uuid:
@@ -196,6 +206,7 @@ def vm_from_plain(d: Mapping) -> VmView:
         ha_field=d.get("ha_field"),
         home_pool=d.get("home_pool") or None,
         current_operations=tuple(d.get("current_operations", ())),
+        operator_stop=bool(d.get("operator_stop", False)),
     )
 
 
@@ -244,7 +255,7 @@ def pool_to_plain(p: PoolView) -> dict:
                 "memory": v.memory, "order": v.order, "start_delay": v.start_delay,
                 "ha_restart_priority": v.ha_restart_priority, "appliance": v.appliance,
                 "ha_field": v.ha_field, "home_pool": v.home_pool,
-                "current_operations": list(v.current_operations),
+                "current_operations": list(v.current_operations), "operator_stop": v.operator_stop,
             }
             for v in p.vms
         ],

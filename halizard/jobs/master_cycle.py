@@ -32,7 +32,7 @@ import time
 from halizard.core import actions as A
 from halizard.core import cycle, roles
 from halizard.core.model import (
-    HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView,
+    HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView, operator_stop_of,
 )
 
 NULL_REF = "OpaqueRef:NULL"
@@ -99,7 +99,7 @@ def read_pool_and_suspended(session, ha_key, full=True):
             order=_int(rec.get("order")), start_delay=_int(rec.get("start_delay")),
             ha_restart_priority=str(rec.get("ha_restart_priority", "") or ""),
             appliance=app_uuid.get(rec.get("appliance")), ha_field=other.get(ha_key),
-            home_pool=other.get("home-pool") or None,
+            home_pool=other.get("home-pool") or None, operator_stop=operator_stop_of(other),
             current_operations=tuple(sorted((rec.get("current_operations") or {}).values()))))
     vdi_views = [VdiView(uuid=rec["uuid"], sm_config_keys=tuple(sorted(
         k for k in (rec.get("sm_config") or {}) if k.startswith("host_")))) for rec in vdis.values()]

@@ -33,3 +33,8 @@ def test_a_host_s_guest_count_survives_the_cached_view():
     assert pool_from_plain(pool_to_plain(pv)).host("h1").guests == 3
     with pytest.raises(ModelError):
         host("h2", guests=-1)
+
+
+def test_an_operator_stop_survives_the_cached_view():
+    pv = pool(vms=[vm("v1", operator_stop=True)])
+    assert pool_from_plain(pool_to_plain(pv)).vm("v1").operator_stop is True
