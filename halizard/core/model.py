@@ -28,6 +28,24 @@ RESTART_PRIORITY_BEST_EFFORT = "best-effort"
 OPERATOR_STOP_KEY = "ha-lizard-operator-stop"
 
 
+# Host other_config key where each slave publishes the enabled peers its self-fence check does not
+# reach: comma-separated uuids, "none" when it reaches them all.
+UNREACHED_KEY = "ha-lizard-unreached"
+
+
+def unreached_of(other_config: Optional[Mapping]) -> Optional[Tuple[str, ...]]:
+    """The uuids a host published under UNREACHED_KEY; None when it published nothing."""
+    value = (other_config or {}).get(UNREACHED_KEY)
+    if not isinstance(value, str) or not value:
+        return None
+    return () if value == "none" else tuple(sorted(u for u in value.split(",") if u))
+
+
+def unreached_value(uuids) -> str:
+    """The UNREACHED_KEY value for these uuids (inverse of unreached_of)."""
+    return ",".join(sorted(uuids)) or "none"
+
+
 def operator_stop_of(other_config: Optional[Mapping]) -> bool:
     """True when a VM's other_config records an operator stop (OPERATOR_STOP_KEY is exactly "true")."""
     return (other_config or {}).get(OPERATOR_STOP_KEY) == "true"
@@ -53,6 +71,10 @@ class HostView:
     # Resident VMs other than the control domain (host.resident_VMs, cheap to read): a disabled host
     # that still runs guests must be watched like an enabled one (cycle.watched_slaves).
     guests: int = 0
+    # The enabled peers this host's own self-fence check could not reach, as it published them
+    # (UNREACHED_KEY); None when it published nothing. A peer's timed proof of death counts only when
+    # every host the recovering side reaches lists it here (fencing.still_seen_by).
+    unreached: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         if not self.uuid:
@@ -185,6 +207,7 @@ def host_from_plain(d: Mapping) -> HostView:
         health_field=str(d.get("health_field", "") or ""),
         memory_free=int(d.get("memory_free", 0)),
         guests=int(d.get("guests", 0)),
+        unreached=None if d.get("unreached") is None else tuple(d["unreached"]),
     )
 
 
@@ -244,6 +267,7 @@ def pool_to_plain(p: PoolView) -> dict:
                 "uuid": h.uuid, "name_label": h.name_label, "ref": h.ref, "address": h.address,
                 "enabled": h.enabled, "is_master": h.is_master, "health_field": h.health_field,
                 "memory_free": h.memory_free, "guests": h.guests,
+                "unreached": None if h.unreached is None else list(h.unreached),
             }
             for h in p.hosts
         ],

@@ -32,7 +32,7 @@ import time
 from halizard.core import actions as A
 from halizard.core import cycle, roles
 from halizard.core.model import (
-    HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView, operator_stop_of,
+    HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView, operator_stop_of, unreached_of,
 )
 
 NULL_REF = "OpaqueRef:NULL"
@@ -85,7 +85,8 @@ def read_pool_and_suspended(session, ha_key, full=True):
             uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref, address=rec.get("address", ""),
             enabled=bool(rec.get("enabled")), is_master=(ref == pool.get("master")),
             health_field=str(other.get(ha_key, "") or ""), memory_free=free,
-            guests=len([v for v in rec.get("resident_VMs") or () if v != rec.get("control_domain")])))
+            guests=len([v for v in rec.get("resident_VMs") or () if v != rec.get("control_domain")]),
+            unreached=unreached_of(other)))
     vm_views = []
     for rec in vms.values():
         other = rec.get("other_config") or {}

@@ -94,3 +94,16 @@ def test_a_master_streak_of_the_last_round_goes_on(tmp_path):
     state, probe = _master_round(tmp_path, started, clock.now() - 3)
     assert probe.first_failure_at == started
     assert state.read(master_watch.PROBES)["m"]["observed_at"] is not None
+
+
+def test_a_slave_publishes_the_peers_its_self_fence_check_does_not_reach(tmp_path):
+    # the value master_watch writes into the host record (model.UNREACHED_KEY) for fencing.still_seen_by
+    from halizard.jobs import self_fence
+    state = StateStore(str(tmp_path))
+    assert master_watch._unreached(state) is None, "no check yet: nothing to publish (unknown)"
+    state.write(self_fence.STATE, {"boot": clock.boot_id(), "unreached": ["h3", "h2"]})
+    assert master_watch._unreached(state) == "h2,h3"
+    state.write(self_fence.STATE, {"boot": clock.boot_id(), "unreached": []})
+    assert master_watch._unreached(state) == "none"
+    state.write(self_fence.STATE, {"boot": "another-boot", "unreached": ["h3"]})
+    assert master_watch._unreached(state) is None, "a check of another boot says nothing now"
