@@ -3,7 +3,7 @@ watches it all the same (issue 13 finding 7), fences it (XVM, verified) and rest
 elsewhere. Before, the master probed enabled hosts only and those VMs stayed Running in the database
 forever."""
 import harness
-from b1_helpers import use_xvm, vms_on
+from harness import use_xvm, vms_on
 
 scenario = harness.scenario_fixture()
 

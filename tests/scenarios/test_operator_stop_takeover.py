@@ -3,8 +3,8 @@ other_config (`ha-lizard-operator-stop`), so the new master leaves the VM halted
 once the operator starts the VM again. Before, the intent lived only in the old master's state file and
 the new master started the VM."""
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import wait_master, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import wait_master, wait_takeover_slave
 
 scenario = harness.scenario_fixture()
 KEY = "ha-lizard-operator-stop"
