@@ -3,7 +3,7 @@
 Why apart: the master cycle and the slave recovery both read it (the
 recovery again after another job acted), and it is XAPI reading.
 """
-from halizard.core.model import HostView, PoolView, VdiView
+from halizard.core.model import HostView, PoolView, VdiView, unreached_of
 from halizard.suspension import suspended_hosts
 from halizard.xapi.errors import XapiError
 from halizard.xapi.observe import _int, vm_view
@@ -47,7 +47,9 @@ def read_pool_and_suspended(session, ha_key, full=True):
         host_views.append(HostView(
             uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref, address=rec.get("address", ""),
             enabled=bool(rec.get("enabled")), is_master=(ref == pool.get("master")),
-            health_field=str(other.get(ha_key, "") or ""), memory_free=free))
+            health_field=str(other.get(ha_key, "") or ""), memory_free=free,
+            guests=len([v for v in rec.get("resident_VMs") or () if v != rec.get("control_domain")]),
+            unreached=unreached_of(other)))
     vm_views = [vm_view(rec, ha_key, host_uuid, app_uuid) for rec in vms.values()]
     vdi_views = [VdiView(uuid=rec["uuid"], sm_config_keys=tuple(sorted(
         k for k in (rec.get("sm_config") or {}) if k.startswith("host_")))) for rec in vdis.values()]
