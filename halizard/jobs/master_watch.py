@@ -30,7 +30,7 @@ from halizard import suspension
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.health import ProbeResult
-from halizard.jobs import host_health, takeover, witness
+from halizard.jobs import host_health, membership, takeover, witness
 
 HOST_KEY = suspension.HOST_KEY
 UNKNOWN = object()  # this host's published suspension could not be read this cycle
@@ -264,8 +264,8 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         master_probe = probes.get(cached.master_uuid)
         heur = host_health.heuristics_ok(env.platform, policy)
         reachable = frozenset(u for u, p in probes.items() if p.xapi_ok or p.network_ok)
-        q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy,
-                           witness.held(ctx.state, policy))
+        q = membership.quorum(ctx.state, self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur,
+                              policy, witness.held(ctx.state, policy))
         verdict = health.classify(master_probe, policy)
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
         if verdict.state == health.HEALTHY:

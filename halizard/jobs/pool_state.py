@@ -8,6 +8,8 @@ the previous cache is kept untouched and the run ends in "error" saying why.
 """
 import time
 
+from halizard.xapi.membership import KEY as MEMBERSHIP_KEY
+
 POOL_VIEW = "pool-view"
 
 
@@ -42,12 +44,14 @@ def collect(session, xc_field_key):
                        if not rec.get("is_a_template") and not rec.get("is_control_domain")
                        and not rec.get("is_a_snapshot")),
                       key=lambda v: v["name_label"] or ""),
+        "membership": (pool.get("other_config") or {}).get(MEMBERSHIP_KEY, ""),
         "observed": time.time(),
     }
 
 
 def run(ctx):
     from halizard.config.effective import load_effective
+    from halizard.jobs import membership
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
 
@@ -71,5 +75,6 @@ def run(ctx):
     finally:
         session.logout()
     ctx.state.write(POOL_VIEW, view)
+    membership.record(ctx.state, view["membership"])
     ctx.log.info("pool view refreshed: {} hosts, {} VMs, pool config from {}",
                  len(view["hosts"]), len(view["vms"]), config.pool_status)

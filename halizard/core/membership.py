@@ -1,0 +1,127 @@
+"""Membership: which hosts vote, with an epoch (last man standing).
+
+Why: a host proven dead whose VMs were recovered must stop counting in the
+expected votes, or the pool cannot survive a second failure (3 hosts: after
+one dies, the next one's loss leaves 1 of 3). The anchor is corosync
+votequorum's last_man_standing (expected votes shrink after a loss) and
+wait_for_all (a host that comes back counts only once the pool agreed).
+
+The membership lives in the pool database (pool other_config key
+`ha-lizard-membership`, written only by the master), as
+"<epoch> <excluded uuid>,<excluded uuid>..."; every host caches it with the
+boot id under which it read it. Voters are the enabled hosts minus the
+excluded ones. Rules:
+
+* Only a host proven dead (verified fence, or the timed wait with a strict
+  majority) is excluded, each exclusion one epoch up.
+* A host has no vote, and so no quorum at all, while it is excluded or while
+  its copy of the membership was read before its last boot or its last
+  self-fence: it cannot know what the pool decided meanwhile, and counting
+  itself from an older view could make a majority out of hosts the pool
+  already left behind.
+* The master re-admits an excluded host once it answers as a healthy
+  member again (one epoch up); the host votes from its next fresh read.
+"""
+
+
+from dataclasses import dataclass, replace
+from typing import AbstractSet, FrozenSet, Iterable, Optional, Tuple
+
+
+class MembershipError(ValueError):
+    """The stored membership text is malformed."""
+
+
+@dataclass(frozen=True)
+class Membership:
+    """epoch: how many changes the pool made; excluded: hosts without a vote."""
+
+    epoch: int = 0
+    excluded: FrozenSet[str] = frozenset()
+
+
+def parse(text: Optional[str]) -> Membership:
+    """The membership stored as `text`; empty or missing: epoch 0, nobody excluded."""
+    text = (text or "").strip()
+    if not text:
+        return Membership()
+    head, _sep, tail = text.partition(" ")
+    if not head.isdigit():
+        raise MembershipError("membership %r: the epoch is not a number" % text[:80])
+    excluded = frozenset(u for u in tail.strip().split(",") if u)
+    return Membership(int(head), excluded)
+
+
+def format_text(m: Membership) -> str:
+    """The stored form (parse's inverse)."""
+    return ("%d %s" % (m.epoch, ",".join(sorted(m.excluded)))).strip()
+
+
+def exclude(m: Membership, host_uuids: Iterable[str]) -> Membership:
+    """`m` with the proven-dead `host_uuids` excluded, one epoch up (unchanged when nothing new)."""
+    new = frozenset(host_uuids) - m.excluded
+    if not new:
+        return m
+    return replace(m, epoch=m.epoch + 1, excluded=m.excluded | new)
+
+
+def readmit(m: Membership, host_uuids: Iterable[str]) -> Membership:
+    """`m` with `host_uuids` voting again, one epoch up (unchanged when none was excluded)."""
+    back = m.excluded & frozenset(host_uuids)
+    if not back:
+        return m
+    return replace(m, epoch=m.epoch + 1, excluded=m.excluded - back)
+
+
+def to_readmit(m: Membership, healthy: AbstractSet[str], enabled: AbstractSet[str]) -> FrozenSet[str]:
+    """The excluded hosts the master re-admits now: enabled again and judged healthy this round."""
+    return frozenset(u for u in m.excluded if u in healthy and u in enabled)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """What this host counts: the voters, whether it votes itself, and why not."""
+
+    voters: FrozenSet[str]
+    member: bool
+    why: str
+
+
+def vote(self_uuid: str, enabled: Iterable[str], m: Optional[Membership], fresh: bool) -> Vote:
+    """This host's voters and vote.
+
+    m: the membership this host last read (None: the pool never wrote one,
+    everyone votes); fresh: it was read during this boot and after this
+    host's last self-fence began.
+    """
+    enabled = frozenset(enabled)
+    if m is None:
+        return Vote(enabled, True, "")
+    voters = enabled - m.excluded
+    if self_uuid in m.excluded:
+        return Vote(voters, False, "this host was excluded as dead (membership epoch %d) and waits for "
+                                   "re-admission" % m.epoch)
+    if not fresh:
+        return Vote(voters, False, "this host's copy of the membership (epoch %d) is older than its last "
+                                   "reboot or self-fence; it waits for re-admission" % m.epoch)
+    return Vote(voters, True, "")
+
+
+def describe(m: Membership, names: Optional[dict] = None) -> str:
+    """One line for status output."""
+    names = names or {}
+    if not m.excluded:
+        return "membership epoch %d: every enabled host votes" % m.epoch
+    return "membership epoch %d: excluded as dead: %s" % (
+        m.epoch, ", ".join(sorted(names.get(u, u) for u in m.excluded)))
+
+
+def waiting_text(vote_: Vote, witness_configured: bool, witness_held: Optional[bool],
+                 has_quorum: bool) -> Tuple[str, ...]:
+    """Why this host does not act now, in the words `ha-cfg get-vm-ha` shows ('' parts dropped)."""
+    lines = []
+    if not vote_.member:
+        lines.append("waiting for re-admission: " + vote_.why)
+    if witness_configured and not witness_held and not has_quorum:
+        lines.append("waiting for the witness: this side does not hold its vote and has no majority without it")
+    return tuple(lines)
