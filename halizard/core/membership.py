@@ -15,10 +15,11 @@ excluded ones. Rules:
 * Only a host proven dead (verified fence, or the timed wait with a strict
   majority) is excluded, each exclusion one epoch up.
 * A host has no vote, and so no quorum at all, while it is excluded or while
-  its copy of the membership was read before its last boot or its last
-  self-fence: it cannot know what the pool decided meanwhile, and counting
-  itself from an older view could make a majority out of hosts the pool
-  already left behind.
+  its copy of the membership was read before its last boot (service start)
+  or before a quorum loss long enough for the others to prove it dead
+  (stale_after): it cannot know what the pool decided meanwhile, and
+  counting itself from an older view could make a majority out of hosts the
+  pool already left behind.
 * The master re-admits an excluded host once it answers as a healthy
   member again (one epoch up); the host votes from its next fresh read.
 """
@@ -105,6 +106,13 @@ def vote(self_uuid: str, enabled: Iterable[str], m: Optional[Membership], fresh:
         return Vote(voters, False, "this host's copy of the membership (epoch %d) is older than its last "
                                    "reboot or self-fence; it waits for re-admission" % m.epoch)
     return Vote(voters, True, "")
+
+
+def stale_after(recovery_wait: float, isolation_detect: float) -> float:
+    """Seconds without quorum after which this host's copy is stale: by then the others' timed wait
+    (counted from their first failed probe, at most `isolation_detect` before this host noticed)
+    may have ended and excluded it."""
+    return max(0.0, recovery_wait - isolation_detect)
 
 
 def describe(m: Membership, names: Optional[dict] = None) -> str:

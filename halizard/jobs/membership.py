@@ -23,12 +23,34 @@ def _run_identity(store):
 
 def record(store, text):
     """Cache the membership text read from the pool database during this run of the service."""
-    store.write(STATE, {"text": text or "", "run": _run_identity(store)})
+    store.update(STATE, lambda old: dict(old or {}, text=text or "", run=_run_identity(store)), {})
 
 
 def invalidate(store):
     """Forget that the copy is fresh (this host self-fences: the pool may exclude it meanwhile)."""
     store.update(STATE, lambda old: dict(old or {}, run=None), {})
+
+
+def note_quorum(store, has_quorum, now, policy):
+    """Self-fence hook, each check: a host without quorum for the self-fence wait minus its own
+    detection time may have been excluded by the others' timed wait meanwhile, so its copy stops
+    being fresh then (once per loss; `now` on the boot clock). A shorter loss (a witness lease
+    changing hands) keeps it: nobody can have proven this host dead by then."""
+    from halizard.core import timing
+
+    stored = store.read(STATE, None)
+    if not isinstance(stored, dict):
+        return
+    since = stored.get("lost_since")
+    if has_quorum:
+        if since is not None:
+            store.write(STATE, dict(stored, lost_since=None, lost_invalidated=False))
+        return
+    if since is None:
+        store.write(STATE, dict(stored, lost_since=now, lost_invalidated=False))
+    elif not stored.get("lost_invalidated") and now - since >= rule.stale_after(
+            timing.recovery_wait(policy), timing.isolation_detect(policy)):
+        store.write(STATE, dict(stored, run=None, lost_invalidated=True))
 
 
 def current(store):

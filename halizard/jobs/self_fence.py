@@ -252,6 +252,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat
     q = membership.quorum(ctx.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
                           policy, witness.held(ctx.state, policy))
     lost = not q.has_quorum
+    membership.note_quorum(ctx.state, q.has_quorum, clock.now(), policy)
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
     now = clock.now()
