@@ -12,6 +12,12 @@ The membership lives in the pool database (pool other_config key
 boot id under which it read it. Voters are the enabled hosts minus the
 excluded ones. Rules:
 
+* A change takes effect in two steps (Raft's joint consensus): until every
+  voter of the new membership has acknowledged the new epoch (its host
+  other_config `ha-lizard-membership-epoch`), quorum needs a majority of
+  both the new and the last acknowledged membership. Without it, a host
+  whose copy still lags (one read cycle) would count the excluded hosts,
+  and with them could form a second majority of the old membership.
 * Only a host proven dead (verified fence, or the timed wait with a strict
   majority) is excluded, each exclusion one epoch up.
 * A host has no vote, and so no quorum at all, while it is excluded or while
@@ -35,10 +41,13 @@ class MembershipError(ValueError):
 
 @dataclass(frozen=True)
 class Membership:
-    """epoch: how many changes the pool made; excluded: hosts without a vote."""
+    """epoch: how many changes the pool made; excluded: hosts without a vote; joint: while a change
+    is not acknowledged by every voter, the excluded set of the last acknowledged membership (None
+    when there is no change pending)."""
 
     epoch: int = 0
     excluded: FrozenSet[str] = frozenset()
+    joint: Optional[FrozenSet[str]] = None
 
 
 def parse(text: Optional[str]) -> Membership:
@@ -46,16 +55,38 @@ def parse(text: Optional[str]) -> Membership:
     text = (text or "").strip()
     if not text:
         return Membership()
-    head, _sep, tail = text.partition(" ")
-    if not head.isdigit():
-        raise MembershipError("membership %r: the epoch is not a number" % text[:80])
-    excluded = frozenset(u for u in tail.strip().split(",") if u)
-    return Membership(int(head), excluded)
+    parts = text.split()
+    if not parts[0].isdigit() or len(parts) > 4 or (len(parts) > 2 and parts[2] != "joint"):
+        raise MembershipError("membership %r: not '<epoch> <excluded> [joint <excluded>]'" % text[:80])
+
+    def uuids(word):
+        return frozenset(u for u in word.split(",") if u and u != "-")
+    excluded = uuids(parts[1]) if len(parts) > 1 else frozenset()
+    joint = uuids(parts[3] if len(parts) > 3 else "") if len(parts) > 2 else None
+    return Membership(int(parts[0]), excluded, joint)
 
 
 def format_text(m: Membership) -> str:
-    """The stored form (parse's inverse)."""
-    return ("%d %s" % (m.epoch, ",".join(sorted(m.excluded)))).strip()
+    """The stored form (parse's inverse): '<epoch> <excluded,...|-> [joint <excluded,...|->]'."""
+    text = "%d %s" % (m.epoch, ",".join(sorted(m.excluded)) or "-")
+    if m.joint is not None:
+        text += " joint %s" % (",".join(sorted(m.joint)) or "-")
+    return text
+
+
+def _changed(m: Membership, excluded: FrozenSet[str]) -> Membership:
+    """One epoch up; the last acknowledged membership stays in `joint` until commit()."""
+    return Membership(m.epoch + 1, excluded, m.excluded if m.joint is None else m.joint)
+
+
+def commit(m: Membership) -> Membership:
+    """Every voter acknowledged epoch m.epoch: the joint rule ends (same epoch)."""
+    return replace(m, joint=None)
+
+
+def acknowledged(m: Membership, voters: AbstractSet[str], acks: dict) -> bool:
+    """Whether every voter of `m` read this epoch (acks: {host uuid: the epoch it last read})."""
+    return all(acks.get(u, -1) >= m.epoch for u in voters)
 
 
 def exclude(m: Membership, host_uuids: Iterable[str]) -> Membership:
@@ -63,7 +94,7 @@ def exclude(m: Membership, host_uuids: Iterable[str]) -> Membership:
     new = frozenset(host_uuids) - m.excluded
     if not new:
         return m
-    return replace(m, epoch=m.epoch + 1, excluded=m.excluded | new)
+    return _changed(m, m.excluded | new)
 
 
 def readmit(m: Membership, host_uuids: Iterable[str]) -> Membership:
@@ -71,7 +102,7 @@ def readmit(m: Membership, host_uuids: Iterable[str]) -> Membership:
     back = m.excluded & frozenset(host_uuids)
     if not back:
         return m
-    return replace(m, epoch=m.epoch + 1, excluded=m.excluded - back)
+    return _changed(m, m.excluded - back)
 
 
 def to_readmit(m: Membership, healthy: AbstractSet[str], enabled: AbstractSet[str]) -> FrozenSet[str]:
@@ -81,11 +112,14 @@ def to_readmit(m: Membership, healthy: AbstractSet[str], enabled: AbstractSet[st
 
 @dataclass(frozen=True)
 class Vote:
-    """What this host counts: the voters, whether it votes itself, and why not."""
+    """What this host counts: the voters, whether it votes itself, and why not; joint_voters: the
+    voters of the last acknowledged membership while a change is pending (quorum needs a majority
+    of both, as in Raft's joint consensus), else None."""
 
     voters: FrozenSet[str]
     member: bool
     why: str
+    joint_voters: Optional[FrozenSet[str]] = None
 
 
 def vote(self_uuid: str, enabled: Iterable[str], m: Optional[Membership], fresh: bool) -> Vote:
@@ -99,13 +133,14 @@ def vote(self_uuid: str, enabled: Iterable[str], m: Optional[Membership], fresh:
     if m is None:
         return Vote(enabled, True, "")
     voters = enabled - m.excluded
+    joint = None if m.joint is None else enabled - m.joint
     if self_uuid in m.excluded:
         return Vote(voters, False, "this host was excluded as dead (membership epoch %d) and waits for "
                                    "re-admission" % m.epoch)
     if not fresh:
         return Vote(voters, False, "this host's copy of the membership (epoch %d) is older than its last "
                                    "reboot or self-fence; it waits for re-admission" % m.epoch)
-    return Vote(voters, True, "")
+    return Vote(voters, True, "", joint)
 
 
 def stale_after(recovery_wait: float, isolation_detect: float) -> float:

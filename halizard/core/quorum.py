@@ -106,6 +106,11 @@ def compute(
                         "%d of %d %s is no majority" % (votes, total, _what(extra_total, extra)))
 
 
+def weakest(results: "list") -> QuorumResult:
+    """The result that allows least: no quorum before a tie-break quorum before a strict majority."""
+    return min(results, key=lambda q: (q.has_quorum, q.strict_majority))
+
+
 def _what(witness_total, witness_votes):
     if not witness_total:
         return "enabled hosts reachable"

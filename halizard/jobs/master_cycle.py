@@ -212,7 +212,8 @@ def run(ctx):
 
 def _sync_membership(ctx, session, pool, verdicts):
     """Last man standing (core.membership): exclude the slaves proven dead and released this cycle or
-    before (slave_recovery's recovery entries), re-admit excluded hosts that are healthy members again."""
+    before (slave_recovery's recovery entries), re-admit excluded hosts that are healthy members again,
+    and end a change's joint rule once every voter acknowledged it."""
     from halizard.core import membership as rule
     from halizard.jobs import membership, slave_recovery
     from halizard.xapi.errors import XapiError
@@ -221,10 +222,12 @@ def _sync_membership(ctx, session, pool, verdicts):
     m, _fresh = membership.current(ctx.state)
     healthy = {u for u, v in verdicts.items() if v.state == "healthy"}
     back = rule.to_readmit(m or rule.Membership(), healthy, {h.uuid for h in pool.hosts if h.enabled})
-    if not dead - (m.excluded if m else frozenset()) and not back:
-        return
     try:
-        membership.change(session, ctx.state, ctx.log, exclude=dead, readmit=back - dead)
+        if dead - (m.excluded if m else frozenset()) or back:
+            m = membership.change(session, ctx.state, ctx.log, exclude=dead, readmit=back - dead)
+        if m is not None and m.joint is not None:
+            voters = {h.uuid for h in pool.hosts if h.enabled} - m.excluded
+            membership.commit_if_acknowledged(session, ctx.state, ctx.log, voters)
     except XapiError as exc:
         ctx.log.warning("membership not changed ({}); the next cycle tries again", type(exc).__name__)
 

@@ -23,7 +23,10 @@ def _run_identity(store):
 
 def record(store, text):
     """Cache the membership text read from the pool database during this run of the service."""
-    store.update(STATE, lambda old: dict(old or {}, text=text or "", run=_run_identity(store)), {})
+    # a read also starts a new quorum-loss episode (note_quorum): the others' timed wait can only
+    # have started after this host last reached the master
+    store.update(STATE, lambda old: dict(old or {}, text=text or "", run=_run_identity(store), lost_since=None,
+                                         lost_invalidated=False), {})
 
 
 def invalidate(store):
@@ -79,10 +82,41 @@ def vote(store, self_uuid, enabled):
 
 
 def quorum(store, self_uuid, enabled, reachable, heuristics_ok, policy, witness_held=None):
-    """core.quorum.compute among the voters of this host's membership copy."""
+    """core.quorum.compute among the voters of this host's membership copy (and, while a change is
+    not acknowledged, among the last acknowledged voters too: the weaker result counts)."""
     v = vote(store, self_uuid, enabled)
-    return quorum_rule.compute(self_uuid, v.voters, reachable, heuristics_ok, policy, witness_held,
-                               member=v.member, not_member_why=v.why)
+    results = [quorum_rule.compute(self_uuid, voters, reachable, heuristics_ok, policy, witness_held,
+                                   member=v.member, not_member_why=v.why)
+               for voters in ((v.voters,) if v.joint_voters is None else (v.voters, v.joint_voters))]
+    return quorum_rule.weakest(results)
+
+
+def commit_if_acknowledged(session, store, log, voters):
+    """Master only: end the joint rule once every voter read the current epoch (their acks)."""
+    from halizard.xapi import membership as db
+
+    m = rule.parse(db.read_text(session))
+    if m.joint is None or not rule.acknowledged(m, voters, db.read_acks(session)):
+        return m
+    new = rule.commit(m)
+    db.write_text(session, rule.format_text(new))
+    record(store, rule.format_text(new))
+    log.info("membership epoch {} acknowledged by every voter: {}", new.epoch, rule.describe(new))
+    return new
+
+
+def acknowledge(session, self_uuid, text, acked):
+    """Tell the master which epoch this host read (its host other_config), when it changed; returns
+    the acknowledged epoch as stored now."""
+    from halizard.xapi import membership as db
+
+    try:
+        epoch = rule.parse(text).epoch
+    except rule.MembershipError:
+        return acked
+    if acked != str(epoch):
+        db.write_ack(session, self_uuid, epoch)
+    return str(epoch)
 
 
 def change(session, store, log, exclude=(), readmit=()):

@@ -8,6 +8,7 @@ the previous cache is kept untouched and the run ends in "error" saying why.
 """
 import time
 
+from halizard.xapi.membership import ACK_KEY
 from halizard.xapi.membership import KEY as MEMBERSHIP_KEY
 
 POOL_VIEW = "pool-view"
@@ -17,7 +18,7 @@ def _host_entry(record, health_key):
     other = record.get("other_config") or {}
     return {"uuid": record.get("uuid"), "name_label": record.get("name_label"),
             "address": record.get("address"), "enabled": bool(record.get("enabled")),
-            "health": other.get(health_key)}
+            "health": other.get(health_key), "membership_ack": other.get(ACK_KEY)}
 
 
 def _vm_entry(record, ha_key, hosts_by_ref):
@@ -50,6 +51,7 @@ def collect(session, xc_field_key):
 
 
 def run(ctx):
+    from halizard import hostinfo
     from halizard.config.effective import load_effective
     from halizard.jobs import membership
     from halizard.xapi.errors import XapiError
@@ -68,6 +70,11 @@ def run(ctx):
         raise SystemExit(1) from None
     try:
         view = collect(session, config.xc_field_key)
+        me = hostinfo.local_host_uuid(ctx.root)
+        for entry in view["hosts"]:
+            if entry["uuid"] == me:  # the cached view shows the ack as it is after this run
+                entry["membership_ack"] = membership.acknowledge(session, me, view["membership"],
+                                                                 entry.get("membership_ack"))
     except XapiError as exc:
         ctx.log.warning("pool view not refreshed, keeping the cached one: {} during the read",
                         type(exc).__name__)

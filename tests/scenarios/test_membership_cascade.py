@@ -7,6 +7,7 @@ import pytest
 import harness
 from b1_helpers import use_xvm, vms_on
 from takeover_helpers import masters, wait_master, wait_takeover_slave
+from test_witness_2host import SHORT, _wait
 
 from halizard.core import membership as rule
 
@@ -32,7 +33,7 @@ def copy_of(sc, name):
     return rule.parse((sc.supervisor(name).state("membership") or {}).get("text"))
 
 
-def _cascade(sc):
+def _cascade(sc, wait=90):
     """Power off the slave that is not the takeover slave, then the master; returns (last, dead)."""
     old = sc.pool.master_name()
     last = wait_takeover_slave(sc)
@@ -40,16 +41,16 @@ def _cascade(sc):
     first = vms_on(sc, slave)
     sc.pool.fault("power-off", slave)
     for vm in first:
-        sc.wait_vm_running(vm, 90)
-    sc.wait_until(lambda: membership(sc).excluded == {uuid(sc, slave)}, 30, interval=0.3,
-                  message="the master excluding %s" % slave)
-    sc.wait_until(lambda: copy_of(sc, last).excluded == {uuid(sc, slave)}, 30, interval=0.3,
-                  message="%s reading the new membership" % last)
+        sc.wait_vm_running(vm, wait)
+    sc.wait_until(lambda: membership(sc) == rule.Membership(1, frozenset({uuid(sc, slave)})), 30, interval=0.3,
+                  message="the master excluding %s, acknowledged by every voter" % slave)
+    sc.wait_until(lambda: copy_of(sc, last) == membership(sc), 30, interval=0.3,
+                  message="%s reading the acknowledged membership" % last)
     second = vms_on(sc, old)
     sc.pool.fault("power-off", old)
-    wait_master(sc, last, 120)
+    wait_master(sc, last, wait + 30)
     for vm in second:
-        sc.wait_vm_running(vm, 90, where=last)
+        sc.wait_vm_running(vm, wait, where=last)
     sc.wait_until(lambda: membership(sc).excluded == {uuid(sc, slave), uuid(sc, old)}, 30, interval=0.3,
                   message="the new master excluding the old one")
     sc.check_final()
@@ -75,3 +76,15 @@ def test_cascade_with_a_verified_fence_then_both_return(scenario):
     assert masters(sc) == [last]
     sc.stays(lambda: not sc.status()["violations"], 5, interval=0.5, message="no VM runs twice")
     sc.check_final()
+
+
+@pytest.mark.timeout(480)
+def test_cascade_with_pool_fencing_and_a_witness_after_the_wait(scenario):
+    """POOL fencing proves death only by the timed wait with a strict majority. After the first
+    exclusion the last two hosts are 1 of 2 each, a tie nothing can settle without a fence, so the
+    witness's vote makes the survivor 2 of 3 (voters and the witness)."""
+    sc = scenario(hosts=3, vms=6, config=SHORT, up_args=["--witness"])
+    entry = sc.pool.json["witness"]
+    sc.set_config(WITNESS_ADDRESS="%s:%d" % (entry["address"], entry["port"]), WITNESS_SECRET=entry["secret"])
+    sc.start_supervisors()
+    _cascade(sc, wait=_wait(SHORT) + 60)

@@ -52,5 +52,7 @@ def test_a_long_quorum_loss_makes_the_copy_stale_a_short_one_does_not(tmp_path):
     membership.note_quorum(store, False, 50.0 + after, pol)
     assert not membership.vote(store, "h1", ALL).member
     membership.record(store, "")                                 # read again from the master
-    membership.note_quorum(store, False, 50.0 + 2 * after, pol)  # same loss: not invalidated twice
+    membership.note_quorum(store, False, 50.0 + 2 * after, pol)  # a new episode starts at the read
     assert membership.vote(store, "h1", ALL).member
+    membership.note_quorum(store, False, 50.0 + 3 * after, pol)
+    assert not membership.vote(store, "h1", ALL).member
