@@ -87,4 +87,19 @@ def test_cascade_with_pool_fencing_and_a_witness_after_the_wait(scenario):
     entry = sc.pool.json["witness"]
     sc.set_config(WITNESS_ADDRESS="%s:%d" % (entry["address"], entry["port"]), WITNESS_SECRET=entry["secret"])
     sc.start_supervisors()
+    # The witness's vote counts only on the host that holds the lease (not for its whole side): if the
+    # slave that stays up held it, the master would count 2 of 4 and could not recover the first dead
+    # slave. Known limit (docs/membership.md); the master takes the lease first here.
+    master = sc.pool.master_name()
+    others = [h["name_label"] for h in sc.pool.hosts if h["name_label"] != master]
+    if not _holds(sc, master):
+        for name in others:
+            sc.pool.fault("cut", name, "witness")
+        sc.wait_until(lambda: _holds(sc, master), 30, interval=0.2, message="the master holding the lease")
+        sc.pool.fault("heal")
     _cascade(sc, wait=_wait(SHORT) + 60)
+
+
+def _holds(sc, name):
+    lease = sc.supervisor(name).state("witness-lease") or {}
+    return lease.get("held_until") is not None and lease.get("holder") == uuid(sc, name)

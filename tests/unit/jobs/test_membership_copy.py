@@ -56,3 +56,23 @@ def test_a_long_quorum_loss_makes_the_copy_stale_a_short_one_does_not(tmp_path):
     assert membership.vote(store, "h1", ALL).member
     membership.note_quorum(store, False, 50.0 + 3 * after, pol)
     assert not membership.vote(store, "h1", ALL).member
+
+
+class _Config:
+    def __init__(self, **values):
+        self.values = values
+
+    def as_mapping(self):
+        return dict(self.values)
+
+
+def test_get_vm_ha_says_what_the_host_waits_for(tmp_path):
+    store = _store(tmp_path)
+    store.write("pool-view", {"hosts": [{"uuid": u, "enabled": True} for u in ALL]})
+    membership.record(store, "2 h3")
+    assert membership.waiting(str(tmp_path), _Config(), "h1") == ()
+    lines = membership.waiting(str(tmp_path), _Config(), "h3")
+    assert len(lines) == 1 and lines[0].startswith("waiting for re-admission")
+    store.write("self-fence", {"quorum": {"has_quorum": False}})
+    lines = membership.waiting(str(tmp_path), _Config(WITNESS_ADDRESS="127.0.0.1:5405"), "h1")
+    assert lines == ("waiting for the witness: this side does not hold its vote and has no majority without it",)
