@@ -26,20 +26,23 @@ from b1_helpers import use_xvm  # noqa: E402
 from takeover_helpers import masters, wait_takeover_slave  # noqa: E402
 
 from halizard.core import membership as rule  # noqa: E402
+from halizard.xapi import membership as db  # noqa: E402
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402
 from recovery_common import status as _status  # noqa: E402
 from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402
 
 POLL = 0.2
-KEY = "ha-lizard-membership"
 
 
 def _membership(sc):
-    def read(x):
-        return rule.parse((x.pool.get_other_config(x.pool.get_all()[0]) or {}).get(KEY, ""))
+    """The membership in the current master's database (halizard.xapi.membership)."""
     current = masters(sc)
-    return sc.xapi(read, host=current[0] if len(current) == 1 else None)
+    session = sc.session(current[0] if len(current) == 1 else None)
+    try:
+        return rule.parse(db.read_text(session))
+    finally:
+        session.xenapi.session.logout()
 
 
 def _until_running(sc, victims, lost, started, timeout):

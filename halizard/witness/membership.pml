@@ -35,7 +35,7 @@
  *
  * Bound: N = 5 hosts (the smallest pool where a stale copy can form a second majority after two
  * exclusions: 3 of the old 5 against 2 of the 3 voters), MAXFAULTS = 4 (the fewest that reach
- * that split: two exclusions and two moves); both searches are exhaustive (safe: about 6.5
+ * that split: two exclusions and two moves); both searches are exhaustive (safe: about 0.9
  * million states; live, with weak fairness: about 1.1 million).
  */
 

@@ -37,7 +37,7 @@ def _check(tmp_path, claim, defines=(), liveness=False):
     return int(found.group(1)), "Search not completed" not in searched.stdout, searched.stdout
 
 
-@pytest.mark.timeout(900)  # about 6.5 million states
+@pytest.mark.timeout(900)  # about 0.9 million states
 def test_safe_exhaustively(tmp_path):
     errors, complete, output = _check(tmp_path, "safe")
     assert errors == 0 and complete, output
