@@ -84,7 +84,7 @@ def outcome_of(verified: bool, state: str) -> str:
 
 def uses_agent(policy: Policy) -> bool:
     """True when fencing calls an agent that can verify a power-off."""
-    return policy.FENCE_ENABLED and policy.FENCE_METHOD.upper() != "POOL"
+    return policy.fences_by_agent
 
 
 def gate(policy: Policy, quorum: QuorumResult, pool_host_count: int) -> Gate:

@@ -106,6 +106,11 @@ class Policy:
             raise PolicyError("XC_FIELD_NAME must not be empty")
 
     @property
+    def fences_by_agent(self) -> bool:
+        """True when fencing calls an agent that can verify a power-off (not POOL)."""
+        return self.FENCE_ENABLED and self.FENCE_METHOD.upper() != "POOL"
+
+    @property
     def ha_field_key(self) -> str:
         """The other_config key of the XenCenter HA field."""
         return "XenCenter.CustomFields." + self.XC_FIELD_NAME

@@ -14,6 +14,19 @@ the self-fence deadline (fencing.py) and the non-master half delays its fence.
 A witness (core/witness.py) is one more vote that at most one side holds at
 a time: a 2-host pool with a witness has 3 votes, and the side holding the
 witness's lease has a strict majority.
+
+Last man standing (core/membership.py): the enabled hosts passed in are the
+voters of the current membership (the proven-dead hosts left the count), and
+a host without a vote (excluded, or its membership copy is stale) has no
+quorum at all.
+
+The fence race: with a fence agent that verifies a power-off and no
+heuristic addresses (with them, the tie-break above decides and a half that
+fails them is the isolated one), an exact tie is not a dead end. Both halves hold a weak quorum (like the heuristic
+tie-break, it never proves death by the deadline): the master's half
+fences at once, the other half waits tie_fence_delay first, and the half
+that is fenced off loses. Neither half stops its VMs while a fence can
+decide (Pacemaker's two-node mode works the same way).
 """
 
 
@@ -47,15 +60,21 @@ def compute(
     heuristics_ok: Optional[bool],
     policy: Policy,
     witness_held: Optional[bool] = None,
+    member: bool = True,
+    not_member_why: str = "",
 ) -> QuorumResult:
     """Quorum of the side containing self_uuid.
 
     enabled_hosts: uuids of all enabled hosts of the pool; reachable: uuids
     this host reached by network in this round (self is always counted);
     heuristics_ok: True when every heuristic address answered, None when not
-    probed; witness_held: whether this host holds the witness's lease (None: no witness).
+    probed; witness_held: whether this host holds the witness's lease (None: no witness);
+    member: False when this host has no vote (membership.vote), then it has no quorum.
     """
     enabled = set(enabled_hosts)
+    if not member:
+        total = len(enabled - {self_uuid})
+        return QuorumResult(0, total, False, False, False, not_member_why or "this host has no vote")
     if self_uuid not in enabled:
         # A disabled host (maintenance) still counts itself: it must know whether it is isolated.
         enabled.add(self_uuid)
@@ -74,6 +93,10 @@ def compute(
         return QuorumResult(votes, total, True, True, other_could,
                             "%d of %d enabled hosts is an exact tie, broken by the heuristic addresses"
                             % (votes, total))
+    if tie and policy.fences_by_agent and not policy.heuristics_configured:
+        return QuorumResult(votes, total, True, True, True,
+                            "%d of %d votes is an exact tie, settled by a fence race (FENCE_METHOD=%s)"
+                            % (votes, total, policy.FENCE_METHOD))
     if tie:
         reason = ("an exact tie and the heuristic addresses did not all answer"
                   if policy.heuristics_configured else "an exact tie and no heuristic addresses are configured")
@@ -81,6 +104,11 @@ def compute(
                             "%d of %d enabled hosts is %s" % (votes, total, reason))
     return QuorumResult(votes, total, False, False, other_could,
                         "%d of %d %s is no majority" % (votes, total, _what(extra_total, extra)))
+
+
+def weakest(results: "list") -> QuorumResult:
+    """The result that allows least: no quorum before a tie-break quorum before a strict majority."""
+    return min(results, key=lambda q: (q.has_quorum, q.strict_majority))
 
 
 def _what(witness_total, witness_votes):

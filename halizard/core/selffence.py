@@ -98,7 +98,7 @@ def decide(
 
 def lone_host(quorum: QuorumResult, policy: Policy, already_rebooted: bool) -> Tuple[A.Action, ...]:
     """A master that sees no other host: with FENCE_REBOOT_LONE_HOST it reboots once."""
-    if quorum.total <= 1 or quorum.votes > 1 or quorum.has_quorum:
+    if quorum.total <= 1 or quorum.votes != 1 or quorum.has_quorum:  # 0: no vote (membership), not alone
         return ()
     if not policy.FENCE_REBOOT_LONE_HOST or already_rebooted:
         return ()

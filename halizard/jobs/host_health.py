@@ -129,11 +129,19 @@ def reachable_of(probes):
     return {u for u, p in probes.items() if p.xapi_ok or p.network_ok}
 
 
-def judge(self_uuid, pool, probes, heuristics, policy, witness_held=None):
-    """(verdicts {uuid: HealthVerdict}, QuorumResult) for the enabled slaves of `pool`."""
+def judge(self_uuid, pool, probes, heuristics, policy, witness_held=None, state=None):
+    """(verdicts {uuid: HealthVerdict}, QuorumResult) for the enabled slaves of `pool`.
+
+    state: this host's state store, for its membership copy (jobs.membership); None: every enabled host votes.
+    """
+    from halizard.jobs import membership
+
     verdicts = {u: health.classify(p, policy) for u, p in probes.items()}
     enabled = [h.uuid for h in pool.hosts if h.enabled]
-    result = quorum.compute(self_uuid, enabled, reachable_of(probes), heuristics, policy, witness_held)
+    if state is None:
+        result = quorum.compute(self_uuid, enabled, reachable_of(probes), heuristics, policy, witness_held)
+    else:
+        result = membership.quorum(state, self_uuid, enabled, reachable_of(probes), heuristics, policy, witness_held)
     return verdicts, result
 
 

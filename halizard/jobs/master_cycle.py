@@ -103,7 +103,7 @@ def run(ctx):
         probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,
-                                                    witness.held(ctx.state, policy))
+                                                    witness.held(ctx.state, policy), state=ctx.state)
         logins = host_health.logins_of(raw)
         me = pool.host(self_uuid)
         elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
@@ -129,9 +129,32 @@ def run(ctx):
             session, pool, policy, probes, quorum_result, usable,
             lambda: _agent(config, ctx.root), still_alive, alert, ctx.log, key, config=config, pool_read_at=read_at)
         decisions = slave_recovery.recover_failed(rec, ctx.state, verdicts)
+        _sync_membership(ctx, session, pool, verdicts)
         host_health.write_report(ctx.state, pool, verdicts, quorum_result, decisions, raw)
     finally:
         session.logout()
+
+
+def _sync_membership(ctx, session, pool, verdicts):
+    """Last man standing (core.membership): exclude the slaves proven dead and released this cycle or
+    before (slave_recovery's recovery entries), re-admit excluded hosts that are healthy members again,
+    and end a change's joint rule once every voter acknowledged it."""
+    from halizard.core import membership as rule
+    from halizard.jobs import membership, slave_recovery
+    from halizard.xapi.errors import XapiError
+
+    dead = set((ctx.state.read(slave_recovery.RECOVERY_STATE, {}) or {}).keys())
+    m, _fresh = membership.current(ctx.state)
+    healthy = {u for u, v in verdicts.items() if v.state == "healthy"}
+    back = rule.to_readmit(m or rule.Membership(), healthy, {h.uuid for h in pool.hosts if h.enabled})
+    try:
+        if dead - (m.excluded if m else frozenset()) or back:
+            m = membership.change(session, ctx.state, ctx.log, exclude=dead, readmit=back - dead)
+        if m is not None and m.joint is not None:
+            voters = {h.uuid for h in pool.hosts if h.enabled} - m.excluded
+            membership.commit_if_acknowledged(session, ctx.state, ctx.log, voters)
+    except XapiError as exc:
+        ctx.log.warning("membership not changed ({}); the next cycle tries again", type(exc).__name__)
 
 
 # --- two masters after a takeover (core.roles.resolve_masters) ---------------------------------

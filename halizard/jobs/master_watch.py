@@ -33,7 +33,7 @@ from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.model import UNREACHED_KEY, unreached_value
-from halizard.jobs import host_health, takeover, witness
+from halizard.jobs import host_health, membership, takeover, witness
 
 HOST_KEY = suspension.HOST_KEY
 UNKNOWN = object()  # this host's published suspension could not be read this cycle
@@ -270,8 +270,8 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         master_probe = probes.get(cached.master_uuid)
         heur = host_health.heuristics_ok(env.platform, policy)
         reachable = frozenset(u for u, p in probes.items() if p.xapi_ok or p.network_ok)
-        q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy,
-                           witness.held(ctx.state, policy))
+        q = membership.quorum(ctx.state, self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur,
+                              policy, witness.held(ctx.state, policy))
         failed = frozenset(u for u, p in probes.items() if health.classify(p, policy).state == health.FAILED)
         verdict = health.classify(master_probe, policy)
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)

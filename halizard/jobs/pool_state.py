@@ -7,6 +7,8 @@ configuration cache `pool-config.json`) each cycle. When the master is silent
 the previous cache is kept untouched and the run ends in "error" saying why.
 """
 from halizard.jobs.base import Outcome, Report
+from halizard.xapi.membership import ACK_KEY
+from halizard.xapi.membership import KEY as MEMBERSHIP_KEY
 
 POOL_VIEW = "pool-view"
 
@@ -15,7 +17,7 @@ def _host_entry(record, health_key):
     other = record.get("other_config") or {}
     return {"uuid": record.get("uuid"), "name_label": record.get("name_label"),
             "address": record.get("address"), "enabled": bool(record.get("enabled")),
-            "health": other.get(health_key)}
+            "health": other.get(health_key), "membership_ack": other.get(ACK_KEY)}
 
 
 def _vm_entry(record, ha_key, hosts_by_ref):
@@ -42,12 +44,14 @@ def collect(session, xc_field_key, now):
                        if not rec.get("is_a_template") and not rec.get("is_control_domain")
                        and not rec.get("is_a_snapshot")),
                       key=lambda v: v["name_label"] or ""),
+        "membership": (pool.get("other_config") or {}).get(MEMBERSHIP_KEY, ""),
         "observed": now,
     }
 
 
 def run(env):
     """Refresh the cached pool view; returns a Report (FAILED, keeping the cache, when XAPI is silent)."""
+    from halizard.jobs import membership
     from halizard.xapi.errors import XapiError
 
     config = env.effective()
@@ -61,11 +65,17 @@ def run(env):
                                       "(%s)" % why)
     try:
         view = collect(session, config.xc_field_key, env.clock.wall())
+        me = env.self_uuid()
+        for entry in view["hosts"]:
+            if entry["uuid"] == me:  # the cached view shows the ack as it is after this run
+                entry["membership_ack"] = membership.acknowledge(session, me, view["membership"],
+                                                                 entry.get("membership_ack"))
     except XapiError as exc:
         return Report(Outcome.FAILED, "pool view not refreshed, keeping the cached one: %s during the read"
                       % type(exc).__name__)
     finally:
         session.logout()
     env.state.write(POOL_VIEW, view)
+    membership.record(env.state, view["membership"])
     return Report(Outcome.DONE, "pool view refreshed: %d hosts, %d VMs, pool config from %s"
                   % (len(view["hosts"]), len(view["vms"]), config.pool_status))

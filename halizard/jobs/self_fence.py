@@ -231,15 +231,15 @@ def _reboot(ctx, new, platform, why):
 
 def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat=None):
     """Measure, decide (core.selffence) and act; returns the state as stored now."""
-    from halizard.core import quorum
-    from halizard.jobs import witness
+    from halizard.jobs import membership, witness
 
     peers = [(h["uuid"], h.get("address") or "") for h in hosts if h.get("enabled") and h["uuid"] != self_uuid]
     reached, heuristics = _probe_all(platform, policy, peers, _probe_seconds(policy))
     enabled = [h["uuid"] for h in hosts if h.get("enabled")]
-    q = quorum.compute(self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics, policy,
-                       witness.held(ctx.state, policy))
+    q = membership.quorum(ctx.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
+                          policy, witness.held(ctx.state, policy))
     lost = not q.has_quorum
+    membership.note_quorum(ctx.state, q.has_quorum, clock.now(), policy)
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
     now = clock.now()

@@ -184,8 +184,7 @@ def _fence(env, action, pool):
 
 def _round_now(env, pool):
     """One quick probe round of every other enabled host: ({uuid: (login state, named master)}, quorum)."""
-    from halizard.core import quorum
-    from halizard.jobs import host_health, witness
+    from halizard.jobs import host_health, membership, witness
     from halizard.probes.deadline import after
     from halizard.probes.parallel import probe_hosts
 
@@ -193,9 +192,9 @@ def _round_now(env, pool):
     raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, deadline=after(env.timeout + 1.0)) if peers else {}
     logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
     reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
-    q = quorum.compute(env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
-                       host_health.heuristics_ok(env.platform, env.policy), env.policy,
-                       witness.held(env.store, env.policy))
+    q = membership.quorum(env.store, env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
+                          host_health.heuristics_ok(env.platform, env.policy), env.policy,
+                          witness.held(env.store, env.policy))
     return logins, q
 
 
@@ -401,6 +400,18 @@ def _restart_view(env, session):
     return ops.with_free_memory(session, view, env.timeout)
 
 
+def _exclude_old_master(env, host_uuid):
+    """Last man standing: the old master is proven dead (the takeover's proof) and its VMs were
+    restarted, so it leaves the vote count (core.membership); the next cycle's master tries again."""
+    from halizard.jobs import membership
+    from halizard.xapi.errors import XapiError
+
+    try:
+        membership.change(env.master(), env.store, env.log, exclude=[host_uuid])
+    except XapiError as exc:
+        env.log.warning("the old master is not excluded from the membership yet ({})", type(exc).__name__)
+
+
 def _alert(env, action):
     try:
         from halizard.alerts import raise_alert
@@ -445,6 +456,8 @@ def execute(env, actions, pool, cached):
             outcome = _recover(env)
         elif isinstance(action, A.RestartVmsOf):
             outcome = _restart(env, action, cached)
+            if outcome != core.REFUSED:
+                _exclude_old_master(env, action.host_uuid)
         elif isinstance(action, A.Alert):
             _alert(env, action)
         elif isinstance(action, A.SuspendSelf):

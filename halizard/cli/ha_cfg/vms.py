@@ -6,7 +6,9 @@ whether each VM is protected and why, from the jobs' own decision.
 """
 from halizard.cli.common import EXIT_OK, CliError, dump_json, table
 from halizard.cli.ha_cfg.context import Writing, apply, wait_hint
+from halizard import hostinfo
 from halizard.config import pool_store
+from halizard.jobs import membership
 
 
 def vm_records(ctx):
@@ -89,11 +91,12 @@ def cmd_get_vm_ha(ctx, args):
                      "ha_state": pool_store.flag_state(raw)})
     _add_vm_reasons(ctx, config, rows)
     invalid = [r for r in rows if r["ha_state"] == "invalid"]
+    waiting = list(membership.waiting(ctx.root, config, hostinfo.local_host_uuid(ctx.root)))
     if args.json:
         dump_json({"op_mode": config.get("OP_MODE"), "global_vm_ha": config.get("GLOBAL_VM_HA"),
-                   "field": key, "vms": rows}, ctx.out)
+                   "field": key, "vms": rows, "waiting": waiting}, ctx.out)
         return EXIT_OK
-    for note in _mode_notes(config):
+    for note in _mode_notes(config) + waiting:
         ctx.say(note)
     ctx.say("")
     ctx.out.write(table([[_field_state(r["ha_field"]), r["uuid"], r["name_label"], r["power_state"],

@@ -1,0 +1,156 @@
+"""This host's copy of the membership (core.membership) and the master's changes to it.
+
+Why: quorum is judged by several jobs (host_health, self_fence,
+master_watch, takeover), often while the master is silent, so they all read
+the copy that `pool_state` caches each cycle (state file `membership`). The
+copy carries the identity of the service run that read it (boot id, the
+supervisor's start record): a copy from before a reboot or a service
+restart is stale, and a stale copy gives this host no vote until it reads
+the pool's membership again.
+"""
+from halizard.core import membership as rule
+from halizard.core import quorum as quorum_rule
+from halizard.probes import clock
+
+STATE = "membership"
+SERVICE_START = "service-start"  # written by the supervisor at each start (supervisor.daemon.START_STATE)
+
+
+def _run_identity(store):
+    start = store.read(SERVICE_START, {}) or {}
+    return [clock.boot_id(), start.get("started"), start.get("pid")]
+
+
+def record(store, text):
+    """Cache the membership text read from the pool database during this run of the service."""
+    # a read also starts a new quorum-loss episode (note_quorum): the others' timed wait can only
+    # have started after this host last reached the master
+    store.update(STATE, lambda old: dict(old or {}, text=text or "", run=_run_identity(store), lost_since=None,
+                                         lost_invalidated=False), {})
+
+
+def invalidate(store):
+    """Forget that the copy is fresh (this host self-fences: the pool may exclude it meanwhile)."""
+    store.update(STATE, lambda old: dict(old or {}, run=None), {})
+
+
+def note_quorum(store, has_quorum, now, policy):
+    """Self-fence hook, each check: a host without quorum for the self-fence wait minus its own
+    detection time may have been excluded by the others' timed wait meanwhile, so its copy stops
+    being fresh then (once per loss; `now` on the boot clock). A shorter loss (a witness lease
+    changing hands) keeps it: nobody can have proven this host dead by then."""
+    from halizard.core import timing
+
+    stored = store.read(STATE, None)
+    if not isinstance(stored, dict):
+        return
+    since = stored.get("lost_since")
+    if has_quorum:
+        if since is not None:
+            store.write(STATE, dict(stored, lost_since=None, lost_invalidated=False))
+        return
+    if since is None:
+        store.write(STATE, dict(stored, lost_since=now, lost_invalidated=False))
+    elif not stored.get("lost_invalidated") and now - since >= rule.stale_after(
+            timing.recovery_wait(policy), timing.isolation_detect(policy)):
+        store.write(STATE, dict(stored, run=None, lost_invalidated=True))
+
+
+def current(store):
+    """(Membership or None when the pool never wrote one, fresh: read during this service run)."""
+    stored = store.read(STATE, None)
+    if not isinstance(stored, dict):
+        return None, False
+    fresh = stored.get("run") == _run_identity(store)
+    try:
+        m = rule.parse(stored.get("text"))
+    except rule.MembershipError:
+        return rule.Membership(epoch=1 << 30), False  # unreadable: treat as stale, no vote
+    return (m if stored.get("text") else None), fresh
+
+
+def vote(store, self_uuid, enabled):
+    """core.membership.vote from this host's copy.
+
+    A host with no copy at all (never read one, e.g. first start with the master silent) votes
+    with every enabled host, as before membership existed.
+    """
+    m, fresh = current(store)
+    if m is None and store.read(STATE, None) is not None and not fresh:
+        m = rule.Membership()  # a stale copy of an unwritten membership is stale all the same
+    return rule.vote(self_uuid, enabled, m, fresh)
+
+
+def quorum(store, self_uuid, enabled, reachable, heuristics_ok, policy, witness_held=None):
+    """core.quorum.compute among the voters of this host's membership copy (and, while a change is
+    not acknowledged, among the last acknowledged voters too: the weaker result counts)."""
+    v = vote(store, self_uuid, enabled)
+    results = [quorum_rule.compute(self_uuid, voters, reachable, heuristics_ok, policy, witness_held,
+                                   member=v.member, not_member_why=v.why)
+               for voters in ((v.voters,) if v.joint_voters is None else (v.voters, v.joint_voters))]
+    return quorum_rule.weakest(results)
+
+
+def commit_if_acknowledged(session, store, log, voters):
+    """Master only: end the joint rule once every voter read the current epoch (their acks)."""
+    from halizard.xapi import membership as db
+
+    m = rule.parse(db.read_text(session))
+    if m.joint is None or not rule.acknowledged(m, voters, db.read_acks(session)):
+        return m
+    new = rule.commit(m)
+    db.write_text(session, rule.format_text(new))
+    record(store, rule.format_text(new))
+    log.info("membership epoch {} acknowledged by every voter: {}", new.epoch, rule.describe(new))
+    return new
+
+
+def acknowledge(session, self_uuid, text, acked):
+    """Tell the master which epoch this host read (its host other_config), when it changed; returns
+    the acknowledged epoch as stored now."""
+    from halizard.xapi import membership as db
+
+    try:
+        epoch = rule.parse(text).epoch
+    except rule.MembershipError:
+        return acked
+    if acked != str(epoch):
+        db.write_ack(session, self_uuid, epoch)
+    return str(epoch)
+
+
+def change(session, store, log, exclude=(), readmit=()):
+    """Master only: exclude proven-dead hosts and/or re-admit returned ones; returns the new Membership.
+
+    Read, change and write in one go (the master is the only writer); the local copy follows at once.
+    """
+    from halizard.xapi import membership as db
+
+    text = db.read_text(session)
+    old = rule.parse(text)
+    new = rule.readmit(rule.exclude(old, exclude), readmit)
+    if new != old:
+        db.write_text(session, rule.format_text(new))
+        record(store, rule.format_text(new))
+        log.warning("membership epoch {} -> {}: {}", old.epoch, new.epoch, rule.describe(new))
+    return new
+
+
+def waiting(root, config, self_uuid):
+    """Why this host does not act now ('waiting for re-admission', 'waiting for the witness'): lines for
+    `ha-cfg get-vm-ha`, from this host's state files (its membership copy, witness lease, last quorum)."""
+    from halizard.core.policy import Policy, PolicyError
+    from halizard.jobs import witness
+    from halizard.statefiles import StateStore
+
+    try:
+        policy = Policy.from_mapping(config.as_mapping())
+    except PolicyError:
+        return ()
+
+    store = StateStore(root)
+    view = store.read("pool-view", {}) or {}
+    enabled = [h.get("uuid") for h in view.get("hosts") or () if h.get("enabled")]
+    last = ((store.read("self-fence", {}) or {}).get("quorum") or {}).get("has_quorum")
+    return rule.waiting_text(vote(store, self_uuid, enabled), policy.witness_configured,
+                             witness.held(store, policy), last is not False)

@@ -1,0 +1,55 @@
+"""The Promela model of membership exclusion and re-admission (halizard/witness/membership.pml), checked
+exhaustively by spin within its stated bound (5 hosts, 4 faults): "safe", and "live" (built with LIVE:
+after faults stop every host is up on one network).
+
+spin is a test dependency (scripts/install-system-deps): a missing spin fails, never skips. The two
+broken variants must fail, so a model or harness that cannot fail is caught too.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+MODEL = os.path.join(REPO, "halizard", "witness", "membership.pml")
+
+
+def _check(tmp_path, claim, defines=(), liveness=False):
+    """(errors, complete, output) of an exhaustive search for `claim`."""
+    assert shutil.which("spin"), "spin is missing: run scripts/install-system-deps (Debian package spin)"
+    assert shutil.which("gcc"), "gcc is missing"
+    shutil.copy(MODEL, str(tmp_path / "membership.pml"))
+
+    def run(argv, timeout=900):
+        return subprocess.run(argv, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=timeout)
+
+    generated = run(["spin"] + ["-D" + d for d in defines] + ["-a", "membership.pml"])
+    assert generated.returncode == 0 and os.path.exists(str(tmp_path / "pan.c")), generated.stdout
+    flags = ["-DNFAIR=3"] if liveness else ["-DSAFETY"]
+    compiled = run(["gcc", "-O2", "-DCOLLAPSE"] + flags + ["-o", "pan", "pan.c"])
+    assert compiled.returncode == 0, compiled.stdout
+    searched = run(["./pan", "-m200000"] + (["-a", "-f"] if liveness else []) + ["-N", claim])
+    found = re.search(r"errors: (\d+)", searched.stdout)
+    assert found, searched.stdout
+    return int(found.group(1)), "Search not completed" not in searched.stdout, searched.stdout
+
+
+@pytest.mark.timeout(900)  # about 0.9 million states
+def test_safe_exhaustively(tmp_path):
+    errors, complete, output = _check(tmp_path, "safe")
+    assert errors == 0 and complete, output
+
+
+@pytest.mark.timeout(900)  # about 1.1 million states with weak fairness
+def test_live_exhaustively(tmp_path):
+    errors, complete, output = _check(tmp_path, "live", ["LIVE"], liveness=True)
+    assert errors == 0 and complete, output
+
+
+@pytest.mark.parametrize("define", ["BROKEN_STALE", "BROKEN_NO_JOINT"])
+def test_broken_variants_are_caught(tmp_path, define):
+    errors, _complete, output = _check(tmp_path, "safe", [define])
+    assert errors > 0, output

@@ -1,0 +1,78 @@
+"""This host's membership copy (halizard.jobs.membership): fresh only within the service run that read
+it and until a quorum loss long enough for the others to exclude this host."""
+from halizard.core import timing
+from halizard.core.policy import Policy
+from halizard.jobs import membership
+from halizard.statefiles import StateStore
+
+ALL = ["h1", "h2", "h3"]
+
+
+def _store(tmp_path, pid=100):
+    store = StateStore(str(tmp_path))
+    store.write("service-start", {"started": 1000.0 + pid, "pid": pid})
+    return store
+
+
+def test_no_copy_everyone_votes(tmp_path):
+    v = membership.vote(_store(tmp_path), "h1", ALL)
+    assert v.member and v.voters == set(ALL)
+
+
+def test_copy_of_this_run_counts_and_a_service_restart_makes_it_stale(tmp_path):
+    store = _store(tmp_path)
+    membership.record(store, "1 h3")
+    v = membership.vote(store, "h1", ALL)
+    assert v.member and v.voters == {"h1", "h2"}
+    assert not membership.vote(store, "h3", ALL).member
+    store.write("service-start", {"started": 2000.0, "pid": 200})  # the host (its service) restarted
+    v = membership.vote(store, "h1", ALL)
+    assert not v.member and "older than its last reboot" in v.why
+    q = membership.quorum(store, "h1", ALL, ALL, True, Policy())
+    assert not q.has_quorum and q.votes == 0
+    membership.record(store, "1 h3")
+    assert membership.vote(store, "h1", ALL).member
+    # an unwritten membership read in an earlier run is stale too
+    membership.record(store, "")
+    store.write("service-start", {"started": 3000.0, "pid": 300})
+    assert not membership.vote(store, "h1", ALL).member
+
+
+def test_a_long_quorum_loss_makes_the_copy_stale_a_short_one_does_not(tmp_path):
+    pol = Policy(XE_TIMEOUT=2, MGT_LINK_LOSS_TOLERANCE=2, SELF_FENCE_STOP_TIMEOUT=3)
+    after = timing.recovery_wait(pol) - timing.isolation_detect(pol)
+    assert after > pol.WITNESS_LEASE + 2  # a witness lease changing hands is shorter
+    store = _store(tmp_path)
+    membership.record(store, "")
+    membership.note_quorum(store, False, 10.0, pol)
+    membership.note_quorum(store, False, 10.0 + after - 0.5, pol)
+    assert membership.vote(store, "h1", ALL).member
+    membership.note_quorum(store, True, 10.0 + after, pol)       # back before it could be excluded
+    membership.note_quorum(store, False, 50.0, pol)
+    membership.note_quorum(store, False, 50.0 + after, pol)
+    assert not membership.vote(store, "h1", ALL).member
+    membership.record(store, "")                                 # read again from the master
+    membership.note_quorum(store, False, 50.0 + 2 * after, pol)  # a new episode starts at the read
+    assert membership.vote(store, "h1", ALL).member
+    membership.note_quorum(store, False, 50.0 + 3 * after, pol)
+    assert not membership.vote(store, "h1", ALL).member
+
+
+class _Config:
+    def __init__(self, **values):
+        self.values = values
+
+    def as_mapping(self):
+        return dict(self.values)
+
+
+def test_get_vm_ha_says_what_the_host_waits_for(tmp_path):
+    store = _store(tmp_path)
+    store.write("pool-view", {"hosts": [{"uuid": u, "enabled": True} for u in ALL]})
+    membership.record(store, "2 h3")
+    assert membership.waiting(str(tmp_path), _Config(), "h1") == ()
+    lines = membership.waiting(str(tmp_path), _Config(), "h3")
+    assert len(lines) == 1 and lines[0].startswith("waiting for re-admission")
+    store.write("self-fence", {"quorum": {"has_quorum": False}})
+    lines = membership.waiting(str(tmp_path), _Config(WITNESS_ADDRESS="127.0.0.1:5405"), "h1")
+    assert lines == ("waiting for the witness: this side does not hold its vote and has no majority without it",)
