@@ -22,8 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import harness  # noqa: E402
-from b1_helpers import use_xvm  # noqa: E402
-from takeover_helpers import masters, wait_takeover_slave  # noqa: E402
+from harness import use_xvm  # noqa: E402
+from harness import masters, wait_takeover_slave  # noqa: E402
 
 from halizard.core import membership as rule  # noqa: E402
 from halizard.xapi import membership as db  # noqa: E402

@@ -5,8 +5,8 @@ no VM runs twice."""
 import pytest
 
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import masters, wait_master, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import masters, wait_master, wait_takeover_slave
 from test_witness_2host import SHORT, _wait
 
 from halizard.core import membership as rule

@@ -7,8 +7,8 @@ import time
 import pytest
 
 import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import masters, wait_takeover_slave
+from harness import use_xvm, vms_on
+from harness import masters, wait_takeover_slave
 from test_membership_cascade import copy_of, membership, uuid
 
 from halizard.core import membership as rule

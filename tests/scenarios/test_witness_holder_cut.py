@@ -4,7 +4,7 @@ host1 keeps 2 of 3 votes and host2 has 1 of 3; host2 must still end up running e
 import pytest
 
 import harness
-from b1_helpers import vms_on
+from harness import vms_on
 from test_witness_2host import SHORT, _holder, _pool, _wait
 
 scenario = harness.scenario_fixture()

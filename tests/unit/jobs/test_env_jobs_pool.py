@@ -58,6 +58,10 @@ def test_ops_report_publishes_the_journal_on_this_hosts_record(tmp_path, monkeyp
 POOL = {
     "pool.get_all_records": {"OpaqueRef:p": {"uuid": "pool-1", "master": "OpaqueRef:h1"}},
     "host.get_all_records": {"OpaqueRef:h1": {"uuid": "h1", "name_label": "host1", "enabled": True}},
+    # this host acknowledges the membership epoch it read (jobs.membership.acknowledge)
+    "host.get_by_uuid": "OpaqueRef:h1",
+    "host.remove_from_other_config": None,
+    "host.add_to_other_config": None,
     "VM.get_all_records": {"OpaqueRef:v1": {"uuid": "vm1", "name_label": "vm001", "power_state": "Running",
                                             "resident_on": "OpaqueRef:h1"},
                            "OpaqueRef:d0": {"uuid": "dom0", "is_control_domain": True}},
