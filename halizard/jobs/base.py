@@ -91,14 +91,14 @@ class Env:
     def config(self):
         """Local configuration: override file + the cached pool values (never a network call)."""
         if self._config is None:
-            from halizard.supervisor.settings import load_settings
-            self._config = load_settings(self.root, self._overrides, live=False)
+            from halizard.config.settings import load_settings
+            self._config = load_settings(self.root, self._overrides)
         return self._config
 
     def effective(self, pool_other_config=None, cache=True):
         """The effective configuration with the pool's live values (an XAPI read, XE_TIMEOUT bounded);
         `pool_other_config` given: built from those values, no network call."""
-        from halizard.config.effective import load_effective
+        from halizard.xapi.pool_config import load_effective
         return load_effective(self.root, pool_other_config=pool_other_config, cache=cache)
 
     def cached_pool(self):

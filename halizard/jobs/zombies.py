@@ -9,6 +9,7 @@ before it is destroyed through the platform layer, so a migration or start
 finishing between the two reads is never mistaken for a zombie.
 """
 from halizard.jobs.base import Outcome, Report
+from halizard.platform.base import PlatformError
 
 
 def find_zombies(platform, session, ha_key, self_uuid):
@@ -21,6 +22,15 @@ def find_zombies(platform, session, ha_key, self_uuid):
         return (), None
     snapshot = read_snapshot(session, ha_key)
     return zombies.find(snapshot.pool, self_uuid, local), snapshot
+
+
+def destroy_zombie(platform, action):
+    """Destroy one local domain (core DestroyDomain) through the platform layer; (done, text)."""
+    try:
+        platform.destroy_domain(action.vm_uuid)
+        return True, "zombie domain of %s destroyed: %s" % (action.vm_uuid, action.why)
+    except PlatformError as exc:
+        return False, "zombie domain of %s not destroyed: %s" % (action.vm_uuid, exc)
 
 
 def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
@@ -38,8 +48,6 @@ def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
 
 def run(env):
     """One check; returns a Report (halizard.jobs.base)."""
-    from halizard.platform import PlatformError
-    from halizard.xapi import act
     from halizard.xapi.errors import XapiError
 
     me = env.self_uuid()
@@ -62,7 +70,7 @@ def run(env):
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue
-            done, text = act.destroy_zombie(platform, action)
+            done, text = destroy_zombie(platform, action)
             (env.log.warning if done else env.log.error)("{}", text)
             destroyed, failed = destroyed + bool(done), failed + (not done)
     except (XapiError, PlatformError) as exc:

@@ -7,6 +7,7 @@ from loguru import logger
 
 from halizard.cli import ha_cfg
 from halizard.config import effective
+from halizard.xapi import pool_config
 
 import sim_pools as sim_fixtures
 
@@ -76,7 +77,7 @@ def test_unsafe_pool_written_behind_ha_cfg_is_refused_when_the_service_loads_it(
     lines = []
     sink = logger.add(lambda message: lines.append(str(message)), level="ERROR")
     try:
-        config = effective.load_effective(pool.host("host2")["root"], cache=False)
+        config = pool_config.load_effective(pool.host("host2")["root"], cache=False)
     finally:
         logger.remove(sink)
     assert config.pool_status == "live"

@@ -47,7 +47,7 @@ def test_hostname_expands_to_the_name_label_wherever_the_root_lives(pool, tmp_pa
     moved = str(tmp_path / "somewhere-else")
     shutil.copytree(pool.host("host2")["root"], moved, ignore=shutil.ignore_patterns("xapi"))  # not the socket
     assert effective.local_hostname(moved) == "host2"
-    config = effective.load_effective(moved, pool_other_config={}, cache=False)
+    config = effective.effective_with_pool(moved, {}, False)
     assert config.get("MAIL_SUBJECT") == "SYSTEM_ALERT-FROM_HOST:host2"
 
 

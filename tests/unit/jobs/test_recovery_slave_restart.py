@@ -13,7 +13,7 @@ from halizard.config.effective import build_effective
 from halizard.core import health, quorum
 from halizard.fence.registry import agent_from_config
 from halizard.jobs import slave_recovery, vm_monitor
-from halizard.jobs.master_cycle import read_pool
+from halizard.xapi.pool_view import read_pool
 from halizard.sim.outer import outer_vm_uuid
 from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
@@ -99,9 +99,9 @@ def test_a_dead_slaves_vms_run_again_exactly_once(pool, tmp_path):
     assert factory.count == 1
     assert "every VM of the host runs again" in list(report.values())[0], report
     assert (state.read("fence-outcomes") or {}) == {pool.host(VICTIM)["uuid"]: "verified"}
-    # the lock file was touched on release: a VM job's older snapshot counts as stale
+    # the marker was touched on release: a VM job's older snapshot counts as stale
     lock = vm_monitor.ActionLock(None, directory=state.directory)
-    assert lock.changed_since(0) and not lock.changed_since(os.stat(lock.path).st_mtime)
+    assert lock.changed_since(0) and not lock.changed_since(os.stat(lock.marker).st_mtime)
 
 
 def test_a_held_vm_action_lock_defers_the_release(pool, tmp_path):

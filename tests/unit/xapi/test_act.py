@@ -154,9 +154,10 @@ def test_fixes_and_appliance_start(pool, session):
 
 
 def test_destroy_zombie_through_the_platform(pool):
+    from halizard.jobs.zombies import destroy_zombie
     from halizard.platform import get_platform
 
     vm = pool.vm_status("vm015")
     platform = get_platform(pool.host(vm["running_on"][0])["root"])
-    done, text = act.destroy_zombie(platform, A.DestroyDomain("w", vm["uuid"]))
+    done, text = destroy_zombie(platform, A.DestroyDomain("w", vm["uuid"]))
     assert done and vm["uuid"] not in platform.local_domains()
