@@ -16,6 +16,8 @@ Rules, in order:
 """
 
 from collections import namedtuple
+from dataclasses import dataclass
+from typing import Optional
 
 from loguru import logger
 
@@ -82,18 +84,44 @@ def _screen_seconds(config, explicit):
         return 3600.0
 
 
-def raise_alert(function, text, priority=None, *, root=None, config=None, session=None,
-                cycles_since_start=None, screen_seconds=None, delivery="spawn", hostname=None, now=None):
+@dataclass
+class Tuning:
+    """raise_alert's less common options: what tests and special callers set, the defaults otherwise."""
+
+    cycles_since_start: Optional[int] = None
+    screen_seconds: Optional[float] = None
+    delivery: str = "spawn"
+    hostname: Optional[str] = None
+    now: Optional[float] = None
+
+
+@dataclass
+class _Raised:
+    """One alert on its way: what it says and everything its XAPI and mail parts need."""
+
+    function: str
+    text: str
+    prio: int
+    root: Optional[str]
+    config: object
+    session: object
+    screen: float
+    tuning: Tuning
+
+
+def raise_alert(function, text, priority=None, *, root=None, config=None, session=None, **tuning):
     """Raise one alert; returns an AlertOutcome and never raises for runtime trouble.
 
     `function` must be a plain identifier (it names config keys and the XAPI
-    message): anything else is a ValueError, a caller bug. `cycles_since_start`
-    overrides what the service's files say; `delivery="spool"` only spools
-    (tests; the `alert_spool` job sends later). Without `config` the host's
-    override file and cached pool configuration are used (no network call).
+    message): anything else is a ValueError, a caller bug. `tuning`: the
+    fields of Tuning. `cycles_since_start` overrides what the service's files
+    say; `delivery="spool"` only spools (tests; the `alert_spool` job sends
+    later). Without `config` the host's override file and cached pool
+    configuration are used (no network call).
     """
     check_function(function)
-    if delivery not in DELIVERY_MODES:
+    tuning = Tuning(**tuning)
+    if tuning.delivery not in DELIVERY_MODES:
         raise ValueError("delivery must be one of %s" % ", ".join(DELIVERY_MODES))
     text = "" if text is None else str(text)
     if config is None:
@@ -102,12 +130,12 @@ def raise_alert(function, text, priority=None, *, root=None, config=None, sessio
     log = logger.bind(function=function)
     log.warning("ALERT (priority {}): {}", prio, one_line(text, 2000))
 
-    screen = _screen_seconds(config, screen_seconds)
-    xapi_state = _xapi_part(function, text, prio, root, config, session, screen, now)
-    mail_state, entry, settings = _mail_part(function, text, prio, root, config, screen, cycles_since_start,
-                                             hostname, now)
+    raised = _Raised(function, text, prio, root, config, session, _screen_seconds(config, tuning.screen_seconds),
+                     tuning)
+    xapi_state = _xapi_part(raised)
+    mail_state, entry, settings = _mail_part(raised)
     pid = None
-    if delivery == "spawn":
+    if tuning.delivery == "spawn":
         pid = _start_worker(root, settings if mail_state == "spooled" else None, xapi_state == "queued")
     return AlertOutcome(function, prio, mail_state, xapi_state, entry, pid)
 
@@ -126,9 +154,10 @@ def _start_worker(root, settings, xapi_queued):
         return None
 
 
-def _queue_message(function, text, prio, root, now, why):
+def _queue_message(raised, why):
+    function, root, text = raised.function, raised.root, raised.text
     try:
-        spool.enqueue(root, function, text, prio, now=now, queue=spool.XAPI)
+        spool.enqueue(root, spool.Alert(function, text, raised.prio), now=raised.tuning.now, queue=spool.XAPI)
     except spool.SpoolError as exc:
         logger.bind(function=function).warning("XAPI alert message lost ({}): {}", why, exc)
         throttle.forget(root, "xapi:" + function, text)
@@ -136,14 +165,17 @@ def _queue_message(function, text, prio, root, now, why):
     return "queued"
 
 
-def _xapi_part(function, text, prio, root, config, session, screen, now):
+def _xapi_part(raised):
     """created | disabled | screened | queued (posted later by the worker) | failed: ..."""
+    function, text, prio, root, config, session = (raised.function, raised.text, raised.prio, raised.root,
+                                                   raised.config, raised.session)
+    screen, now = raised.screen, raised.tuning.now
     if not flag(config, "ENABLE_ALERTS"):
         return "disabled"
     if not throttle.admit(root, "xapi:" + function, text, screen, now=now):
         return "screened"
     if session is None:
-        return _queue_message(function, text, prio, root, now, "no session")
+        return _queue_message(raised, "no session")
     try:
         timeout = min(float(getattr(session, "timeout", INLINE_XAPI_SECONDS)), INLINE_XAPI_SECONDS)
         xapi_messages.create(session, function, text, prio, host_uuid=xapi_messages.local_host_uuid(root),
@@ -151,12 +183,15 @@ def _xapi_part(function, text, prio, root, config, session, screen, now):
     except Exception as exc:  # XAPI trouble must not break the caller: post it later
         logger.bind(function=function).warning("could not create the XAPI alert message now ({}); queued",
                                                one_line(str(exc), 300))
-        return _queue_message(function, text, prio, root, now, one_line(str(exc), 300))
+        return _queue_message(raised, one_line(str(exc), 300))
     return "created"
 
 
-def _mail_part(function, text, prio, root, config, screen, cycles, hostname, now):
+def _mail_part(raised):
     """(spooled | disabled | quiet-start | screened | failed: ..., spool entry, MailSettings)."""
+    function, text, prio, root, config, screen = (raised.function, raised.text, raised.prio, raised.root,
+                                                  raised.config, raised.screen)
+    cycles, hostname, now = raised.tuning.cycles_since_start, raised.tuning.hostname, raised.tuning.now
     if not (flag(config, "MAIL_ON") and function_mail_enabled(config, function)):
         return "disabled", None, None
     if cycles is None:
@@ -175,8 +210,8 @@ def _mail_part(function, text, prio, root, config, screen, cycles, hostname, now
     if not throttle.admit(root, "mail:" + function, text, screen, now=now):
         return "screened", None, None
     try:
-        entry = spool.enqueue(root, function, text, prio, _hostname(config, root, hostname),
-                              report.from_state(root), now=now)
+        entry = spool.enqueue(root, spool.Alert(function, text, prio, _hostname(config, root, hostname),
+                                                report.from_state(root)), now=now)
     except spool.SpoolError as exc:
         logger.bind(function="email").error("alert mail not spooled: {}", exc)
         throttle.forget(root, "mail:" + function, text)

@@ -17,6 +17,7 @@ import json
 import os
 import time
 import uuid
+from collections import namedtuple
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
@@ -75,14 +76,21 @@ def entry_names(root, queue=MAIL):
     return sorted(name for name in names if name.endswith(SUFFIX) and not name.startswith("."))
 
 
-def enqueue(root, function, text, priority=3, hostname="", report="", now=None, queue=MAIL):
-    """Store one alert for delivery; returns its entry name. Raises SpoolError."""
+class Alert(namedtuple("Alert", "function text priority hostname report")):
+    """What a spool entry holds for delivery (hostname and report: for the mail)."""
+
+    def __new__(cls, function, text, priority=3, hostname="", report=""):
+        return super().__new__(cls, function, text, priority, hostname, report)
+
+
+def enqueue(root, alert, now=None, queue=MAIL):
+    """Store one Alert for delivery; returns its entry name. Raises SpoolError."""
     moment = time.time() if now is None else now
     directory = _ensure(root, queue)
     name = "%020d-%s%s" % (int(moment * 1e9), uuid.uuid4().hex[:12], SUFFIX)
     document = {"version": 1, "created": moment, "attempts": 0, "last_error": "",
-                "function": str(function), "text": str(text), "priority": int(priority),
-                "hostname": str(hostname), "report": str(report or "")}
+                "function": str(alert.function), "text": str(alert.text), "priority": int(alert.priority),
+                "hostname": str(alert.hostname), "report": str(alert.report or "")}
     try:
         _write_atomic(directory, name, document)
     except OSError as exc:

@@ -2,14 +2,17 @@
 with the source of every value.
 
 Why: every job and the CLI need one answer to "what is MONITOR_DELAY here,
-and why". Pool values come live from the master (XE_TIMEOUT deadline) or,
-when the master is silent, from the cached copy the last successful read
-left in `<root>/var/lib/ha-lizard/`. A broken override file never takes
+and why". Pool values come live from the master (XE_TIMEOUT deadline,
+halizard.xapi.pool_config) or, when the master is silent, from the cached
+copy the last successful read left in `<root>/var/lib/ha-lizard/`; this
+module builds the configuration from them. A broken override file never takes
 effect: its error is reported (naming the line) and the last good override
 values stay in force.
 """
 import socket
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Optional
 
 from halizard.config import cache, override, pool_store, schema
 from halizard.core import timing
@@ -55,19 +58,29 @@ class Entry:
         return "Entry(%s=%r from %s)" % (self.name, self.value, self.source)
 
 
+@dataclass
+class Origin:
+    """Where the configuration's parts came from: the override file's error, how the pool part was read."""
+
+    override_error: Optional[str] = None
+    pool_status: str = "given"
+    pool_error: Optional[str] = None
+    pool_uuid: Optional[str] = None
+
+
 class EffectiveConfig:
     """Typed, read-only view of the merged configuration."""
 
-    def __init__(self, entries, pool_other_config, hostname, problems=(), override_error=None,
-                 pool_status="given", pool_error=None, pool_uuid=None):
+    def __init__(self, entries, pool_other_config, hostname, problems=(), origin=None):
+        origin = origin or Origin()
         self._entries = entries
         self.pool_other_config = dict(pool_other_config or {})
         self.hostname = hostname
         self.problems = list(problems)
-        self.override_error = override_error
-        self.pool_status = pool_status      # "live" | "cache" | "none" | "given"
-        self.pool_error = pool_error
-        self.pool_uuid = pool_uuid
+        self.override_error = origin.override_error
+        self.pool_status = origin.pool_status      # "live" | "cache" | "none" | "given"
+        self.pool_error = origin.pool_error
+        self.pool_uuid = origin.pool_uuid
 
     def get(self, name):
         """Typed value (`$HOSTNAME` expanded); UnknownParameter for a name not in the schema."""
@@ -171,7 +184,7 @@ def build_effective(pool_other_config=None, override_settings=None, hostname=Non
             problems.append("%s=%s is invalid after expansion (%s); using the default" % (param.name, raw, exc))
             value, source = param.default, "default"
         entries[param.name] = Entry(param.name, value, raw, source)
-    config = EffectiveConfig(entries, other, hostname, problems, **extra)
+    config = EffectiveConfig(entries, other, hostname, problems, Origin(**extra))
     if config.unsafe:
         config.problems.append("unsafe configuration, HA will not act: %s" % config.unsafe)
     return config

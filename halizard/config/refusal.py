@@ -11,6 +11,7 @@ job refuses.
 """
 from halizard.config.effective import UnsafeConfig
 from halizard.core.policy import PolicyError
+from halizard.statefiles import StateError
 
 STATE = "refusals"   # {who: the refusal said last} while each refuses
 
@@ -27,20 +28,21 @@ def why_unsafe(config):
 def say(state, log, who, why):
     """Say once that `who` refuses (`why`: the whole sentence) or acts again (`why` None); returns `why`.
 
-    state: a statefiles.StateStore (or anything with read and update); log: a loguru logger.
+    state: a statefiles.StateStore (or anything with read and update); log: a loguru logger. A
+    state file that cannot be written only means the next call says it again.
     """
     said = state.read(STATE, {}) or {}
     before = said.get(who) if isinstance(said, dict) else None
     if why is None:
         if before is not None:
             log.info("{} acts again: the configuration is safe", who)
-            state.update(STATE, lambda current: _set(current, who, None), {})
+            _remember(state, who, None)
         return None
     if before == why:
         log.debug("{}", why)
         return why
     log.error("{}", why)
-    state.update(STATE, lambda current: _set(current, who, why), {})
+    _remember(state, who, why)
     return why
 
 
@@ -58,6 +60,13 @@ def checked_policy(config, state, log, who, refuses):
         return None, say(state, log, who, "%s %s: %s" % (who, refuses, exc))
     say(state, log, who, None)
     return policy, None
+
+
+def _remember(state, who, why):
+    try:
+        state.update(STATE, lambda current: _set(current, who, why), {})
+    except StateError:
+        pass
 
 
 def _set(current, who, why):

@@ -45,64 +45,76 @@ def _expand(text, env):
     return _VAR.sub(repl, text)
 
 
+def _single_quoted(raw, i, _env):
+    """'...' at raw[i]: (text, index after the closing quote)."""
+    end = raw.find("'", i + 1)
+    if end < 0:
+        raise LiteralError("unterminated single quote in %r" % raw)
+    return raw[i + 1:end], end + 1
+
+
+def _double_quoted(raw, i, env):
+    """"..." at raw[i], with bash's backslash escapes and $VAR expansion: (text, index after it)."""
+    n = len(raw)
+    j = i + 1
+    buf = []
+    while True:
+        if j >= n:
+            raise LiteralError("unterminated double quote in %r" % raw)
+        c = raw[j]
+        if c == '"':
+            break
+        if c == "\\" and j + 1 < n and raw[j + 1] in '\\"$`':
+            buf.append("\\" + raw[j + 1] if raw[j + 1] == "$" else raw[j + 1])
+            j += 2
+            continue
+        if c == "`" or raw.startswith("$(", j):
+            raise LiteralError("command substitution is not allowed in %r" % raw)
+        buf.append(c)
+        j += 1
+    return _finish_expansion("".join(buf), env), j + 1
+
+
+def _escaped(raw, i, _env):
+    """A backslash-escaped character at raw[i]: (the character, index after it)."""
+    if i + 1 >= len(raw):
+        raise LiteralError("trailing backslash in %r" % raw)
+    return raw[i + 1], i + 2
+
+
+def _bare(raw, i, env):
+    """Unquoted characters from raw[i] up to the next quote, space or operator: (text, end)."""
+    j = i
+    while j < len(raw) and not raw[j].isspace() and raw[j] not in "'\"\\;|&<>`()":
+        if raw.startswith("$(", j):
+            break
+        j += 1
+    return _finish_expansion(raw[i:j], env), j
+
+
+# first character of a word part -> (its parser, its quote kind); anything else is _bare
+_PARTS = {"'": (_single_quoted, "single"), '"': (_double_quoted, "double"), "\\": (_escaped, "bare")}
+
+
 def _parse_word(raw, env, pos=0, stop_at_space=False):
     """Parse one bash word starting at `pos`; returns (text, end, quote_kinds)."""
     out = []
     kinds = set()
     i = pos
-    n = len(raw)
-    while i < n:
+    while i < len(raw):
         ch = raw[i]
         if ch.isspace():
             if stop_at_space:
                 break
             raise LiteralError("unquoted space in %r" % raw)
-        if ch == "'":
-            end = raw.find("'", i + 1)
-            if end < 0:
-                raise LiteralError("unterminated single quote in %r" % raw)
-            out.append(raw[i + 1:end])
-            kinds.add("single")
-            i = end + 1
-        elif ch == '"':
-            j = i + 1
-            buf = []
-            while True:
-                if j >= n:
-                    raise LiteralError("unterminated double quote in %r" % raw)
-                c = raw[j]
-                if c == '"':
-                    break
-                if c == "\\" and j + 1 < n and raw[j + 1] in '\\"$`':
-                    buf.append("\\" + raw[j + 1] if raw[j + 1] == "$" else raw[j + 1])
-                    j += 2
-                    continue
-                if c == "`" or raw.startswith("$(", j):
-                    raise LiteralError("command substitution is not allowed in %r" % raw)
-                buf.append(c)
-                j += 1
-            out.append(_finish_expansion("".join(buf), env))
-            kinds.add("double")
-            i = j + 1
-        elif ch == "\\":
-            if i + 1 >= n:
-                raise LiteralError("trailing backslash in %r" % raw)
-            out.append(raw[i + 1])
-            kinds.add("bare")
-            i += 2
-        elif ch == "`" or raw.startswith("$(", i):
+        if ch == "`" or raw.startswith("$(", i):
             raise LiteralError("command substitution is not allowed in %r" % raw)
-        elif ch in ";|&<>()":
+        if ch in ";|&<>()":
             raise LiteralError("unquoted %r in %r" % (ch, raw))
-        else:
-            j = i
-            while j < n and not raw[j].isspace() and raw[j] not in "'\"\\;|&<>`()":
-                if raw.startswith("$(", j):
-                    break
-                j += 1
-            out.append(_finish_expansion(raw[i:j], env))
-            kinds.add("bare")
-            i = j
+        parse, kind = _PARTS.get(ch, (_bare, "bare"))
+        text, i = parse(raw, i, env)
+        out.append(text)
+        kinds.add(kind)
     return "".join(out), i, kinds
 
 
@@ -165,11 +177,7 @@ def format_literal(text, style="bare", keep_vars=("HOSTNAME",)):
     `$HOSTNAME` (and `${HOSTNAME}`) stay expandable; any other `$` is escaped.
     """
     if style == "paren":
-        items = [item for item in text.split(":") if item] if text else []
-        for item in items:
-            if not _SAFE_BARE.match(item):
-                raise LiteralError("list item %r contains characters a list cannot hold" % item)
-        return "(" + ":".join(items) + ")"
+        return _paren_literal(text)
     has_vars = any(match.group(2) in keep_vars or match.group(3) in keep_vars
                    for match in _VAR.finditer(text))
     if style == "bare":
@@ -183,6 +191,20 @@ def format_literal(text, style="bare", keep_vars=("HOSTNAME",)):
             style = "double"
         else:
             return "'" + text + "'"
+    return _double_literal(text, keep_vars)
+
+
+def _paren_literal(text):
+    """`(a:b:c)`: the old product's list form; each item must be safe unquoted."""
+    items = [item for item in text.split(":") if item] if text else []
+    for item in items:
+        if not _SAFE_BARE.match(item):
+            raise LiteralError("list item %r contains characters a list cannot hold" % item)
+    return "(" + ":".join(items) + ")"
+
+
+def _double_literal(text, keep_vars):
+    """`"..."` with every character bash would interpret escaped, but `$HOSTNAME` (keep_vars) kept."""
     escaped = []
     i = 0
     while i < len(text):

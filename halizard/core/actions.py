@@ -50,6 +50,14 @@ class SetVmHaField(Action):
 
 
 @dataclass(frozen=True)
+class MarkOperatorStop(Action):
+    """Write (stopped) or remove the VM's other_config operator-stop key (model.OPERATOR_STOP_KEY)."""
+
+    vm_uuid: str
+    stopped: bool
+
+
+@dataclass(frozen=True)
 class StampHomePool(Action):
     """Write other_config['home-pool'] on a running VM."""
 

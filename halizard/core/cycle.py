@@ -97,10 +97,17 @@ def slave_start(pool: PoolView, policy: Policy, self_uuid: str, suspended: bool)
     return CycleStart(True, (), "HA is enabled and this host is a slave")
 
 
+def watched_slaves(pool: PoolView, self_uuid: str) -> Tuple[str, ...]:
+    """The hosts the master probes and decides: every enabled slave, and every disabled one that still
+    runs guests (an evacuation that stopped half-way): if it dies, its VMs must not stay Running in the
+    database forever. A disabled host never votes (quorum counts enabled hosts only)."""
+    return tuple(h.uuid for h in pool.hosts if h.uuid != self_uuid and (h.enabled or h.guests > 0))
+
+
 def slave_failures(pool: PoolView, policy: Policy, self_uuid: str,
                    probes: Mapping[str, health.ProbeResult], quorum_result: QuorumResult, now: float,
                    fence_outcomes: Optional[Mapping[str, str]] = None) -> Dict[str, fencing.FailureDecision]:
-    """fencing.decide_host_failure for every enabled slave, keyed by host uuid.
+    """fencing.decide_host_failure for every watched slave (watched_slaves), keyed by host uuid.
 
     probes: host uuid -> health.ProbeResult (streak carried); fence_outcomes:
     host uuid -> recorded fence outcome for the current failure. Each host is
@@ -108,9 +115,7 @@ def slave_failures(pool: PoolView, policy: Policy, self_uuid: str,
     """
     fence_outcomes = fence_outcomes or {}
     out: Dict[str, fencing.FailureDecision] = {}
-    for h in pool.hosts:
-        if h.uuid == self_uuid or not h.enabled:
-            continue
-        out[h.uuid] = fencing.decide_host_failure(pool, h.uuid, probes.get(h.uuid), quorum_result, policy, now,
-                                                  fence_outcomes.get(h.uuid))
+    for uuid in watched_slaves(pool, self_uuid):
+        out[uuid] = fencing.decide_host_failure(pool, uuid, probes.get(uuid), quorum_result, policy, now,
+                                                fence_outcomes.get(uuid))
     return out

@@ -24,7 +24,7 @@ How the parameters map onto that rule:
 
 
 from dataclasses import dataclass
-from typing import AbstractSet, Iterable, Optional, Tuple
+from typing import AbstractSet, Iterable, Optional, Sequence, Tuple
 
 from halizard.core import actions as A
 from halizard.core import health, timing
@@ -168,12 +168,16 @@ def decide_host_failure(
     policy: Policy,
     now: float,
     fence_outcome: Optional[str] = None,
+    seen_by: Sequence[str] = (),
 ) -> FailureDecision:
     """The next step for one failed host (slave failure on the master, or a dead master).
 
     fence_outcome: None when no agent was called yet for this failure, else
     the verified/failed/unknown result the caller recorded. Call again after
-    every step; the answer depends only on the inputs.
+    every step; the answer depends only on the inputs. seen_by: the peers this
+    side reaches that may still reach the host (still_seen_by): while there are
+    any, the self-fence deadline proves nothing (a partition that is not
+    transitive: the host keeps quorum through them and never self-fences).
     """
     if fence_outcome is not None and fence_outcome not in FENCE_OUTCOMES:
         raise ValueError("unknown fence outcome %r" % (fence_outcome,))
@@ -210,6 +214,12 @@ def decide_host_failure(
     else:
         basis = "fencing is disabled, so only the self-fence deadline can prove death"
     dp = deadline_proof(probe, quorum, policy, now)
+    if dp.proven and seen_by:
+        why = ("%s may still be reached by %s, so it keeps quorum through them and does not self-fence: "
+               "the self-fence deadline proves nothing" % (name, ", ".join(sorted(seen_by))))
+        return FailureDecision(None, (A.Alert(
+            why="no proof that %s is dead" % name, function="fence_host",
+            text="%s failed for this host but %s; its VMs stay where they are" % (name, why)),), why)
     if dp.proven:
         return FailureDecision(PROOF_DEADLINE, release_plan(pool, host_uuid, policy, PROOF_DEADLINE),
                                "%s; %s" % (basis, dp.why))
@@ -221,6 +231,18 @@ def decide_host_failure(
         why="no proof that %s is dead" % name, function="fence_host",
         text="%s failed and its death cannot be proven: %s; its VMs stay where they are" % (name, dp.why)),),
         "%s; %s" % (basis, dp.why))
+
+
+def still_seen_by(pool: PoolView, host_uuid: str, reached: Iterable[str], self_uuid: str) -> Tuple[str, ...]:
+    """The peers this side reaches (`reached`) that may still reach `host_uuid`: every one whose
+    published view (HostView.unreached) does not list it, or that published none (unknown is not
+    "cannot reach")."""
+    out = []
+    for uuid in sorted(set(reached) - {host_uuid, self_uuid}):
+        peer = pool.host(uuid)
+        if peer is None or peer.unreached is None or host_uuid not in peer.unreached:
+            out.append(uuid)
+    return tuple(out)
 
 
 def stale_markers(pool: PoolView, vdi_uuids: Iterable[str],

@@ -23,6 +23,33 @@ AUTOPROMOTE_NONE = "none_available"
 
 RESTART_PRIORITY_BEST_EFFORT = "best-effort"
 
+# VM other_config key that keeps an operator stop in XAPI, so every master (after a takeover, after an
+# event-stream gap) knows it: "true" while the VM an operator shut down stays halted; removed when it runs.
+OPERATOR_STOP_KEY = "ha-lizard-operator-stop"
+
+
+# Host other_config key where each slave publishes the enabled peers its self-fence check does not
+# reach: comma-separated uuids, "none" when it reaches them all.
+UNREACHED_KEY = "ha-lizard-unreached"
+
+
+def unreached_of(other_config: Optional[Mapping]) -> Optional[Tuple[str, ...]]:
+    """The uuids a host published under UNREACHED_KEY; None when it published nothing."""
+    value = (other_config or {}).get(UNREACHED_KEY)
+    if not isinstance(value, str) or not value:
+        return None
+    return () if value == "none" else tuple(sorted(u for u in value.split(",") if u))
+
+
+def unreached_value(uuids) -> str:
+    """The UNREACHED_KEY value for these uuids (inverse of unreached_of)."""
+    return ",".join(sorted(uuids)) or "none"
+
+
+def operator_stop_of(other_config: Optional[Mapping]) -> bool:
+    """True when a VM's other_config records an operator stop (OPERATOR_STOP_KEY is exactly "true")."""
+    return (other_config or {}).get(OPERATOR_STOP_KEY) == "true"
+
 
 class ModelError(ValueError):
     """A snapshot was built from inconsistent plain values."""
@@ -41,12 +68,21 @@ class HostView:
     # The XenCenter field the master writes: master / healthy / failed / "" (never written).
     health_field: str = ""
     memory_free: int = 0
+    # Resident VMs other than the control domain (host.resident_VMs, cheap to read): a disabled host
+    # that still runs guests must be watched like an enabled one (cycle.watched_slaves).
+    guests: int = 0
+    # The enabled peers this host's own self-fence check could not reach, as it published them
+    # (UNREACHED_KEY); None when it published nothing. A peer's timed proof of death counts only when
+    # every host the recovering side reaches lists it here (fencing.still_seen_by).
+    unreached: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         if not self.uuid:
             raise ModelError("a host needs a uuid")
         if self.memory_free < 0:
             raise ModelError("host %s: negative free memory" % self.uuid)
+        if self.guests < 0:
+            raise ModelError("host %s: negative guest count" % self.uuid)
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,7 @@ class VmView:
     ha_field: Optional[str] = None  # raw XenCenter.CustomFields.<XC_FIELD_NAME>, None when missing
     home_pool: Optional[str] = None
     current_operations: Tuple[str, ...] = ()
+    operator_stop: bool = False  # other_config OPERATOR_STOP_KEY: an operator shut it down (any master saw it)
 
     def __post_init__(self) -> None:
         if not self.uuid:
@@ -169,6 +206,8 @@ def host_from_plain(d: Mapping) -> HostView:
         is_master=bool(d.get("is_master", False)),
         health_field=str(d.get("health_field", "") or ""),
         memory_free=int(d.get("memory_free", 0)),
+        guests=int(d.get("guests", 0)),
+        unreached=None if d.get("unreached") is None else tuple(d["unreached"]),
     )
 
 
@@ -190,6 +229,7 @@ def vm_from_plain(d: Mapping) -> VmView:
         ha_field=d.get("ha_field"),
         home_pool=d.get("home_pool") or None,
         current_operations=tuple(d.get("current_operations", ())),
+        operator_stop=bool(d.get("operator_stop", False)),
     )
 
 
@@ -226,7 +266,8 @@ def pool_to_plain(p: PoolView) -> dict:
             {
                 "uuid": h.uuid, "name_label": h.name_label, "ref": h.ref, "address": h.address,
                 "enabled": h.enabled, "is_master": h.is_master, "health_field": h.health_field,
-                "memory_free": h.memory_free,
+                "memory_free": h.memory_free, "guests": h.guests,
+                "unreached": None if h.unreached is None else list(h.unreached),
             }
             for h in p.hosts
         ],
@@ -238,7 +279,7 @@ def pool_to_plain(p: PoolView) -> dict:
                 "memory": v.memory, "order": v.order, "start_delay": v.start_delay,
                 "ha_restart_priority": v.ha_restart_priority, "appliance": v.appliance,
                 "ha_field": v.ha_field, "home_pool": v.home_pool,
-                "current_operations": list(v.current_operations),
+                "current_operations": list(v.current_operations), "operator_stop": v.operator_stop,
             }
             for v in p.vms
         ],

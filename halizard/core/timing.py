@@ -77,6 +77,10 @@ class TimingReport:
         return not self.errors
 
 
+# A real xapi answers a failed login (the probes' empty password on a master) only after this pause
+# (thread_delay_and_raise_error): a try deadline at or below it never sees a master answer.
+XAPI_LOGIN_FAILURE_PAUSE = 5.0
+
 def probe_round(policy: Policy) -> float:
     """Longest time one probe round (XAPI_COUNT tries) can take."""
     return policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY
@@ -159,6 +163,11 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
             "link loss is noticed late (the deadline accounts for it)"
             % (policy.SELF_FENCE_CHECK_INTERVAL, policy.MGT_LINK_LOSS_TOLERANCE)
         )
+    if policy.XE_TIMEOUT <= XAPI_LOGIN_FAILURE_PAUSE:
+        warnings.append(
+            "XE_TIMEOUT=%g is not above xapi's %gs pause before it refuses a login "
+            "(SESSION_AUTHENTICATION_FAILED): a second master looks silent to the probes; set it above %g"
+            % (policy.XE_TIMEOUT, XAPI_LOGIN_FAILURE_PAUSE, XAPI_LOGIN_FAILURE_PAUSE))
     if policy.MGT_LINK_LOSS_TOLERANCE == 0:
         warnings.append("MGT_LINK_LOSS_TOLERANCE=0: any management link blip stops this host's VMs")
     if not policy.FENCE_ENABLED:

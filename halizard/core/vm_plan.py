@@ -9,7 +9,8 @@ Output: a VmPlan with
   start_delay in the group) before the next group;
 * StartAppliance for OP_MODE 1;
 * fixes: SetVmHaField for missing/invalid XenCenter values (+ Alert when
-  invalid), StampHomePool for running VMs;
+  invalid), StampHomePool for running VMs, MarkOperatorStop to keep an
+  operator stop seen here in XAPI (and to clear it once the VM runs again);
 * one VmStatus per VM: protected or not, and the reason (the `get-vm-ha` text).
 
 Placement (HOST_SELECT_METHOD=0): among usable hosts, the one with the most
@@ -133,6 +134,7 @@ def plan(
             leave(vm, False, SNAPSHOT, "a snapshot is never started")
             continue
         protected, reason, why = _protection(vm, pool, policy, fixes)
+        _keep_operator_stop(vm, respect and vm.uuid in operator_stopped, fixes)
         if vm.is_running and vm.home_pool != pool.uuid:
             fixes.append(A.StampHomePool(
                 why="%s runs in this pool, so it belongs here" % _n(vm), vm_uuid=vm.uuid, pool_uuid=pool.uuid))
@@ -156,7 +158,7 @@ def plan(
             leave(vm, True, HOME_POOL_MISMATCH,
                   "its home-pool %s is another pool, so it may run there" % vm.home_pool)
             continue
-        if respect and vm.uuid in operator_stopped:
+        if respect and (vm.uuid in operator_stopped or vm.operator_stop):
             leave(vm, True, OPERATOR_STOP, "an operator shut it down; it stays halted until started again")
             continue
         state = retry.get(vm.uuid)
@@ -173,6 +175,16 @@ def plan(
     groups = _place(pool, policy, candidates, usable, statuses)
     ordered = tuple(statuses[v.uuid] for v in pool.vms)
     return VmPlan(tuple(groups), tuple(appliance_starts), tuple(fixes), ordered)
+
+
+def _keep_operator_stop(vm: VmView, seen_here: bool, fixes: List[A.Action]) -> None:
+    """The operator stop lives in XAPI (VmView.operator_stop), not only in the intent of the host that saw
+    the events: recorded once a stop seen here left the VM halted, cleared once the VM runs again."""
+    if vm.is_running and vm.operator_stop:
+        fixes.append(A.MarkOperatorStop(why="%s runs again: the operator stop is over" % _n(vm),
+                                        vm_uuid=vm.uuid, stopped=False))
+    elif seen_here and vm.power_state == HALTED and not vm.operator_stop:
+        fixes.append(A.MarkOperatorStop(why="an operator shut %s down" % _n(vm), vm_uuid=vm.uuid, stopped=True))
 
 
 def _n(vm: VmView) -> str:

@@ -38,21 +38,21 @@ def round_seconds(policy):
     return policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
 
 
-def probe_peers(platform, peers, policy, state):
+def probe_peers(platform, peers, policy, state, key=PROBES_STATE):
     """Probe `peers` ((uuid, address) pairs) in parallel; {uuid: ProbeResult} with streaks carried.
 
     Also returns the raw PeerProbe per uuid (for details in the report).
-    The streak state is rewritten for exactly these peers.
+    The streak state `key` is rewritten for exactly these peers.
     """
     raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
                       deadline=after(round_seconds(policy)))
-    previous = state.read(PROBES_STATE, {}) or {}
+    previous = state.read(key, {}) or {}
     results = {}
     for uuid, peer_probe in raw.items():
         prev = previous.get(uuid)
         results[uuid] = health.carry_streak(_from_plain(prev) if isinstance(prev, dict) else None,
                                             peer_probe.as_core(), health.streak_max_gap(policy))
-    state.write(PROBES_STATE, {uuid: _to_plain(p) for uuid, p in results.items()})
+    state.write(key, {uuid: _to_plain(p) for uuid, p in results.items()})
     return results, raw
 
 

@@ -2,7 +2,8 @@
 
 Why: one coordinator keeps the order of the guide's master cycle and runs
 nothing on a slave: read the pool, check the HA switch and the native-HA
-conflict (refuse + alert), probe every enabled slave in parallel
+conflict (refuse + alert), probe every enabled slave, and every disabled
+one that still runs guests (core.cycle.watched_slaves), in parallel
 (host_health), settle two masters (below), then the housekeeping of
 core.cycle.master_start (re-enable a master left in maintenance, health
 fields, the takeover slave via autoselect, never a host whose record says it
@@ -98,7 +99,7 @@ def run(ctx):
             ctx.log.debug("master cycle: {}", gate.why)
             return
         platform = get_platform(ctx.root)
-        peers = [(h.uuid, h.address) for h in pool.hosts if h.enabled and h.uuid != self_uuid]
+        peers = [(u, pool.host(u).address) for u in cycle.watched_slaves(pool, self_uuid)]
         probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
         heuristics = host_health.heuristics_ok(platform, policy)
         verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,

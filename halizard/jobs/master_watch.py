@@ -10,13 +10,15 @@ cycle this job:
   is silent), and lift this host's suspension once the master marks it
   `healthy` (core cycle.slave_start); publish this host's suspension in its
   host record (halizard.suspension.HOST_KEY) so the master never names a
-  suspended host its takeover slave; drop a master-conflict suspension left
+  suspended host its takeover slave, and the peers its self-fence check does
+  not reach (model.UNREACHED_KEY: the master's timed proof of a peer's death
+  counts only when every host it reaches lists that peer, fencing.still_seen_by); drop a master-conflict suspension left
   from when this host was a (stale) master;
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
-  (roles.takeover_candidate: the smallest uuid among the enabled slaves the
-  round reached, the rule the master publishes as autopromote; never a
+  (roles.takeover_candidate: the smallest uuid among the enabled slaves not
+  judged FAILED, the rule the master publishes as autopromote; never a
   suspended host).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
@@ -27,9 +29,10 @@ A takeover under way continues even after this host became master.
 import time
 
 from halizard import suspension
+from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
-from halizard.core.health import ProbeResult
+from halizard.core.model import UNREACHED_KEY, unreached_value
 from halizard.jobs import host_health, takeover, witness
 
 HOST_KEY = suspension.HOST_KEY
@@ -38,21 +41,8 @@ PROBES = "master-watch-probes"
 REPORT = "master-watch"
 
 
-def _probe_from_plain(d):
-    try:
-        return ProbeResult(tries=int(d["tries"]), xapi_ok=bool(d["xapi_ok"]), network_ok=d.get("network_ok"),
-                           first_failure_at=d.get("first_failure_at"))
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _probe_to_plain(p):
-    return {"tries": p.tries, "xapi_ok": p.xapi_ok, "network_ok": p.network_ok,
-            "first_failure_at": p.first_failure_at}
-
-
 def _read_master(root, timeout, log, self_uuid=None):
-    """(pool other_config, PoolView, this host's published suspension value) from the master, or None
+    """(pool other_config, PoolView, this host's other_config or UNKNOWN) from the master, or None
     when it does not answer in time."""
     from halizard.xapi.pool_config import load_effective
     from halizard.xapi import takeover_ops as ops
@@ -68,10 +58,10 @@ def _read_master(root, timeout, log, self_uuid=None):
         key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
         other, view = ops.snapshot(session, key, light=True)
         me = view.host(self_uuid) if self_uuid else None
-        published = UNKNOWN
+        published = UNKNOWN  # else this host's other_config as the master holds it
         if me is not None and me.ref:
             try:
-                published = (session.xenapi.host.get_other_config(me.ref) or {}).get(HOST_KEY)
+                published = dict(session.xenapi.host.get_other_config(me.ref) or {})
             except XapiError:  # the view is read: the master answers; publish next cycle
                 published = UNKNOWN
         return other, view, published
@@ -113,49 +103,58 @@ def _config(root, other, pool_uuid, answered):
     return load_effective(root, pool_other_config=cached or {}, cache=False)
 
 
-def _publish_suspension(root, timeout, view, self_uuid, published, suspended, log):
-    """Write (or remove) this host's HOST_KEY through the master when it differs from `suspended`."""
+def _publish(root, timeout, view, self_uuid, published, wanted, log):
+    """Write (or remove, value None) keys of this host's other_config through the master where they
+    differ from what it holds (`published`: that other_config, or UNKNOWN: then nothing is written).
+
+    wanted: {key: (value or None, what to log once written)}.
+    """
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
 
     me = view.host(self_uuid)
-    wanted = "true" if suspended else None
-    if me is None or not me.ref or published is UNKNOWN or published == wanted:
+    if me is None or not me.ref or published is UNKNOWN:
+        return
+    changes = {k: v for k, v in wanted.items() if published.get(k) != v[0]}
+    if not changes:
         return
     try:
         session = connect(root, timeout=timeout)
     except XapiError as exc:
-        log.info("suspension not published ({}); the next cycle retries", type(exc).__name__)
+        log.info("host record not updated ({}); the next cycle retries", type(exc).__name__)
         return
     try:
         host = session.xenapi.host
-        if published is not None:
-            host.remove_from_other_config(me.ref, HOST_KEY)
-        if wanted is not None:
-            host.add_to_other_config(me.ref, HOST_KEY, wanted)
-        log.info("this host's record now says HA is {}", "suspended" if suspended else "not suspended")
+        for key, (value, what) in sorted(changes.items()):
+            if key in published:
+                host.remove_from_other_config(me.ref, key)
+            if value is not None:
+                host.add_to_other_config(me.ref, key, value)
+            log.info("{}", what)
     except XapiError as exc:
-        log.info("suspension not published ({}); the next cycle retries", type(exc).__name__)
+        log.info("host record not updated ({}); the next cycle retries", type(exc).__name__)
     finally:
         session.logout()
 
 
+def _unreached(store):
+    """The UNREACHED_KEY value from this host's last self-fence check (None: no check to publish)."""
+    from halizard.jobs.self_fence import STATE
+    stored = store.read(STATE, {}) or {}
+    unreached = stored.get("unreached")
+    if stored.get("boot") != bootclock.boot_id() or not isinstance(unreached, list):
+        return None
+    return unreached_value(unreached)
+
+
 def _probe_round(ctx, platform, pool, self_uuid, policy):
-    """Probe every enabled peer at once: ({uuid: ProbeResult} with the failure streak carried, the raw round)."""
-    from halizard.probes.deadline import after
-    from halizard.probes.parallel import probe_hosts
+    """Probe every enabled peer at once: ({uuid: ProbeResult} with the failure streak carried, the raw round).
+
+    The master's round (host_health.probe_peers) under this job's own state key: a streak has the
+    same age limit (health.streak_max_gap) as on the master.
+    """
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != self_uuid and h.enabled and h.address]
-    seconds = policy.XAPI_COUNT * policy.XE_TIMEOUT + (policy.XAPI_COUNT - 1) * policy.XAPI_DELAY + 1.0
-    raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
-                      deadline=after(seconds))
-    previous = ctx.state.read(PROBES, {}) or {}
-    results = {}
-    for uuid, peer in raw.items():
-        prev = previous.get(uuid)
-        results[uuid] = health.carry_streak(_probe_from_plain(prev) if isinstance(prev, dict) else None,
-                                            peer.as_core())
-    ctx.state.write(PROBES, {u: _probe_to_plain(p) for u, p in results.items()})
-    return results, raw
+    return host_health.probe_peers(platform, peers, policy, ctx.state, key=PROBES)
 
 
 def _env(ctx, config, policy, self_uuid, pool):
@@ -206,7 +205,13 @@ def run(ctx):
         policy, _refused = host_health.policy_or_refusal(ctx, config, "the master watch")
         if policy is not None:
             _master_answers(ctx, policy, view, self_uuid, state)
-        _publish_suspension(ctx.root, timeout, view, self_uuid, published, suspension.is_suspended(ctx.root), log)
+        suspended = suspension.is_suspended(ctx.root)
+        unreached = _unreached(store) if role != "master" else None
+        _publish(ctx.root, timeout, view, self_uuid, published, {
+            HOST_KEY: ("true" if suspended else None,
+                       "this host's record now says HA is %s" % ("suspended" if suspended else "not suspended")),
+            UNREACHED_KEY: (unreached, "this host's record now lists the peers it does not reach: %s" % unreached)},
+            log)
         return
 
     config = _config(ctx.root, None, None, False)
@@ -255,7 +260,7 @@ def _master_answers(ctx, policy, view, self_uuid, state):
 def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     env = _env(ctx, config, policy, self_uuid, cached)
     seen = "silent"
-    reachable = None
+    failed = None
     if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
         master_probe = None  # the restart checks quorum itself (takeover._vm_start_gate)
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
@@ -267,12 +272,13 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         reachable = frozenset(u for u, p in probes.items() if p.xapi_ok or p.network_ok)
         q = quorum.compute(self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur, policy,
                            witness.held(ctx.state, policy))
+        failed = frozenset(u for u, p in probes.items() if health.classify(p, policy).state == health.FAILED)
         verdict = health.classify(master_probe, policy)
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
         if verdict.state == health.HEALTHY:
             seen = "answers"
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
-                                 autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable)
+                                 autopromote=cached.autopromote_uuid, suspended=suspended, failed=failed)
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)

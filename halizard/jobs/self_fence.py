@@ -259,6 +259,7 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat
            "reboot_requested": bool(stored.get("reboot_requested")),
            "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")),
            "why": decision.why, "lost_rounds": lost_rounds,
+           "unreached": sorted(u for u, ok in reached.items() if not ok),
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):
         # nothing may run on a self-fenced host, whatever started it

@@ -66,6 +66,15 @@ class Recovery:
         self._turn = threading.Lock()
         self._refusal = None
 
+    def decide(self, host_uuid, probe, outcome):
+        """The core's decision for one failed host; the timed proof counts only when no peer this host
+        reaches (by network or xapi) may still reach it (fencing.still_seen_by over the slaves' published
+        views)."""
+        reached = {u for u, p in (self.probes or {}).items() if p is not None and (p.xapi_ok or p.network_ok)}
+        seen_by = fencing.still_seen_by(self.pool, host_uuid, reached, self.pool.master_uuid)
+        return fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy, self.clock(),
+                                           outcome, seen_by=seen_by)
+
     def fence(self, host_uuid, action):
         """Run the agent (never raises); the core's outcome string plus the agent's detail."""
         from halizard.fence.base import FenceConfigError
@@ -83,8 +92,7 @@ class Recovery:
         """One failed host: (new fence outcome or None, recovery entry or None, report text)."""
         name = (self.pool.host(host_uuid).name_label or host_uuid)
         probe = self.probes.get(host_uuid)
-        decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                               self.clock(), outcome)
+        decision = self.decide(host_uuid, probe, outcome)
         fence_action = next((a for a in decision.actions if isinstance(a, A.FenceHost)), None)
         failed_since = getattr(probe, "first_failure_at", None)  # boot clock (probes.clock); the journal is wall time
         journal.record(self.state, "host-failed", decision.why, subject=name,
@@ -95,8 +103,7 @@ class Recovery:
             self.log.log("INFO" if outcome == fencing.FENCE_VERIFIED else "ERROR",
                          "fence of {} {}: {}", name, outcome, detail)
             journal.record(self.state, "fenced", detail, subject=name, method=self.policy.FENCE_METHOD, outcome=outcome)
-            decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                                   self.clock(), outcome)
+            decision = self.decide(host_uuid, probe, outcome)
         for action in decision.actions:
             if isinstance(action, A.Alert):
                 self.alert(action.function, action.text)
@@ -118,8 +125,7 @@ class Recovery:
                     # another job released or started VMs after this cycle read the pool: read it again
                     # and decide again from what XAPI says now (the fence outcome stands)
                     self.refresh()
-                    decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
-                                                           self.clock(), outcome)
+                    decision = self.decide(host_uuid, probe, outcome)
                     if decision.proof is None:
                         return outcome, recovery_entry, decision.why
                 if recovery_entry is None:

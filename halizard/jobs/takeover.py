@@ -44,20 +44,33 @@ AFTER_TRANSITION = (core.AWAIT_MASTER, core.RECOVER_SLAVES, core.RELEASE, core.R
 
 
 def load_state(store, log=None):
-    """The stored takeover state; IDLE when missing or malformed (a malformed one is logged)."""
+    """The stored takeover state; IDLE when missing or malformed (a malformed one is logged).
+
+    A wait stored without this boot's id (written by a version that timed it with the wall clock, or
+    before a reboot) is on another clock: read on the boot clock it could last for ever, so the state
+    is discarded (logged) and the sequence starts again from idle with fresh times.
+    """
     raw = store.read(STATE, None)
     if raw is None:
         return core.TakeoverState()
     try:
-        return core.state_from_plain(raw)
+        state = core.state_from_plain(raw)
     except ValueError:
         if log is not None:
             log.warning("takeover state file is malformed; starting from idle")
         return core.TakeoverState()
+    if state.wait_until is not None and raw.get("boot_id") != bootclock.boot_id():
+        if log is not None:
+            log.warning("takeover state {} waits until {} on another clock (an older version or another "
+                        "boot); discarded, starting from idle", state.phase, state.wait_until)
+        return core.TakeoverState()
+    return state
 
 
 def save_state(store, state):
-    store.write(STATE, core.state_to_plain(state))
+    plain = core.state_to_plain(state)
+    plain["boot_id"] = bootclock.boot_id()  # its times are on this boot's clock (load_state)
+    store.write(STATE, plain)
 
 
 def in_progress(state):

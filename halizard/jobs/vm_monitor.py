@@ -163,10 +163,11 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
 
 
 def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
-    """The master's corrections: invalid/missing HA fields, home-pool stamps, their alerts."""
+    """The master's corrections: invalid/missing HA fields, home-pool stamps, operator stops kept in XAPI,
+    their alerts."""
     from halizard.xapi import act
 
-    fixes = [f for f in plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool))]
+    fixes = [f for f in plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool, A.MarkOperatorStop))]
     if fixes:  # independent per-VM writes: at once (a new pool stamps hundreds of VMs on the first round)
         workers = max(1, min(FIX_CONCURRENCY, len(fixes)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmfix") as pool:

@@ -15,6 +15,8 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from halizard.sim import roots
 from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
@@ -40,24 +42,23 @@ def log(text):
     sys.stderr.flush()
 
 
+@dataclass(eq=False, repr=False)  # no repr: it would show the passwords
 class RunningPool(object):
     """A SimPool with its xapi, probe, control and outer endpoints listening."""
 
-    def __init__(self, directory, spec, pool, block, servers, control, outer, bmcs=None, token=None,
-                 gateway=None, outer_password=None, witness=None):
-        self.directory = directory
-        self.token = token
-        self.gateway = gateway
-        self.witness = witness  # SimWitness (`--witness`) or None
-        self.outer_password = outer_password
-        self.bmcs = bmcs
-        self.spec = spec
-        self.pool = pool
-        self.block = block
-        self.servers = servers
-        self.control = control
-        self.outer = outer
-        self.stopped = threading.Event()
+    directory: str
+    spec: object
+    pool: object
+    block: object
+    servers: object
+    control: object
+    outer: object
+    bmcs: object = None
+    token: Optional[str] = None
+    gateway: object = None
+    outer_password: Optional[str] = None
+    witness: object = None  # SimWitness (`--witness`) or None
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def control_url(self):
@@ -114,15 +115,31 @@ def host_root(directory, name_label):
     return os.path.join(os.path.abspath(directory), HOSTS_DIR, name_label)
 
 
-def _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency=0.1):
+@dataclass
+class PoolOrder:
+    """What `assemble` is asked for: the pool's size and timings, its extras, who hears about it."""
+
+    hosts: int
+    vms: int
+    start_latency: float = 0.5
+    fuse: float = 10.0
+    password: Optional[str] = None
+    on_shutdown: Optional[Callable] = None
+    report: Optional[Callable] = None
+    shutdown_latency: float = 0.1
+    bmcs: bool = False
+    witness: bool = False
+
+
+def _build_spec(directory, block, order):
     from halizard.sim.spec import HostSpec, PoolSpec
 
     host_specs = [
         HostSpec("host%d" % (index + 1), block.host_address(index), host_root(directory, "host%d" % (index + 1)))
-        for index in range(hosts)
+        for index in range(order.hosts)
     ]
-    return PoolSpec(host_specs, vms=vms, password=password, start_latency=start_latency, fuse=fuse,
-                    shutdown_latency=shutdown_latency)
+    return PoolSpec(host_specs, vms=order.vms, password=order.password, start_latency=order.start_latency,
+                    fuse=order.fuse, shutdown_latency=order.shutdown_latency)
 
 
 def _master_address(pool):
@@ -147,12 +164,12 @@ def _write_roots(pool, control_url):
         )
 
 
-def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                   shutdown_latency=0.1, bmcs=False, witness=False):
+def _assemble_once(directory, block, order):
     from halizard.sim.pool import SimPool
     from halizard.sim.witness_node import SimWitness
 
-    spec = _build_spec(directory, block, hosts, vms, password, start_latency, fuse, shutdown_latency)
+    on_shutdown, report = order.on_shutdown, order.report
+    spec = _build_spec(directory, block, order)
     pool = SimPool(spec)
     token = secrets.token_hex(16)
     started = []
@@ -164,10 +181,10 @@ def _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, 
         started.append(outer)
         gateway = _start_gateway(pool, block.gateway_address)
         started.append(gateway)
-        witness = SimWitness(pool, block.witness_address, directory) if witness else None
+        witness = SimWitness(pool, block.witness_address, directory) if order.witness else None
         if witness is not None:
             started.append(witness)
-        bmcs = _start_bmcs(pool, block, control.url) if bmcs else None
+        bmcs = _start_bmcs(pool, block, control.url) if order.bmcs else None
         if bmcs is not None:
             started.append(bmcs)
         _write_roots(pool, control.url)
@@ -207,22 +224,24 @@ def _start_bmcs(pool, block, control_url):
     return start_bmcs(control_url, hosts, secrets.token_hex(8))
 
 
-def assemble(directory, hosts, vms, start_latency=0.5, fuse=10.0, password=None, on_shutdown=None, report=None,
-             shutdown_latency=0.1, bmcs=False, witness=False):
+def assemble(directory, hosts, vms, **options):
     """Build and start a whole simulated pool under `directory` (host roots in DIR/hosts/).
+
+    `options`: the other fields of PoolOrder (start_latency, fuse, password, on_shutdown, report,
+    shutdown_latency, bmcs, witness); an unknown one is a TypeError.
 
     `bmcs`: also a simulated IPMI BMC per host (pool.json "bmcs"; empty without); `witness`: also
     a witness service (pool.json "witness"; null without).
     Retries on a fresh address block when another pool grabbed ours meanwhile.
     """
+    order = PoolOrder(hosts, vms, **options)
     directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
     last = None
     for _ in range(BIND_ATTEMPTS):
         block = allocate_block(hosts)
         try:
-            return _assemble_once(directory, block, hosts, vms, password, start_latency, fuse, on_shutdown, report,
-                                  shutdown_latency, bmcs, witness)
+            return _assemble_once(directory, block, order)
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 raise

@@ -68,39 +68,63 @@ def copy_record(record):
     return out
 
 
+def _type_error(field):
+    return XapiError("FIELD_TYPE_ERROR", field)
+
+
+def _int_value(value, field):
+    if isinstance(value, bool):
+        raise _type_error(field)
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        raise _type_error(field) from None
+
+
+def _float_value(value, field):
+    if isinstance(value, bool):
+        raise _type_error(field)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _type_error(field) from None
+
+
+def _bool_value(value, field):
+    if not isinstance(value, bool):
+        raise _type_error(field)
+    return value
+
+
+def _set_value(value, field):
+    if not isinstance(value, (list, tuple)):
+        raise _type_error(field)
+    return list(value)
+
+
+def _map_value(value, field):
+    if not isinstance(value, dict):
+        raise _type_error(field)
+    return {str(k): v for k, v in value.items()}
+
+
+def _string_value(value, field):
+    if not isinstance(value, str):
+        raise _type_error(field)
+    return value
+
+
+# field type -> coercion; then by suffix (" set", " map"); anything else is a string (refs, enums too)
+_BY_TYPE = {"int": _int_value, "float": _float_value, "bool": _bool_value, "datetime": lambda v, _f: v}
+_BY_SUFFIX = ((" set", _set_value), (" map", _map_value))
+
+
 def wire_value(ftype, value, field):
     """Coerce a value a client sent for a field to its stored wire form."""
-    if ftype == "int":
-        if isinstance(value, bool):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-        try:
-            return str(int(value))
-        except (TypeError, ValueError):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-    if ftype == "float":
-        if isinstance(value, bool):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-    if ftype == "bool":
-        if not isinstance(value, bool):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-        return value
-    if ftype.endswith(" set"):
-        if not isinstance(value, (list, tuple)):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-        return list(value)
-    if ftype.endswith(" map"):
-        if not isinstance(value, dict):
-            raise XapiError("FIELD_TYPE_ERROR", field) from None
-        return {str(k): v for k, v in value.items()}
-    if ftype == "datetime":
-        return value
-    if not isinstance(value, str):
-        raise XapiError("FIELD_TYPE_ERROR", field)
-    return value
+    coerce = _BY_TYPE.get(ftype)
+    if coerce is None:
+        coerce = next((c for suffix, c in _BY_SUFFIX if ftype.endswith(suffix)), _string_value)
+    return coerce(value, field)
 
 
 class Database(object):

@@ -13,7 +13,8 @@ import socketserver
 import threading
 
 from halizard.sim.pool import XapiUnavailable
-from halizard.sim.server import HOLD_POLL_SECONDS, HostXapiServer, _XapiHandler, peer_closed
+from halizard.sim.probe import HOLD_POLL_SECONDS, peer_closed
+from halizard.sim.server import HostXapiServer, _XapiHandler
 from halizard.xapi.session import local_socket_path
 from halizard.xapi.transport import unix_call
 

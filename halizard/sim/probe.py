@@ -13,12 +13,27 @@ import struct
 import time
 
 PROBE_REPLY = b"+"
+HOLD_POLL_SECONDS = 0.05   # how often a held connection (frozen host, hung xapi) looks again
+
+
+def peer_closed(sock):
+    """True when the client has gone away (EOF or error), without consuming data."""
+    previous = sock.gettimeout()
+    try:
+        sock.setblocking(False)
+        try:
+            data = sock.recv(1, socket.MSG_PEEK)
+        finally:
+            sock.settimeout(previous)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    return data == b""
 
 
 class _ProbeHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        from halizard.sim.server import HOLD_POLL_SECONDS, peer_closed
-
         sock = self.request
         while self.server.pool.frozen(self.server.host_uuid):
             if peer_closed(sock):

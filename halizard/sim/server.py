@@ -20,9 +20,8 @@ import threading
 from halizard.sim import jsonrpc, xmlwire
 from halizard.sim.addresses import PROBE_PORT, XAPI_PORT
 from halizard.sim.pool import XapiUnavailable
-from halizard.sim.probe import ProbeServer
+from halizard.sim.probe import HOLD_POLL_SECONDS, ProbeServer, peer_closed
 
-HOLD_POLL_SECONDS = 0.05
 MAX_BODY_BYTES = 16 * 1024 * 1024
 IDLE_CLIENT_SECONDS = 120.0
 JSONRPC_PATH = "/jsonrpc"  # xapi's handler matches the longest path prefix: "/jsonrpc..." is JSON-RPC
@@ -44,22 +43,6 @@ def reset_connection(sock):
         sock.close()
     except OSError:
         pass
-
-
-def peer_closed(sock):
-    """True when the client has gone away (EOF or error), without consuming data."""
-    previous = sock.gettimeout()
-    try:
-        sock.setblocking(False)
-        try:
-            data = sock.recv(1, socket.MSG_PEEK)
-        finally:
-            sock.settimeout(previous)
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True
-    return data == b""
 
 
 class _XapiHandler(http.server.BaseHTTPRequestHandler):

@@ -9,6 +9,8 @@ import os
 import secrets
 import time
 import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Optional
 
 from halizard.sim.api.common import add_markers
 from halizard.sim.db import Database, new_uuid, now_datetime
@@ -41,6 +43,7 @@ class HostSpec(object):
         return "HostSpec(%r, %r)" % (self.name_label, self.address)
 
 
+@dataclass(eq=False, repr=False)  # no repr: it would show the password
 class PoolSpec(object):
     """A whole pool: hosts (the first is the initial master), VM count and timings.
 
@@ -54,10 +57,41 @@ class PoolSpec(object):
     every VM still fits with one host gone.
     """
 
-    def __init__(self, hosts, vms=0, password=None, start_latency=0.5, fuse=10.0,
-                 toolstack_restart=1.0, lost_grace=120.0, host_memory=None,
-                 vm_memory=GIB, dom0_memory=4 * GIB, appliance_size=3, templates=2, shutdown_latency=0.1,
-                 auth_failure_delay=0.0):
+    hosts: list
+    vms: int = 0
+    password: Optional[str] = None
+    start_latency: float = 0.5
+    fuse: float = 10.0
+    toolstack_restart: float = 1.0
+    lost_grace: float = 120.0
+    host_memory: Optional[int] = None
+    vm_memory: int = GIB
+    dom0_memory: int = 4 * GIB
+    appliance_size: int = 3
+    templates: int = 2
+    shutdown_latency: float = 0.1
+    auth_failure_delay: float = 0.0
+
+    def __post_init__(self):
+        """Validate, then normalise (floats, ints, a random password, a memory size that fits)."""
+        self._check()
+        self.hosts = list(self.hosts)
+        self.password = self.password or secrets.token_urlsafe(12)
+        for name in ("start_latency", "shutdown_latency", "fuse", "toolstack_restart", "lost_grace",
+                     "auth_failure_delay"):  # real xapi pauses 5 s before refusing a wrong password
+            setattr(self, name, float(getattr(self, name)))
+        self.vm_memory = int(self.vm_memory)
+        self.dom0_memory = int(self.dom0_memory)
+        if self.host_memory is None:
+            survivors = max(1, len(self.hosts) - 1)
+            per_host = -(-self.vms * self.vm_memory // survivors)
+            self.host_memory = max(64 * GIB, self.dom0_memory + per_host + 8 * GIB)
+        if self.host_memory <= self.dom0_memory:
+            raise SpecError("host memory must exceed the control domain's")
+        self.host_memory = int(self.host_memory)
+
+    def _check(self):
+        hosts = self.hosts
         if not hosts:
             raise SpecError("a pool needs at least one host")
         names = [h.name_label for h in hosts]
@@ -66,37 +100,17 @@ class PoolSpec(object):
             raise SpecError("host names must be unique")
         if len(set(addresses)) != len(addresses):
             raise SpecError("host addresses must be unique")
-        for label, value in (("vms", vms), ("appliance_size", appliance_size), ("templates", templates)):
+        for label in ("vms", "appliance_size", "templates"):
+            value = getattr(self, label)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative integer, not %r" % (label, value))
-        for label, value in (("start_latency", start_latency), ("shutdown_latency", shutdown_latency), ("fuse", fuse),
-                             ("toolstack_restart", toolstack_restart), ("lost_grace", lost_grace),
-                             ("auth_failure_delay", auth_failure_delay)):
+        for label in ("start_latency", "shutdown_latency", "fuse", "toolstack_restart", "lost_grace",
+                      "auth_failure_delay"):
+            value = getattr(self, label)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise SpecError("%s must be a non-negative number of seconds, not %r" % (label, value))
-        if vm_memory <= 0 or dom0_memory < 0:
+        if self.vm_memory <= 0 or self.dom0_memory < 0:
             raise SpecError("memory sizes must be positive")
-        self.hosts = list(hosts)
-        self.vms = vms
-        self.password = password or secrets.token_urlsafe(12)
-        self.start_latency = float(start_latency)
-        self.shutdown_latency = float(shutdown_latency)
-        self.fuse = float(fuse)
-        self.toolstack_restart = float(toolstack_restart)
-        self.lost_grace = float(lost_grace)
-        # real xapi pauses 5 s before refusing a TCP login with a wrong password (INTERFACE.md)
-        self.auth_failure_delay = float(auth_failure_delay)
-        self.vm_memory = int(vm_memory)
-        self.dom0_memory = int(dom0_memory)
-        if host_memory is None:
-            survivors = max(1, len(hosts) - 1)
-            per_host = -(-vms * self.vm_memory // survivors)
-            host_memory = max(64 * GIB, self.dom0_memory + per_host + 8 * GIB)
-        if host_memory <= self.dom0_memory:
-            raise SpecError("host memory must exceed the control domain's")
-        self.host_memory = int(host_memory)
-        self.appliance_size = appliance_size
-        self.templates = templates
 
     @classmethod
     def simple(cls, hosts, vms, prefix, root_dir=None, **kwargs):

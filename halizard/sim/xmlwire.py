@@ -45,40 +45,54 @@ def text(value):
     return value.translate(_ESCAPES)
 
 
+def _struct(out, value):
+    out.append("<value><struct>")
+    for name, item in value.items():
+        out.append("<member><name>%s</name>" % text(str(name)))
+        _add(out, item)
+        out.append("</member>")
+    out.append("</struct></value>")
+
+
+def _array(out, value):
+    out.append("<value><array><data>")
+    for item in value:
+        _add(out, item)
+    out.append("</data></array></value>")
+
+
+def _base64(out, value):
+    raw = value.data if isinstance(value, xmlrpc.client.Binary) else value
+    out.append("<value><base64>%s</base64></value>" % base64.b64encode(raw).decode("ascii"))
+
+
+# Python type -> how xapi marshals it; a subclass uses its nearest listed class (bool before int)
+_MARSHAL = {
+    str: lambda out, v: out.append("<value>%s</value>" % v.translate(_ESCAPES)),
+    bool: lambda out, v: out.append("<value><boolean>%d</boolean></value>" % v),
+    Int32: lambda out, v: out.append("<value><i4>%d</i4></value>" % v),
+    int: lambda out, v: out.append("<value>%d</value>" % v),
+    float: lambda out, v: out.append("<value><double>%.16g</double></value>" % v),
+    dict: _struct,
+    list: _array,
+    tuple: _array,
+    type(None): lambda out, _v: out.append("<value><nil/></value>"),
+    xmlrpc.client.DateTime: lambda out, v: out.append(
+        "<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % v.value),
+    datetime.datetime: lambda out, v: out.append(
+        "<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % v.strftime("%Y%m%dT%H:%M:%SZ")),
+    bytes: _base64,
+    xmlrpc.client.Binary: _base64,
+}
+
+
 def _add(out, value):
-    if isinstance(value, str):
-        out.append("<value>%s</value>" % value.translate(_ESCAPES))
-    elif isinstance(value, bool):
-        out.append("<value><boolean>%d</boolean></value>" % value)
-    elif isinstance(value, Int32):
-        out.append("<value><i4>%d</i4></value>" % value)
-    elif isinstance(value, int):
-        out.append("<value>%d</value>" % value)
-    elif isinstance(value, float):
-        out.append("<value><double>%.16g</double></value>" % value)
-    elif isinstance(value, dict):
-        out.append("<value><struct>")
-        for name, item in value.items():
-            out.append("<member><name>%s</name>" % text(str(name)))
-            _add(out, item)
-            out.append("</member>")
-        out.append("</struct></value>")
-    elif isinstance(value, (list, tuple)):
-        out.append("<value><array><data>")
-        for item in value:
-            _add(out, item)
-        out.append("</data></array></value>")
-    elif value is None:
-        out.append("<value><nil/></value>")
-    elif isinstance(value, xmlrpc.client.DateTime):
-        out.append("<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % value.value)
-    elif isinstance(value, datetime.datetime):
-        out.append("<value><dateTime.iso8601>%s</dateTime.iso8601></value>" % value.strftime("%Y%m%dT%H:%M:%SZ"))
-    elif isinstance(value, (bytes, xmlrpc.client.Binary)):
-        raw = value.data if isinstance(value, xmlrpc.client.Binary) else value
-        out.append("<value><base64>%s</base64></value>" % base64.b64encode(raw).decode("ascii"))
-    else:
-        raise TypeError("cannot marshal %s" % type(value).__name__)
+    for klass in type(value).__mro__:
+        marshal = _MARSHAL.get(klass)
+        if marshal is not None:
+            marshal(out, value)
+            return
+    raise TypeError("cannot marshal %s" % type(value).__name__)
 
 
 def value(item):

@@ -12,7 +12,7 @@ import os
 
 from loguru import logger
 
-from halizard.jobs.beat import beat_path, read_beat, write_beat  # noqa: F401 - write_beat re-exported for tests
+from halizard.jobs.beat import beat_path, read_beat
 from halizard.probes import clock
 
 log = logger.bind(function="self_fence")

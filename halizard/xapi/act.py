@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from halizard.core import actions as A
 from halizard.core import vm_plan
+from halizard.core.model import OPERATOR_STOP_KEY
 from halizard.xapi.errors import XapiError, XapiFailure, XapiTimeout
 from halizard.xapi.observe import HOME_POOL_KEY
 
@@ -248,7 +249,7 @@ def set_other_config(api, ref, key, value, timeout=None):
 
 
 def apply_fix(session, snapshot, action, ha_key, timeout=None):
-    """SetVmHaField / StampHomePool through XAPI; (done, text). Never raises on an XAPI error."""
+    """SetVmHaField / StampHomePool / MarkOperatorStop through XAPI; (done, text). Never raises on an XAPI error."""
     vm_ref = snapshot.vm_refs.get(getattr(action, "vm_uuid", None))
     if vm_ref is None:
         return False, "VM %s not in the snapshot" % getattr(action, "vm_uuid", "?")
@@ -259,6 +260,13 @@ def apply_fix(session, snapshot, action, ha_key, timeout=None):
         if isinstance(action, A.StampHomePool):
             set_other_config(session.xenapi.VM, vm_ref, HOME_POOL_KEY, action.pool_uuid, timeout)
             return True, "home-pool of %s stamped" % action.vm_uuid
+        if isinstance(action, A.MarkOperatorStop):
+            if action.stopped:
+                set_other_config(session.xenapi.VM, vm_ref, OPERATOR_STOP_KEY, "true", timeout)
+            else:
+                session.xenapi.VM.remove_from_other_config(vm_ref, OPERATOR_STOP_KEY, timeout=timeout)
+            return True, "operator stop of %s %s (%s)" % (
+                action.vm_uuid, "kept in XAPI" if action.stopped else "cleared", action.why)
     except XapiError as exc:
         return False, "%s on %s failed: %s" % (type(action).__name__, action.vm_uuid, _describe(exc))
     return False, "not a VM fix: %s" % type(action).__name__

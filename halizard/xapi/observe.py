@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from halizard.core.intent import VmEvent
 from halizard.core.model import (
-    HALTED, PAUSED, RUNNING, SUSPENDED, ApplianceView, HostView, PoolView, VdiView, VmView,
+    HALTED, PAUSED, RUNNING, SUSPENDED, ApplianceView, HostView, PoolView, VdiView, VmView, operator_stop_of,
 )
 from halizard.xapi.errors import XapiError, XapiFailure
 
@@ -77,7 +77,8 @@ def vm_view(record, ha_key, host_uuid, app_uuid):
         order=_int(record.get("order")), start_delay=_int(record.get("start_delay")),
         ha_restart_priority=str(record.get("ha_restart_priority", "") or ""),
         appliance=app_uuid.get(record.get("appliance")), ha_field=other.get(ha_key),
-        home_pool=other.get(HOME_POOL_KEY) or None, current_operations=operations(record))
+        home_pool=other.get(HOME_POOL_KEY) or None, current_operations=operations(record),
+        operator_stop=operator_stop_of(other))
 
 
 def read_snapshot(session, ha_key, with_vdis=False, timeout=None):

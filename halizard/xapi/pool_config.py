@@ -7,9 +7,10 @@ silent).
 """
 from loguru import logger
 
-from halizard.config import pool_store
+from halizard.config import pool_store, refusal
 from halizard.config.effective import (build_effective, cached_pool, effective_with_pool,
                                        load_override_keeping_last_good, local_hostname, save_pool_cache)
+from halizard.statefiles import StateStore
 from halizard.xapi.errors import XapiError
 from halizard.xapi.session import connect
 
@@ -36,21 +37,23 @@ def load_effective(root=None, pool_other_config=None, cache=True):
             session.logout()
     except (XapiError, LookupError) as exc:
         cached_uuid, cached = cached_pool(root)
-        return _said_if_unsafe(build_effective(cached, settings, hostname, override_error=override_error,
-                                               pool_status="cache" if cached is not None else "none",
-                                               pool_error=str(exc), pool_uuid=cached_uuid))
+        config = build_effective(cached, settings, hostname, override_error=override_error,
+                                 pool_status="cache" if cached is not None else "none",
+                                 pool_error=str(exc), pool_uuid=cached_uuid)
+        return _said_if_unsafe(root, config)
     if cache:
         try:
             save_pool_cache(root, pool_uuid, other)
         except OSError:
             pass
-    return _said_if_unsafe(build_effective(other, settings, hostname, override_error=override_error,
-                                           pool_status="live", pool_uuid=pool_uuid))
+    config = build_effective(other, settings, hostname, override_error=override_error,
+                             pool_status="live", pool_uuid=pool_uuid)
+    return _said_if_unsafe(root, config)
 
 
-def _said_if_unsafe(config):
-    """The service reads its configuration here: an unsafe one is logged, with the reason, as it loads."""
-    if config.unsafe:
-        logger.bind(function="check_ha_enabled").error("unsafe configuration, HA will not act: {}",
-                                                       config.unsafe)
+def _said_if_unsafe(root, config):
+    """The service reads its configuration here: an unsafe one is said, with the reason, as it loads (once
+    per reason: config.refusal)."""
+    why = "unsafe configuration, HA will not act: %s" % config.unsafe if config.unsafe else None
+    refusal.say(StateStore(root), logger.bind(function="check_ha_enabled"), "HA", why)
     return config

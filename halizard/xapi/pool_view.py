@@ -3,17 +3,10 @@
 Why apart: the master cycle and the slave recovery both read it (the
 recovery again after another job acted), and it is XAPI reading.
 """
-from halizard.core.model import HALTED, PAUSED, RUNNING, SUSPENDED, HostView, PoolView, VdiView, VmView
+from halizard.core.model import HostView, PoolView, VdiView, unreached_of
 from halizard.suspension import suspended_hosts
 from halizard.xapi.errors import XapiError
-
-NULL_REF = "OpaqueRef:NULL"
-_STATES = {s.lower(): s for s in (RUNNING, HALTED, SUSPENDED, PAUSED)}
-def _int(value, default=0):
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return default
+from halizard.xapi.observe import _int, vm_view
 
 
 def _free_memory(x, host_ref, metrics):
@@ -54,22 +47,10 @@ def read_pool_and_suspended(session, ha_key, full=True):
         host_views.append(HostView(
             uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref, address=rec.get("address", ""),
             enabled=bool(rec.get("enabled")), is_master=(ref == pool.get("master")),
-            health_field=str(other.get(ha_key, "") or ""), memory_free=free))
-    vm_views = []
-    for rec in vms.values():
-        other = rec.get("other_config") or {}
-        resident = rec.get("resident_on")
-        state = _STATES.get(str(rec.get("power_state", "")).lower(), HALTED)
-        vm_views.append(VmView(
-            uuid=rec["uuid"], name_label=rec.get("name_label", ""), power_state=state,
-            resident_on=host_uuid.get(resident) if resident and resident != NULL_REF else None,
-            is_control_domain=bool(rec.get("is_control_domain")), is_a_template=bool(rec.get("is_a_template")),
-            is_a_snapshot=bool(rec.get("is_a_snapshot")), memory=_int(rec.get("memory_static_max")),
-            order=_int(rec.get("order")), start_delay=_int(rec.get("start_delay")),
-            ha_restart_priority=str(rec.get("ha_restart_priority", "") or ""),
-            appliance=app_uuid.get(rec.get("appliance")), ha_field=other.get(ha_key),
-            home_pool=other.get("home-pool") or None,
-            current_operations=tuple(sorted((rec.get("current_operations") or {}).values()))))
+            health_field=str(other.get(ha_key, "") or ""), memory_free=free,
+            guests=len([v for v in rec.get("resident_VMs") or () if v != rec.get("control_domain")]),
+            unreached=unreached_of(other)))
+    vm_views = [vm_view(rec, ha_key, host_uuid, app_uuid) for rec in vms.values()]
     vdi_views = [VdiView(uuid=rec["uuid"], sm_config_keys=tuple(sorted(
         k for k in (rec.get("sm_config") or {}) if k.startswith("host_")))) for rec in vdis.values()]
     other = pool.get("other_config") or {}

@@ -19,6 +19,7 @@ from halizard.core.model import (
     PoolView,
     VdiView,
     VmView,
+    operator_stop_of,
 )
 from halizard.probes.deadline import remaining
 from halizard.xapi.errors import XapiError, XapiFailure
@@ -176,7 +177,7 @@ def snapshot(session, xc_field_key, light=False, memory=True, refs=None):
             order=_int(rec.get("order")), start_delay=_int(rec.get("start_delay")),
             ha_restart_priority=str(rec.get("ha_restart_priority", "") or ""),
             appliance=app_uuid.get(rec.get("appliance")),
-            ha_field=other.get(xc_field_key), home_pool=other.get("home-pool"),
+            ha_field=other.get(xc_field_key), home_pool=other.get("home-pool"), operator_stop=operator_stop_of(other),
             current_operations=tuple(sorted(set((rec.get("current_operations") or {}).values())))))
     vdi_views = tuple(
         VdiView(uuid=rec["uuid"], sm_config_keys=tuple(k for k in (rec.get("sm_config") or {})

@@ -4,7 +4,6 @@ The host's real xapi socket is moved aside and a relay takes its place: it
 resets the first connections it gets (the peer closes with the request unread,
 as a restarting xapi does) and forwards every later one to the real socket.
 """
-import importlib.util
 import io
 import os
 import socket
@@ -13,11 +12,7 @@ import threading
 import pytest
 
 from halizard.cli import ha_cfg
-
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_reset", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+from sim_pools import CliPool
 
 
 class ResettingRelay:
@@ -81,7 +76,7 @@ class ResettingRelay:
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-reset"))
+    handle = CliPool(tmp_path_factory.mktemp("hacfg-reset"))
     handle.up(2, 1, 0.05, 0.5, [])
     yield handle
     handle.down()

@@ -1,6 +1,6 @@
 """ILO fencing that proves nothing releases nothing: a BMC that does not answer and then a wrong
 FENCE_PASSWD (ipmitool cannot tell these apart: both fail to open a session) leave the dead slave's VMs down (FENCE_HA_ONFAIL=0), and the password
-shows in no log; once the admin fixes both (and sets FENCE_ACTION=reset: power off, then on) the
+shows in no log; once the admin fixes both (and sets FENCE_ACTION=reset: power off, the check that the host is silent, then on) the
 fence is verified, the VMs restart elsewhere and the host comes back on, with no violation."""
 import socket
 import threading
@@ -71,8 +71,9 @@ def test_silent_bmc_and_wrong_password_fence_nothing_until_fixed_then_reset_rele
     sc.set_config(FENCE_PASSWD=sc.pool.json["bmcs"][host3]["password"], FENCE_ACTION="reset")
     for vm in victims:
         sc.wait_vm_running(vm, 60)
-    # (the decision moves on once host3 answers again after the reset: read the fence in the log)
-    assert "ILO reset of host %s" % host3 in master.log() and "verified off, then on again" in master.log()
+    # (the decision moves on once host3 answers again after the reset: read the fence in the log; with the
+    # cross-check a reset is off, the check that host3 is silent, then on: fence/confirm.py)
+    assert "ILO stop of host %s" % host3 in master.log() and "reset as off then on" in master.log()
     harness.wait_until(lambda: sc.pool.host_status("host3")["power"] == "on", 20, interval=0.3,
                        message="host3 powered on again by the reset")
     sc.check_final()

@@ -7,10 +7,11 @@ secrets stay out of the file unless asked for.
 import datetime
 import os
 
+from halizard.atomicfile import write_atomic
 from halizard.cli.common import EXIT_OK, CliError, UsageError
 from halizard.cli.ha_cfg.context import apply, reason, restart_notice
 from halizard.cli.ha_cfg.params import refuse_unsafe
-from halizard.config import cache, pool_store, schema
+from halizard.config import pool_store, schema
 
 
 def cmd_backup(ctx, args):
@@ -34,7 +35,7 @@ def cmd_backup(ctx, args):
     if os.path.isdir(target):
         raise CliError("cannot write %s: it is a directory" % args.file)
     try:
-        cache.write_atomic(target, "\n".join(lines) + "\n", 0o600)
+        write_atomic(target, "\n".join(lines) + "\n", 0o600)
     except OSError as exc:
         raise CliError("cannot write %s: %s" % (args.file, exc.strerror)) from None
     ctx.say("Saved %d parameters to %s%s" % (len(lines) - 1 - (1 if omitted else 0), args.file,

@@ -47,22 +47,9 @@ def destroy(call, self_ref):
     if busy:
         raise XapiError("HOST_HAS_RESIDENT_VMS", self_ref)
     for pif in rec["PIFs"]:
-        if db.exists("PIF", pif):
-            metrics = db.field("PIF", pif, "metrics")
-            if db.exists("PIF_metrics", metrics):
-                db.destroy("PIF_metrics", metrics)
-            network = db.field("PIF", pif, "network")
-            if db.exists("network", network) and pif in db.field("network", network, "PIFs"):
-                db.get("network", network)["PIFs"].remove(pif)
-                db.touch("network", network)
-            db.destroy("PIF", pif)
+        _destroy_pif(db, pif)
     for pbd in rec["PBDs"]:
-        if db.exists("PBD", pbd):
-            sr = db.field("PBD", pbd, "SR")
-            if db.exists("SR", sr) and pbd in db.field("SR", sr, "PBDs"):
-                db.get("SR", sr)["PBDs"].remove(pbd)
-                db.touch("SR", sr)
-            db.destroy("PBD", pbd)
+        _destroy_pbd(db, pbd)
     for vm_ref in rec["resident_VMs"]:
         if db.exists("VM", vm_ref) and db.field("VM", vm_ref, "is_control_domain"):
             db.destroy("VM", vm_ref)
@@ -70,6 +57,31 @@ def destroy(call, self_ref):
         db.destroy("host_metrics", rec["metrics"])
     db.destroy("host", self_ref)
     return ""
+
+
+def _destroy_pif(db, pif):
+    """A destroyed host's PIF goes, with its metrics and its place in its network."""
+    if not db.exists("PIF", pif):
+        return
+    metrics = db.field("PIF", pif, "metrics")
+    if db.exists("PIF_metrics", metrics):
+        db.destroy("PIF_metrics", metrics)
+    network = db.field("PIF", pif, "network")
+    if db.exists("network", network) and pif in db.field("network", network, "PIFs"):
+        db.get("network", network)["PIFs"].remove(pif)
+        db.touch("network", network)
+    db.destroy("PIF", pif)
+
+
+def _destroy_pbd(db, pbd):
+    """A destroyed host's PBD goes, with its place in its SR."""
+    if not db.exists("PBD", pbd):
+        return
+    sr = db.field("PBD", pbd, "SR")
+    if db.exists("SR", sr) and pbd in db.field("SR", sr, "PBDs"):
+        db.get("SR", sr)["PBDs"].remove(pbd)
+        db.touch("SR", sr)
+    db.destroy("PBD", pbd)
 
 
 def _require_disabled(call, host):

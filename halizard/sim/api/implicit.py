@@ -155,45 +155,45 @@ def _field_message(cls, name, fields):
     return None
 
 
+# message name -> its handler builder (cls), for every class
+_BY_NAME = {"get_record": _get_record, "get_all": _get_all, "get_all_records": _get_all_records,
+            "get_by_uuid": _get_by_uuid, "get_by_name_label": _get_by_name_label}
+# (field message kind, parameter count) -> its handler builder (cls, field, the class's fields)
+_FIELD_CALLS = {
+    ("get", 2): lambda cls, field, _fields: _getter(cls, field),
+    ("set", 3): lambda cls, field, fields: _setter(cls, field, fields[field][0]),
+    ("map_add", 4): lambda cls, field, _fields: _map_add(cls, field),
+    ("map_remove", 3): lambda cls, field, _fields: _map_remove(cls, field),
+    ("set_add", 3): lambda cls, field, _fields: _set_add(cls, field),
+    ("set_remove", 3): lambda cls, field, _fields: _set_remove(cls, field),
+}
+
+
+def _implicit_fn(desc, cls, name, message, fields):
+    """The generic handler of cls.name, or None when the simulator has none (or a special one)."""
+    if name in _BY_NAME:
+        return _BY_NAME[name](cls)
+    if name in ("create", "destroy") and message["implicit"]:
+        if cls in NO_GENERIC_LIFECYCLE:
+            return None
+        return _create(cls, desc) if name == "create" else _destroy(cls)
+    shape = _field_message(cls, name, fields)
+    if shape is None or (cls, name) in SPECIAL_SETTERS:
+        return None
+    kind, field = shape
+    arity = len(message["params"])
+    if not message["implicit"] and not (kind == "set" and arity == 3):
+        return None
+    build = _FIELD_CALLS.get((kind, arity))
+    return build(cls, field, fields) if build is not None else None
+
+
 def register(reg):
     desc = reg.desc
     for cls in desc.class_names():
         fields = desc.fields(cls)
         for name, message in desc.messages(cls).items():
-            fn = None
-            if name == "get_record":
-                fn = _get_record(cls)
-            elif name == "get_all":
-                fn = _get_all(cls)
-            elif name == "get_all_records":
-                fn = _get_all_records(cls)
-            elif name == "get_by_uuid":
-                fn = _get_by_uuid(cls)
-            elif name == "get_by_name_label":
-                fn = _get_by_name_label(cls)
-            elif name in ("create", "destroy") and message["implicit"]:
-                if cls not in NO_GENERIC_LIFECYCLE:
-                    fn = _create(cls, desc) if name == "create" else _destroy(cls)
-            else:
-                shape = _field_message(cls, name, fields)
-                if shape is None or (cls, name) in SPECIAL_SETTERS:
-                    continue
-                kind, field = shape
-                arity = len(message["params"])
-                if not message["implicit"] and not (kind == "set" and arity == 3):
-                    continue
-                if kind == "get" and arity == 2:
-                    fn = _getter(cls, field)
-                elif kind == "set" and arity == 3:
-                    fn = _setter(cls, field, fields[field][0])
-                elif kind == "map_add" and arity == 4:
-                    fn = _map_add(cls, field)
-                elif kind == "map_remove" and arity == 3:
-                    fn = _map_remove(cls, field)
-                elif kind == "set_add" and arity == 3:
-                    fn = _set_add(cls, field)
-                elif kind == "set_remove" and arity == 3:
-                    fn = _set_remove(cls, field)
+            fn = _implicit_fn(desc, cls, name, message, fields)
             if fn is not None:
                 reg.explicit(cls, name, fn)
         if cls not in ("session", "event") and desc.message(cls, "get_all_records_where") is None:

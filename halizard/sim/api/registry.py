@@ -7,8 +7,11 @@ Every call also answers to xapi's alternative wire name `<class>_<message>`
 (`event_from`, `VM_start`, also after `Async.`), which its generated
 dispatcher matches beside the dotted one (ocaml/idl/ocaml_backend/gen_server.ml).
 """
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 
+@dataclass(eq=False)
 class Handler(object):
     """One served call: its wire name, description parameters and function.
 
@@ -17,19 +20,22 @@ class Handler(object):
     slave_ok: served by a slave's own xapi instead of being forwarded.
     """
 
-    def __init__(self, cls, message, params, fn, blocking=False, slave_ok=False,
-                 async_ok=False, session=True, min_params=None, result=None):
-        self.cls = cls
-        self.message = message
-        self.name = "%s.%s" % (cls, message)
-        self.params = params
-        self.fn = fn
-        self.blocking = blocking
-        self.slave_ok = slave_ok
-        self.async_ok = async_ok
-        self.session = session
-        self.min_params = len(params) if min_params is None else min_params
-        self.result = result  # description type of the answer ("VM record", "int"...), for JSON-RPC typing
+    cls: str
+    message: str
+    params: list
+    fn: Callable
+    blocking: bool = False
+    slave_ok: bool = False
+    async_ok: bool = False
+    session: bool = True
+    min_params: Optional[int] = None
+    result: Optional[str] = None  # description type of the answer ("VM record", "int"...), for JSON-RPC typing
+    name: str = field(init=False)
+
+    def __post_init__(self):
+        self.name = "%s.%s" % (self.cls, self.message)
+        if self.min_params is None:
+            self.min_params = len(self.params)
 
     def accepts(self, count):
         return self.min_params <= count <= len(self.params)

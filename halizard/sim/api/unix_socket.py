@@ -7,6 +7,8 @@ socket"): the caller is local root, no password is asked; on a slave every
 call but the logins and the emergency calls is forwarded to the master over
 the pool's own link, and waits (no answer) while the master does not answer.
 """
+from halizard.sim.pool_errors import XapiUnavailable
+
 # Datamodel.emergency_calls (the ones the simulator serves) and Datamodel.whitelist.
 EMERGENCY_CALLS = frozenset([
     "pool.emergency_reset_master", "pool.emergency_transition_to_master",
@@ -16,7 +18,6 @@ NOT_FORWARDED = EMERGENCY_CALLS | frozenset(["session.login_with_password"])
 
 
 def _unavailable():
-    from halizard.sim.pool import XapiUnavailable  # the pool module imports this one
     return XapiUnavailable("master")
 
 

@@ -162,3 +162,39 @@ def test_stale_markers_only_of_proven_dead_hosts():
 ])
 def test_outcome_of_agent_result(verified, state, expected):
     assert fencing.outcome_of(verified, state) == expected
+
+
+def test_a_peer_that_still_reaches_the_host_voids_the_timed_proof():
+    # failed before (issue 13 finding 4): only the M-Y link cut, Y keeps 2 of 3 through S and never
+    # self-fences, yet M counted the timed wait as proof and restarted Y's VMs: a double run
+    three = pool([host("h1", is_master=True, health_field="master"), host("h2", unreached=()),
+                  host("h3")], [vm("v1", power_state="Running", resident_on="h3")])
+    p = policy()
+    w = timing.recovery_wait(p)
+    q = quorum.compute("h1", ["h1", "h2", "h3"], ["h2"], None, p)
+    seen = fencing.still_seen_by(three, "h3", ["h2"], "h1")
+    assert seen == ("h2",)
+    d = fencing.decide_host_failure(three, "h3", down(at=0.0), q, p, w, seen_by=seen)
+    assert d.proof is None and kinds(d.actions) == ["Alert"] and "h2" in d.why
+    # before the wait is over it still just waits
+    assert kinds(fencing.decide_host_failure(three, "h3", down(at=0.0), q, p, 1.0, seen_by=seen).actions) == ["Wait"]
+
+
+def test_the_timed_proof_needs_every_reached_peer_to_say_it_lost_the_host_too():
+    def peers(unreached):
+        return pool([host("h1", is_master=True), host("h2", unreached=unreached), host("h3")])
+    assert fencing.still_seen_by(peers(("h3",)), "h3", ["h2"], "h1") == ()
+    assert fencing.still_seen_by(peers(None), "h3", ["h2"], "h1") == ("h2",), "published nothing: unknown"
+    assert fencing.still_seen_by(peers(()), "h3", ["h2"], "h1") == ("h2",)
+    assert fencing.still_seen_by(peers(()), "h3", [], "h1") == (), "a peer out of reach is not asked"
+    p = policy()
+    q = quorum.compute("h1", ["h1", "h2", "h3"], ["h2"], None, p)
+    d = fencing.decide_host_failure(peers(("h3",)), "h3", down(at=0.0), q, p, timing.recovery_wait(p), seen_by=())
+    assert d.proof == fencing.PROOF_DEADLINE
+
+
+def test_the_published_view_of_unreached_peers_reads_back():
+    from halizard.core.model import UNREACHED_KEY, unreached_of, unreached_value
+    assert unreached_of({UNREACHED_KEY: unreached_value(["b", "a"])}) == ("a", "b")
+    assert unreached_of({UNREACHED_KEY: unreached_value([])}) == ()
+    assert unreached_of({}) is None and unreached_of({UNREACHED_KEY: ""}) is None

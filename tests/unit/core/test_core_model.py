@@ -26,3 +26,15 @@ def test_plain_round_trip():
 def test_inconsistent_snapshots_are_refused(build):
     with pytest.raises(ModelError):
         build()
+
+
+def test_a_host_s_guest_count_survives_the_cached_view():
+    pv = pool([host("h1", is_master=True, guests=3)], master="h1")
+    assert pool_from_plain(pool_to_plain(pv)).host("h1").guests == 3
+    with pytest.raises(ModelError):
+        host("h2", guests=-1)
+
+
+def test_an_operator_stop_survives_the_cached_view():
+    pv = pool(vms=[vm("v1", operator_stop=True)])
+    assert pool_from_plain(pool_to_plain(pv)).vm("v1").operator_stop is True

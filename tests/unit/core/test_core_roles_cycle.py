@@ -110,3 +110,23 @@ def test_slave_failures_decides_each_enabled_slave():
     out = cycle.slave_failures(pv, policy(FENCE_METHOD="XVM"), "h1", {"h2": down()}, q, 0.0,
                                {"h2": fencing.FENCE_VERIFIED})
     assert out["h2"].proof == fencing.PROOF_FENCED
+
+
+def test_a_disabled_host_that_runs_guests_is_watched():
+    # failed before (issue 13 finding 7): only enabled slaves were probed and decided, so a disabled host
+    # still running VMs (an evacuation that failed half-way) that died kept them Running forever
+    from core_builders import down
+    pv = pool([host("h1", is_master=True), host("h2"), host("h3", enabled=False, guests=2),
+               host("h4", enabled=False)])
+    assert cycle.watched_slaves(pv, "h1") == ("h2", "h3")
+    q = quorum.compute("h1", ["h1", "h2"], ["h2"], None, policy(FENCE_METHOD="XVM"))
+    out = cycle.slave_failures(pv, policy(FENCE_METHOD="XVM"), "h1", {"h3": down()}, q, 0.0)
+    assert set(out) == {"h2", "h3"}
+    assert [a.kind for a in out["h3"].actions] == ["FenceHost"]
+
+
+def test_a_disabled_host_does_not_vote():
+    pv = pool([host("h1", is_master=True), host("h2"), host("h3", enabled=False, guests=2)])
+    assert "h3" in cycle.watched_slaves(pv, "h1")
+    q = quorum.compute("h1", [h.uuid for h in pv.hosts if h.enabled], ["h2", "h3"], None, policy())
+    assert (q.votes, q.total) == (2, 2)

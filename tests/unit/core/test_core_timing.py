@@ -64,6 +64,13 @@ def test_weak_combinations_are_warned(kw, hosts, needle):
     assert any(needle in w for w in report.warnings), report.warnings
 
 
+def test_an_xe_timeout_within_xapi_s_login_failure_pause_is_warned():
+    # real xapi answers SESSION_AUTHENTICATION_FAILED after 5 s: with XE_TIMEOUT <= 5 a second master
+    # looks silent to the empty-login probe (halizard/sim/INTERFACE.md, PoolSpec(auth_failure_delay))
+    assert any("XE_TIMEOUT=5 is not above" in w for w in timing.check(policy(XE_TIMEOUT=5)).warnings)
+    assert not any("XE_TIMEOUT" in w for w in timing.check(policy(XE_TIMEOUT=6)).warnings)
+
+
 def test_strong_setup_has_no_warning():
     report = timing.check(policy(FENCE_METHOD="XVM"), host_count=3)
     assert report.safe and report.warnings == ()

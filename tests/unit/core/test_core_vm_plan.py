@@ -56,6 +56,25 @@ def test_operator_stop_respected_unless_disabled():
                   "v1") == vm_plan.WILL_START
 
 
+def test_an_operator_stop_is_kept_in_xapi_and_honoured_by_any_master():
+    # failed before (issue 13 finding 10): the intent lived only in the state file of the host that saw
+    # the events; after a takeover the new master started a VM an operator had shut down
+    from halizard.core.model import OPERATOR_STOP_KEY
+    assert OPERATOR_STOP_KEY == "ha-lizard-operator-stop"
+    seen_here = vm_plan.plan(pool(vms=[vm("v1")]), policy(), operator_stopped={"v1"})
+    assert [(f.kind, f.vm_uuid, f.stopped) for f in seen_here.fixes] == [("MarkOperatorStop", "v1", True)]
+    elsewhere = vm_plan.plan(pool(vms=[vm("v1", operator_stop=True)]), policy())
+    assert reason(elsewhere, "v1") == vm_plan.OPERATOR_STOP and elsewhere.fixes == ()
+    assert reason(vm_plan.plan(pool(vms=[vm("v1", operator_stop=True)]), policy(VM_RESPECT_OPERATOR_STOP=0)),
+                  "v1") == vm_plan.WILL_START
+
+
+def test_an_operator_start_clears_the_stop_kept_in_xapi():
+    p = vm_plan.plan(pool(vms=[vm("v1", power_state="Running", resident_on="h2", operator_stop=True)]), policy())
+    assert [(f.kind, f.stopped) for f in p.fixes] == [("MarkOperatorStop", False)]
+    assert reason(p, "v1") == vm_plan.RUNNING_OK
+
+
 def test_backoff_leaves_vm_until_ready():
     pv = pool(vms=[vm("v1"), vm("v2")])
     retry = {"v1": RetryState(failures=2, next_attempt_at=50.0)}

@@ -39,3 +39,12 @@ def test_a_changed_reason_is_said_again_and_each_job_says_its_own(tmp_path):
 def test_why_unsafe_names_the_reason_or_none():
     assert "SELF_FENCE_WAIT" in refusal.why_unsafe(_config(UNSAFE))
     assert refusal.why_unsafe(_config(SAFE)) is None
+
+
+def test_a_state_file_that_cannot_be_written_only_means_saying_it_again(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store, log = StateStore(directory=str(blocker / "state")), RecordingLog()
+    refusal.say(store, log, "takeover", "takeover refused: a")
+    refusal.say(store, log, "takeover", "takeover refused: a")
+    assert len(log.at("ERROR")) == 2

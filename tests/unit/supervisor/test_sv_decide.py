@@ -2,8 +2,8 @@
 import pytest
 
 from halizard.supervisor.registry import JobSpec
-from halizard.config.settings import Settings
 from halizard.supervisor.jobstate import ALERT, ALERT_KILL, START, WAIT, Timing, decide
+from halizard.config.settings import Settings
 
 
 @pytest.mark.parametrize("busy,checks,max_starts,killall,alerted,expected", [

@@ -5,6 +5,7 @@ The device is a recording stand-in for the platform's (test_watchdog_devices.py 
 import pytest
 from loguru import logger
 
+from halizard.jobs import beat
 from halizard.platform.base import PlatformError, Watchdog
 from halizard.probes import clock
 from halizard.supervisor import watchdog
@@ -59,14 +60,14 @@ def test_fed_only_while_healthy_and_the_self_fence_beats(tmp_path, lines):
     device = platform.devices[0]
     assert backstop.armed and device.timeout == 8 and backstop.interval() == 2.0
     assert backstop.feed(True), "no beat yet: the start grace feeds it"
-    watchdog.write_beat(root, clock.now() + 5)
+    beat.write_beat(root, clock.now() + 5)
     assert backstop.feed(True) and device.feeds == 2
     assert not backstop.feed(False), "an unhealthy supervisor starves it"
-    watchdog.write_beat(root, clock.now() - 0.1)
+    beat.write_beat(root, clock.now() - 0.1)
     assert not backstop.feed(True), "a self-fence that stopped beating starves it"
     assert not backstop.feed(True)
     assert sum("watchdog not fed" in line and line.startswith("ERROR") for line in lines) == 1
-    watchdog.write_beat(root, clock.now() + 5)
+    beat.write_beat(root, clock.now() + 5)
     assert backstop.feed(True) and device.feeds == 3
     backstop.configure(0)
     assert device.disarmed and not backstop.armed
@@ -74,11 +75,11 @@ def test_fed_only_while_healthy_and_the_self_fence_beats(tmp_path, lines):
 
 def test_a_beat_of_an_earlier_instance_does_not_count(tmp_path):
     root = str(tmp_path)
-    watchdog.write_beat(root, clock.now() + 3600)
+    beat.write_beat(root, clock.now() + 3600)
     platform = Platform()
     backstop = _backstop(root, platform, [])
     backstop.configure(8)
-    assert watchdog.read_beat(root) is None
+    assert beat.read_beat(root) is None
 
 
 @pytest.mark.parametrize("problem", ["no watchdog device /dev/watchdog (load softdog or xen_wdt)",
