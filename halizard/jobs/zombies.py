@@ -12,7 +12,6 @@ from halizard.jobs.base import Outcome, Report
 from halizard.platform.base import PlatformError
 
 
-
 def find_zombies(platform, session, ha_key, self_uuid):
     """Core DestroyDomain actions for this host (local domains read before the pool)."""
     from halizard.core import zombies
