@@ -1,12 +1,30 @@
 """Fixtures of the RPM tests: the RPM built once per session, unpacked into a scratch root."""
+import os
+
 import pytest
+from filelock import FileLock
 
 import rpmroot
 
 
 @pytest.fixture(scope="session")
-def built_rpm():
-    return rpmroot.build()
+def built_rpm(tmp_path_factory, request):
+    """Built once for the whole run: under pytest-xdist the workers share one build (they would race
+    on build/ and dist/), the first one builds, the others wait on the lock and reuse its RPM."""
+    if not hasattr(request.config, "workerinput"):  # not an xdist worker: this process is the run
+        return rpmroot.build()
+    shared = str(tmp_path_factory.getbasetemp().parent)  # this run's pytest-N, common to its workers
+    with FileLock(os.path.join(shared, "rpm-build.lock")):
+        marker = os.path.join(shared, "rpm-build.path")
+        if os.path.isfile(marker):
+            with open(marker, encoding="utf-8") as handle:
+                path = handle.read()
+            if os.path.isfile(path):
+                return path
+        path = rpmroot.build()
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write(path)
+        return path
 
 
 @pytest.fixture(scope="session")
