@@ -6,6 +6,17 @@ from filelock import FileLock
 
 import rpmroot
 
+# The RPM build (about a minute, more on a loaded machine) happens in the setup of whichever test needs
+# it first, and with xdist the other workers wait for it there: it counts against that test's timeout
+# though it is not what the test proves. Tests that use the RPM get this much more time.
+BUILD_ALLOWANCE = 240
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "built_rpm" in getattr(item, "fixturenames", ()) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(float(config.getini("timeout") or 0) + BUILD_ALLOWANCE))
+
 
 @pytest.fixture(scope="session")
 def built_rpm(tmp_path_factory, request):
