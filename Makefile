@@ -11,6 +11,10 @@ PY36 := $(VENV36)/bin/python
 PYTHON36_PREFIX = $(shell { pyenv prefix 3.6.15 || $${PYENV_ROOT:-$$HOME/.pyenv}/bin/pyenv prefix 3.6.15; } 2>/dev/null)
 # Run on 3.6 (one whole-pool scenario stands for tests/scenarios); the rest of tests/ on the default Python.
 TESTS36 := tests/unit tests/component tests/cli tests/sim tests/scenarios/test_slave_poweroff.py
+# pytest-xdist workers per part: the suite waits on simulated pools' timers far more than it computes,
+# so more workers than cores pay; more than this made scenario timing fragile (docs/testing.md).
+TEST_WORKERS36 ?= 4
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint venv test-venv test-venv36 python36 sysdeps clean bench rpm
 
@@ -54,8 +58,8 @@ lint: test-venv
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.6- --backport dataclasses --eval-annotations halizard tests benchmarks
 
 test: python36 test-venv test-venv36 sysdeps lint
-	$(PY36) -m pytest -q $(TESTS36)
-	$(PY) -m pytest -q $(addprefix --ignore=,$(TESTS36))
+	$(PY36) -m pytest -q -n $(TEST_WORKERS36) $(TESTS36)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) $(addprefix --ignore=,$(TESTS36))
 
 bench: venv
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -95,7 +95,9 @@ def heal(sc):
         state = supervisor.service().get("service")
         if state == "exited":
             supervisor.stop()
-        if state in ("exited", "stopped", "none"):
+        # "stopped" is still registered (its host is off, e.g. fenced since the power-on above): the
+        # simulator starts it with the host; registering it again is refused
+        if state in ("exited", "none"):
             supervisor.start(wait=False)
 
 

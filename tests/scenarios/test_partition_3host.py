@@ -35,8 +35,7 @@ def test_partition_one_against_two(scenario):
         sc.wait_vm_running(vm, wait + 30)
     restarted = time.monotonic() - cut
     assert restarted >= wait - 1, "restarted %.1fs after the cut, before the %gs wait" % (restarted, wait)
-    assert "self-fence deadline" in sc.supervisor("host1").state("host-health")["hosts"][
-        sc.pool.host("host3")["uuid"]]["decision"]
+    harness.wait_decision(sc, "host3", "self-fence deadline")
 
     sc.pool.fault("heal")
     sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 40, interval=0.3,

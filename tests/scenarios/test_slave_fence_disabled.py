@@ -29,8 +29,7 @@ def test_fencing_disabled_recovers_after_the_self_fence_wait(scenario):
         sc.wait_vm_running(vm, wait + 30)
     assert time.monotonic() - cut >= wait - 1, "restarted before the self-fence wait"
     assert sc.pool.host_status("host2")["power"] == "off"
-    assert "fencing is disabled" in sc.supervisor("host1").state("host-health")["hosts"][
-        sc.pool.host("host2")["uuid"]]["decision"]
+    harness.wait_decision(sc, "host2", "fencing is disabled")
 
     sc.pool.fault("power-on", "host2")
     sc.wait_until(lambda: host_health(sc, "host2") == "healthy", 40, interval=0.3,

@@ -15,8 +15,10 @@ def _sim(*args, timeout=60):
 
 
 @pytest.fixture
-def pool(tmp_path):
-    directory = str(tmp_path / "pool")
+def pool(tmp_path_factory):
+    # a short path: the service's control socket under the host root must fit AF_UNIX's ~107 bytes,
+    # and pytest-xdist puts popen-gwN/ in front of the test's own tmp_path
+    directory = str(tmp_path_factory.mktemp("svpool") / "p")
     up = _sim("up", "--hosts", "2", "--vms", "2", "--dir", directory)
     assert up.returncode == 0, up.stderr
     with open(os.path.join(directory, "pool.json")) as handle:

@@ -80,3 +80,18 @@ def device_log(sup):
             return log.read()
     except FileNotFoundError:
         return ""
+
+
+def health_decision(sc, name, judge="host1"):
+    """The decision the master `judge` recorded about host `name` (its host-health state; '' when none)."""
+    report = sc.supervisor(judge).state("host-health") or {}
+    return ((report.get("hosts") or {}).get(sc.pool.host(name)["uuid"]) or {}).get("decision", "")
+
+
+def wait_decision(sc, name, fragment, timeout=20, judge="host1"):
+    """Until the master's recorded decision about `name` says `fragment`; returns it.
+
+    Why a wait: the master writes its host-health state at the end of the cycle that restarted the
+    VMs, so a test that saw the VMs back may read the file just before it."""
+    return sc.wait_until(lambda: fragment in health_decision(sc, name, judge) and health_decision(sc, name, judge),
+                         timeout, interval=0.2, message="%s's decision about %s saying %r" % (judge, name, fragment))

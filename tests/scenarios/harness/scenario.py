@@ -160,17 +160,6 @@ class Scenario:
         return self.wait_until(lambda: (self.supervisor(name).state("vm-events-token") or {}).get("at", 0) > began,
                                timeout, interval=0.2, message="the VM event watcher of %s" % name)
 
-    def wait_event_round(self, name, timeout=30):
-        """Until the master `name`'s VM event watcher finished its first round (on the stream's initial
-        batch): a fault injected before it may be folded into that round rather than seen as an event."""
-        began = time.time()
-        self.wait_watching(name, timeout)
-
-        def round_done():
-            report = self.supervisor(name).state("vm-protection") or {}
-            return report.get("trigger") == "event" and report.get("at", 0) >= began
-        return self.wait_until(round_done, timeout, interval=0.1, message="the first event round of %s" % name)
-
     def logs(self):
         """Every supervisor's log, for assertion messages."""
         return "\n".join("==== %s\n%s" % (n, s.log()[-4000:]) for n, s in sorted(self.supervisors.items()))
