@@ -26,11 +26,19 @@ def _vm_entry(record, ha_key, hosts_by_ref):
             "ha_flag": other.get(ha_key), "home_pool": other.get("home-pool")}
 
 
-def collect(session, xc_field_key):
-    """The pool view as plain data (one `get_all_records` per class)."""
-    pools = session.xenapi.pool.get_all_records()
-    hosts = session.xenapi.host.get_all_records()
-    vms = session.xenapi.VM.get_all_records()
+def collect(session, xc_field_key, view=None):
+    """The pool view as plain data.
+
+    view: a halizard.xapi.view.PoolWatch, brought up to date by one event.from
+    (issue 16); None reads with one `get_all_records` per class.
+    """
+    if view is not None:
+        records = view.refresh(session)
+        pools, hosts, vms = records["pool"], records["host"], records["vm"]
+    else:
+        pools = session.xenapi.pool.get_all_records()
+        hosts = session.xenapi.host.get_all_records()
+        vms = session.xenapi.VM.get_all_records()
     hosts_by_ref = {ref: rec.get("uuid") for ref, rec in hosts.items()}
     pool = next(iter(pools.values()), {}) if pools else {}
     return {
@@ -63,7 +71,8 @@ def run(ctx):
                         type(exc).__name__)
         raise SystemExit(1) from None
     try:
-        view = collect(session, config.xc_field_key)
+        from halizard.xapi.view import watch
+        view = collect(session, config.xc_field_key, view=watch(ctx.root, ctx.state, ctx.log))
     except XapiError as exc:
         ctx.log.warning("pool view not refreshed, keeping the cached one: {} during the read",
                         type(exc).__name__)

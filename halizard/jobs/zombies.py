@@ -10,15 +10,21 @@ finishing between the two reads is never mistaken for a zombie.
 """
 
 
-def find_zombies(platform, session, ha_key, self_uuid):
-    """Core DestroyDomain actions for this host (local domains read before the pool)."""
+def find_zombies(platform, session, ha_key, self_uuid, view=None):
+    """Core DestroyDomain actions for this host (local domains read before the pool).
+
+    view: a halizard.xapi.view.PoolWatch (event-driven, issue 16); None reads the whole pool.
+    """
     from halizard.core import zombies
     from halizard.xapi.observe import read_snapshot
 
     local = platform.local_domains()
     if not local:
         return (), None
-    snapshot = read_snapshot(session, ha_key)
+    if view is None:
+        snapshot = read_snapshot(session, ha_key)
+    else:  # no free memory needed: nothing is placed
+        snapshot = view.snapshot(session, ha_key, free_memory=False)
     return zombies.find(snapshot.pool, self_uuid, local), snapshot
 
 
@@ -61,7 +67,8 @@ def run(ctx):
         return
     try:
         key = getattr(ctx.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
-        found, snapshot = find_zombies(platform, session, key, me)
+        from halizard.xapi.view import watch
+        found, snapshot = find_zombies(platform, session, key, me, view=watch(ctx.root, ctx.state, ctx.log))
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue
