@@ -1,7 +1,8 @@
 """Job `vm_monitor`: the periodic full sweep that keeps protected VMs running.
 
 Why: event-driven detection (vm_events) is fast but a stream can break; this
-sweep reads the whole pool every MONITOR_DELAY and runs the same decision
+sweep sees the whole pool every MONITOR_DELAY (through the event-driven view,
+halizard.xapi.view: one event.from per run) and runs the same decision
 (halizard.core.vm_plan) as the safety net. It runs on the master, and on a
 slave only with SLAVE_VM_STAT=1 (XAPI declines the loser of a race to start
 a VM, so two hosts never start it twice).
