@@ -21,6 +21,8 @@ stores it back (only when something changed). A full read happens only:
 A full read is `event.from(classes, "", 0)`: every object plus a token, in
 one consistent call.
 """
+import json
+import os
 import time
 
 from loguru import logger
@@ -130,9 +132,14 @@ class PoolWatch:
         return records, saved["token"]
 
     def _save(self):
+        """Atomically, root-only: the pool's other_config holds the configuration's secrets (FENCE_PASSWD)."""
+        from halizard.config.cache import write_atomic
+
+        text = json.dumps({"ident": self.ident, "token": self.token, "records": self.records,
+                           "saved_at": self._clock()}, separators=(",", ":"))
         try:
-            self.store.write(STATE, {"ident": self.ident, "token": self.token, "records": self.records,
-                                     "saved_at": self._clock()})
+            os.makedirs(self.store.directory, exist_ok=True)
+            write_atomic(self.store.path(STATE), text, 0o600)
         except Exception as exc:  # noqa: BLE001 - an unwritable state dir costs a full read next run, nothing more
             self._say("warning", "pool view not stored ({}); the next run reads in full", exc)
 

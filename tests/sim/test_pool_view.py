@@ -219,6 +219,8 @@ def test_view_state_file_holds_trimmed_records(pool, tmp_path):
     vm = next(iter(saved["records"]["vm"].values()))
     assert set(vm) <= set(view_mod.FIELDS["vm"]) and "VBDs" not in vm
     assert os.path.getsize(store.path(view_mod.STATE)) < 64 * 1024
+    # the pool's other_config holds the configuration, secrets included (FENCE_PASSWD): root only
+    assert os.stat(store.path(view_mod.STATE)).st_mode & 0o777 == 0o600
     session.logout()
 
 
