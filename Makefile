@@ -49,6 +49,7 @@ demo: venv
 
 lint: test-venv
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.6- --backport dataclasses --eval-annotations halizard tests benchmarks
 
 test: python36 test-venv test-venv36 sysdeps lint

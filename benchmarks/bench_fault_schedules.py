@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import fault_schedules  # noqa: E402
 import harness  # noqa: E402
-from b1_helpers import use_xvm  # noqa: E402
+from harness import use_xvm  # noqa: E402
 
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402

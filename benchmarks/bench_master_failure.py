@@ -29,8 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import harness  # noqa: E402
-from b1_helpers import use_xvm  # noqa: E402
-from takeover_helpers import takeover_phase, wait_takeover_slave  # noqa: E402
+from harness import use_xvm  # noqa: E402
+from harness import takeover_phase, wait_takeover_slave  # noqa: E402
 
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import harness  # noqa: E402
-from b1_helpers import HEALTH_KEY, use_xvm  # noqa: E402
+from harness import HEALTH_KEY, use_xvm  # noqa: E402
 
 from bench_slave_failure import after_detection, close_pool, measure_power_off  # noqa: E402
 from bench_supervisor import TICKS, cpu_ticks, tree  # noqa: E402

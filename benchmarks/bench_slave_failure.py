@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import harness  # noqa: E402
-from b1_helpers import HEALTH_KEY, use_xvm  # noqa: E402
+from harness import HEALTH_KEY, use_xvm  # noqa: E402
 
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402

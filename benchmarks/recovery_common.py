@@ -1,6 +1,6 @@
 """What the host- and master-failure benchmarks share: reading the simulator, waiting for a settled pool.
 
-Why: both measure a whole simulated pool with a real supervisor per host (tests/scenarios/harness.py)
+Why: both measure a whole simulated pool with a real supervisor per host (tests/scenarios/harness/)
 and must look at it the same way, so their figures compare.
 """
 from halizard.sim import control

@@ -1,9 +1,15 @@
-"""What a dom0 says about itself in its files: role, master address, own UUID.
+"""What a dom0 says about itself in its files: role, master address, own UUID, name, simulated or not.
 
-Read-only helpers over /etc/xensource/pool.conf and /etc/xensource-inventory
-(both under the configurable root).
+Read-only helpers over /etc/xensource/pool.conf, /etc/xensource-inventory
+and the simulator's marker /etc/ha-lizard/sim-host.json (all under the
+configurable root). This is the one reader of that marker: the platform
+(halizard.platform.get_platform) and the configuration ($HOSTNAME) ask here
+whether a root is a simulated host, never parse the file themselves.
 """
+import json
+import os
 import shlex
+import socket
 
 from halizard import paths
 
@@ -55,3 +61,45 @@ def local_host_uuid(root=None):
     if not uuid:
         raise HostInfoError("no INSTALLATION_UUID in %s" % paths.under(root, paths.INVENTORY))
     return uuid
+
+
+def sim_marker_path(root=None):
+    """Where the simulator marks a root as a simulated host."""
+    return paths.under(root, paths.SIM_HOST_FILE)
+
+
+def is_simulated(root=None):
+    """True when `root` is a simulated host's root (its marker exists); a real dom0 has none."""
+    return os.path.exists(sim_marker_path(root))
+
+
+def sim_marker(root=None):
+    """The marker of a simulated host as a dict, or None when `root` is not simulated.
+
+    A marker that exists but is unreadable or not a JSON object raises HostInfoError.
+    """
+    path = sim_marker_path(root)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise HostInfoError("%s: unreadable: %s" % (path, type(exc).__name__)) from None
+    if not isinstance(data, dict):
+        raise HostInfoError("%s: not a JSON object" % path)
+    return data
+
+
+def local_hostname(root=None):
+    """This host's name for `$HOSTNAME`: a simulated host's own name, else the kernel's."""
+    try:
+        data = sim_marker(root)
+    except HostInfoError:
+        data = None
+    if data is None:
+        return socket.gethostname()
+    # The simulator writes the host's name_label into the marker; older markers lack it, but
+    # their roots live in DIR/hosts/<name_label>, so the directory is the host's name.
+    name = data.get("hostname") or data.get("name_label")
+    return str(name) if name else os.path.basename(paths.resolve_root(root).rstrip("/"))

@@ -15,13 +15,13 @@ is a cache, never an authority.
 import json
 import os
 import re
-import tempfile
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 from loguru import logger
 
 from halizard import paths
+from halizard.atomicfile import write_atomic
 
 log = logger.bind(function="statefiles")
 
@@ -145,30 +145,4 @@ class StateStore:
             raise StateError("state %s is not JSON-serialisable: %s" % (name, exc)) from None
 
     def _write_locked(self, name, data):
-        fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path(name))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        self._fsync_dir()
-
-    def _fsync_dir(self):
-        try:
-            dfd = os.open(self.directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
+        write_atomic(self.path(name), data, mode=0o644)

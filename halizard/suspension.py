@@ -17,27 +17,43 @@ import os
 from halizard import paths
 
 MASTER_CONFLICT = "master-conflict"
-SUSPENSION_FILES = ("suspended", "ha-suspended", "fenced_slave", MASTER_CONFLICT)
+TAKEOVER_FLAG = "suspended"   # raised by jobs.takeover when a takeover cannot finish safely
+SUSPENSION_FILES = (TAKEOVER_FLAG, "ha-suspended", "fenced_slave", MASTER_CONFLICT)
 HOST_KEY = "ha-lizard-suspended"
 
 
 def is_suspended(root):
-    """True when any suspension flag says so: a plain flag file, or a state document that is true
-    (or a mapping whose "suspended" is true)."""
+    """Is HA suspended on this host, for any reason (any of SUSPENSION_FILES raised)?
+
+    The VM jobs and `ha-cfg status` ask this: they honour every flag alike.
+    """
     state_dir = paths.under(root, paths.STATE_DIR)
-    for name in SUSPENSION_FILES:
-        if os.path.exists(os.path.join(state_dir, name)):
-            return True
-        try:
-            with open(os.path.join(state_dir, name + ".json"), encoding="utf-8") as handle:
-                value = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, dict):
-            value = value.get("suspended", bool(value))
-        if value:
-            return True
-    return False
+    return any(_raised(state_dir, name) for name in SUSPENSION_FILES)
+
+
+def takeover_suspended(store):
+    """Did a takeover suspend this host (only its own flag, TAKEOVER_FLAG)?
+
+    The takeover asks this of its state store (statefiles.StateStore): it
+    raises and lifts that flag itself (recover-fenced-host lifts it too),
+    while the other flags belong to other jobs.
+    """
+    return _raised(store.directory, TAKEOVER_FLAG)
+
+
+def _raised(state_dir, name):
+    """One flag: a plain flag file, or a state document that is true (or a mapping whose "suspended" is
+    true; a mapping without that key counts as raised when it is not empty)."""
+    if os.path.exists(os.path.join(state_dir, name)):
+        return True
+    try:
+        with open(os.path.join(state_dir, name + ".json"), encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    if isinstance(value, dict):
+        value = value.get("suspended", bool(value))
+    return bool(value)
 
 
 def suspended_hosts(host_records):

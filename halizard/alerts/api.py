@@ -31,6 +31,8 @@ from halizard.alerts.settings import (
     number,
     one_line,
 )
+from halizard.config import effective
+from halizard.hostinfo import local_hostname as config_hostname
 
 SUSPENDED_FUNCTION = "suspended_ha"
 SUSPENDED_REPEAT_SECONDS = 3600
@@ -49,10 +51,9 @@ def _load_config(root):
     XE_TIMEOUT for it here would block the caller. Defaults when even that fails.
     """
     try:
-        from halizard.config import effective
 
         _uuid, cached = effective.cached_pool(root)
-        return effective.load_effective(root, pool_other_config=cached or {}, cache=False)
+        return effective.effective_with_pool(root, cached or {}, False)
     except Exception as exc:  # an alert must go out even with a broken config layer
         logger.bind(function="email").warning("configuration unavailable for alerts ({}); using defaults",
                                               one_line(str(exc), 200))
@@ -66,7 +67,6 @@ def _hostname(config, root, explicit):
     if name:
         return str(name)
     try:
-        from halizard.config.effective import local_hostname as config_hostname
 
         return config_hostname(root)
     except Exception:

@@ -1,7 +1,7 @@
 """The alert subcommands of `ha-cfg`: email, email_debug, show-alerts, clear-alerts.
 
 Why: admins test their mail settings and read or clear the pool's HA-Lizard
-messages from any host. `ha-cfg` (halizard/cli/ha_cfg.py) calls these with
+messages from any host. `ha-cfg` (halizard/cli/ha_cfg/service.py) calls these with
 its context: `.root`, `.session()` (master session), `.config()` (the
 effective configuration), `.out`/`.err` streams. They return the exit status
 (0 ok, 1 error); XAPI errors propagate to ha-cfg's one-line error handling.
@@ -17,6 +17,9 @@ import sys
 
 from halizard.alerts import mail, report, xapi_messages
 from halizard.alerts.settings import SettingsError, flag, mail_settings, one_line
+from halizard.config import effective
+from halizard.hostinfo import local_hostname
+from halizard.xapi.errors import XapiError
 
 PROG = "ha-cfg"
 TEST_FUNCTION = "email"
@@ -37,15 +40,13 @@ def _fail(ctx, message):
 
 def _config_and_session(ctx):
     """(config, session or None, note): the live config, or the cached one when the master is silent."""
-    from halizard.xapi.errors import XapiError
 
     try:
         return ctx.config(), ctx.session(), ""
     except XapiError as exc:
-        from halizard.config import effective
 
         _uuid, cached = effective.cached_pool(ctx.root)
-        config = effective.load_effective(ctx.root, pool_other_config=cached or {}, cache=False)
+        config = effective.effective_with_pool(ctx.root, cached or {}, False)
         source = "its cached pool configuration" if cached is not None else "default pool values"
         return config, None, "pool master unavailable (%s); using %s" % (one_line(str(exc), 200), source)
 
@@ -54,7 +55,6 @@ def _hostname(config, ctx):
     name = getattr(config, "hostname", None)
     if name:
         return str(name)
-    from halizard.config.effective import local_hostname
 
     return local_hostname(ctx.root)
 

@@ -12,6 +12,7 @@ that cannot be made says so in one line.
 import time
 
 from halizard.alerts.settings import one_line
+from halizard.statefiles import StateStore
 
 CALL_TIMEOUT = 5.0
 STATE_NAMES = ("status-report", "pool-view")
@@ -73,7 +74,6 @@ def from_state(root):
     {pool, hosts, vms} structure, or ready text (`status-report`).
     """
     try:
-        from halizard.statefiles import StateStore
 
         store = StateStore(root)
         for name in STATE_NAMES:

@@ -15,7 +15,6 @@ and entries older than MAX_AGE_SECONDS are dropped unsent.
 
 import json
 import os
-import tempfile
 import time
 import uuid
 
@@ -24,7 +23,10 @@ from filelock import Timeout as LockTimeout
 from loguru import logger
 
 from halizard import paths
+from halizard.atomicfile import write_atomic
 from halizard.alerts import mail
+from halizard.alerts import xapi_messages
+from halizard.xapi.session import connect as session_connect
 
 log = logger.bind(function="email")
 
@@ -61,20 +63,7 @@ def _ensure(root, queue=MAIL):
 
 
 def _write_atomic(directory, name, document):
-    data = (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(os.path.join(directory, name), json.dumps(document, sort_keys=True) + "\n", mode=0o600)
 
 
 def entry_names(root, queue=MAIL):
@@ -275,10 +264,8 @@ def flush_messages(root, deadline_seconds=30.0, now=None, connect=None):
     result = FlushResult()
     if not entry_names(root, XAPI):
         return result
-    from halizard.alerts import xapi_messages
 
-    if connect is None:
-        from halizard.xapi.session import connect
+    connect = connect or session_connect
     host_uuid = xapi_messages.local_host_uuid(root)
 
     def batch(names, end):

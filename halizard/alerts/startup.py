@@ -19,6 +19,7 @@ import os
 import time
 
 from halizard import paths
+from halizard.statefiles import StateStore
 
 PID_FILE = "ha-lizard.pid"
 START_STATE = "service-start"
@@ -36,7 +37,6 @@ def _alive(pid):
 def service_started(root):
     """Epoch seconds the running service started, or None when no service runs."""
     try:
-        from halizard.statefiles import StateStore
 
         record = StateStore(root).read(START_STATE, {})
     except Exception:

@@ -12,6 +12,8 @@ when the host's inventory is readable, else to the pool.
 import datetime
 
 from halizard.alerts.settings import one_line
+from halizard.hostinfo import local_host_uuid as read_uuid
+from halizard.xapi.errors import XapiFailure
 
 PREFIX = "HA-Lizard - "
 BODY_LIMIT = 4000
@@ -21,7 +23,6 @@ CALL_TIMEOUT = 5.0
 def local_host_uuid(root):
     """This host's INSTALLATION_UUID, or None (then messages go to the pool)."""
     try:
-        from halizard.hostinfo import local_host_uuid as read_uuid
 
         return read_uuid(root)
     except Exception:
@@ -90,7 +91,6 @@ def list_alerts(session, timeout=CALL_TIMEOUT * 2):
 
 def clear_alerts(session, timeout=CALL_TIMEOUT):
     """Destroy every HA-Lizard message; returns how many were removed. Other messages stay."""
-    from halizard.xapi.errors import XapiFailure
 
     removed = 0
     for alert in list_alerts(session):

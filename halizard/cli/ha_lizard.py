@@ -15,7 +15,6 @@ import sys
 import time
 
 from halizard import paths
-from halizard.cli import ops_commands
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 START_WAIT = 20.0
@@ -283,8 +282,16 @@ def cmd_jobs(args, root):
     return EXIT_OK
 
 
+def cmd_metrics(args, root):
+    """`ha-lizard metrics`: this host's exposition on stdout (no network call)."""
+    from halizard.ops import metrics
+
+    sys.stdout.write(metrics.render(root))
+    return EXIT_OK
+
+
 COMMANDS = {"run": cmd_run, "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart,
-            "status": cmd_status, "jobs": cmd_jobs, "metrics": ops_commands.cmd_metrics}
+            "status": cmd_status, "jobs": cmd_jobs, "metrics": cmd_metrics}
 
 
 def main(argv=None):

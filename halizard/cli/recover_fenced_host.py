@@ -11,6 +11,7 @@ The master lifts the suspension by itself once it marks this host `healthy`.
 import argparse
 import sys
 
+from halizard import suspension
 from halizard.cli.common import EXIT_OK, EXIT_STATUS_HELP, CliError, UsageError, run_main
 
 PROG = "recover_fenced_host"
@@ -35,7 +36,7 @@ def recover(root, yes, stdin, stdout):
     from halizard.statefiles import StateError, StateStore
 
     store = StateStore(root)
-    if not takeover.is_suspended(store):
+    if not suspension.takeover_suspended(store):
         stdout.write("HA is not suspended on this host; nothing to do.\n")
         return EXIT_OK
     stdout.write(WARNING + "\n")

@@ -46,6 +46,7 @@ deadline.
 | `status [--json] [--yes]` | version, mode, role, UUIDs, service and job health, HA state, suspension |
 | `email` / `email_debug` / `show-alerts` / `clear-alerts` | test mail and the pool's HA-Lizard alerts |
 | `fence-test HOST [--action status]` | read HOST's power state through the configured fence agent; nothing is switched |
+| `plan [--fail HOST]... [--json]` / `timeline [--since TIME] [--json]` | what if HOSTs failed: which protected VMs restart where, and the pool's failure tolerance / the last incident from every host's journal |
 | `log [-n N] [--no-follow]` / `version` / `help` | |
 
 Exit status: 0 success; 1 invalid value, unknown name or XAPI refusal (nothing is written);

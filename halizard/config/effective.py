@@ -8,13 +8,13 @@ left in `<root>/var/lib/ha-lizard/`. A broken override file never takes
 effect: its error is reported (naming the line) and the last good override
 values stay in force.
 """
-import json
-import os
 import socket
 from collections import OrderedDict
 
-from halizard import paths
 from halizard.config import cache, override, pool_store, schema
+from halizard.core import timing
+from halizard.core.policy import Policy, PolicyError
+from halizard.hostinfo import local_hostname
 
 POOL_CACHE = "pool-config.json"
 OVERRIDE_CACHE = "override-last-good.json"
@@ -33,9 +33,6 @@ def safety_problem(values):
     wherever the configuration is loaded or changed, so neither ha-cfg nor
     the service ever works with such a combination.
     """
-    from halizard.core import timing
-    from halizard.core.policy import Policy, PolicyError
-
     try:
         timing.validate(Policy.from_mapping(values))
     except (PolicyError, timing.UnsafeTiming) as exc:
@@ -132,11 +129,17 @@ class EffectiveConfig:
 
     def policy(self):
         """The core's Policy of this configuration; UnsafeConfig (with the reason) when HA must not act."""
-        from halizard.core.policy import Policy
-
         if self.unsafe:
             raise UnsafeConfig("unsafe configuration, HA will not act: %s" % self.unsafe)
         return Policy.from_mapping(self.as_mapping())
+
+
+def policy_of(config):
+    """The core Policy from an effective configuration (PolicyError when a value is unusable).
+
+    For showing what the plan would be (get-vm-ha, what-if); acting goes through the refusal check.
+    """
+    return Policy.from_mapping({name: value for name, value, _source in config.items()})
 
 
 def build_effective(pool_other_config=None, override_settings=None, hostname=None, **extra):
@@ -172,19 +175,6 @@ def build_effective(pool_other_config=None, override_settings=None, hostname=Non
     if config.unsafe:
         config.problems.append("unsafe configuration, HA will not act: %s" % config.unsafe)
     return config
-
-
-def local_hostname(root=None):
-    """This host's name for `$HOSTNAME`: a simulated host's own name, else the kernel's."""
-    try:
-        with open(paths.under(root, paths.SIM_HOST_FILE), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return socket.gethostname()
-    # The simulator writes the host's name_label into the marker; older markers lack it, but
-    # their roots live in DIR/hosts/<name_label>, so the directory is the host's name.
-    name = (data.get("hostname") or data.get("name_label")) if isinstance(data, dict) else None
-    return str(name) if name else os.path.basename(paths.resolve_root(root).rstrip("/"))
 
 
 def load_override_keeping_last_good(root=None, cache_enabled=True):
@@ -237,49 +227,13 @@ def local_xe_timeout(root=None):
     return float(config.get("XE_TIMEOUT"))
 
 
-def load_effective(root=None, pool_other_config=None, cache=True):
-    """The configuration in force on the host at `root`.
+def effective_with_pool(root, pool_other_config, cache_enabled=True, **status):
+    """The configuration in force given the pool's other_config (no network): the override file (its
+    last good values when it is broken) and this host's name are read under `root`.
 
-    With `pool_other_config` given, nothing is read from or written to the
-    network or state files for the pool part. Otherwise the pool is read
-    through the session layer within XE_TIMEOUT; on success the cache is
-    refreshed (when `cache`), on failure the cached copy is used.
+    The live read of the pool is halizard.xapi.pool_config.load_effective (XAPI is a layer above).
     """
-    settings, override_error = load_override_keeping_last_good(root, cache)
-    hostname = local_hostname(root)
-    if pool_other_config is not None:
-        return build_effective(pool_other_config, settings, hostname, override_error=override_error,
-                               pool_status="given")
-    from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
-
-    _uuid, cached = cached_pool(root)
-    timeout = build_effective(cached, settings, hostname).get("XE_TIMEOUT")
-    try:
-        session = connect(root, timeout=timeout)
-        try:
-            _ref, pool_uuid, other = pool_store.read_other_config(session)
-        finally:
-            session.logout()
-    except (XapiError, LookupError) as exc:
-        cached_uuid, cached = cached_pool(root)
-        return _said_if_unsafe(build_effective(cached, settings, hostname, override_error=override_error,
-                                               pool_status="cache" if cached is not None else "none",
-                                               pool_error=str(exc), pool_uuid=cached_uuid))
-    if cache:
-        try:
-            save_pool_cache(root, pool_uuid, other)
-        except OSError:
-            pass
-    return _said_if_unsafe(build_effective(other, settings, hostname, override_error=override_error,
-                                           pool_status="live", pool_uuid=pool_uuid))
-
-
-def _said_if_unsafe(config):
-    """The service reads its configuration here: an unsafe one is logged, with the reason, as it loads."""
-    if config.unsafe:
-        from loguru import logger
-
-        logger.bind(function="check_ha_enabled").error("unsafe configuration, HA will not act: {}",
-                                                       config.unsafe)
-    return config
+    settings, override_error = load_override_keeping_last_good(root, cache_enabled)
+    status.setdefault("pool_status", "given")
+    return build_effective(pool_other_config, settings, local_hostname(root), override_error=override_error,
+                           **status)

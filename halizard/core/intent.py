@@ -19,6 +19,7 @@ from typing import AbstractSet, FrozenSet, Iterable, Tuple
 
 from halizard.core.model import HALTED, RUNNING
 
+STATE_NAME = "vm-intent"   # the state file the VM jobs keep the intent in
 STOP_OPERATIONS = frozenset({"clean_shutdown", "hard_shutdown", "shutdown"})
 
 
@@ -81,3 +82,8 @@ def from_plain(data: object) -> IntentState:
             and all(isinstance(x, str) for x in stopped + pending)):
         return IntentState()
     return IntentState(frozenset(stopped), frozenset(pending))
+
+
+def load(state) -> IntentState:
+    """The intent kept in `state` (a store with read(name, default), e.g. statefiles.StateStore)."""
+    return from_plain(state.read(STATE_NAME, {}))

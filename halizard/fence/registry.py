@@ -17,6 +17,7 @@ import importlib
 
 from halizard import paths
 from halizard.fence.base import FenceConfigError, FenceSettings, check_action
+from halizard.fence import script
 
 BUILTIN_MODULES = {
     "POOL": "halizard.fence.pool",
@@ -65,7 +66,6 @@ def factory_for(method):
     for prefix, module_name in PREFIX_MODULES.items():
         if method.startswith(prefix):
             return _module_factory(module_name, method)
-    from halizard.fence import script  # a custom agent: <FENCE_FILE_LOC>/<NAME>/<NAME>.sh
     return script.create
 
 

@@ -28,7 +28,7 @@ def last_known(state):
 
 def run(ctx):
     """Job for every host: cache the pool's current autopromote_uuid while XAPI answers."""
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
 

@@ -41,8 +41,8 @@ class JobContext:
         `halizard.config.effective.load_effective(ctx.root)` itself, within its deadline.
         """
         if self._config is None:
-            from halizard.supervisor.settings import load_settings
-            self._config = load_settings(self.root, self._overrides, live=False)
+            from halizard.config.settings import load_settings
+            self._config = load_settings(self.root, self._overrides)
         return self._config
 
     @property

@@ -10,6 +10,7 @@ go into the status report `host-health` (read by `ha-lizard status`/tests).
 """
 import time
 
+from halizard.config import refusal
 from halizard.core import health, quorum
 from halizard.core.health import ProbeResult
 from halizard.probes import net
@@ -95,46 +96,26 @@ def policy_or_refusal(ctx, config, what, session=None, now=None):
     Why: an unsafe timing combination (docs/timing.md) lets the pool restart
     VMs an isolated host may still run, so the HA jobs (`what`, e.g. "the
     master cycle") refuse to fence, take over or recover while the service
-    keeps running. The refusal is logged as one ERROR line when it starts or
-    its reason changes (debug after that), and alerted at most once per
-    MAIL_SCREEN_TIME through the alert path (state file `ha-refusal`).
+    keeps running. The refusal is said once (config.refusal) and alerted at
+    most once per MAIL_SCREEN_TIME through the alert path (state file
+    `ha-refusal`).
     """
-    from halizard.config.effective import UnsafeConfig
-    from halizard.core.policy import PolicyError
-
     now = time.time() if now is None else now
-    try:
-        policy = config.policy()
-    except (UnsafeConfig, PolicyError) as exc:
-        reason = str(exc)
-        why = "%s refuses to fence, take over or recover: %s" % (what, reason)
-        record = ctx.state.read(REFUSAL_STATE, {}) or {}
-        logged = dict(record.get("logged") or {})
-        if logged.get(what) != reason:
-            ctx.log.error("{}", why)
-            logged[what] = reason
-        else:
-            ctx.log.debug("{}", why)
-        text = "HA will not act on this host: %s" % reason
-        window = _screen_seconds(config)
-        alerted_at = record.get("alerted_at")
-        if record.get("text") != text or not isinstance(alerted_at, (int, float)) or now - alerted_at >= window:
-            _alert(ctx, config, text, session)
-            record = {"text": text, "alerted_at": now}
-        record["logged"] = logged
-        ctx.state.write(REFUSAL_STATE, record)
-        return None, why
-    record = ctx.state.read(REFUSAL_STATE, None)
-    if isinstance(record, dict) and (record.get("logged") or {}).get(what):
-        ctx.log.info("{} acts again: the configuration is safe", what)
-        logged = dict(record["logged"])
-        logged.pop(what, None)
-        if logged:
-            record["logged"] = logged
-            ctx.state.write(REFUSAL_STATE, record)
-        else:
+    reason = refusal.why_unsafe(config)
+    if reason is None:
+        refusal.say(ctx.state, ctx.log, what, None)
+        if ctx.state.read(REFUSAL_STATE, None) is not None:
             ctx.state.remove(REFUSAL_STATE)
-    return policy, None
+        return config.policy(), None
+    why = refusal.say(ctx.state, ctx.log, what, "%s refuses to fence, take over or recover: %s" % (what, reason))
+    text = "HA will not act on this host: %s" % reason
+    record = ctx.state.read(REFUSAL_STATE, {}) or {}
+    alerted_at = record.get("alerted_at")
+    if record.get("text") != text or not isinstance(alerted_at, (int, float)) or \
+            now - alerted_at >= _screen_seconds(config):
+        _alert(ctx, config, text, session)
+        ctx.state.write(REFUSAL_STATE, {"text": text, "alerted_at": now})
+    return None, why
 
 
 def _screen_seconds(config):

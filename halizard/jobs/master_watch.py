@@ -54,7 +54,7 @@ def _probe_to_plain(p):
 def _read_master(root, timeout, log, self_uuid=None):
     """(pool other_config, PoolView, this host's published suspension value) from the master, or None
     when it does not answer in time."""
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
@@ -101,7 +101,8 @@ def _judged_by_probes(store, self_uuid, master_address):
 
 
 def _config(root, other, pool_uuid, answered):
-    from halizard.config.effective import cached_pool, load_effective, save_pool_cache
+    from halizard.config.effective import cached_pool, save_pool_cache
+    from halizard.xapi.pool_config import load_effective
     if answered:
         try:
             save_pool_cache(root, pool_uuid, other)
@@ -220,7 +221,7 @@ def run(ctx):
         log.info("the master does not answer; HA is not enabled for this pool ({}), so nothing is done",
                  config.pool_ha_state())
         return
-    suspended = takeover.is_suspended(store)
+    suspended = suspension.takeover_suspended(store)
     if not suspended and state.phase == core.SUSPENDED:
         # The suspension was lifted (recover_fenced_host) after this run read the state: that
         # suspended takeover is over. Writing the stale phase back would leave it stuck for good.
@@ -236,7 +237,7 @@ def run(ctx):
 
 def _master_answers(ctx, policy, view, self_uuid, state):
     log, store = ctx.log, ctx.state
-    suspended = takeover.is_suspended(store)
+    suspended = suspension.takeover_suspended(store)
     start = cycle.slave_start(view, policy, self_uuid, suspended)
     if any(a.kind == "ClearSuspension" for a in start.actions):
         takeover.clear_suspension(store)
@@ -273,5 +274,5 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
                                  autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable)
     final = takeover.drive(env, inputs, state)
-    _report(ctx, master=seen, probed=True, suspended=takeover.is_suspended(ctx.state),
+    _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)

@@ -55,7 +55,7 @@ def collect(session, xc_field_key, view=None):
 
 
 def run(ctx):
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
 

@@ -44,6 +44,7 @@ import dataclasses
 import threading
 import time
 
+from halizard.config import refusal
 from halizard.core import actions as A
 from halizard.core import selffence, timing
 from halizard.jobs import self_fence_host as host
@@ -119,15 +120,11 @@ def check(ctx, reader, stored):
     try:
         policy = config.policy()
     except (UnsafeConfig, PolicyError) as exc:
-        stored = _refuse(ctx, stored, str(exc))
+        refusal.say(ctx.state, ctx.log, "self-fence", "self-fence refuses to act: %s" % exc)
         if fencing:  # a refusal never cancels a self-fence in progress
             stored = _go_on(ctx, reader, config, stored, "the configuration became unusable: %s" % exc)
         return stored, interval, 1.0 + LIST_SECONDS
-    if stored.get("refused"):
-        ctx.log.warning("self-fence acts again: the configuration is safe now")
-        stored = dict(stored)
-        stored.pop("refused")
-        ctx.state.write(STATE, stored)
+    refusal.say(ctx.state, ctx.log, "self-fence", None)
     bound = _check_bound(policy)
     if fencing or stored.get("lost_rounds") or stored.get("link_down_since") is not None:
         bound += LIST_SECONDS  # the domains may be listed in this check
@@ -195,16 +192,6 @@ def _interval(config):
         return max(0.1, float(config.get("SELF_FENCE_CHECK_INTERVAL")))
     except (TypeError, ValueError):
         return 1.0
-
-
-def _refuse(ctx, stored, reason):
-    """HA must not act on this configuration: say so once (per reason), change nothing else."""
-    if stored.get("refused") == reason:
-        return stored
-    ctx.log.error("self-fence refuses to act: {}", reason)
-    stored = dict(stored, refused=reason)
-    ctx.state.write(STATE, stored)
-    return stored
 
 
 def _stop_domains(ctx, platform, vm_uuids, until, what="self-fence"):

@@ -82,7 +82,7 @@ class Reader:
     def beat(self, valid_until):
         """Tell the watchdog backstop (halizard.supervisor.watchdog) this job acts until `valid_until`."""
         if self.watchdog:
-            from halizard.supervisor.watchdog import write_beat
+            from halizard.jobs.beat import write_beat
             write_beat(self.root, valid_until)
 
     def platform(self):
@@ -101,7 +101,8 @@ class Reader:
         return value
 
     def config(self):
-        from halizard.config.effective import cached_pool, load_effective
+        from halizard.config.effective import cached_pool
+        from halizard.xapi.pool_config import load_effective
 
         def load():
             _uuid, other = cached_pool(self.root)

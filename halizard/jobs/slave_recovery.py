@@ -14,13 +14,17 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from halizard.config import refusal
+from halizard.config.effective import safety_problem
 from halizard.core import actions as A
+from halizard.jobs.action_lock import ActionLock
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
 from halizard.probes import clock as bootclock
 from halizard.ops import journal
 from halizard.probes.deadline import after
 from halizard.xapi import act, act_host, takeover_ops
+from halizard.xapi.pool_view import read_pool
 
 OUTCOMES_STATE = "fence-outcomes"
 RECOVERY_STATE = "recovery"
@@ -136,7 +140,6 @@ class Recovery:
 
     def refresh(self):
         """Read the pool again (after another job acted on VMs); earlier starts are part of it then."""
-        from halizard.jobs.master_cycle import read_pool
         read_at = time.time()
         self.pool = read_pool(self.session, self.health_key)
         self.view_at = read_at
@@ -146,18 +149,15 @@ class Recovery:
     def refusal(self):
         """Why this configuration must not fence-and-restart (UnsafeConfig text), or None; logged once."""
         if self._refusal is None:
-            from halizard.config.effective import UnsafeConfig, safety_problem
-            text = ""
             if self.config is not None:
-                try:
-                    self.config.policy()
-                except UnsafeConfig as exc:
-                    text = str(exc)
+                text = refusal.why_unsafe(self.config) or ""
             else:
                 problem = safety_problem(dataclasses.asdict(self.policy))
                 text = "unsafe configuration, HA will not act: %s" % problem if problem else ""
             self._refusal = text
-            if text:
+            if self.state is not None:
+                refusal.say(self.state, self.log, "slave recovery", "slave recovery refused: %s" % text if text else None)
+            elif text:  # a Recovery used without its state store (tests): said at once
                 self.log.error("slave recovery refused: {}", text)
         return self._refusal or None
 
@@ -271,7 +271,6 @@ class Recovery:
     def _vm_lock(self):
         if self.state is None or not getattr(self.state, "directory", None):
             return None
-        from halizard.jobs.vm_monitor import ActionLock
         return ActionLock(None, directory=self.state.directory)
 
 

@@ -8,13 +8,15 @@ that is killed (deadline, reboot) resumes where it stopped instead of
 starting over or, worse, fencing twice. It also owns the HA suspension flag
 (`suspended`, read by `ha-cfg status`): a suspended host never takes over.
 
-`master_watch` calls `drive` each cycle while the master is silent or a
-takeover is under way. The job entry point `run` only resumes a takeover
-already in progress (for operators and tests; master_watch does the same).
+`master_watch` (the job) calls `drive` each cycle while the master is silent
+or a takeover is under way; it also resumes a takeover already in progress.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from halizard import suspension
+from halizard.config import refusal
+from halizard.jobs.action_lock import ActionLock
 from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.core import takeover as core
@@ -23,11 +25,10 @@ from halizard.probes import clock as bootclock
 from halizard.ops import journal
 
 STATE = "takeover"
-SUSPENSION = "suspended"
+SUSPENSION = suspension.TAKEOVER_FLAG
 REBOOTED = "takeover-reboot"
 CACHED_VIEW = "takeover-pool-view"
 RELEASED = "takeover-released"
-REFUSAL = "takeover-refusal"
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
 START_SECONDS = 120.0
@@ -62,11 +63,6 @@ def save_state(store, state):
 def in_progress(state):
     """True while a takeover has begun and not ended."""
     return state.phase in IN_PROGRESS
-
-
-def is_suspended(store):
-    value = store.read(SUSPENSION, None)
-    return bool(value.get("suspended")) if isinstance(value, dict) else bool(value)
 
 
 def suspend(store, why, now=None):
@@ -125,7 +121,6 @@ class Env:
     def hold_vm_lock(self, wait):
         """Hold this host's VM action lock until close(): no VM job starts or plans meanwhile."""
         if self._vm_lock is None:
-            from halizard.jobs.vm_monitor import ActionLock
             lock = ActionLock(None, directory=self.store.directory)
             if not lock.acquire(wait):
                 return False
@@ -214,7 +209,7 @@ def _vm_start_gate(env, pool):
     from halizard.core import roles
 
     _logins, q = _round_now(env, pool)
-    return roles.may_start_vms(True, is_suspended(env.store), q, _self_fencing(env), env.policy)
+    return roles.may_start_vms(True, suspension.takeover_suspended(env.store), q, _self_fencing(env), env.policy)
 
 
 def _transition(env, pool):
@@ -337,7 +332,7 @@ def _restart(env, action, cached):
     from halizard.xapi import act
     from halizard.xapi.errors import XapiError
 
-    refused = _refusal(env)
+    refused = refusal.why_unsafe(env.config)
     if refused:
         env.log.error("the old master's VMs are not restarted: {}", refused)
         return core.NOT_OK
@@ -470,25 +465,9 @@ def _fresh_view(env, cached):
     return cached
 
 
-def _refusal(env):
-    """Why this configuration must not fence or restart (EffectiveConfig.policy()), or None."""
-    from halizard.config.effective import UnsafeConfig
-    from halizard.core.policy import PolicyError
-
-    try:
-        env.config.policy()
-    except (UnsafeConfig, PolicyError) as exc:
-        return str(exc)
-    return None
-
-
 def _refuse(env, state, why):
-    """Log the refusal as one ERROR line when it starts or changes, at debug level while it lasts."""
-    if env.store.read(REFUSAL, None) != why:
-        env.log.error("takeover refused while the master is silent: {}", why)
-        env.store.write(REFUSAL, why)
-    else:
-        env.log.debug("takeover refused: {}", why)
+    """Say the refusal once (config.refusal); the takeover state stays as it is."""
+    refusal.say(env.store, env.log, "takeover", "takeover refused while the master is silent: %s" % why)
     return state
 
 
@@ -525,12 +504,12 @@ def drive(env, inputs, state=None):
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
     env.old_master = state.master_uuid or cached.master_uuid
-    refused = _refusal(env)
+    refused = refusal.why_unsafe(env.config)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()
         return _refuse(env, state, refused)
-    if not refused and env.store.read(REFUSAL, None) is not None:
-        env.store.remove(REFUSAL)
+    if not refused:
+        refusal.say(env.store, env.log, "takeover", None)
     try:
         state, outcome = _resume(env, state, inputs)
         for _ in range(MAX_STEPS):
@@ -562,9 +541,3 @@ def drive(env, inputs, state=None):
 def still_running_vms_of(pool, host_uuid):
     """VMs the view still shows running on `host_uuid` (for reports)."""
     return [v.uuid for v in pool.vms_resident_on(host_uuid) if v.power_state == RUNNING]
-
-
-def run(ctx):
-    """Job entry: resume a takeover in progress (master_watch does this every cycle too)."""
-    from halizard.jobs import master_watch
-    master_watch.run(ctx)

@@ -11,29 +11,24 @@ a VM, so two hosts never start it twice).
 Runs of both jobs on one host are serialised by a lock file, so they never
 race each other; retry back-off and operator-stop intent live in state files.
 """
-import errno
-import fcntl
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from halizard import paths
+from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
+from halizard.config import refusal
+from halizard.config.effective import policy_of
 from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
-from halizard.core.policy import Policy, PolicyError
 from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
-INTENT_STATE = "vm-intent"
+INTENT_STATE = intent_mod.STATE_NAME
 RETRY_STATE = "vm-retry"
 REPORT_STATE = "vm-protection"
-REFUSAL_STATE = "vm-refusal"
 READ_WAIT = 20.0  # seconds a VM job waits for a running recovery before it reads the pool
 FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
-LOCK_FILE = "vm-actions.lock"
-FIX_LOCK_FILE = "vm-fixes.lock"
 MAX_GROUP_DELAY = 600.0
 POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
 
@@ -75,102 +70,12 @@ def _retry_plain(retry):
             for u, s in retry.items()}
 
 
-def load_intent(state):
-    return intent_mod.from_plain(state.read(INTENT_STATE, {}))
-
-
-def policy_of(config):
-    """The core Policy from an effective configuration (PolicyError when a value is unusable).
-
-    For showing what the plan would be (get-vm-ha); acting goes through `safe_policy`.
-    """
-    return Policy.from_mapping({name: value for name, value, _source in config.items()})
+load_intent = intent_mod.load
 
 
 def safe_policy(config, state, log):
-    """(Policy, None), or (None, why) when HA must not act on `config` (EffectiveConfig.policy()).
-
-    The refusal is logged as one ERROR line when it starts or its reason
-    changes (state file `vm-refusal`), at debug level on later runs.
-    """
-    from halizard.config.effective import UnsafeConfig
-
-    try:
-        policy = config.policy()
-    except (UnsafeConfig, PolicyError) as exc:
-        why = "VM protection refuses to start VMs: %s" % exc
-        if state.read(REFUSAL_STATE, None) != why:
-            log.error("{}", why)
-            state.write(REFUSAL_STATE, why)
-        else:
-            log.debug("{}", why)
-        return None, why
-    if state.read(REFUSAL_STATE, None) is not None:
-        state.remove(REFUSAL_STATE)
-        log.info("VM protection acts again: the configuration is safe")
-    return policy, None
-
-
-class ActionLock:
-    """An exclusive flock on the state dir's lock file: one plan execution per host at a time.
-
-    Every job that starts or releases VMs on this host holds it meanwhile
-    (vm_monitor, vm_events, slave_recovery, takeover). A holder that acted
-    touches the file on release, so the next holder can tell that a
-    snapshot it took before acquiring is stale (`changed_since`).
-    """
-
-    def __init__(self, root, directory=None, name=None):
-        directory = directory or paths.under(root, paths.STATE_DIR)
-        os.makedirs(directory, exist_ok=True)
-        self.path = os.path.join(directory, name or LOCK_FILE)
-        self.handle = None
-
-    def acquire(self, wait=0.0):
-        """True when held; waits up to `wait` seconds."""
-        handle = open(self.path, "a")
-        limit = time.monotonic() + max(0.0, wait)
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.handle = handle
-                return True
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    handle.close()
-                    raise
-            if time.monotonic() >= limit:
-                handle.close()
-                return False
-            time.sleep(0.02)
-
-    def release(self, acted=False):
-        """Let go; `acted`: VMs were started or released meanwhile (later holders re-read the pool)."""
-        if self.handle is not None:
-            if acted:
-                os.utime(self.path)
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
-
-    def wait_free(self, wait):
-        """Wait (up to `wait` s) until no one holds the lock; True when free. Holds nothing afterwards.
-
-        Why: a VM job reads the whole pool before it plans; reading while a
-        recovery holds the lock is wasted work (the view is stale when the
-        lock comes free) that slows the recovery's own calls down.
-        """
-        if not self.acquire(wait):
-            return False
-        self.release()
-        return True
-
-    def changed_since(self, when):
-        """True when a holder acted after `when` (epoch seconds): a view read before then is stale."""
-        try:
-            return os.stat(self.path).st_mtime > when
-        except OSError:
-            return False
+    """(Policy, None), or (None, why) when HA must not act on `config`: said once (config.refusal)."""
+    return refusal.checked_policy(config, state, log, "VM protection", "refuses to start VMs")
 
 
 # --- the round -------------------------------------------------------------------------------
@@ -366,7 +271,7 @@ def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
 
     Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
     """
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     from halizard.xapi.session import connect
     from halizard.xapi.view import watch
 

@@ -80,7 +80,8 @@ def run(ctx):
 def ask_once(ctx):
     """One request (when a witness is configured); returns the seconds until the next."""
     from halizard import hostinfo
-    from halizard.config.effective import cached_pool, load_effective
+    from halizard.config.effective import cached_pool
+    from halizard.xapi.pool_config import load_effective
     from halizard.platform import get_platform
     from halizard.probes import witness as client
     from halizard.probes.deadline import after

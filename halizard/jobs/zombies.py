@@ -8,6 +8,8 @@ confirmed once more (local domains and the VM record read again) right
 before it is destroyed through the platform layer, so a migration or start
 finishing between the two reads is never mistaken for a zombie.
 """
+from halizard.platform.base import PlatformError
+
 
 
 def find_zombies(platform, session, ha_key, self_uuid, view=None):
@@ -28,6 +30,15 @@ def find_zombies(platform, session, ha_key, self_uuid, view=None):
     return zombies.find(snapshot.pool, self_uuid, local), snapshot
 
 
+def destroy_zombie(platform, action):
+    """Destroy one local domain (core DestroyDomain) through the platform layer; (done, text)."""
+    try:
+        platform.destroy_domain(action.vm_uuid)
+        return True, "zombie domain of %s destroyed: %s" % (action.vm_uuid, action.why)
+    except PlatformError as exc:
+        return False, "zombie domain of %s not destroyed: %s" % (action.vm_uuid, exc)
+
+
 def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
     """Re-read: the domain still runs here, and XAPI still places the VM elsewhere, no operation."""
     from halizard.xapi.observe import NULL_REF
@@ -43,8 +54,7 @@ def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
 
 def run(ctx):
     from halizard.jobs import vm_monitor
-    from halizard.platform import PlatformError, get_platform
-    from halizard.xapi import act
+    from halizard.platform import get_platform
     from halizard.xapi.errors import XapiError
     from halizard.xapi.session import connect
 
@@ -72,7 +82,7 @@ def run(ctx):
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue
-            done, text = act.destroy_zombie(platform, action)
+            done, text = destroy_zombie(platform, action)
             (ctx.log.warning if done else ctx.log.error)("{}", text)
     except (XapiError, PlatformError) as exc:
         ctx.log.warning("zombie check incomplete: {}", exc)

@@ -22,6 +22,8 @@ import json
 import time
 
 from loguru import logger
+from halizard.alerts import xapi_messages
+from halizard.xapi import act
 
 STATE = "ops-journal"
 MAX_ENTRIES = 200
@@ -97,7 +99,6 @@ def vm_results(state, pool, results, since, now=None, fault=None):
 
     fault="vm-down": the restart answers a VM found halted at `since` (a crash), journaled first.
     """
-    from halizard.xapi import act
     at = time.time() if now is None else now
     if since is None and state is not None and any(r.outcome == act.OK for r in results):
         since = read(state)[1].get("last_incident")  # the fault this recovery answers
@@ -163,7 +164,6 @@ def post_messages(session, state, host_uuid, priority=3):
     Entries are posted oldest first and the last posted time is kept, so a
     host that was cut off posts its self-fence when it can reach the pool again.
     """
-    from halizard.alerts import xapi_messages
     entries, _doc = read(state)
     done_until = state.read(MESSAGE_STATE, 0.0) or 0.0
     posted = 0

@@ -11,11 +11,15 @@ Names follow the Prometheus conventions: `halizard_` prefix, base units
 """
 import json
 
+from halizard.atomicfile import write_atomic
+from halizard.config import refusal
+from halizard.control_client import query
 from halizard.ops import journal
+from halizard.alerts import raise_alert
+from halizard.statefiles import StateStore
 
 ALERT_FUNCTION = "metrics"
 ERROR_STATE = "metrics-file-error"
-UNSAFE_STATES = ("ha-refusal", "vm-refusal")
 
 
 def _esc(value):
@@ -64,7 +68,6 @@ class Exposition:
 
 def _jobs(root):
     try:
-        from halizard.supervisor.control import query
         answer = query(root, "jobs", timeout=2.0)
     except Exception:  # noqa: BLE001 - no service: no job series, and halizard_service_up 0
         return None
@@ -147,14 +150,13 @@ def _pool_families(out, state):
                    [({"exact": "true" if tol.get("exact") else "false"}, tol["failures"])])
         out.family("halizard_failure_tolerance_required", "gauge", "FAILURES_TO_TOLERATE.",
                    [({}, tol.get("required", 0))])
-    unsafe = any(state.read(name, None) for name in UNSAFE_STATES)
+    unsafe = refusal.refusing(state)
     out.family("halizard_unsafe_configuration", "gauge",
                "1 while HA refuses to act because the configuration is unsafe.", [({}, 1 if unsafe else 0)])
 
 
 def render(root):
     """The whole exposition for the host whose files live under `root`."""
-    from halizard.statefiles import StateStore
     state = StateStore(root)
     out = Exposition()
     _job_families(out, _jobs(root))
@@ -170,8 +172,6 @@ def write_file(root, path, text, log, config=None):
     A failure logs one ERROR line and raises one alert while its reason lasts
     (state file ERROR_STATE); a later success says so once at INFO.
     """
-    from halizard.config.cache import write_atomic
-    from halizard.statefiles import StateStore
     state = StateStore(root)
     try:
         write_atomic(path, text, mode=0o644)
@@ -187,7 +187,6 @@ def write_file(root, path, text, log, config=None):
     log.error("{}", why)
     try:
         state.write(ERROR_STATE, why)
-        from halizard.alerts import raise_alert
         raise_alert(ALERT_FUNCTION, why, root=root, config=config)
     except Exception as exc:  # noqa: BLE001 - the service keeps running
         log.error("alert not raised: {}", type(exc).__name__)

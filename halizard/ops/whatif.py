@@ -6,7 +6,12 @@ operator stops the way vm_monitor does (read_snapshot, policy_of, this host's
 intent state: on the master it is the one the jobs act on) and ask
 core.capacity.
 """
+from halizard.config.effective import policy_of
 from halizard.core import capacity
+from halizard.core import intent as intent_mod
+from halizard.statefiles import StateStore
+from halizard.xapi.observe import read_snapshot
+from halizard.alerts import raise_alert
 
 TOLERANCE_STATE = "failure-tolerance"
 REFRESH_SECONDS = 60.0
@@ -17,14 +22,10 @@ class Inputs:
     """One read of the pool plus the policy and operator stops this host decides with."""
 
     def __init__(self, root, session, config, timeout=None, snapshot=None):
-        from halizard.jobs.vm_monitor import load_intent, policy_of
-        from halizard.statefiles import StateStore
-        from halizard.xapi.observe import read_snapshot
-
         self.snapshot = snapshot or read_snapshot(session, config.xc_field_key, timeout=timeout)
         self.pool = self.snapshot.pool
         self.policy = policy_of(config)
-        self.operator_stopped = load_intent(StateStore(root)).operator_stopped
+        self.operator_stopped = intent_mod.load(StateStore(root)).operator_stopped
         self.usable = self.snapshot.usable_hosts()
         self.required = int(config.get("FAILURES_TO_TOLERATE") or 0)
 
@@ -76,7 +77,6 @@ def check(root, session, config, state, log, now, snapshot=None):
         log.warning("failure tolerance not computed: {}", exc)
         return None
     if tol.failures < inputs.required or not tol.fits_now:
-        from halizard.alerts import raise_alert
         worst = " (e.g. if %s failed)" % ", ".join(value["worst"]) if value["worst"] else ""
         try:
             raise_alert(ALERT_FUNCTION, "the pool tolerates %s%s" % (tolerance_text(tol, inputs.required), worst),

@@ -5,10 +5,11 @@ endpoint holds its ground truth (domains, power). The host's outgoing
 connections come from its own loopback address so partitions apply to it,
 and peers are probed on their reachability port.
 """
+from halizard import hostinfo, paths
 from halizard.platform.base import DiskHealth, Platform, PlatformError, ProbeTarget
 from halizard.sim import control
 from halizard.sim.probe import PROBE_REPLY
-from halizard.sim.roots import read_sim_host
+from halizard.platform.simdog import SimWatchdog
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -16,10 +17,10 @@ DEFAULT_TIMEOUT = 10.0
 class SimPlatform(Platform):
     def __init__(self, root, timeout=DEFAULT_TIMEOUT):
         try:
-            marker = read_sim_host(root)
-        except (OSError, ValueError) as exc:
-            raise PlatformError("%s: unreadable sim-host.json: %s" % (root, type(exc).__name__)) from None
-        if not isinstance(marker, dict):
+            marker = hostinfo.sim_marker(root)
+        except hostinfo.HostInfoError as exc:
+            raise PlatformError(str(exc)) from None
+        if marker is None:
             raise PlatformError("%s is not a simulated host root (no etc/ha-lizard/sim-host.json)" % root)
         try:
             self.host_uuid = marker["host_uuid"]
@@ -65,9 +66,7 @@ class SimPlatform(Platform):
     def open_watchdog(self, timeout):
         if not self.has_watchdog:
             raise PlatformError("no watchdog device on simulated host %s" % self.host_uuid)
-        from halizard.platform.simdog import SimWatchdog
-        from halizard.supervisor.locks import run_dir
-        return SimWatchdog(self.control_url, self.host_uuid, timeout, run_dir(self.root))
+        return SimWatchdog(self.control_url, self.host_uuid, timeout, paths.under(self.root, paths.RUN_DIR))
 
     def __repr__(self):
         return "SimPlatform(%s at %s)" % (self.host_uuid, self.address)

@@ -22,6 +22,7 @@ from loguru import logger
 from halizard.probes import clock, net
 from halizard.probes.deadline import remaining
 from halizard.probes.xapi_alive import xapi_alive
+from halizard.core.health import ProbeResult
 
 log = logger.bind(function="check_xapi")
 
@@ -68,7 +69,6 @@ class PeerProbe:
         (the caller keeps it between rounds); a failed round continues it, a
         successful one ends it.
         """
-        from halizard.core.health import ProbeResult
         first = None
         if not self.xapi_ok:
             known = [t for t in (streak_started_at, self.first_failure_at) if t is not None]

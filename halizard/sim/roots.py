@@ -10,10 +10,10 @@ host's tools reach its xapi through `var/lib/xcp/xapi` (halizard.sim.local_socke
 """
 import json
 import os
-import tempfile
 import uuid as uuidlib
 
-from halizard import paths
+from halizard import hostinfo, paths
+from halizard.atomicfile import write_atomic
 
 INVENTORY_TEMPLATE = (
     "PRODUCT_BRAND='XCP-ng'\n"
@@ -36,23 +36,9 @@ INVENTORY_TEMPLATE = (
 
 
 def atomic_write(path, text, mode=0o644):
-    """Write `text` to `path` so readers see the old or the new file, never half of one."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write `text` to `path` (its directory created) so readers see the old or the new file, never half."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_atomic(path, text, mode)
 
 
 def pool_conf_text(master_address=None):
@@ -103,11 +89,5 @@ def update_sim_marker(root, **fields):
 
 
 def read_sim_host(root):
-    """The sim-host.json marker of a root, or None when the root is not simulated."""
-    path = paths.under(root, paths.SIM_HOST_FILE)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return None
-    return data if isinstance(data, dict) else None
+    """The sim-host.json marker of a root, or None when the root is not simulated (halizard.hostinfo reads it)."""
+    return hostinfo.sim_marker(root)

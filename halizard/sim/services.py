@@ -153,6 +153,8 @@ class HostService(object):
     """One host's registered command and its current process."""
 
     def __init__(self, name, argv, env, cwd, output):
+        """ValueError when the command, environment, working directory or output cannot be used."""
+        check_spec(argv, env, cwd, output)
         self.name = name
         self.argv = list(argv)
         self.env = dict(env)
@@ -215,14 +217,12 @@ class Services(object):
     def __init__(self):
         self._by_host = {}
 
-    def register(self, host_uuid, name, argv, env, cwd, output, powered_on, frozen):
-        """Record HOST's command and start it when its host is on (frozen at once on a frozen host).
+    def register(self, host_uuid, service, powered_on, frozen):
+        """Record HOST's HostService and start it when its host is on (frozen at once on a frozen host).
 
-        ValueError for a bad request (a second service, a malformed command or environment)."""
-        check_spec(argv, env, cwd, output)
+        ValueError for a second service."""
         if host_uuid in self._by_host:
-            raise ValueError("host %s already has a service: stop it first" % name)
-        service = HostService(name, argv, env, cwd, output)
+            raise ValueError("host %s already has a service: stop it first" % service.name)
         self._by_host[host_uuid] = service
         if powered_on:
             service.start()
@@ -234,25 +234,23 @@ class Services(object):
         """Forget HOST's service; returns it (or None) for `terminate`, called outside the pool's lock."""
         return self._by_host.pop(host_uuid, None)
 
-    def power_off(self, host_uuid):
+    def _on_host(self, host_uuid, action):
+        """HostService.`action`() of HOST's service, when it has one."""
         service = self._by_host.get(host_uuid)
         if service is not None:
-            service.kill()
+            getattr(service, action)()
+
+    def power_off(self, host_uuid):
+        self._on_host(host_uuid, "kill")
 
     def power_on(self, host_uuid):
-        service = self._by_host.get(host_uuid)
-        if service is not None:
-            service.start()
+        self._on_host(host_uuid, "start")
 
     def freeze(self, host_uuid):
-        service = self._by_host.get(host_uuid)
-        if service is not None:
-            service.freeze()
+        self._on_host(host_uuid, "freeze")
 
     def thaw(self, host_uuid):
-        service = self._by_host.get(host_uuid)
-        if service is not None:
-            service.thaw()
+        self._on_host(host_uuid, "thaw")
 
     def state(self, host_uuid):
         service = self._by_host.get(host_uuid)

@@ -6,10 +6,7 @@ request line `{"command": "...", "args": {...}}`, one JSON answer line
 `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`. The peer's
 uid is checked (SO_PEERCRED): only root or the service's own user.
 
-    from halizard.supervisor.control import query, ServiceNotRunning
-    query(root, "status")              # {"pid", "uptime", "jobs", ...}
-    query(root, "jobs")                # [{"name", "state", "pid", ...}]
-    query(root, "kill", name="x")      # {"name": "x", "result": "killing" | "idle"}
+The client (query, ServiceNotRunning, ControlError) is halizard.control_client.
 """
 import json
 import os
@@ -18,7 +15,8 @@ import struct
 import threading
 import time
 
-from halizard import paths
+from halizard.control_client import (  # noqa: F401 - the client's names, re-exported for the commands
+    MAX_REQUEST, ControlError, ServiceNotRunning, _read_line, query, socket_path)
 
 
 def _log():
@@ -26,71 +24,6 @@ def _log():
     from loguru import logger
 
     return logger.bind(function="control")
-
-
-SOCKET_NAME = "control.sock"
-MAX_REQUEST = 64 * 1024
-
-
-class ServiceNotRunning(Exception):
-    """No service answers on the control socket."""
-
-
-class ControlError(Exception):
-    """The service answered with an error (bad command, unknown job...)."""
-
-
-def socket_path(root):
-    return os.path.join(paths.under(root, paths.RUN_DIR), SOCKET_NAME)
-
-
-def _read_line(conn, deadline):
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("no complete line before the deadline")
-        conn.settimeout(remaining)
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > MAX_REQUEST * 64:
-            raise ValueError("answer too large")
-    return data.split(b"\n", 1)[0]
-
-
-def query(root, command, timeout=2.0, **args):
-    """Ask the running service; returns the result. Raises ServiceNotRunning / ControlError."""
-    path = socket_path(root)
-    deadline = time.monotonic() + timeout
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError, socket.timeout) as exc:
-            raise ServiceNotRunning("ha-lizard is not running (no answer on %s: %s)" % (
-                path, type(exc).__name__)) from None
-        except OSError as exc:
-            raise ServiceNotRunning("ha-lizard control socket %s unusable: %s" % (path, exc.strerror)) from None
-        sock.sendall((json.dumps({"command": command, "args": args}) + "\n").encode("utf-8"))
-        try:
-            line = _read_line(sock, deadline)
-        except (socket.timeout, OSError) as exc:
-            raise ServiceNotRunning("ha-lizard did not answer within %g s (%s)" % (
-                timeout, type(exc).__name__)) from None
-    finally:
-        sock.close()
-    try:
-        answer = json.loads(line.decode("utf-8"))
-    except ValueError:
-        raise ControlError("garbled answer from the service") from None
-    if not isinstance(answer, dict):
-        raise ControlError("garbled answer from the service")
-    if not answer.get("ok"):
-        raise ControlError(str(answer.get("error", "unknown error")))
-    return answer.get("result")
 
 
 def _peer_uid(conn):

@@ -16,6 +16,7 @@ import time
 from loguru import logger
 
 from halizard import paths
+from halizard.config.settings import load_settings
 from halizard.statefiles import StateError, StateStore
 from halizard.supervisor import locks
 from halizard.supervisor.control import ControlError, ControlServer
@@ -24,8 +25,8 @@ from halizard.supervisor.logsetup import logs_to_stderr, setup_logging
 from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
 from halizard.supervisor.scheduler import JobScheduler
-from halizard.supervisor.settings import load_settings
 from halizard.supervisor.watchdog import Backstop
+from halizard.xapi.pool_config import load_effective
 
 log = logger.bind(function="supervisor")
 
@@ -103,7 +104,7 @@ class Service:
         self._record_start()
         if "master_cycle" in specs:  # only a master cycle can lift the hold
             self._hold_vm_starts_if_master()
-        self.settings = load_settings(self.root, self.overrides)
+        self.settings = load_settings(self.root, self.overrides, read_live=load_effective)
         self._configure_logging(self.settings)
         self._note_config(self.settings)
         journal = RunJournal(os.path.join(locks.run_dir(self.root), "runs.json"))
@@ -147,7 +148,7 @@ class Service:
     def reload(self):
         self.notifier.reloading()
         log.info("SIGHUP: reloading configuration and job set")
-        settings = load_settings(self.root, self.overrides)
+        settings = load_settings(self.root, self.overrides, read_live=load_effective)
         try:
             specs = load_jobs(self.environ)
         except RegistryError as exc:

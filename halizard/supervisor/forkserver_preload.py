@@ -68,7 +68,7 @@ import halizard.jobs.base  # noqa: E402,F401
 import halizard.statefiles  # noqa: E402,F401
 import halizard.supervisor.isolate  # noqa: E402,F401  (the run's entry point)
 import halizard.supervisor.logsetup  # noqa: E402,F401  (also caches loguru's library directories)
-import halizard.supervisor.settings  # noqa: E402,F401
+import halizard.config.settings  # noqa: E402,F401
 
 # What most production runs import (XAPI client, host files, probes, platform): ~15-40 ms of CPU per
 # run when imported there, a few MB once here. Best effort: a module that cannot be imported here is
@@ -97,7 +97,7 @@ def warm_up(names):
 
 WARM_FAILED = warm_up(WARM)
 WARM_ROOT = os.environ.get(WARM_ROOT_ENV)
-WARM_CONFIG = bool(WARM_ROOT) and halizard.supervisor.settings.warm_local_config(WARM_ROOT)
+WARM_CONFIG = bool(WARM_ROOT) and halizard.config.settings.warm_local_config(WARM_ROOT)
 gc.collect()
 if hasattr(gc, "freeze"):  # 3.7+; on 3.6 the pages are simply copied on write
     gc.freeze()  # novermin (guarded above)

@@ -22,6 +22,8 @@ import time
 import multiprocess
 from multiprocess.connection import wait as wait_ready
 
+from halizard.atomicfile import write_atomic
+
 OK = "ok"
 ERROR = "error"
 TIMED_OUT = "timed_out"
@@ -173,11 +175,8 @@ class RunJournal:
 
     def record(self, pids):
         with self._lock:
-            tmp = self.path + ".tmp"
             try:
-                with open(tmp, "w") as handle:
-                    handle.write(json.dumps(sorted(pids)))
-                os.replace(tmp, self.path)
+                write_atomic(self.path, json.dumps(sorted(pids)), mode=0o600)
             except OSError:
                 pass
 

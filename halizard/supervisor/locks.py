@@ -11,6 +11,7 @@ from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
 from halizard import paths
+from halizard.atomicfile import write_atomic
 
 LOCK_NAME = "ha-lizard.lock"
 PID_NAME = "ha-lizard.pid"
@@ -79,10 +80,7 @@ class InstanceLock:
             self._lock.acquire()
         except LockTimeout:
             raise AlreadyRunning(read_pid(self.root)) from None
-        tmp = pid_path(self.root) + ".tmp"
-        with open(tmp, "w") as handle:
-            handle.write("%d\n" % os.getpid())
-        os.replace(tmp, pid_path(self.root))
+        write_atomic(pid_path(self.root), "%d\n" % os.getpid(), mode=0o644)
 
     def release(self):
         if not self._lock.is_locked:

@@ -12,36 +12,11 @@ import os
 
 from loguru import logger
 
+from halizard.jobs.beat import beat_path, read_beat, write_beat  # noqa: F401 - write_beat re-exported for tests
 from halizard.probes import clock
-from halizard.supervisor import locks
 
 log = logger.bind(function="self_fence")
-BEAT_NAME = "self-fence.beat"
 START_GRACE = 10.0  # s after arming during which the first beat may still be missing
-
-
-def beat_path(root):
-    return os.path.join(locks.run_dir(root), BEAT_NAME)
-
-
-def write_beat(root, valid_until):
-    """The self_fence job acts until `valid_until` (clock.now() time); atomic, tiny, no fsync."""
-    path = beat_path(root)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = "%s.%d" % (path, os.getpid())
-    with open(temporary, "w", encoding="ascii") as handle:
-        handle.write("%s %.3f\n" % (clock.boot_id(), valid_until))
-    os.replace(temporary, path)
-
-
-def read_beat(root):
-    """The last beat's valid-until time, or None (no beat, unreadable, or from another boot)."""
-    try:
-        with open(beat_path(root), encoding="ascii") as handle:
-            boot, until = handle.read().split()
-        return float(until) if boot == clock.boot_id() else None
-    except (OSError, ValueError):
-        return None
 
 
 class Backstop:

@@ -262,14 +262,3 @@ def apply_fix(session, snapshot, action, ha_key, timeout=None):
     except XapiError as exc:
         return False, "%s on %s failed: %s" % (type(action).__name__, action.vm_uuid, _describe(exc))
     return False, "not a VM fix: %s" % type(action).__name__
-
-
-def destroy_zombie(platform, action):
-    """Destroy one local domain (core DestroyDomain) through the platform layer; (done, text)."""
-    from halizard.platform.base import PlatformError
-
-    try:
-        platform.destroy_domain(action.vm_uuid)
-        return True, "zombie domain of %s destroyed: %s" % (action.vm_uuid, action.why)
-    except PlatformError as exc:
-        return False, "zombie domain of %s not destroyed: %s" % (action.vm_uuid, exc)

@@ -17,15 +17,19 @@ session opened with a password over the network is XVM fencing's, to the
 outer dom0, over HTTPS (halizard.fence.xvm); the password is held only in
 memory and never appears in a message, log line or exception.
 """
+import errno
 import http.client
+import os
 import socket
 import threading
+import time
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
 import XenAPI
 
 from halizard import paths
+from halizard.config.effective import local_xe_timeout
 from halizard.xapi.errors import (
     XapiError,
     XapiFailure,
@@ -233,6 +237,39 @@ class XapiSession:
         return None
 
 
+RESET_REASONS = (os.strerror(errno.ECONNRESET), os.strerror(errno.EPIPE), "RemoteDisconnected")
+
+
+class ReadRetrySession(XapiSession):
+    """A session whose logins and reads are tried once more after the peer dropped the connection.
+
+    Why: right after a takeover the new master's xapi (or the local one, as it
+    re-targets its forwarding) may reset a connection once; a reader should not
+    fail on that. Only calls that change nothing (`session.login*`, `*.get_*`)
+    are repeated, within what is left of their deadline: a write may have been
+    applied before the reset, so it is sent once, as DeadlineTransport does.
+    """
+
+    def login(self, user, password, timeout=None):
+        return self._once_more(lambda left: XapiSession.login(self, user, password, timeout=left), timeout)
+
+    def call(self, method, *args, timeout=None):
+        if not method.rpartition(".")[2].startswith("get_"):
+            return XapiSession.call(self, method, *args, timeout=timeout)
+        return self._once_more(lambda left: XapiSession.call(self, method, *args, timeout=left), timeout)
+
+    def _once_more(self, attempt, timeout):
+        seconds = self.timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + seconds
+        try:
+            return attempt(seconds)
+        except XapiUnreachable as exc:
+            left = deadline - time.monotonic()
+            if exc.reason not in RESET_REASONS or left <= 0:
+                raise
+            return attempt(left)
+
+
 def url_for(address, scheme="http"):
     """The XAPI URL of a host address: `addr`, `addr:port`, an IPv6 literal (bracketed here)
     or a full URL; port 80 (http) or 443 (https) unless given, as XAPI clients assume."""
@@ -286,14 +323,6 @@ def connect(root=None, timeout=None):
     waits while that master does not answer: the deadline ends it).
     """
     if timeout is None:
-        timeout = _configured_timeout(root)
+        timeout = local_xe_timeout(root)  # override file, cached pool copy, default
     return local_session(root, timeout)
 
-
-def _configured_timeout(root):
-    """XE_TIMEOUT as known locally (override file, cached pool copy, default)."""
-    try:
-        from halizard.config.effective import local_xe_timeout
-    except ImportError:
-        return DEFAULT_TIMEOUT
-    return local_xe_timeout(root)

@@ -23,6 +23,10 @@ from halizard.core.model import (
 from halizard.probes.deadline import remaining
 from halizard.xapi.errors import XapiError, XapiFailure
 from halizard.xapi.session import ORIGINATOR, XapiSession, local_session
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from halizard.core import actions as A
+from halizard.xapi.act_host import _set_other_config
 
 AUTOPROMOTE_KEY = "autopromote_uuid"
 # pool other_config: "<takeover count> <uuid of the master replaced>", written by a new master (core.roles)
@@ -127,7 +131,6 @@ def snapshot(session, xc_field_key, light=False, memory=True, refs=None):
         pools = x.pool.get_all_records()
         hosts = x.host.get_all_records()
     else:  # the reads are independent: all at once (the VM and VDI tables dominate in a large pool)
-        from concurrent.futures import ThreadPoolExecutor
 
         def metrics_records():
             try:
@@ -198,8 +201,6 @@ def with_free_memory(session, view, timeout):
     Why: placement needs free memory; the post-transition view skips it to
     release quickly, and only these few calls are needed to plan the starts.
     """
-    from concurrent.futures import ThreadPoolExecutor
-    from dataclasses import replace
 
     def free(host):
         if not host.ref:
@@ -220,7 +221,6 @@ def release_by_ref(session, action, refs):
     Returns (ok, detail) like act_host.execute, or None when the ref is not
     known (the caller then goes through act_host.execute, by uuid).
     """
-    from halizard.core import actions as A
 
     try:
         if isinstance(action, A.ResetVmPowerState) and action.vm_uuid in refs.get("VM", {}):
@@ -264,7 +264,6 @@ def read_takeover(session):
 
 def write_takeover(session, text):
     """Set this database's takeover record (core.roles.next_takeover) in the pool other_config."""
-    from halizard.xapi.act_host import _set_other_config
 
     pool = session.xenapi.pool
     _set_other_config(pool, pool.get_all()[0], TAKEOVER_KEY, text)

@@ -133,7 +133,7 @@ class PoolWatch:
 
     def _save(self):
         """Atomically, root-only: the pool's other_config holds the configuration's secrets (FENCE_PASSWD)."""
-        from halizard.config.cache import write_atomic
+        from halizard.atomicfile import write_atomic
 
         text = json.dumps({"ident": self.ident, "token": self.token, "records": self.records,
                            "saved_at": self._clock()}, separators=(",", ":"))

@@ -1,6 +1,5 @@
 """`ha-cfg fence-test HOST`: the configured agent reads a simulated host's power through its
 simulated BMC (real ipmitool / fence_ipmilan) and switches nothing; failures are one clear line."""
-import importlib.util
 import io
 import os
 
@@ -8,10 +7,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_fence_test", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,7 @@
 """Migration in place: a pool holding the old bash product's keys, exactly as it wrote
 them, reads back identically and survives `set` with the old format intact."""
-import importlib.util
 import io
 import json
-import os
 import shutil
 import subprocess
 
@@ -11,10 +9,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_migration", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 # The old installer's install.params as stored by `ha-cfg insert` of HA-Lizard 2.x (the
 # heuristics address replaced by a loopback one: tests never name public addresses).

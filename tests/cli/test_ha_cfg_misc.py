@@ -1,5 +1,4 @@
 """ha-cfg subcommands that need no pool, plus the alert delegations and the override view."""
-import importlib.util
 import io
 import json
 import os
@@ -8,10 +7,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_misc", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 def run(root, *args):
@@ -26,7 +22,7 @@ def test_version_and_help():
     assert run(None, "version") == (0, "Version %s\n" % __version__, "")
     status, out, _err = run(None, "help")
     assert status == 0
-    for name, _func, _text in ha_cfg.SUBCOMMANDS:
+    for name in (c.name for c in ha_cfg.COMMANDS):
         assert name in out
     assert "exit status" in out
     status, out, _err = run(None)
@@ -100,7 +96,7 @@ def test_effective_view_and_bad_override_file(pool):
     assert status == 1
     assert "line 3" in err and "SLAVE_VM_STAT" in err and "previous values" in err
     # The service's view keeps the last good value.
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     config = load_effective(root)
     assert config.pool_status == "live"
     assert config.get("SLAVE_VM_STAT") == 1 and config.override_error
@@ -125,5 +121,5 @@ def test_reference_documents_every_subcommand():
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with open(os.path.join(top, "docs", "configuration.md"), encoding="utf-8") as handle:
         text = handle.read()
-    for name, _func, _text in ha_cfg.SUBCOMMANDS:
+    for name in (c.name for c in ha_cfg.COMMANDS):
         assert "`%s" % name in text or "/ `%s" % name in text, name

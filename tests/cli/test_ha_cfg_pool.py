@@ -1,6 +1,5 @@
 """ha-cfg against a simulated pool: every pool-parameter subcommand, on the master's
 root and on a slave's root, and every bad input leaving the pool's keys unchanged."""
-import importlib.util
 import io
 import os
 import stat
@@ -11,10 +10,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 ROLES = ["host1", "host2"]   # host1 is the master, host2 a slave
 

@@ -1,20 +1,16 @@
 """`ha-cfg status` shows the health of a really running ha-lizard service (control socket)."""
-import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_service", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -35,16 +31,6 @@ def ha_lizard(root, *args, env):
     script = os.path.join(os.path.dirname(sys.executable), "ha-lizard")
     return subprocess.run([script, "--root", root] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, timeout=60, env=env, check=False)
-
-
-def wait_until(predicate, timeout):
-    limit = time.monotonic() + timeout
-    while time.monotonic() < limit:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached within %gs" % timeout)
 
 
 def test_status_reports_the_running_service(pool, tmp_path):

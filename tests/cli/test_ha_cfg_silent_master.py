@@ -1,6 +1,5 @@
 """A silent master (hung xapi, powered off) gives a clear message within XE_TIMEOUT,
 never a hang, and nothing is half-written."""
-import importlib.util
 import io
 import os
 import subprocess
@@ -11,10 +10,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_silent", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 XE_TIMEOUT = 2
 

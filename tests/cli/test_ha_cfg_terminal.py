@@ -1,6 +1,5 @@
 """The old tool's interactive prompts on a real terminal (a pseudo-terminal here):
 status offers the HA toggle, restore-default asks, `set` of MONITOR_* offers a reload."""
-import importlib.util
 import io
 import os
 import pty
@@ -13,10 +12,7 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_tty", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 FIELD = "XenCenter.CustomFields.ha-lizard-enabled"
 

@@ -1,17 +1,12 @@
 """set-vm-ha / get-vm-ha against the simulator: exact names, ambiguous names, invalid values."""
-import importlib.util
 import io
 import json
-import os
 
 import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_vms", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 FIELD = "XenCenter.CustomFields.ha-lizard-enabled"
 

@@ -1,17 +1,12 @@
 """ha-cfg and the witness parameters: the secret is never shown, bad or unsafe values are refused
 with one line and leave the pool's keys unchanged."""
-import importlib.util
 import io
-import os
 
 import pytest
 
 from halizard.cli import ha_cfg
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_ha_cfg_witness", os.path.join(os.path.dirname(__file__), "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -21,8 +20,6 @@ import rpmroot
 
 sys.path.insert(0, os.path.join(rpmroot.REPO, "tests", "scenarios"))
 import harness  # noqa: E402
-
-scenario = harness.scenario_fixture()
 
 VM_JOBS = {"replace": True, "jobs": {
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},
@@ -36,8 +33,8 @@ LEGACY_KEY = "HA_FROM_AN_OLDER_RELEASE"  # a key 3.x does not know: insert must 
 def rpm_tools(installed, monkeypatch, request):
     """The harness runs the RPM's launchers with Python X.Y (the test's `version`), not the repository's modules."""
     py = rpmroot.python(request.node.callspec.params["version"])
-    monkeypatch.setattr(harness, "ha_lizard_command", lambda: [py, os.path.join(installed, "usr/bin/ha-lizard")])
-    monkeypatch.setattr(harness, "ha_cfg_command", lambda: [py, os.path.join(installed, "usr/bin/ha-cfg")])
+    monkeypatch.setattr(harness.base, "ha_lizard_command", lambda: [py, os.path.join(installed, "usr/bin/ha-lizard")])
+    monkeypatch.setattr(harness.base, "ha_cfg_command", lambda: [py, os.path.join(installed, "usr/bin/ha-cfg")])
     original = harness.Scenario.env_for
 
     def env_for(self, name):
@@ -92,8 +89,7 @@ def test_installed_service_restarts_a_crashed_vm(scenario, rpm_tools, version):
             argv = handle.read().decode().split("\0")
         assert argv[:2] == [rpmroot.python(version), os.path.join(rpm_tools, "usr/bin/ha-lizard")]
     sc.wait_until(lambda: sc.vm_record("vm001")["other_config"].get("home-pool"), 60, message="home-pool stamped")
-    sc.wait_watching("host1")
-    time.sleep(1.0)  # let the watcher's first full round finish
+    sc.wait_event_round("host1")
     sc.pool.fault("crash-vm", "vm001")
     sc.wait_vm_running("vm001", 30)
     assert "vm_events: VM vm001 started" in sc.supervisor("host1").log(), sc.logs()

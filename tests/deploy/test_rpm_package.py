@@ -15,7 +15,7 @@ LAYOUT = [
     "/usr/share/bash-completion/completions/ha-lizard", "/usr/share/bash-completion/completions/ha-cfg",
     "/usr/share/man/man8/ha-lizard.8.gz", "/usr/share/man/man8/ha-cfg.8.gz",
     "/usr/share/doc/ha-lizard/install.md",
-    "/opt/ha-lizard/halizard/cli/ha_cfg.py",
+    "/opt/ha-lizard/halizard/cli/ha_cfg/__init__.py", "/opt/ha-lizard/halizard/cli/ha_cfg/__main__.py",
     "/opt/ha-lizard/lib/python3.6/loguru/__init__.py", "/opt/ha-lizard/lib/python3.6/dataclasses.py",
     "/opt/ha-lizard/lib/python3.11/multiprocess/__init__.py",
 ]

@@ -12,7 +12,7 @@ import random
 import signal
 import time
 
-from takeover_helpers import masters
+from harness import masters
 
 FAULTS = ("power-off", "power-on", "partition", "hang-xapi", "link-down", "service-kill")
 GAP = (1.0, 6.0)  # seconds between two faults of a schedule

@@ -12,11 +12,8 @@ one master must remain (the one that took over recovers the old one) and every V
 """
 import pytest
 
-import harness
-from b1_helpers import use_xvm
-from takeover_helpers import masters, takeover_phase, wait_takeover_slave
-
-scenario = harness.scenario_fixture()
+from harness import use_xvm
+from harness import masters, takeover_phase, wait_takeover_slave
 
 CONFIG = {"MONITOR_DELAY": 2, "XAPI_COUNT": 2, "XE_TIMEOUT": 3}
 SETTLE = 240  # seconds from the heal: old master recovered, self-fenced hosts back, 16 VMs started

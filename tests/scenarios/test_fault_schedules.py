@@ -5,10 +5,7 @@ every protected VM running once within a bounded time. A longer run: benchmarks/
 import pytest
 
 import fault_schedules
-import harness
-from b1_helpers import use_xvm
-
-scenario = harness.scenario_fixture()
+from harness import use_xvm
 
 SEEDS = (2, 3)       # CI: power-offs, a hang; partitions, a service kill, link loss
 STEPS = 4

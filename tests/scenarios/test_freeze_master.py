@@ -16,13 +16,12 @@ import time
 import pytest
 
 import harness
-from b1_helpers import device_log, use_xvm, vms_on
-from takeover_helpers import masters, wait_master, wait_takeover_slave
+from harness import device_log, use_xvm, vms_on
+from harness import masters, wait_master, wait_takeover_slave
 
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-scenario = harness.scenario_fixture()
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 WATCHDOG = harness.DEFAULT_CONFIG["SELF_FENCE_WATCHDOG"]
 PATIENT = dict(SHORT, SELF_FENCE_WATCHDOG=30)  # a watchdog that outlasts the short freeze

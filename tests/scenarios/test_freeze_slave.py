@@ -14,12 +14,11 @@ was (SIGCONT), unless it was powered off meanwhile.
 import pytest
 
 import harness
-from b1_helpers import device_log, host_health, use_xvm, vms_on, wait_moved, wait_self_fence_ready
+from harness import device_log, host_health, use_xvm, vms_on, wait_moved, wait_self_fence_ready
 
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-scenario = harness.scenario_fixture()
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 WATCHDOG = harness.DEFAULT_CONFIG["SELF_FENCE_WATCHDOG"]
 PATIENT = dict(SHORT, SELF_FENCE_WATCHDOG=30)  # a watchdog that outlasts the short freeze

@@ -11,14 +11,10 @@ which the in-process test at the end checks the simulator records.
 """
 import pytest
 
-import harness
-from b1_helpers import host_health, use_xvm, vms_on, wait_moved
+from harness import host_health, use_xvm, vms_on, wait_moved
 
 from halizard.sim.pool import SimPool, SimUsageError
 from halizard.sim.spec import PoolSpec
-
-scenario = harness.scenario_fixture()
-
 
 @pytest.mark.timeout(300)  # a fence, a recovery and a rejoin: slow on a loaded machine
 def test_returning_host_has_its_paused_leftover_destroyed(scenario):

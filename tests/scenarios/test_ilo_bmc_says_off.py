@@ -11,8 +11,8 @@ then its xapi: a powered-off host answers neither, a host with a hung xapi still
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on, wait_moved
-from test_ilo_slave_poweroff import bmc_of, ilo_scenario, scenario, write_ilo_map  # noqa: F401 - fixtures
+from harness import host_health, vms_on, wait_moved
+from test_ilo_slave_poweroff import bmc_of, ilo_scenario, write_ilo_map  # noqa: F401 - fixtures
 
 
 @pytest.mark.timeout(300)  # two failures in a row; slow on a loaded machine

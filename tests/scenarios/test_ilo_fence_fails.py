@@ -8,8 +8,8 @@ import threading
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
-from test_ilo_slave_poweroff import bmc_of, ilo_scenario, scenario, write_ilo_map  # noqa: F401 - fixtures
+from harness import host_health, vms_on
+from test_ilo_slave_poweroff import bmc_of, ilo_scenario, write_ilo_map  # noqa: F401 - fixtures
 
 WRONG = "Not-The-Bmc-Pw-7"
 

@@ -1,9 +1,9 @@
 """The master powers off with FENCE_METHOD=ILO: the takeover slave fences it through the old
 master's simulated BMC (ipmitool reads it off), promotes itself and restarts the old master's VMs."""
 import harness
-from takeover_helpers import masters, wait_master, wait_takeover_slave
-from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
-from b1_helpers import vms_on
+from harness import masters, wait_master, wait_takeover_slave
+from test_ilo_slave_poweroff import ilo_scenario  # noqa: F401 - fixtures
+from harness import vms_on
 
 
 def test_master_power_off_is_fenced_through_ilo_and_taken_over(ilo_scenario):  # noqa: F811

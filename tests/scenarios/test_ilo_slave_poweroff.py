@@ -9,16 +9,7 @@ import os
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
-
-scenario = harness.scenario_fixture()
-
-
-class BmcCliPool(harness.CliPool):
-    """A CliPool started with `sim up --bmcs` (harness.Scenario passes no `sim up` options)."""
-
-    def up(self, hosts, vms, start_latency, fuse, extra):
-        return super(BmcCliPool, self).up(hosts, vms, start_latency, fuse, list(extra) + ["--bmcs"])
+from harness import host_health, vms_on
 
 
 def bmc_of(sc, name_or_uuid):
@@ -50,12 +41,11 @@ def use_ilo(sc, password=None):
 
 
 @pytest.fixture
-def ilo_scenario(scenario, monkeypatch):
-    """`ilo_scenario(**kw)`: harness's scenario(**kw) on a pool with BMCs, fencing through ILO."""
-    monkeypatch.setattr(harness, "CliPool", BmcCliPool)
+def ilo_scenario(scenario):
+    """`ilo_scenario(**kw)`: harness's scenario(**kw) on a pool with BMCs (`sim up --bmcs`), fencing through ILO."""
 
     def make(password=None, **kw):
-        sc = scenario(**kw)
+        sc = scenario(up_args=list(kw.pop("up_args", ())) + ["--bmcs"], **kw)
         use_ilo(sc, password)
         return sc
     return make

@@ -3,8 +3,8 @@ their simulated BMCs in the same cycle, and their VMs restart elsewhere."""
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on
-from test_ilo_slave_poweroff import ilo_scenario, scenario  # noqa: F401 - fixtures
+from harness import host_health, vms_on
+from test_ilo_slave_poweroff import ilo_scenario  # noqa: F401 - fixtures
 
 
 @pytest.mark.timeout(300)  # five hosts; slow on a loaded machine

@@ -3,13 +3,12 @@ the pool once the self-fence wait has proven the isolated master dead (the old p
 import time
 
 import harness
-from b1_helpers import vms_on
-from takeover_helpers import masters, wait_master, wait_takeover_slave
+from harness import vms_on
+from harness import masters, wait_master, wait_takeover_slave
 
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-scenario = harness.scenario_fixture()
 CONFIG = {"FENCE_ENABLED": 0, "XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 
 

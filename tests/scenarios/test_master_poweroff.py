@@ -3,11 +3,8 @@ slaves and restarts the old master's VMs; then it names a new takeover slave."""
 import time
 
 import harness
-from b1_helpers import assert_no_password_in_clear, use_xvm, vms_on
-from takeover_helpers import autopromote, masters, name_of, pool_conf, wait_master, wait_takeover_slave
-
-scenario = harness.scenario_fixture()
-
+from harness import assert_no_password_in_clear, use_xvm, vms_on
+from harness import autopromote, masters, name_of, pool_conf, wait_master, wait_takeover_slave
 
 def test_master_power_off_is_taken_over_by_the_takeover_slave(scenario):
     sc = scenario(hosts=3, vms=6)

@@ -3,12 +3,8 @@ so it waits XE_TIMEOUT + MONITOR_DELAY (the master's own fence would land first 
 then fences the master (XVM, verified) and takes over."""
 import time
 
-import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import wait_master, wait_takeover_slave
-
-scenario = harness.scenario_fixture()
-
+from harness import use_xvm, vms_on
+from harness import wait_master, wait_takeover_slave
 
 def test_two_host_pool_master_dies_slave_takes_over_after_the_tie_delay(scenario):
     sc = scenario(hosts=2, vms=4)

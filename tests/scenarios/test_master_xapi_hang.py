@@ -1,11 +1,7 @@
 """The master's xapi hangs (its network still answers): the takeover slave cannot prove it dead by
 waiting, so it fences it (XVM, verified off), promotes itself and restarts the old master's VMs."""
-import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import wait_master, wait_takeover_slave
-
-scenario = harness.scenario_fixture()
-
+from harness import use_xvm, vms_on
+from harness import wait_master, wait_takeover_slave
 
 def test_master_xapi_hang_is_fenced_and_taken_over(scenario):
     # A hung master costs whole XE_TIMEOUTs per try: give the cycle room before the monitor kills it.

@@ -2,12 +2,8 @@
 (stale) database. The new master notices a host of its database that answers as master and calls
 pool.recover_slaves again, so the old master becomes its slave; meanwhile the old master starts
 nothing (its database says its VMs are halted, but they run elsewhere now)."""
-import harness
-from b1_helpers import use_xvm, vms_on
-from takeover_helpers import masters, pool_conf, wait_master, wait_takeover_slave
-
-scenario = harness.scenario_fixture()
-
+from harness import use_xvm, vms_on
+from harness import masters, pool_conf, wait_master, wait_takeover_slave
 
 def test_old_master_powered_on_after_takeover_becomes_a_slave_of_the_new_master(scenario):
     sc = scenario(hosts=3, vms=6)

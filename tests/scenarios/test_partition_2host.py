@@ -2,9 +2,8 @@
 verified fence (XVM) lets the survivor restart the other host's VMs (a tie-break quorum never proves death
 by waiting)."""
 import harness
-from b1_helpers import host_health, use_xvm, vms_on, wait_moved
+from harness import host_health, use_xvm, vms_on, wait_moved
 
-scenario = harness.scenario_fixture()
 TIE_DELAY = harness.DEFAULT_CONFIG["XE_TIMEOUT"] + harness.DEFAULT_CONFIG["MONITOR_DELAY"]  # core tie_fence_delay
 
 

@@ -5,12 +5,10 @@ import time
 import pytest
 
 import harness
-from b1_helpers import host_health, vms_on, wait_moved, wait_self_fence_ready
+from harness import host_health, vms_on, wait_moved, wait_self_fence_ready
 
 from halizard.core import timing
 from halizard.core.policy import Policy
-
-scenario = harness.scenario_fixture()
 
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 

@@ -7,10 +7,7 @@ import time
 
 import pytest
 
-import harness
-from b1_helpers import device_log, host_health, vms_on, wait_self_fence_ready
-
-scenario = harness.scenario_fixture()
+from harness import device_log, host_health, vms_on, wait_self_fence_ready
 
 TIMEOUT = 10
 CONFIG = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3,

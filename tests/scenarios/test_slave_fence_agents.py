@@ -3,9 +3,7 @@ down (FENCE_HA_ONFAIL=0) until an agent verifies the fence; then they restart el
 import pytest
 
 import harness
-from b1_helpers import host_health, use_script, vms_on
-
-scenario = harness.scenario_fixture()
+from harness import host_health, use_script, vms_on
 
 FAILING = "echo 'no route to the power switch' >&2\nexit 1"
 HANGING = "exec sleep 600"

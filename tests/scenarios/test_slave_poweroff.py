@@ -5,10 +5,7 @@ no host root holds the pool password (every login went through the hosts' xapi s
 HTTPS).
 """
 import harness
-from b1_helpers import assert_no_password_in_clear, host_health, use_xvm, vms_on
-
-scenario = harness.scenario_fixture()
-
+from harness import assert_no_password_in_clear, host_health, use_xvm, vms_on
 
 def test_slave_power_off_is_fenced_and_its_vms_restart_elsewhere(scenario):
     sc = scenario(hosts=3, vms=6)

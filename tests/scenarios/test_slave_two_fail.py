@@ -2,10 +2,7 @@
 import pytest
 
 import harness
-from b1_helpers import host_health, use_xvm, vms_on
-
-scenario = harness.scenario_fixture()
-
+from harness import host_health, use_xvm, vms_on
 
 @pytest.mark.timeout(300)  # five hosts; slow on a loaded machine
 def test_two_slaves_failing_at_once_are_recovered_together(scenario):

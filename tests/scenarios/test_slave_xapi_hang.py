@@ -1,9 +1,6 @@
 """A slave's xapi hangs (its network still answers): it is failed, fenced, and its VMs restart elsewhere."""
 import harness
-from b1_helpers import host_health, use_xvm, vms_on, wait_moved
-
-scenario = harness.scenario_fixture()
-
+from harness import host_health, use_xvm, vms_on, wait_moved
 
 def test_hung_xapi_on_a_slave_is_fenced_and_recovered(scenario):
     sc = scenario(hosts=3, vms=6)

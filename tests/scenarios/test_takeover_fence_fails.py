@@ -8,10 +8,9 @@ import sys
 import pytest
 
 import harness
-from b1_helpers import use_script, vms_on
-from takeover_helpers import is_suspended, masters, takeover_phase, wait_master, wait_takeover_slave
+from harness import use_script, vms_on
+from harness import is_suspended, masters, takeover_phase, wait_master, wait_takeover_slave
 
-scenario = harness.scenario_fixture()
 SCRIPT = os.path.join(harness.REPO, "etc", "ha-lizard", "scripts", "recover_fenced_host")
 
 

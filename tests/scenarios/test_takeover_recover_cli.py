@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+from halizard import suspension
 from halizard.cli.recover_fenced_host import main
 from halizard.core import takeover as core
 from halizard.jobs import takeover
@@ -42,7 +43,7 @@ def test_enter_on_a_terminal_lifts_the_suspension_and_the_finished_takeover(tmp_
     status, out, _err = run(str(tmp_path), stdin=Terminal("\n"))
     assert status == 0
     assert out.startswith("WARNING") and "<enter>" in out and "removed" in out
-    assert not takeover.is_suspended(store)
+    assert not suspension.takeover_suspended(store)
     assert takeover.load_state(store).phase == core.IDLE
     assert store.read(takeover.REBOOTED) is None  # a later suspension may reboot once again
 
@@ -51,7 +52,7 @@ def test_no_terminal_without_yes_changes_nothing(tmp_path):
     store = suspended_root(tmp_path)
     status, _out, err = run(str(tmp_path))
     assert status == 2 and "--yes" in err and len(err.strip().splitlines()) == 1
-    assert takeover.is_suspended(store)
+    assert suspension.takeover_suspended(store)
     assert takeover.load_state(store).phase == core.SUSPENDED
 
 
@@ -59,7 +60,7 @@ def test_end_of_input_at_the_prompt_keeps_the_suspension(tmp_path):
     store = suspended_root(tmp_path)
     status, _out, err = run(str(tmp_path), stdin=Terminal(""))
     assert status == 1 and "stays" in err
-    assert takeover.is_suspended(store)
+    assert suspension.takeover_suspended(store)
 
 
 def test_unknown_option_is_a_usage_error(tmp_path):
@@ -74,4 +75,4 @@ def test_the_guide_script_runs_the_same_code(tmp_path):
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     assert "removed" in done.stdout
-    assert not takeover.is_suspended(store)
+    assert not suspension.takeover_suspended(store)

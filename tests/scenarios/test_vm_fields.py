@@ -1,10 +1,8 @@
 """GLOBAL_VM_HA=0: the per-VM field decides; invalid -> false + alert; home pool; no capacity; get-vm-ha."""
 import json
 
-import harness
 from test_vm_restart import VM_JOBS
 
-scenario = harness.scenario_fixture()
 FIELD = "XenCenter.CustomFields.ha-lizard-enabled"
 
 

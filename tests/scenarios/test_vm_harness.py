@@ -1,8 +1,4 @@
 """The scenario harness itself: pool up, supervisors answering, config stored, final check."""
-import harness
-
-scenario = harness.scenario_fixture()
-
 
 def test_harness_brings_up_pool_and_supervisors(scenario):
     sc = scenario(hosts=2, vms=2, config={"MONITOR_DELAY": 3})

@@ -4,9 +4,6 @@ Real supervisors per simulated host; the operator acts through XAPI
 (VM.clean_shutdown / VM.start), the simulator shows the shutdown operation
 on the way to Halted as XAPI does, and a crash shows none.
 """
-import harness
-
-scenario = harness.scenario_fixture()
 
 VM_JOBS = {"replace": True, "jobs": {
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},

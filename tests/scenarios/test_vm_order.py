@@ -2,40 +2,42 @@
 import threading
 import time
 
-import harness
 from test_vm_restart import VM_JOBS
-
-scenario = harness.scenario_fixture()
 
 
 class FirstRunning:
-    """Polls `sim status` and records when each VM is first seen running, and where."""
+    """Polls XAPI and records when each VM is first seen running in a new domain, and where.
+
+    A new domain (domid other than before the crash), not "seen halted, then running": a VM
+    restarted between two polls is still caught, and the poll is one XAPI call, not a process.
+    """
 
     def __init__(self, sc, names):
         self.sc, self.names = sc, set(names)
         self.seen = {}
-        self.down = set()  # seen halted since the poller started (the crash took effect)
+        self.before = {}
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
+    def _records(self, x):
+        hosts = {ref: x.host.get_name_label(ref) for ref in x.host.get_all()}
+        return [(rec["name_label"], rec["power_state"], rec["domid"], hosts.get(rec["resident_on"]))
+                for rec in x.VM.get_all_records().values() if rec["name_label"] in self.names]
+
     def _loop(self):
-        while not self._stop.is_set() and len(self.seen) < len(self.names):
-            try:
-                vms = self.sc.status()["vms"]
-            except AssertionError:
-                continue
-            now = time.monotonic()
-            for vm in vms:
-                name = vm["name_label"]
-                if name not in self.names or name in self.seen:
-                    continue
-                if not vm["running_on"]:
-                    self.down.add(name)
-                elif name in self.down:
-                    self.seen[name] = (now, vm["running_on"][0])
-            time.sleep(0.05)
+        session = self.sc.session()
+        try:
+            while not self._stop.is_set() and len(self.seen) < len(self.names):
+                now = time.monotonic()
+                for name, power, domid, host in self._records(session.xenapi):
+                    if name not in self.seen and power == "Running" and domid != self.before[name]:
+                        self.seen[name] = (now, host)
+                time.sleep(0.05)
+        finally:
+            session.xenapi.session.logout()
 
     def __enter__(self):
+        self.before = {name: domid for name, _power, domid, _host in self.sc.xapi(self._records)}
         self.thread.start()
         return self
 

@@ -1,9 +1,6 @@
 """VM protection scenarios: crash restarted fast, stays exactly once, SLAVE_VM_STAT."""
 import time
 
-import harness
-
-scenario = harness.scenario_fixture()
 
 VM_JOBS = {"replace": True, "jobs": {
     "vm_monitor": {"target": "halizard.jobs.vm_monitor:run"},
@@ -18,8 +15,7 @@ def test_crashed_vm_is_restarted_within_seconds(scenario):
     # the first rounds stamp home-pool on running VMs; wait for it
     sc.wait_until(lambda: sc.vm_record("vm001")["other_config"].get("home-pool"), 60,
                   message="home-pool stamped")
-    sc.wait_watching("host1")
-    time.sleep(1.0)  # let the watcher's first full round finish
+    sc.wait_event_round("host1")
     began = time.monotonic()
     sc.pool.fault("crash-vm", "vm001")
     sc.wait_vm_running("vm001", 12)

@@ -1,9 +1,5 @@
 """SLAVE_VM_STAT slaves act too, never starting a VM twice; OP_MODE 1 starts appliances (DISABLED_VAPPS kept)."""
-import harness
 from test_vm_restart import VM_JOBS
-
-scenario = harness.scenario_fixture()
-
 
 def test_slaves_with_slave_vm_stat_restart_vms_exactly_once(scenario):
     sc = scenario(hosts=3, vms=6, config={"SLAVE_VM_STAT": 1, "MONITOR_DELAY": 2}, jobs=VM_JOBS)

@@ -2,7 +2,7 @@
 harness and the benchmarks.
 
 Why a module of its own: conftest.py needs pytest, and the benchmarks run from a venv without
-the test extra (`make bench`); they reach these classes through tests/scenarios/harness.py.
+the test extra (`make bench`); they reach these classes through tests/scenarios/harness/.
 """
 import json
 import os
@@ -121,10 +121,17 @@ class CliPool(_PoolHandleBase):
         return result
 
     def status(self):
-        result = self.run("status", "--json")
-        if result.returncode != 0:
-            raise AssertionError("sim status failed (%d): %s" % (result.returncode, result.stderr.strip()))
-        return json.loads(result.stdout)
+        """The `sim status --json` document, asked of the control endpoint as that command does.
+
+        Not through the CLI: tests poll it many times a second, and a Python process per poll cost
+        most of the scenarios' CPU (the CLI's own output is tested in tests/sim/test_cli_*.py).
+        """
+        from halizard.sim import control
+
+        try:
+            return control.call(self.json["control_url"], "status", timeout=30.0)
+        except control.ControlError as exc:
+            raise AssertionError("sim status failed: %s" % exc) from None
 
     def down(self):
         return self.run("down")

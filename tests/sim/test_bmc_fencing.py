@@ -1,6 +1,5 @@
 """Hardware fencing of simulated hosts through their simulated BMCs (real IPMI lanplus over UDP),
 driven by Debian's real `ipmitool` (ILO, IRMC) and `fence_ipmilan` (ClusterLabs agent)."""
-import importlib.util
 import os
 import socket
 import subprocess
@@ -16,10 +15,7 @@ from halizard.probes.deadline import after
 from halizard.probes.xapi_alive import xapi_alive
 from halizard.sim.daemon import assemble
 
-_spec = importlib.util.spec_from_file_location("sim_fixtures_for_bmc_fencing",
-                                               os.path.join(os.path.dirname(__file__), "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 def bmc(pool, host):

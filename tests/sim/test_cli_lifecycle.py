@@ -46,7 +46,9 @@ def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
     mode = stat.S_IMODE(os.stat(os.path.join(pool.dir, "pool.json")).st_mode)
     assert mode == 0o600, "pool.json holds the password"
 
-    status = pool.status()
+    listed = pool.run("status", "--json")  # the CLI's document (pool.status() asks the endpoint directly)
+    assert listed.returncode == 0, listed.stderr
+    status = json.loads(listed.stdout)
     assert set(status) == {"hosts", "vms", "violations", "cuts", "calls", "gateway", "clear_password_logins"}
     assert status["cuts"] == [] and status["gateway"]["address"] == document["gateway"]
     assert status["violations"] == []

@@ -5,17 +5,9 @@ import time
 
 import pytest
 import XenAPI
+from waiting import wait_until
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def login_outcome(pool, name, source=None, timeout=2.0):

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from sim_wait import wait_until
+from waiting import wait_until
 
 from halizard.statefiles import StateStore
 from halizard.xapi import view as view_mod

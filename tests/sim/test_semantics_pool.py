@@ -4,7 +4,7 @@ import time
 
 import pytest
 import XenAPI
-from sim_wait import wait_until
+from waiting import wait_until
 
 
 def pool_conf(pool, name):

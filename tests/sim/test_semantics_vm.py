@@ -5,7 +5,7 @@ import xmlrpc.client
 
 import pytest
 import XenAPI
-from sim_wait import wait_until
+from waiting import wait_until
 
 
 def details(fn, *args):

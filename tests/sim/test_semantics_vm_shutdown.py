@@ -11,7 +11,7 @@ import pytest
 import XenAPI
 
 from halizard.sim.spec import HostSpec, PoolSpec, SpecError
-from sim_wait import wait_until
+from waiting import wait_until
 
 
 @pytest.fixture

@@ -13,17 +13,9 @@ import XenAPI
 
 from halizard.sim.addresses import BoundTransport
 from halizard.sim.probe import probe
+from waiting import stays, wait_until
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)
-
-
-def wait_until(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def answers(pool, host_name, source=None, timeout=2.0):
@@ -112,8 +104,7 @@ def test_request_held_by_hung_xapi_is_answered_after_unhang(pool):
 
     worker = threading.Thread(target=call)
     worker.start()
-    time.sleep(0.3)
-    assert worker.is_alive(), "a hung xapi must not answer"
+    stays(worker.is_alive, 0.3, interval=0.05, message="a hung xapi not answering")
     pool.fault("unhang-xapi", "host1")
     worker.join(10.0)
     assert len(result.get("value", [])) == 3, result

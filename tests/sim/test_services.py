@@ -10,7 +10,7 @@ import os
 import pytest
 
 from halizard.sim import control
-from sim_wait import wait_until
+from waiting import wait_until
 
 # A service whose tree has all three shapes the kill must reach: a child, a grandchild that left the
 # session (setsid), and an orphan of a subshell that already exited (re-parented, still in the session).

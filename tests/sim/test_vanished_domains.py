@@ -3,7 +3,7 @@ product makes (halizard/platform/sim.py: xl destroy, reboot -f) and seen by a re
 import pytest
 
 from halizard.platform import get_platform
-from sim_wait import wait_until
+from waiting import wait_until
 
 NULL = "OpaqueRef:NULL"
 

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import XenAPI
 from jsonrpc_client import Failure, JsonRpcSession
-from sim_wait import wait_until
+from waiting import wait_until
 
 from halizard.sim import apidesc
 from halizard.sim.addresses import BoundTransport

@@ -11,7 +11,7 @@ import re
 import socket
 
 import pytest
-from sim_wait import wait_until
+from waiting import wait_until
 from xml.sax.saxutils import escape
 
 from halizard.sim import jsonrpc, xmlwire

@@ -5,7 +5,7 @@ import pytest
 import XenAPI
 
 from halizard.sim.pool import SimUsageError
-from sim_wait import wait_until
+from waiting import stays, wait_until
 
 
 @pytest.fixture
@@ -152,8 +152,7 @@ def test_operator_shutdown_is_not_a_loss(pool):
     pool.pool.spec.lost_grace = 0.2
     x = pool.xenapi_session().xenapi
     x.VM.clean_shutdown(x.VM.get_by_name_label("vm001")[0])
-    time.sleep(0.3)
-    assert pool.status()["violations"] == []
+    stays(lambda: pool.status()["violations"] == [], 0.3, interval=0.05, message="no violation")
 
 
 def test_a_rebooted_host_drops_its_disk_markers(pool):

@@ -42,21 +42,6 @@ def smtp_factory(certificate):
         server.stop()
 
 
-def _load_sim_fixtures():
-    """The shared simulator fixtures live in tests/sim/conftest.py; load them under a unique name."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py")
-    spec = importlib.util.spec_from_file_location("alerts_sim_fixtures", os.path.abspath(path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-inproc_pool = _load_sim_fixtures().inproc_pool
-
-
 @pytest.fixture
 def sim_hosts(inproc_pool):
     """A 3-host simulated pool (in this process) whose host roots can log in (pool.json written)."""

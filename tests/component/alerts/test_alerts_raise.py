@@ -11,15 +11,7 @@ from alerts_smtp_server import PASSWORD, mail_config
 from halizard.alerts import raise_alert, spool
 from halizard.alerts.api import alert_suspended_host
 from halizard.alerts.settings import mail_settings
-
-
-def wait_until(predicate, timeout=20.0, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from waiting import stays, wait_until
 
 
 @pytest.fixture
@@ -38,12 +30,12 @@ def test_alert_is_delivered_by_the_detached_worker(smtp_factory, trust, root):
                           cycles_since_start=5, hostname="dom0-a")
     assert outcome.mail == "spooled" and outcome.worker_pid
     assert outcome.xapi == "queued"  # no session: the worker posts it (this bare root has no credentials)
-    assert wait_until(lambda: len(server.received) == 1)
+    assert wait_until(lambda: len(server.received) == 1, timeout=20)
     message = server.received[0]["message"]
     assert message["Subject"] == "SYSTEM_ALERT-FROM_HOST:dom0-a"
     plain = message.get_body(preferencelist=("plain",)).get_content()
     assert "host h2 fenced by POOL" in plain and "pool-1" in plain and "web" in plain
-    assert wait_until(lambda: spool.entry_names(root) == [])
+    assert wait_until(lambda: spool.entry_names(root) == [], timeout=20)
 
 
 def test_raise_returns_at_once_when_the_server_never_answers(root):
@@ -137,7 +129,7 @@ def test_outage_keeps_mail_spooled_and_it_goes_out_when_the_server_returns(smtp_
     config = mail_config(server)
     outcome = raise_alert("promote_slave", "slave h2 promoted", root=root, config=config, cycles_since_start=3)
     assert outcome.mail == "spooled"
-    assert wait_until(lambda: any(e["attempts"] >= 1 for e in spool.pending(root)))
+    assert wait_until(lambda: any(e["attempts"] >= 1 for e in spool.pending(root)), timeout=20)
     assert spool.pending(root)[0]["last_error"].startswith("cannot reach SMTP server")
     raise_alert("vm_mon", "vm db restarted", root=root, config=config, cycles_since_start=3, delivery="spool")
 
@@ -165,7 +157,8 @@ def test_a_burst_of_alerts_is_delivered_once_each(smtp_factory, trust, root):
     outcomes = [raise_alert("vm_mon", text, root=root, config=config, cycles_since_start=3) for text in texts]
     assert all(outcome.mail == "spooled" for outcome in outcomes)
     assert wait_until(lambda: len(server.received) >= len(texts) and spool.entry_names(root) == [], timeout=30)
-    time.sleep(0.5)  # let any straggling worker finish: nothing may arrive twice
+    # a straggling worker must not deliver anything twice
+    stays(lambda: len(server.received) == len(texts), 0.5, interval=0.05, message="each alert once")
     bodies = [item["message"].get_body(preferencelist=("plain",)).get_content() for item in server.received]
     assert sorted(next(t for t in texts if t in body) for body in bodies) == sorted(texts)
 
@@ -181,5 +174,5 @@ def test_without_config_the_cached_pool_configuration_is_used_offline(smtp_facto
     outcome = raise_alert("monitor", "job vm_monitor hung", 2, root=root, cycles_since_start=4)
     assert time.monotonic() - started < 2.0
     assert outcome.mail == "spooled" and outcome.priority == 2
-    assert wait_until(lambda: len(server.received) == 1)
+    assert wait_until(lambda: len(server.received) == 1, timeout=20)
     assert server.received[0]["rcpt_tos"] == ["cached@localhost"]

@@ -4,20 +4,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from alerts_smtp_server import PASSWORD, USER
+from waiting import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def wait_until(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def outcomes(root):

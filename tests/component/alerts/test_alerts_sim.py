@@ -12,6 +12,7 @@ from halizard.alerts.api import INLINE_XAPI_SECONDS
 from halizard.jobs import alert_spool, disk_monitor
 from halizard.jobs.base import JobContext
 from halizard.xapi.session import connect
+from waiting import wait_until
 
 
 def ha_cfg(root, *args):
@@ -130,24 +131,15 @@ def test_disk_monitor_alerts_on_a_failing_disk(sim_hosts, smtp_factory, trust):
     assert disk_monitor.run(JobContext(host["root"], "disk_monitor", config=dict(config, DISK_MONITOR="0"))) is None
 
 
-def wait_until(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_alert_without_session_is_posted_by_the_worker(sim_hosts):
     host = slave(sim_hosts)
     outcome = raise_alert("check_slave_status", "raised without a session", root=host["root"],
                           config={"MAIL_ON": "0"})
     assert outcome.xapi == "queued" and outcome.worker_pid
-    assert wait_until(lambda: any(m["name"] == "HA-Lizard - check_slave_status" for m in messages(sim_hosts)))
+    assert wait_until(lambda: any(m["name"] == "HA-Lizard - check_slave_status" for m in messages(sim_hosts)), timeout=20)
     posted = [m for m in messages(sim_hosts) if m["name"] == "HA-Lizard - check_slave_status"]
     assert len(posted) == 1 and posted[0]["obj_uuid"] == host["uuid"] and posted[0]["body"] == "raised without a session"
-    assert wait_until(lambda: spool.entry_names(host["root"], spool.XAPI) == [])
+    assert wait_until(lambda: spool.entry_names(host["root"], spool.XAPI) == [], timeout=20)
 
 
 def test_xapi_message_waits_while_the_master_is_cut_off(sim_hosts):

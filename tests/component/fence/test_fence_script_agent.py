@@ -10,6 +10,7 @@ from halizard.fence import registry
 from halizard.fence.base import FAILED, OFF, RESET, UNKNOWN, FenceConfigError, FenceSettings
 from halizard.fence.script import ScriptAgent, resolve_agent
 from halizard.probes.deadline import after
+from waiting import wait_until
 
 HOST = "11111111-2222-3333-4444-555555555555"
 SECRET = "s3cr3t-Fence-Pw"
@@ -35,15 +36,6 @@ def gone(pid):
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (FileNotFoundError, ProcessLookupError):
         return True
-
-
-def wait_until(predicate, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture

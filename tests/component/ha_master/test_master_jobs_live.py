@@ -146,7 +146,7 @@ def test_a_refusal_is_alerted_again_after_mail_screen_time(pool, lines):
 
 
 def master_cycle_config(ctx):
-    from halizard.config.effective import load_effective
+    from halizard.xapi.pool_config import load_effective
     return load_effective(ctx.root)
 
 

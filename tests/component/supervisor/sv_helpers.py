@@ -4,22 +4,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from waiting import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-
-
-def wait_until(predicate, timeout, interval=0.05, message="condition"):
-    """Poll `predicate` until truthy; returns its value or fails after `timeout` s."""
-    limit = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= limit:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, message))
-        time.sleep(interval)
 
 
 def env_for(root, jobs):
@@ -122,8 +111,10 @@ class Service:
         return self
 
     def answering(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("service exited early with %s: %s" % (self.proc.returncode, self.log()))
+        if self.proc.poll() is not None:  # not an AssertionError: wait_until would keep waiting
+            with open(self.stderr.name, errors="replace") as err:
+                raise RuntimeError("service exited early with %s: %s%s" % (self.proc.returncode, self.log(),
+                                                                           err.read()[-2000:]))
         return running(self.root) is not None
 
     def log(self):

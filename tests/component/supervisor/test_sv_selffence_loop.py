@@ -1,20 +1,14 @@
 """self_fence as a loop job under a real supervisor: runs hand over with no gap, and a quorum loss
 is acted on within the self-fence deadline while runs come and go."""
-import os
-import shutil
-import sys
-import tempfile
 import time
 
 import pytest
 
+from harness import DEFAULT_CONFIG, host_health, vms_on
 from sv_helpers import jobs, wait_until, write_override
 
 from halizard.core import timing
 from halizard.core.policy import Policy
-
-SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                         "scenarios")
 
 
 def _runs_seen(root, seconds):
@@ -51,33 +45,13 @@ def test_loop_runs_end_by_themselves_and_the_next_starts_at_once(root, service):
 SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 
 
-@pytest.fixture
-def scenario():
-    sys.path.insert(0, SCENARIOS)
-    import harness
-
-    made = []
-    base = tempfile.mkdtemp(prefix="hs-", dir="/tmp")   # short: the control socket path must fit AF_UNIX
-
-    def make(**kw):
-        sc = harness.Scenario(os.path.join(base, str(len(made))), **kw)
-        made.append(sc)
-        return sc
-    yield make
-    for sc in made:
-        sc.close()
-    shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.mark.timeout(240)
 def test_quorum_loss_is_acted_on_within_the_deadline_across_loop_runs(scenario):
-    from b1_helpers import host_health, vms_on
-
     # 5 s runs: two 1 s checks (each planned at up to 3 s) per run, so runs hand over every ~2 s
     loop = {"jobs": {"self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1, "deadline": 5,
                                     "loop": True}}}
     sc = scenario(hosts=3, vms=3, config=SHORT, jobs=loop)
-    policy = Policy.from_mapping(dict(sys.modules["harness"].DEFAULT_CONFIG, **SHORT))
+    policy = Policy.from_mapping(dict(DEFAULT_CONFIG, **SHORT))
     sc.start_supervisors()
     sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 60, interval=0.3,
                   message="the master marks host3 healthy")

@@ -1,19 +1,15 @@
 """ha-cfg refuses a pool change that breaks the self-fencing timing rule (one line, exit 1, pool
 unchanged); the service's configuration load reports an unsafe pool and hands out no Policy."""
-import importlib.util
 import io
-import os
 
 import pytest
 from loguru import logger
 
 from halizard.cli import ha_cfg
 from halizard.config import effective
+from halizard.xapi import pool_config
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_config_safety", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +77,7 @@ def test_unsafe_pool_written_behind_ha_cfg_is_refused_when_the_service_loads_it(
     lines = []
     sink = logger.add(lambda message: lines.append(str(message)), level="ERROR")
     try:
-        config = effective.load_effective(pool.host("host2")["root"], cache=False)
+        config = pool_config.load_effective(pool.host("host2")["root"], cache=False)
     finally:
         logger.remove(sink)
     assert config.pool_status == "live"

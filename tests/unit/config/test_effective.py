@@ -96,10 +96,10 @@ def _write_override(root, text):
 def test_bad_override_keeps_the_last_good_values(tmp_path):
     root = str(tmp_path)
     _write_override(root, "SLAVE_VM_STAT=1\nXAPI_COUNT=5\n")
-    good = effective.load_effective(root, pool_other_config={})
+    good = effective.effective_with_pool(root, {})
     assert good.get("XAPI_COUNT") == 5 and good.override_error is None
     _write_override(root, "SLAVE_VM_STAT=1\nXAPI_COUNT=five\n")
-    bad = effective.load_effective(root, pool_other_config={})
+    bad = effective.effective_with_pool(root, {})
     assert "line 2" in bad.override_error and "XAPI_COUNT" in bad.override_error
     assert bad.get("XAPI_COUNT") == 5
     assert bad.source("XAPI_COUNT") == "override"
@@ -109,7 +109,7 @@ def test_bad_override_keeps_the_last_good_values(tmp_path):
 def test_bad_override_without_history_uses_pool_and_defaults(tmp_path):
     root = str(tmp_path)
     _write_override(root, "XAPI_COUNT=\n")
-    config = effective.load_effective(root, pool_other_config={"HA_XAPI_COUNT": "4"})
+    config = effective.effective_with_pool(root, {"HA_XAPI_COUNT": "4"})
     assert config.override_error and "line 1" in config.override_error
     assert config.get("XAPI_COUNT") == 4
 

@@ -1,6 +1,5 @@
 """Simulated host roots carry what a dom0 has: the xapi socket the tools log in through (no
 password anywhere), and the host's name, which `$HOSTNAME` expands to."""
-import importlib.util
 import os
 import shutil
 import stat
@@ -11,10 +10,7 @@ from halizard.config import effective
 from halizard.sim import roots
 from halizard.xapi import session as xs
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_host_identity", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
+import sim_pools as sim_fixtures
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +47,7 @@ def test_hostname_expands_to_the_name_label_wherever_the_root_lives(pool, tmp_pa
     moved = str(tmp_path / "somewhere-else")
     shutil.copytree(pool.host("host2")["root"], moved, ignore=shutil.ignore_patterns("xapi"))  # not the socket
     assert effective.local_hostname(moved) == "host2"
-    config = effective.load_effective(moved, pool_other_config={}, cache=False)
+    config = effective.effective_with_pool(moved, {}, False)
     assert config.get("MAIL_SUBJECT") == "SYSTEM_ALERT-FROM_HOST:host2"
 
 

@@ -1,6 +1,5 @@
 """The session layer against the simulator's real servers: this host's xapi through its Unix socket
 (no password), a slave forwarding to its master, deadlines, typed errors."""
-import importlib.util
 import os
 import time
 
@@ -8,12 +7,6 @@ import pytest
 
 from halizard.xapi import session as xs
 from halizard.xapi.errors import XapiFailure, XapiTimeout, XapiUnreachable
-
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_session", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-sim_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sim_fixtures)
-inproc_pool = sim_fixtures.inproc_pool
 
 
 @pytest.fixture

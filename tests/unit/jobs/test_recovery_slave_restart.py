@@ -5,7 +5,6 @@ meet. These tests run the real Recovery against the simulator: the VMs come
 back exactly once, the VM action lock keeps other VM jobs out (and a held
 lock defers the release), and an unsafe configuration fences nothing.
 """
-import importlib.util
 import os
 
 import pytest
@@ -14,16 +13,13 @@ from halizard.config.effective import build_effective
 from halizard.core import health, quorum
 from halizard.fence.registry import agent_from_config
 from halizard.jobs import slave_recovery, vm_monitor
-from halizard.jobs.master_cycle import read_pool
+from halizard.xapi.pool_view import read_pool
 from halizard.sim.outer import outer_vm_uuid
 from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
 from recording_log import RecordingLog
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_recovery", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 VICTIM = "host3"
 
@@ -103,9 +99,9 @@ def test_a_dead_slaves_vms_run_again_exactly_once(pool, tmp_path):
     assert factory.count == 1
     assert "every VM of the host runs again" in list(report.values())[0], report
     assert (state.read("fence-outcomes") or {}) == {pool.host(VICTIM)["uuid"]: "verified"}
-    # the lock file was touched on release: a VM job's older snapshot counts as stale
+    # the marker was touched on release: a VM job's older snapshot counts as stale
     lock = vm_monitor.ActionLock(None, directory=state.directory)
-    assert lock.changed_since(0) and not lock.changed_since(os.stat(lock.path).st_mtime)
+    assert lock.changed_since(0) and not lock.changed_since(os.stat(lock.marker).st_mtime)
 
 
 def test_a_held_vm_action_lock_defers_the_release(pool, tmp_path):

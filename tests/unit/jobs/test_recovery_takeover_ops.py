@@ -4,8 +4,6 @@ Why: after a takeover the new master reads its database once and must
 release and start the old master's VMs without one lookup per VM; these
 calls are the fast path and must agree with what XAPI says by uuid.
 """
-import importlib.util
-import os
 
 import pytest
 
@@ -13,10 +11,7 @@ from halizard.core import actions as A
 from halizard.xapi import takeover_ops as ops
 from halizard.xapi.session import open_session
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_takeover_ops", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 
 

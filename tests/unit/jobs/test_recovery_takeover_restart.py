@@ -5,8 +5,6 @@ from the one database read it made after the transition, while holding the
 VM action lock from the release to the end of the restarts (so its own VM
 jobs do not start the same VMs meanwhile).
 """
-import importlib.util
-import os
 import time
 
 import pytest
@@ -20,10 +18,7 @@ from halizard.statefiles import StateStore
 from halizard.xapi import takeover_ops as ops
 from recording_log import RecordingLog
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_takeover_restart", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 OTHER = {"HA_XE_TIMEOUT": "5", "HA_MONITOR_DELAY": "2", "HA_XAPI_COUNT": "2", "HA_XAPI_DELAY": "1"}
 

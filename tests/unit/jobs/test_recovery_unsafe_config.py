@@ -6,6 +6,7 @@ start anything, say why in one ERROR line (not one per cycle), and keep
 running; once the configuration is safe they act again.
 """
 
+from halizard.config import refusal
 from halizard.config.effective import build_effective
 from halizard.core import quorum
 from halizard.core import takeover as core
@@ -72,7 +73,7 @@ def test_vm_protection_refuses_once_then_acts_again(tmp_path):
     assert len(log.at("ERROR")) == 1
     policy, why = vm_monitor.safe_policy(build_effective(SAFE, {}, hostname="host1"), store, log)
     assert policy is not None and why is None and policy.XE_TIMEOUT == 5
-    assert store.read(vm_monitor.REFUSAL_STATE, None) is None
+    assert "VM protection" not in (store.read(refusal.STATE, {}) or {})
     assert any("acts again" in t for t in log.at("INFO"))
 
 
@@ -88,6 +89,7 @@ def test_the_vm_action_lock_tells_waiters_and_stale_readers(tmp_path):
     time.sleep(0.05)  # mtime resolution: the holder's action comes strictly after the read
     holder.release(acted=True)
     assert waiter.changed_since(read_at)
-    assert waiter.wait_free(0.2) and waiter.handle is None  # free, and holds nothing afterwards
+    assert waiter.wait_free(0.2) and holder.acquire(0)  # free, and the waiter holds nothing afterwards
+    holder.release()
     later = time.time() + 1.0
     assert not waiter.changed_since(later)

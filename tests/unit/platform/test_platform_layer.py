@@ -9,6 +9,7 @@ from halizard.platform.sim import SimPlatform
 from halizard.platform.xen import XenPlatform, parse_xl_list
 from halizard.probes import net
 from halizard.sim.daemon import assemble
+from waiting import wait_until
 
 XL_LIST = """\
 Name                                        ID   Mem VCPUs\tState\tTime(s)   UUID                            Reason-Code\tSecurity Label
@@ -16,15 +17,6 @@ Domain-0                                     0  4096     4     r-----    1234.5 
 web server 1                                 3  1024     1     -b----      12.3 d1f8a0c2-1111-4a4a-9b9b-0123456789ab        -                -
 db                                          17  2048     2     -b----       1.0 D2F8A0C2-2222-4A4A-9B9B-0123456789AB        -                -
 """
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 
 from halizard.supervisor.registry import JobSpec
 from halizard.supervisor.scheduler import ALERT, ALERT_KILL, START, WAIT, Timing, decide
-from halizard.supervisor.settings import Settings
+from halizard.config.settings import Settings
 
 
 @pytest.mark.parametrize("busy,checks,max_starts,killall,alerted,expected", [

@@ -2,7 +2,7 @@
 from halizard.supervisor.isolate import Run
 from halizard.supervisor.registry import JobSpec
 from halizard.supervisor.scheduler import JobScheduler
-from halizard.supervisor.settings import Settings
+from halizard.config.settings import Settings
 
 
 class RecordingRunner:

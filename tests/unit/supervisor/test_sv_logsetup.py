@@ -6,7 +6,7 @@ import pytest
 from loguru import logger
 
 from halizard.supervisor.logsetup import setup_logging
-from halizard.supervisor.settings import Settings
+from halizard.config.settings import Settings
 
 
 @pytest.fixture

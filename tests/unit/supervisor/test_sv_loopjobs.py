@@ -4,7 +4,7 @@ import pytest
 from halizard.supervisor.isolate import Run
 from halizard.supervisor.registry import JobSpec, RegistryError, _specs
 from halizard.supervisor.scheduler import JobScheduler
-from halizard.supervisor.settings import Settings
+from halizard.config.settings import Settings
 
 
 class Clock:

@@ -4,7 +4,7 @@ service's current settings, not with whatever the alerts layer would load by its
 from halizard.alerts import spool
 from halizard.supervisor.registry import JobSpec
 from halizard.supervisor.scheduler import JobScheduler
-from halizard.supervisor.settings import Settings
+from halizard.config.settings import Settings
 
 
 def _scheduler(root, overrides):

@@ -1,5 +1,5 @@
 """Supervisor settings: explicit values, effective config, defaults; the override-file fallback parser."""
-from halizard.supervisor.settings import OverrideFileConfig, Settings, load_settings
+from halizard.config.settings import OverrideFileConfig, Settings, load_settings
 
 
 def _override(root, text):
@@ -60,7 +60,7 @@ def test_job_settings_never_touch_the_network(tmp_path):
     state.mkdir(parents=True)
     (state / "pool-config.json").write_text(json.dumps({"pool_uuid": "p", "other_config": {"HA_MONITOR_DELAY": "45"}}))
     began = time.monotonic()
-    settings = load_settings(str(tmp_path), live=False)
+    settings = load_settings(str(tmp_path))
     assert time.monotonic() - began < 2.0
     assert settings.number("MONITOR_DELAY") == 45
     assert settings.pool_status == "given"

@@ -3,7 +3,7 @@ import os
 
 from halizard.config import cache
 from halizard.config.effective import POOL_CACHE
-from halizard.supervisor import settings
+from halizard.config import settings
 
 
 def _override(root, text):
@@ -17,19 +17,19 @@ def _override(root, text):
 def test_unchanged_files_reuse_the_built_configuration(tmp_path):
     root = str(tmp_path)
     _override(root, "MONITOR_DELAY=7\n")
-    first = settings.load_settings(root, live=False)
-    second = settings.load_settings(root, live=False)
+    first = settings.load_settings(root)
+    second = settings.load_settings(root)
     assert first.base is second.base and second.get("MONITOR_DELAY") == 7
 
 
 def test_a_changed_override_file_or_pool_cache_is_seen_by_the_next_load(tmp_path):
     root = str(tmp_path)
     _override(root, "MONITOR_DELAY=7\n")
-    assert settings.load_settings(root, live=False).get("MONITOR_DELAY") == 7
+    assert settings.load_settings(root).get("MONITOR_DELAY") == 7
     _override(root, "MONITOR_DELAY=9\n")
-    assert settings.load_settings(root, live=False).get("MONITOR_DELAY") == 9
+    assert settings.load_settings(root).get("MONITOR_DELAY") == 9
     cache.write_json(root, POOL_CACHE, {"pool_uuid": "p", "other_config": {"HA_MONITOR_SCANRATE": "4"}})
-    assert settings.load_settings(root, live=False).get("MONITOR_SCANRATE") == 4
+    assert settings.load_settings(root).get("MONITOR_SCANRATE") == 4
 
 
 def test_warming_builds_it_and_never_raises(tmp_path):
@@ -43,6 +43,6 @@ def test_a_pool_cache_rewritten_with_the_same_content_keeps_the_memo(tmp_path):
     root = str(tmp_path)
     document = {"pool_uuid": "p", "other_config": {"HA_MONITOR_SCANRATE": "4"}}
     cache.write_json(root, POOL_CACHE, document)
-    first = settings.load_settings(root, live=False)
+    first = settings.load_settings(root)
     cache.write_json(root, POOL_CACHE, document)
-    assert settings.load_settings(root, live=False).base is first.base
+    assert settings.load_settings(root).base is first.base

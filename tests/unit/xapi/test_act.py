@@ -1,6 +1,4 @@
 """act.py against a real (in-process) simulated pool: placement, fallback, disk release, limits, fixes."""
-import importlib.util
-import os
 import threading
 import time
 
@@ -10,10 +8,7 @@ from halizard.core import actions as A
 from halizard.xapi import act, observe
 from halizard.xapi.session import open_session
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_act", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 
 
@@ -159,9 +154,10 @@ def test_fixes_and_appliance_start(pool, session):
 
 
 def test_destroy_zombie_through_the_platform(pool):
+    from halizard.jobs.zombies import destroy_zombie
     from halizard.platform import get_platform
 
     vm = pool.vm_status("vm015")
     platform = get_platform(pool.host(vm["running_on"][0])["root"])
-    done, text = act.destroy_zombie(platform, A.DestroyDomain("w", vm["uuid"]))
+    done, text = destroy_zombie(platform, A.DestroyDomain("w", vm["uuid"]))
     assert done and vm["uuid"] not in platform.local_domains()

@@ -1,6 +1,4 @@
 """observe.py against a real (in-process) simulated pool: snapshots and the VM event watcher."""
-import importlib.util
-import os
 import time
 
 import pytest
@@ -9,10 +7,7 @@ from halizard.core.model import HALTED, RUNNING
 from halizard.xapi import observe
 from halizard.xapi.session import open_session
 
-_spec = importlib.util.spec_from_file_location(
-    "sim_fixtures_for_observe", os.path.join(os.path.dirname(__file__), "..", "..", "sim", "conftest.py"))
-_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_sim)
+import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 
 

@@ -2,13 +2,15 @@
 
 Why: the supervisor must keep running whatever the configuration layer does
 (missing, XAPI silent, a bad value). `load_settings()` never raises: it asks
-`halizard.config.effective.load_effective(root)`, falls back to the host
-override file alone when that layer is not importable, and lays explicit
-values (tests, per-job settings) on top. Monitor parameters come out typed.
+`halizard.config.effective`, falls back to the host
+override file alone when that fails, and lays explicit values (tests,
+per-job settings) on top. Monitor parameters come out typed.
 """
 from loguru import logger
 
-from halizard import paths
+from halizard import hostinfo, paths
+from halizard.config import cache
+from halizard.config.effective import POOL_CACHE, cached_pool, effective_with_pool
 
 log = logger.bind(function="supervisor")
 
@@ -121,23 +123,20 @@ class Settings:
         return {name: self.get(name) for name in (names or MONITOR_DEFAULTS)}
 
 
-def load_settings(root, overrides=None, live=True):
+def load_settings(root, overrides=None, read_live=None):
     """The current settings; never raises (a failing config layer is logged and defaults used).
 
-    `live=True` reads the pool's values from the master (bounded by
-    XE_TIMEOUT, the cache is used when it is silent): the supervisor at start
-    and on SIGHUP. `live=False` never touches the network: override file plus
-    the pool values cached by the last live read; that is what each job run
-    gets, so a hung master never eats a job's deadline before it even starts.
+    With `read_live` (halizard.xapi.pool_config.load_effective: the
+    supervisor at start and on SIGHUP) the pool's values are read from the
+    master (bounded by XE_TIMEOUT, the cache is used when it is silent).
+    Without it the network is never touched: override file plus the pool
+    values cached by the last live read; that is what each job run gets, so a
+    hung master never eats a job's deadline before it even starts.
     """
     try:
-        from halizard.config.effective import cached_pool, load_effective
-    except ImportError:
-        return Settings(OverrideFileConfig(root), overrides)
-    try:
-        if live:
-            return Settings(load_effective(root), overrides)
-        return Settings(_local_config(root, cached_pool, load_effective), overrides)
+        if read_live is not None:
+            return Settings(read_live(root), overrides)
+        return Settings(_local_config(root), overrides)
     except Exception as exc:
         problem = "configuration could not be loaded (%s); using the host override file and defaults" % (
             type(exc).__name__,)
@@ -161,14 +160,11 @@ def local_config_files(root):
     The override file's last-good copy is not among them: building writes it,
     and it only changes when the override file itself does.
     """
-    from halizard.config import cache
-    from halizard.config.effective import POOL_CACHE
-
     return (paths.under(root, paths.OVERRIDE_FILE), cache.state_path(root, POOL_CACHE),
-            paths.under(root, paths.SIM_HOST_FILE))
+            hostinfo.sim_marker_path(root))
 
 
-def _local_config(root, cached_pool, load_effective):
+def _local_config(root):
     """The local effective configuration, rebuilt only when one of its files changed (by content).
 
     Why: building it (every parameter parsed and checked) was most of a job
@@ -179,12 +175,12 @@ def _local_config(root, cached_pool, load_effective):
     key = (paths.resolve_root(root),) + tuple(_file_key(p) for p in local_config_files(root))
     if any(k is not None and len(k) > MEMO_FILE_LIMIT for k in key[1:]):
         _uuid, cached = cached_pool(root)   # unusually large: not memoised
-        return load_effective(root, pool_other_config=cached or {})
+        return effective_with_pool(root, cached or {})
     config = _LOCAL_MEMO.get(key[0])
     if config is not None and config[0] == key:
         return config[1]
     _uuid, cached = cached_pool(root)
-    built = load_effective(root, pool_other_config=cached or {})
+    built = effective_with_pool(root, cached or {})
     _LOCAL_MEMO[key[0]] = (key, built)
     return built
 
@@ -192,9 +188,7 @@ def _local_config(root, cached_pool, load_effective):
 def warm_local_config(root):
     """Build and remember the local configuration of `root` now (the forkserver, before any run)."""
     try:
-        from halizard.config.effective import cached_pool, load_effective
-
-        _local_config(root, cached_pool, load_effective)
+        _local_config(root)
         return True
     except Exception:
         return False

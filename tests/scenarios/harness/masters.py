@@ -1,12 +1,11 @@
-"""Helpers for the master-failure scenarios (B2): who is master, who takes over, who follows whom.
+"""Master-failure helpers (B2): who is master, who takes over, who follows whom.
 
-Why: each scenario file names the pool, the fault and what must follow; how
-to read the autopromote winner, a host's pool.conf or its takeover state
-lives here.
+Why: each scenario file names the pool, the fault and what must follow; how to read the autopromote
+winner, a host's pool.conf or its takeover state lives here.
 """
 import os
 
-import harness
+from .base import wait_until
 
 
 def autopromote(sc):
@@ -35,13 +34,13 @@ def wait_takeover_slave(sc, timeout=40):
     def named():
         value = autopromote(sc)
         return value if value and value != "none_available" else None
-    uuid = harness.wait_until(named, timeout, interval=0.3, message="the master naming a takeover slave")
+    uuid = wait_until(named, timeout, interval=0.3, message="the master naming a takeover slave")
     winner = name_of(sc, uuid)
 
     def cached():
         report = sc.supervisor(winner).state("master-watch", {}) or {}
         return report.get("autopromote") == uuid and report.get("master") == "answers"
-    harness.wait_until(cached, timeout, interval=0.3, message="%s caching that it is the takeover slave" % winner)
+    wait_until(cached, timeout, interval=0.3, message="%s caching that it is the takeover slave" % winner)
     return winner
 
 
@@ -51,7 +50,7 @@ def masters(sc):
 
 
 def wait_master(sc, name, timeout):
-    return harness.wait_until(lambda: masters(sc) == [name], timeout, interval=0.3,
+    return wait_until(lambda: masters(sc) == [name], timeout, interval=0.3,
                               message="%s as the only master (now %s)" % (name, masters(sc)))
 
 

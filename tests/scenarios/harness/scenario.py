@@ -1,162 +1,14 @@
-"""Scenario harness: a simulated pool with a real `ha-lizard run` per host.
-
-Why: the behaviours of the HA manager only show when real supervisors (one
-per simulated host root, as subprocesses) act on a simulated pool through
-XAPI. This module starts both, sets the pool configuration, offers wait-until
-helpers and the final check every scenario ends with: `sim status --json`
-has no violation and every protected VM runs exactly once.
-
-Use in a test module (no conftest needed)::
-
-    import harness
-    scenario = harness.scenario_fixture()
-
-    def test_something(scenario):
-        sc = scenario(hosts=3, vms=4, config={"MONITOR_DELAY": 2})
-        sc.start_supervisors()
-        sc.pool.fault("crash-vm", "vm001")
-        sc.wait_vm_running("vm001", 20)
-        sc.check_final()
-
-Short parameters by default (the machine is small and shared): MONITOR_DELAY
-2, XAPI_COUNT 2, XAPI_DELAY 1, MONITOR_SCANRATE 1, start latency 0.1, fuse 1;
-the watchdog backstop on (SELF_FENCE_WATCHDOG 10, the simulated device).
-"""
-import importlib.util
+"""One simulated pool plus its supervisors, and the pytest fixture that makes and tears them down."""
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-
-DEFAULT_CONFIG = {
-    "MONITOR_DELAY": 2,
-    "MONITOR_SCANRATE": 1,
-    "XAPI_COUNT": 2,
-    "XAPI_DELAY": 1,
-    "XE_TIMEOUT": 5,
-    # the simulated watchdog device backs every service up (docs/timing.md): the self-fence wait then
-    # counts its 10 s instead of the systemd unit's 67 s restart, as before the unit's values were counted
-    "SELF_FENCE_WATCHDOG": 10,
-}
-
-
-def _load_sim_pools():
-    """The simulator's CLI pool handle lives in tests/sim/sim_pools.py; load it under a unique name."""
-    path = os.path.join(REPO, "tests", "sim", "sim_pools.py")
-    spec = importlib.util.spec_from_file_location("scenario_sim_pools", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_POOLS = _load_sim_pools()
-CliPool = _POOLS.CliPool
-
-
-def wait_until(predicate, timeout, interval=0.05, message="condition"):
-    """Poll `predicate` until it returns something truthy; returns it, or fails after `timeout` s."""
-    limit = time.monotonic() + timeout
-    last_error = None
-    while True:
-        try:
-            value = predicate()
-            last_error = None
-        except AssertionError as exc:  # a transient CLI failure while the pool changes
-            value, last_error = None, exc
-        if value:
-            return value
-        if time.monotonic() >= limit:
-            detail = " (last error: %s)" % last_error if last_error else ""
-            raise AssertionError("timed out after %g s waiting for %s%s" % (timeout, message, detail))
-        time.sleep(interval)
-
-
-def ha_lizard_command():
-    return [sys.executable, "-m", "halizard.cli.ha_lizard"]
-
-
-def ha_cfg_command():
-    return [sys.executable, "-m", "halizard.cli.ha_cfg"]
-
-
-class Supervisor:
-    """One simulated host's `ha-lizard --root ROOT run`, registered with the simulator, which runs it.
-
-    The simulator owns the process: power-off kills its whole tree, power-on and reboot start it
-    again, freeze stops it (SIGSTOP) until the dom0 resumes; the pool's teardown stops it.
-    """
-
-    def __init__(self, name, root, env, pool_json):
-        self.name = name
-        self.root = root
-        self.env = env
-        self.log_path = os.path.join(root, "service.log")
-        self._control_url = pool_json["control_url"]
-        self._token = pool_json["control_token"]
-
-    def start(self, wait=True, timeout=30):
-        from halizard.sim import control
-
-        command = ha_lizard_command() + ["--root", self.root, "run", "--log-file", self.log_path]
-        control.call(self._control_url, "service_start", self._token, self.name, command, self.env, self.root,
-                     os.path.join(self.root, "service.stderr"), timeout=30.0)
-        if wait:
-            wait_until(self.answering, timeout, interval=0.1, message="the supervisor of %s" % self.name)
-        return self
-
-    def service(self):
-        """The simulator's view: {"service": running|frozen|stopped|exited|none, "pid", "exit"}."""
-        from halizard.sim import control
-
-        return control.call(self._control_url, "service_state", self.name, timeout=10.0)
-
-    def answering(self):
-        from halizard.supervisor.control import ServiceNotRunning, query
-
-        state = self.service()
-        if state["service"] == "exited":
-            raise RuntimeError("supervisor of %s exited with %s: %s" % (self.name, state["exit"], self.log()[-2000:]))
-        if state["service"] != "running":
-            return False
-        try:
-            return query(self.root, "status", timeout=2.0) is not None
-        except ServiceNotRunning:
-            return False
-
-    def jobs(self):
-        """name -> job record, over the control socket."""
-        from halizard.supervisor.control import query
-
-        return {job["name"]: job for job in query(self.root, "jobs", timeout=5.0)["jobs"]}
-
-    def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return ""
-
-    def state(self, name, default=None):
-        """A state file of this host (var/lib/ha-lizard/NAME.json), or `default`."""
-        path = os.path.join(self.root, "var", "lib", "ha-lizard", name + ".json")
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return default
-
-    def stop(self, timeout=25):
-        """Stop the service as an administrator would (SIGTERM, its tree killed after `timeout` s)."""
-        from halizard.sim import control
-
-        control.call(self._control_url, "service_stop", self._token, self.name, float(timeout),
-                     timeout=timeout + 15.0)
+from . import base
+from .base import DEFAULT_CONFIG, HERE, POOLS, REPO, CliPool, stays, wait_until
+from .supervisor import Supervisor
 
 
 class Scenario:
@@ -170,7 +22,7 @@ class Scenario:
             from halizard.sim.daemon import assemble, write_pool_file
 
             path = os.path.join(self.dir, "p")
-            self.pool = _POOLS.InprocPool(assemble(path, hosts, vms, start_latency=start_latency, fuse=fuse))
+            self.pool = POOLS.InprocPool(assemble(path, hosts, vms, start_latency=start_latency, fuse=fuse))
             write_pool_file(path, self.pool.json)
         else:
             self.pool = CliPool(os.path.join(self.dir, "p"))
@@ -308,6 +160,17 @@ class Scenario:
         return self.wait_until(lambda: (self.supervisor(name).state("vm-events-token") or {}).get("at", 0) > began,
                                timeout, interval=0.2, message="the VM event watcher of %s" % name)
 
+    def wait_event_round(self, name, timeout=30):
+        """Until the master `name`'s VM event watcher finished its first round (on the stream's initial
+        batch): a fault injected before it may be folded into that round rather than seen as an event."""
+        began = time.time()
+        self.wait_watching(name, timeout)
+
+        def round_done():
+            report = self.supervisor(name).state("vm-protection") or {}
+            return report.get("trigger") == "event" and report.get("at", 0) >= began
+        return self.wait_until(round_done, timeout, interval=0.1, message="the first event round of %s" % name)
+
     def logs(self):
         """Every supervisor's log, for assertion messages."""
         return "\n".join("==== %s\n%s" % (n, s.log()[-4000:]) for n, s in sorted(self.supervisors.items()))
@@ -315,7 +178,7 @@ class Scenario:
     def ha_cfg(self, host, *args, timeout=60):
         """`ha-cfg --root <host root> ARGS...` (CompletedProcess, text)."""
         env = self.env_for(host)
-        return subprocess.run(ha_cfg_command() + ["--root", self.host_root(host)] + [str(a) for a in args],
+        return subprocess.run(base.ha_cfg_command() + ["--root", self.host_root(host)] + [str(a) for a in args],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=timeout, check=False)
 
@@ -352,11 +215,7 @@ class Scenario:
 
     def stays(self, predicate, seconds, interval=0.2, message="condition"):
         """Assert `predicate` holds for the whole `seconds` (a negative check with a deadline)."""
-        limit = time.monotonic() + seconds
-        while time.monotonic() < limit:
-            if not predicate():
-                raise AssertionError("%s stopped holding" % message)
-            time.sleep(interval)
+        stays(predicate, seconds, interval, message)
 
     def check_final(self, expect_halted=()):
         """No violation, every protected VM runs exactly once, `expect_halted` VMs are halted."""

@@ -1,28 +1,9 @@
-"""`ha-cfg plan` (what if hosts failed) and `ha-cfg timeline` (the last incident), kept out of ha_cfg.py.
+"""`ha-cfg plan` (what if hosts failed) and `ha-cfg timeline` (the last incident).
 
 Why: both answer the admin's morning-after questions from the same code the
-service decides with (halizard.ops); ha_cfg.py only registers them.
+service decides with (halizard.ops).
 """
 from halizard.cli.common import EXIT_OK, CliError, dump_json
-
-SUBCOMMANDS = [
-    ("plan", "what if HOSTs failed: which protected VMs restart where, which not and why; the pool's tolerance"),
-    ("timeline", "the last incident (or --since a time) from every host's journal, times after the first fault"),
-]
-
-
-def register(sub, specs):
-    """Add this module's subcommands to ha-cfg's subparsers; `specs` maps name -> (parser, function)."""
-    for name, text in SUBCOMMANDS:
-        sp = sub.add_parser(name, help=text, description=text)
-        specs[name] = (sp, globals()["cmd_" + name])
-    specs["plan"][0].add_argument("--fail", action="append", default=[], metavar="HOST",
-                                  help="a host (name or uuid) assumed failed; repeat for several")
-    specs["timeline"][0].add_argument("--since", metavar="TIME",
-                                      help="a window instead of the last incident: 30m, 2h, HH:MM (UTC), YYYY-MM-DD[THH:MM]")
-    for name, _text in SUBCOMMANDS:
-        specs[name][0].add_argument("--json", action="store_true")
-
 
 def _plan_report(inputs, failed, plan, tol):
     """Plain dict of the what-if: start groups in order, VMs not started with their reason."""
@@ -114,13 +95,4 @@ def cmd_timeline(ctx, args):
     else:
         for line in timeline.lines(report):
             ctx.say(line)
-    return EXIT_OK
-
-
-def cmd_metrics(args, root):
-    """`ha-lizard metrics`: this host's exposition on stdout (no network call)."""
-    import sys
-
-    from halizard.ops import metrics
-    sys.stdout.write(metrics.render(root))
     return EXIT_OK

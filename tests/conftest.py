@@ -1,23 +1,30 @@
-"""Fixtures for simulated pools, shared by every test that needs one.
+"""The suite's shared fixtures: simulated pools and scenarios, for every test under tests/.
 
-`sim_pool(...)`: a real background pool started by the real CLI
-(`ha-lizard sim up`) in a temporary directory, always brought down at teardown.
-`inproc_pool(...)`: the same endpoints in this process (no CLI, faster), for
-semantics tests. Both hand out XenAPI sessions with a deadline, optionally
-bound to a simulated host's address (so the call comes "from" that host).
-Small latencies by default: start_latency 0.05 s, fuse 0.5 s. The pool handles
-themselves live in sim_pools.py (importable without pytest).
+`sim_cli`: run `ha-lizard sim ARGS...` (CompletedProcess).
+`sim_pool(...)`: a real background pool started by the real CLI (`ha-lizard sim up`) in a
+temporary directory, always brought down at teardown.
+`inproc_pool(...)`: the same endpoints in this process (no CLI, faster), for semantics tests.
+Both hand out XenAPI sessions with a deadline, optionally bound to a simulated host's address (so
+the call comes "from" that host). Small latencies by default: start_latency 0.05 s, fuse 0.5 s.
+`scenario(...)`: a simulated pool with a real supervisor per host (tests/scenarios/harness).
+
+The pool handles live in tests/sim/sim_pools.py and the one `wait_until` in tests/waiting.py:
+both importable without pytest (the benchmarks use them); this file puts their folders on sys.path.
 """
 import os
 import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:  # also loaded by path from tests elsewhere
-    sys.path.insert(0, HERE)
+TESTS = os.path.dirname(os.path.abspath(__file__))
+for _folder in (os.path.join(TESTS, "scenarios"), os.path.join(TESTS, "sim"), TESTS):
+    if _folder not in sys.path:
+        sys.path.insert(0, _folder)
 
-from sim_pools import CLI_TIMEOUT, CliPool, InprocPool, ha_lizard_command, run_sim  # noqa: E402,F401
+import harness  # noqa: E402
+from sim_pools import CliPool, InprocPool, run_sim  # noqa: E402
+
+scenario = harness.scenario_fixture()
 
 
 @pytest.fixture

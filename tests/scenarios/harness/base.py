@@ -1,0 +1,50 @@
+"""Where the harness finds the repository, the simulator's pool handles and the one wait_until.
+
+Why: the benchmarks import the harness from a venv without pytest, with only tests/scenarios on
+sys.path; tests/ (waiting.py) and tests/sim (sim_pools.py) are reached from here.
+"""
+import importlib.util
+import os
+import sys
+
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(PACKAGE)  # tests/scenarios: on the supervisors' PYTHONPATH
+TESTS = os.path.dirname(HERE)
+REPO = os.path.dirname(TESTS)
+if TESTS not in sys.path:
+    sys.path.append(TESTS)
+
+from waiting import stays, wait_until  # noqa: E402,F401  (the suite's one wait_until)
+
+DEFAULT_CONFIG = {
+    "MONITOR_DELAY": 2,
+    "MONITOR_SCANRATE": 1,
+    "XAPI_COUNT": 2,
+    "XAPI_DELAY": 1,
+    "XE_TIMEOUT": 5,
+    # the simulated watchdog device backs every service up (docs/timing.md): the self-fence wait then
+    # counts its 10 s instead of the systemd unit's 67 s restart, as before the unit's values were counted
+    "SELF_FENCE_WATCHDOG": 10,
+}
+
+
+
+def _load_sim_pools():
+    """The simulator's CLI pool handle lives in tests/sim/sim_pools.py; load it under a unique name."""
+    path = os.path.join(REPO, "tests", "sim", "sim_pools.py")
+    spec = importlib.util.spec_from_file_location("scenario_sim_pools", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+POOLS = _load_sim_pools()
+CliPool = POOLS.CliPool
+
+def ha_lizard_command():
+    """How the harness runs `ha-lizard` (the RPM test patches harness.base to run the package's launcher)."""
+    return [sys.executable, "-m", "halizard.cli.ha_lizard"]
+
+
+def ha_cfg_command():
+    return [sys.executable, "-m", "halizard.cli.ha_cfg"]
