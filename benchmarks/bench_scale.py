@@ -43,6 +43,7 @@ from recovery_common import status  # noqa: E402
 from recovery_common import stop_on_sigterm  # noqa: E402
 
 TARGET_AFTER_DETECT = 10.0
+START_BATCH = 8  # supervisors started (and waited for) at a time
 VIEW_STATE = os.path.join("var", "lib", "ha-lizard", "xapi-view.json")
 
 
@@ -142,7 +143,9 @@ def run_size(hosts, vms, args, fault):
     try:
         use_xvm(sc)
         began = time.monotonic()
-        sc.start_supervisors()
+        names = [h["name_label"] for h in sc.pool.hosts]
+        for first in range(0, len(names), START_BATCH):  # 64 services starting at once on 2 cores time out
+            sc.start_supervisors(names[first:first + START_BATCH])
         session = sc.session(timeout=30.0)
         sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                       message="the master marks every host healthy")
