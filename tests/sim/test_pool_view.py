@@ -242,3 +242,20 @@ def test_view_out_of_step_reads_in_full(pool, tmp_path, answer, why):
     assert later.last == view_mod.FULL and why in later.why
     _same(later, session)
     session.logout()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"ident": "master", "token": 7, "records": {}}', b"[]"],
+                         ids=["corrupt", "wrong-fields", "wrong-shape"])
+def test_a_bad_state_file_means_one_full_read(pool, tmp_path, content):
+    session = connect(_root(pool, "host1"), timeout=5.0)
+    store = StateStore(directory=str(tmp_path))
+    with open(store.path(view_mod.STATE), "wb") as handle:
+        handle.write(content)
+    watch = _watch(store)
+    watch.refresh(session)
+    assert watch.last == view_mod.FULL
+    _same(watch, session)
+    again = _watch(store)
+    again.refresh(session)
+    assert again.last == view_mod.INCREMENTAL, "the full read stored a good file"
+    session.logout()
