@@ -200,14 +200,18 @@ class PoolWatch:
         return records
 
     def _fallback(self, session, timeout, why):
-        """One full read with get_all_records; the stored view is dropped (the next run starts afresh)."""
-        self._say("warning", "{}: pool read in full instead", why)
+        """One full read with get_all_records; the stored view is dropped (the next run starts afresh).
+
+        The line is logged once that read worked: a master that answers nothing at all (the read fails too)
+        is the caller's usual "master silent", not a bad event stream.
+        """
         x = session.xenapi
         reads = {"pool": x.pool, "host": x.host, "host_metrics": x.host_metrics, "vm": x.VM,
                  "vm_appliance": x.VM_appliance}
         records = {cls: {ref: trim(cls, rec) for ref, rec in api.get_all_records(timeout=timeout).items()}
                    for cls, api in reads.items()}
         self.records, self.token, self.last, self.why = records, "", FALLBACK, why
+        self._say("warning", "{}: pool read in full instead", why)
         try:
             self.store.remove(STATE)
         except Exception:  # noqa: BLE001 - a stale file is refused by its token next run anyway
