@@ -259,3 +259,18 @@ def test_a_bad_state_file_means_one_full_read(pool, tmp_path, content):
     again.refresh(session)
     assert again.last == view_mod.INCREMENTAL, "the full read stored a good file"
     session.logout()
+
+
+def test_a_silent_master_raises_without_a_fallback_line(pool, tmp_path):
+    session = connect(_root(pool, "host1"), timeout=5.0)
+    store = StateStore(directory=str(tmp_path))
+    _watch(store).refresh(session)
+    pool.fault("hang-xapi", "host1")
+    log = ListLog()
+    try:
+        with pytest.raises(XapiError):
+            _watch(store, log).refresh(session, timeout=1.0)
+    finally:
+        pool.fault("unhang-xapi", "host1")
+    assert [level for level, _ in log.lines if level == "warning"] == []
+    assert store.read(view_mod.STATE, {}).get("token"), "the stored view is kept for the master's return"
