@@ -149,7 +149,7 @@ def run_size(hosts, vms, args, fault):
         session = sc.session(timeout=30.0)
         sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                       message="the master marks every host healthy")
-        sc.wait_until(lambda: pool_settled(sc), args.settle, interval=3.0,
+        sc.wait_until(lambda: pool_settled(sc), args.settle, interval=10.0,  # a whole VM table per look
                       message="every VM stamped with its home pool")
         sc.wait_until(lambda: _views_stored(sc), args.settle, interval=2.0,
                       message="every host stored its pool view")
