@@ -143,16 +143,21 @@ def run_size(hosts, vms, args, fault):
     try:
         use_xvm(sc)
         began = time.monotonic()
-        names = [h["name_label"] for h in sc.pool.hosts]
-        for first in range(0, len(names), START_BATCH):  # 64 services starting at once on 2 cores time out
-            sc.start_supervisors(names[first:first + START_BATCH])
-        session = sc.session(timeout=30.0)
-        sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
-                      message="the master marks every host healthy")
-        sc.wait_until(lambda: pool_settled(sc), args.settle, interval=10.0,  # a whole VM table per look
-                      message="every VM stamped with its home pool")
-        sc.wait_until(lambda: _views_stored(sc), args.settle, interval=2.0,
-                      message="every host stored its pool view")
+        try:
+            names = [h["name_label"] for h in sc.pool.hosts]
+            for first in range(0, len(names), START_BATCH):  # 64 services starting at once on 2 cores time out
+                sc.start_supervisors(names[first:first + START_BATCH])
+            session = sc.session(timeout=30.0)
+            sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
+                          message="the master marks every host healthy")
+            sc.wait_until(lambda: pool_settled(sc), args.settle, interval=10.0,  # a whole VM table per look
+                          message="every VM stamped with its home pool")
+            sc.wait_until(lambda: _views_stored(sc), args.settle, interval=2.0,
+                          message="every host stored its pool view")
+        except (AssertionError, RuntimeError) as exc:  # the supervisors' log tails follow the first line
+            print("%dx%d: the pool did not settle: %s (load %s)" % (hosts, vms, str(exc).splitlines()[0], _load()),
+                  flush=True)
+            return None, None
         time.sleep(2 * args.monitor_delay)  # the first full reads are over: measure the steady state
         print("%dx%d: settled after %.0f s (load %s); idle window of %g s" % (
             hosts, vms, time.monotonic() - began, _load(), args.window), flush=True)
@@ -218,6 +223,9 @@ def main(argv=None):
     for hosts, vms in sizes:
         fault = not args.no_fault and (args.fault or (hosts, vms) == largest)
         idle, marks = run_size(hosts, vms, args, fault)
+        if idle is None:
+            met = False
+            continue
         results.append((hosts, vms, idle, marks))
         met = report(hosts, vms, idle, marks) and met
     print()
