@@ -7,6 +7,7 @@ configuration cache `pool-config.json`) each cycle. When the master is silent
 the previous cache is kept untouched and the run ends in "error" saying why.
 """
 from halizard.jobs.base import Outcome, Report
+from halizard.xapi.view import watch
 from halizard.xapi.membership import ACK_KEY
 from halizard.xapi.membership import KEY as MEMBERSHIP_KEY
 
@@ -28,11 +29,19 @@ def _vm_entry(record, ha_key, hosts_by_ref):
             "ha_flag": other.get(ha_key), "home_pool": other.get("home-pool")}
 
 
-def collect(session, xc_field_key, now):
-    """The pool view as plain data (one `get_all_records` per class), observed at `now` (wall clock)."""
-    pools = session.xenapi.pool.get_all_records()
-    hosts = session.xenapi.host.get_all_records()
-    vms = session.xenapi.VM.get_all_records()
+def collect(session, xc_field_key, now, view=None):
+    """The pool view as plain data, observed at `now` (wall clock).
+
+    view: a halizard.xapi.view.PoolWatch, brought up to date by one event.from
+    (issue 16); None reads with one `get_all_records` per class.
+    """
+    if view is not None:
+        records = view.refresh(session)
+        pools, hosts, vms = records["pool"], records["host"], records["vm"]
+    else:
+        pools = session.xenapi.pool.get_all_records()
+        hosts = session.xenapi.host.get_all_records()
+        vms = session.xenapi.VM.get_all_records()
     hosts_by_ref = {ref: rec.get("uuid") for ref, rec in hosts.items()}
     pool = next(iter(pools.values()), {}) if pools else {}
     return {
@@ -64,7 +73,7 @@ def run(env):
         return Report(Outcome.FAILED, "pool view not refreshed, keeping the cached one: master not answering "
                                       "(%s)" % why)
     try:
-        view = collect(session, config.xc_field_key, env.clock.wall())
+        view = collect(session, config.xc_field_key, env.clock.wall(), view=watch(env.root, env.state, env.log))
         me = env.self_uuid()
         for entry in view["hosts"]:
             if entry["uuid"] == me:  # the cached view shows the ack as it is after this run

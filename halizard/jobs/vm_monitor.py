@@ -1,7 +1,8 @@
 """Job `vm_monitor`: the periodic full sweep that keeps protected VMs running.
 
 Why: event-driven detection (vm_events) is fast but a stream can break; this
-sweep reads the whole pool every MONITOR_DELAY and runs the same decision
+sweep sees the whole pool every MONITOR_DELAY (through the event-driven view,
+halizard.xapi.view: one event.from per run) and runs the same decision
 (halizard.core.vm_plan) as the safety net. It runs on the master, and on a
 slave only with SLAVE_VM_STAT=1 (XAPI declines the loser of a race to start
 a VM, so two hosts never start it twice).
@@ -118,8 +119,9 @@ def protect(root, session, snapshot, config, log, state, is_master, on_call=None
     acted = False
     try:
         if lock.changed_since(snapshot.taken_at):  # another job started or released VMs since the read
-            from halizard.xapi.observe import read_snapshot
-            snapshot = read_snapshot(session, config.xc_field_key, timeout=float(config.get("XE_TIMEOUT") or 10))
+            from halizard.xapi.view import watch
+            snapshot = watch(root, state, log).snapshot(session, config.xc_field_key,
+                                                   timeout=float(config.get("XE_TIMEOUT") or 10))
         now = time.time()
         retry = load_retry(state)
         plan = decide(snapshot, policy, load_intent(state), retry, now)
@@ -271,8 +273,8 @@ def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
     Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
     """
     from halizard.xapi.pool_config import load_effective
-    from halizard.xapi.observe import read_snapshot
     from halizard.xapi.session import connect
+    from halizard.xapi.view import watch
 
     ActionLock(root).wait_free(read_wait)  # a recovery starting VMs right now: read after it
     if session is None:
@@ -280,10 +282,11 @@ def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
     try:
         probe = load_effective(root, pool_other_config={})
         key = probe.xc_field_key
-        snapshot = read_snapshot(session, key)
+        view = watch(root)  # event-driven: one event.from per run, whatever the VM count (issue 16)
+        snapshot = view.snapshot(session, key, timeout=timeout)
         config = load_effective(root, pool_other_config=snapshot.pool_other_config)
-        if config.xc_field_key != key:  # XC_FIELD_NAME set in the pool: read again with it
-            snapshot = read_snapshot(session, config.xc_field_key)
+        if config.xc_field_key != key:  # XC_FIELD_NAME set in the pool: the same records, seen with it
+            snapshot = view.snapshot(session, config.xc_field_key, timeout=timeout, fresh=False)
     except Exception:
         session.logout()
         raise

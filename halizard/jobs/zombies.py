@@ -9,18 +9,25 @@ before it is destroyed through the platform layer, so a migration or start
 finishing between the two reads is never mistaken for a zombie.
 """
 from halizard.jobs.base import Outcome, Report
+from halizard.xapi.view import watch
 from halizard.platform.base import PlatformError
 
 
-def find_zombies(platform, session, ha_key, self_uuid):
-    """Core DestroyDomain actions for this host (local domains read before the pool)."""
+def find_zombies(platform, session, ha_key, self_uuid, view=None):
+    """Core DestroyDomain actions for this host (local domains read before the pool).
+
+    view: a halizard.xapi.view.PoolWatch (event-driven, issue 16); None reads the whole pool.
+    """
     from halizard.core import zombies
     from halizard.xapi.observe import read_snapshot
 
     local = platform.local_domains()
     if not local:
         return (), None
-    snapshot = read_snapshot(session, ha_key)
+    if view is None:
+        snapshot = read_snapshot(session, ha_key)
+    else:  # no free memory needed: nothing is placed
+        snapshot = view.snapshot(session, ha_key, free_memory=False)
     return zombies.find(snapshot.pool, self_uuid, local), snapshot
 
 
@@ -66,7 +73,7 @@ def run(env):
     destroyed = failed = 0
     try:
         key = getattr(env.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
-        found, snapshot = find_zombies(platform, session, key, me)
+        found, snapshot = find_zombies(platform, session, key, me, view=watch(env.root, env.state, env.log))
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue

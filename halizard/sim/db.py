@@ -138,6 +138,8 @@ class Database(object):
         # (cls, ref) -> [last event id, creation event id, snapshot at deletion or None]
         self.changes = {}
         self.deleted = collections.deque()  # (cls, ref) in deletion order, to forget old ones
+        self.kept_deletions = KEPT_DELETIONS
+        self.forgotten = 0  # the newest event id of a forgotten deletion: older tokens get EVENTS_LOST
 
     # --- basic access ---------------------------------------------------
     def exists(self, cls, ref):
@@ -213,10 +215,11 @@ class Database(object):
         self._touch(cls, ref, "del")
         self.changes[(cls, ref)][2] = copy_record(record)
         self.deleted.append((cls, ref))
-        while len(self.deleted) > KEPT_DELETIONS:
+        while len(self.deleted) > self.kept_deletions:
             old = self.deleted.popleft()
             entry = self.changes.get(old)
             if entry is not None and entry[2] is not None:
+                self.forgotten = max(self.forgotten, entry[0])
                 del self.changes[old]
 
     def snapshot(self):
@@ -227,6 +230,8 @@ class Database(object):
         twin.event_id = self.event_id
         twin.changes = copy.deepcopy(self.changes)
         twin.deleted = collections.deque(self.deleted)
+        twin.kept_deletions = self.kept_deletions
+        twin.forgotten = self.forgotten
         return twin
 
     # --- events -------------------------------------------------------

@@ -92,17 +92,27 @@ def read_snapshot(session, ha_key, with_vdis=False, timeout=None):
     appliances = x.VM_appliance.get_all_records(timeout=timeout)
     vdis = x.VDI.get_all_records(timeout=timeout) if with_vdis else {}
     live = [ref for ref, rec in hosts.items() if (metrics.get(rec.get("metrics")) or {}).get("live")]
+    return build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key,
+                          free_memory(session, live, timeout), taken_at=began)
+
+
+def free_memory(session, host_refs, timeout=None):
+    """host ref -> bytes free from host.compute_free_memory (one call per host, all at once).
+
+    What XAPI itself would place against (host_metrics.memory_free lags
+    behind); a host whose call fails is left out (build_snapshot estimates it).
+    """
+    x = session.xenapi
 
     def free_of(ref):
-        try:  # what XAPI itself would place against; host_metrics.memory_free lags behind
+        try:
             return ref, _int(x.host.compute_free_memory(ref, timeout=timeout))
         except XapiFailure:
             return ref, None
-    free = {}
-    if live:  # one call per host, all at once
-        with ThreadPoolExecutor(max_workers=min(16, len(live)), thread_name_prefix="freemem") as pool:
-            free = {ref: value for ref, value in pool.map(free_of, live) if value is not None}
-    return build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free, taken_at=began)
+    if not host_refs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(16, len(host_refs)), thread_name_prefix="freemem") as pool:
+        return {ref: value for ref, value in pool.map(free_of, host_refs) if value is not None}
 
 
 def estimated_free(hosts, metrics, vms):

@@ -6,7 +6,8 @@ changes or the timeout passes, and returns {events, valid_ref_counts, token}.
 An empty token returns every current object, as the real XAPI does. The batch
 has xapi's shape (ocaml/xapi/xapi_event.ml, xapi-types/event_types.ml): a
 "timestamp" of "0.0", no snapshot on a "del", Int32 counts of every table
-(in xapi's order: names descending) and "%020d,%020d" tokens.
+(in xapi's order: names descending) and "%020d,%020d" tokens. A token older
+than the newest deletion the database forgot (KEPT_DELETIONS) gets EVENTS_LOST.
 """
 import time
 
@@ -81,6 +82,8 @@ def event_from(call, classes, token, timeout):
         with pool._lock:
             pool._tick()
             db = call.db
+            if since is not None and since < db.forgotten:  # deletions since the token are forgotten
+                raise XapiError("EVENTS_LOST")
             names, lower = _wanted(db, classes)
             events, counts = _collect(db, since, names, lower)
             current = db.event_id

@@ -27,7 +27,7 @@ def test_zombies_destroys_a_confirmed_zombie_and_logs_out(tmp_path, monkeypatch)
     env.platform.domains.update({"vm1", "vm2"})
     env.answers = {}
     found = [DestroyDomain(vm_uuid="vm1", why="runs on h2"), DestroyDomain(vm_uuid="vm2", why="runs on h3")]
-    monkeypatch.setattr(zombies, "find_zombies", lambda platform, session, key, me: (found, None))
+    monkeypatch.setattr(zombies, "find_zombies", lambda platform, session, key, me, view=None: (found, None))
     monkeypatch.setattr(zombies, "still_zombie", lambda platform, session, snap, vm, me: vm == "vm1")
     report = zombies.run(env)
     assert (report.outcome, report.text) == (Outcome.DONE, "1 zombie domain(s) destroyed")
@@ -68,7 +68,9 @@ POOL = {
 }
 
 
-def test_pool_state_keeps_the_cache_when_silent_and_refreshes_it_with_the_envs_time(tmp_path):
+def test_pool_state_keeps_the_cache_when_silent_and_refreshes_it_with_the_envs_time(tmp_path, monkeypatch):
+    # whole reads here; the event-driven view is proven in tests/sim/test_pool_view.py
+    monkeypatch.setattr(pool_state, "watch", lambda root, store, log: None)
     env = FakeEnv(tmp_path, "pool_state")
     report = pool_state.run(env)
     assert report.outcome is Outcome.FAILED and env.state.read(pool_state.POOL_VIEW) is None
