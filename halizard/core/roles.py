@@ -65,19 +65,18 @@ def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
     return Choice(eligible[0], "%s is the first healthy enabled slave by uuid" % _name(pool, eligible[0]))
 
 
-def takeover_candidate(pool: PoolView, self_uuid: str, failed: AbstractSet[str]) -> Optional[str]:
+def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str]) -> Optional[str]:
     """The one slave that acts on a silent master: the smallest uuid among the enabled slaves of
-    the cached view that are not judged FAILED (this host counts itself).
+    the cached view that this round reached (this host counts itself).
 
     Why not the cached autopromote_uuid: a slave that missed the master's last update keeps an
     older value, and two slaves that each believe they are the takeover slave both take over
-    (issue 13 finding 3). Why FAILED and not "reached this round": a smaller slave that one round
-    missed is unknown, not dead, and two slaves that each missed the other once both acted (seen
-    in test_ops_incident). A slave acts only once every smaller-ranked slave is proven failed by
-    the same streak rule as the master, so the choice is the published one while that host lives.
+    (issue 13 finding 3). The reached set is the same on every slave unless the network is split,
+    and the choice is the published one while that host is alive.
     """
+    present = set(reachable) | {self_uuid}
     eligible = sorted(h.uuid for h in pool.hosts
-                      if h.uuid != pool.master_uuid and h.enabled and (h.uuid == self_uuid or h.uuid not in failed))
+                      if h.uuid != pool.master_uuid and h.enabled and h.uuid in present)
     return eligible[0] if eligible else None
 
 

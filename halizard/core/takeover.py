@@ -74,7 +74,7 @@ class TakeoverState:
 class TakeoverInputs:
     """What the slave knows now. pool: the last known view (its master_uuid is the old master).
 
-    failed: the peers this round judged FAILED (streaks carried); with it the takeover slave is
+    reachable: the peers this round reached; with it the takeover slave is
     roles.takeover_candidate, without it (no round at hand) the stored autopromote.
     """
 
@@ -84,13 +84,13 @@ class TakeoverInputs:
     quorum: QuorumResult
     autopromote: Optional[str]
     suspended: bool = False
-    failed: Optional[FrozenSet[str]] = None
+    reachable: Optional[FrozenSet[str]] = None
 
 
 def _takeover_slave(inp: TakeoverInputs) -> Optional[str]:
-    if inp.failed is None:
+    if inp.reachable is None:
         return inp.autopromote
-    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.failed)
+    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ it without asking the dead master. The master names it every cycle
 (core roles.choose_takeover via cycle.master_start: the smallest uuid among
 healthy enabled unsuspended slaves) and writes the pool field; every host
 keeps the last value it saw in the state file `autopromote`. When XAPI is
-silent the slaves apply the same smallest-uuid rule to the slaves their probe
-streaks have not judged failed (core roles.takeover_candidate), so a slave that missed an
+silent the slaves apply the same smallest-uuid rule to the hosts their probe
+round reaches (core roles.takeover_candidate), so a slave that missed an
 update cannot act beside the one the master named.
 """
 from halizard.jobs.base import Clocks, Outcome, Report

@@ -17,8 +17,8 @@ cycle this job:
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
-  (roles.takeover_candidate: the smallest uuid among the enabled slaves not
-  judged FAILED, the rule the master publishes as autopromote; never a
+  (roles.takeover_candidate: the smallest uuid among the enabled slaves the
+  round reached, the rule the master publishes as autopromote; never a
   suspended host).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
@@ -260,7 +260,7 @@ def _master_answers(ctx, policy, view, self_uuid, state):
 def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     env = _env(ctx, config, policy, self_uuid, cached)
     seen = "silent"
-    failed = None
+    reachable = None
     if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
         master_probe = None  # the restart checks quorum itself (takeover._vm_start_gate)
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
@@ -272,13 +272,12 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         reachable = frozenset(u for u, p in probes.items() if p.xapi_ok or p.network_ok)
         q = membership.quorum(ctx.state, self_uuid, [h.uuid for h in cached.hosts if h.enabled], reachable, heur,
                               policy, witness.held(ctx.state, policy))
-        failed = frozenset(u for u, p in probes.items() if health.classify(p, policy).state == health.FAILED)
         verdict = health.classify(master_probe, policy)
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
         if verdict.state == health.HEALTHY:
             seen = "answers"
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
-                                 autopromote=cached.autopromote_uuid, suspended=suspended, failed=failed)
+                                 autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable)
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)
