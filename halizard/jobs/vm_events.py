@@ -16,7 +16,7 @@ watches the role, so a promoted slave starts watching within a second or two.
 import threading
 
 from halizard.core import intent as intent_mod
-from halizard.core.model import HALTED
+from halizard.core.model import HALTED, OPERATOR_STOP_KEY, RUNNING, operator_stop_of
 from halizard.jobs.base import Outcome, Report
 
 WINDOW = 28.0          # seconds per run; the job's period in halizard.jobs.JOBS is 30
@@ -104,6 +104,31 @@ def _fold(state, events):
     return halted
 
 
+def _clear_operator_stops(env, changed):
+    """Master: a VM seen Running while XAPI still records an operator stop gets the key cleared now,
+    before the intent forgets the stop. Why: the sweep clears it only on its next cycle, and a crash
+    in between found the stale key and left the VM halted (test_vm_operator_stop)."""
+    from halizard.xapi.errors import XapiError
+
+    running = [ev.vm_uuid for ev, rec in changed
+               if ev.power_state == RUNNING and operator_stop_of((rec or {}).get("other_config"))]
+    if not running:
+        return
+    try:
+        session = env.connect(5.0)
+    except XapiError as exc:
+        env.log.warning("operator stop of {} not cleared ({}); the sweep will", running, type(exc).__name__)
+        return
+    try:
+        for uuid in running:
+            session.xenapi.VM.remove_from_other_config(session.xenapi.VM.get_by_uuid(uuid), OPERATOR_STOP_KEY)
+            env.log.info("operator stop of {} cleared: it runs again", uuid)
+    except XapiError as exc:
+        env.log.warning("operator stop not cleared ({}); the sweep will", type(exc).__name__)
+    finally:
+        session.logout()
+
+
 def vm_intent_name():
     from halizard.jobs.vm_monitor import INTENT_STATE
 
@@ -143,6 +168,8 @@ def watch(env, is_master, end_at, on_call=None, wait=1.0):
                 # a fresh token lists every VM: forget stops of VMs running again, then a full round
                 _fold(state, [ev for ev in initial if ev.power_state != HALTED])
                 executor.wake()
+            if is_master:
+                _clear_operator_stops(env, [(ev, rec) for ev, rec, op in batch if op != "initial"])
             if changes and _fold(state, changes):
                 executor.wake()
             state.write(TOKEN_STATE, {"token": watcher.token, "at": clock.wall()})
