@@ -32,7 +32,7 @@ def build_parser():
 
 def recover(root, yes, stdin, stdout):
     """Lift the suspension; returns the exit status. Raises CliError/UsageError for the user."""
-    from halizard.jobs import takeover
+    from halizard.jobs import membership, takeover
     from halizard.statefiles import StateError, StateStore
 
     store = StateStore(root)
@@ -49,8 +49,12 @@ def recover(root, yes, stdin, stdout):
             raise CliError("no confirmation received; the suspension stays")
     try:
         takeover.clear_suspension(store)
+        epoch = membership.vouch(store)
     except StateError as exc:
         raise CliError(str(exc)) from None
+    if epoch is not None:
+        stdout.write("This host's copy of the pool membership (epoch %d) counts again: you confirmed the "
+                     "pool's state.\n" % epoch)
     stdout.write("HA suspension removed; this host takes part in HA again from its next cycle.\n")
     return EXIT_OK
 

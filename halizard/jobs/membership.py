@@ -29,6 +29,19 @@ def record(store, text):
                                          lost_invalidated=False), {})
 
 
+def vouch(store):
+    """The admin confirmed the pool's state (recover_fenced_host): this host's copy counts as read in
+    this run again. Why: a takeover slave that could not fence rebooted once while the master was
+    dead, so its copy is older than its reboot and it has no vote; it is the takeover slave, so the
+    pool would wait forever. Returns the epoch trusted, or None when there is no copy."""
+    stored = store.read(STATE, None)
+    if not isinstance(stored, dict):
+        return None
+    store.write(STATE, dict(stored, run=_run_identity(store), lost_since=None, lost_invalidated=False))
+    m, _fresh = current(store)
+    return m.epoch if m is not None else 0
+
+
 def invalidate(store):
     """Forget that the copy is fresh (this host self-fences: the pool may exclude it meanwhile)."""
     store.update(STATE, lambda old: dict(old or {}, run=None), {})

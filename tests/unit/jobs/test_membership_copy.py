@@ -76,3 +76,16 @@ def test_get_vm_ha_says_what_the_host_waits_for(tmp_path):
     store.write("self-fence", {"quorum": {"has_quorum": False}})
     lines = membership.waiting(str(tmp_path), _Config(WITNESS_ADDRESS="127.0.0.1:5405"), "h1")
     assert lines == ("waiting for the witness: this side does not hold its vote and has no majority without it",)
+
+
+def test_the_admins_recovery_vouches_for_a_copy_older_than_the_reboot(tmp_path):
+    """recover_fenced_host: the takeover slave rebooted once after a failed fence while the master
+    was dead; without the admin's word its copy never counts and the pool waits forever."""
+    store = _store(tmp_path)
+    assert membership.vouch(store) is None  # no copy: nothing to vouch for
+    membership.record(store, "2 h3")
+    store.write("service-start", {"started": 2000.0, "pid": 200})
+    assert not membership.vote(store, "h1", ALL).member
+    assert membership.vouch(store) == 2
+    v = membership.vote(store, "h1", ALL)
+    assert v.member and v.voters == {"h1", "h2"}
