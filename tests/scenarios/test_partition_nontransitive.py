@@ -5,7 +5,9 @@ The master has 2 of 3 and may restart Y's VMs once the self-fence wait proves Y 
 (through the third host) and never self-fences. The safe outcome: no VM ever runs twice, and none of Y's
 VMs is lost (either they stay on Y, or Y stops them and the master restarts them). Issue 13 finding 4:
 the master's timed proof counts only when every host it reaches publishes that it lost Y too
-(fencing.still_seen_by); here the third host still reaches Y, so Y's VMs stay on Y."""
+(fencing.still_seen_by); here the third host still reaches Y, so Y's VMs stay on Y. Which slave is cut
+matters: when Y is the takeover candidate (the smaller slave uuid), Y itself acts on the "silent"
+master, and that half of the rule is not built yet (the xfail below)."""
 import pytest
 
 import harness
@@ -23,25 +25,47 @@ def no_violation(sc):
     return True
 
 
-@pytest.mark.timeout(300)  # waits out the self-fence wait and more; slow on a loaded machine
-def test_only_the_master_to_slave_link_is_cut(scenario):
-    sc = scenario(hosts=3, vms=6, config=SHORT)
+def _slaves_by_uuid(sc):
+    """The two slaves' names, smallest uuid first (the smaller one is the takeover candidate)."""
+    master = sc.pool.master_name()
+    return [h["name_label"] for h in sorted(sc.pool.hosts, key=lambda h: h["uuid"]) if h["name_label"] != master]
+
+
+def _cut_one_slave(sc, pick):
+    """Cut only the master-to-slave link of the slave `pick` chooses; no VM may run twice, none is lost."""
     wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **SHORT)))
     sc.start_supervisors()
-    sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 30, interval=0.3,
-                  message="the master marks host3 healthy")
-    wait_self_fence_ready(sc, "host3")
-    victims = vms_on(sc, "host3")
+    slave = pick(_slaves_by_uuid(sc))
+    sc.wait_until(lambda: host_health(sc, slave) == "healthy", 30, interval=0.3,
+                  message="the master marks %s healthy" % slave)
+    wait_self_fence_ready(sc, slave)
+    victims = vms_on(sc, slave)
     assert victims and sc.pool.master_name() == "host1"
 
-    sc.pool.fault("cut", "host1", "host3")
-    assert sc.status()["cuts"] == [{"from": "host1", "to": "host3"}, {"from": "host3", "to": "host1"}]
-    # well past the moment the master's timed proof would let it restart host3's VMs
+    sc.pool.fault("cut", "host1", slave)
+    assert sc.status()["cuts"] == [{"from": "host1", "to": slave}, {"from": slave, "to": "host1"}]
+    # well past the moment the master's timed proof would let it restart the slave's VMs
     sc.stays(lambda: no_violation(sc), wait + 30, interval=0.5, message="no violation")
     sc.wait_until(lambda: all(len(sc.vm(vm)["running_on"]) == 1 for vm in victims), 30, interval=0.3,
-                  message="host3's VMs run (once) somewhere")
+                  message="%s's VMs run (once) somewhere" % slave)
 
     sc.pool.fault("heal")
-    sc.wait_until(lambda: host_health(sc, "host3") == "healthy", 60, interval=0.3,
-                  message="host3 back and healthy")
+    sc.wait_until(lambda: host_health(sc, slave) == "healthy", 60, interval=0.3,
+                  message="%s back and healthy" % slave)
     sc.check_final()
+
+
+@pytest.mark.timeout(300)  # waits out the self-fence wait and more; slow on a loaded machine
+def test_only_the_master_to_slave_link_is_cut(scenario):
+    """The cut slave is not the takeover candidate: the master's half of the rule keeps its VMs on it."""
+    _cut_one_slave(scenario(hosts=3, vms=6, config=SHORT), lambda slaves: slaves[1])
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "issue 13 finding 4, open: when the slave cut from the master is the takeover candidate, it still "
+    "reaches the other slave (2 of 3), fences the master by the timed wait and takes over while the master "
+    "lives; the master, with 2 of 3 too, never self-fences: double runs. The slave's half of the rule "
+    "(no takeover while a peer it reaches still reaches the master) is not built"))
+@pytest.mark.timeout(300)
+def test_the_cut_slave_is_the_takeover_candidate(scenario):
+    _cut_one_slave(scenario(hosts=3, vms=6, config=SHORT), lambda slaves: slaves[0])
