@@ -125,11 +125,12 @@ def outside_dom0(pid):
         return False
 
 
-def _wait_stopped(pids, limit=1.0):
-    """Until every one of `pids` is stopped or gone (a signal is delivered asynchronously), at most `limit` s."""
+def _wait_stopped(pids, limit=1.0, states=("T", "t", "Z", "X")):
+    """Until every one of `pids` is in one of `states` or gone (a signal is delivered asynchronously),
+    at most `limit` s."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if all(_stat(pid, 0, str) in (None, "T", "t", "Z", "X") for pid in pids):
+        if all(_stat(pid, 0, str) in (None,) + tuple(states) for pid in pids):
             return True
         time.sleep(0.005)
     return False
@@ -183,8 +184,13 @@ class HostService(object):
         self.kill_pids(members)
 
     def kill_pids(self, members):
-        """SIGKILL `members`, reap the leader; the service counts as killed (stopped)."""
+        """SIGKILL `members`, reap the leader; the service counts as killed (stopped).
+
+        Waits (at most 2 s) until every member is dead: a power loss is instant, so once the fault
+        returns nothing of the host may still run (a stopped process takes the SIGKILL a moment later;
+        test_services saw one alive right after the fault under load)."""
         _signal(members, signal.SIGKILL)
+        _wait_stopped(members, 2.0, states=("Z", "X"))
         try:
             self.proc.wait(5.0)
         except subprocess.TimeoutExpired:
