@@ -1,11 +1,10 @@
 """`ha-cfg fence-test HOST`: the configured agent reads a simulated host's power through its
 simulated BMC (real ipmitool / fence_ipmilan) and switches nothing; failures are one clear line."""
-import io
 import os
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 
 import sim_pools as sim_fixtures
 
@@ -18,11 +17,6 @@ def pool(tmp_path_factory):
     handle.down()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def write_map(pool, host, method, lines):

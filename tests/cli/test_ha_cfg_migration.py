@@ -1,13 +1,12 @@
 """Migration in place: a pool holding the old bash product's keys, exactly as it wrote
 them, reads back identically and survives `set` with the old format intact."""
-import io
 import json
 import shutil
 import subprocess
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 
 import sim_pools as sim_fixtures
 
@@ -53,11 +52,6 @@ def old_pool(tmp_path_factory):
     handle.down()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def stored(pool):

@@ -4,14 +4,13 @@ The host's real xapi socket is moved aside and a relay takes its place: it
 resets the first connections it gets (the peer closes with the request unread,
 as a restarting xapi does) and forwards every later one to the real socket.
 """
-import io
 import os
 import socket
 import threading
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 from sim_pools import CliPool
 
 
@@ -82,11 +81,6 @@ def pool(tmp_path_factory):
     handle.down()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """A silent master (hung xapi, powered off) gives a clear message within XE_TIMEOUT,
 never a hang, and nothing is half-written."""
-import io
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import time
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 
 import sim_pools as sim_fixtures
 
@@ -23,11 +22,6 @@ def pool(tmp_path_factory):
     handle.down()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def ha_cli(pool, host, *args):

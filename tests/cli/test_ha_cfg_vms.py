@@ -1,10 +1,9 @@
 """set-vm-ha / get-vm-ha against the simulator: exact names, ambiguous names, invalid values."""
-import io
 import json
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 
 import sim_pools as sim_fixtures
 
@@ -19,11 +18,6 @@ def pool(tmp_path_factory):
     handle.down()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def vm_fields(pool):

@@ -1,11 +1,10 @@
 """ha-cfg refuses a pool change that breaks the self-fencing timing rule (one line, exit 1, pool
 unchanged); the service's configuration load reports an unsafe pool and hands out no Policy."""
-import io
 
 import pytest
 from loguru import logger
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg as run
 from halizard.config import effective
 from halizard.xapi import pool_config
 
@@ -23,11 +22,6 @@ def pool(tmp_path_factory):
     handle.close()
 
 
-def run(pool, host, *args):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host(host)["root"]] + list(args), stdin=io.StringIO(""),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def other_config(pool):
