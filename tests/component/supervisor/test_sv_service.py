@@ -17,7 +17,9 @@ def test_jobs_list_and_kill_through_the_cli(root, service):
     svc = service({"hang": {"target": "sv_testjobs:hang", "period": 30, "grace": 0.5},
                    "tick": {"target": "sv_testjobs:tick", "period": 0.5}})
     first = wait_until(lambda: evidence(root, "hang"), 30, message="hang to start")[0]
-    listing = jobs(root, svc.env)
+    # the run's own evidence can come before the supervisor's handshake marks it running ("starting")
+    listing = wait_until(lambda: (lambda now: now if (now.get("hang") or {}).get("state") == "running" else None)(
+        jobs(root, svc.env)), 10, message="hang listed as running")
     assert set(listing) == {"hang", "tick"}
     hang = listing["hang"]
     assert hang["state"] == "running" and hang["pid"] == first["pid"]
