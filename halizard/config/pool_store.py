@@ -119,6 +119,19 @@ def apply_changes(session, ref, changes):
     return [key for key, _old in done]
 
 
+def set_parameters(session, parameters):
+    """Store pool parameters {NAME: value} (pool other_config HA_<NAME>), each in the literal format
+    already stored for it; ValueError for a value the parameter refuses. For tools that set many
+    at once (the demo, the tests); `ha-cfg set` adds its own checks around encode/apply_changes."""
+    ref, _uuid, other = read_other_config(session)
+    changes = {}
+    for name, value in parameters.items():
+        param = schema.get_param(name)
+        changes[param.pool_key] = encode(param, str(value), other.get(param.pool_key))
+    apply_changes(session, ref, changes)
+    return ref
+
+
 def _rollback(session, ref, done):
     for key, old in reversed(done):
         try:

@@ -103,25 +103,14 @@ def master_session(document):
 def configure(document, **extra):
     """Pool HA on, short demo timings, XVM fencing through the simulator's outer dom0, on every host;
     the pool's gateway as the heuristic address that breaks a tie; `extra`: more pool parameters."""
-    from halizard.config import pool_store, schema
+    from halizard.config import pool_store
 
     outer = document["outer_url"].split("//", 1)[-1].rstrip("/")
     values = dict(CONFIG, FENCE_IPADDRESS=outer, FENCE_PASSWD=document["outer_password"],
                   FENCE_HEURISTICS_IPS=document.get("gateway") or "", **extra)
     session = master_session(document)
     try:
-        x = session.xenapi
-        ref = x.pool.get_all()[0]
-        other = x.pool.get_other_config(ref)
-        for name, value in values.items():
-            param = schema.get_param(name)
-            raw = pool_store.encode(param, str(value), other.get(param.pool_key))
-            if param.pool_key in other:
-                x.pool.remove_from_other_config(ref, param.pool_key)
-            x.pool.add_to_other_config(ref, param.pool_key, raw)
-        if HA_KEY in other:
-            x.pool.remove_from_other_config(ref, HA_KEY)
-        x.pool.add_to_other_config(ref, HA_KEY, "true")
+        pool_store.apply_changes(session, pool_store.set_parameters(session, values), {HA_KEY: "true"})
     finally:
         session.xenapi.session.logout()
     for host in document["hosts"]:

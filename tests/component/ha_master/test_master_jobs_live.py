@@ -8,7 +8,7 @@ import time
 import pytest
 from loguru import logger
 
-from halizard.config import pool_store, schema
+from halizard.config import pool_store
 from halizard.core.policy import Policy
 from halizard.jobs import host_health, master_cycle, master_watch, takeover
 from halizard.jobs.base import JobContext
@@ -76,15 +76,11 @@ def pool(tmp_path):
     running = assemble(str(tmp_path / "p"), 3, 3, start_latency=0.05, fuse=0.5)
     p = Pool(running)
 
-    def configure(x):
-        ref = x.pool.get_all()[0]
-        other = x.pool.get_other_config(ref)
-        for name, value in CONFIG.items():
-            param = schema.get_param(name)
-            x.pool.add_to_other_config(ref, param.pool_key, pool_store.encode(param, str(value), other.get(
-                param.pool_key)))
-        x.pool.add_to_other_config(ref, HA_KEY, "true")
-    p.xapi(configure)
+    session = open_session(p.hosts["host1"]["address"], "root", p.doc["password"], timeout=10.0)
+    try:
+        pool_store.apply_changes(session, pool_store.set_parameters(session, CONFIG), {HA_KEY: "true"})
+    finally:
+        session.logout()
     yield p
     running.close()
 

@@ -56,18 +56,13 @@ class Scenario:
 
     def set_config(self, **values):
         """Store pool parameters (pool other_config HA_<NAME>) in the old literal format."""
-        from halizard.config import pool_store, schema
+        from halizard.config import pool_store
 
-        def apply(x):
-            ref = x.pool.get_all()[0]
-            other = x.pool.get_other_config(ref)
-            for name, value in values.items():
-                param = schema.get_param(name)
-                raw = pool_store.encode(param, str(value), other.get(param.pool_key))
-                if param.pool_key in other:
-                    x.pool.remove_from_other_config(ref, param.pool_key)
-                x.pool.add_to_other_config(ref, param.pool_key, raw)
-        self.xapi(apply)
+        session = self.session()
+        try:
+            pool_store.set_parameters(session, values)
+        finally:
+            session.xenapi.session.logout()
 
     def set_pool_ha(self, value):
         """The pool HA switch (XenCenter field on the pool): "true", "false" or anything."""

@@ -69,3 +69,42 @@ def test_docs_are_generated_from_the_schema():
     for rel, text in docgen.outputs():
         with open(os.path.join(top, rel), encoding="utf-8") as handle:
             assert handle.read() == text, "%s is stale: run scripts/gen-config-doc" % rel
+
+
+class _PoolApi:
+    """The pool calls set_parameters/apply_changes make, on one other_config dict."""
+
+    def __init__(self, other):
+        self.other = other
+
+    def get_all(self):
+        return ["OpaqueRef:p"]
+
+    def get_record(self, ref):
+        return {"uuid": "pool-1", "other_config": dict(self.other)}
+
+    def get_other_config(self, ref):
+        return dict(self.other)
+
+    def remove_from_other_config(self, ref, key):
+        del self.other[key]
+
+    def add_to_other_config(self, ref, key, value):
+        assert key not in self.other, "add_to_other_config on an existing key fails in xapi"
+        self.other[key] = value
+
+
+class _Session:
+    def __init__(self, other):
+        self.xenapi = type("X", (), {})()
+        self.xenapi.pool = _PoolApi(other)
+
+
+def test_set_parameters_keeps_each_keys_literal_style_and_refuses_a_bad_value():
+    other = {"HA_SMTP_PORT": '"25"', "HA_MONITOR_DELAY": "15", "unrelated": "x"}
+    session = _Session(other)
+    assert pool_store.set_parameters(session, {"SMTP_PORT": 2525, "MONITOR_DELAY": 20}) == "OpaqueRef:p"
+    assert other == {"HA_SMTP_PORT": '"2525"', "HA_MONITOR_DELAY": "20", "unrelated": "x"}
+    with pytest.raises(ValueError):
+        pool_store.set_parameters(session, {"MONITOR_DELAY": "soon"})
+    assert other["HA_MONITOR_DELAY"] == "20"
