@@ -20,6 +20,9 @@ def test_an_operator_stop_outlives_the_master_that_saw_it(scenario):
     victims = vms_on(sc, old)
     sc.wait_until(lambda: sc.vm_record(stopped)["other_config"].get("home-pool"), 30, interval=0.3,
                   message="home-pool stamped")
+    # an operator stop is told from a crash by the shutdown operation the event stream shows:
+    # the master must be watching before the operator acts
+    sc.wait_watching(old)
 
     sc.operator_shutdown(stopped)
     sc.wait_until(lambda: sc.vm_record(stopped)["other_config"].get(KEY) == "true", 20, interval=0.2,
