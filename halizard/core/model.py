@@ -51,6 +51,12 @@ def operator_stop_of(other_config: Optional[Mapping]) -> bool:
     return (other_config or {}).get(OPERATOR_STOP_KEY) == "true"
 
 
+def operator_stop_over(power_state: str, marked: bool) -> bool:
+    """The operator stop recorded in XAPI (`marked`) is over once the VM runs again: clear the key.
+    One rule for the sweep's plan (vm_plan) and the master's event watcher (jobs.vm_events)."""
+    return marked and power_state == RUNNING
+
+
 class ModelError(ValueError):
     """A snapshot was built from inconsistent plain values."""
 

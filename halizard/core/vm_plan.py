@@ -26,7 +26,7 @@ from typing import AbstractSet, Dict, List, Mapping, Optional, Tuple
 from halizard.core import actions as A
 from halizard.core.backoff import RetryState
 from halizard.core.model import (
-    HALTED, HEALTH_HEALTHY, HEALTH_MASTER, RUNNING, PoolView, VmView,
+    HALTED, HEALTH_HEALTHY, HEALTH_MASTER, RUNNING, PoolView, VmView, operator_stop_over,
 )
 from halizard.core.policy import Policy
 
@@ -180,7 +180,7 @@ def plan(
 def _keep_operator_stop(vm: VmView, seen_here: bool, fixes: List[A.Action]) -> None:
     """The operator stop lives in XAPI (VmView.operator_stop), not only in the intent of the host that saw
     the events: recorded once a stop seen here left the VM halted, cleared once the VM runs again."""
-    if vm.is_running and vm.operator_stop:
+    if operator_stop_over(vm.power_state, vm.operator_stop):
         fixes.append(A.MarkOperatorStop(why="%s runs again: the operator stop is over" % _n(vm),
                                         vm_uuid=vm.uuid, stopped=False))
     elif seen_here and vm.power_state == HALTED and not vm.operator_stop:

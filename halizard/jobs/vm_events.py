@@ -16,7 +16,7 @@ watches the role, so a promoted slave starts watching within a second or two.
 import threading
 
 from halizard.core import intent as intent_mod
-from halizard.core.model import HALTED, OPERATOR_STOP_KEY, RUNNING, operator_stop_of
+from halizard.core.model import HALTED, OPERATOR_STOP_KEY, operator_stop_of, operator_stop_over
 from halizard.jobs.base import Outcome, Report
 
 WINDOW = 28.0          # seconds per run; the job's period in halizard.jobs.JOBS is 30
@@ -111,7 +111,7 @@ def _clear_operator_stops(env, changed):
     from halizard.xapi.errors import XapiError
 
     running = [ev.vm_uuid for ev, rec in changed
-               if ev.power_state == RUNNING and operator_stop_of((rec or {}).get("other_config"))]
+               if operator_stop_over(ev.power_state, operator_stop_of((rec or {}).get("other_config")))]
     if not running:
         return
     try:
