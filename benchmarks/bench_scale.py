@@ -40,7 +40,7 @@ from bench_supervisor import TICKS, cpu_ticks, tree  # noqa: E402
 from recovery_common import fmt  # noqa: E402
 from recovery_common import settled as pool_settled  # noqa: E402
 from recovery_common import status  # noqa: E402
-from recovery_common import start_in_batches, stop_on_sigterm, views_stored  # noqa: E402
+from recovery_common import session_when_answering, start_in_batches, stop_on_sigterm, views_stored  # noqa: E402
 
 from halizard.sim.control import ControlError  # noqa: E402
 
@@ -141,7 +141,7 @@ def run_size(hosts, vms, args, fault):
         began = time.monotonic()
         try:
             start_in_batches(sc, args.settle)
-            session = sc.session(timeout=30.0)
+            session = session_when_answering(sc, 30.0)
             sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                           message="the master marks every host healthy")
             sc.wait_until(lambda: pool_settled(sc), args.settle, interval=10.0,  # a whole VM table per look

@@ -77,3 +77,13 @@ def start_in_batches(sc, settle):
         sc.start_supervisors(batch)
         sc.wait_until(lambda names=batch: views_stored(sc, names), settle, interval=1.0,
                       message="the pool views of %s" % ", ".join(batch))
+
+
+def session_when_answering(sc, timeout, within=120.0):
+    """A session on the master, trying again while a loaded simulator resets or times out the login."""
+    def attempt():
+        try:
+            return sc.session(timeout=timeout)
+        except Exception:  # noqa: BLE001 - a reset or slow login under load is "not yet"
+            return None
+    return sc.wait_until(attempt, within, interval=2.0, message="a session on the master")
