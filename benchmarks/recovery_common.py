@@ -3,7 +3,9 @@
 Why: both measure a whole simulated pool with a real supervisor per host (tests/scenarios/harness/)
 and must look at it the same way, so their figures compare.
 """
+import argparse
 import os
+import signal
 
 from halizard.sim import control
 
@@ -87,3 +89,17 @@ def session_when_answering(sc, timeout, within=120.0):
         except Exception:  # noqa: BLE001 - a reset or slow login under load is "not yet"
             return None
     return sc.wait_until(attempt, within, interval=2.0, message="a session on the master")
+
+
+def scenario_args(doc, argv, vms, timeout, min_vms):
+    """The arguments every whole-pool fault benchmark takes (--vms, --timeout, --strict), checked; it also
+    makes SIGTERM run the teardown."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=vms)
+    parser.add_argument("--timeout", type=float, default=timeout)
+    parser.add_argument("--strict", action="store_true", help="exit 1 on a timeout or a violation")
+    args = parser.parse_args(argv)
+    if args.vms < min_vms or args.timeout <= 0:
+        parser.error("need --vms >= %d and --timeout > 0" % min_vms)
+    return args
