@@ -179,7 +179,7 @@ class _Round:
 
         snapshot, policy = self.snapshot, self.policy
         journal.vm_results(self.env.state, snapshot.pool, () if appliance else results, snapshot.taken_at,
-                           fault="vm-down")
+                           now=self.env.clock.wall(), fault="vm-down")
         now = self.env.clock.wall()
         alerts = []
 
