@@ -12,7 +12,6 @@ Runs of both jobs on one host are serialised by a lock file, so they never
 race each other; retry back-off and operator-stop intent live in state files.
 """
 import collections
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
@@ -22,7 +21,7 @@ from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
-from halizard.jobs.base import Outcome, Report
+from halizard.jobs.base import Clocks, Outcome, Report
 from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
@@ -352,7 +351,8 @@ def vm_reasons(root, session, config, now=None):
     snapshot = read_snapshot(session, config.xc_field_key)
     policy = policy_of(config)
     state = StateStore(root)
-    plan = decide(snapshot, policy, load_intent(state), load_retry(state), time.time() if now is None else now)
+    plan = decide(snapshot, policy, load_intent(state), load_retry(state),
+                  Clocks.wall() if now is None else now)
     gate = cycle.ha_enabled(snapshot.pool, policy)
     rows = []
     for vm in snapshot.pool.vms:
