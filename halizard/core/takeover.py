@@ -104,7 +104,7 @@ class Step:
 
 def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
          outcome: Optional[str] = None) -> Step:
-    """One transition of the master-failure sequence."""
+    """One transition of the master-failure sequence (one handler per phase, _HANDLERS)."""
     master = state.master_uuid or inp.pool.master_uuid
     verdict = health.classify(inp.master_probe, policy)
     early = state.phase in (IDLE, TIE_WAIT, FENCING, AWAIT_DEADLINE)
@@ -112,76 +112,100 @@ def step(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float,
         return Step(TakeoverState(), (), "the master answers again, so the takeover stops")
     if state.phase == IDLE:
         return _from_idle(inp, policy, now, master, verdict)
-    if state.phase == TIE_WAIT:
-        if state.wait_until is not None and now < state.wait_until:
-            return Step(state, (A.Wait(why="tie-break quorum: let the master fence first", until=state.wait_until),),
-                        "waiting out the tie-break fence delay")
-        perm = roles.may_take_over(inp.self_uuid, _takeover_slave(inp), verdict, inp.suspended, policy)
-        if not perm.allowed:
-            return Step(TakeoverState(), (), perm.why)
-        if not inp.quorum.has_quorum:
-            return Step(TakeoverState(), (), "quorum lost during the tie-break fence delay: %s" % inp.quorum.why)
-        return _fence(inp, policy, master, "the tie-break fence delay is over")
-    if state.phase == FENCING:
-        if outcome is None:
-            return Step(state, (), "waiting for the fence result")
-        return _after_fence(state, inp, policy, now, master, outcome)
-    if state.phase == AWAIT_DEADLINE:
-        return _deadline(state, inp, policy, now, master)
-    if state.phase == TRANSITION:
-        if outcome is None:
-            return Step(state, (), "waiting for the emergency transition")
-        if outcome == ABORTED:
-            return Step(TakeoverState(), (), "the last check before the transition stopped the takeover; "
-                                            "the next round decides again")
-        if outcome != OK:
-            return _fail(state, "pool.emergency_transition_to_master failed")
-        return Step(replace(state, phase=AWAIT_MASTER),
-                    (A.WaitUntilMaster(why="xapi restarts as master after the transition",
-                                       deadline=now + MASTER_WAIT),),
-                    "emergency transition started; waiting for xapi to answer as master")
-    if state.phase == AWAIT_MASTER:
-        if outcome is None:
-            return Step(state, (), "waiting for xapi to answer as master")
-        if outcome != OK:
-            return _fail(state, "xapi did not answer as master within %gs" % MASTER_WAIT)
-        return Step(replace(state, phase=RECOVER_SLAVES, recover_attempts=1),
-                    (A.RecoverSlaves(why="point the other slaves at the new master", attempt=1),),
-                    "this host is master now; recovering the slaves")
-    if state.phase == RECOVER_SLAVES:
-        if outcome is None:
-            return Step(state, (), "waiting for pool.recover_slaves")
-        if outcome != OK and state.recover_attempts < RECOVER_ATTEMPTS:
-            n = state.recover_attempts + 1
-            return Step(replace(state, recover_attempts=n),
-                        (A.RecoverSlaves(why="pool.recover_slaves failed; trying again", attempt=n),),
-                        "retrying pool.recover_slaves (%d of %d)" % (n, RECOVER_ATTEMPTS))
-        pre = ()
-        if outcome != OK:
-            pre = (A.Alert(why="pool.recover_slaves kept failing", function="promote_slave",
-                           text="pool.recover_slaves failed %d times; some slaves may still point at the "
-                                "old master" % state.recover_attempts),)
-        return _release(state, inp, policy, master, pre)
-    if state.phase == RELEASE:
-        if outcome is None:
-            return Step(state, (), "waiting for the release of the old master's VMs and disks")
-        if outcome != OK:
-            return _release(state, inp, policy, master, (), retry=True)
-        if not policy.SLAVE_HA:
-            return Step(replace(state, phase=DONE), (), "released; SLAVE_HA=0 leaves the VMs halted")
-        return Step(replace(state, phase=RESTART),
-                    (A.RestartVmsOf(why="SLAVE_HA=1: restart the old master's protected VMs", host_uuid=master),),
-                    "released; restarting the old master's VMs")
-    if state.phase == RESTART:
-        if outcome is None:
-            return Step(state, (), "waiting for the VM restarts")
-        if outcome == REFUSED:
-            return Step(state, (), "VM starts refused for now (self-fencing or no quorum); the next cycle "
-                                   "checks again")
-        return Step(replace(state, phase=DONE), (), "takeover complete")
     if state.phase in (DONE, SUSPENDED, FAILED):
         return Step(state, (), "the takeover sequence ended (%s)" % state.phase)
-    raise ValueError("unknown takeover phase %r" % (state.phase,))
+    handler = _HANDLERS.get(state.phase)
+    if handler is None:
+        raise ValueError("unknown takeover phase %r" % (state.phase,))
+    return handler(state, inp, policy, now, master, verdict, outcome)
+
+
+def _in_tie_wait(state, inp, policy, now, master, verdict, _outcome):
+    if state.wait_until is not None and now < state.wait_until:
+        return Step(state, (A.Wait(why="tie-break quorum: let the master fence first", until=state.wait_until),),
+                    "waiting out the tie-break fence delay")
+    perm = roles.may_take_over(inp.self_uuid, _takeover_slave(inp), verdict, inp.suspended, policy)
+    if not perm.allowed:
+        return Step(TakeoverState(), (), perm.why)
+    if not inp.quorum.has_quorum:
+        return Step(TakeoverState(), (), "quorum lost during the tie-break fence delay: %s" % inp.quorum.why)
+    return _fence(inp, policy, master, "the tie-break fence delay is over")
+
+
+def _in_fencing(state, inp, policy, now, master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for the fence result")
+    return _after_fence(state, inp, policy, now, master, outcome)
+
+
+def _in_await_deadline(state, inp, policy, now, master, _verdict, _outcome):
+    return _deadline(state, inp, policy, now, master)
+
+
+def _in_transition(state, _inp, _policy, now, _master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for the emergency transition")
+    if outcome == ABORTED:
+        return Step(TakeoverState(), (), "the last check before the transition stopped the takeover; "
+                                        "the next round decides again")
+    if outcome != OK:
+        return _fail(state, "pool.emergency_transition_to_master failed")
+    return Step(replace(state, phase=AWAIT_MASTER),
+                (A.WaitUntilMaster(why="xapi restarts as master after the transition",
+                                   deadline=now + MASTER_WAIT),),
+                "emergency transition started; waiting for xapi to answer as master")
+
+
+def _in_await_master(state, _inp, _policy, _now, _master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for xapi to answer as master")
+    if outcome != OK:
+        return _fail(state, "xapi did not answer as master within %gs" % MASTER_WAIT)
+    return Step(replace(state, phase=RECOVER_SLAVES, recover_attempts=1),
+                (A.RecoverSlaves(why="point the other slaves at the new master", attempt=1),),
+                "this host is master now; recovering the slaves")
+
+
+def _in_recover_slaves(state, inp, policy, _now, master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for pool.recover_slaves")
+    if outcome != OK and state.recover_attempts < RECOVER_ATTEMPTS:
+        n = state.recover_attempts + 1
+        return Step(replace(state, recover_attempts=n),
+                    (A.RecoverSlaves(why="pool.recover_slaves failed; trying again", attempt=n),),
+                    "retrying pool.recover_slaves (%d of %d)" % (n, RECOVER_ATTEMPTS))
+    pre = ()
+    if outcome != OK:
+        pre = (A.Alert(why="pool.recover_slaves kept failing", function="promote_slave",
+                       text="pool.recover_slaves failed %d times; some slaves may still point at the "
+                            "old master" % state.recover_attempts),)
+    return _release(state, inp, policy, master, pre)
+
+
+def _in_release(state, inp, policy, _now, master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for the release of the old master's VMs and disks")
+    if outcome != OK:
+        return _release(state, inp, policy, master, (), retry=True)
+    if not policy.SLAVE_HA:
+        return Step(replace(state, phase=DONE), (), "released; SLAVE_HA=0 leaves the VMs halted")
+    return Step(replace(state, phase=RESTART),
+                (A.RestartVmsOf(why="SLAVE_HA=1: restart the old master's protected VMs", host_uuid=master),),
+                "released; restarting the old master's VMs")
+
+
+def _in_restart(state, _inp, _policy, _now, _master, _verdict, outcome):
+    if outcome is None:
+        return Step(state, (), "waiting for the VM restarts")
+    if outcome == REFUSED:
+        return Step(state, (), "VM starts refused for now (self-fencing or no quorum); the next cycle "
+                               "checks again")
+    return Step(replace(state, phase=DONE), (), "takeover complete")
+
+
+_HANDLERS = {TIE_WAIT: _in_tie_wait, FENCING: _in_fencing, AWAIT_DEADLINE: _in_await_deadline,
+            TRANSITION: _in_transition, AWAIT_MASTER: _in_await_master, RECOVER_SLAVES: _in_recover_slaves,
+            RELEASE: _in_release, RESTART: _in_restart}
 
 
 def _from_idle(inp: TakeoverInputs, policy: Policy, now: float, master: str,
