@@ -159,11 +159,18 @@ class Env:
 
     def role(self):
         """"master", "slave" or None (pool.conf unreadable)."""
+        return self._pool_conf()[0]
+
+    def master_address(self):
+        """The master's address pool.conf names on a slave; None on the master or when unreadable."""
+        return self._pool_conf()[1]
+
+    def _pool_conf(self):
         from halizard import hostinfo
         try:
-            return hostinfo.read_pool_conf(self.root)[0]
+            return hostinfo.read_pool_conf(self.root)
         except hostinfo.HostInfoError:
-            return None
+            return None, None
 
     def alert(self, function, text, config=None, **options):
         """Raise one alert through halizard.alerts; never raises (a failure is one warning line).

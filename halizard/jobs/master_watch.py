@@ -25,15 +25,17 @@ With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
 the caches are still refreshed, but nothing is taken over or lifted.
 
 A takeover under way continues even after this host became master.
-"""
-import time
 
+The job reaches the world through its Env (halizard.jobs.base.Env) and
+returns one Report; the takeover runs on a view over that Env (takeover.Env).
+"""
 from halizard import suspension
 from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.model import UNREACHED_KEY, unreached_value
 from halizard.jobs import host_health, membership, takeover, witness
+from halizard.jobs.base import Outcome, Report
 
 HOST_KEY = suspension.HOST_KEY
 UNKNOWN = object()  # this host's published suspension could not be read this cycle
@@ -41,21 +43,20 @@ PROBES = "master-watch-probes"
 REPORT = "master-watch"
 
 
-def _read_master(root, timeout, log, self_uuid=None):
+def _read_master(env, timeout, self_uuid=None):
     """(pool other_config, PoolView, this host's other_config or UNKNOWN) from the master, or None
     when it does not answer in time."""
-    from halizard.xapi.pool_config import load_effective
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
+    log = env.log
     try:
-        session = connect(root, timeout=timeout)
+        session = env.connect(timeout)
     except XapiError as exc:
         log.info("the master does not answer: {}", exc)
         return None
     try:
-        key = load_effective(root, pool_other_config={}, cache=False).xc_field_key
+        key = env.effective(pool_other_config={}, cache=False).xc_field_key
         other, view = ops.snapshot(session, key, light=True)
         me = view.host(self_uuid) if self_uuid else None
         published = UNKNOWN  # else this host's other_config as the master holds it
@@ -90,28 +91,27 @@ def _judged_by_probes(store, self_uuid, master_address):
     return master is not None and master.address == master_address
 
 
-def _config(root, other, pool_uuid, answered):
-    from halizard.config.effective import cached_pool, save_pool_cache
-    from halizard.xapi.pool_config import load_effective
+def _config(env, other, pool_uuid, answered):
+    from halizard.config.effective import save_pool_cache
     if answered:
         try:
-            save_pool_cache(root, pool_uuid, other)
+            save_pool_cache(env.root, pool_uuid, other)
         except OSError:
             pass
-        return load_effective(root, pool_other_config=other, cache=False)
-    _uuid, cached = cached_pool(root)
-    return load_effective(root, pool_other_config=cached or {}, cache=False)
+        return env.effective(pool_other_config=other, cache=False)
+    _uuid, cached = env.cached_pool()
+    return env.effective(pool_other_config=cached or {}, cache=False)
 
 
-def _publish(root, timeout, view, self_uuid, published, wanted, log):
+def _publish(env, timeout, view, self_uuid, published, wanted):
     """Write (or remove, value None) keys of this host's other_config through the master where they
     differ from what it holds (`published`: that other_config, or UNKNOWN: then nothing is written).
 
     wanted: {key: (value or None, what to log once written)}.
     """
     from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
 
+    log = env.log
     me = view.host(self_uuid)
     if me is None or not me.ref or published is UNKNOWN:
         return
@@ -119,7 +119,7 @@ def _publish(root, timeout, view, self_uuid, published, wanted, log):
     if not changes:
         return
     try:
-        session = connect(root, timeout=timeout)
+        session = env.connect(timeout)
     except XapiError as exc:
         log.info("host record not updated ({}); the next cycle retries", type(exc).__name__)
         return
@@ -158,16 +158,13 @@ def _probe_round(ctx, platform, pool, self_uuid, policy):
 
 
 def _env(ctx, config, policy, self_uuid, pool):
-    from halizard.platform import get_platform
-    platform = get_platform(ctx.root)
     me = pool.host(self_uuid) if pool is not None else None
-    address = (me.address if me is not None and me.address else None) or platform.source_address() or "127.0.0.1"
-    return takeover.Env(ctx.root, config, policy, ctx.state, ctx.log, self_uuid, address,
-                        platform)
+    address = (me.address if me is not None and me.address else None) or ctx.platform.source_address() or "127.0.0.1"
+    return takeover.Env(ctx, config, policy, self_uuid, address)
 
 
 def _report(ctx, **facts):
-    facts["at"] = time.time()
+    facts["at"] = ctx.clock.wall()
     try:
         ctx.state.write(REPORT, facts)
     except Exception:  # noqa: BLE001 - the report is informative only
@@ -175,57 +172,71 @@ def _report(ctx, **facts):
 
 
 def run(ctx):
-    from halizard import hostinfo
-    from halizard.config.effective import local_xe_timeout
-
+    """One watch of the master; returns a Report."""
     log = ctx.log
     store = ctx.state
-    self_uuid = hostinfo.local_host_uuid(ctx.root)
-    role, master_addr = hostinfo.read_pool_conf(ctx.root)
+    self_uuid = ctx.self_uuid()
+    role, master_addr = ctx.role(), ctx.master_address()
+    if not self_uuid or role is None:
+        return Report(Outcome.FAILED, "master watch impossible: this host's uuid (inventory) or pool role "
+                                      "(pool.conf) is unknown")
     state = takeover.load_state(store, log)
     # Short: a silent master is judged by the probe round that follows, not by this read.
-    timeout = max(1.0, min(local_xe_timeout(ctx.root) / 2.0, 5.0))
+    timeout = max(1.0, min(ctx.xe_timeout() / 2.0, 5.0))
 
     if role == "master" and not takeover.in_progress(state):
         if state.phase in (core.DONE, core.FAILED):
             log.info("this host is master; the takeover ended ({}), so its state is cleared", state.phase)
             takeover.save_state(store, core.TakeoverState())
-        return
+            return Report(Outcome.DONE, "master watch: this host is master; the ended takeover is cleared")
+        return Report(Outcome.IDLE, "master watch idle: this host is master")
 
     skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
         _judged_by_probes(store, self_uuid, master_addr)
-    answer = None if skip_read else _read_master(ctx.root, timeout, log, self_uuid)
+    answer = None if skip_read else _read_master(ctx, timeout, self_uuid)
     if answer is not None:
-        other, view, published = answer
-        config = _config(ctx.root, other, view.uuid, True)
-        takeover.save_view(store, view)
-        if role != "master":
-            from halizard.jobs.master_cycle import clear_conflict_flag
-            clear_conflict_flag(ctx, "this host follows the master that answers")
-        policy, _refused = host_health.policy_or_refusal(ctx, config, "the master watch")
-        if policy is not None:
-            _master_answers(ctx, policy, view, self_uuid, state)
-        suspended = suspension.is_suspended(ctx.root)
-        unreached = _unreached(store) if role != "master" else None
-        _publish(ctx.root, timeout, view, self_uuid, published, {
-            HOST_KEY: ("true" if suspended else None,
-                       "this host's record now says HA is %s" % ("suspended" if suspended else "not suspended")),
-            UNREACHED_KEY: (unreached, "this host's record now lists the peers it does not reach: %s" % unreached)},
-            log)
-        return
+        return _answered(ctx, answer, role, self_uuid, state, timeout)
+    return _silent(ctx, self_uuid, state)
 
-    config = _config(ctx.root, None, None, False)
-    policy, _refused = host_health.policy_or_refusal(ctx, config, "the master watch")
+
+def _answered(ctx, answer, role, self_uuid, state, timeout):
+    """The master answered: refresh the caches, lift this host's suspension when due, publish its record."""
+    store = ctx.state
+    other, view, published = answer
+    config = _config(ctx, other, view.uuid, True)
+    takeover.save_view(store, view)
+    if role != "master":
+        from halizard.jobs.master_cycle import clear_conflict_flag
+        clear_conflict_flag(ctx, "this host follows the master that answers")
+    policy, refused = host_health.policy_or_refusal(ctx, config, "the master watch")
+    if policy is not None:
+        _master_answers(ctx, policy, view, self_uuid, state)
+    suspended = suspension.is_suspended(ctx.root)
+    unreached = _unreached(store) if role != "master" else None
+    _publish(ctx, timeout, view, self_uuid, published, {
+        HOST_KEY: ("true" if suspended else None,
+                   "this host's record now says HA is %s" % ("suspended" if suspended else "not suspended")),
+        UNREACHED_KEY: (unreached, "this host's record now lists the peers it does not reach: %s" % unreached)})
     if policy is None:
-        return
+        return Report(Outcome.SKIPPED, "master watch: the master answers; caches refreshed, %s" % refused)
+    return Report(Outcome.QUIET, "master watch: the master answers%s" % ("; HA is suspended here" if suspended else ""))
+
+
+def _silent(ctx, self_uuid, state):
+    """The master is silent (or the takeover is past the transition): judge it from the cached view."""
+    log, store = ctx.log, ctx.state
+    config = _config(ctx, None, None, False)
+    policy, refused = host_health.policy_or_refusal(ctx, config, "the master watch")
+    if policy is None:
+        return Report(Outcome.SKIPPED, "master watch: the master is silent; %s" % refused)
     cached = takeover.load_view(store)
     if cached is None:
         log.error("the master does not answer and no pool view was ever cached: nothing can be judged")
-        return
+        return Report(Outcome.FAILED, "master watch: the master is silent and no pool view was ever cached")
     if config.pool_ha_state() != "true" and not takeover.in_progress(state):
         log.info("the master does not answer; HA is not enabled for this pool ({}), so nothing is done",
                  config.pool_ha_state())
-        return
+        return Report(Outcome.IDLE, "master watch: the master is silent; HA is not enabled for this pool")
     suspended = suspension.takeover_suspended(store)
     if not suspended and state.phase == core.SUSPENDED:
         # The suspension was lifted (recover_fenced_host) after this run read the state: that
@@ -236,8 +247,8 @@ def run(ctx):
     if suspended and not takeover.in_progress(state):
         log.warning("the master does not answer; HA is suspended on this host, so it does not act")
         _report(ctx, master="silent", suspended=True, autopromote=cached.autopromote_uuid)
-        return
-    _master_silent(ctx, config, policy, cached, self_uuid, state, suspended)
+        return Report(Outcome.SKIPPED, "master watch: the master is silent; HA is suspended on this host")
+    return _master_silent(ctx, config, policy, cached, self_uuid, state, suspended)
 
 
 def _master_answers(ctx, policy, view, self_uuid, state):
@@ -281,3 +292,15 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)
+    return _silent_report(seen, state, final)
+
+
+def _silent_report(seen, before, final):
+    """The run's Report after a probe round and the takeover's steps: DONE when the takeover moved on,
+    DEGRADED when it ended failed or suspended, QUIET when nothing changed."""
+    if final.phase == before.phase:
+        now = "no takeover" if final.phase == core.IDLE else "takeover still %s" % final.phase
+        return Report(Outcome.QUIET, "master watch: the master %s; %s" % (seen, now))
+    if final.phase in (core.FAILED, core.SUSPENDED):
+        return Report(Outcome.DEGRADED, "master watch: the takeover ended %s" % final.phase)
+    return Report(Outcome.DONE, "master watch: the master %s; takeover %s -> %s" % (seen, before.phase, final.phase))

@@ -112,6 +112,7 @@ class FakeEnv(Env):
         self.clock = FakeClock()
         self._platform = FakePlatform()
         self.uuid, self.pool_role = "h1", "master"
+        self.master_at = "127.0.0.1"  # pool.conf's master address when pool_role is "slave"
         self.answers = None
         self.sessions = []
         self.pool_config = {}
@@ -137,6 +138,9 @@ class FakeEnv(Env):
 
     def role(self):
         return self.pool_role
+
+    def master_address(self):
+        return self.master_at if self.pool_role == "slave" else None
 
     def alert(self, function, text, config=None, **options):
         self.alerts.append((function, text, options))

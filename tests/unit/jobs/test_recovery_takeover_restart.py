@@ -13,7 +13,7 @@ from halizard.config.effective import build_effective
 from halizard.core import actions as A
 from halizard.core import fencing
 from halizard.jobs import takeover, vm_monitor
-from halizard.platform import get_platform
+from halizard.jobs.base import Env as JobEnv
 from halizard.statefiles import StateStore
 from halizard.xapi import takeover_ops as ops
 from recording_log import RecordingLog
@@ -44,12 +44,12 @@ def _host1_dies_host2_takes_over(pool):
     return old, new, victims
 
 
-def _env_of_host2(pool, store, log, platform=True):
-    """host2's takeover environment; its platform too unless `platform` is False (the restart probes quorum)."""
+def _env_of_host2(pool, store, log):
+    """host2's takeover environment: a view over host2's job Env (its platform chosen by its root)."""
     config = build_effective(OTHER, {}, hostname="host2")
     new = pool.host("host2")
-    return takeover.Env(new["root"], config, config.policy(), store, log, new["uuid"], new["address"],
-                        get_platform(new["root"]) if platform else None)
+    job = JobEnv(new["root"], "master_watch", state=store, log=log)
+    return takeover.Env(job, config, config.policy(), new["uuid"], new["address"])
 
 
 def test_the_new_master_restarts_the_old_masters_vms_once_holding_the_vm_action_lock(pool, tmp_path):
@@ -117,13 +117,13 @@ def test_the_new_master_records_whom_it_replaced(pool, tmp_path):
     pool.fault("power-off", "host1")
     ops.emergency_transition(new["root"], 5.0)
     log = RecordingLog()
-    env = _env_of_host2(pool, StateStore(str(tmp_path / "host2")), log, platform=False)
+    env = _env_of_host2(pool, StateStore(str(tmp_path / "host2")), log)
     env.old_master = pool.host("host1")["uuid"]
     try:
-        outcome = takeover._await_master(env, A.WaitUntilMaster(why="t", deadline=env.clock() + 30))
+        outcome = takeover._await_master(env, A.WaitUntilMaster(why="t", deadline=env.clock.boot() + 30))
         assert outcome == "ok", log.lines
         assert ops.read_takeover(env.master()) == "1 " + env.old_master
-        takeover._await_master(env, A.WaitUntilMaster(why="resumed", deadline=env.clock() + 30))
+        takeover._await_master(env, A.WaitUntilMaster(why="resumed", deadline=env.clock.boot() + 30))
         assert ops.read_takeover(env.master()) == "1 " + env.old_master  # a resumed run writes the same
     finally:
         env.close()

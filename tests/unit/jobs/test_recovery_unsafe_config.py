@@ -13,6 +13,7 @@ from halizard.core import takeover as core
 from halizard.core.health import ProbeResult
 from halizard.core.model import RUNNING, HostView, PoolView, VmView
 from halizard.jobs import takeover, vm_monitor
+from halizard.jobs.base import Env as JobEnv
 from halizard.statefiles import StateStore
 from recording_log import RecordingLog
 
@@ -32,8 +33,8 @@ def _pool():
 def _env(tmp_path, other, log):
     config = build_effective(other, {}, hostname="host2")
     store = StateStore(str(tmp_path))
-    return takeover.Env(str(tmp_path), config, vm_monitor.policy_of(config), store, log, "s1", "127.0.0.2",
-                        None), store
+    job = JobEnv(str(tmp_path), "master_watch", state=store, log=log)
+    return takeover.Env(job, config, vm_monitor.policy_of(config), "s1", "127.0.0.2"), store
 
 
 def _inputs():

@@ -39,8 +39,8 @@ def test_a_wall_clock_step_does_not_shorten_the_self_fence_wait(tmp_path, step):
     step()
     rec = slave_recovery.Recovery(JobContext(str(tmp_path), "master_cycle"), None, None,
                                   slave_recovery.Cycle(None, policy, {}, majority, set(), 0.0))
-    env = takeover.Env(str(tmp_path), None, policy, None, None, "h3", "127.0.0.3", None)
-    for now in (rec.env.clock.boot(), env.clock()):
+    env = takeover.Env(JobContext(str(tmp_path), "master_watch"), None, policy, "h3", "127.0.0.3")
+    for now in (rec.env.clock.boot(), env.clock.boot()):
         proof = fencing.deadline_proof(probe.as_core(), majority, policy, now)
         assert proof.possible and not proof.proven, proof.why
 
