@@ -273,7 +273,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
     seen = "silent"
     reachable = None
     if takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION:
-        master_probe = None  # the restart checks quorum itself (takeover._vm_start_gate)
+        master_probe = None  # the restart checks quorum itself (takeover_checks._vm_start_gate)
         q = quorum.QuorumResult(1, 1, True, False, False, "the takeover is past the transition")
     else:
         probes, raw = _probe_round(ctx, env.platform, cached, self_uuid, policy)

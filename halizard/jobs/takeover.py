@@ -5,8 +5,10 @@ emergency transition, ~10 s until xapi is master, recover_slaves, release,
 restart). The core decides each step; this module executes the actions and
 stores the state after every step in the state file `takeover`, so a run
 that is killed (deadline, reboot) resumes where it stopped instead of
-starting over or, worse, fencing twice. It also owns the HA suspension flag
-(`suspended`, read by `ha-cfg status`): a suspended host never takes over.
+starting over or, worse, fencing twice. The state file and the HA
+suspension are in takeover_state, the last checks from a fresh probe round
+in takeover_checks, the release and restart of the old master's VMs in
+takeover_vms.
 
 `master_watch` (the job) calls `drive` each cycle while the master is silent
 or a takeover is under way; it also resumes a takeover already in progress.
@@ -18,13 +20,12 @@ from halizard.core import fencing
 from halizard.core import takeover as core
 from halizard.core.model import RUNNING
 from halizard.ops import journal
-# The state file and the suspension (takeover_state), the last checks (takeover_checks) and the release and
-# restart (takeover_vms) live in their own modules; these names stay importable from here.
-from halizard.jobs.takeover_checks import _last_check, _round_now, _self_fencing, _vm_start_gate  # noqa: F401
+from halizard.jobs.takeover_checks import _last_check
+# The names callers (master_watch, recover_fenced_host, tests) import from here.
 from halizard.jobs.takeover_state import (  # noqa: F401
-    AFTER_TRANSITION, CACHED_VIEW, IN_PROGRESS, REBOOTED, RELEASED, STATE, SUSPENSION, clear_suspension,
+    AFTER_TRANSITION, REBOOTED, RELEASED, STATE, SUSPENSION, clear_suspension,
     in_progress, load_state, load_view, save_state, save_view, suspend)
-from halizard.jobs.takeover_vms import LOCK_WAIT, _exclude_old_master, _release, _restart  # noqa: F401
+from halizard.jobs.takeover_vms import _exclude_old_master, _release, _restart
 
 FENCE_SECONDS = 60.0
 RECOVER_SECONDS = 30.0
