@@ -68,34 +68,37 @@ def start_vm(session, vm_uuid, host_uuid=None):
         vm.start(ref, False, False)
 
 
+# One entry per host-level action: (how to carry it out, what to say when done).
+_HANDLERS = {
+    A.SetHostHealth: (lambda session, a, key: set_host_health(session, a.host_uuid, key, a.value),
+                      lambda a: "host %s health set to %s" % (a.host_uuid, a.value)),
+    A.SetAutopromote: (lambda session, a, key: set_autopromote(session, a.value),
+                       lambda a: "autopromote set to %s" % a.value),
+    A.EnableHost: (lambda session, a, key: enable_host(session, a.host_uuid),
+                   lambda a: "host %s enabled" % a.host_uuid),
+    A.ResetVmPowerState: (lambda session, a, key: reset_vm_power_state(session, a.vm_uuid),
+                          lambda a: "VM %s power state reset" % a.vm_uuid),
+    A.ClearVdiMarker: (lambda session, a, key: clear_vdi_marker(session, a.vdi_uuid, a.key),
+                       lambda a: "VDI %s marker %s cleared" % (a.vdi_uuid, a.key)),
+    A.ForgetHost: (lambda session, a, key: forget_host(session, a.host_uuid),
+                   lambda a: "host %s forgotten" % a.host_uuid),
+}
+
+
 def execute(session, action, health_key):
     """Carry out one host-level core action; returns (ok, detail). Never raises XapiError.
 
-    Handles SetHostHealth, SetAutopromote, EnableHost, ResetVmPowerState,
-    ClearVdiMarker and ForgetHost; other actions are refused (ValueError),
+    Handles the actions of `_HANDLERS`; other actions are refused (ValueError),
     since the caller must route them elsewhere.
     """
+    handler = _HANDLERS.get(type(action))
+    if handler is None:
+        raise ValueError("act_host cannot execute %s" % action.kind)
+    run, done = handler
     try:
-        if isinstance(action, A.SetHostHealth):
-            set_host_health(session, action.host_uuid, health_key, action.value)
-            return True, "host %s health set to %s" % (action.host_uuid, action.value)
-        if isinstance(action, A.SetAutopromote):
-            set_autopromote(session, action.value)
-            return True, "autopromote set to %s" % action.value
-        if isinstance(action, A.EnableHost):
-            enable_host(session, action.host_uuid)
-            return True, "host %s enabled" % action.host_uuid
-        if isinstance(action, A.ResetVmPowerState):
-            reset_vm_power_state(session, action.vm_uuid)
-            return True, "VM %s power state reset" % action.vm_uuid
-        if isinstance(action, A.ClearVdiMarker):
-            clear_vdi_marker(session, action.vdi_uuid, action.key)
-            return True, "VDI %s marker %s cleared" % (action.vdi_uuid, action.key)
-        if isinstance(action, A.ForgetHost):
-            forget_host(session, action.host_uuid)
-            return True, "host %s forgotten" % action.host_uuid
+        run(session, action, health_key)
     except XapiFailure as exc:
         return False, "%s failed: %s %s" % (action.kind, exc.code, " ".join(str(p) for p in exc.params)[:200])
     except XapiError as exc:
         return False, "%s failed: %s" % (action.kind, type(exc).__name__)
-    raise ValueError("act_host cannot execute %s" % action.kind)
+    return True, done(action)
