@@ -28,7 +28,7 @@ the cycle does nothing: it logs why and alerts (host_health.policy_or_refusal).
 
 
 from halizard.core import actions as A
-from halizard.core import cycle, roles
+from halizard.core import cycle, health, roles
 from halizard.jobs.base import Outcome, Report
 from halizard.xapi.pool_view import read_pool_and_suspended
 
@@ -106,13 +106,13 @@ def _cycle(env, session, config, policy, self_uuid):
                                  {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw,
                                  now=env.clock.wall())
         return Report(Outcome.SKIPPED, "master cycle stands down: %s" % conflict.why)  # said at ERROR above
-    failed = [u for u, v in verdicts.items() if v.state == "failed"]
+    failed = [u for u, v in verdicts.items() if v.state == health.FAILED]
     if failed:
         read_at = env.clock.wall()
         pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
     start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
     _execute(env, session, start.actions, key, alert)
-    usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}
+    usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == health.HEALTHY}
     rec = slave_recovery.Recovery(env, session, config,
                                   slave_recovery.Cycle(pool, policy, probes, quorum_result, usable, read_at))
     decisions = slave_recovery.recover_failed(rec, verdicts)
@@ -128,7 +128,7 @@ def cycle_report(verdicts, decisions):
         counts[verdict.state] = counts.get(verdict.state, 0) + 1
     text = "master cycle: %d slave(s) probed%s" % (len(verdicts), "".join(
         ", %d %s" % (n, state) for state, n in sorted(counts.items())))
-    failed = sorted(u for u, v in verdicts.items() if v.state == "failed")
+    failed = sorted(u for u, v in verdicts.items() if v.state == health.FAILED)
     if not failed:
         return Report(Outcome.QUIET, text)
     return Report(Outcome.DONE, text + "; " + "; ".join("%s: %s" % (u, decisions.get(u, "?")) for u in failed),
@@ -157,7 +157,7 @@ def _sync_membership(env, session, pool, verdicts):
 
     dead = set((env.state.read(slave_recovery.RECOVERY_STATE, {}) or {}).keys())
     m, _fresh = membership.current(env.state)
-    healthy = {u for u, v in verdicts.items() if v.state == "healthy"}
+    healthy = {u for u, v in verdicts.items() if v.state == health.HEALTHY}
     back = rule.to_readmit(m or rule.Membership(), healthy, {h.uuid for h in pool.hosts if h.enabled})
     try:
         if dead - (m.excluded if m else frozenset()) or back:
