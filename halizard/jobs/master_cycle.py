@@ -29,13 +29,18 @@ the cycle does nothing: it logs why and alerts (host_health.policy_or_refusal).
 
 from halizard.core import actions as A
 from halizard.core import cycle, health, roles
+from halizard.core import membership as rule
+from halizard.jobs import autoselect, host_health, membership, slave_recovery, witness
 from halizard.jobs.base import Outcome, Report
+from halizard.jobs.host_health import REPORT_STATE
+from halizard.jobs.self_fence import is_self_fencing
+from halizard.suspension import MASTER_CONFLICT
+from halizard.xapi import act_host, takeover_ops
+from halizard.xapi.errors import XapiError
 from halizard.xapi.pool_view import read_pool_and_suspended
 
 
 def _execute(env, session, actions, health_key, alert):
-    from halizard.jobs import autoselect
-    from halizard.xapi import act_host
     for action in actions:
         if isinstance(action, A.Alert):
             alert(action.function, action.text)
@@ -48,9 +53,6 @@ def _execute(env, session, actions, health_key, alert):
 
 def run(env):
     """One master cycle; returns a Report. On a slave it does nothing (the slave side has its own jobs)."""
-    from halizard.jobs import host_health
-    from halizard.jobs.self_fence import is_self_fencing
-    from halizard.xapi.errors import XapiError
 
     role = env.role()
     if role != "master":
@@ -82,7 +84,6 @@ def run(env):
 
 def _cycle(env, session, config, policy, self_uuid):
     """The cycle with this master's session: read, gate, probe, settle two masters, housekeeping, recovery."""
-    from halizard.jobs import host_health, slave_recovery, witness
 
     def alert(function, text):
         env.alert(function, text, config=config, session=session)  # never raises: an alert never ends the cycle
@@ -137,7 +138,6 @@ def cycle_report(verdicts, decisions):
 
 def _masters(env, session, pool, self_uuid, raw, policy):
     """core.roles.resolve_masters for this probe round: whom the peers follow, and who replaced whom."""
-    from halizard.jobs import host_health
 
     logins = host_health.logins_of(raw)
     me = pool.host(self_uuid)
@@ -151,9 +151,6 @@ def _sync_membership(env, session, pool, verdicts):
     """Last man standing (core.membership): exclude the slaves proven dead and released this cycle or
     before (slave_recovery's recovery entries), re-admit excluded hosts that are healthy members again,
     and end a change's joint rule once every voter acknowledged it."""
-    from halizard.core import membership as rule
-    from halizard.jobs import membership, slave_recovery
-    from halizard.xapi.errors import XapiError
 
     dead = set((env.state.read(slave_recovery.RECOVERY_STATE, {}) or {}).keys())
     m, _fresh = membership.current(env.state)
@@ -176,7 +173,6 @@ RECOVER_PAUSE = 1.0
 
 def raise_conflict_flag(env, why):
     """Suspend VM starts on this master (halizard.suspension) until a cycle confirms it is the only master."""
-    from halizard.suspension import MASTER_CONFLICT
     current = env.state.read(MASTER_CONFLICT, {}) or {}
     if not current.get("suspended") or current.get("why") != why:
         env.state.write(MASTER_CONFLICT, {"suspended": True, "by": "master_cycle", "since": env.clock.wall(), "why": why})
@@ -185,7 +181,6 @@ def raise_conflict_flag(env, why):
 
 def clear_conflict_flag(env, why):
     """Lift the master-conflict suspension (this host is the only master, or follows one)."""
-    from halizard.suspension import MASTER_CONFLICT
     if env.state.read(MASTER_CONFLICT, None) is not None:
         env.state.remove(MASTER_CONFLICT)
         env.log.info("VM starts allowed again: {}", why)
@@ -225,15 +220,13 @@ def _standoff(env, session, others, policy, elsewhere):
     usual cycle costs no extra call. The state file `two-masters` remembers since when this host
     has seen the same other master(s).
     """
-    from halizard.xapi import takeover_ops as ops
-    from halizard.xapi.errors import XapiError
 
     if not others and env.state.read(TWO_MASTERS, None) is not None:
         env.state.remove(TWO_MASTERS)
     if not others and not elsewhere:
         return None, False
     try:
-        replaced = roles.parse_takeover(ops.read_takeover(session)).replaced
+        replaced = roles.parse_takeover(takeover_ops.read_takeover(session)).replaced
     except XapiError as exc:
         env.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
         replaced = None
@@ -249,7 +242,6 @@ def _standoff(env, session, others, policy, elsewhere):
 
 def _recover_stale_masters(env, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):
     """pool.recover_slaves until every host in `others` follows this master (attempts, each with a deadline)."""
-    from halizard.xapi.errors import XapiError
     wanted = {pool.host(u).ref: (pool.host(u).name_label or u) for u in others
               if pool.host(u) is not None and pool.host(u).ref}
     for attempt in range(1, attempts + 1):
@@ -271,5 +263,4 @@ def _recover_stale_masters(env, session, pool, others, policy, attempts=RECOVER_
 
 def summary(state):
     """The last status report (for `ha-lizard status` and tests), or None."""
-    from halizard.jobs.host_health import REPORT_STATE
     return state.read(REPORT_STATE, None)

@@ -17,12 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from halizard.config import refusal
 from halizard.config.effective import safety_problem
 from halizard.core import actions as A
-from halizard.jobs.action_lock import ActionLock
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
+from halizard.fence.base import FenceConfigError
+from halizard.fence.confirm import fence_host
+from halizard.fence.registry import agent_from_config
+from halizard.jobs.action_lock import ActionLock
 from halizard.ops import journal
 from halizard.probes.deadline import after
+from halizard.probes.still_alive import host_still_answers
 from halizard.xapi import act, act_host, takeover_ops
+from halizard.xapi.errors import XapiError
 from halizard.xapi.pool_view import read_pool
 
 OUTCOMES_STATE = "fence-outcomes"
@@ -72,11 +77,9 @@ class Recovery:
         self._refusal = None
 
     def _agent(self):
-        from halizard.fence.registry import agent_from_config
         return agent_from_config(self.config, self.env.root)
 
     def _still_alive(self, address, deadline):
-        from halizard.probes.still_alive import host_still_answers
         platform = self.env.platform
         return host_still_answers(platform, address, deadline, platform.source_address())
 
@@ -100,8 +103,6 @@ class Recovery:
 
     def fence(self, host_uuid, action):
         """Run the agent (never raises); the core's outcome string plus the agent's detail."""
-        from halizard.fence.base import FenceConfigError
-        from halizard.fence.confirm import fence_host
         try:
             agent = self.agent_factory()
         except FenceConfigError as exc:
@@ -250,7 +251,6 @@ class Recovery:
 
     def _reset_one(self, action):
         """One VM's power-state reset; its ref is kept for the start (no second lookup)."""
-        from halizard.xapi.errors import XapiError
         if action.vm_uuid not in self.vm_refs:
             try:
                 self.vm_refs[action.vm_uuid] = self.session.xenapi.VM.get_by_uuid(action.vm_uuid,

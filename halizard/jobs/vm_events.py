@@ -17,7 +17,11 @@ import threading
 
 from halizard.core import intent as intent_mod
 from halizard.core.model import HALTED, OPERATOR_STOP_KEY, operator_stop_of, operator_stop_over
+from halizard.jobs import vm_monitor
 from halizard.jobs.base import Outcome, Report
+from halizard.jobs.vm_monitor import INTENT_STATE
+from halizard.xapi.errors import XapiError
+from halizard.xapi.observe import StreamLost, VmEventWatcher
 
 WINDOW = 28.0          # seconds per run; the job's period in halizard.jobs.JOBS is 30
 TOKEN_STATE = "vm-events-token"
@@ -66,9 +70,6 @@ class Executor:
             self._round()
 
     def _round(self):
-        from halizard.jobs import vm_monitor
-        from halizard.xapi.errors import XapiError
-
         try:  # the session is kept between rounds: a login costs time a restart should not wait for
             read = vm_monitor.connect_and_read(self.env, 5.0, self.session)
         except XapiError as exc:
@@ -106,7 +107,6 @@ def _clear_operator_stops(env, changed):
     """Master: a VM seen Running while XAPI still records an operator stop gets the key cleared now,
     before the intent forgets the stop. Why: the sweep clears it only on its next cycle, and a crash
     in between found the stale key and left the VM halted (test_vm_operator_stop)."""
-    from halizard.xapi.errors import XapiError
 
     running = [ev.vm_uuid for ev, rec in changed
                if operator_stop_over(ev.power_state, operator_stop_of((rec or {}).get("other_config")))]
@@ -128,14 +128,11 @@ def _clear_operator_stops(env, changed):
 
 
 def vm_intent_name():
-    from halizard.jobs.vm_monitor import INTENT_STATE
-
     return INTENT_STATE
 
 
 def watch(env, is_master, end_at, on_call=None, wait=1.0):
     """Follow VM events until `end_at` (monotonic); returns (rounds, stream breaks)."""
-    from halizard.xapi.observe import StreamLost, VmEventWatcher
 
     clock, log, state = env.clock, env.log, env.state
     saved = state.read(TOKEN_STATE, {}) or {}
@@ -179,7 +176,6 @@ def watch(env, is_master, end_at, on_call=None, wait=1.0):
 
 def run(env):
     """Watch for one window; returns a Report of the rounds run and stream breaks."""
-    from halizard.jobs import vm_monitor
 
     clock = env.clock
     started = clock.monotonic()

@@ -14,16 +14,21 @@ race each other; retry back-off and operator-stop intent live in state files.
 import collections
 from concurrent.futures import ThreadPoolExecutor
 
-from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
 from halizard.config import refusal
 from halizard.config.effective import policy_of
 from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
+from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
 from halizard.jobs.base import Clocks, Outcome, Report
 from halizard.ops import journal, whatif
+from halizard.statefiles import StateStore
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
+from halizard.xapi import act
+from halizard.xapi.errors import XapiError
+from halizard.xapi.observe import read_snapshot
+from halizard.xapi.view import watch
 
 INTENT_STATE = intent_mod.STATE_NAME
 RETRY_STATE = "vm-retry"
@@ -111,7 +116,6 @@ def protect(env, read, is_master, how=How()):
     acted = False
     try:
         if lock.changed_since(read.snapshot.taken_at):  # another job started or released VMs since the read
-            from halizard.xapi.view import watch
             snapshot = watch(env.root, env.state, env.log).snapshot(read.session, read.config.xc_field_key,
                                                                     timeout=xe_timeout(read.config))
             read = read._replace(snapshot=snapshot)
@@ -144,8 +148,6 @@ class _Round:
                        "failed": [], "unplaced": [s.name_label or s.vm_uuid for s in self.plan.unplaced]}
 
     def run(self):
-        from halizard.xapi import act
-
         for status in self.plan.unplaced:
             self.log.warning("VM {} not started: {}", status.name_label or status.vm_uuid, status.why)
         starter = act.Starter(self.read.session, self.snapshot, self.snapshot.usable_hosts(),
@@ -174,7 +176,6 @@ class _Round:
 
     def record(self, results, appliance=False, logged=False):
         """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
-        from halizard.xapi import act
 
         snapshot, policy = self.snapshot, self.policy
         journal.vm_results(self.env.state, snapshot.pool, () if appliance else results, snapshot.taken_at,
@@ -211,7 +212,6 @@ class _Round:
     def apply_fixes(self):
         """The master's corrections: invalid/missing HA fields, home-pool stamps, operator stops kept in XAPI,
         their alerts."""
-        from halizard.xapi import act
 
         session, config = self.read.session, self.read.config
         timeout = xe_timeout(config)
@@ -230,7 +230,6 @@ class _Round:
 
 def _log_result(snapshot, result, log, appliance=False):
     """One line per start, at the time it finished."""
-    from halizard.xapi import act
 
     name = _name(snapshot, result.vm_uuid, appliance)
     if result.outcome == act.OK:
@@ -278,7 +277,6 @@ def connect_and_read(env, timeout, session=None, read_wait=READ_WAIT):
 
     Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
     """
-    from halizard.xapi.view import watch
 
     ActionLock(env.root).wait_free(read_wait)  # a recovery starting VMs right now: read after it
     if session is None:
@@ -298,7 +296,6 @@ def connect_and_read(env, timeout, session=None, read_wait=READ_WAIT):
 
 def run(env):
     """One sweep; returns a Report (FAILED when the pool could not be read)."""
-    from halizard.xapi.errors import XapiError
 
     is_master, acts = acting_role(env)
     if not acts:
@@ -345,8 +342,6 @@ def vm_reasons(root, session, config, now=None):
     stops and back-off this host recorded, placement (no capacity). Control
     domains, templates and snapshots are left out (never managed).
     """
-    from halizard.statefiles import StateStore
-    from halizard.xapi.observe import read_snapshot
 
     snapshot = read_snapshot(session, config.xc_field_key)
     policy = policy_of(config)
