@@ -248,25 +248,37 @@ def set_other_config(api, ref, key, value, timeout=None):
     api.add_to_other_config(ref, key, value, timeout=timeout)
 
 
+def _set_ha_field(vm_api, ref, action, ha_key, timeout):
+    set_other_config(vm_api, ref, ha_key, action.value, timeout)
+    return "HA field of %s set to %s (%s)" % (action.vm_uuid, action.value, action.why)
+
+
+def _stamp_home_pool(vm_api, ref, action, ha_key, timeout):
+    set_other_config(vm_api, ref, HOME_POOL_KEY, action.pool_uuid, timeout)
+    return "home-pool of %s stamped" % action.vm_uuid
+
+
+def _mark_operator_stop(vm_api, ref, action, ha_key, timeout):
+    if action.stopped:
+        set_other_config(vm_api, ref, OPERATOR_STOP_KEY, "true", timeout)
+    else:
+        vm_api.remove_from_other_config(ref, OPERATOR_STOP_KEY, timeout=timeout)
+    return "operator stop of %s %s (%s)" % (action.vm_uuid, "kept in XAPI" if action.stopped else "cleared", action.why)
+
+
+# The VM fixes of the master: action type -> what writes it and says what was done.
+_FIXES = {A.SetVmHaField: _set_ha_field, A.StampHomePool: _stamp_home_pool, A.MarkOperatorStop: _mark_operator_stop}
+
+
 def apply_fix(session, snapshot, action, ha_key, timeout=None):
     """SetVmHaField / StampHomePool / MarkOperatorStop through XAPI; (done, text). Never raises on an XAPI error."""
     vm_ref = snapshot.vm_refs.get(getattr(action, "vm_uuid", None))
     if vm_ref is None:
         return False, "VM %s not in the snapshot" % getattr(action, "vm_uuid", "?")
+    fix = _FIXES.get(type(action))
+    if fix is None:
+        return False, "not a VM fix: %s" % type(action).__name__
     try:
-        if isinstance(action, A.SetVmHaField):
-            set_other_config(session.xenapi.VM, vm_ref, ha_key, action.value, timeout)
-            return True, "HA field of %s set to %s (%s)" % (action.vm_uuid, action.value, action.why)
-        if isinstance(action, A.StampHomePool):
-            set_other_config(session.xenapi.VM, vm_ref, HOME_POOL_KEY, action.pool_uuid, timeout)
-            return True, "home-pool of %s stamped" % action.vm_uuid
-        if isinstance(action, A.MarkOperatorStop):
-            if action.stopped:
-                set_other_config(session.xenapi.VM, vm_ref, OPERATOR_STOP_KEY, "true", timeout)
-            else:
-                session.xenapi.VM.remove_from_other_config(vm_ref, OPERATOR_STOP_KEY, timeout=timeout)
-            return True, "operator stop of %s %s (%s)" % (
-                action.vm_uuid, "kept in XAPI" if action.stopped else "cleared", action.why)
+        return True, fix(session.xenapi.VM, vm_ref, action, ha_key, timeout)
     except XapiError as exc:
         return False, "%s on %s failed: %s" % (type(action).__name__, action.vm_uuid, _describe(exc))
-    return False, "not a VM fix: %s" % type(action).__name__

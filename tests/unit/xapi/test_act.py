@@ -5,6 +5,7 @@ import time
 import pytest
 
 from halizard.core import actions as A
+from halizard.core.model import OPERATOR_STOP_KEY
 from halizard.xapi import act, observe
 from halizard.xapi.session import open_session
 
@@ -151,6 +152,18 @@ def test_fixes_and_appliance_start(pool, session):
     app = x.VM_appliance.get_uuid(app_ref)
     result = act.Starter(session, snap, snap.usable_hosts()).start_appliance(A.StartAppliance("w", app))
     assert result.ok and pool.vm_status("vm013")["running_on"] and pool.vm_status("vm014")["running_on"]
+
+
+def test_operator_stop_is_kept_then_cleared_and_other_actions_are_no_fix(pool, session):
+    snap = snap_of(session)
+    vm = uuid_of(snap, "vm011")  # the key is cleared again at the end
+    done, text = act.apply_fix(session, snap, A.MarkOperatorStop("stopped by hand", vm, True), KEY)
+    assert done and text == "operator stop of %s kept in XAPI (stopped by hand)" % vm
+    assert session.xenapi.VM.get_other_config(snap.vm_refs[vm])[OPERATOR_STOP_KEY] == "true"
+    done, text = act.apply_fix(session, snap, A.MarkOperatorStop("started again", vm, False), KEY)
+    assert done and text == "operator stop of %s cleared (started again)" % vm
+    assert OPERATOR_STOP_KEY not in session.xenapi.VM.get_other_config(snap.vm_refs[vm])
+    assert act.apply_fix(session, snap, A.StartVm("t", vm, None), KEY) == (False, "not a VM fix: StartVm")
 
 
 def test_destroy_zombie_through_the_platform(pool):
