@@ -200,7 +200,7 @@ class _Round:
         self.env.state.update(RETRY_STATE, change, {})
         for result in results:
             name = _name(snapshot, result.vm_uuid, appliance)
-            self.report[{act.OK: "started", act.DECLINED_RESULT: "declined"}.get(result.outcome, "failed")].append(name)
+            self.report[result.outcome.value].append(name)
             if not logged:
                 _log_result(snapshot, result, self.log, appliance)
         for alert in alerts:

@@ -17,6 +17,7 @@ reports what happened, so the jobs stay thin:
 * appliance starts, the per-VM HA field, the home-pool stamp, zombie
   domain destruction (through the platform layer).
 """
+import enum
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,11 +33,20 @@ DECLINED = ("VM_BAD_POWER_STATE", "OTHER_OPERATION_IN_PROGRESS")
 # Failures that say "this host cannot take it": try the next host.
 START_DEADLINE = 120.0  # seconds one VM start may take in all (its calls share this deadline)
 
-OK, DECLINED_RESULT, FAILED = "started", "declined", "failed"
+
+class StartOutcome(enum.Enum):
+    """What became of one VM or appliance start (its value names the vm_monitor report's list)."""
+
+    STARTED = "started"
+    DECLINED = "declined"  # XAPI would not start it now (VM_BAD_POWER_STATE, another operation): not a failure
+    FAILED = "failed"
+
+
+OK, DECLINED_RESULT, FAILED = StartOutcome.STARTED, StartOutcome.DECLINED, StartOutcome.FAILED  # callers' names
 
 
 class StartResult:
-    """What became of one start: outcome (started/declined/failed), host uuid, error text, attempts."""
+    """What became of one start: outcome (a StartOutcome), host uuid, error text, attempts."""
 
     __slots__ = ("vm_uuid", "outcome", "host_uuid", "error", "attempts", "finished_at")
 
@@ -53,7 +63,7 @@ class StartResult:
         return self.outcome == OK
 
     def __repr__(self):
-        return "StartResult(%s %s on %s %s)" % (self.vm_uuid, self.outcome, self.host_uuid, self.error)
+        return "StartResult(%s %s on %s %s)" % (self.vm_uuid, self.outcome.value, self.host_uuid, self.error)
 
 
 def _describe(exc):
