@@ -10,6 +10,7 @@ round reaches (core roles.takeover_candidate), so a slave that missed an
 update cannot act beside the one the master named.
 """
 from halizard.jobs.base import Clocks, Outcome, Report
+from halizard.xapi.errors import XapiError
 
 STATE = "autopromote"
 
@@ -28,7 +29,6 @@ def last_known(state):
 
 def run(env):
     """Job for every host: cache the pool's current autopromote_uuid while XAPI answers."""
-    from halizard.xapi.errors import XapiError
 
     config = env.effective()
     session, why = env.try_session(float(config.get("XE_TIMEOUT")))

@@ -27,7 +27,17 @@ import collections
 import enum
 import time
 
+from loguru import logger
+
+from halizard import alerts, hostinfo
+from halizard.config.effective import cached_pool
+from halizard.config.settings import load_settings
+from halizard.platform import get_platform
 from halizard.probes import clock as boot_clock
+from halizard.statefiles import StateStore
+from halizard.xapi.errors import XapiError
+from halizard.xapi.pool_config import load_effective
+from halizard.xapi.session import connect
 
 
 class Outcome(enum.Enum):
@@ -91,19 +101,16 @@ class Env:
     def config(self):
         """Local configuration: override file + the cached pool values (never a network call)."""
         if self._config is None:
-            from halizard.config.settings import load_settings
             self._config = load_settings(self.root, self._overrides)
         return self._config
 
     def effective(self, pool_other_config=None, cache=True):
         """The effective configuration with the pool's live values (an XAPI read, XE_TIMEOUT bounded);
         `pool_other_config` given: built from those values, no network call."""
-        from halizard.xapi.pool_config import load_effective
         return load_effective(self.root, pool_other_config=pool_other_config, cache=cache)
 
     def cached_pool(self):
         """(pool uuid, pool other_config) as the last live read cached them; (None, None) without."""
-        from halizard.config.effective import cached_pool
         return cached_pool(self.root)
 
     def xe_timeout(self, default=10.0):
@@ -117,14 +124,12 @@ class Env:
     @property
     def state(self):
         if self._state is None:
-            from halizard.statefiles import StateStore
             self._state = StateStore(self.root)
         return self._state
 
     @property
     def log(self):
         if self._log is None:
-            from loguru import logger
             self._log = logger.bind(function=self.name)
         return self._log
 
@@ -132,18 +137,15 @@ class Env:
     def platform(self):
         """This host's Platform (real dom0 or simulated host, chosen by the root)."""
         if self._platform is None:
-            from halizard.platform import get_platform
             self._platform = get_platform(self.root)
         return self._platform
 
     def connect(self, timeout=None):
         """A logged-in session reaching the pool master (XapiError when it does not answer)."""
-        from halizard.xapi.session import connect
         return connect(self.root, timeout=self.xe_timeout() if timeout is None else timeout)
 
     def try_session(self, timeout=None):
         """(session, None), or (None, why) when the master does not answer; the caller logs out."""
-        from halizard.xapi.errors import XapiError
         try:
             return self.connect(timeout), None
         except XapiError as exc:
@@ -151,7 +153,6 @@ class Env:
 
     def self_uuid(self):
         """This host's uuid (inventory), or None when unknown."""
-        from halizard import hostinfo
         try:
             return hostinfo.read_inventory(self.root).get("INSTALLATION_UUID") or None
         except hostinfo.HostInfoError:
@@ -166,7 +167,6 @@ class Env:
         return self._pool_conf()[1]
 
     def _pool_conf(self):
-        from halizard import hostinfo
         try:
             return hostinfo.read_pool_conf(self.root)
         except hostinfo.HostInfoError:
@@ -179,8 +179,7 @@ class Env:
         priority, screen_seconds...). Returns the AlertOutcome, or None when it could not be raised.
         """
         try:
-            from halizard.alerts import raise_alert
-            return raise_alert(function, text, root=self.root, config=self.config if config is None else config,
+            return alerts.raise_alert(function, text, root=self.root, config=self.config if config is None else config,
                                **options)
         except Exception as exc:  # noqa: BLE001 - an alert never stops the job
             self.log.warning("alert not raised ({}): {}", type(exc).__name__, text)

@@ -10,6 +10,7 @@ state file `disk-health.json`.
 """
 from halizard.alerts.settings import flag, one_line
 from halizard.jobs.base import Outcome, Report
+from halizard.platform.base import PlatformError
 
 FUNCTION = "disk_monitor"
 STATE_NAME = "disk-health"
@@ -19,7 +20,6 @@ REPEAT_SECONDS = 3000  # below the hourly period: every failing check alerts onc
 def run(env):
     """Check the disk once; returns a Report whose detail is the DiskHealth (None when disabled or
     the check could not run)."""
-    from halizard.platform.base import PlatformError
 
     config = env.config
     if not flag(config, "DISK_MONITOR"):

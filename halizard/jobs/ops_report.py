@@ -9,12 +9,12 @@ The metrics are written first: they need no network and a silent master
 must not stop them.
 """
 from halizard.jobs.base import Outcome, Report
+from halizard.ops import journal, metrics
+from halizard.xapi.errors import XapiError
 
 
 def run(env):
     """Metrics, then the journal; returns a Report (halizard.jobs.base)."""
-    from halizard.ops import journal, metrics
-    from halizard.xapi.errors import XapiError
 
     path = metrics.metrics_path(env.config)
     if path:

@@ -8,9 +8,12 @@ confirmed once more (local domains and the VM record read again) right
 before it is destroyed through the platform layer, so a migration or start
 finishing between the two reads is never mistaken for a zombie.
 """
+from halizard.core import zombies as zombie_rule
 from halizard.jobs.base import Outcome, Report
-from halizard.xapi.view import watch
 from halizard.platform.base import PlatformError
+from halizard.xapi.errors import XapiError
+from halizard.xapi.observe import NULL_REF, read_snapshot
+from halizard.xapi.view import watch
 
 
 def find_zombies(platform, session, ha_key, self_uuid, view=None):
@@ -18,8 +21,6 @@ def find_zombies(platform, session, ha_key, self_uuid, view=None):
 
     view: a halizard.xapi.view.PoolWatch (event-driven, issue 16); None reads the whole pool.
     """
-    from halizard.core import zombies
-    from halizard.xapi.observe import read_snapshot
 
     local = platform.local_domains()
     if not local:
@@ -28,7 +29,7 @@ def find_zombies(platform, session, ha_key, self_uuid, view=None):
         snapshot = read_snapshot(session, ha_key)
     else:  # no free memory needed: nothing is placed
         snapshot = view.snapshot(session, ha_key, free_memory=False)
-    return zombies.find(snapshot.pool, self_uuid, local), snapshot
+    return zombie_rule.find(snapshot.pool, self_uuid, local), snapshot
 
 
 def destroy_zombie(platform, action):
@@ -42,7 +43,6 @@ def destroy_zombie(platform, action):
 
 def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
     """Re-read: the domain still runs here, and XAPI still places the VM elsewhere, no operation."""
-    from halizard.xapi.observe import NULL_REF
 
     if vm_uuid not in platform.local_domains():
         return False
@@ -55,7 +55,6 @@ def still_zombie(platform, session, snapshot, vm_uuid, self_uuid):
 
 def run(env):
     """One check; returns a Report (halizard.jobs.base)."""
-    from halizard.xapi.errors import XapiError
 
     me = env.self_uuid()
     if not me:
