@@ -86,8 +86,7 @@ def test_the_vm_action_lock_tells_waiters_and_stale_readers(tmp_path):
     waiter = vm_monitor.ActionLock(None, directory=str(tmp_path))
     assert holder.acquire()
     assert not waiter.wait_free(0.2)
-    read_at = time.time()
-    time.sleep(0.05)  # mtime resolution: the holder's action comes strictly after the read
+    read_at = time.time() - 1.0  # a read a second ago: the holder's action is strictly after it, whatever the mtime resolution
     holder.release(acted=True)
     assert waiter.changed_since(read_at)
     assert waiter.wait_free(0.2) and holder.acquire(0)  # free, and the waiter holds nothing afterwards
