@@ -11,7 +11,7 @@ import pytest
 from halizard.core import fencing, quorum
 from halizard.core.policy import Policy
 from halizard.jobs import self_fence, slave_recovery, takeover
-from halizard.jobs.base import JobContext
+from halizard.jobs.base import Clocks, JobContext
 from halizard.platform.base import ProbeTarget
 from halizard.probes.parallel import Peer, probe_peers
 
@@ -58,13 +58,23 @@ class _Unreachable:
         raise AssertionError("a wall-clock step must not self-fence")
 
 
+class _ReadsTimeNow(Clocks):
+    """The Env's clocks with a wall clock that reads time.time at each call, so the step reaches the job."""
+
+    @staticmethod
+    def wall():
+        return time.time()
+
+
 def test_a_wall_clock_step_does_not_shorten_the_link_loss_tolerance(tmp_path, step):
     # failed before: link_down_since and now were time.time(); the step made the link "down for an hour"
     policy = Policy(MGT_LINK_LOSS_TOLERANCE=5, XAPI_COUNT=5, FENCE_HEURISTICS_IPS=("127.0.0.1",))
     hosts = [{"uuid": u, "address": "127.0.0.1", "enabled": True} for u in ("h1", "h2", "h3")]
     ctx = JobContext(str(tmp_path), "self_fence")
-    stored = self_fence._judge(ctx, "slave", "h1", hosts, policy, {}, _Unreachable())
+    ctx.clock, ctx._platform = _ReadsTimeNow(), _Unreachable()
+    seen = self_fence.Seen("slave", "h1", hosts)
+    stored = self_fence._judge(ctx, self_fence.Reader(ctx), seen, policy, {})
     assert stored["link_down_since"] is not None and stored["stopping_since"] is None
     step()
-    stored = self_fence._judge(ctx, "slave", "h1", hosts, policy, stored, _Unreachable())
+    stored = self_fence._judge(ctx, self_fence.Reader(ctx), seen, policy, stored)
     assert stored["stopping_since"] is None, stored["why"]
