@@ -13,7 +13,7 @@ from halizard.core.policy import Policy
 from halizard.jobs import self_fence, slave_recovery, takeover
 from halizard.jobs.base import Clocks, JobContext
 from halizard.platform.base import ProbeTarget
-from halizard.probes.parallel import Peer, probe_peers
+from halizard.probes.parallel import Peer, Round, probe_peers
 
 STEP = 3600.0
 CLOSED = ProbeTarget(address="127.0.0.1", method="tcp", port=9, expect=b"")
@@ -33,7 +33,7 @@ def test_a_wall_clock_step_does_not_shorten_the_self_fence_wait(tmp_path, step):
     # failed before: first_failure_at and the deciding `now` were time.time(); the step proved death at once
     policy = Policy(XE_TIMEOUT=1, XAPI_COUNT=1)
     peer = Peer("h2", "127.0.0.1", target=CLOSED, xapi_address="http://127.0.0.1:9/")
-    probe = probe_peers([peer], 1, 0, 1.0)["h2"]
+    probe = probe_peers([peer], Round(1, 0, 1.0))["h2"]
     assert not probe.xapi_ok and probe.network_ok is False and probe.first_failure_at is not None
     majority = quorum.compute("h1", ["h1", "h2", "h3"], ["h3"], None, policy)
     step()
