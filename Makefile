@@ -59,7 +59,7 @@ lint: test-venv
 
 test: python36 test-venv test-venv36 sysdeps lint
 	$(PY36) -m pytest -q -n $(TEST_WORKERS36) $(TESTS36)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) $(addprefix --ignore=,$(TESTS36))
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 $(addprefix --ignore=,$(TESTS36))
 
 bench: venv
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -10,10 +10,8 @@ was acknowledged, the violations seen and the load average (a shared machine slo
 Usage: python benchmarks/bench_cascade.py [--vms 6] [--timeout 180] [--strict]
 --strict exits 1 when a step times out or sees a violation.
 """
-import argparse
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from halizard.xapi import membership as db  # noqa: E402
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402
 from recovery_common import status as _status  # noqa: E402
-from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402
+from recovery_common import scenario_args  # noqa: E402
 
 POLL = 0.2
 
@@ -89,14 +87,7 @@ def run_once(vms, timeout):
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=6)
-    parser.add_argument("--timeout", type=float, default=180.0)
-    parser.add_argument("--strict", action="store_true", help="exit 1 on a timeout or a violation")
-    args = parser.parse_args(argv)
-    if args.vms < 3 or args.timeout <= 0:
-        parser.error("need --vms >= 3 and --timeout > 0")
+    args = scenario_args(__doc__, argv, vms=6, timeout=180.0, min_vms=3)
     print("3 hosts, %d VMs, XVM fencing: slave power-off, then master power-off (all measured)" % args.vms)
     print("%-22s %12s %5s %14s %5s %12s" % ("fault", "all running", "VMs", "acknowledged", "viol", "load 1m"))
     bad = False

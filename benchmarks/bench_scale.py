@@ -40,13 +40,11 @@ from bench_supervisor import TICKS, cpu_ticks, tree  # noqa: E402
 from recovery_common import fmt  # noqa: E402
 from recovery_common import settled as pool_settled  # noqa: E402
 from recovery_common import status  # noqa: E402
-from recovery_common import stop_on_sigterm  # noqa: E402
+from recovery_common import session_when_answering, start_in_batches, stop_on_sigterm, views_stored  # noqa: E402
 
 from halizard.sim.control import ControlError  # noqa: E402
 
 TARGET_AFTER_DETECT = 10.0
-START_BATCH = 8  # supervisors started (and waited for) at a time
-VIEW_STATE = os.path.join("var", "lib", "ha-lizard", "xapi-view.json")
 
 
 def parse_sizes(text):
@@ -69,11 +67,6 @@ def _healthy_everywhere(sc, session):
     except Exception:  # noqa: BLE001 - a slow answer under load is just "not yet"
         return False
     return all((r.get("other_config") or {}).get(HEALTH_KEY) in ("healthy", "master") for r in records.values())
-
-
-def _views_stored(sc, names=None):
-    return all(os.path.exists(os.path.join(h["root"], VIEW_STATE)) for h in sc.pool.hosts
-               if names is None or h["name_label"] in names)
 
 
 def _service_pids(sc):
@@ -147,19 +140,13 @@ def run_size(hosts, vms, args, fault):
         use_xvm(sc)
         began = time.monotonic()
         try:
-            names = [h["name_label"] for h in sc.pool.hosts]
-            for first in range(0, len(names), START_BATCH):  # 64 services starting at once on 2 cores time out
-                batch = names[first:first + START_BATCH]
-                sc.start_supervisors(batch)
-                # each new service reads the whole pool once: let a batch finish before the next one starts
-                sc.wait_until(lambda names=batch: _views_stored(sc, names), args.settle, interval=1.0,
-                              message="the pool views of %s" % ", ".join(batch))
-            session = sc.session(timeout=30.0)
+            start_in_batches(sc, args.settle)
+            session = session_when_answering(sc, 30.0)
             sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                           message="the master marks every host healthy")
             sc.wait_until(lambda: pool_settled(sc), args.settle, interval=10.0,  # a whole VM table per look
                           message="every VM stamped with its home pool")
-            sc.wait_until(lambda: _views_stored(sc), args.settle, interval=2.0,
+            sc.wait_until(lambda: views_stored(sc), args.settle, interval=2.0,
                           message="every host stored its pool view")
         except (AssertionError, RuntimeError, ControlError) as exc:  # the log tails follow the first line
             print("%dx%d: the pool did not settle: %s (load %s)" % (hosts, vms, str(exc).splitlines()[0], _load()),

@@ -36,6 +36,7 @@ from harness import HEALTH_KEY, use_xvm  # noqa: E402
 
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402
+from recovery_common import session_when_answering, start_in_batches  # noqa: E402
 from recovery_common import status as _status  # noqa: E402
 from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402
 
@@ -129,9 +130,9 @@ def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
     session = None
     try:
         use_xvm(sc)
-        sc.start_supervisors()
+        start_in_batches(sc, 300)
         victim = "host%d" % hosts
-        session = sc.session(timeout=15.0)
+        session = session_when_answering(sc, 15.0)
         host_ref = session.xenapi.host.get_by_name_label(victim)[0]
         sc.wait_until(lambda: _health(session, host_ref) == "healthy", 180, interval=0.5,
                       message="the master marks %s healthy" % victim)

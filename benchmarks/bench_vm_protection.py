@@ -254,6 +254,7 @@ def serial_run(sc, names):
     """Seconds to start `names` again one after another: same plan and start code, concurrency 1."""
     from halizard.core import vm_plan
     from halizard.jobs import vm_monitor
+    from halizard.jobs.base import Env
     from halizard.xapi import act
     from halizard.xapi.session import open_session
 
@@ -263,7 +264,8 @@ def serial_run(sc, names):
         refs = [session.xenapi.VM.get_by_name_label(name)[0] for name in names]
         with ThreadPoolExecutor(max_workers=16) as pool:  # the shutdowns are set-up, not measured
             list(pool.map(lambda ref: session.xenapi.VM.hard_shutdown(ref, timeout=60), refs))
-        _session, snapshot, config = vm_monitor.connect_and_read(sc.host_root(master), 30.0, session)
+        _session, snapshot, config = vm_monitor.connect_and_read(Env(sc.host_root(master), "bench"), 30.0,
+                                                                 session)
         plan = vm_plan.plan(snapshot.pool, vm_monitor.policy_of(config), usable_hosts=snapshot.usable_hosts(),
                             now=time.time())
         if len(plan.starts) != len(names):

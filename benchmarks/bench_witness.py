@@ -10,10 +10,8 @@ the survivor, the violations seen, and the load average (a shared machine slows 
 Usage: python benchmarks/bench_witness.py [--vms 8] [--timeout 200] [--strict]
 --strict exits 1 when a run times out or sees a violation.
 """
-import argparse
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from halizard.core.policy import Policy  # noqa: E402
 from recovery_common import fmt as _fmt  # noqa: E402
 from recovery_common import settled as _settled  # noqa: E402
 from recovery_common import status as _status  # noqa: E402
-from recovery_common import stop_on_sigterm as _stop_on_sigterm  # noqa: E402
+from recovery_common import scenario_args  # noqa: E402
 
 CONFIG = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3, "WITNESS_LEASE": 3}
 FAULTS = (("slave power-off", "host2", ("power-off", "host2")),
@@ -65,14 +63,7 @@ def run_once(vms, lost, fault, timeout):
 
 
 def main(argv=None):
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vms", type=int, default=8)
-    parser.add_argument("--timeout", type=float, default=200.0)
-    parser.add_argument("--strict", action="store_true", help="exit 1 on a timeout or a violation")
-    args = parser.parse_args(argv)
-    if args.vms < 2 or args.timeout <= 0:
-        parser.error("need --vms >= 2 and --timeout > 0")
+    args = scenario_args(__doc__, argv, vms=8, timeout=200.0, min_vms=2)
     wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **CONFIG)))
     print("2 hosts, %d VMs, POOL fencing, a witness (lease %gs); self-fence wait W = %gs (all measured)"
           % (args.vms, CONFIG["WITNESS_LEASE"], wait))

@@ -168,16 +168,13 @@ def decide_host_failure(
     policy: Policy,
     now: float,
     fence_outcome: Optional[str] = None,
-    seen_by: Sequence[str] = (),
 ) -> FailureDecision:
     """The next step for one failed host (slave failure on the master, or a dead master).
 
     fence_outcome: None when no agent was called yet for this failure, else
     the verified/failed/unknown result the caller recorded. Call again after
-    every step; the answer depends only on the inputs. seen_by: the peers this
-    side reaches that may still reach the host (still_seen_by): while there are
-    any, the self-fence deadline proves nothing (a partition that is not
-    transitive: the host keeps quorum through them and never self-fences).
+    every step; the answer depends only on the inputs. Where peers may still
+    reach the host, pass the decision through unless_still_seen.
     """
     if fence_outcome is not None and fence_outcome not in FENCE_OUTCOMES:
         raise ValueError("unknown fence outcome %r" % (fence_outcome,))
@@ -214,12 +211,6 @@ def decide_host_failure(
     else:
         basis = "fencing is disabled, so only the self-fence deadline can prove death"
     dp = deadline_proof(probe, quorum, policy, now)
-    if dp.proven and seen_by:
-        why = ("%s may still be reached by %s, so it keeps quorum through them and does not self-fence: "
-               "the self-fence deadline proves nothing" % (name, ", ".join(sorted(seen_by))))
-        return FailureDecision(None, (A.Alert(
-            why="no proof that %s is dead" % name, function="fence_host",
-            text="%s failed for this host but %s; its VMs stay where they are" % (name, why)),), why)
     if dp.proven:
         return FailureDecision(PROOF_DEADLINE, release_plan(pool, host_uuid, policy, PROOF_DEADLINE),
                                "%s; %s" % (basis, dp.why))
@@ -231,6 +222,22 @@ def decide_host_failure(
         why="no proof that %s is dead" % name, function="fence_host",
         text="%s failed and its death cannot be proven: %s; its VMs stay where they are" % (name, dp.why)),),
         "%s; %s" % (basis, dp.why))
+
+
+def unless_still_seen(decision: FailureDecision, pool: PoolView, host_uuid: str,
+                      seen_by: Sequence[str]) -> FailureDecision:
+    """The decision, except that a self-fence deadline proves nothing while `seen_by` (still_seen_by:
+    the peers this side reaches that may still reach the host) is not empty: a partition that is not
+    transitive, where the host keeps quorum through them and never self-fences."""
+    if decision.proof != PROOF_DEADLINE or not seen_by:
+        return decision
+    host = pool.host(host_uuid)
+    name = (host.name_label or host.uuid) if host is not None else host_uuid
+    why = ("%s may still be reached by %s, so it keeps quorum through them and does not self-fence: "
+           "the self-fence deadline proves nothing" % (name, ", ".join(sorted(seen_by))))
+    return FailureDecision(None, (A.Alert(
+        why="no proof that %s is dead" % name, function="fence_host",
+        text="%s failed for this host but %s; its VMs stay where they are" % (name, why)),), why)
 
 
 def still_seen_by(pool: PoolView, host_uuid: str, reached: Iterable[str], self_uuid: str) -> Tuple[str, ...]:

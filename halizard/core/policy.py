@@ -81,22 +81,11 @@ class Policy:
 
     def check_ranges(self) -> None:
         """Raise PolicyError for a value outside what the core can use."""
-        if self.OP_MODE not in (1, 2):
-            raise PolicyError("OP_MODE must be 1 (appliances) or 2 (VMs), got %r" % self.OP_MODE)
-        if self.HOST_SELECT_METHOD not in (0, 1):
-            raise PolicyError("HOST_SELECT_METHOD must be 0 or 1, got %r" % self.HOST_SELECT_METHOD)
-        if self.FENCE_ACTION not in FENCE_ACTIONS:
-            raise PolicyError("FENCE_ACTION must be one of start, stop, reset, got %r" % self.FENCE_ACTION)
-        for name in ("XAPI_COUNT", "FENCE_MIN_HOSTS", "VM_START_CONCURRENCY", "VM_START_RETRY_ALERT_AFTER"):
-            if getattr(self, name) < 1:
-                raise PolicyError("%s must be at least 1, got %r" % (name, getattr(self, name)))
-        for name in ("MONITOR_DELAY", "XE_TIMEOUT", "XAPI_DELAY", "SELF_FENCE_STOP_TIMEOUT",
-                     "SELF_FENCE_CHECK_INTERVAL", "VM_START_RETRY_BASE", "WITNESS_LEASE"):
-            if getattr(self, name) <= 0:
-                raise PolicyError("%s must be greater than 0, got %r" % (name, getattr(self, name)))
-        for name in ("MGT_LINK_LOSS_TOLERANCE", "SELF_FENCE_WAIT"):
-            if getattr(self, name) < 0:
-                raise PolicyError("%s must not be negative, got %r" % (name, getattr(self, name)))
+        self._check_choices()
+        for names, bad, rule in _BOUNDS:
+            for name in names:
+                if bad(getattr(self, name)):
+                    raise PolicyError("%s must %s, got %r" % (name, rule, getattr(self, name)))
         if 0 < self.SELF_FENCE_WATCHDOG < MIN_WATCHDOG or self.SELF_FENCE_WATCHDOG < 0:
             raise PolicyError("SELF_FENCE_WATCHDOG must be 0 (off) or at least %d, got %r"
                               % (MIN_WATCHDOG, self.SELF_FENCE_WATCHDOG))
@@ -104,6 +93,14 @@ class Policy:
             raise PolicyError("VM_START_RETRY_CAP must be at least VM_START_RETRY_BASE")
         if not self.XC_FIELD_NAME:
             raise PolicyError("XC_FIELD_NAME must not be empty")
+
+    def _check_choices(self) -> None:
+        if self.OP_MODE not in (1, 2):
+            raise PolicyError("OP_MODE must be 1 (appliances) or 2 (VMs), got %r" % self.OP_MODE)
+        if self.HOST_SELECT_METHOD not in (0, 1):
+            raise PolicyError("HOST_SELECT_METHOD must be 0 or 1, got %r" % self.HOST_SELECT_METHOD)
+        if self.FENCE_ACTION not in FENCE_ACTIONS:
+            raise PolicyError("FENCE_ACTION must be one of start, stop, reset, got %r" % self.FENCE_ACTION)
 
     @property
     def fences_by_agent(self) -> bool:
@@ -124,6 +121,16 @@ class Policy:
     def heuristics_configured(self) -> bool:
         """True when a heuristic vote can exist at all."""
         return self.FENCE_USE_IP_HEURISTICS and bool(self.FENCE_HEURISTICS_IPS)
+
+
+# (names, test that a value is out of range, the rule the message states): checked in this order
+_BOUNDS = (
+    (("XAPI_COUNT", "FENCE_MIN_HOSTS", "VM_START_CONCURRENCY", "VM_START_RETRY_ALERT_AFTER"),
+     lambda v: v < 1, "be at least 1"),
+    (("MONITOR_DELAY", "XE_TIMEOUT", "XAPI_DELAY", "SELF_FENCE_STOP_TIMEOUT", "SELF_FENCE_CHECK_INTERVAL",
+      "VM_START_RETRY_BASE", "WITNESS_LEASE"), lambda v: v <= 0, "be greater than 0"),
+    (("MGT_LINK_LOSS_TOLERANCE", "SELF_FENCE_WAIT"), lambda v: v < 0, "not be negative"),
+)
 
 
 def _unquote(text: str) -> str:

@@ -124,14 +124,9 @@ def plan(
         statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, protected, reason, why)
 
     for vm in pool.vms:
-        if vm.is_control_domain:
-            leave(vm, False, CONTROL_DOMAIN, "a control domain is never managed")
-            continue
-        if vm.is_a_template:
-            leave(vm, False, TEMPLATE, "a template is never started")
-            continue
-        if vm.is_a_snapshot:
-            leave(vm, False, SNAPSHOT, "a snapshot is never started")
+        never = next(((reason, why) for test, reason, why in _NEVER_MANAGED if test(vm)), None)
+        if never is not None:
+            leave(vm, False, *never)
             continue
         protected, reason, why = _protection(vm, pool, policy, fixes)
         _keep_operator_stop(vm, respect and vm.uuid in operator_stopped, fixes)
@@ -141,30 +136,10 @@ def plan(
         if not protected:
             leave(vm, False, reason, why)
             continue
-        if vm.power_state == RUNNING:
-            leave(vm, True, RUNNING_OK, "protected and running")
-            continue
-        if vm.power_state != HALTED:
-            leave(vm, True, NOT_HALTED, "%s is %s, which only an operator resolves" % (_n(vm), vm.power_state))
-            continue
-        if vm.current_operations:
-            leave(vm, True, OPERATION_IN_PROGRESS,
-                  "an operation is in progress (%s)" % ", ".join(vm.current_operations))
-            continue
-        if vm.home_pool is None:
-            leave(vm, True, HOME_POOL_MISSING, "halted and never stamped as running in this pool (no home-pool)")
-            continue
-        if vm.home_pool != pool.uuid:
-            leave(vm, True, HOME_POOL_MISMATCH,
-                  "its home-pool %s is another pool, so it may run there" % vm.home_pool)
-            continue
-        if respect and (vm.uuid in operator_stopped or vm.operator_stop):
-            leave(vm, True, OPERATOR_STOP, "an operator shut it down; it stays halted until started again")
-            continue
-        state = retry.get(vm.uuid)
-        if state is not None and not state.ready(now):
-            leave(vm, True, BACKING_OFF, "its start failed %d times; next try in %gs"
-                  % (state.failures, state.next_attempt_at - now))
+        stopped = respect and (vm.uuid in operator_stopped or vm.operator_stop)
+        held = _held(vm, pool.uuid, stopped, retry.get(vm.uuid), now)
+        if held is not None:
+            leave(vm, True, *held)
             continue
         candidates.append(vm)
 
@@ -175,6 +150,34 @@ def plan(
     groups = _place(pool, policy, candidates, usable, statuses)
     ordered = tuple(statuses[v.uuid] for v in pool.vms)
     return VmPlan(tuple(groups), tuple(appliance_starts), tuple(fixes), ordered)
+
+
+# VMs HA never manages: (test, reason, why), the first that matches
+_NEVER_MANAGED = (
+    (lambda vm: vm.is_control_domain, CONTROL_DOMAIN, "a control domain is never managed"),
+    (lambda vm: vm.is_a_template, TEMPLATE, "a template is never started"),
+    (lambda vm: vm.is_a_snapshot, SNAPSHOT, "a snapshot is never started"),
+)
+
+
+def _held(vm: VmView, pool_uuid: str, stopped: bool, retry: Optional[RetryState],
+          now: float) -> Optional[Tuple[str, str]]:
+    """(reason, why) a protected VM is not started this cycle, or None when it is a candidate."""
+    if vm.power_state == RUNNING:
+        return RUNNING_OK, "protected and running"
+    if vm.power_state != HALTED:
+        return NOT_HALTED, "%s is %s, which only an operator resolves" % (_n(vm), vm.power_state)
+    if vm.current_operations:
+        return OPERATION_IN_PROGRESS, "an operation is in progress (%s)" % ", ".join(vm.current_operations)
+    if vm.home_pool is None:
+        return HOME_POOL_MISSING, "halted and never stamped as running in this pool (no home-pool)"
+    if vm.home_pool != pool_uuid:
+        return HOME_POOL_MISMATCH, "its home-pool %s is another pool, so it may run there" % vm.home_pool
+    if stopped:
+        return OPERATOR_STOP, "an operator shut it down; it stays halted until started again"
+    if retry is not None and not retry.ready(now):
+        return BACKING_OFF, "its start failed %d times; next try in %gs" % (retry.failures, retry.next_attempt_at - now)
+    return None
 
 
 def _keep_operator_stop(vm: VmView, seen_here: bool, fixes: List[A.Action]) -> None:

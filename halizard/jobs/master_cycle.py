@@ -27,23 +27,13 @@ the cycle does nothing: it logs why and alerts (host_health.policy_or_refusal).
 """
 
 
-import time
-
 from halizard.core import actions as A
 from halizard.core import cycle, roles
+from halizard.jobs.base import Outcome, Report
 from halizard.xapi.pool_view import read_pool_and_suspended
 
-def _alerter(ctx, config, session):
-    def alert(function, text):
-        from halizard.alerts import raise_alert
-        try:
-            raise_alert(function, text, root=ctx.root, config=config, session=session)
-        except Exception as exc:  # noqa: BLE001 - an alert never ends the cycle
-            ctx.log.error("alert {} not raised: {}", function, type(exc).__name__)
-    return alert
 
-
-def _execute(ctx, session, actions, health_key, alert):
+def _execute(env, session, actions, health_key, alert):
     from halizard.jobs import autoselect
     from halizard.xapi import act_host
     for action in actions:
@@ -51,91 +41,113 @@ def _execute(ctx, session, actions, health_key, alert):
             alert(action.function, action.text)
             continue
         ok, detail = act_host.execute(session, action, health_key)
-        (ctx.log.info if ok else ctx.log.error)("{} ({})", detail, action.why)
+        (env.log.info if ok else env.log.error)("{} ({})", detail, action.why)
         if ok and isinstance(action, A.SetAutopromote):
-            autoselect.record(ctx.state, action.value, "master")
+            autoselect.record(env.state, action.value, "master", env.clock.wall())
 
 
-def run(ctx):
-    """One master cycle; on a slave it does nothing (the slave side has its own jobs)."""
-    from halizard import hostinfo
-    from halizard.xapi.pool_config import load_effective
-    from halizard.jobs import host_health, slave_recovery, witness
-    from halizard.platform import get_platform
-    from halizard.probes.still_alive import host_still_answers
-    from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
-
+def run(env):
+    """One master cycle; returns a Report. On a slave it does nothing (the slave side has its own jobs)."""
+    from halizard.jobs import host_health
     from halizard.jobs.self_fence import is_self_fencing
+    from halizard.xapi.errors import XapiError
 
-    role, _master = hostinfo.read_pool_conf(ctx.root)
+    role = env.role()
     if role != "master":
-        return
-    if is_self_fencing(ctx.state):
-        ctx.log.debug("master cycle idle: this host is self-fencing")
-        raise_conflict_flag(ctx, "this master self-fenced; a cycle must confirm that no other host took over "
+        if role is None:
+            return Report(Outcome.FAILED, "master cycle impossible: this host's pool role is unknown (pool.conf)")
+        return Report(Outcome.IDLE, "master cycle not run: this host is a slave")
+    if is_self_fencing(env.state):
+        raise_conflict_flag(env, "this master self-fenced; a cycle must confirm that no other host took over "
                                  "before VMs start here")
-        return
-    self_uuid = hostinfo.local_host_uuid(ctx.root)
-    config = load_effective(ctx.root)
-    policy, _refused = host_health.policy_or_refusal(ctx, config, "the master cycle")
+        return Report(Outcome.IDLE, "master cycle idle: this host is self-fencing")
+    self_uuid = env.self_uuid()
+    if not self_uuid:
+        return Report(Outcome.FAILED, "master cycle impossible: this host's uuid is unknown (inventory)")
+    config = env.effective()
+    policy, refused = host_health.policy_or_refusal(env, config, "the master cycle")
     if policy is None:
-        return
-    key = config.xc_field_key
+        return Report(Outcome.SKIPPED, refused)  # said once at ERROR, alerted (policy_or_refusal)
     try:
-        session = connect(ctx.root, timeout=policy.XE_TIMEOUT)
+        session = env.connect(policy.XE_TIMEOUT)
     except XapiError as exc:
-        ctx.log.warning("master cycle skipped: own xapi not answering ({})", type(exc).__name__)
-        raise_conflict_flag(ctx, "this master's own xapi did not answer; a cycle must confirm that no other "
+        raise_conflict_flag(env, "this master's own xapi did not answer; a cycle must confirm that no other "
                                  "host took over before VMs start here")
-        raise SystemExit(1) from None
+        return Report(Outcome.FAILED, "master cycle skipped: own xapi not answering (%s)" % type(exc).__name__)
     try:
-        alert = _alerter(ctx, config, session)
-        read_at = time.time()  # a VM job acting after this makes the view stale (slave_recovery)
-        pool, suspended = read_pool_and_suspended(session, key, full=False)
-        gate = cycle.ha_enabled(pool, policy)
-        if not gate.proceed:
-            _execute(ctx, session, gate.actions, key, alert)
-            ctx.log.debug("master cycle: {}", gate.why)
-            return
-        platform = get_platform(ctx.root)
-        peers = [(u, pool.host(u).address) for u in cycle.watched_slaves(pool, self_uuid)]
-        probes, raw = host_health.probe_peers(platform, peers, policy, ctx.state)
-        heuristics = host_health.heuristics_ok(platform, policy)
-        verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,
-                                                    witness.held(ctx.state, policy), state=ctx.state)
-        logins = host_health.logins_of(raw)
-        me = pool.host(self_uuid)
-        elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
-                        for state, named in logins.values())
-        replaced, tie_due = _standoff(ctx, session, roles.masters_among(logins, self_uuid), policy, elsewhere)
-        conflict = roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)
-        if not _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
-            host_health.write_report(ctx.state, pool, verdicts, quorum_result,
-                                     {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
-            return
-        if any(v.state == "failed" for v in verdicts.values()):
-            read_at = time.time()
-            pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
-        start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
-        _execute(ctx, session, start.actions, key, alert)
-        usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}
-        source = platform.source_address()
-
-        def still_alive(address, deadline):
-            return host_still_answers(platform, address, deadline, source)
-
-        rec = slave_recovery.Recovery(
-            session, pool, policy, probes, quorum_result, usable,
-            lambda: _agent(config, ctx.root), still_alive, alert, ctx.log, key, config=config, pool_read_at=read_at)
-        decisions = slave_recovery.recover_failed(rec, ctx.state, verdicts)
-        _sync_membership(ctx, session, pool, verdicts)
-        host_health.write_report(ctx.state, pool, verdicts, quorum_result, decisions, raw)
+        return _cycle(env, session, config, policy, self_uuid)
     finally:
         session.logout()
 
 
-def _sync_membership(ctx, session, pool, verdicts):
+def _cycle(env, session, config, policy, self_uuid):
+    """The cycle with this master's session: read, gate, probe, settle two masters, housekeeping, recovery."""
+    from halizard.jobs import host_health, slave_recovery, witness
+
+    def alert(function, text):
+        env.alert(function, text, config=config, session=session)  # never raises: an alert never ends the cycle
+
+    key = config.xc_field_key
+    read_at = env.clock.wall()  # a VM job acting after this makes the view stale (slave_recovery)
+    pool, suspended = read_pool_and_suspended(session, key, full=False)
+    gate = cycle.ha_enabled(pool, policy)
+    if not gate.proceed:
+        _execute(env, session, gate.actions, key, alert)
+        return Report(Outcome.IDLE, "master cycle: %s" % gate.why)
+    platform = env.platform
+    peers = [(u, pool.host(u).address) for u in cycle.watched_slaves(pool, self_uuid)]
+    probes, raw = host_health.probe_peers(platform, peers, policy, env.state)
+    heuristics = host_health.heuristics_ok(platform, policy)
+    verdicts, quorum_result = host_health.judge(self_uuid, pool, probes, heuristics, policy,
+                                                witness.held(env.state, policy, env.clock), state=env.state)
+    conflict = _masters(env, session, pool, self_uuid, raw, policy)
+    if not _settle_masters(env, session, pool, conflict, quorum_result, policy, alert):
+        host_health.write_report(env.state, pool, verdicts, quorum_result,
+                                 {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw,
+                                 now=env.clock.wall())
+        return Report(Outcome.SKIPPED, "master cycle stands down: %s" % conflict.why)  # said at ERROR above
+    failed = [u for u, v in verdicts.items() if v.state == "failed"]
+    if failed:
+        read_at = env.clock.wall()
+        pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
+    start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
+    _execute(env, session, start.actions, key, alert)
+    usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}
+    rec = slave_recovery.Recovery(env, session, config,
+                                  slave_recovery.Cycle(pool, policy, probes, quorum_result, usable, read_at))
+    decisions = slave_recovery.recover_failed(rec, verdicts)
+    _sync_membership(env, session, pool, verdicts)
+    host_health.write_report(env.state, pool, verdicts, quorum_result, decisions, raw, now=env.clock.wall())
+    return cycle_report(verdicts, decisions)
+
+
+def cycle_report(verdicts, decisions):
+    """The run's Report: the slaves' verdicts, and what was decided for each failed one."""
+    counts = {}
+    for verdict in verdicts.values():
+        counts[verdict.state] = counts.get(verdict.state, 0) + 1
+    text = "master cycle: %d slave(s) probed%s" % (len(verdicts), "".join(
+        ", %d %s" % (n, state) for state, n in sorted(counts.items())))
+    failed = sorted(u for u, v in verdicts.items() if v.state == "failed")
+    if not failed:
+        return Report(Outcome.QUIET, text)
+    return Report(Outcome.DONE, text + "; " + "; ".join("%s: %s" % (u, decisions.get(u, "?")) for u in failed),
+                  decisions)
+
+
+def _masters(env, session, pool, self_uuid, raw, policy):
+    """core.roles.resolve_masters for this probe round: whom the peers follow, and who replaced whom."""
+    from halizard.jobs import host_health
+
+    logins = host_health.logins_of(raw)
+    me = pool.host(self_uuid)
+    elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
+                    for state, named in logins.values())
+    replaced, tie_due = _standoff(env, session, roles.masters_among(logins, self_uuid), policy, elsewhere)
+    return roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)
+
+
+def _sync_membership(env, session, pool, verdicts):
     """Last man standing (core.membership): exclude the slaves proven dead and released this cycle or
     before (slave_recovery's recovery entries), re-admit excluded hosts that are healthy members again,
     and end a change's joint rule once every voter acknowledged it."""
@@ -143,18 +155,18 @@ def _sync_membership(ctx, session, pool, verdicts):
     from halizard.jobs import membership, slave_recovery
     from halizard.xapi.errors import XapiError
 
-    dead = set((ctx.state.read(slave_recovery.RECOVERY_STATE, {}) or {}).keys())
-    m, _fresh = membership.current(ctx.state)
+    dead = set((env.state.read(slave_recovery.RECOVERY_STATE, {}) or {}).keys())
+    m, _fresh = membership.current(env.state)
     healthy = {u for u, v in verdicts.items() if v.state == "healthy"}
     back = rule.to_readmit(m or rule.Membership(), healthy, {h.uuid for h in pool.hosts if h.enabled})
     try:
         if dead - (m.excluded if m else frozenset()) or back:
-            m = membership.change(session, ctx.state, ctx.log, exclude=dead, readmit=back - dead)
+            m = membership.change(session, env.state, env.log, exclude=dead, readmit=back - dead)
         if m is not None and m.joint is not None:
             voters = {h.uuid for h in pool.hosts if h.enabled} - m.excluded
-            membership.commit_if_acknowledged(session, ctx.state, ctx.log, voters)
+            membership.commit_if_acknowledged(session, env.state, env.log, voters)
     except XapiError as exc:
-        ctx.log.warning("membership not changed ({}); the next cycle tries again", type(exc).__name__)
+        env.log.warning("membership not changed ({}); the next cycle tries again", type(exc).__name__)
 
 
 # --- two masters after a takeover (core.roles.resolve_masters) ---------------------------------
@@ -162,24 +174,24 @@ RECOVER_ATTEMPTS = 3
 RECOVER_PAUSE = 1.0
 
 
-def raise_conflict_flag(ctx, why):
+def raise_conflict_flag(env, why):
     """Suspend VM starts on this master (halizard.suspension) until a cycle confirms it is the only master."""
     from halizard.suspension import MASTER_CONFLICT
-    current = ctx.state.read(MASTER_CONFLICT, {}) or {}
+    current = env.state.read(MASTER_CONFLICT, {}) or {}
     if not current.get("suspended") or current.get("why") != why:
-        ctx.state.write(MASTER_CONFLICT, {"suspended": True, "by": "master_cycle", "since": time.time(), "why": why})
-        ctx.log.warning("VM starts suspended on this host: {}", why)
+        env.state.write(MASTER_CONFLICT, {"suspended": True, "by": "master_cycle", "since": env.clock.wall(), "why": why})
+        env.log.warning("VM starts suspended on this host: {}", why)
 
 
-def clear_conflict_flag(ctx, why):
+def clear_conflict_flag(env, why):
     """Lift the master-conflict suspension (this host is the only master, or follows one)."""
     from halizard.suspension import MASTER_CONFLICT
-    if ctx.state.read(MASTER_CONFLICT, None) is not None:
-        ctx.state.remove(MASTER_CONFLICT)
-        ctx.log.info("VM starts allowed again: {}", why)
+    if env.state.read(MASTER_CONFLICT, None) is not None:
+        env.state.remove(MASTER_CONFLICT)
+        env.log.info("VM starts allowed again: {}", why)
 
 
-def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
+def _settle_masters(env, session, pool, conflict, quorum_result, policy, alert):
     """Act on resolve_masters; True when the rest of the cycle may run.
 
     A master that stands down keeps its VM starts suspended and
@@ -188,25 +200,25 @@ def _settle_masters(ctx, session, pool, conflict, quorum_result, policy, alert):
     deadline) so the stale one becomes its slave.
     """
     if conflict.action == roles.STAND_DOWN:
-        raise_conflict_flag(ctx, conflict.why)
-        ctx.log.error("master cycle stands down: {}", conflict.why)
+        raise_conflict_flag(env, conflict.why)
+        env.log.error("master cycle stands down: {}", conflict.why)
         alert("check_xapi", "Another host answers as pool master: %s" % conflict.why)
         return False
     if conflict.action == roles.RECOVER:
-        ctx.log.warning("{}; calling pool.recover_slaves", conflict.why)
-        _recover_stale_masters(ctx, session, pool, conflict.others + conflict.strays, policy)
+        env.log.warning("{}; calling pool.recover_slaves", conflict.why)
+        _recover_stale_masters(env, session, pool, conflict.others + conflict.strays, policy)
         if conflict.others:
             alert("check_xapi", "A stale pool master answered after a takeover: %s; pool.recover_slaves called"
                   % conflict.why)
     if conflict.action == roles.RECOVER or quorum_result.has_quorum or not policy.FENCE_QUORUM_REQUIRED:
-        clear_conflict_flag(ctx, "no other host of this pool answers as master (%s)" % conflict.why)
+        clear_conflict_flag(env, "no other host of this pool answers as master (%s)" % conflict.why)
     return True
 
 
 TWO_MASTERS = "two-masters"
 
 
-def _standoff(ctx, session, others, policy, elsewhere):
+def _standoff(env, session, others, policy, elsewhere):
     """(the master this host's takeover replaced, whether the tie rule is due) for resolve_masters.
 
     Only when a peer answers as master or a slave follows another address (`elsewhere`): the
@@ -216,26 +228,26 @@ def _standoff(ctx, session, others, policy, elsewhere):
     from halizard.xapi import takeover_ops as ops
     from halizard.xapi.errors import XapiError
 
-    if not others and ctx.state.read(TWO_MASTERS, None) is not None:
-        ctx.state.remove(TWO_MASTERS)
+    if not others and env.state.read(TWO_MASTERS, None) is not None:
+        env.state.remove(TWO_MASTERS)
     if not others and not elsewhere:
         return None, False
     try:
         replaced = roles.parse_takeover(ops.read_takeover(session)).replaced
     except XapiError as exc:
-        ctx.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
+        env.log.warning("this database's takeover record is unreadable: {}", type(exc).__name__)
         replaced = None
     if not others:
         return replaced, False
-    now = time.time()
-    seen = ctx.state.read(TWO_MASTERS, {}) or {}
+    now = env.clock.wall()
+    seen = env.state.read(TWO_MASTERS, {}) or {}
     if seen.get("others") != list(others) or not isinstance(seen.get("since"), (int, float)):
         seen = {"others": list(others), "since": now}
-        ctx.state.write(TWO_MASTERS, seen)
+        env.state.write(TWO_MASTERS, seen)
     return replaced, roles.tie_break_due(seen["since"], now, policy)
 
 
-def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):
+def _recover_stale_masters(env, session, pool, others, policy, attempts=RECOVER_ATTEMPTS, pause=RECOVER_PAUSE):
     """pool.recover_slaves until every host in `others` follows this master (attempts, each with a deadline)."""
     from halizard.xapi.errors import XapiError
     wanted = {pool.host(u).ref: (pool.host(u).name_label or u) for u in others
@@ -244,28 +256,20 @@ def _recover_stale_masters(ctx, session, pool, others, policy, attempts=RECOVER_
         try:
             refs = set(session.xenapi.pool.recover_slaves(timeout=policy.XE_TIMEOUT) or [])
         except XapiError as exc:
-            ctx.log.warning("pool.recover_slaves attempt {}/{} failed: {}", attempt, attempts, type(exc).__name__)
+            env.log.warning("pool.recover_slaves attempt {}/{} failed: {}", attempt, attempts, type(exc).__name__)
             refs = set()
         missing = [u for ref, u in wanted.items() if ref not in refs]
         if not missing:
-            ctx.log.info("pool.recover_slaves: {} follow this master now", ", ".join(sorted(wanted.values())))
+            env.log.info("pool.recover_slaves: {} follow this master now", ", ".join(sorted(wanted.values())))
             return True
         if attempt < attempts:
-            time.sleep(pause)
-    ctx.log.error("pool.recover_slaves did not reach {} after {} attempts; the next cycle retries",
+            env.clock.sleep(pause)
+    env.log.error("pool.recover_slaves did not reach {} after {} attempts; the next cycle retries",
                   ", ".join(sorted(missing)), attempts)
     return False
-
-
-def _agent(config, root):
-    from halizard.fence.registry import agent_from_config
-    return agent_from_config(config, root)
 
 
 def summary(state):
     """The last status report (for `ha-lizard status` and tests), or None."""
     from halizard.jobs.host_health import REPORT_STATE
     return state.read(REPORT_STATE, None)
-
-
-

@@ -73,7 +73,7 @@ def run(env):
         return Report(Outcome.FAILED, "pool view not refreshed, keeping the cached one: master not answering "
                                       "(%s)" % why)
     try:
-        view = collect(session, config.xc_field_key, env.clock.wall(), view=watch(env.root, env.state, env.log))
+        view = collect(session, config.xc_field_key, env.clock.wall(), view=watch(env.root, env.state, env.log, env.remaining()))
         me = env.self_uuid()
         for entry in view["hosts"]:
             if entry["uuid"] == me:  # the cached view shows the ack as it is after this run

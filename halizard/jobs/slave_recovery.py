@@ -8,10 +8,10 @@ and released hosts in state files (`fence-outcomes`, `recovery`) so a later
 cycle continues instead of repeating, and restarts the VMs in VM.order
 groups, in parallel within a group, on usable hosts (core vm_plan).
 """
+import collections
 import dataclasses
 import functools
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.config import refusal
@@ -20,7 +20,6 @@ from halizard.core import actions as A
 from halizard.jobs.action_lock import ActionLock
 from halizard.core import fencing, health, vm_plan
 from halizard.core.model import HALTED, RUNNING
-from halizard.probes import clock as bootclock
 from halizard.ops import journal
 from halizard.probes.deadline import after
 from halizard.xapi import act, act_host, takeover_ops
@@ -36,35 +35,58 @@ def fence_seconds(policy):
     return max(10.0, 3.0 * policy.XE_TIMEOUT)
 
 
-class Recovery:
-    """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host."""
+class Cycle(collections.namedtuple("Cycle", "pool policy probes quorum usable read_at")):
+    """What the master cycle read and judged, for the recovery: the pool view and when it was read
+    (`read_at`, wall clock: a VM job acting after it makes the view stale), the policy, the probes of
+    the slaves, the quorum, the hosts VMs may be started on."""
 
-    def __init__(self, session, pool, policy, probes, quorum_result, usable, agent_factory, still_alive,
-                 alert, log, health_key, now=None, state=None, config=None, pool_read_at=None, clock=None):
+
+class Recovery:
+    """Everything one cycle's recovery needs; `handle(uuid)` is safe to run in parallel per host.
+
+    The Env gives the clocks (boot: every interval of a proof of death; wall: VM start retries, entry
+    times), the state store, the log, the alerts and the platform. `agent_factory` and `still_alive`
+    default to the configured fence agent and the platform's probe; tests give their own.
+    """
+
+    def __init__(self, env, session, config, cycle, agent_factory=None, still_alive=None):
+        self.env = env
         self.session = session
-        self.pool = pool
-        self.policy = policy
-        self.probes = probes
-        self.quorum = quorum_result
-        self.usable = set(usable)
-        self.agent_factory = agent_factory
-        self.still_alive = still_alive
-        self.alert = alert
-        self.log = log
-        self.health_key = health_key
-        self.now = now or time.time  # wall time: VM start retries, entry times
-        self.clock = clock or bootclock.now  # the probes' clock: every interval of a proof of death
-        self.state = state
         self.config = config  # EffectiveConfig: its policy() refuses an unsafe configuration
-        self.call_timeout = float(policy.XE_TIMEOUT)
-        self.lock_wait = max(30.0, 3.0 * float(policy.XE_TIMEOUT))  # a VM job's round of starts
+        self.pool = cycle.pool
+        self.policy = cycle.policy
+        self.probes = cycle.probes
+        self.quorum = cycle.quorum
+        self.usable = set(cycle.usable)
+        self.agent_factory = agent_factory or self._agent
+        self.still_alive = still_alive or self._still_alive
+        self.log = env.log
+        self.state = env.state
+        self.health_key = config.xc_field_key if config is not None else cycle.policy.ha_field_key
+        self.call_timeout = float(self.policy.XE_TIMEOUT)
+        self.lock_wait = max(30.0, 3.0 * float(self.policy.XE_TIMEOUT))  # a VM job's round of starts
         self.restarted = []  # (vm uuid, host uuid) started by this cycle, for placement of the next host
         self.vm_refs = {}    # vm uuid -> ref, learnt during the release
-        # When `pool` was read (epoch s): a VM job acting after it makes the view stale. Callers that know
-        # the read time pass it; the default (now) misses what happened between the read and this call.
-        self.view_at = time.time() if pool_read_at is None else float(pool_read_at)
+        self.view_at = float(cycle.read_at)
         self._turn = threading.Lock()
         self._refusal = None
+
+    def _agent(self):
+        from halizard.fence.registry import agent_from_config
+        return agent_from_config(self.config, self.env.root)
+
+    def _still_alive(self, address, deadline):
+        from halizard.probes.still_alive import host_still_answers
+        platform = self.env.platform
+        return host_still_answers(platform, address, deadline, platform.source_address())
+
+    def alert(self, function, text):
+        self.env.alert(function, text, config=self.config, session=self.session)  # never raises
+
+    def _wall_of(self, boot_seconds):
+        """The wall-clock time of an instant of the boot clock: for the journal people read only."""
+        clock = self.env.clock
+        return clock.wall() - (clock.boot() - boot_seconds)
 
     def decide(self, host_uuid, probe, outcome):
         """The core's decision for one failed host; the timed proof counts only when no peer this host
@@ -72,8 +94,9 @@ class Recovery:
         views)."""
         reached = {u for u, p in (self.probes or {}).items() if p is not None and (p.xapi_ok or p.network_ok)}
         seen_by = fencing.still_seen_by(self.pool, host_uuid, reached, self.pool.master_uuid)
-        return fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy, self.clock(),
-                                           outcome, seen_by=seen_by)
+        decision = fencing.decide_host_failure(self.pool, host_uuid, probe, self.quorum, self.policy,
+                                               self.env.clock.boot(), outcome)
+        return fencing.unless_still_seen(decision, self.pool, host_uuid, seen_by)
 
     def fence(self, host_uuid, action):
         """Run the agent (never raises); the core's outcome string plus the agent's detail."""
@@ -96,13 +119,14 @@ class Recovery:
         fence_action = next((a for a in decision.actions if isinstance(a, A.FenceHost)), None)
         failed_since = getattr(probe, "first_failure_at", None)  # boot clock (probes.clock); the journal is wall time
         journal.record(self.state, "host-failed", decision.why, subject=name,
-                       now=None if failed_since is None else bootclock.to_wall(failed_since))
+                       now=self.env.clock.wall() if failed_since is None else self._wall_of(failed_since))
         if fence_action is not None:
             self.log.warning("fencing {}: {}", name, fence_action.why)
             outcome, detail = self.fence(host_uuid, fence_action.fence_action)
             self.log.log("INFO" if outcome == fencing.FENCE_VERIFIED else "ERROR",
                          "fence of {} {}: {}", name, outcome, detail)
-            journal.record(self.state, "fenced", detail, subject=name, method=self.policy.FENCE_METHOD, outcome=outcome)
+            journal.record(self.state, "fenced", detail, subject=name, now=self.env.clock.wall(),
+                           method=self.policy.FENCE_METHOD, outcome=outcome)
             decision = self.decide(host_uuid, probe, outcome)
         for action in decision.actions:
             if isinstance(action, A.Alert):
@@ -130,7 +154,8 @@ class Recovery:
                         return outcome, recovery_entry, decision.why
                 if recovery_entry is None:
                     recovery_entry, halted = self.release(host_uuid, decision)
-                    journal.record(self.state, "released", decision.why, subject=name, vms=len(recovery_entry["vms"]))
+                    journal.record(self.state, "released", decision.why, subject=name, now=self.env.clock.wall(),
+                                   vms=len(recovery_entry["vms"]))
                     if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
                         entry = recovery_entry
                         self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: entry}), {})
@@ -146,7 +171,7 @@ class Recovery:
 
     def refresh(self):
         """Read the pool again (after another job acted on VMs); earlier starts are part of it then."""
-        read_at = time.time()
+        read_at = self.env.clock.wall()
         self.pool = read_pool(self.session, self.health_key)
         self.view_at = read_at
         self.restarted = []
@@ -161,10 +186,7 @@ class Recovery:
                 problem = safety_problem(dataclasses.asdict(self.policy))
                 text = "unsafe configuration, HA will not act: %s" % problem if problem else ""
             self._refusal = text
-            if self.state is not None:
-                refusal.say(self.state, self.log, "slave recovery", "slave recovery refused: %s" % text if text else None)
-            elif text:  # a Recovery used without its state store (tests): said at once
-                self.log.error("slave recovery refused: {}", text)
+            refusal.say(self.state, self.log, "slave recovery", "slave recovery refused: %s" % text if text else None)
         return self._refusal or None
 
     def release(self, host_uuid, decision):
@@ -197,7 +219,7 @@ class Recovery:
         self.log.info("release of {}: {} of {} VM power states reset, {} of {} disk markers cleared", host_uuid,
                       len(reset), len(resets), sum(1 for ok, _d in results if ok), len(clears))
         self._run_logged(host_uuid, last)
-        return {"proof": decision.proof, "at": self.now(), "vms": vms}, reset
+        return {"proof": decision.proof, "at": self.env.clock.wall(), "vms": vms}, reset
 
     def _run_logged(self, host_uuid, actions):
         for action in actions:
@@ -250,7 +272,7 @@ class Recovery:
         pool = homed_view(released_view(self.pool, set(halted) & wanted), wanted)
         if self.restarted:  # an earlier host of this cycle started VMs: count them as placed
             pool = after_starts(pool, self.restarted)
-        plan = vm_plan.plan(pool, self.policy, usable_hosts=self.usable, now=self.now())
+        plan = vm_plan.plan(pool, self.policy, usable_hosts=self.usable, now=self.env.clock.wall())
         starts = [(group, [s for s in group.starts if s.vm_uuid in wanted]) for group in plan.groups]
         starter = act.Starter(self.session, act.ViewTargets(self.session, pool, self.call_timeout, self.vm_refs), self.usable,
                               call_timeout=self.call_timeout, log=self.log)
@@ -262,10 +284,10 @@ class Recovery:
             results = starter.start_many(mine, self.policy.VM_START_CONCURRENCY,
                                          on_done=lambda r: log_start(self.log, pool, r))
             ok += sum(1 for r in results if r.outcome != act.FAILED)
-            journal.vm_results(self.state, pool, results, None)
+            journal.vm_results(self.state, pool, results, None, now=self.env.clock.wall())
             self.restarted.extend((r.vm_uuid, r.host_uuid) for r in results if r.ok and r.host_uuid)
             if group.delay_after and any(m for _g, m in starts[index + 1:]):
-                time.sleep(min(group.delay_after, 60))
+                self.env.clock.sleep(min(group.delay_after, 60))
         unplaced = [s.name_label for s in plan.unplaced if s.vm_uuid in wanted]
         text = "%d of %d VMs started" % (ok, total)
         if unplaced:
@@ -322,13 +344,13 @@ def homed_view(pool, wanted):
     return dataclasses.replace(pool, vms=vms)
 
 
-def recover_failed(rec, state, verdicts):
+def recover_failed(rec, verdicts):
     """Run `rec.handle` for every failed host in parallel; forget the fence outcome and recovery of
     every host that is not failed this round (healthy or unknown: the failure they belonged to ended).
 
     Returns {host uuid: report text}.
     """
-    rec.state = state
+    state = rec.state
     outcomes = state.read(OUTCOMES_STATE, {}) or {}
     recovery = state.read(RECOVERY_STATE, {}) or {}
     failed = [u for u, v in verdicts.items() if v.state == health.FAILED]

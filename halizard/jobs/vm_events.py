@@ -30,9 +30,7 @@ class Executor:
 
     def __init__(self, env, is_master, end_at, on_call=None):
         self.env = env
-        self.root = env.root
         self.log = env.log
-        self.state = env.state
         self.is_master = is_master
         self.end_at = end_at
         self.on_call = on_call
@@ -72,16 +70,16 @@ class Executor:
         from halizard.xapi.errors import XapiError
 
         try:  # the session is kept between rounds: a login costs time a restart should not wait for
-            self.session, snapshot, config = vm_monitor.connect_and_read(self.root, 5.0, self.session)
+            read = vm_monitor.connect_and_read(self.env, 5.0, self.session)
         except XapiError as exc:
             self.session = None
             self.log.warning("event-driven start skipped: the pool could not be read ({}); the sweep will retry",
                              type(exc).__name__)
             return
+        self.session = read.session
         try:
-            report = vm_monitor.protect(self.root, self.session, snapshot, config, self.log, self.state,
-                                        self.is_master, on_call=self.on_call, lock_wait=30.0,
-                                        deadline=self.end_at + 60.0, trigger="event")
+            how = vm_monitor.How("event", lock_wait=30.0, deadline=self.end_at + 60.0, on_call=self.on_call)
+            report = vm_monitor.protect(self.env, read, self.is_master, how)
             self.rounds += 1
             if report is None:
                 self.wake()  # the sweep held the lock for too long: look again
@@ -191,7 +189,7 @@ def run(env):
     rounds = breaks = 0
     watched = False
     while clock.monotonic() < end_at:
-        is_master, acts = vm_monitor.acting_role(env.root, env.config)
+        is_master, acts = vm_monitor.acting_role(env)
         if acts:
             watched = True
             more, lost = watch(env, is_master, end_at)

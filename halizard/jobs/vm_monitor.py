@@ -11,7 +11,7 @@ a VM, so two hosts never start it twice).
 Runs of both jobs on one host are serialised by a lock file, so they never
 race each other; retry back-off and operator-stop intent live in state files.
 """
-import time
+import collections
 from concurrent.futures import ThreadPoolExecutor
 
 from halizard.jobs.action_lock import FIX_LOCK_FILE, ActionLock
@@ -21,6 +21,7 @@ from halizard.core import backoff, cycle, roles, vm_plan
 from halizard.core import actions as A
 from halizard.core import intent as intent_mod
 from halizard.core.backoff import RetryState
+from halizard.jobs.base import Clocks, Outcome, Report
 from halizard.ops import journal, whatif
 from halizard.suspension import is_suspended  # noqa: F401 - re-exported: the VM jobs honour every suspension flag
 
@@ -34,40 +35,25 @@ POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "
 
 
 # --- small readers ---------------------------------------------------------------------------
-def host_role(root):
-    """"master", "slave" or None (pool.conf unreadable)."""
-    from halizard import hostinfo
-
-    try:
-        return hostinfo.read_pool_conf(root)[0]
-    except hostinfo.HostInfoError:
-        return None
-
-
-def self_uuid(root):
-    from halizard import hostinfo
-
-    try:
-        return hostinfo.read_inventory(root).get("INSTALLATION_UUID")
-    except hostinfo.HostInfoError:
-        return None
-
-
 def load_retry(state):
     """vm/appliance uuid -> RetryState from the state file (malformed entries dropped)."""
     out = {}
     for uuid, entry in (state.read(RETRY_STATE, {}) or {}).items():
-        try:
-            out[uuid] = RetryState(int(entry["failures"]), float(entry["next_attempt_at"]),
-                                   bool(entry.get("alerted")))
-        except (KeyError, TypeError, ValueError):
-            continue
+        retry = load_retry_entry(entry)
+        if retry is not None:
+            out[uuid] = retry
     return out
 
 
+def load_retry_entry(entry):
+    try:
+        return RetryState(int(entry["failures"]), float(entry["next_attempt_at"]), bool(entry.get("alerted")))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _retry_plain(retry):
-    return {u: {"failures": s.failures, "next_attempt_at": s.next_attempt_at, "alerted": s.alerted}
-            for u, s in retry.items()}
+    return {"failures": retry.failures, "next_attempt_at": retry.next_attempt_at, "alerted": retry.alerted}
 
 
 load_intent = intent_mod.load
@@ -78,108 +64,168 @@ def safe_policy(config, state, log):
     return refusal.checked_policy(config, state, log, "VM protection", "refuses to start VMs")
 
 
+def xe_timeout(config):
+    return float(config.get("XE_TIMEOUT") or 10)
+
+
 # --- the round -------------------------------------------------------------------------------
+class PoolRead(collections.namedtuple("PoolRead", "session snapshot config")):
+    """What connect_and_read gives a round: the session, the pool snapshot, the effective configuration."""
+
+
+class How(collections.namedtuple("How", "trigger lock_wait deadline on_call")):
+    """How a round runs: its trigger ("sweep", "event"), how long it waits for the VM action lock,
+    the wall-clock epoch after which no new group starts (None: none), the starter's on_call hook."""
+
+    def __new__(cls, trigger="sweep", lock_wait=0.0, deadline=None, on_call=None):
+        return super().__new__(cls, trigger, lock_wait, deadline, on_call)
+
+
 def decide(snapshot, policy, intent, retry, now):
     """The core plan for this snapshot (pure)."""
     return vm_plan.plan(snapshot.pool, policy, operator_stopped=intent.operator_stopped, retry=retry,
                         usable_hosts=snapshot.usable_hosts(), now=now)
 
 
-def _alert(root, config, session, alert, log):
-    try:
-        from halizard.alerts import raise_alert
-
-        raise_alert(alert.function, alert.text, root=root, config=config)
-    except Exception as exc:  # noqa: BLE001 - an alert must never stop VM protection
-        log.error("alert not raised ({}): {}", type(exc).__name__, alert.text)
-
-
-def protect(root, session, snapshot, config, log, state, is_master, on_call=None, lock_wait=0.0,
-            deadline=None, trigger="sweep"):
-    """Decide and act once for this snapshot; a report dict, or None when another run holds the lock.
-
-    deadline: wall-clock epoch seconds after which no new group starts.
-    """
-    from halizard.xapi import act
-
-    policy, refused = safe_policy(config, state, log)
-    if policy is None:
-        return {"acted": False, "why": refused}
+def _idle_why(env, snapshot, policy, is_master):
+    """Why this host must not start VMs now (pool HA off, a suspension, a slave...), or None."""
     gate = cycle.ha_enabled(snapshot.pool, policy)
     if not gate.proceed:
-        log.debug("VM protection idle: {}", gate.why)
-        return {"acted": False, "why": gate.why}
-    allowed = roles.may_start_vms(is_master, is_suspended(root), None, False, policy)
-    if not allowed.allowed:
-        log.debug("VM protection idle: {}", allowed.why)
-        return {"acted": False, "why": allowed.why}
-    lock = ActionLock(root)
-    if not lock.acquire(lock_wait):
+        return gate.why
+    allowed = roles.may_start_vms(is_master, is_suspended(env.root), None, False, policy)
+    return None if allowed.allowed else allowed.why
+
+
+def protect(env, read, is_master, how=How()):
+    """Decide and act once for this PoolRead; a report dict, or None when another run holds the lock."""
+    policy, refused = safe_policy(read.config, env.state, env.log)
+    if policy is None:
+        return {"acted": False, "why": refused}
+    idle = _idle_why(env, read.snapshot, policy, is_master)
+    if idle is not None:
+        env.log.debug("VM protection idle: {}", idle)
+        return {"acted": False, "why": idle}
+    lock = ActionLock(env.root)
+    if not lock.acquire(how.lock_wait):
         return None
     acted = False
     try:
-        if lock.changed_since(snapshot.taken_at):  # another job started or released VMs since the read
+        if lock.changed_since(read.snapshot.taken_at):  # another job started or released VMs since the read
             from halizard.xapi.view import watch
-            snapshot = watch(root, state, log).snapshot(session, config.xc_field_key,
-                                                   timeout=float(config.get("XE_TIMEOUT") or 10))
-        now = time.time()
-        retry = load_retry(state)
-        plan = decide(snapshot, policy, load_intent(state), retry, now)
-        report = {"acted": True, "trigger": trigger, "at": now, "started": [], "declined": [], "failed": [],
-                  "unplaced": [s.name_label or s.vm_uuid for s in plan.unplaced]}
-        timeout = float(config.get("XE_TIMEOUT") or 10)
-        for status in plan.unplaced:
-            log.warning("VM {} not started: {}", status.name_label or status.vm_uuid, status.why)
-        starter = act.Starter(session, snapshot, snapshot.usable_hosts(), call_timeout=timeout, log=log,
-                              on_call=on_call)
-        for index, group in enumerate(plan.groups):
-            if deadline is not None and time.time() >= deadline:
-                log.warning("VM starts left for the next run: the run's deadline is near")
-                break
-            results = starter.start_many(group.starts, policy.VM_START_CONCURRENCY,
-                                         on_done=lambda r: _log_result(snapshot, r, log))
-            _record(root, config, session, snapshot, policy, state, results, report, log, logged=True)
-            if group.delay_after and index < len(plan.groups) - 1:
-                pause = min(float(group.delay_after), MAX_GROUP_DELAY)
-                if deadline is not None:
-                    pause = min(pause, max(0.0, deadline - time.time()))
-                time.sleep(pause)
-        for start in plan.appliance_starts:
-            result = starter.start_appliance(start)
-            _record(root, config, session, snapshot, policy, state, [result], report, log, appliance=True)
-        state.write(REPORT_STATE, {k: report[k] for k in ("trigger", "at", "started", "declined", "failed",
-                                                          "unplaced")})
-        acted = bool(report["started"] or report["declined"] or report["failed"])
+            snapshot = watch(env.root, env.state, env.log).snapshot(read.session, read.config.xc_field_key,
+                                                                    timeout=xe_timeout(read.config))
+            read = read._replace(snapshot=snapshot)
+        rnd = _Round(env, read, policy, how)
+        rnd.run()
+        acted = bool(rnd.report["started"] or rnd.report["declined"] or rnd.report["failed"])
     finally:
         lock.release(acted=acted)
-    if is_master and plan.fixes:
+    if is_master and rnd.plan.fixes:
         # HA-field and home-pool corrections start nothing: outside the action lock, so hundreds of
         # them (a new pool) never keep a recovery waiting; their own lock keeps two runs from both doing them.
-        fix_lock = ActionLock(root, name=FIX_LOCK_FILE)
+        fix_lock = ActionLock(env.root, name=FIX_LOCK_FILE)
         if fix_lock.acquire(0.0):
             try:
-                _apply_fixes(root, session, snapshot, plan, config, log, timeout)
+                rnd.apply_fixes()
             finally:
                 fix_lock.release()
-    return report
+    return rnd.report
 
 
-def _apply_fixes(root, session, snapshot, plan, config, log, timeout):
-    """The master's corrections: invalid/missing HA fields, home-pool stamps, operator stops kept in XAPI,
-    their alerts."""
-    from halizard.xapi import act
+class _Round:
+    """One plan for one snapshot, carried out: the starts group by group, the appliances, the record."""
 
-    fixes = [f for f in plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool, A.MarkOperatorStop))]
-    if fixes:  # independent per-VM writes: at once (a new pool stamps hundreds of VMs on the first round)
-        workers = max(1, min(FIX_CONCURRENCY, len(fixes)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmfix") as pool:
-            for done, text in pool.map(lambda f: act.apply_fix(session, snapshot, f, config.xc_field_key,
-                                                               timeout), fixes):
-                (log.info if done else log.error)("{}", text)
-    for fix in plan.fixes:
-        # the invalid-value alert goes out once: after the reset the field holds "false"
-        if isinstance(fix, A.Alert):
-            _alert(root, config, session, fix, log)
+    def __init__(self, env, read, policy, how):
+        self.env, self.read, self.policy, self.how = env, read, policy, how
+        self.snapshot, self.log = read.snapshot, env.log
+        now = env.clock.wall()
+        self.plan = decide(self.snapshot, policy, load_intent(env.state), load_retry(env.state), now)
+        self.report = {"acted": True, "trigger": how.trigger, "at": now, "started": [], "declined": [],
+                       "failed": [], "unplaced": [s.name_label or s.vm_uuid for s in self.plan.unplaced]}
+
+    def run(self):
+        from halizard.xapi import act
+
+        for status in self.plan.unplaced:
+            self.log.warning("VM {} not started: {}", status.name_label or status.vm_uuid, status.why)
+        starter = act.Starter(self.read.session, self.snapshot, self.snapshot.usable_hosts(),
+                              call_timeout=xe_timeout(self.read.config), log=self.log, on_call=self.how.on_call)
+        self._start_groups(starter)
+        for start in self.plan.appliance_starts:
+            self.record([starter.start_appliance(start)], appliance=True)
+        self.env.state.write(REPORT_STATE, {k: self.report[k] for k in ("trigger", "at", "started", "declined",
+                                                                        "failed", "unplaced")})
+
+    def _start_groups(self, starter):
+        """The VM.order groups, one after the other with their delays, until the run's deadline nears."""
+        clock, deadline, groups = self.env.clock, self.how.deadline, self.plan.groups
+        for index, group in enumerate(groups):
+            if deadline is not None and clock.wall() >= deadline:
+                self.log.warning("VM starts left for the next run: the run's deadline is near")
+                break
+            results = starter.start_many(group.starts, self.policy.VM_START_CONCURRENCY,
+                                         on_done=lambda r: _log_result(self.snapshot, r, self.log))
+            self.record(results, logged=True)
+            if group.delay_after and index < len(groups) - 1:
+                pause = min(float(group.delay_after), MAX_GROUP_DELAY)
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - clock.wall()))
+                clock.sleep(pause)
+
+    def record(self, results, appliance=False, logged=False):
+        """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
+        from halizard.xapi import act
+
+        snapshot, policy = self.snapshot, self.policy
+        journal.vm_results(self.env.state, snapshot.pool, () if appliance else results, snapshot.taken_at,
+                           now=self.env.clock.wall(), fault="vm-down")
+        now = self.env.clock.wall()
+        alerts = []
+
+        def change(current):
+            current = dict(current or {})
+            for result in results:
+                if result.outcome == act.OK:
+                    current.pop(result.vm_uuid, None)
+                elif result.outcome == act.FAILED:
+                    prev = load_retry_entry(current.get(result.vm_uuid))
+                    new, alert = backoff.after_failure(prev, now, policy, _name(snapshot, result.vm_uuid, appliance),
+                                                       result.error)
+                    current[result.vm_uuid] = _retry_plain(new)
+                    if alert is not None:
+                        alerts.append(alert)
+            return current
+
+        self.env.state.update(RETRY_STATE, change, {})
+        for result in results:
+            name = _name(snapshot, result.vm_uuid, appliance)
+            self.report[{act.OK: "started", act.DECLINED_RESULT: "declined"}.get(result.outcome, "failed")].append(name)
+            if not logged:
+                _log_result(snapshot, result, self.log, appliance)
+        for alert in alerts:
+            self.alert(alert)
+
+    def alert(self, alert):
+        self.env.alert(alert.function, alert.text, config=self.read.config)  # never raises
+
+    def apply_fixes(self):
+        """The master's corrections: invalid/missing HA fields, home-pool stamps, operator stops kept in XAPI,
+        their alerts."""
+        from halizard.xapi import act
+
+        session, config = self.read.session, self.read.config
+        timeout = xe_timeout(config)
+        fixes = [f for f in self.plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool, A.MarkOperatorStop))]
+        if fixes:  # independent per-VM writes: at once (a new pool stamps hundreds of VMs on the first round)
+            workers = max(1, min(FIX_CONCURRENCY, len(fixes)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmfix") as pool:
+                for done, text in pool.map(lambda f: act.apply_fix(session, self.snapshot, f, config.xc_field_key,
+                                                                   timeout), fixes):
+                    (self.log.info if done else self.log.error)("{}", text)
+        for fix in self.plan.fixes:
+            # the invalid-value alert goes out once: after the reset the field holds "false"
+            if isinstance(fix, A.Alert):
+                self.alert(fix)
 
 
 def _log_result(snapshot, result, log, appliance=False):
@@ -194,46 +240,6 @@ def _log_result(snapshot, result, log, appliance=False):
         log.info("start of {} declined by XAPI ({}): someone else is starting it or it runs", name, result.error)
     else:
         log.error("{} did not start: {}", name, result.error)
-
-
-def _record(root, config, session, snapshot, policy, state, results, report, log, appliance=False,
-            logged=False):
-    """Log each result, keep the back-off state, alert once for a VM that keeps failing."""
-    from halizard.xapi import act
-
-    journal.vm_results(state, snapshot.pool, () if appliance else results, snapshot.taken_at, fault="vm-down")
-    now = time.time()
-    alerts = []
-
-    def change(current):
-        current = dict(current or {})
-        for result in results:
-            name = _name(snapshot, result.vm_uuid, appliance)
-            if result.outcome == act.OK:
-                current.pop(result.vm_uuid, None)
-            elif result.outcome == act.FAILED:
-                prev = load_retry_entry(current.get(result.vm_uuid))
-                new, alert = backoff.after_failure(prev, now, policy, name, result.error)
-                current[result.vm_uuid] = _retry_plain({"x": new})["x"]
-                if alert is not None:
-                    alerts.append(alert)
-        return current
-
-    state.update(RETRY_STATE, change, {})
-    for result in results:
-        name = _name(snapshot, result.vm_uuid, appliance)
-        report[{act.OK: "started", act.DECLINED_RESULT: "declined"}.get(result.outcome, "failed")].append(name)
-        if not logged:
-            _log_result(snapshot, result, log, appliance)
-    for alert in alerts:
-        _alert(root, config, session, alert, log)
-
-
-def load_retry_entry(entry):
-    try:
-        return RetryState(int(entry["failures"]), float(entry["next_attempt_at"]), bool(entry.get("alerted")))
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _name(snapshot, uuid, appliance=False):
@@ -254,74 +260,81 @@ def _host_name(snapshot, host_uuid):
 
 
 # --- the job ---------------------------------------------------------------------------------
-def acting_role(root, config):
+def acting_role(env):
     """(is_master, acts): a slave acts only with SLAVE_VM_STAT=1."""
-    role = host_role(root)
+    role = env.role()
     if role == "master":
         return True, True
     if role == "slave":
         try:
-            return False, bool(int(config.get("SLAVE_VM_STAT") or 0))
+            return False, bool(int(env.config.get("SLAVE_VM_STAT") or 0))
         except (TypeError, ValueError):
             return False, False
     return False, False
 
 
-def connect_and_read(root, timeout, session=None, read_wait=READ_WAIT):
-    """(session, snapshot, effective config) or raises XapiError; reuses `session` when given.
+def connect_and_read(env, timeout, session=None, read_wait=READ_WAIT):
+    """A PoolRead (session, snapshot, effective config), or raises XapiError; reuses `session` when given.
 
     Waits up to `read_wait` seconds for a recovery holding the VM action lock first.
     """
-    from halizard.xapi.pool_config import load_effective
-    from halizard.xapi.session import connect
     from halizard.xapi.view import watch
 
-    ActionLock(root).wait_free(read_wait)  # a recovery starting VMs right now: read after it
+    ActionLock(env.root).wait_free(read_wait)  # a recovery starting VMs right now: read after it
     if session is None:
-        session = connect(root, timeout=timeout)
+        session = env.connect(timeout)
     try:
-        probe = load_effective(root, pool_other_config={})
-        key = probe.xc_field_key
-        view = watch(root)  # event-driven: one event.from per run, whatever the VM count (issue 16)
+        key = env.effective(pool_other_config={}).xc_field_key
+        view = watch(env.root, env.state)  # event-driven: one event.from per run, whatever the VM count (issue 16)
         snapshot = view.snapshot(session, key, timeout=timeout)
-        config = load_effective(root, pool_other_config=snapshot.pool_other_config)
+        config = env.effective(pool_other_config=snapshot.pool_other_config)
         if config.xc_field_key != key:  # XC_FIELD_NAME set in the pool: the same records, seen with it
             snapshot = view.snapshot(session, config.xc_field_key, timeout=timeout, fresh=False)
     except Exception:
         session.logout()
         raise
-    return session, snapshot, config
+    return PoolRead(session, snapshot, config)
 
 
-def run(ctx):
+def run(env):
+    """One sweep; returns a Report (FAILED when the pool could not be read)."""
     from halizard.xapi.errors import XapiError
 
-    is_master, acts = acting_role(ctx.root, ctx.config)
+    is_master, acts = acting_role(env)
     if not acts:
-        ctx.log.debug("VM sweep not run here: {}", "slave without SLAVE_VM_STAT" if not is_master else "?")
-        return
-    timeout = float(ctx.config.get("XE_TIMEOUT") or 10)
-    remaining = ctx.remaining()
+        return Report(Outcome.IDLE, "VM sweep not run here: %s" % ("slave without SLAVE_VM_STAT" if env.role()
+                                                                   else "this host's pool role is unknown"))
+    timeout = xe_timeout(env.config)
+    remaining = env.remaining()
     if remaining is not None:
         timeout = max(0.5, min(timeout, remaining / 3.0))
     read_wait = READ_WAIT if remaining is None else max(0.0, min(READ_WAIT, remaining / 3.0))
     try:
-        session, snapshot, config = connect_and_read(ctx.root, timeout, read_wait=read_wait)
+        read = connect_and_read(env, timeout, read_wait=read_wait)
     except XapiError as exc:
-        ctx.log.warning("VM sweep skipped: the pool could not be read ({})", type(exc).__name__)
-        raise SystemExit(1) from None
+        return Report(Outcome.FAILED, "VM sweep skipped: the pool could not be read (%s)" % type(exc).__name__)
     try:
-        report = protect(ctx.root, session, snapshot, config, ctx.log, ctx.state, is_master,
-                         deadline=ctx.deadline, trigger="sweep")
+        report = protect(env, read, is_master, How("sweep", deadline=env.deadline))
         if is_master:  # issue 17: failure tolerance, stored for metrics/status, alert when short
-            whatif.check(ctx.root, session, config, ctx.state, ctx.log, time.time(), snapshot)
+            whatif.check(env.root, read.session, read.config, env.state, env.log, env.clock.wall(), read.snapshot)
     finally:
-        session.logout()
+        read.session.logout()
+    return sweep_report(report)
+
+
+def sweep_report(report):
+    """The run's Report from protect's report dict."""
     if report is None:
-        ctx.log.debug("VM sweep: the event job is acting right now; nothing to do")
-    elif report.get("acted") and (report["started"] or report["failed"]):
-        ctx.log.info("VM sweep: started {}, failed {}, declined {}", len(report["started"]),
-                     len(report["failed"]), len(report["declined"]))
+        return Report(Outcome.IDLE, "VM sweep: the event job is acting right now; nothing to do")
+    if not report.get("acted"):
+        return Report(Outcome.IDLE, "VM sweep idle: %s" % report.get("why"))
+    counts = (len(report["started"]), len(report["failed"]), len(report["declined"]))
+    text = "VM sweep: started %d, failed %d, declined %d" % counts
+    if report["unplaced"]:
+        text += ", %d without a host" % len(report["unplaced"])
+    if counts[1]:
+        return Report(Outcome.DEGRADED, text, report)
+    return Report(Outcome.DONE if counts[0] else Outcome.QUIET, text, report)
 
 
 # --- why each VM is or is not protected (ha-cfg get-vm-ha) ---------------------------------
@@ -338,7 +351,8 @@ def vm_reasons(root, session, config, now=None):
     snapshot = read_snapshot(session, config.xc_field_key)
     policy = policy_of(config)
     state = StateStore(root)
-    plan = decide(snapshot, policy, load_intent(state), load_retry(state), time.time() if now is None else now)
+    plan = decide(snapshot, policy, load_intent(state), load_retry(state),
+                  Clocks.wall() if now is None else now)
     gate = cycle.ha_enabled(snapshot.pool, policy)
     rows = []
     for vm in snapshot.pool.vms:

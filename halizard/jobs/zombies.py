@@ -73,7 +73,7 @@ def run(env):
     destroyed = failed = 0
     try:
         key = getattr(env.config, "xc_field_key", "XenCenter.CustomFields.ha-lizard-enabled")
-        found, snapshot = find_zombies(platform, session, key, me, view=watch(env.root, env.state, env.log))
+        found, snapshot = find_zombies(platform, session, key, me, view=watch(env.root, env.state, env.log, env.remaining()))
         for action in found:
             if not still_zombie(platform, session, snapshot, action.vm_uuid, me):
                 continue

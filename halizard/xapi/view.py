@@ -14,17 +14,22 @@ stores it back (only when something changed). A full read happens only:
 * when the answer shows the view out of step (the token went backwards: a
   restarted xapi; a class's object count differs from xapi's
   valid_ref_counts; the pool's master changed),
-* after a bad answer (garbage, a hang cut by the deadline): then one full
-  read with get_all_records (observe), one log line, and the next run starts
-  from a fresh token.
+* after a garbage answer: then one full read with get_all_records
+  (observe), one log line, and the next run starts from a fresh token;
+* after an incremental call that hung until its deadline: the same one
+  full read, once; the stored token is kept (a slow master, not a broken
+  stream), and while the next incremental calls hang too they raise
+  XapiTimeout (the callers' "master silent") instead of reading in full
+  again, so a slow master is not loaded further.
 
 A full read is `event.from(classes, "", 0)`: every object plus a token, in
-one consistent call.
+one consistent call; when it hangs it raises XapiTimeout.
 """
 import json
 import os
 import time
 
+from filelock import FileLock, Timeout
 from loguru import logger
 
 from halizard.xapi import observe
@@ -112,9 +117,10 @@ class PoolWatch:
     text); a different one means another master: start from a full read.
     """
 
-    def __init__(self, store, ident="", log=None, clock=time.time):
+    def __init__(self, store, ident="", log=None, clock=time.time, full_timeout=None):
         self.store = store
         self.ident = str(ident or "")
+        self.full_timeout = full_timeout  # seconds a full read may take (the run's time left); None: as any call
         self.log = log if log is not None else logger
         self._clock = clock
         self.records = None
@@ -122,6 +128,7 @@ class PoolWatch:
         self.last = None     # FULL, INCREMENTAL or FALLBACK: how the last refresh read
         self.why = None      # why the last refresh read in full
         self.taken_at = None
+        self._slow = False   # the stored token's last event.from timed out (and fell back once)
 
     def _load(self):
         saved = self.store.read(STATE, {}) or {}
@@ -129,14 +136,19 @@ class PoolWatch:
         if (saved.get("ident") != self.ident or not isinstance(records, dict)
                 or set(records) != set(CLASSES) or not isinstance(saved.get("token"), str)):
             return None, ""
+        self._slow = saved.get("slow") is True
         return records, saved["token"]
 
-    def _save(self):
-        """Atomically, root-only: the pool's other_config holds the configuration's secrets (FENCE_PASSWD)."""
+    def _save(self, records=None, token=None):
+        """Atomically, root-only: the pool's other_config holds the configuration's secrets (FENCE_PASSWD).
+
+        records, token: what to store (default: the view's own)."""
         from halizard.atomicfile import write_atomic
 
-        text = json.dumps({"ident": self.ident, "token": self.token, "records": self.records,
-                           "saved_at": self._clock()}, separators=(",", ":"))
+        records = self.records if records is None else records
+        token = self.token if token is None else token
+        text = json.dumps({"ident": self.ident, "token": token, "records": records,
+                           "saved_at": self._clock(), "slow": self._slow}, separators=(",", ":"))
         try:
             os.makedirs(self.store.directory, exist_ok=True)
             write_atomic(self.store.path(STATE), text, 0o600)
@@ -157,7 +169,36 @@ class PoolWatch:
         self.taken_at = self._clock()
         records, token = self._load()
         if records is None:
-            return self._full(session, timeout, "no stored view for this master")
+            return self._first_read(session, timeout)
+        return self._incremental(session, timeout, records, token)
+
+    def _first_read(self, session, timeout):
+        """The full read of a host with no stored view, one job of this host at a time.
+
+        Why: pool_state, zombies and vm_monitor start together; three full reads
+        of a large pool at once triple the load on a master that must answer
+        them all before their deadline. The jobs that waited find the view
+        stored and go on with the cheap incremental call.
+        """
+        wait = self._full_seconds(session, timeout)
+        try:
+            os.makedirs(self.store.directory, exist_ok=True)
+            with FileLock(self.store.path(STATE) + ".lock", timeout=wait):
+                records, token = self._load()
+                if records is not None:  # another job of this host read it meanwhile
+                    return self._incremental(session, timeout, records, token)
+                return self._full(session, timeout, "no stored view for this master")
+        except Timeout:
+            raise XapiTimeout(getattr(session, "url", "xapi"), wait, "event.from (another job's full read)") from None
+
+    def _full_seconds(self, session, timeout):
+        """How long a full read may take: the run's time left when known, else the call's timeout."""
+        if self.full_timeout is not None:  # a second's margin before the run's deadline
+            return max(float(self.full_timeout) - 1.0, float(timeout or 0))
+        return float(timeout) if timeout is not None else float(getattr(session, "timeout", 10.0))
+
+    def _incremental(self, session, timeout, records, token):
+        """What changed since the stored token (one event.from), applied to the stored records."""
         try:
             events, new_token, counts = _batch(self._event_from(session, token, timeout))
         except XapiFailure as exc:
@@ -166,8 +207,8 @@ class PoolWatch:
             if exc.code not in GARBLED:
                 raise
             return self._fallback(session, timeout, "event.from answered garbage (%s)" % exc.code)
-        except XapiTimeout:
-            return self._fallback(session, timeout, "event.from did not answer in time")
+        except XapiTimeout as exc:
+            return self._slow_answer(session, timeout, records, token, exc)
         except BadAnswer as exc:
             return self._fallback(session, timeout, "event.from answered garbage (%s)" % exc)
         old_master = _master_ref(records)
@@ -175,32 +216,56 @@ class PoolWatch:
         why = _out_of_step(records, counts, token, new_token, old_master)
         if why is not None:
             return self._full(session, timeout, why)
+        was_slow, self._slow = self._slow, False
         self.records, self.token, self.last, self.why = records, new_token, INCREMENTAL, None
-        if events:
+        if events or was_slow:
             self._save()
         return self.records
 
+    def _slow_answer(self, session, timeout, records, token, timed_out):
+        """An event.from that hung: one full read, keeping the stored token; a second hang in a row raises.
+
+        Why: a hang is a slow or stuck master, not a broken stream: the token
+        stays good. A heavier read after every hang would multiply the load on
+        a master that is already slow (a 16-host pool on 2 cores spiralled into
+        timeouts that way), so the fallback comes once, and the next runs try
+        the cheap incremental call again until one answers.
+        """
+        if self._slow:
+            raise timed_out
+        fresh = self._fallback(session, timeout, "event.from did not answer in time", drop=False)
+        self._slow = True
+        self._save(records, token)  # as they were: the next incremental call replays the events from there
+        return fresh
+
     def _full(self, session, timeout, why):
-        """Every object and a fresh token in one event.from; a bad answer falls back to get_all_records."""
+        """Every object and a fresh token in one event.from; a bad answer falls back to get_all_records.
+
+        It may take the run's time left (full_timeout): on a loaded master a
+        whole large pool may take longer than one call's timeout, and a read
+        cut at that timeout is all cost, no view. A timeout raises
+        (XapiTimeout): this call already is the full read, so the same read by
+        another method would only double a slow master's load.
+        """
         try:
-            events, token, _counts = _batch(self._event_from(session, "", timeout))
+            events, token, _counts = _batch(self._event_from(session, "", self._full_seconds(session, timeout)))
         except BadAnswer as exc:
             return self._fallback(session, timeout, "event.from answered garbage (%s)" % exc)
-        except XapiTimeout:
-            return self._fallback(session, timeout, "event.from did not answer in time")
         except XapiFailure as exc:
             if exc.code not in GARBLED + observe.TOKEN_LOST:
                 raise
             return self._fallback(session, timeout, "event.from failed (%s)" % exc.code)
         records = {cls: {} for cls in CLASSES}
         _apply(records, events)
+        self._slow = False
         self.records, self.token, self.last, self.why = records, token, FULL, why
         self._say("debug", "pool view read in full: {}", why)
         self._save()
         return records
 
-    def _fallback(self, session, timeout, why):
-        """One full read with get_all_records; the stored view is dropped (the next run starts afresh).
+    def _fallback(self, session, timeout, why, drop=True):
+        """One full read with get_all_records; the stored view is dropped (unless not `drop`: the next run
+        starts afresh).
 
         The line is logged once that read worked: a master that answers nothing at all (the read fails too)
         is the caller's usual "master silent", not a bad event stream.
@@ -212,6 +277,8 @@ class PoolWatch:
                    for cls, api in reads.items()}
         self.records, self.token, self.last, self.why = records, "", FALLBACK, why
         self._say("warning", "{}: pool read in full instead", why)
+        if not drop:
+            return records
         try:
             self.store.remove(STATE)
         except Exception:  # noqa: BLE001 - a stale file is refused by its token next run anyway
@@ -244,9 +311,9 @@ def pool_ident(root):
     return role if master is None else "%s:%s" % (role, master)
 
 
-def watch(root, store=None, log=None):
-    """The PoolWatch of this host (its state dir, its pool.conf)."""
+def watch(root, store=None, log=None, full_timeout=None):
+    """The PoolWatch of this host (its state dir, its pool.conf); full_timeout: see PoolWatch."""
     if store is None:
         from halizard.statefiles import StateStore
         store = StateStore(root)
-    return PoolWatch(store, pool_ident(root), log)
+    return PoolWatch(store, pool_ident(root), log, full_timeout=full_timeout)

@@ -176,21 +176,28 @@ class _Answering:
         return _Api()
 
 
-@pytest.mark.parametrize("answer", [
-    lambda real, args, timeout: "not a batch",
-    lambda real, args, timeout: {"events": [{"class": "vm", "operation": "mod"}], "token": "1",
-                                 "valid_ref_counts": {}},
-    # a hang: xapi holds the call (a token from the future: nothing to answer for 30 s); the deadline ends it
-    lambda real, args, timeout: real.call("event.from", list(args[0]), "%020d,%020d" % (10 ** 15, 0), 30.0,
-                                          timeout=timeout),
-], ids=["garbage", "no-ref", "hang"])
-def test_bad_event_answer_falls_back_to_one_full_read(pool, tmp_path, answer):
+def _stored_then_changed(pool, tmp_path):
+    """(session, store, stored token): a view stored, then a VM shut down behind its back."""
     session = connect(_root(pool, "host1"), timeout=5.0)
     store = StateStore(directory=str(tmp_path))
     _watch(store).refresh(session)
     x = session.xenapi
     x.VM.hard_shutdown(x.VM.get_by_name_label("vm004")[0])
-    token = store.read(view_mod.STATE, {})["token"]
+    return session, store, store.read(view_mod.STATE, {})["token"]
+
+
+def _hang(real, args, timeout):
+    """xapi holds the call (a token from the future: nothing to answer for 30 s); the deadline ends it."""
+    return real.call("event.from", list(args[0]), "%020d,%020d" % (10 ** 15, 0), 30.0, timeout=timeout)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda real, args, timeout: "not a batch",
+    lambda real, args, timeout: {"events": [{"class": "vm", "operation": "mod"}], "token": "1",
+                                 "valid_ref_counts": {}},
+], ids=["garbage", "no-ref"])
+def test_bad_event_answer_falls_back_to_one_full_read(pool, tmp_path, answer):
+    session, store, token = _stored_then_changed(pool, tmp_path)
     log = ListLog()
     bad = _watch(store, log)
     began = time.monotonic()
@@ -207,6 +214,35 @@ def test_bad_event_answer_falls_back_to_one_full_read(pool, tmp_path, answer):
     fresh = _watch(store)
     fresh.refresh(session)
     assert fresh.last == view_mod.FULL
+    session.logout()
+
+
+def test_a_hang_falls_back_once_and_keeps_the_token(pool, tmp_path):
+    """A hung event.from reads in full once; while it keeps hanging no further heavy read (a slow master
+    spiralled into timeouts when every run read in full); the kept token resumes incrementally."""
+    session, store, token = _stored_then_changed(pool, tmp_path)
+    log = ListLog()
+    before = _calls(pool)
+    began = time.monotonic()
+    slow = _watch(store, log)
+    slow.refresh(_Answering(session, _hang), timeout=1.0)
+    assert time.monotonic() - began < 5.0, "bounded by the call's deadline"
+    assert slow.last == view_mod.FALLBACK
+    assert [level for level, _ in log.lines] == ["warning"], log.lines
+    reads = _diff(_calls(pool), before)
+    assert all(reads.get("%s.get_all_records" % c) == 1
+               for c in ("pool", "host", "host_metrics", "VM", "VM_appliance")), reads
+    assert store.read(view_mod.STATE, {})["token"] == token, "the token is kept"
+    before = _calls(pool)
+    with pytest.raises(XapiError):  # a second hang in a row: no second heavy read
+        _watch(store, log).refresh(_Answering(session, _hang), timeout=1.0)
+    assert not any(k.endswith("get_all_records") for k in _diff(_calls(pool), before))
+    _same(slow, session)
+    again = _watch(store)
+    again.refresh(session)
+    assert again.last == view_mod.INCREMENTAL, "the kept token resumes"
+    _same(again, session)
+    assert store.read(view_mod.STATE, {}).get("slow") is False
     session.logout()
 
 
@@ -274,3 +310,34 @@ def test_a_silent_master_raises_without_a_fallback_line(pool, tmp_path):
         pool.fault("unhang-xapi", "host1")
     assert [level for level, _ in log.lines if level == "warning"] == []
     assert store.read(view_mod.STATE, {}).get("token"), "the stored view is kept for the master's return"
+
+
+def test_jobs_starting_together_read_the_pool_in_full_once(pool, tmp_path):
+    """Three jobs of one host with no stored view: one full event.from, the others wait for it and go on
+    incrementally (three full reads of a large pool at once kept a loaded master from answering any)."""
+    import threading
+
+    store = StateStore(directory=str(tmp_path))
+    full_reads, lock = [], threading.Lock()
+
+    def slow_full(real, args, timeout):
+        if args[1] == "":
+            with lock:
+                full_reads.append(timeout)
+            time.sleep(0.5)  # the others arrive while it reads
+        return real.call("event.from", *args, timeout=timeout)
+
+    sessions = [connect(_root(pool, "host1"), timeout=5.0) for _ in range(3)]
+    watches = [view_mod.PoolWatch(store, "master", ListLog(), full_timeout=8.0) for _ in sessions]
+    threads = [threading.Thread(target=w.refresh, args=(_Answering(s, slow_full), 2.0))
+               for w, s in zip(watches, sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(full_reads) == 1, full_reads
+    assert full_reads[0] == pytest.approx(7.0), "a full read may take the run's time left, less a margin"
+    assert sorted(w.last for w in watches) == [view_mod.FULL, view_mod.INCREMENTAL, view_mod.INCREMENTAL]
+    for w, s in zip(watches, sessions):
+        _same(w, s)
+        s.logout()

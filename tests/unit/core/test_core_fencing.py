@@ -174,10 +174,16 @@ def test_a_peer_that_still_reaches_the_host_voids_the_timed_proof():
     q = quorum.compute("h1", ["h1", "h2", "h3"], ["h2"], None, p)
     seen = fencing.still_seen_by(three, "h3", ["h2"], "h1")
     assert seen == ("h2",)
-    d = fencing.decide_host_failure(three, "h3", down(at=0.0), q, p, w, seen_by=seen)
+    d = seen_decision(three, "h3", down(at=0.0), q, p, w, seen)
     assert d.proof is None and kinds(d.actions) == ["Alert"] and "h2" in d.why
     # before the wait is over it still just waits
-    assert kinds(fencing.decide_host_failure(three, "h3", down(at=0.0), q, p, 1.0, seen_by=seen).actions) == ["Wait"]
+    assert kinds(seen_decision(three, "h3", down(at=0.0), q, p, 1.0, seen).actions) == ["Wait"]
+
+
+def seen_decision(view, host_uuid, probe, q, p, now, seen):
+    """decide_host_failure as the master's recovery makes it: through unless_still_seen."""
+    return fencing.unless_still_seen(fencing.decide_host_failure(view, host_uuid, probe, q, p, now), view, host_uuid,
+                                     seen)
 
 
 def test_the_timed_proof_needs_every_reached_peer_to_say_it_lost_the_host_too():
@@ -189,7 +195,7 @@ def test_the_timed_proof_needs_every_reached_peer_to_say_it_lost_the_host_too():
     assert fencing.still_seen_by(peers(()), "h3", [], "h1") == (), "a peer out of reach is not asked"
     p = policy()
     q = quorum.compute("h1", ["h1", "h2", "h3"], ["h2"], None, p)
-    d = fencing.decide_host_failure(peers(("h3",)), "h3", down(at=0.0), q, p, timing.recovery_wait(p), seen_by=())
+    d = seen_decision(peers(("h3",)), "h3", down(at=0.0), q, p, timing.recovery_wait(p), ())
     assert d.proof == fencing.PROOF_DEADLINE
 
 

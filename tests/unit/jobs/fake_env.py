@@ -53,7 +53,7 @@ class _Calls:
         if "." not in key:
             return _Calls(self._answers, self._calls, key + ".")
 
-        def call(*args):
+        def call(*args, **_options):  # timeout= and the like are not recorded
             self._calls.append((key,) + args)
             answer = self._answers[key]
             return answer(*args) if callable(answer) else answer

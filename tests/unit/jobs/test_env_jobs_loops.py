@@ -56,21 +56,9 @@ def test_vm_events_idle_without_a_role_or_on_a_slave_that_does_not_act(tmp_path)
     assert report.outcome is Outcome.IDLE and "role is unknown" in report.text and env.clock.slept == []
     env.pool_role = "slave"
     env._config = {"SLAVE_VM_STAT": "0"}
-    env.root = str(tmp_path / "slave")   # vm_monitor.acting_role reads pool.conf: write a slave's
-    _pool_conf(env.root, "slave")
     report = vm_events.run(env)
     assert report.outcome is Outcome.IDLE and "does not act" in report.text
     assert round(sum(env.clock.slept), 3) == vm_events.WINDOW   # watched the role for one window, no more
-
-
-def _pool_conf(root, role):
-    import os
-
-    from halizard import paths
-    path = paths.under(root, paths.POOL_CONF)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as handle:
-        handle.write("master" if role == "master" else "slave:127.0.0.1")
 
 
 def test_disk_monitor_records_with_the_envs_time_and_alerts_on_failure(tmp_path):

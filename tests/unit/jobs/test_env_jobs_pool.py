@@ -70,7 +70,7 @@ POOL = {
 
 def test_pool_state_keeps_the_cache_when_silent_and_refreshes_it_with_the_envs_time(tmp_path, monkeypatch):
     # whole reads here; the event-driven view is proven in tests/sim/test_pool_view.py
-    monkeypatch.setattr(pool_state, "watch", lambda root, store, log: None)
+    monkeypatch.setattr(pool_state, "watch", lambda root, store, log, full_timeout=None: None)
     env = FakeEnv(tmp_path, "pool_state")
     report = pool_state.run(env)
     assert report.outcome is Outcome.FAILED and env.state.read(pool_state.POOL_VIEW) is None

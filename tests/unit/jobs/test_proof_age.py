@@ -57,7 +57,7 @@ def test_a_fence_outcome_and_recovery_end_with_the_failure(tmp_path):
                                                 "h3": {"proof": "fenced", "at": 1.0, "vms": ["w"]}})
     verdicts = {"h2": health.HealthVerdict(health.UNKNOWN, False, "1 of 2 tries"),
                 "h3": health.HealthVerdict(health.HEALTHY, False, "answered")}
-    slave_recovery.recover_failed(types.SimpleNamespace(state=None), state, verdicts)
+    slave_recovery.recover_failed(types.SimpleNamespace(state=state), verdicts)
     assert state.read(slave_recovery.OUTCOMES_STATE) == {}
     assert state.read(slave_recovery.RECOVERY_STATE) == {}
 

@@ -6,18 +6,19 @@ back exactly once, the VM action lock keeps other VM jobs out (and a held
 lock defers the release), and an unsafe configuration fences nothing.
 """
 import os
+import time
 
 import pytest
+from fake_env import FakeEnv
 
 from halizard.config.effective import build_effective
 from halizard.core import health, quorum
 from halizard.fence.registry import agent_from_config
 from halizard.jobs import slave_recovery, vm_monitor
+from halizard.jobs.base import Clocks
 from halizard.xapi.pool_view import read_pool
 from halizard.sim.outer import outer_vm_uuid
-from halizard.statefiles import StateStore
 from halizard.xapi.session import open_session
-from recording_log import RecordingLog
 
 import sim_pools as _sim
 KEY = "XenCenter.CustomFields.ha-lizard-enabled"
@@ -59,7 +60,8 @@ class Calls:
         return self.factory()
 
 
-def _recovery(pool, tmp_path, config, log):
+def _recovery(pool, tmp_path, config):
+    """A Recovery on a fake Env with the real clocks (the VM action lock compares file times)."""
     session = open_session(pool.host("host1")["address"], "root", pool.password, 10.0)
     view = read_pool(session, KEY)
     victim = pool.host(VICTIM)["uuid"]
@@ -67,10 +69,13 @@ def _recovery(pool, tmp_path, config, log):
     q = quorum.QuorumResult(2, 3, True, False, False, "2 of 3 hosts reachable")
     usable = {h.uuid for h in view.hosts if h.uuid != victim}
     root = str(tmp_path / "root")
+    env = FakeEnv(root, "master_cycle")
+    env.clock = Clocks()
     factory = Calls(lambda: agent_from_config(config, root))
-    rec = slave_recovery.Recovery(session, view, config.policy() if not config.unsafe else
-                                  vm_monitor.policy_of(config), probes, q, usable, factory,
-                                  lambda address, deadline: False, lambda f, t: None, log, KEY, config=config)
+    policy = config.policy() if not config.unsafe else vm_monitor.policy_of(config)
+    rec = slave_recovery.Recovery(env, session, config,
+                                  slave_recovery.Cycle(view, policy, probes, q, usable, time.time()),
+                                  agent_factory=factory, still_alive=lambda address, deadline: False)
     verdicts = {victim: health.HealthVerdict(health.FAILED, False, "silent in 2 tries")}
     return session, rec, verdicts, factory
 
@@ -84,11 +89,10 @@ def test_a_dead_slaves_vms_run_again_exactly_once(pool, tmp_path):
     assert victims
     config = _config(pool, str(tmp_path / "root"))
     pool.fault("power-off", VICTIM)
-    log = RecordingLog()
-    session, rec, verdicts, factory = _recovery(pool, tmp_path, config, log)
-    state = StateStore(str(tmp_path / "state-root"))
+    session, rec, verdicts, factory = _recovery(pool, tmp_path, config)
+    state = rec.state
     try:
-        report = slave_recovery.recover_failed(rec, state, verdicts)
+        report = slave_recovery.recover_failed(rec, verdicts)
     finally:
         session.logout()
     status = pool.status()
@@ -109,14 +113,13 @@ def test_a_held_vm_action_lock_defers_the_release(pool, tmp_path):
     victims = _on(pool, VICTIM)
     config = _config(pool, str(tmp_path / "root"))
     pool.fault("power-off", VICTIM)
-    log = RecordingLog()
-    session, rec, verdicts, _factory = _recovery(pool, tmp_path, config, log)
+    session, rec, verdicts, _factory = _recovery(pool, tmp_path, config)
     rec.lock_wait = 0.3
-    state = StateStore(str(tmp_path / "state-root"))
+    state = rec.state
     holder = vm_monitor.ActionLock(None, directory=state.directory)
     assert holder.acquire()
     try:
-        report = slave_recovery.recover_failed(rec, state, verdicts)
+        report = slave_recovery.recover_failed(rec, verdicts)
     finally:
         holder.release()
         session.logout()
@@ -132,11 +135,10 @@ def test_an_unsafe_configuration_fences_and_restarts_nothing(pool, tmp_path):
     config = _config(pool, str(tmp_path / "root"), HA_SELF_FENCE_WAIT="1")
     assert config.unsafe
     pool.fault("power-off", VICTIM)
-    log = RecordingLog()
-    session, rec, verdicts, factory = _recovery(pool, tmp_path, config, log)
-    state = StateStore(str(tmp_path / "state-root"))
+    session, rec, verdicts, factory = _recovery(pool, tmp_path, config)
+    log = rec.log
     try:
-        report = slave_recovery.recover_failed(rec, state, verdicts)
+        report = slave_recovery.recover_failed(rec, verdicts)
     finally:
         session.logout()
     assert factory.count == 0
@@ -153,9 +155,8 @@ def test_a_view_older_than_another_jobs_action_is_read_again(pool, tmp_path):
     victims = _on(pool, VICTIM)
     config = _config(pool, str(tmp_path / "root"))
     pool.fault("power-off", VICTIM)
-    log = RecordingLog()
-    session, rec, verdicts, _factory = _recovery(pool, tmp_path, config, log)
-    state = StateStore(str(tmp_path / "state-root"))
+    session, rec, verdicts, _factory = _recovery(pool, tmp_path, config)
+    state, log = rec.state, rec.log
     other = vm_monitor.ActionLock(None, directory=state.directory)
     assert other.acquire()
     try:  # "another job": resets and starts the first victim by itself, then lets go having acted
@@ -167,7 +168,7 @@ def test_a_view_older_than_another_jobs_action_is_read_again(pool, tmp_path):
     finally:
         other.release(acted=True)
     try:
-        slave_recovery.recover_failed(rec, state, verdicts)
+        slave_recovery.recover_failed(rec, verdicts)
     finally:
         session.logout()
     text = "\n".join(t for _level, t in log.lines)

@@ -37,9 +37,10 @@ def test_a_wall_clock_step_does_not_shorten_the_self_fence_wait(tmp_path, step):
     assert not probe.xapi_ok and probe.network_ok is False and probe.first_failure_at is not None
     majority = quorum.compute("h1", ["h1", "h2", "h3"], ["h3"], None, policy)
     step()
-    rec = slave_recovery.Recovery(None, None, policy, {}, majority, set(), None, None, None, None, "key")
+    rec = slave_recovery.Recovery(JobContext(str(tmp_path), "master_cycle"), None, None,
+                                  slave_recovery.Cycle(None, policy, {}, majority, set(), 0.0))
     env = takeover.Env(str(tmp_path), None, policy, None, None, "h3", "127.0.0.3", None)
-    for now in (rec.clock(), env.clock()):
+    for now in (rec.env.clock.boot(), env.clock()):
         proof = fencing.deadline_proof(probe.as_core(), majority, policy, now)
         assert proof.possible and not proof.proven, proof.why
 
