@@ -25,9 +25,8 @@ live values within the run's deadline.
 """
 import collections
 import enum
-import time
 
-from halizard.probes import clock as boot_clock
+from halizard.probes.clock import Clocks
 
 
 class Outcome(enum.Enum):
@@ -59,17 +58,6 @@ def as_report(value):
     if isinstance(value, str):
         return Report(Outcome.DONE, value)
     return None
-
-
-class Clocks:
-    """The three clocks: monotonic (intervals in this process), wall (records people read, deadlines
-    the supervisor sets), boot (CLOCK_BOOTTIME, comparable between processes of one boot)."""
-
-    monotonic = staticmethod(time.monotonic)
-    wall = staticmethod(time.time)
-    boot = staticmethod(boot_clock.now)
-    boot_id = staticmethod(boot_clock.boot_id)
-    sleep = staticmethod(time.sleep)
 
 
 class Env:

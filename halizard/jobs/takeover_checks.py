@@ -11,10 +11,10 @@ def _round_now(env, pool):
     """One quick probe round of every other enabled host: ({uuid: (login state, named master)}, quorum)."""
     from halizard.jobs import host_health, membership, witness
     from halizard.probes.deadline import after
-    from halizard.probes.parallel import probe_hosts
+    from halizard.probes.parallel import Round, probe_hosts
 
     peers = [(h.uuid, h.address) for h in pool.hosts if h.uuid != env.self_uuid and h.enabled and h.address]
-    raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, deadline=after(env.timeout + 1.0)) if peers else {}
+    raw = probe_hosts(env.platform, peers, Round(1, 0.0, env.timeout, deadline=after(env.timeout + 1.0))) if peers else {}
     logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
     reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
     q = membership.quorum(env.store, env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
