@@ -33,7 +33,7 @@ from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.model import UNREACHED_KEY, unreached_value
-from halizard.jobs import host_health, membership, takeover, witness
+from halizard.jobs import host_health, membership, peer_answer, peer_check, takeover, witness
 
 HOST_KEY = suspension.HOST_KEY
 UNKNOWN = object()  # this host's published suspension could not be read this cycle
@@ -194,9 +194,13 @@ def run(ctx):
 
     skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
         _judged_by_probes(store, self_uuid, master_addr)
+    began = bootclock.now()
     answer = None if skip_read else _read_master(ctx.root, timeout, log, self_uuid)
     if answer is not None:
         other, view, published = answer
+        if master_addr:  # what this host answers its peers (jobs.peer_answer)
+            peer_answer.note_read(store, began, master_addr, bootclock.boot_id())
+        peer_check.forget(store)
         config = _config(ctx.root, other, view.uuid, True)
         takeover.save_view(store, view)
         if role != "master":

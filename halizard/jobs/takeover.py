@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from halizard import suspension
 from halizard.config import refusal
+from halizard.jobs import peer_check
 from halizard.jobs.action_lock import ActionLock
 from halizard.core import actions as A
 from halizard.core import fencing
@@ -129,6 +130,8 @@ class Env:
         self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
         self.answered = frozenset()  # peers whose xapi answered the round that stepped the takeover
         self.old_master = None       # the master this takeover replaces (set by drive)
+        self.master_probe = None     # this round's probe of the old master (set by drive; peer_check)
+        self.reached = frozenset()   # the peers the last _round_now reached (peer_check)
         self._vm_lock = None
 
     def hold_vm_lock(self, wait):
@@ -192,6 +195,7 @@ def _round_now(env, pool):
     raw = probe_hosts(env.platform, peers, 1, 0.0, env.timeout, deadline=after(env.timeout + 1.0)) if peers else {}
     logins = {u: (p.xapi_state, p.master_address) for u, p in raw.items()}
     reachable = {u for u, p in raw.items() if p.xapi_ok or p.network_ok}
+    env.reached = frozenset(reachable)
     q = membership.quorum(env.store, env.self_uuid, [h.uuid for h in pool.hosts if h.enabled], reachable,
                           host_health.heuristics_ok(env.platform, env.policy), env.policy,
                           witness.held(env.store, env.policy))
@@ -204,7 +208,8 @@ def _self_fencing(env):
 
 
 def _last_check(env, pool):
-    """roles.may_transition from a round made right now: no second master, no transition elsewhere."""
+    """roles.may_transition from a round made right now: no second master, no transition elsewhere;
+    then the peers that round reached must agree the master is gone (peer_check)."""
     from halizard.core import roles
 
     old = pool.host(pool.master_uuid)
@@ -212,8 +217,9 @@ def _last_check(env, pool):
     peers = {u: v for u, v in logins.items() if u != pool.master_uuid}
     if logins.get(pool.master_uuid, ("", None))[0] == roles.XAPI_MASTER:
         peers[pool.master_uuid] = logins[pool.master_uuid]  # the old master itself is back
-    return roles.may_transition(old.address if old is not None else "", env.answered - {pool.master_uuid},
+    perm = roles.may_transition(old.address if old is not None else "", env.answered - {pool.master_uuid},
                                 peers, q, _self_fencing(env), env.policy)
+    return peer_check.check(env, pool, env.reached, env.master_probe) if perm.allowed else perm
 
 
 def _vm_start_gate(env, pool):
@@ -530,6 +536,7 @@ def drive(env, inputs, state=None):
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
     env.old_master = state.master_uuid or cached.master_uuid
+    env.master_probe = inputs.master_probe
     refused = refusal.why_unsafe(env.config)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()
@@ -544,7 +551,7 @@ def drive(env, inputs, state=None):
                 inputs = core.TakeoverInputs(self_uuid=inputs.self_uuid, pool=fresh,
                                              master_probe=inputs.master_probe, quorum=inputs.quorum,
                                              autopromote=inputs.autopromote, suspended=inputs.suspended)
-            st = core.step(state, inputs, env.policy, env.clock(), outcome)
+            st = peer_check.hold(env, inputs, state, core.step(state, inputs, env.policy, env.clock(), outcome))
             if st.state != state or st.actions:
                 env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
                 journal.record(env.store, "takeover", st.why, subject=st.state.phase, started=state.phase == core.IDLE)
