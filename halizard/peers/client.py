@@ -6,8 +6,10 @@ peer stays silent), whatever the pool size, with no thread per peer. A query
 still unanswered a third of the way to the deadline is sent again (UDP may
 drop a datagram; the query is idempotent). Sent from this host's management
 address (platform.source_address()), so the simulator's links and partitions
-apply to it as to every other probe. Anything that is not an authentic answer
-to this query from that peer counts as no answer.
+apply to it as to every other probe. Answers are matched by the query's nonce,
+not by the sender's address (a host answering from a wildcard socket may reply
+from another of its addresses); anything that is not an authentic answer to
+this query from the host asked counts as no answer.
 """
 import select
 import socket
@@ -28,9 +30,9 @@ def ask(targets, port, key, self_uuid, deadline, source=None, log=None):
     answers = {uuid: None for uuid, _address in targets}
     if not targets:
         return answers
-    pending = {}  # (address, port) -> (uuid, nonce)
+    pending = {}  # nonce -> (uuid, (address, port))
     for uuid, address in targets:
-        pending[(address, port)] = (uuid, new_nonce())
+        pending[new_nonce()] = (uuid, (address, port))
     family = _family(source or targets[0][1])
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
@@ -57,7 +59,7 @@ def ask(targets, port, key, self_uuid, deadline, source=None, log=None):
 
 
 def _send(sock, pending, key, self_uuid, log):
-    for target, (uuid, nonce) in list(pending.items()):
+    for nonce, (uuid, target) in list(pending.items()):
         try:
             sock.sendto(wire.query(key, nonce, self_uuid), target)
         except OSError as exc:  # no route, a refused port reported late: the peer counts as silent
@@ -67,17 +69,17 @@ def _send(sock, pending, key, self_uuid, log):
 
 def _receive(sock, pending, answers, key, log):
     try:
-        data, sender = sock.recvfrom(wire.MAX_DATAGRAM + 1)
+        data, _sender = sock.recvfrom(wire.MAX_DATAGRAM + 1)
     except OSError:
         return
-    target = (sender[0], sender[1])
-    if target not in pending:
-        return  # not from a peer asked (or already answered)
-    uuid, nonce = pending[target]
+    nonce = wire.peek_nonce(data)
+    if nonce not in pending:
+        return  # not an answer to a query still open (garbage, late, or already answered)
+    uuid = pending[nonce][0]
     try:
         answers[uuid] = wire.read_answer(key, data, nonce, uuid)
     except wire.WireError as exc:
         if log is not None:
             log.warning("peer {}: not an answer: {}", uuid, exc)
         return
-    del pending[target]
+    del pending[nonce]

@@ -35,6 +35,37 @@ class DropLog(object):
         self.last[reason], self.count[reason] = now, 0
 
 
+def _bind(address, port):
+    """A UDP socket on (address, port); without an address every address, IPv6 and IPv4 where the
+    host has IPv6 (a dual-stack socket), else every IPv4 address."""
+    tries = [(socket.AF_INET6 if ":" in address else socket.AF_INET, address)] if address else \
+        [(socket.AF_INET6, "::"), (socket.AF_INET, "")]
+    for index, (family, host) in enumerate(tries):
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+        except OSError:
+            if index + 1 < len(tries):
+                continue
+            raise
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and not address:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, port))
+            return sock
+        except OSError:
+            sock.close()
+            if index + 1 < len(tries):
+                continue
+            raise
+    raise OSError("no address to bind")
+
+
+def _plain(sender):
+    """An IPv4 sender as a dual-stack socket reports it (::ffff:a.b.c.d) in its plain form."""
+    return sender[len("::ffff:"):] if sender.startswith("::ffff:") and "." in sender else sender
+
+
 class Responder(object):
     """A bound UDP socket answering queries until `serve`'s end.
 
@@ -47,14 +78,7 @@ class Responder(object):
         self.answer_for = answer_for
         self.gate = gate
         self.drops = DropLog(log)
-        family = socket.AF_INET6 if ":" in (address or "") else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((address or "", port))
-        except OSError:
-            self.sock.close()
-            raise
+        self.sock = _bind(address, port)
         self.answered = 0
 
     def handle(self, data, sender):
@@ -92,7 +116,7 @@ class Responder(object):
                 data, sender = self.sock.recvfrom(wire.MAX_DATAGRAM + 1)
             except OSError:
                 continue
-            reply = self.handle(data, sender[0])
+            reply = self.handle(data, _plain(sender[0]))
             if reply is None:
                 continue
             try:

@@ -15,6 +15,7 @@ answer cannot pass for the reply to a new query.
 """
 import hashlib
 import hmac
+import json
 
 from halizard import paths, signing
 from halizard.core.peers import PeerAnswer
@@ -66,6 +67,16 @@ def answer(key, nonce, host_uuid, is_master, master, age):
     return signing.sign(key, {"op": ANSWER, "nonce": nonce, "host": host_uuid,
                               "role": "master" if is_master else "slave", "master": master or "",
                               "age": None if age is None else round(float(age), 3)}, VERSION)
+
+
+def peek_nonce(data):
+    """The nonce a datagram claims, unverified (None when it has none): which query it may answer."""
+    try:
+        fields = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    nonce = fields.get("nonce") if isinstance(fields, dict) else None
+    return nonce if isinstance(nonce, str) else None
 
 
 def read_answer(key, data, nonce, host_uuid):

@@ -134,3 +134,15 @@ def test_a_host_that_cannot_say_what_it_knows_does_not_answer():
         assert any("cannot answer" in x for x in log.lines)
     finally:
         responder.close()
+
+
+def test_without_an_address_it_answers_on_every_address():
+    responder = server.Responder(KEY, None, 0, lambda: ("host-s", False, "m", 3.0))
+    threading.Thread(target=responder.serve, args=(time.monotonic() + 5.0,), daemon=True).start()
+    try:
+        port = responder.sock.getsockname()[1]
+        for address in ("127.0.0.1", "127.0.0.5"):
+            answers = client.ask([("host-s", address)], port, KEY, "y", time.monotonic() + 1.0)
+            assert answers["host-s"] == PeerAnswer("host-s", False, "m", 3.0)
+    finally:
+        responder.close()
