@@ -14,12 +14,15 @@ cycle this job:
   not reach (model.UNREACHED_KEY: the master's timed proof of a peer's death
   counts only when every host it reaches lists that peer, fencing.still_seen_by); drop a master-conflict suspension left
   from when this host was a (stale) master;
+  record when this read began (jobs.peer_answer.note_read: what this host
+  answers a slave that asks whether it still reads the master);
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
   (roles.takeover_candidate: the smallest uuid among the enabled slaves the
   round reached, the rule the master publishes as autopromote; never a
-  suspended host).
+  suspended host). Nothing acts on the old master while a peer this round
+  reached still reads it or does not answer (jobs.peer_check).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
 the caches are still refreshed, but nothing is taken over or lifted.
