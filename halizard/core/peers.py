@@ -17,9 +17,14 @@ with how long this host has been failing to reach the master, less one try
 (XE_TIMEOUT): this host's failure streak starts at the *start* of its first
 failed try, which may have begun up to one try before the master died, while
 a peer's read counts from its start, which was before the death. So in a
-real death `window - age` stays below one try for good and the takeover is
-never held for ever; while the master lives, a peer that reaches it reads it
-every MONITOR_DELAY, so its age stays small while this host's window grows.
+real death `window - age` stays below one try; while the master lives, a
+peer that reaches it reads it every MONITOR_DELAY, so its age stays small
+while this host's window grows. And "recently": a read older than
+`stale_after` (three read cycles) no longer shows the master alive now,
+whatever this host's window says. Without that bound, a try of this host
+that failed for a moment (a slow answer) just before a real death would
+date its window before the peer's last read, and the hold would last for
+ever (both ages grow alike); with it, it lasts at most `stale_after`.
 Clocks: each side measures its own interval on its own boot clock; no instant
 crosses hosts.
 """
@@ -50,6 +55,12 @@ def margin(policy: Policy) -> float:
     return float(policy.XE_TIMEOUT)
 
 
+def stale_after(policy: Policy) -> float:
+    """Seconds after which a peer's last good read no longer shows the master alive: three of its
+    read cycles (every MONITOR_DELAY, each bounded by XE_TIMEOUT)."""
+    return 3.0 * (policy.MONITOR_DELAY + policy.XE_TIMEOUT)
+
+
 def master_gone_for_all(old_master_address: str, failing_for: Optional[float], asked: Sequence[str],
                         answers: Mapping[str, Optional[PeerAnswer]], policy: Policy) -> Permission:
     """May this slave count the master dead? Only when every peer asked agrees it is gone.
@@ -73,7 +84,7 @@ def master_gone_for_all(old_master_address: str, failing_for: Optional[float], a
             return Permission(False, "peer %s answers that it is the pool master" % uuid)
         if _bare(answer.master) != old:
             return Permission(False, "peer %s follows another master at %s" % (uuid, answer.master))
-        if answer.master_age is not None and answer.master_age < window:
+        if answer.master_age is not None and answer.master_age < min(window, stale_after(policy)):
             return Permission(False, "peer %s read the master %.1f s ago, after this host lost it (%.1f s ago)"
                               % (uuid, answer.master_age, failing_for))
     return Permission(True, "every peer reached (%s) lost the master too" % ", ".join(peers))
