@@ -19,18 +19,20 @@ failed try, which may have begun up to one try before the master died, while
 a peer's read counts from its start, which was before the death. So in a
 real death `window - age` stays below one try; while the master lives, a
 peer that reaches it reads it every MONITOR_DELAY, so its age stays small
-while this host's window grows. And "recently": a read older than
-`stale_after` (three read cycles) no longer shows the master alive now,
+while this host's window grows. And "recently": a peer that has not read
+the master for the self-fence wait W (timing.recovery_wait) has lost it,
+by the same standard of evidence the pool's timed proof of death uses,
 whatever this host's window says. Without that bound, a try of this host
 that failed for a moment (a slow answer) just before a real death would
 date its window before the peer's last read, and the hold would last for
-ever (both ages grow alike); with it, it lasts at most `stale_after`.
+ever (both ages grow alike); with it, it lasts at most W.
 Clocks: each side measures its own interval on its own boot clock; no instant
 crosses hosts.
 """
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
+from halizard.core import timing
 from halizard.core.policy import Policy
 from halizard.core.roles import Permission, _bare
 
@@ -56,9 +58,9 @@ def margin(policy: Policy) -> float:
 
 
 def stale_after(policy: Policy) -> float:
-    """Seconds after which a peer's last good read no longer shows the master alive: three of its
-    read cycles (every MONITOR_DELAY, each bounded by XE_TIMEOUT)."""
-    return 3.0 * (policy.MONITOR_DELAY + policy.XE_TIMEOUT)
+    """Seconds after which a peer's last good read no longer shows the master alive: the self-fence
+    wait W, the time without an answer after which the pool itself counts a host dead."""
+    return timing.recovery_wait(policy)
 
 
 def master_gone_for_all(old_master_address: str, failing_for: Optional[float], asked: Sequence[str],

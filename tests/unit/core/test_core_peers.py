@@ -1,6 +1,7 @@
 """The slave's half of issue 13 finding 4 (halizard.core.peers): a slave counts the master dead only
 when every peer it reaches lost the master too, answered, and follows the same master."""
 from halizard.core.peers import PeerAnswer, margin, master_gone_for_all, stale_after
+from halizard.core import timing
 from halizard.core.policy import Policy
 
 POLICY = Policy(XE_TIMEOUT=2.0, MONITOR_DELAY=2.0)
@@ -55,9 +56,10 @@ def test_without_a_failure_streak_of_its_own_a_host_with_peers_is_held():
     assert not master_gone_for_all(OLD, None, ["s"], {"s": slave("s", 50.0)}, POLICY).allowed
 
 
-def test_a_read_older_than_three_read_cycles_no_longer_holds_it():
-    # this host's streak began with a slow try 40 s ago, the peer read the master after that, 13 s ago,
-    # and nobody read it since: the master died; the hold lasts at most stale_after, not for ever
-    assert stale_after(POLICY) == 12.0
-    assert not master_gone_for_all(OLD, 40.0, ["s"], {"s": slave("s", 11.0)}, POLICY).allowed
-    assert master_gone_for_all(OLD, 40.0, ["s"], {"s": slave("s", 13.0)}, POLICY).allowed
+def test_a_read_older_than_the_self_fence_wait_no_longer_holds_it():
+    # this host's streak began with a slow try long ago, the peer read the master after that and
+    # nobody read it since: the master died; the hold lasts at most W (stale_after), not for ever
+    wait = stale_after(POLICY)
+    assert wait == timing.recovery_wait(POLICY)
+    assert not master_gone_for_all(OLD, wait + 60.0, ["s"], {"s": slave("s", wait - 1.0)}, POLICY).allowed
+    assert master_gone_for_all(OLD, wait + 60.0, ["s"], {"s": slave("s", wait + 1.0)}, POLICY).allowed
