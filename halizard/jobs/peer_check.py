@@ -18,6 +18,7 @@ from halizard.core import actions as A
 from halizard.core import peers as rule
 from halizard.core.roles import Permission
 from halizard.core.takeover import Step
+from halizard.ops import journal
 
 HOLD = "peer-hold"
 FUNCTION = "promote_slave"
@@ -78,6 +79,7 @@ def say(env, perm):
         return
     env.log.warning("the takeover is held: {}", perm.why)
     env.store.write(HOLD, {"reason": reason, "since": time.time()})
+    journal.record(env.store, "takeover", "held: %s" % perm.why, subject="held")
     if stored is None:
         _alert(env, "This host does not take over the silent pool master: %s. A partition that is not "
                     "transitive (this host cut from the master only) looks like this; the takeover goes on "
