@@ -39,10 +39,10 @@ def check(env, pool, reached, master_probe):
         try:
             key = wire.pool_key(env.root)
             port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
-        except (wire.WireError, TypeError, ValueError) as exc:
-            return Permission(False, "the peers cannot be asked: %s" % exc)
-        answers = client.ask(targets, port, key, env.self_uuid, time.monotonic() + env.timeout,
-                             source=env.source, log=env.log)
+            answers = client.ask(targets, port, key, env.self_uuid, time.monotonic() + env.timeout,
+                                 source=env.source, log=env.log)
+        except (wire.WireError, OSError, TypeError, ValueError) as exc:
+            return Permission(False, "the peers cannot be asked: %s" % (getattr(exc, "strerror", None) or exc))
     return rule.master_gone_for_all(old.address if old is not None else "", failing_for,
                                     [u for u, _a in targets], answers, env.policy)
 
