@@ -7,6 +7,7 @@ is the real `/`.
 import os
 
 POOL_CONF = "/etc/xensource/pool.conf"
+POOL_SECRET = "/etc/xensource/ptoken"  # xapi's pool secret: the peer query's key derives from it
 INVENTORY = "/etc/xensource-inventory"
 CONF_DIR = "/etc/ha-lizard"
 OVERRIDE_FILE = "/etc/ha-lizard/ha-lizard.conf"

@@ -27,7 +27,7 @@ FUNCTIONS = (
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
     "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
     "master_cycle", "autoselect", "self_fence", "witness", "failure_tolerance", "metrics", "ops_report",
-    "journal",
+    "journal", "peer_answer",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3
@@ -101,6 +101,12 @@ _GLOBALS = [
     _p("XAPI_COUNT", t.Int(1, 100), 2,
        "Retries before a silent host (or master) counts as failed.", group="Pool"),
     _p("XAPI_DELAY", _SECONDS, 10, "Seconds between those retries.", group="Pool"),
+    _p("PEER_PORT", t.Int(1, 65535), 694,
+       "UDP port every host answers the peer query on: before a slave takes over a silent master it "
+       "asks the peers it reaches whether they still read the master, and holds the takeover while one "
+       "does or does not answer (docs/master-failure.md). 694 is the port of XenServer HA's network "
+       "heartbeat, which HA-Lizard requires disabled; the stock dom0 firewall opens it (docs/install.md). "
+       "The same value on every host.", group="Pool"),
     _p("SLAVE_HA", _FLAG, 1,
        "1: the promoted slave restarts the VMs of a failed master (needs PROMOTE_SLAVE=1).", group="Pool"),
     _p("PROMOTE_SLAVE", _FLAG, 1,

@@ -49,6 +49,22 @@ def isolation(now: float, link_down_since: Optional[float], quorum: Optional[Quo
     return None
 
 
+@dataclass(frozen=True)
+class InProgress:
+    """A self-fence under way: when StopLocalVms was issued, whether the reboot was already asked
+    for, and `held`: why it must go on whatever the measurements say (it then never ends here)."""
+
+    stopping_since: float
+    reboot_requested: bool = False
+    held: Optional[str] = None
+
+    @classmethod
+    def of(cls, stopping_since: Optional[float], reboot_requested: bool = False,
+           held: Optional[str] = None) -> "Optional[InProgress]":
+        """The self-fence in progress as stored, or None when none is (no stopping_since)."""
+        return None if stopping_since is None else cls(stopping_since, reboot_requested, held)
+
+
 def decide(
     now: float,
     policy: Policy,
@@ -56,18 +72,16 @@ def decide(
     link_down_since: Optional[float],
     quorum: Optional[QuorumResult],
     local_vms: Optional[Sequence[str]],
-    stopping_since: Optional[float] = None,
-    reboot_requested: bool = False,
-    held: Optional[str] = None,
+    in_progress: Optional[InProgress] = None,
 ) -> SelfFenceDecision:
     """The self-fence step for this host now.
 
-    stopping_since: when this host issued StopLocalVms for the current
-    self-fence (None when not self-fencing); local_vms: guest domains
-    really running here (platform layer), None when they could not be
-    listed; held: why a self-fence in progress must go on whatever the
-    measurements say (it then never ends here).
+    in_progress: the self-fence under way (None when not self-fencing); local_vms: guest domains
+    really running here (platform layer), None when they could not be listed.
     """
+    stopping_since = None if in_progress is None else in_progress.stopping_since
+    reboot_requested = in_progress is not None and in_progress.reboot_requested
+    held = None if in_progress is None else in_progress.held
     reason = held if held and stopping_since is not None else isolation(now, link_down_since, quorum, policy)
     unknown = local_vms is None
     vms = () if unknown else tuple(sorted(local_vms or ()))

@@ -23,4 +23,6 @@ JOBS = {
     "self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1, "deadline": 60, "loop": True},
     # asks the witness for its vote every WITNESS_LEASE/3 s (a loop job too); idle without WITNESS_ADDRESS
     "witness": {"target": "halizard.jobs.witness:run", "period": 1, "deadline": 60, "loop": True},
+    # answers the peer query (UDP PEER_PORT) until its deadline (a loop job); halizard.peers
+    "peer_answer": {"target": "halizard.jobs.peer_answer:run", "period": 1, "deadline": 60, "loop": True},
 }

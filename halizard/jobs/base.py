@@ -25,7 +25,6 @@ live values within the run's deadline.
 """
 import collections
 import enum
-import time
 
 from loguru import logger
 
@@ -33,7 +32,7 @@ from halizard import alerts, hostinfo
 from halizard.config.effective import cached_pool
 from halizard.config.settings import load_settings
 from halizard.platform import get_platform
-from halizard.probes import clock as boot_clock
+from halizard.probes.clock import Clocks
 from halizard.statefiles import StateStore
 from halizard.xapi.errors import XapiError
 from halizard.xapi.pool_config import load_effective
@@ -69,17 +68,6 @@ def as_report(value):
     if isinstance(value, str):
         return Report(Outcome.DONE, value)
     return None
-
-
-class Clocks:
-    """The three clocks: monotonic (intervals in this process), wall (records people read, deadlines
-    the supervisor sets), boot (CLOCK_BOOTTIME, comparable between processes of one boot)."""
-
-    monotonic = staticmethod(time.monotonic)
-    wall = staticmethod(time.time)
-    boot = staticmethod(boot_clock.now)
-    boot_id = staticmethod(boot_clock.boot_id)
-    sleep = staticmethod(time.sleep)
 
 
 class Env:

@@ -14,7 +14,7 @@ from halizard.core.health import ProbeResult
 from halizard.jobs.base import Clocks
 from halizard.probes import net
 from halizard.probes.deadline import after
-from halizard.probes.parallel import probe_hosts
+from halizard.probes.parallel import Round, probe_hosts
 
 PROBES_STATE = "host-probes"
 REPORT_STATE = "host-health"
@@ -44,8 +44,7 @@ def probe_peers(platform, peers, policy, state, key=PROBES_STATE):
     Also returns the raw PeerProbe per uuid (for details in the report).
     The streak state `key` is rewritten for exactly these peers.
     """
-    raw = probe_hosts(platform, peers, policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT,
-                      deadline=after(round_seconds(policy)))
+    raw = probe_hosts(platform, peers, Round.of(policy, deadline=after(round_seconds(policy))))
     previous = state.read(key, {}) or {}
     results = {}
     for uuid, peer_probe in raw.items():

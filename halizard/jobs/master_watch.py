@@ -14,12 +14,15 @@ cycle this job:
   not reach (model.UNREACHED_KEY: the master's timed proof of a peer's death
   counts only when every host it reaches lists that peer, fencing.still_seen_by); drop a master-conflict suspension left
   from when this host was a (stale) master;
+  record when this read began (jobs.peer_answer.note_read: what this host
+  answers a slave that asks whether it still reads the master);
 * when it is silent: keep every cache, probe the master and every peer in
   parallel (quorum needs them all), and step the master-failure state
   machine (halizard.jobs.takeover.drive). The core decides who acts
   (roles.takeover_candidate: the smallest uuid among the enabled slaves the
   round reached, the rule the master publishes as autopromote; never a
-  suspended host).
+  suspended host). Nothing acts on the old master while a peer this round
+  reached still reads it or does not answer (jobs.peer_check).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
 the caches are still refreshed, but nothing is taken over or lifted.
@@ -34,7 +37,7 @@ from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
 from halizard.core.model import UNREACHED_KEY, unreached_value
-from halizard.jobs import host_health, membership, takeover, witness
+from halizard.jobs import host_health, membership, peer_answer, peer_check, takeover, witness
 from halizard.jobs.base import Outcome, Report
 
 HOST_KEY = suspension.HOST_KEY
@@ -193,8 +196,12 @@ def run(ctx):
 
     skip_read = (takeover.in_progress(state) and state.phase in takeover.AFTER_TRANSITION) or \
         _judged_by_probes(store, self_uuid, master_addr)
+    began = ctx.clock.boot()
     answer = None if skip_read else _read_master(ctx, timeout, self_uuid)
     if answer is not None:
+        if master_addr:  # what this host answers its peers (jobs.peer_answer)
+            peer_answer.note_read(store, began, master_addr, ctx.clock.boot_id())
+        peer_check.forget(store)
         return _answered(ctx, answer, role, self_uuid, state, timeout)
     return _silent(ctx, self_uuid, state)
 

@@ -38,17 +38,18 @@ or took over LIST_SECONDS) count as running; every domain is destroyed at
 once under the self-fence deadline and whatever is not confirmed gone then
 ends in the reboot in the same check; a refused configuration, HA switched
 off or unreadable host files carry a self-fence in progress on (it is never
-cancelled). Every time is clock.now() (CLOCK_BOOTTIME, kept with the boot id).
+cancelled). Every time is env.clock.boot() (CLOCK_BOOTTIME, kept with the boot id).
+
+The job reaches the world only through its Env (halizard.jobs.base): clocks, XAPI (its own
+host disabled while self-fenced), platform, configuration; each run returns one Report.
 """
 import dataclasses
-import threading
-import time
 
 from halizard.config import refusal
 from halizard.core import actions as A
 from halizard.core import selffence, timing
 from halizard.jobs import self_fence_host as host
-from halizard.probes import clock
+from halizard.jobs.base import Outcome, Report
 from halizard.ops import journal
 
 STATE = "self-fence"
@@ -60,43 +61,56 @@ _check_bound = timing.self_fence_check_bound
 _list_domains = host.list_domains
 _probe_all = host.probe_all
 Reader = host.Reader
+Seen = host.Seen
 
 
-def run(ctx):
+def run(env):
     """Check every SELF_FENCE_CHECK_INTERVAL s until the next check would not fit before the deadline.
 
-    The run's deadline (wall time, from the supervisor) is turned into clock.now() time once: a
-    wall-clock step during the run neither stalls nor hurries the checks."""
-    reader = Reader(ctx.root, ctx.state)
-    stored = ctx.state.read(STATE, {}) or {}
-    if ctx.deadline is not None:
-        reader.end = clock.now() + (ctx.deadline - END_MARGIN - time.time())
+    The run's deadline (wall time, from the supervisor) is turned into env.clock.boot() time once: a
+    wall-clock step during the run neither stalls nor hurries the checks. Returns the run's Report."""
+    clock = env.clock
+    reader = Reader(env)
+    stored = env.state.read(STATE, {}) or {}
+    if env.deadline is not None:
+        reader.end = clock.boot() + (env.deadline - END_MARGIN - clock.wall())
     end = reader.end
-    interval, bound, failed = 1.0, 1.0, None
+    interval, bound, failed, checks = 1.0, 1.0, None, 0
     while True:
-        began = clock.now()
+        began = clock.boot()
+        checks += 1
         try:
-            stored, interval, bound = check(ctx, reader, stored)
+            stored, interval, bound = check(env, reader, stored)
             failed = None
         except Exception as exc:  # one failed check must not end the loop; said once until it changes
             if end is None:
                 raise
             text = "%s: %s" % (type(exc).__name__, exc)
             if text != failed:
-                ctx.log.error("self-fence check failed ({}); checking again in {:g} s", text, interval)
+                env.log.error("self-fence check failed ({}); checking again in {:g} s", text, interval)
             failed = text
-            stored = ctx.state.read(STATE, {}) or {}
+            stored = env.state.read(STATE, {}) or {}
         next_at = began + interval
-        if end is None:
-            return  # one check per run (no deadline to loop within)
-        if next_at + bound > end:
-            return  # the next run (started as this one ends) takes the next check
-        pause = next_at - clock.now()
+        if end is None or next_at + bound > end:
+            # one check without a deadline; else the next run (started as this one ends) takes the next check
+            return _summary(reader, checks, stored, failed)
+        pause = next_at - clock.boot()
         if pause > 0:
-            time.sleep(pause)
+            clock.sleep(pause)
 
 
-def check(ctx, reader, stored):
+def _summary(reader, checks, stored, failed):
+    """The run's Report: how many checks, and what the last one found."""
+    if failed:
+        return Report(Outcome.DEGRADED, "%d self-fence check(s), the last failed: %s" % (checks, failed))
+    if stored.get("stopping_since") is not None:
+        return Report(Outcome.DONE, "%d self-fence check(s), this host is self-fenced (%s)"
+                      % (checks, stored.get("why")))
+    outcome, text = reader.note or (Outcome.QUIET, stored.get("why") or "not isolated")
+    return Report(outcome, "%d self-fence check(s): %s" % (checks, text))
+
+
+def check(env, reader, stored):
     """One self-fence check; returns (the stored state now, seconds until the next check, check bound)."""
     from halizard.config.effective import UnsafeConfig
     from halizard.core.policy import PolicyError
@@ -105,29 +119,44 @@ def check(ctx, reader, stored):
     interval = _interval(config)
     reader.watchdog = bool(config.get("SELF_FENCE_WATCHDOG"))
     if reader.watchdog:
-        reader.beat(clock.now() + timing.beat_window(_any_policy(config)))
-    stored = _this_boot(stored)
-    fencing = stored.get("stopping_since") is not None
+        reader.beat(env.clock.boot() + timing.beat_window(_any_policy(config)))
+    stored = _this_boot(env, stored)
     if config.pool_ha_state() != "true":
-        if fencing:  # HA switched off mid-way: the self-fence still ends in "nothing runs here"
-            stored = _go_on(ctx, reader, config, stored, "HA was disabled during the self-fence")
-            if not stored.get("nothing_runs"):
-                return stored, interval, 1.0 + LIST_SECONDS
-        if stored:
-            ctx.state.remove(STATE)
-            _resume_vm_starts(ctx)
-        return {}, interval, 1.0
+        stored, bound = _ha_off(env, reader, config, stored)
+        return stored, interval, bound
     try:
         policy = config.policy()
     except (UnsafeConfig, PolicyError) as exc:
-        refusal.say(ctx.state, ctx.log, "self-fence", "self-fence refuses to act: %s" % exc)
-        if fencing:  # a refusal never cancels a self-fence in progress
-            stored = _go_on(ctx, reader, config, stored, "the configuration became unusable: %s" % exc)
+        refusal.say(env.state, env.log, "self-fence", "self-fence refuses to act: %s" % exc)
+        reader.note = (Outcome.SKIPPED, "refused to act: %s" % exc)
+        if stored.get("stopping_since") is not None:  # a refusal never cancels a self-fence in progress
+            stored = _go_on(env, reader, config, stored, "the configuration became unusable: %s" % exc)
         return stored, interval, 1.0 + LIST_SECONDS
-    refusal.say(ctx.state, ctx.log, "self-fence", None)
+    refusal.say(env.state, env.log, "self-fence", None)
     bound = _check_bound(policy)
-    if fencing or stored.get("lost_rounds") or stored.get("link_down_since") is not None:
+    if stored.get("stopping_since") is not None or stored.get("lost_rounds") \
+            or stored.get("link_down_since") is not None:
         bound += LIST_SECONDS  # the domains may be listed in this check
+    return _with_view(env, reader, config, policy, stored), interval, bound
+
+
+def _ha_off(env, reader, config, stored):
+    """HA is switched off: nothing to judge; a self-fence in progress still ends in "nothing runs here".
+    Returns (the stored state now, check bound)."""
+    reader.note = (Outcome.IDLE, "HA is disabled")
+    if stored.get("stopping_since") is not None:
+        stored = _go_on(env, reader, config, stored, "HA was disabled during the self-fence")
+        if not stored.get("nothing_runs"):
+            return stored, 1.0 + LIST_SECONDS
+    if stored:
+        env.state.remove(STATE)
+        host.resume_vm_starts(env)
+    return {}, 1.0
+
+
+def _with_view(env, reader, config, policy, stored):
+    """Judge from this host's pool view; without one (or without itself in it) only carry a self-fence on."""
+    fencing = stored.get("stopping_since") is not None
     try:
         hosts = reader.hosts()
         self_uuid = reader.self_uuid() if hosts else None
@@ -136,22 +165,23 @@ def check(ctx, reader, stored):
             raise
         hosts, self_uuid = [], "%s: %s" % (type(exc).__name__, exc)
     if not hosts or not any(h["uuid"] == self_uuid for h in hosts):
+        reader.note = (Outcome.SKIPPED, "no pool view of this host to judge from yet")
         if fencing:  # no pool view to judge from: nothing to end the self-fence with either
-            return _go_on(ctx, reader, config, stored, "no pool view to judge from"), interval, bound
-        return stored, interval, bound
-    return _judge(ctx, reader.role(), self_uuid, hosts, policy, stored, reader.platform(),
-                  reader.end, reader.beat), interval, bound
+            return _go_on(env, reader, config, stored, "no pool view to judge from")
+        return stored
+    reader.note = None
+    return _judge(env, reader, Seen(reader.role(), self_uuid, hosts), policy, stored)
 
 
-def _this_boot(stored):
+def _this_boot(env, stored):
     """The stored state with its clock readings, or without them when they come from another boot
     (or an older version that used the wall clock): a self-fence in progress restarts its deadline now."""
-    boot = clock.boot_id()
+    boot = env.clock.boot_id()
     if not stored or stored.get("boot") == boot:
         return stored
     fresh = {k: v for k, v in stored.items() if k not in ("link_down_since", "stopping_since", "lost_rounds")}
     if stored.get("stopping_since") is not None:
-        fresh["stopping_since"] = clock.now()
+        fresh["stopping_since"] = env.clock.boot()
         fresh["reboot_requested"] = False
     fresh["boot"] = boot
     return fresh
@@ -167,23 +197,22 @@ def _any_policy(config):
         return Policy()
 
 
-def _go_on(ctx, reader, config, stored, why):
+def _go_on(env, reader, config, stored, why):
     """Carry a self-fence in progress on without judging isolation: stop, or reboot at its deadline."""
     policy = _any_policy(config)
     timeout = stored.get("stop_timeout")
     if isinstance(timeout, (int, float)) and timeout > 0:
         policy = dataclasses.replace(policy, SELF_FENCE_STOP_TIMEOUT=float(timeout))
     new = dict(stored, why="self-fence held: %s" % why)
-    now = clock.now()
-    platform = reader.platform()
-    local = _list_domains(ctx, platform)
+    now = env.clock.boot()
+    local = _list_domains(env, reader.platform())
     decision = selffence.decide(now, policy, link_down_since=None, quorum=None, local_vms=local,
-                                stopping_since=stored["stopping_since"],
-                                reboot_requested=bool(stored.get("reboot_requested")), held=why)
-    _act(ctx, decision, new, now, platform, reader.end, beat=reader.beat)
+                                in_progress=selffence.InProgress.of(
+                                    stored["stopping_since"], bool(stored.get("reboot_requested")), why))
+    _act(env, reader, decision, new, now)
     new["nothing_runs"] = local == []
     if new != stored:
-        ctx.state.write(STATE, new)
+        env.state.write(STATE, new)
     return new
 
 
@@ -194,55 +223,37 @@ def _interval(config):
         return 1.0
 
 
-def _stop_domains(ctx, platform, vm_uuids, until, what="self-fence"):
-    """Destroy every domain at once (one daemon thread each) and wait until they are done or `until`
-    (clock.now() time) passes; returns the VMs not confirmed destroyed."""
-    done, threads = set(), []
-
-    def one(vm):
-        try:
-            platform.destroy_domain(vm)
-            done.add(vm)
-            ctx.log.warning("{}: domain of VM {} destroyed", what, vm)
-        except Exception as exc:  # noqa: BLE001 - a failed stop ends in the reboot, never in silence
-            ctx.log.error("{}: VM {} not destroyed: {}", what, vm, exc)
-    for vm in vm_uuids:
-        thread = threading.Thread(target=one, args=(vm,), name="sfstop", daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(max(0.0, until - clock.now()))
-    return [vm for vm in vm_uuids if vm not in done]
-
-
-def _reboot(ctx, new, platform, why):
+def _reboot(env, new, platform, why):
     """Reboot now (the platform's immediate reboot); a failed request is retried at the next check."""
     from halizard.platform.base import PlatformError
     new["reboot_requested"] = True
-    ctx.state.write(STATE, new)
-    ctx.log.error("self-fence: rebooting ({})", why)
+    env.state.write(STATE, new)
+    env.log.error("self-fence: rebooting ({})", why)
     try:
         platform.reboot()
     except PlatformError as exc:
         new["reboot_requested"] = False
-        ctx.state.write(STATE, new)
-        ctx.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
+        env.state.write(STATE, new)
+        env.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
 
 
-def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat=None):
-    """Measure, decide (core.selffence) and act; returns the state as stored now."""
+def _judge(env, reader, seen, policy, stored):
+    """Measure, decide (core.selffence) and act; returns the state as stored now.
+
+    `seen`: this host's role, uuid and the enabled hosts of its pool view (a Seen)."""
     from halizard.jobs import membership, witness
 
+    self_uuid, hosts, platform = seen.self_uuid, seen.hosts, reader.platform()
     peers = [(h["uuid"], h.get("address") or "") for h in hosts if h.get("enabled") and h["uuid"] != self_uuid]
     reached, heuristics = _probe_all(platform, policy, peers, _probe_seconds(policy))
     enabled = [h["uuid"] for h in hosts if h.get("enabled")]
-    q = membership.quorum(ctx.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
-                          policy, witness.held(ctx.state, policy))
+    q = membership.quorum(env.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
+                          policy, witness.held(env.state, policy, env.clock))
     lost = not q.has_quorum
-    membership.note_quorum(ctx.state, q.has_quorum, clock.now(), policy)
+    membership.note_quorum(env.state, q.has_quorum, env.clock.boot(), policy)
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
-    now = clock.now()
+    now = env.clock.boot()
     link_lost = bool(peers) and not any(reached.values()) and heuristics is False
     link_down_since = stored.get("link_down_since") if link_lost else None
     if link_lost and link_down_since is None:
@@ -250,11 +261,11 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat
     # the domain list (`xl list` on a dom0) only matters once isolated or while a self-fence runs
     needed = stored.get("stopping_since") is not None or selffence.isolation(now, link_down_since, confirmed,
                                                                              policy) is not None
-    local = _list_domains(ctx, platform) if needed else []
+    local = _list_domains(env, platform) if needed else []
     decision = selffence.decide(now, policy, link_down_since=link_down_since, quorum=confirmed, local_vms=local,
-                                stopping_since=stored.get("stopping_since"),
-                                reboot_requested=bool(stored.get("reboot_requested")))
-    new = {"boot": clock.boot_id(), "link_down_since": link_down_since,
+                                in_progress=selffence.InProgress.of(stored.get("stopping_since"),
+                                                                    bool(stored.get("reboot_requested"))))
+    new = {"boot": env.clock.boot_id(), "link_down_since": link_down_since,
            "stopping_since": stored.get("stopping_since"), "stop_timeout": policy.SELF_FENCE_STOP_TIMEOUT,
            "reboot_requested": bool(stored.get("reboot_requested")),
            "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")),
@@ -263,106 +274,72 @@ def _judge(ctx, role, self_uuid, hosts, policy, stored, platform, end=None, beat
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):
         # nothing may run on a self-fenced host, whatever started it
-        _stop_domains(ctx, platform, local, now + LIST_SECONDS, "self-fenced")
-    if any(isinstance(a, A.StopLocalVms) for a in decision.actions) and role == "master" \
-            and not stored.get("disabled_self"):
-        _act(ctx, decision, new, now, platform, end, beat=beat, before_stop=lambda: new.update(
-            disabled_self=_set_enabled(ctx, self_uuid, False, policy)))
+        host.stop_domains(env, platform, local, now + LIST_SECONDS, "self-fenced")
+    master = seen.role == "master"
+    if any(isinstance(a, A.StopLocalVms) for a in decision.actions) and master and not stored.get("disabled_self"):
+        _act(env, reader, decision, new, now, before_stop=lambda: new.update(
+            disabled_self=host.set_enabled(env, self_uuid, False, policy)))
     else:
-        _act(ctx, decision, new, now, platform, end, beat=beat)
-    for action in decision.actions:
-        if isinstance(action, A.RestartToolstack):
-            new["stopping_since"] = None
-            new["reboot_requested"] = False
-            if stored.get("disabled_self") and role == "master":
-                _set_enabled(ctx, self_uuid, True, policy)
-            new["disabled_self"] = False
-            _resume_vm_starts(ctx)
-            ctx.log.warning("self-fence over: restarting the toolstack ({})", action.why)
-            from halizard.platform.base import PlatformError
-            try:
-                platform.restart_toolstack()
-            except PlatformError as exc:
-                ctx.log.error("toolstack restart failed: {}", exc)
-    if role == "master" and not decision.fencing and confirmed is not None:
+        _act(env, reader, decision, new, now)
+    _after(env, seen, policy, decision, stored, new)
+    if master and not decision.fencing and confirmed is not None:
         for action in selffence.lone_host(q, policy, new["lone_rebooted"]):
             new["lone_rebooted"] = True
-            ctx.state.write(STATE, new)
-            ctx.log.error("lone master: rebooting once ({})", action.why)
+            env.state.write(STATE, new)
+            env.log.error("lone master: rebooting once ({})", action.why)
             platform.reboot()
     if q.votes > 1:
         new["lone_rebooted"] = False
     if new != stored:
-        ctx.state.write(STATE, new)
+        env.state.write(STATE, new)
     return new
 
 
-def _act(ctx, decision, new, now, platform, end=None, before_stop=None, beat=None):
+def _after(env, seen, policy, decision, stored, new):
+    """The end of a self-fence (RestartToolstack): this host rejoins; `new` records it."""
+    from halizard.platform.base import PlatformError
+
+    for action in decision.actions:
+        if isinstance(action, A.RestartToolstack):
+            new["stopping_since"] = None
+            new["reboot_requested"] = False
+            if stored.get("disabled_self") and seen.role == "master":
+                host.set_enabled(env, seen.self_uuid, True, policy)
+            new["disabled_self"] = False
+            host.resume_vm_starts(env)
+            env.log.warning("self-fence over: restarting the toolstack ({})", action.why)
+            try:
+                env.platform.restart_toolstack()
+            except PlatformError as exc:
+                env.log.error("toolstack restart failed: {}", exc)
+
+
+def _act(env, reader, decision, new, now, before_stop=None):
     """Carry out the self-fence actions (StopLocalVms, RebootSelf) of `decision`, updating `new`.
 
     The domains are destroyed all at once under the self-fence deadline; if any is not confirmed
     gone when that deadline comes, the host reboots in the same check (the budget counts on it).
-    `end`: the run's own end (clock.now() time); the wait never outlasts it, the next run goes on."""
+    The wait never outlasts the run's own end (reader.end, env.clock.boot() time): the next run goes on."""
+    platform, end = reader.platform(), reader.end
     for action in decision.actions:
         if isinstance(action, A.StopLocalVms):
             if new.get("stopping_since") is None:
                 new["stopping_since"] = now
-                ctx.log.error("SELF-FENCE: {}", action.why)
-                journal.record(ctx.state, "self-fence", action.why)
-            ctx.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
-            _suspend_vm_starts(ctx, action.why)
+                env.log.error("SELF-FENCE: {}", action.why)
+                journal.record(env.state, "self-fence", action.why)
+            env.state.write(STATE, new)  # recorded before acting: a crash mid-way continues
+            host.suspend_vm_starts(env, action.why)
             if before_stop is not None:
                 before_stop()
-                ctx.state.write(STATE, new)
+                env.state.write(STATE, new)
             until = action.deadline if end is None else min(action.deadline, end)
-            if beat is not None:  # the decision is made: the backstop feeds the device until the deadline
-                beat(action.deadline + LIST_SECONDS + 1.0)
-            left = _stop_domains(ctx, platform, list(action.vm_uuids), until)
-            if left and clock.now() >= action.deadline and not new.get("reboot_requested"):
-                _reboot(ctx, new, platform, "%d domains still run at the self-fence deadline" % len(left))
+            # the decision is made: the backstop feeds the device until the deadline (when it watches)
+            reader.beat(action.deadline + LIST_SECONDS + 1.0)
+            left = host.stop_domains(env, platform, list(action.vm_uuids), until)
+            if left and env.clock.boot() >= action.deadline and not new.get("reboot_requested"):
+                _reboot(env, new, platform, "%d domains still run at the self-fence deadline" % len(left))
         elif isinstance(action, A.RebootSelf):
-            _reboot(ctx, new, platform, action.why)
-
-
-SUSPENDED_FLAG = "ha-suspended"
-
-
-def _suspend_vm_starts(ctx, why):
-    """Raise the HA-suspended flag the VM jobs honour (halizard.suspension.is_suspended) while self-fenced."""
-    if not (ctx.state.read(SUSPENDED_FLAG, {}) or {}).get("suspended"):
-        ctx.state.write(SUSPENDED_FLAG, {"suspended": True, "by": "self_fence", "since": time.time(), "why": why})
-
-
-def _resume_vm_starts(ctx):
-    """Lower that flag, but only if the self-fence raised it."""
-    if (ctx.state.read(SUSPENDED_FLAG, {}) or {}).get("by") == "self_fence":
-        ctx.state.remove(SUSPENDED_FLAG)
-
-
-def _set_enabled(ctx, host_uuid, enabled, policy):
-    """A self-fencing master disables itself in its own database so nothing places VMs on it
-    (its other jobs would restart what it just stopped); enabled again when whole. Best effort,
-    within min(2, XE_TIMEOUT) s; True when done."""
-    from halizard.xapi.errors import XapiError
-    from halizard.xapi.session import connect
-    try:
-        session = connect(ctx.root, timeout=max(0.5, min(2.0, policy.XE_TIMEOUT)))
-    except XapiError as exc:
-        ctx.log.warning("self-fence: own xapi not answering ({}); host left {}", type(exc).__name__,
-                        "disabled" if enabled else "enabled")
-        return False
-    try:
-        host = session.xenapi.host
-        ref = host.get_by_uuid(host_uuid)
-        (host.enable if enabled else host.disable)(ref)
-        ctx.log.warning("self-fence: this host {} so no VM is placed here meanwhile",
-                        "re-enabled" if enabled else "disabled")
-        return True
-    except XapiError as exc:
-        ctx.log.warning("self-fence: host.{} failed ({})", "enable" if enabled else "disable", type(exc).__name__)
-        return False
-    finally:
-        session.logout()
+            _reboot(env, new, platform, action.why)
 
 
 def is_self_fencing(state):

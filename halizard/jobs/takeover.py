@@ -14,6 +14,7 @@ takeover_vms.
 or a takeover is under way; it also resumes a takeover already in progress.
 """
 from halizard.config import refusal
+from halizard.jobs import peer_check
 from halizard.jobs.action_lock import ActionLock
 from halizard.core import actions as A
 from halizard.core import fencing
@@ -49,6 +50,8 @@ class Env:
         self.reset_ok = set()   # VMs whose power state this run reset (Halted in the database now)
         self.answered = frozenset()  # peers whose xapi answered the round that stepped the takeover
         self.old_master = None       # the master this takeover replaces (set by drive)
+        self.master_probe = None     # this round's probe of the old master (set by drive; peer_check)
+        self.reached = frozenset()   # the peers the last _round_now reached (peer_check)
         self._vm_lock = None
 
     @property
@@ -320,6 +323,7 @@ def drive(env, inputs, state=None):
     state = state if state is not None else load_state(env.store, env.log)
     cached = inputs.pool
     env.old_master = state.master_uuid or cached.master_uuid
+    env.master_probe = inputs.master_probe
     refused = refusal.why_unsafe(env.config)
     if refused and state.phase not in AFTER_TRANSITION:  # nothing fenced; after a transition only restarts wait
         env.close()
@@ -334,7 +338,7 @@ def drive(env, inputs, state=None):
                 inputs = core.TakeoverInputs(self_uuid=inputs.self_uuid, pool=fresh,
                                              master_probe=inputs.master_probe, quorum=inputs.quorum,
                                              autopromote=inputs.autopromote, suspended=inputs.suspended)
-            st = core.step(state, inputs, env.policy, env.clock.boot(), outcome)
+            st = peer_check.hold(env, inputs, state, core.step(state, inputs, env.policy, env.clock.boot(), outcome))
             if st.state != state or st.actions:
                 env.log.info("takeover {} -> {}: {}", state.phase, st.state.phase, st.why)
                 journal.record(env.store, "takeover", st.why, subject=st.state.phase, started=state.phase == core.IDLE)

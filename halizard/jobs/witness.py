@@ -111,8 +111,8 @@ def ask_once(env):
     if not me:
         raise hostinfo.HostInfoError("this host's uuid is unknown (inventory)")
     secret = str(config.get("WITNESS_SECRET")).encode("utf-8")
-    vote = client.ask(address, secret, pool_uuid, me, lease, after(every), source=env.platform.source_address(),
-                      clock=clock.monotonic, wall=clock.wall, quiet=True)
+    vote = client.ask(client.Witness(address, secret, env.platform.source_address()), pool_uuid, me, lease,
+                      after(every), clocks=clock, quiet=True)
     stored = env.state.read(STATE, {}) or {}
     answered = vote.answered
     wall = None if vote.held_until is None else clock.wall() + (vote.held_until - clock.monotonic())

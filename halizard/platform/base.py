@@ -31,6 +31,15 @@ class Platform(object):
         Send it from source_address()."""
         raise NotImplementedError
 
+    def peer_port(self, configured):
+        """The UDP port every host of this pool answers the peer query on (PEER_PORT: `configured`)."""
+        return configured
+
+    def peer_gate(self):
+        """None, or a function(sender address) -> bool: whether that sender's packets reach this
+        host; the peer query's server answers only those (a real network decides by itself)."""
+        return None
+
     def local_domains(self):
         """UUIDs of the VMs whose domains really run on this host (control domain excluded)."""
         raise NotImplementedError

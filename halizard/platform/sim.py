@@ -27,6 +27,7 @@ class SimPlatform(Platform):
             self.address = marker["address"]
             self.control_url = marker["control_url"]
             self.probe_port = int(marker["probe_port"])
+            self.peer_port_number = int(marker.get("peer_port", 0)) or None
         except (KeyError, TypeError, ValueError):
             raise PlatformError("%s: incomplete sim-host.json" % root) from None
         self.root = root
@@ -44,6 +45,19 @@ class SimPlatform(Platform):
 
     def probe_target(self, address):
         return ProbeTarget(address=address, method="tcp", port=self.probe_port, expect=PROBE_REPLY)
+
+    def peer_port(self, configured):
+        """The simulated pool's own unprivileged port (sim-host.json), else PEER_PORT."""
+        return self.peer_port_number or configured
+
+    def peer_gate(self):
+        """The simulator's links, partitions, cuts and power decide, as for the reachability probe."""
+        def reaches(sender):
+            try:
+                return bool(self._call("can_reach", sender, self.host_uuid))
+            except PlatformError:
+                return False  # the simulator cannot say: the query goes unanswered (unknown is not dead)
+        return reaches
 
     def local_domains(self):
         return list(self._call("local_domains", self.host_uuid))

@@ -36,3 +36,15 @@ def boot_id(path=BOOT_ID_FILE):
             return handle.read().strip()
     except OSError:
         return ""
+
+
+class Clocks:
+    """The clocks one injectable object gives: monotonic (intervals in this process), wall (records people
+    read, deadlines the supervisor sets), boot (CLOCK_BOOTTIME, comparable between processes of one
+    boot) with its boot_id, and sleep. Tests pass their own (settable) object with the same methods."""
+
+    monotonic = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
+    boot = staticmethod(now)
+    boot_id = staticmethod(boot_id)
+    sleep = staticmethod(time.sleep)

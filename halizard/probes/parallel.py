@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from loguru import logger
 
@@ -35,6 +35,27 @@ class Peer:
     address: str
     target: Optional[net.ProbeTarget] = None   # default: ICMP ping to `address`
     xapi_address: Optional[str] = None         # default: `address` (port 80)
+
+
+@dataclass(frozen=True)
+class Round:
+    """How one probe round runs: up to `tries` tries `delay` s apart, each within `try_timeout` s.
+
+    `deadline` (monotonic) bounds the whole round and `stop` (threading.Event) ends it early: both
+    leave fewer tries than asked for, which the core reads as "not judged yet". `now` stamps the
+    failures (clock.now: CLOCK_BOOTTIME)."""
+
+    tries: int
+    delay: float
+    try_timeout: float
+    deadline: Optional[float] = None
+    now: Callable[[], float] = clock.now
+    stop: Optional[threading.Event] = None
+
+    @classmethod
+    def of(cls, policy, deadline=None):
+        """The round the policy asks for: XAPI_COUNT tries XAPI_DELAY apart, each within XE_TIMEOUT."""
+        return cls(policy.XAPI_COUNT, policy.XAPI_DELAY, policy.XE_TIMEOUT, deadline=deadline)
 
 
 @dataclass(frozen=True)
@@ -86,17 +107,12 @@ def _network(peer, deadline, source):
         return None
 
 
-def probe_peer(peer, tries, delay, try_timeout, source=None,
-               deadline=None, now=clock.now, stop=None):
-    """Probe one peer up to `tries` times, `delay` s apart; never raises for probe failures.
-
-    `deadline` (monotonic) bounds the whole round; `stop` (threading.Event)
-    ends it early. Both leave `tries` below the count asked for, which the
-    core reads as "not judged yet".
-    """
+def probe_peer(peer, rnd, source=None):
+    """Probe one peer as the Round `rnd` says, from `source`; never raises for probe failures."""
+    tries, delay, try_timeout, deadline, now = rnd.tries, rnd.delay, rnd.try_timeout, rnd.deadline, rnd.now
     if tries < 1 or delay < 0 or try_timeout <= 0:
         raise ValueError("tries >= 1, delay >= 0 and try_timeout > 0 are required")
-    stop = stop or threading.Event()
+    stop = rnd.stop or threading.Event()
     started = time.monotonic()
     done = 0
     network_seen = []
@@ -135,26 +151,22 @@ def probe_peer(peer, tries, delay, try_timeout, source=None,
                      state, detail, time.monotonic() - started, master, now())
 
 
-def probe_peers(peers, tries, delay, try_timeout, source=None,
-                deadline=None, now=clock.now, stop=None):
-    """Probe all `peers` in parallel; returns {host_uuid: PeerProbe} for every peer."""
+def probe_peers(peers, rnd, source=None):
+    """Probe all `peers` in parallel, each as the Round `rnd` says; returns {host_uuid: PeerProbe} for every peer."""
     peers = list(peers)
     if not peers:
         return {}
     with ThreadPoolExecutor(max_workers=len(peers), thread_name_prefix="probe") as pool:
-        futures = {
-            peer.host_uuid: pool.submit(probe_peer, peer, tries, delay, try_timeout, source, deadline, now, stop)
-            for peer in peers
-        }
+        futures = {peer.host_uuid: pool.submit(probe_peer, peer, rnd, source) for peer in peers}
         return {uuid: future.result() for uuid, future in futures.items()}
 
 
-def probe_hosts(platform, hosts, tries, delay, try_timeout, deadline=None, now=clock.now, stop=None):
-    """Probe `hosts` ((host_uuid, address) pairs) the way `platform` says, from its source address.
+def probe_hosts(platform, hosts, rnd):
+    """Probe `hosts` ((host_uuid, address) pairs) as the Round `rnd` says, the way `platform` says, from
+    its source address.
 
     The entry point jobs use: the platform decides how a peer's network is
     probed (ICMP on a real dom0, the reachability port in the simulator).
     """
     peers = [Peer(uuid, address, target=platform.probe_target(address)) for uuid, address in hosts]
-    return probe_peers(peers, tries, delay, try_timeout, source=platform.source_address(),
-                       deadline=deadline, now=now, stop=stop)
+    return probe_peers(peers, rnd, source=platform.source_address())

@@ -8,12 +8,12 @@ from the moment the request was sent, so the host always believes less than
 the witness granted (halizard.core.witness).
 """
 import socket
-import time
 from dataclasses import dataclass
 from typing import Optional
 
 from loguru import logger
 
+from halizard.probes.clock import Clocks
 from halizard.probes.deadline import remaining
 from halizard.witness import protocol
 
@@ -30,18 +30,29 @@ class Vote:
     answered: bool = False  # the witness gave a valid answer (granted or leased to another)
 
 
-def ask(address, secret, pool, host, lease, deadline, source=None, clock=time.monotonic, wall=time.time,
-        quiet=False):
-    """The Vote for `host` of `pool` asking `address` (host:port) for `lease` seconds.
+@dataclass(frozen=True)
+class Witness:
+    """Which witness to ask and how: its address (host:port), the shared secret (bytes), and this
+    host's source address (None: the system's choice)."""
 
+    address: str
+    secret: bytes
+    source: Optional[str] = None
+
+
+def ask(witness, pool, host, lease, deadline, clocks=Clocks, quiet=False):
+    """The Vote for `host` of `pool` asking the `witness` (a Witness) for `lease` seconds.
+
+    `clocks.monotonic` times the lease, `clocks.wall` stamps the request (the witness's replay guard).
     A failure is one WARNING line, unless `quiet` (a caller that asks every second logs changes only)."""
+    address, secret = witness.address, witness.secret
     say = (lambda *args: None) if quiet else log.warning
-    sent = clock()
+    sent = clocks.monotonic()
     nonce = protocol.new_nonce()
     try:
         target = protocol.split_address(address)
-        answer = _exchange(target, protocol.encode(secret, protocol.lease_request(pool, host, lease, wall(), nonce)),
-                           deadline, source)
+        request = protocol.lease_request(pool, host, lease, clocks.wall(), nonce)
+        answer = _exchange(target, protocol.encode(secret, request), deadline, witness.source)
         fields = protocol.decode(secret, answer)
     except (ValueError, OSError, protocol.ProtocolError) as exc:
         why = _reason(exc)

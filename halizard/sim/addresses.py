@@ -15,6 +15,7 @@ import xmlrpc.client
 
 XAPI_PORT = 80
 PROBE_PORT = 7
+PEER_PORT = 7694  # UDP: the peer query (PEER_PORT on a real dom0, 694); unprivileged, one per host address
 CONTROL_PORT = 80
 OUTER_PORT = 443
 MAX_HOSTS = 199

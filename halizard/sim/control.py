@@ -95,6 +95,10 @@ class ControlService(object):
     def service_state(self, host):
         return self._pool.service_state(host)
 
+    def can_reach(self, client_address, host_uuid):
+        """Whether a packet from `client_address` reaches host `host_uuid` (the peer query's gate)."""
+        return bool(self._pool.can_reach(client_address, host_uuid))
+
     def ping(self):
         return "pong"
 
@@ -105,7 +109,7 @@ class ControlService(object):
 
     METHODS = (
         "fault", "status", "describe", "local_domains", "destroy_domain", "reboot_host",
-        "restart_toolstack", "disk_health", "ping", "shutdown", "service_start", "service_stop", "service_state",
+        "restart_toolstack", "disk_health", "can_reach", "ping", "shutdown", "service_start", "service_stop", "service_state",
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from halizard.sim import roots
-from halizard.sim.addresses import PROBE_PORT, AddressError, allocate_block
+from halizard.sim.addresses import PEER_PORT, PROBE_PORT, AddressError, allocate_block
 from halizard.sim.bmc import MAX_BMCS, BmcError, available, bmc_address, start_bmcs
 from halizard.sim.control import start_control
 from halizard.sim.local_socket import start_local_sockets
@@ -153,6 +153,7 @@ def _master_address(pool):
 
 def _write_roots(pool, control_url):
     master = _master_address(pool)
+    pool_secret = secrets.token_hex(24)  # one per pool, on every host (etc/xensource/ptoken)
     for entry in pool.describe()["hosts"]:
         root = entry.get("root")
         if not root:
@@ -162,6 +163,7 @@ def _write_roots(pool, control_url):
             None if entry["address"] == master else master,
             control_url, PROBE_PORT,
         )
+        roots.write_peer_files(root, PEER_PORT, pool_secret)
 
 
 def _assemble_once(directory, block, order):

@@ -7,6 +7,8 @@ simulated host gets its own root so `ha-lizard --root R` acts as that host.
 simulated platform), names the host (`name_label`, for `$HOSTNAME`) and says
 how to reach the simulator. No file of a root holds the pool password: the
 host's tools reach its xapi through `var/lib/xcp/xapi` (halizard.sim.local_socket).
+`etc/xensource/ptoken` holds the pool secret (random per pool, the same on
+every host, as xapi keeps it), from which the peer query derives its key.
 """
 import json
 import os
@@ -70,6 +72,14 @@ def write_host_root(root, host_uuid, address, master_address, control_url, probe
         )
     write_sim_marker(root, host_uuid, address, control_url, probe_port)
     return root
+
+
+def write_peer_files(root, peer_port, secret):
+    """What the peer query needs: `peer_port` in sim-host.json (the UDP port this pool's hosts answer
+    on) and etc/xensource/ptoken, the pool secret, the same text on every host of the pool (as xapi
+    keeps it), readable by root only; the query's key derives from it (halizard.peers.wire)."""
+    update_sim_marker(root, peer_port=peer_port)
+    atomic_write(paths.under(root, paths.POOL_SECRET), secret + "\n", mode=0o600)
 
 
 def write_sim_marker(root, host_uuid, address, control_url, probe_port):

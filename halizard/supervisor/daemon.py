@@ -24,7 +24,7 @@ from halizard.supervisor.isolate import Runner, RunJournal
 from halizard.supervisor.logsetup import logs_to_stderr, setup_logging
 from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
-from halizard.supervisor.scheduler import JobScheduler
+from halizard.supervisor.scheduler import Hooks, JobScheduler
 from halizard.supervisor.watchdog import Backstop
 from halizard.xapi.pool_config import load_effective
 
@@ -115,7 +115,7 @@ class Service:
         self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file,
                              journal=journal)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
-                                      default_grace=DEFAULT_GRACE, on_change=self._persist)
+                                      default_grace=DEFAULT_GRACE, hooks=Hooks(on_change=self._persist))
         self.backstop = Backstop(self.root, watch_self_fence="self_fence" in specs)
         self.control = ControlServer(self.root, self.handle)
         self.control.start()

@@ -16,13 +16,13 @@ import json
 import os
 import signal
 import threading
-import time
 
 import multiprocess
 from multiprocess.connection import Pipe
 from multiprocess.connection import wait as wait_ready
 
 from halizard.atomicfile import write_atomic
+from halizard.probes.clock import Clocks
 from halizard.supervisor.jobproc import child_main
 
 OK = "ok"
@@ -192,14 +192,14 @@ class Run:
 class Runner:
     """Starts runs and watches each one until its process group is gone."""
 
-    def __init__(self, on_finish=None, log_stderr=False, log_file=None, clock=time.monotonic, wall=time.time,
+    def __init__(self, on_finish=None, log_stderr=False, log_file=None, clocks=Clocks,
                  context_factory=mp_context, kill_wait=5.0, journal=None):
         self.on_finish = on_finish
         self.journal = journal
         self.log_stderr = log_stderr
         self.log_file = log_file
-        self.clock = clock
-        self.wall = wall
+        self.clock = clocks.monotonic
+        self.wall = clocks.wall
         self.context_factory = context_factory
         self.kill_wait = kill_wait
         self._lock = threading.Lock()
@@ -299,37 +299,36 @@ class Runner:
         signal_group(pid, signal.SIGKILL, leader_fallback=process.exitcode is None)
         process.join(self.kill_wait)
 
+    def _until_gone(self, run, process, wake_r, window, grace):
+        """Wait until the run's process ends, is killed (a kill request) or passes its deadline
+        (`window`: its start and deadline, monotonic); then sweep its group and set its outcome."""
+        start_mono, deadline_mono = window
+        while True:
+            timeout = None if deadline_mono is None else max(0.0, deadline_mono - self.clock())
+            ready = wait_ready([process.sentinel, wake_r], timeout)
+            if process.sentinel in ready:
+                break
+            if wake_r in ready:
+                os.read(wake_r, 64)
+            if run.kill_reason is not None:
+                run.outcome, run.reason = KILLED, run.kill_reason
+                self._terminate(process, grace)
+                break
+            if deadline_mono is not None and self.clock() >= deadline_mono:
+                run.outcome = TIMED_OUT
+                run.reason = "deadline of %.1f s reached" % (deadline_mono - start_mono)
+                self._terminate(process, grace)
+                break
+        process.join(self.kill_wait)
+        signal_group(run.pid, signal.SIGKILL)   # sweep grandchildren left in the group
+        run.exitcode = process.exitcode
+        if run.outcome is None:
+            run.outcome, run.reason = _exit_outcome(run.exitcode)
+
     def _watch(self, run, process, pipes, start_mono, deadline_mono, grace):
         wake_r, report_r = pipes
         try:
-            while True:
-                timeout = None if deadline_mono is None else max(0.0, deadline_mono - self.clock())
-                ready = wait_ready([process.sentinel, wake_r], timeout)
-                if process.sentinel in ready:
-                    break
-                if wake_r in ready:
-                    os.read(wake_r, 64)
-                if run.kill_reason is not None:
-                    run.outcome, run.reason = KILLED, run.kill_reason
-                    self._terminate(process, grace)
-                    break
-                if deadline_mono is not None and self.clock() >= deadline_mono:
-                    run.outcome = TIMED_OUT
-                    run.reason = "deadline of %.1f s reached" % (deadline_mono - start_mono)
-                    self._terminate(process, grace)
-                    break
-            process.join(self.kill_wait)
-            signal_group(run.pid, signal.SIGKILL)   # sweep grandchildren left in the group
-            run.exitcode = process.exitcode
-            if run.outcome is None:
-                if run.exitcode == 0:
-                    run.outcome = OK
-                elif run.exitcode is not None and run.exitcode < 0:
-                    run.outcome = KILLED
-                    run.reason = "killed by signal %d" % -run.exitcode
-                else:
-                    run.outcome = ERROR
-                    run.reason = "exit status %s" % run.exitcode
+            self._until_gone(run, process, wake_r, (start_mono, deadline_mono), grace)
         finally:
             run.summary = _read_report(report_r)
             run.finished = self.wall()
@@ -351,3 +350,12 @@ class Runner:
             run.done.set()
             if self.on_finish is not None:
                 self.on_finish(run)
+
+
+def _exit_outcome(exitcode):
+    """(outcome, reason) of a run that ended by itself with `exitcode`."""
+    if exitcode == 0:
+        return OK, None
+    if exitcode is not None and exitcode < 0:
+        return KILLED, "killed by signal %d" % -exitcode
+    return ERROR, "exit status %s" % exitcode

@@ -21,6 +21,7 @@ a busy check is its normal state, so it is neither logged nor counted
 towards MONITOR_MAX_STARTS; past it the usual rule applies. Its next run is
 armed when the previous one ends (on_finish), so the hand-over has no gap.
 """
+import collections
 import datetime
 import logging
 import threading
@@ -48,19 +49,26 @@ class _SkippedCheck(logging.Filter):
 logging.getLogger("apscheduler.scheduler").addFilter(_SkippedCheck())
 
 
+class Hooks(collections.namedtuple("Hooks", "wall alert on_change")):
+    """What the scheduler reaches outside with: its wall clock; `alert(function, text, priority, root)`
+    (None: halizard.alerts with the service's current settings); `on_change()`, called when a job's
+    state changed (the daemon persists it), or None."""
+
+    def __new__(cls, wall=time.time, alert=None, on_change=None):
+        return super().__new__(cls, wall, alert, on_change)
+
+
 class JobScheduler:
     """Schedules every registered job and applies the monitor rule at each check."""
 
-    def __init__(self, root, runner, specs, settings, overrides=None, default_grace=3.0,
-                 wall=time.time, alert=None, on_change=None):
+    def __init__(self, root, runner, specs, settings, overrides=None, default_grace=3.0, hooks=Hooks()):
         self.root = root
         self.runner = runner
         self.overrides = dict(overrides or {})
         self.default_grace = default_grace
-        self.wall = wall
-        # alert(function, text, priority, root); the default also hands over the current settings
-        self.alert = alert or self._alert_with_settings
-        self.on_change = on_change
+        self.wall = hooks.wall
+        self.alert = hooks.alert or self._alert_with_settings
+        self.on_change = hooks.on_change
         self.settings = settings
         self._lock = threading.RLock()
         self.jobs = {}

@@ -3,19 +3,15 @@
 Why: the vote decides who may restart VMs, so a forged or replayed request
 must never move it, and a forged answer must never make a host believe it
 holds it. Every message carries an HMAC-SHA256 over its canonical JSON with
-the shared secret. A request also carries a wall-clock timestamp (refused
-outside WINDOW seconds) and a random nonce (refused when seen before inside
+the shared secret (halizard.signing, which the peer query uses too). A
+request also carries a wall-clock timestamp (refused outside WINDOW seconds) and a random nonce (refused when seen before inside
 the window); the answer repeats the request's nonce, so an old answer
 cannot be passed off as the reply to a new request.
 
     request:  {"v": 1, "op": "lease", "pool", "host", "lease", "ts", "nonce", "mac"}
     answer:   {"v": 1, "nonce", "granted", "holder", "lease", "wait", "why", "mac"}
 """
-import hashlib
-import hmac
-import json
-import os
-
+from halizard import signing
 from halizard.probes.deadline import remaining
 
 VERSION = 1
@@ -31,43 +27,22 @@ class ProtocolError(Exception):
 def read_secret(path):
     """The shared secret from a file (surrounding whitespace ignored); ProtocolError when unusable."""
     try:
-        with open(path, "rb") as handle:
-            secret = handle.read().strip()
-    except OSError as exc:
-        raise ProtocolError("cannot read secret file %s: %s" % (path, exc.strerror or exc)) from None
-    if not secret:
-        raise ProtocolError("secret file %s is empty" % path)
-    return secret
-
-
-def _mac(secret, fields):
-    body = json.dumps({k: v for k, v in fields.items() if k != "mac"}, sort_keys=True,
-                      separators=(",", ":")).encode("utf-8")
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+        return signing.read_secret(path)
+    except signing.SignatureError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 def encode(secret, fields):
     """The signed line (bytes, newline-terminated) for `fields`."""
-    signed = dict(fields, v=VERSION)
-    signed["mac"] = _mac(secret, signed)
-    return (json.dumps(signed, sort_keys=True) + "\n").encode("utf-8")
+    return signing.sign(secret, fields, VERSION)
 
 
 def decode(secret, line):
     """The fields of an authentic message; ProtocolError otherwise."""
-    if len(line) > MAX_LINE:
-        raise ProtocolError("message longer than %d bytes" % MAX_LINE)
     try:
-        fields = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ProtocolError("not a JSON message") from None
-    if not isinstance(fields, dict) or not isinstance(fields.get("mac"), str):
-        raise ProtocolError("not a signed message")
-    if not hmac.compare_digest(fields["mac"], _mac(secret, fields)):
-        raise ProtocolError("authentication failed (the shared secrets differ)")
-    if fields.get("v") != VERSION:
-        raise ProtocolError("protocol version %r, expected %d" % (fields.get("v"), VERSION))
-    return fields
+        return signing.verify(secret, line, VERSION, MAX_LINE)
+    except signing.SignatureError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 def split_address(text, port_zero=False):
@@ -79,8 +54,7 @@ def split_address(text, port_zero=False):
     return host, int(port)
 
 
-def new_nonce():
-    return os.urandom(16).hex()
+new_nonce = signing.new_nonce
 
 
 def lease_request(pool, host, lease, now_wall, nonce):

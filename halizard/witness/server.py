@@ -14,6 +14,7 @@ import time
 from loguru import logger
 
 from halizard.core import witness as rule
+from halizard.probes.clock import Clocks
 from halizard.statefiles import StateError, StateStore
 from halizard.witness import protocol
 
@@ -55,11 +56,11 @@ class WitnessServer(socketserver.ThreadingTCPServer):
     block_on_close = False
 
     def __init__(self, address, secret, state_path, margin=DEFAULT_MARGIN, max_lease=protocol.MAX_LEASE,
-                 clock=time.monotonic, wall=time.time, gate=None):
+                 clocks=Clocks, gate=None):
         self.secret = secret
         self.margin = float(margin)
         self.max_lease = float(max_lease)
-        self.clock, self.wall, self.gate = clock, wall, gate
+        self.clock, self.wall, self.gate = clocks.monotonic, clocks.wall, gate
         self.store, self.state_name = state_store(state_path)
         self._lock = threading.Lock()
         self.restart()

@@ -7,6 +7,7 @@ module is the one place that reads XAPI records into them: one
 within a second; when the stream breaks it says so (the caller falls back
 to a full sweep) and reconnects with a growing pause.
 """
+import collections
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ from halizard.core.intent import VmEvent
 from halizard.core.model import (
     HALTED, PAUSED, RUNNING, SUSPENDED, ApplianceView, HostView, PoolView, VdiView, VmView, operator_stop_of,
 )
+from halizard.probes.clock import Clocks
 from halizard.xapi.errors import XapiError, XapiFailure
 
 NULL_REF = "OpaqueRef:NULL"
@@ -42,16 +44,18 @@ def operations(record):
     return tuple(sorted(str(v) for v in ops.values()))
 
 
+Refs = collections.namedtuple("Refs", "vms hosts appliances")   # uuid -> ref, per class
+
+
 class Snapshot:
     """A PoolView plus what turning decisions into calls needs (refs, live hosts)."""
 
-    def __init__(self, pool, vm_refs, host_refs, appliance_refs, live_hosts, pool_ref, taken_at,
-                 pool_other_config=None):
+    def __init__(self, pool, refs, live_hosts, pool_ref, taken_at, pool_other_config=None):
         self.pool = pool
         self.pool_other_config = dict(pool_other_config or {})  # the pool's configuration keys
-        self.vm_refs = vm_refs              # vm uuid -> ref
-        self.host_refs = host_refs          # host uuid -> ref
-        self.appliance_refs = appliance_refs  # appliance uuid -> ref
+        self.vm_refs = refs.vms                # vm uuid -> ref
+        self.host_refs = refs.hosts            # host uuid -> ref
+        self.appliance_refs = refs.appliances  # appliance uuid -> ref
         self.live_hosts = frozenset(live_hosts)
         self.pool_ref = pool_ref
         self.taken_at = taken_at
@@ -92,8 +96,9 @@ def read_snapshot(session, ha_key, with_vdis=False, timeout=None):
     appliances = x.VM_appliance.get_all_records(timeout=timeout)
     vdis = x.VDI.get_all_records(timeout=timeout) if with_vdis else {}
     live = [ref for ref, rec in hosts.items() if (metrics.get(rec.get("metrics")) or {}).get("live")]
-    return build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key,
-                          free_memory(session, live, timeout), taken_at=began)
+    records = {"pool": pools, "host": hosts, "host_metrics": metrics, "vm": vms, "vm_appliance": appliances,
+               "vdi": vdis}
+    return build_snapshot(records, ha_key, free_memory(session, live, timeout), taken_at=began)
 
 
 def free_memory(session, host_refs, timeout=None):
@@ -133,11 +138,15 @@ def estimated_free(hosts, metrics, vms):
     return out
 
 
-def build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free=None, taken_at=None):
+def build_snapshot(records, ha_key, free=None, taken_at=None):
     """Snapshot from the raw record maps (ref -> record), as get_all_records returns them.
 
-    free: host ref -> bytes free (host.compute_free_memory); missing hosts are estimated from the records.
+    records: class -> record map, for "pool", "host", "host_metrics", "vm", "vm_appliance" and
+    optionally "vdi"; free: host ref -> bytes free (host.compute_free_memory); missing hosts are
+    estimated from the records.
     """
+    pools, hosts, metrics = records["pool"], records["host"], records["host_metrics"]
+    vms, appliances, vdis = records["vm"], records["vm_appliance"], records.get("vdi") or {}
     if not pools:
         raise XapiFailure("NO_POOL", [])
     pool_ref, pool = sorted(pools.items())[0]
@@ -167,10 +176,9 @@ def build_snapshot(pools, hosts, metrics, vms, appliances, vdis, ha_key, free=No
             k for k in (rec.get("sm_config") or {}) if k.startswith("host_")))) for rec in vdis.values()),
         ha_field=other.get(ha_key), native_ha_enabled=bool(pool.get("ha_enabled")),
         autopromote_uuid=other.get(AUTOPROMOTE_KEY) or None)
-    return Snapshot(view, {rec["uuid"]: ref for ref, rec in vms.items()},
-                    {rec["uuid"]: ref for ref, rec in hosts.items()},
-                    {rec["uuid"]: ref for ref, rec in appliances.items()}, live, pool_ref,
-                    time.time() if taken_at is None else taken_at, other)
+    refs = Refs({rec["uuid"]: ref for ref, rec in vms.items()}, {rec["uuid"]: ref for ref, rec in hosts.items()},
+                {rec["uuid"]: ref for ref, rec in appliances.items()})
+    return Snapshot(view, refs, live, pool_ref, time.time() if taken_at is None else taken_at, other)
 
 
 class StreamLost(Exception):
@@ -193,7 +201,7 @@ class VmEventWatcher:
     """
 
     def __init__(self, connect, wait=1.0, call_timeout=10.0, token="", retry_pause=0.5, retry_cap=5.0,
-                 clock=time.monotonic, sleep=time.sleep):
+                 clocks=Clocks):
         self._connect = connect
         self.wait = float(wait)
         self.call_timeout = float(call_timeout)
@@ -202,8 +210,7 @@ class VmEventWatcher:
         self.retry_pause = float(retry_pause)
         self.retry_cap = float(retry_cap)
         self._pause = self.retry_pause
-        self._clock = clock
-        self._sleep = sleep
+        self._sleep = clocks.sleep
         self.reconnects = 0
         self.fresh = not self.token  # the first batch of a fresh token lists every VM
 

@@ -297,8 +297,7 @@ class PoolWatch:
         if free_memory:
             live = [ref for ref, rec in hosts.items() if (metrics.get(rec.get("metrics")) or {}).get("live")]
             free = observe.free_memory(session, live, timeout)
-        return observe.build_snapshot(records["pool"], hosts, metrics, records["vm"], records["vm_appliance"],
-                                      {}, ha_key, free, taken_at=self.taken_at)
+        return observe.build_snapshot(records, ha_key, free, taken_at=self.taken_at)
 
 
 def pool_ident(root):

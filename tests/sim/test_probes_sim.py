@@ -3,13 +3,13 @@ from the probing host's own address, exactly as a peer host would."""
 import time
 
 from halizard.platform import get_platform
-from halizard.probes.parallel import probe_hosts
+from halizard.probes.parallel import Round, probe_hosts
 
 
 def _round(pool, from_name, targets, tries=2, delay=0.2, try_timeout=1.0):
     platform = get_platform(pool.host(from_name)["root"])
     hosts = [(pool.host(name)["uuid"], pool.host(name)["address"]) for name in targets]
-    results = probe_hosts(platform, hosts, tries, delay, try_timeout)
+    results = probe_hosts(platform, hosts, Round(tries, delay, try_timeout))
     return {name: results[pool.host(name)["uuid"]] for name in targets}
 
 

@@ -19,8 +19,9 @@ def pool(tmp_path_factory):
 
 def ask(pool, host, lease=1.0):
     entry = pool.json["witness"]
-    return client.ask("%s:%d" % (entry["address"], entry["port"]), entry["secret"].encode("ascii"), "pool",
-                      host, lease, after(1.0), source=pool.host(host)["address"])
+    witness = client.Witness("%s:%d" % (entry["address"], entry["port"]), entry["secret"].encode("ascii"),
+                             source=pool.host(host)["address"])
+    return client.ask(witness, "pool", host, lease, after(1.0))
 
 
 def wait_vote(pool, host, seconds=15.0):

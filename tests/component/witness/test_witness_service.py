@@ -18,9 +18,9 @@ SECRET = b"s3cret-for-tests"
 def running(tmp_path):
     started = []
 
-    def start(margin=0.5, max_lease=2.0, secret=SECRET, clock=time.monotonic):
+    def start(margin=0.5, max_lease=2.0, secret=SECRET):
         w = server.WitnessServer(("127.0.0.1", 0), secret, str(tmp_path / "witness.json"), margin=margin,
-                                 max_lease=max_lease, clock=clock)
+                                 max_lease=max_lease)
         threading.Thread(target=w.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         started.append(w)
         return w, "127.0.0.1:%d" % w.server_address[1]
@@ -31,7 +31,7 @@ def running(tmp_path):
 
 
 def ask(address, host, secret=SECRET, lease=1.0, seconds=2.0):
-    return client.ask(address, secret, "pool-1", host, lease, after(seconds))
+    return client.ask(client.Witness(address, secret), "pool-1", host, lease, after(seconds))
 
 
 def test_one_side_at_a_time_then_the_other_after_expiry_and_margin(running):
@@ -191,7 +191,7 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path):
         limit = time.monotonic() + 20
         vote = None
         while time.monotonic() < limit:
-            vote = client.ask("127.0.0.1:%d" % port, b"abc123", "p", "h1", 1.0, after(1))
+            vote = client.ask(client.Witness("127.0.0.1:%d" % port, b"abc123"), "p", "h1", 1.0, after(1))
             if vote.held_until is not None:
                 break
             time.sleep(0.1)

@@ -8,6 +8,7 @@ MAJ = quorum.compute("h1", H3, ["h2"], None, P)
 LONE3 = quorum.compute("h1", H3, [], None, P)               # other side (2 of 3) could win
 LONE2 = quorum.compute("h1", ["h1", "h2"], [], None, P)     # nobody can win
 LONE2H = quorum.compute("h1", ["h1", "h2"], [], False, HEUR)  # the peer could win the tie
+IN_PROGRESS = selffence.InProgress(105.0)   # StopLocalVms issued at 105
 
 
 def kinds(d):
@@ -33,21 +34,21 @@ def test_quorum_loss_stops_vms_only_when_the_other_side_could_win():
 
 
 def test_in_progress_then_reboot_after_deadline_once():
-    d = selffence.decide(120, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], stopping_since=105.0)
+    d = selffence.decide(120, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], in_progress=IN_PROGRESS)
     assert d.fencing and kinds(d) == ["StopLocalVms"] and d.actions[0].deadline == 135.0
-    d = selffence.decide(135, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], stopping_since=105.0)
+    d = selffence.decide(135, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], in_progress=IN_PROGRESS)
     assert kinds(d) == ["RebootSelf"]
-    d = selffence.decide(136, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], stopping_since=105.0,
-                         reboot_requested=True)
+    d = selffence.decide(136, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"],
+                         in_progress=selffence.InProgress(105.0, reboot_requested=True))
     assert d.fencing and d.actions == ()
 
 
 def test_self_fence_finishes_even_if_link_returns_then_toolstack_restart():
-    d = selffence.decide(110, P, link_down_since=None, quorum=MAJ, local_vms=["v1"], stopping_since=105.0)
+    d = selffence.decide(110, P, link_down_since=None, quorum=MAJ, local_vms=["v1"], in_progress=IN_PROGRESS)
     assert d.fencing and kinds(d) == ["StopLocalVms"]
-    d = selffence.decide(111, P, link_down_since=100.0, quorum=MAJ, local_vms=[], stopping_since=105.0)
+    d = selffence.decide(111, P, link_down_since=100.0, quorum=MAJ, local_vms=[], in_progress=IN_PROGRESS)
     assert d.fencing and d.actions == ()
-    d = selffence.decide(112, P, link_down_since=None, quorum=MAJ, local_vms=[], stopping_since=105.0)
+    d = selffence.decide(112, P, link_down_since=None, quorum=MAJ, local_vms=[], in_progress=IN_PROGRESS)
     assert not d.fencing and kinds(d) == ["RestartToolstack"]
 
 
@@ -64,16 +65,16 @@ def test_lone_host_reboot():
 def test_domains_that_cannot_be_listed_count_as_running_until_the_reboot():
     d = selffence.decide(105, P, link_down_since=100.0, quorum=MAJ, local_vms=None)
     assert d.fencing and kinds(d) == ["StopLocalVms"] and d.actions[0].vm_uuids == ()
-    d = selffence.decide(120, P, link_down_since=None, quorum=MAJ, local_vms=None, stopping_since=105.0)
+    d = selffence.decide(120, P, link_down_since=None, quorum=MAJ, local_vms=None, in_progress=IN_PROGRESS)
     assert d.fencing and kinds(d) == ["StopLocalVms"], "no toolstack restart while nothing is known"
-    d = selffence.decide(135, P, link_down_since=None, quorum=MAJ, local_vms=None, stopping_since=105.0)
+    d = selffence.decide(135, P, link_down_since=None, quorum=MAJ, local_vms=None, in_progress=IN_PROGRESS)
     assert kinds(d) == ["RebootSelf"] and "cannot be listed" in d.actions[0].why
 
 
 def test_a_held_self_fence_never_ends():
-    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=[], stopping_since=105.0,
-                         held="unsafe configuration")
+    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=[],
+                         in_progress=selffence.InProgress(105.0, held="unsafe configuration"))
     assert d.fencing and d.actions == () and "unsafe configuration" in d.why
-    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=["v1"], stopping_since=105.0,
-                         held="unsafe configuration")
+    d = selffence.decide(140, P, link_down_since=None, quorum=MAJ, local_vms=["v1"],
+                         in_progress=selffence.InProgress(105.0, held="unsafe configuration"))
     assert kinds(d) == ["RebootSelf"]

@@ -82,7 +82,7 @@ class FakePlatform:
 
     def local_domains(self):
         self._check()
-        return set(self.domains)
+        return sorted(self.domains)   # a list, as the real and simulated platforms return
 
     def destroy_domain(self, vm_uuid):
         self._check()

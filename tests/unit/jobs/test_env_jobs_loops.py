@@ -24,9 +24,9 @@ def test_witness_lease_is_recorded_on_both_clocks_and_held_until_it_passes(tmp_p
     env.cached = ("pool-1", WITNESS)
     asked = []
 
-    def ask(address, secret, pool, host, lease, deadline, source=None, clock=None, wall=None, quiet=False):
-        asked.append((address, secret, pool, host, lease))
-        return client.Vote(clock() + lease, host, "", True)
+    def ask(witness, pool, host, lease, deadline, clocks=None, quiet=False):
+        asked.append((witness.address, witness.secret, pool, host, lease))
+        return client.Vote(clocks.monotonic() + lease, host, "", True)
 
     monkeypatch.setattr(client, "ask", ask)
     assert witness.ask_once(env) == 2.0    # WITNESS_LEASE / 3

@@ -9,7 +9,7 @@ from halizard.core.model import HALTED, HostView, PoolView, VmView
 from halizard.jobs import vm_monitor
 from halizard.jobs.base import Outcome
 from halizard.xapi.errors import XapiFailure
-from halizard.xapi.observe import Snapshot
+from halizard.xapi.observe import Refs, Snapshot
 
 POOL_HA = {"XenCenter.CustomFields.ha-lizard-enabled": "true"}
 
@@ -18,8 +18,8 @@ def _snapshot(env, vms, ha_field="true"):
     hosts = (HostView("h1", "host1", ref="OpaqueRef:h1", is_master=True, memory_free=8 << 30),
              HostView("h2", "host2", ref="OpaqueRef:h2", memory_free=8 << 30))
     pool = PoolView("pool-1", "h1", hosts, vms=tuple(vms), ha_field=ha_field)
-    return Snapshot(pool, {v.uuid: "OpaqueRef:" + v.uuid for v in vms}, {h.uuid: h.ref for h in hosts}, {},
-                    {"h1", "h2"}, "OpaqueRef:pool", env.clock.wall())
+    refs = Refs({v.uuid: "OpaqueRef:" + v.uuid for v in vms}, {h.uuid: h.ref for h in hosts}, {})
+    return Snapshot(pool, refs, {"h1", "h2"}, "OpaqueRef:pool", env.clock.wall())
 
 
 def _vm(uuid, order=0, start_delay=0):

@@ -14,7 +14,7 @@ from halizard.config.effective import POOL_CACHE
 from halizard.core import timing
 from halizard.core.policy import Policy
 from halizard.jobs import self_fence
-from halizard.jobs.base import JobContext
+from halizard.jobs.base import Clocks, JobContext
 from halizard.platform.base import Platform, PlatformError, ProbeTarget
 from halizard.probes import clock as real_clock
 
@@ -23,17 +23,14 @@ ISOLATED = {"lost_rounds": 10, "boot": real_clock.boot_id()}   # quorum lost for
 HA_KEY = schema.xc_field_key(schema.PARAMETERS["XC_FIELD_NAME"].default)
 
 
-class FakeClock:
-    """The job's clock, stepped by the test (clock.now() time); the boot id is this machine's."""
+class FakeClock(Clocks):
+    """The job's boot clock, stepped by the test (env.clock.boot() time); the boot id is this machine's."""
 
     def __init__(self, at=1000.0):
         self.at = at
 
-    def now(self):
+    def boot(self):
         return self.at
-
-    def boot_id(self):
-        return real_clock.boot_id()
 
 
 class RecordingPlatform(Platform):
@@ -76,28 +73,36 @@ class RecordingPlatform(Platform):
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    c = FakeClock()
-    monkeypatch.setattr(self_fence, "clock", c, raising=False)
-    return c
+def fake():
+    return FakeClock()
 
 
-def _judge(root, platform, stored, policy):
-    return self_fence._judge(JobContext(root, "self_fence"), "slave", "h1", HOSTS, policy, stored, platform)
+def _env(root, platform, clock=None):
+    """The job's Env on `root`: this platform, the stepped clock (or the real one)."""
+    env = JobContext(root, "self_fence")
+    env._platform = platform
+    if clock is not None:
+        env.clock = clock
+    return env
+
+
+def _judge(root, platform, stored, policy, clock=None):
+    env = _env(root, platform, clock)
+    return self_fence._judge(env, self_fence.Reader(env), self_fence.Seen("slave", "h1", HOSTS), policy, stored)
 
 
 def test_domains_that_cannot_be_listed_end_in_the_reboot_at_the_stop_deadline(tmp_path, fake):
     # failed before: PlatformError from local_domains left the check, nothing was stopped, no reboot ever
     policy = Policy(SELF_FENCE_STOP_TIMEOUT=30)
     platform = RecordingPlatform(list_fails=True)
-    stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy)
+    stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy, fake)
     assert stored["stopping_since"] == 1000.0, "an isolated host that cannot see its domains is self-fencing"
     assert platform.reboots == 0
     fake.at = 1000.0 + 29.0
-    stored = _judge(str(tmp_path), platform, stored, policy)
+    stored = _judge(str(tmp_path), platform, stored, policy, fake)
     assert platform.reboots == 0, "the domains are tried again until the stop deadline"
     fake.at = 1000.0 + 30.0
-    stored = _judge(str(tmp_path), platform, stored, policy)
+    stored = _judge(str(tmp_path), platform, stored, policy, fake)
     assert platform.reboots == 1 and stored["reboot_requested"]
 
 
@@ -106,12 +111,12 @@ def test_a_hung_domain_list_counts_as_running_and_never_holds_the_check(tmp_path
     platform = RecordingPlatform(list_hangs=True)
     try:
         began = time.monotonic()
-        stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy)
+        stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy, fake)
         took = time.monotonic() - began
         assert took < self_fence._check_bound(policy) + self_fence.LIST_SECONDS + 1.0, took
         assert stored["stopping_since"] == 1000.0
         fake.at += 30.0
-        _judge(str(tmp_path), platform, stored, policy)
+        _judge(str(tmp_path), platform, stored, policy, fake)
         assert platform.reboots == 1
     finally:
         platform.release.set()
@@ -134,12 +139,12 @@ def test_domains_stop_at_once_and_the_reboot_comes_at_the_stop_deadline(tmp_path
 def test_a_failed_reboot_is_asked_again_at_the_next_check(tmp_path, fake):
     policy = Policy(SELF_FENCE_STOP_TIMEOUT=30)
     platform = RecordingPlatform(list_fails=True, reboot_fails=1)
-    stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy)
+    stored = _judge(str(tmp_path), platform, dict(ISOLATED), policy, fake)
     fake.at += 30.0
-    stored = _judge(str(tmp_path), platform, stored, policy)
+    stored = _judge(str(tmp_path), platform, stored, policy, fake)
     assert platform.reboots == 1 and not stored["reboot_requested"]
     fake.at += 1.0
-    _judge(str(tmp_path), platform, stored, policy)
+    _judge(str(tmp_path), platform, stored, policy, fake)
     assert platform.reboots == 2
 
 
@@ -159,10 +164,9 @@ def test_nothing_cancels_a_self_fence_in_progress(tmp_path, fake, change):
         cache.write_json(root, POOL_CACHE, {"pool_uuid": "p-1", "other_config": {HA_KEY: "false"}})
     else:
         _pool(root)
-    ctx = JobContext(root, "self_fence")
-    reader = self_fence.Reader(root, ctx.state)
     platform = RecordingPlatform(destroy_fails=True)
-    reader._platform = platform
+    ctx = _env(root, platform, fake)
+    reader = self_fence.Reader(ctx)
     stored = dict(ISOLATED, stopping_since=1000.0, stop_timeout=30.0)
     stored, _interval, _bound = self_fence.check(ctx, reader, stored)
     assert stored.get("stopping_since") == 1000.0 and platform.reboots == 0
@@ -175,10 +179,9 @@ def test_nothing_cancels_a_self_fence_in_progress(tmp_path, fake, change):
 def test_a_self_fence_held_by_an_unsafe_configuration_stays_fenced_once_nothing_runs(tmp_path, fake):
     root = str(tmp_path)
     _pool(root, SELF_FENCE_WAIT=int(timing.minimum_wait(Policy())))
-    ctx = JobContext(root, "self_fence")
-    reader = self_fence.Reader(root, ctx.state)
     platform = RecordingPlatform()
-    reader._platform = platform
+    ctx = _env(root, platform, fake)
+    reader = self_fence.Reader(ctx)
     stored, _i, _b = self_fence.check(ctx, reader, dict(ISOLATED, stopping_since=1000.0, stop_timeout=30.0))
     assert sorted(platform.destroyed) == ["vm-a", "vm-b"]
     stored, _i, _b = self_fence.check(ctx, reader, stored)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from halizard.probes.net import ProbeTarget
-from halizard.probes.parallel import Peer, probe_peer, probe_peers
+from halizard.probes.parallel import Peer, Round, probe_peer, probe_peers
 
 U = "00000000-0000-0000-0000-00000000000%d"
 
@@ -22,7 +22,7 @@ ANSWERING_TRY = 10.0
 
 
 def test_slave_answering_is_healthy_in_one_try(fake_xapi):
-    result = probe_peer(peer(1, fake_xapi("slave")), tries=3, delay=5, try_timeout=ANSWERING_TRY)
+    result = probe_peer(peer(1, fake_xapi("slave")), Round(tries=3, delay=5, try_timeout=ANSWERING_TRY))
     assert result.xapi_ok and result.tries == 1 and result.network_ok is True
     assert result.first_failure_at is None and result.xapi_state == "slave"
 
@@ -34,8 +34,7 @@ def test_hung_peers_are_probed_in_parallel_with_all_tries(fake_xapi, closed_port
     clock = iter(range(1000, 2000))
     started = time.monotonic()
     # 2 s tries: 0.6 s (0.3 s for the ping) failed the answering peer and the ping of loopback under load
-    results = probe_peers(peers, tries=2, delay=0.3, try_timeout=2.0,
-                          now=lambda: next(clock))
+    results = probe_peers(peers, Round(tries=2, delay=0.3, try_timeout=2.0, now=lambda: next(clock)))
     took = time.monotonic() - started
     serial = 4 * (2 * 2.0 + 0.3)
     assert took < serial * 0.75, "took %.2fs: not parallel" % took
@@ -52,13 +51,13 @@ def test_hung_peers_are_probed_in_parallel_with_all_tries(fake_xapi, closed_port
 def test_network_unreachable_is_recorded(fake_xapi, closed_port):
     target = ProbeTarget("127.0.0.1", method="tcp", port=closed_port)
     result = probe_peer(Peer(U % 1, "127.0.0.1", target=target, xapi_address="http://127.0.0.1:%d/" % closed_port),
-                        tries=2, delay=0.05, try_timeout=1)
+                        Round(tries=2, delay=0.05, try_timeout=1))
     assert result.network_ok is False and not result.xapi_ok and result.tries == 2
 
 
 def test_as_core_matches_the_core_probe_result(fake_xapi):
     from halizard.core import health as core
-    result = probe_peer(peer(1, fake_xapi("booting")), tries=1, delay=0, try_timeout=1)
+    result = probe_peer(peer(1, fake_xapi("booting")), Round(tries=1, delay=0, try_timeout=1))
     converted = result.as_core()
     assert isinstance(converted, core.ProbeResult)
     assert (converted.tries, converted.xapi_ok, converted.network_ok) == (1, False, True)
@@ -67,15 +66,15 @@ def test_as_core_matches_the_core_probe_result(fake_xapi):
 
 
 def test_as_core_ends_the_streak_when_xapi_answers(fake_xapi):
-    result = probe_peer(peer(1, fake_xapi("slave")), tries=1, delay=0, try_timeout=ANSWERING_TRY)
+    result = probe_peer(peer(1, fake_xapi("slave")), Round(tries=1, delay=0, try_timeout=ANSWERING_TRY))
     assert result.as_core(streak_started_at=5.0).first_failure_at is None
 
 
 def test_round_deadline_cuts_tries_short(fake_xapi):
     server = fake_xapi("hang")
     started = time.monotonic()
-    result = probe_peer(peer(1, server), tries=5, delay=0.2, try_timeout=0.5,
-                        deadline=time.monotonic() + 1.0)
+    result = probe_peer(peer(1, server), Round(tries=5, delay=0.2, try_timeout=0.5,
+                                               deadline=time.monotonic() + 1.0))
     assert result.tries < 5 and not result.xapi_ok
     assert time.monotonic() - started < 3
 
@@ -84,8 +83,7 @@ def test_stop_event_ends_the_round(fake_xapi, closed_port):
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     started = time.monotonic()
-    result = probe_peer(peer(1, port=closed_port), tries=3, delay=30, try_timeout=1,
-                        stop=stop)
+    result = probe_peer(peer(1, port=closed_port), Round(tries=3, delay=30, try_timeout=1, stop=stop))
     assert result.tries == 1 and time.monotonic() - started < 5
 
 
@@ -100,10 +98,10 @@ def test_recovery_on_second_try_clears_failure(fake_xapi):
         time.sleep(1.0)  # the first login is answered by now; the second try comes 2 s later
         server.mode = "slave"
     threading.Thread(target=answer_after_the_first_login, daemon=True).start()
-    result = probe_peer(peer(1, server), tries=3, delay=2.0, try_timeout=ANSWERING_TRY)
+    result = probe_peer(peer(1, server), Round(tries=3, delay=2.0, try_timeout=ANSWERING_TRY))
     assert result.xapi_ok and result.tries == 2 and result.first_failure_at is None
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        probe_peer(Peer(U % 1, "127.0.0.1"), tries=0, delay=1, try_timeout=1)
+        probe_peer(Peer(U % 1, "127.0.0.1"), Round(tries=0, delay=1, try_timeout=1))

@@ -1,7 +1,7 @@
 """JobScheduler driven check by check, with a recording runner and a fixed clock."""
 from halizard.supervisor.isolate import Run
 from halizard.supervisor.registry import JobSpec
-from halizard.supervisor.scheduler import JobScheduler
+from halizard.supervisor.scheduler import Hooks, JobScheduler
 from halizard.config.settings import Settings
 
 
@@ -26,9 +26,9 @@ def _scheduler(killall="1", alerts=None):
     settings = Settings(overrides={"MONITOR_DELAY": "15", "MONITOR_SCANRATE": "10",
                                    "MONITOR_MAX_STARTS": "3", "MONITOR_KILLALL": killall})
     sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f", deadline=40)}, settings,
-                         wall=lambda: 1000.0,
-                         alert=lambda fn, text, prio, root: alerts.append((fn, text, prio, root))
-                         if alerts is not None else None)
+                         hooks=Hooks(wall=lambda: 1000.0,
+                                     alert=lambda fn, text, prio, root: alerts.append((fn, text, prio, root))
+                                     if alerts is not None else None))
     sched._started = True   # drive checks by hand; APScheduler only queues the timers
     return sched, runner
 
@@ -136,7 +136,7 @@ def test_start_staggers_first_runs_shortest_period_first():
     specs = {"a": JobSpec("a", "m:f"), "sf": JobSpec("sf", "m:f", period=0.4), "c": JobSpec("c", "m:f")}
     import time
     later = time.time() + 3600.0   # the timers lie an hour ahead: none fires while we look
-    sched = JobScheduler("/nonexistent-root", RecordingRunner(), specs, settings, wall=lambda: later)
+    sched = JobScheduler("/nonexistent-root", RecordingRunner(), specs, settings, hooks=Hooks(wall=lambda: later))
     sched.start()
     try:
         due = {name: state.next_check - later for name, state in sched.jobs.items()}
@@ -178,7 +178,7 @@ def test_a_check_due_now_runs_now_not_one_interval_later():
     runner.start = lambda *a, **kw: (started.set(), Run("a", 0.0, None))[1]
     settings = Settings(overrides={"MONITOR_DELAY": "3600", "MONITOR_SCANRATE": "10", "MONITOR_MAX_STARTS": "3"})
     sched = JobScheduler("/nonexistent-root", runner, {"a": JobSpec("a", "m:f")}, settings,
-                         wall=lambda: time.time() - 5.0)   # "now" as the scheduler sees it lies in the past
+                         hooks=Hooks(wall=lambda: time.time() - 5.0))   # "now" as the scheduler sees it lies in the past
     sched.start()
     try:
         assert started.wait(10), "the first check waited for its period"

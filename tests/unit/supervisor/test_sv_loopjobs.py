@@ -3,7 +3,7 @@ import pytest
 
 from halizard.supervisor.isolate import Run
 from halizard.supervisor.registry import JobSpec, RegistryError, _specs
-from halizard.supervisor.scheduler import JobScheduler
+from halizard.supervisor.scheduler import Hooks, JobScheduler
 from halizard.config.settings import Settings
 
 
@@ -37,8 +37,8 @@ def _scheduler(spec, max_starts="2"):
     runner = RecordingRunner(clock)
     settings = Settings(overrides={"MONITOR_DELAY": "15", "MONITOR_SCANRATE": "1",
                                    "MONITOR_MAX_STARTS": max_starts, "MONITOR_KILLALL": "1"})
-    sched = JobScheduler("/nonexistent-root", runner, {spec.name: spec}, settings, wall=clock,
-                         alert=lambda *args: None)
+    sched = JobScheduler("/nonexistent-root", runner, {spec.name: spec}, settings,
+                         hooks=Hooks(wall=clock, alert=lambda *args: None))
     sched._started = True   # drive checks by hand; APScheduler only queues the timers
     return sched, runner, clock
 

@@ -58,7 +58,8 @@ def test_build_snapshot_estimates_free_memory_without_compute_free_memory():
            "OpaqueRef:v2": {"uuid": "v2", "power_state": "Halted", "resident_on": "OpaqueRef:NULL",
                             "scheduled_to_be_resident_on": "OpaqueRef:h1", "memory_static_max": "200",
                             "current_operations": {"t": "start"}}}
-    snap = observe.build_snapshot(pools, hosts, metrics, vms, {}, {}, KEY)
+    snap = observe.build_snapshot({"pool": pools, "host": hosts, "host_metrics": metrics, "vm": vms,
+                                   "vm_appliance": {}}, KEY)
     assert snap.pool.host("h1").memory_free == 1000 - 300 - 200 - 10
     assert snap.pool.vm("v2").current_operations == ("start",) and snap.pool.vm("v1").home_pool == "p"
     assert snap.pool.ha_field == "true"

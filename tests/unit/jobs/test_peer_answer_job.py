@@ -1,0 +1,55 @@
+"""Job `peer_answer`: what this host answers (its master, the age of master_watch's last good read on
+this boot's clock) and a host that cannot answer says why once, not every run."""
+import os
+
+from halizard import paths
+from halizard.jobs import peer_answer
+from halizard.jobs.base import Outcome
+
+from fake_env import FakeEnv, FakePlatform
+
+
+class PeerPlatform(FakePlatform):
+    def peer_port(self, configured):
+        return configured
+
+    def peer_gate(self):
+        return None
+
+
+def _env(tmp_path, pool_conf):
+    env = FakeEnv(tmp_path, name="peer_answer", config={"PEER_PORT": 9}, deadline=1800000000.0 + 30)
+    env._platform = PeerPlatform()
+    target = paths.under(env.root, paths.POOL_CONF)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w") as handle:
+        handle.write(pool_conf)
+    return env
+
+
+def test_a_slave_answers_the_age_of_its_last_good_read_of_the_master_it_follows(tmp_path):
+    env = _env(tmp_path, "slave:127.0.0.3")
+    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", None)  # never read in this boot
+    peer_answer.note_read(env.state, env.clock.boot() - 2.5, "127.0.0.3", env.clock.boot_id())
+    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", 2.5)
+    env.clock.advance(10)
+    assert peer_answer.answer_for(env)[3] == 12.5
+    # a read of another master, or from another boot, says nothing of this one
+    peer_answer.note_read(env.state, env.clock.boot(), "127.0.0.9", env.clock.boot_id())
+    assert peer_answer.answer_for(env)[3] is None
+    peer_answer.note_read(env.state, env.clock.boot(), "127.0.0.3", "another-boot")
+    assert peer_answer.answer_for(env)[3] is None
+
+
+def test_the_master_answers_that_it_is_the_master(tmp_path):
+    assert peer_answer.answer_for(_env(tmp_path, "master")) == ("h1", True, "", None)
+
+
+def test_without_the_pool_secret_the_run_says_why_once_and_waits_out_its_deadline(tmp_path):
+    env = _env(tmp_path, "slave:127.0.0.3")
+    first = peer_answer.run(env)
+    assert first.outcome == Outcome.DEGRADED and "cannot read secret file" in first.text
+    assert sum(env.clock.slept) > 25  # no restart loop: the run lasts until its deadline
+    env.clock.now_wall, env.clock.slept = 1800000000.0, []
+    again = peer_answer.run(env)
+    assert again.outcome == Outcome.SKIPPED and again.text == first.text
