@@ -22,7 +22,7 @@ the other stands down (starts nothing) meanwhile.
 
 
 from dataclasses import dataclass
-from typing import AbstractSet, Mapping, Optional, Tuple
+from typing import AbstractSet, Mapping, Optional, Sequence, Tuple
 
 from halizard.core import health
 from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_HEALTHY, PoolView
@@ -65,9 +65,13 @@ def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
     return Choice(eligible[0], "%s is the first healthy enabled slave by uuid" % _name(pool, eligible[0]))
 
 
-def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str]) -> Optional[str]:
+def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str],
+                       ranked_last: Sequence[str] = ()) -> Optional[str]:
     """The one slave that acts on a silent master: the smallest uuid among the enabled slaves of
-    the cached view that this round reached (this host counts itself).
+    the cached view that this round reached (this host counts itself); the hosts of `ranked_last`
+    come after the others, in its order (core.membership.takeover_order: a host that was excluded
+    as dead ranks after the hosts that never left, in every copy of the membership, so a returned
+    host without a vote yet is never the one the pool waits for).
 
     Why not the cached autopromote_uuid: a slave that missed the master's last update keeps an
     older value, and two slaves that each believe they are the takeover slave both take over
@@ -75,8 +79,9 @@ def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[st
     and the choice is the published one while that host is alive.
     """
     present = set(reachable) | {self_uuid}
-    eligible = sorted(h.uuid for h in pool.hosts
-                      if h.uuid != pool.master_uuid and h.enabled and h.uuid in present)
+    last = {u: i for i, u in enumerate(ranked_last)}
+    eligible = sorted((h.uuid for h in pool.hosts if h.uuid != pool.master_uuid and h.enabled and h.uuid in present),
+                      key=lambda u: (last.get(u, -1), u))
     return eligible[0] if eligible else None
 
 

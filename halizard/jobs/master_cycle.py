@@ -60,7 +60,7 @@ def run(ctx):
     """One master cycle; on a slave it does nothing (the slave side has its own jobs)."""
     from halizard import hostinfo
     from halizard.xapi.pool_config import load_effective
-    from halizard.jobs import host_health, slave_recovery, witness
+    from halizard.jobs import host_health, membership, slave_recovery, witness
     from halizard.platform import get_platform
     from halizard.probes.still_alive import host_still_answers
     from halizard.xapi.errors import XapiError
@@ -114,6 +114,7 @@ def run(ctx):
             host_health.write_report(ctx.state, pool, verdicts, quorum_result,
                                      {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw)
             return
+        membership.confirm_master(ctx.state)  # no other master: this database's membership counts
         if any(v.state == "failed" for v in verdicts.values()):
             read_at = time.time()
             pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
