@@ -118,7 +118,8 @@ def run(ctx):
         if any(v.state == "failed" for v in verdicts.values()):
             read_at = time.time()
             pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
-        start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
+        start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others),
+                                   membership.takeover_order(ctx.state))
         _execute(ctx, session, start.actions, key, alert)
         usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == "healthy"}
         source = platform.source_address()

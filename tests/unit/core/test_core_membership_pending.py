@@ -99,3 +99,12 @@ def test_why_it_is_safe_every_majority_of_the_old_and_of_the_old_plus_one_meet()
         for a in _majorities(old):
             assert all(a & b for b in _majorities(old + ["new"])), n
     assert not all(a & b for a in _majorities(["o0"]) for b in _majorities(["o0", "n1", "n2"]))
+
+
+def test_the_master_names_the_same_takeover_slave_as_the_slaves_compute():
+    hosts = [host("m1", is_master=True), host("a3"), host("b2")]
+    view = pool(hosts, master="m1")
+    order = rule.takeover_order(rule.readmit(rule.commit(rule.exclude(rule.Membership(), ["a3"])), ["a3"]))
+    choice = roles.choose_takeover(view, {"a3": "healthy", "b2": "healthy"}, ranked_last=order)
+    assert choice.value == "b2" == roles.takeover_candidate(view, "a3", {"b2"}, order)
+    assert roles.choose_takeover(view, {"a3": "healthy", "b2": "healthy"}).value == "a3"
