@@ -48,7 +48,7 @@ def test_master_lost_while_a_readmission_is_pending(scenario):
     sc.pool.fault("power-off", old)
     wait_master(sc, last, wait + 30)
     for vm in second:
-        sc.wait_vm_running(vm, wait, where=last)
+        sc.wait_vm_running(vm, wait)  # on the new master or on the returned host
     sc.wait_until(lambda: uuid(sc, old) in membership(sc).excluded, 30, interval=0.3,
                   message="the new master excluding the old one")
     sc.check_final()
