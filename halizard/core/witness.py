@@ -89,14 +89,15 @@ def worth_waiting(lost_at: Optional[float], confirm_at: Optional[float], renewed
     Why: when the holder dies, the other side has no quorum until the holder's lease frees, and
     without this it self-fences first (stopping every VM of the side that is about to win). It
     waits only while the witness shows the holder's lease not renewed since the loss (a holder
-    that renews still reaches the witness: its side wins, and this one self-fences at once) and
+    that renews still reaches the witness: its side wins, and this one self-fences at its next
+    request but one) and
     for at most `lease` after its self-fence would have begun (`confirm_at`): the holder's own
     self-fence may start that much late too, which the timing rule already pays for.
     """
     if lost_at is None or confirm_at is None or free_at is None:
         return False
-    if renewed_at is not None and renewed_at >= lost_at:
-        return False
+    if renewed_at is not None and renewed_at >= lost_at + renew_every(lease):
+        return False  # (a renewal seen within one request of the loss may have come just before it)
     return now < confirm_at + lease
 
 
