@@ -79,7 +79,7 @@ def test_cascade_with_a_verified_fence_then_both_return(scenario):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "issue 14, open: a VM of the last host is left Halted in about 1 run of 3 (no double run). Cause: the "
+    "issue 14, open: a VM of the last host is left Halted in most runs (4 of 5 here; no double run). Cause: the "
     "master held the witness's lease and died; the last host had no quorum until that lease freed (up to "
     "WITNESS_LEASE + the witness's margin after the death) and self-fenced first: the simulator refuses a "
     "dead host's connections at once, so the loss is confirmed in under a second, and the wait for the "
