@@ -13,7 +13,7 @@ Slave: lift its own suspension once the master marks it healthy.
 
 
 from dataclasses import dataclass
-from typing import AbstractSet, Dict, Mapping, Optional, Tuple
+from typing import AbstractSet, Dict, Mapping, Optional, Sequence, Tuple
 
 from halizard.core import actions as A
 from halizard.core import fencing, health, roles
@@ -53,8 +53,9 @@ def ha_enabled(pool: PoolView, policy: Policy) -> CycleStart:
 
 def master_start(pool: PoolView, policy: Policy, self_uuid: str,
                  verdicts: Optional[Mapping[str, health.HealthVerdict]] = None,
-                 suspended: AbstractSet[str] = frozenset()) -> CycleStart:
-    """The master's checks and housekeeping before it looks after slaves and VMs."""
+                 suspended: AbstractSet[str] = frozenset(), ranked_last: Sequence[str] = ()) -> CycleStart:
+    """The master's checks and housekeeping before it looks after slaves and VMs (ranked_last: the
+    membership's takeover_order, the hosts named takeover slave only after the others)."""
     gate = ha_enabled(pool, policy)
     if not gate.proceed:
         return gate
@@ -76,7 +77,7 @@ def master_start(pool: PoolView, policy: Policy, self_uuid: str,
         if wanted is not None and h.health_field != wanted:
             out.append(A.SetHostHealth(why="%s: %s" % (h.name_label or h.uuid, v.why), host_uuid=h.uuid,
                                        value=wanted))
-    choice = roles.choose_takeover(pool, {u: v.state for u, v in verdicts.items()}, suspended)
+    choice = roles.choose_takeover(pool, {u: v.state for u, v in verdicts.items()}, suspended, ranked_last)
     if choice.value != pool.autopromote_uuid:
         out.append(A.SetAutopromote(why=choice.why, value=choice.value))
     return CycleStart(True, tuple(out), "HA is enabled and this host is the master")

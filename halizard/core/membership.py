@@ -27,12 +27,23 @@ excluded ones. Rules:
   counting itself from an older view could make a majority out of hosts the
   pool already left behind.
 * The master re-admits an excluded host once it answers as a healthy
-  member again (one epoch up); the host votes from its next fresh read.
+  member again (one epoch up, one host at a time, never while another change
+  is pending); the host votes from its next fresh read.
+* A single re-admission pending counts the new voters alone (Raft's
+  single-server change): any majority of the old voters and any majority of
+  the old voters plus one host share a host, so no second majority can form,
+  and a master lost meanwhile does not block the survivors for ever. An
+  exclusion pending keeps the joint rule (its old majority may include the
+  excluded hosts, which a lagging copy still counts).
+* Re-admitted hosts rank after the others as the takeover slave, in the order
+  they came back (`readmitted`): every copy, older or newer than a
+  re-admission, puts a returned host after the hosts that never left, so two
+  slaves with different copies never both believe they are the takeover slave.
 """
 
 
 from dataclasses import dataclass, replace
-from typing import AbstractSet, FrozenSet, Iterable, Optional, Tuple
+from typing import AbstractSet, FrozenSet, Iterable, Optional, Sequence, Tuple
 
 
 class MembershipError(ValueError):
@@ -42,12 +53,14 @@ class MembershipError(ValueError):
 @dataclass(frozen=True)
 class Membership:
     """epoch: how many changes the pool made; excluded: hosts without a vote; joint: while a change
-    is not acknowledged by every voter, the excluded set of the last acknowledged membership (None
-    when there is no change pending)."""
+    is not acknowledged by every voter, the excluded set every quorum must also hold a majority of
+    (the last acknowledged membership, or a pending single re-admission's); None when nothing is
+    pending; readmitted: hosts re-admitted, oldest first (they rank last as the takeover slave)."""
 
     epoch: int = 0
     excluded: FrozenSet[str] = frozenset()
     joint: Optional[FrozenSet[str]] = None
+    readmitted: Tuple[str, ...] = ()
 
 
 def parse(text: Optional[str]) -> Membership:
@@ -56,27 +69,44 @@ def parse(text: Optional[str]) -> Membership:
     if not text:
         return Membership()
     parts = text.split()
-    if not parts[0].isdigit() or len(parts) > 4 or (len(parts) > 2 and parts[2] != "joint"):
-        raise MembershipError("membership %r: not '<epoch> <excluded> [joint <excluded>]'" % text[:80])
+    keys = parts[2::2]
+    words = dict(zip(keys, parts[3::2]))
+    if not parts[0].isdigit() or len(parts) > 2 and len(parts) % 2 or keys not in ([], ["joint"], ["readmitted"],
+                                                                 ["joint", "readmitted"]):
+        raise MembershipError("membership %r: not '<epoch> <excluded> [joint <excluded>] [readmitted <hosts>]'"
+                              % text[:80])
 
     def uuids(word):
-        return frozenset(u for u in word.split(",") if u and u != "-")
-    excluded = uuids(parts[1]) if len(parts) > 1 else frozenset()
-    joint = uuids(parts[3] if len(parts) > 3 else "") if len(parts) > 2 else None
-    return Membership(int(parts[0]), excluded, joint)
+        return [u for u in word.split(",") if u and u != "-"]
+    excluded = frozenset(uuids(parts[1])) if len(parts) > 1 else frozenset()
+    joint = frozenset(uuids(words["joint"])) if "joint" in words else None
+    return Membership(int(parts[0]), excluded, joint, tuple(uuids(words.get("readmitted", ""))))
 
 
 def format_text(m: Membership) -> str:
-    """The stored form (parse's inverse): '<epoch> <excluded,...|-> [joint <excluded,...|->]'."""
+    """The stored form (parse's inverse): '<epoch> <excluded,...|-> [joint <excluded,...|->]
+    [readmitted <uuid,...>]'."""
     text = "%d %s" % (m.epoch, ",".join(sorted(m.excluded)) or "-")
     if m.joint is not None:
         text += " joint %s" % (",".join(sorted(m.joint)) or "-")
+    if m.readmitted:
+        text += " readmitted %s" % ",".join(m.readmitted)
     return text
 
 
-def _changed(m: Membership, excluded: FrozenSet[str]) -> Membership:
-    """One epoch up; the last acknowledged membership stays in `joint` until commit()."""
-    return Membership(m.epoch + 1, excluded, m.excluded if m.joint is None else m.joint)
+def single_readmission(m: Membership) -> bool:
+    """Whether the pending change adds exactly one voter to the joint membership (and removes none)."""
+    return m.joint is not None and m.excluded < m.joint and len(m.joint - m.excluded) == 1
+
+
+def _changed(m: Membership, excluded: FrozenSet[str], readmitted: Sequence[str] = ()) -> Membership:
+    """One epoch up; the membership every quorum must also hold a majority of stays in `joint` until
+    commit(): the last acknowledged one, or a pending single re-admission's (its majorities meet
+    those of the membership before it, so a quorum of both is safe, and a master lost while it was
+    pending cannot leave the survivors counting a tie of the older one for ever)."""
+    joint = m.excluded if m.joint is None or single_readmission(m) else m.joint
+    order = tuple(u for u in m.readmitted if u not in excluded and u not in readmitted) + tuple(readmitted)
+    return Membership(m.epoch + 1, excluded, joint, order)
 
 
 def commit(m: Membership) -> Membership:
@@ -98,16 +128,27 @@ def exclude(m: Membership, host_uuids: Iterable[str]) -> Membership:
 
 
 def readmit(m: Membership, host_uuids: Iterable[str]) -> Membership:
-    """`m` with `host_uuids` voting again, one epoch up (unchanged when none was excluded)."""
-    back = m.excluded & frozenset(host_uuids)
-    if not back:
+    """`m` with the first excluded host of `host_uuids` voting again, one epoch up; unchanged when
+    none was excluded or while a change is pending (single_readmission needs one voter added to an
+    acknowledged membership)."""
+    back = sorted(m.excluded & frozenset(host_uuids))[:1]
+    if not back or m.joint is not None:
         return m
-    return _changed(m, m.excluded - back)
+    return _changed(m, m.excluded - frozenset(back), back)
 
 
 def to_readmit(m: Membership, healthy: AbstractSet[str], enabled: AbstractSet[str]) -> FrozenSet[str]:
-    """The excluded hosts the master re-admits now: enabled again and judged healthy this round."""
-    return frozenset(u for u in m.excluded if u in healthy and u in enabled)
+    """The excluded host the master re-admits now: enabled again and judged healthy this round; one
+    at a time and none while a change is pending (single_readmission's rule needs one voter added
+    to an acknowledged membership)."""
+    ready = sorted(u for u in m.excluded if u in healthy and u in enabled)
+    return frozenset(ready[:1]) if m.joint is None else frozenset()
+
+
+def takeover_order(m: Membership) -> Tuple[str, ...]:
+    """The hosts that rank last as the takeover slave, in this order: the re-admitted ones (oldest
+    first), then the excluded ones (roles.takeover_candidate's ranked_last)."""
+    return tuple(u for u in m.readmitted if u not in m.excluded) + tuple(sorted(m.excluded))
 
 
 @dataclass(frozen=True)
@@ -133,7 +174,7 @@ def vote(self_uuid: str, enabled: Iterable[str], m: Optional[Membership], fresh:
     if m is None:
         return Vote(enabled, True, "")
     voters = enabled - m.excluded
-    joint = None if m.joint is None else enabled - m.joint
+    joint = None if m.joint is None or single_readmission(m) else enabled - m.joint
     if self_uuid in m.excluded:
         return Vote(voters, False, "this host was excluded as dead (membership epoch %d) and waits for "
                                    "re-admission" % m.epoch)

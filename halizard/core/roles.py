@@ -22,7 +22,7 @@ the other stands down (starts nothing) meanwhile.
 
 
 from dataclasses import dataclass
-from typing import AbstractSet, Mapping, Optional, Tuple
+from typing import AbstractSet, Mapping, Optional, Sequence, Tuple
 
 from halizard.core import health
 from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_HEALTHY, PoolView
@@ -47,27 +47,33 @@ class Permission:
 
 
 def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
-                    suspended: AbstractSet[str] = frozenset()) -> Choice:
+                    suspended: AbstractSet[str] = frozenset(), ranked_last: Sequence[str] = ()) -> Choice:
     """The master's pick of the one slave allowed to take over a dead master.
 
     health_of: host uuid -> health.HEALTHY/FAILED/UNKNOWN from this cycle's
     probes; suspended: hosts known to have suspended their HA. The smallest
-    uuid wins, the rule the slaves apply when the master is silent
-    (takeover_candidate); it changes only when health or suspension does.
+    uuid wins, after the hosts of `ranked_last` (in its order): the rule the
+    slaves apply when the master is silent (takeover_candidate); it changes
+    only when health, suspension or the membership does.
     """
-    eligible = sorted(
+    eligible = sorted((
         h.uuid for h in pool.hosts
         if h.uuid != pool.master_uuid and h.enabled and h.uuid not in suspended
         and health_of.get(h.uuid) == health.HEALTHY
-    )
+    ), key=_takeover_rank(ranked_last))
     if not eligible:
         return Choice(AUTOPROMOTE_NONE, "no enabled, healthy, unsuspended slave can take over")
-    return Choice(eligible[0], "%s is the first healthy enabled slave by uuid" % _name(pool, eligible[0]))
+    return Choice(eligible[0], "%s is the first healthy enabled slave by uuid%s" % (
+        _name(pool, eligible[0]), " (returned hosts rank last)" if ranked_last else ""))
 
 
-def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str]) -> Optional[str]:
+def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str],
+                       ranked_last: Sequence[str] = ()) -> Optional[str]:
     """The one slave that acts on a silent master: the smallest uuid among the enabled slaves of
-    the cached view that this round reached (this host counts itself).
+    the cached view that this round reached (this host counts itself); the hosts of `ranked_last`
+    come after the others, in its order (core.membership.takeover_order: a host that was excluded
+    as dead ranks after the hosts that never left, in every copy of the membership, so a returned
+    host without a vote yet is never the one the pool waits for).
 
     Why not the cached autopromote_uuid: a slave that missed the master's last update keeps an
     older value, and two slaves that each believe they are the takeover slave both take over
@@ -75,9 +81,15 @@ def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[st
     and the choice is the published one while that host is alive.
     """
     present = set(reachable) | {self_uuid}
-    eligible = sorted(h.uuid for h in pool.hosts
-                      if h.uuid != pool.master_uuid and h.enabled and h.uuid in present)
+    eligible = sorted((h.uuid for h in pool.hosts if h.uuid != pool.master_uuid and h.enabled and h.uuid in present),
+                      key=_takeover_rank(ranked_last))
     return eligible[0] if eligible else None
+
+
+def _takeover_rank(ranked_last: Sequence[str]):
+    """Sort key for the takeover slave: by uuid, the hosts of `ranked_last` after the others in its order."""
+    last = {u: i for i, u in enumerate(ranked_last)}
+    return lambda u: (last.get(u, -1), u)
 
 
 def _name(pool: PoolView, uuid: str) -> str:

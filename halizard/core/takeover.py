@@ -85,12 +85,13 @@ class TakeoverInputs:
     autopromote: Optional[str]
     suspended: bool = False
     reachable: Optional[FrozenSet[str]] = None
+    ranked_last: Tuple[str, ...] = ()  # core.membership.takeover_order of this host's membership copy
 
 
 def _takeover_slave(inp: TakeoverInputs) -> Optional[str]:
     if inp.reachable is None:
         return inp.autopromote
-    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable)
+    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable, inp.ranked_last)
 
 
 @dataclass(frozen=True)

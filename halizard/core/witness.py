@@ -75,6 +75,32 @@ def votes(configured: bool, held: bool) -> "tuple":
     return (1 if held else 0), 1
 
 
+def renewed(previous_free_at: Optional[float], free_at: float, lease: float) -> bool:
+    """Whether a refusal shows the holder's lease moved on since the previous refusal (it renewed):
+    the vote frees later by more than half a renewal period (more than the requests' jitter)."""
+    return previous_free_at is not None and free_at > previous_free_at + renew_every(lease) / 2.0
+
+
+def worth_waiting(lost_at: Optional[float], confirm_at: Optional[float], renewed_at: Optional[float],
+                  free_at: Optional[float], now: float, lease: float) -> bool:
+    """Whether a host that lost quorum, and would hold it with the witness's vote, waits for that vote
+    instead of self-fencing now.
+
+    Why: when the holder dies, the other side has no quorum until the holder's lease frees, and
+    without this it self-fences first (stopping every VM of the side that is about to win). It
+    waits only while the witness shows the holder's lease not renewed since the loss (a holder
+    that renews still reaches the witness: its side wins, and this one self-fences at its next
+    request but one) and
+    for at most `lease` after its self-fence would have begun (`confirm_at`): the holder's own
+    self-fence may start that much late too, which the timing rule already pays for.
+    """
+    if lost_at is None or confirm_at is None or free_at is None:
+        return False
+    if renewed_at is not None and renewed_at >= lost_at + renew_every(lease):
+        return False  # (a renewal seen within one request of the loss may have come just before it)
+    return now < confirm_at + lease
+
+
 def renew_every(lease: float) -> float:
     """Seconds between two renewals by the holder (and the deadline of each request)."""
     return lease / 3.0
@@ -84,9 +110,10 @@ def lease_errors(policy, minimum_wait: float, recovery_wait: float) -> List[str]
     """Why these lease settings are unsafe (timing.check adds them to its errors).
 
     The holder cut off from the pool keeps its vote, and so its quorum, until
-    its lease runs out: it starts to self-fence up to WITNESS_LEASE late. The
-    other side may restart its VMs only after the self-fence wait, so that wait
-    must exceed the self-fence deadline (minimum_wait) plus the lease.
+    its lease runs out: it starts to self-fence up to WITNESS_LEASE late (and a
+    host waiting for a lease nobody renews, worth_waiting, no later than that).
+    The other side may restart its VMs only after the self-fence wait, so that
+    wait must exceed the self-fence deadline (minimum_wait) plus the lease.
     """
     if not policy.witness_configured:
         return []

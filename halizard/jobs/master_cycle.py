@@ -107,11 +107,13 @@ def _cycle(env, session, config, policy, self_uuid):
                                  {u: "answers as master: %s" % conflict.why for u in conflict.others}, raw,
                                  now=env.clock.wall())
         return Report(Outcome.SKIPPED, "master cycle stands down: %s" % conflict.why)  # said at ERROR above
+    membership.confirm_master(env.state)  # no other master: this database's membership counts
     failed = [u for u, v in verdicts.items() if v.state == health.FAILED]
     if failed:
         read_at = env.clock.wall()
         pool, suspended = read_pool_and_suspended(session, key)  # VMs and disks matter only when a slave failed
-    start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others))
+    start = cycle.master_start(pool, policy, self_uuid, verdicts, suspended | set(conflict.others),
+                               membership.takeover_order(env.state))
     _execute(env, session, start.actions, key, alert)
     usable = {self_uuid} | {u for u, v in verdicts.items() if v.state == health.HEALTHY}
     rec = slave_recovery.Recovery(env, session, config,

@@ -295,7 +295,8 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         if verdict.state == health.HEALTHY:
             seen = "answers"
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
-                                 autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable)
+                                 autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable,
+                                 ranked_last=membership.takeover_order(ctx.state))
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase)

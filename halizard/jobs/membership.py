@@ -8,6 +8,8 @@ supervisor's start record): a copy from before a reboot or a service
 restart is stale, and a stale copy gives this host no vote until it reads
 the pool's membership again.
 """
+from dataclasses import replace
+
 from halizard.core import membership as rule
 from halizard.core import quorum as quorum_rule
 from halizard.probes import clock
@@ -21,12 +23,36 @@ def _run_identity(store):
     return [clock.boot_id(), start.get("started"), start.get("pid")]
 
 
-def record(store, text):
-    """Cache the membership text read from the pool database during this run of the service."""
+def record(store, text, as_master=False):
+    """Cache the membership text read from the pool database during this run of the service.
+
+    as_master: read from this host's own database while it is master. That database may predate a
+    takeover that excluded this host (an old master coming back), so the copy counts only once this
+    run confirmed that no other host answers as master (confirm_master)."""
+    run = _run_identity(store)
+
     # a read also starts a new quorum-loss episode (note_quorum): the others' timed wait can only
     # have started after this host last reached the master
-    store.update(STATE, lambda old: dict(old or {}, text=text or "", run=_run_identity(store), lost_since=None,
-                                         lost_invalidated=False), {})
+    def change(old):
+        old = old or {}
+        counts = not as_master or old.get("master_confirmed") == run
+        return dict(old, text=text or "", run=run if counts else None, read_in=run, unconfirmed=not counts,
+                    lost_since=None, lost_invalidated=False)
+    store.update(STATE, change, {})
+
+
+def confirm_master(store):
+    """This run of the service checked that no other host answers as master (a master cycle found
+    none, or this host's own takeover did before its transition): its own database's membership,
+    read during this run, counts from now on."""
+    run = _run_identity(store)
+
+    def change(old):
+        old = old or {}
+        revive = old.get("unconfirmed") and old.get("read_in") == run  # not a copy made stale since
+        return dict(old, master_confirmed=run, unconfirmed=False, **({"run": run} if revive else {}))
+    if (store.read(STATE, None) or {}).get("master_confirmed") != run:
+        store.update(STATE, change, {})
 
 
 def vouch(store):
@@ -44,7 +70,7 @@ def vouch(store):
 
 def invalidate(store):
     """Forget that the copy is fresh (this host self-fences: the pool may exclude it meanwhile)."""
-    store.update(STATE, lambda old: dict(old or {}, run=None), {})
+    store.update(STATE, lambda old: dict(old or {}, run=None, unconfirmed=False), {})
 
 
 def note_quorum(store, has_quorum, now, policy):
@@ -66,7 +92,7 @@ def note_quorum(store, has_quorum, now, policy):
         store.write(STATE, dict(stored, lost_since=now, lost_invalidated=False))
     elif not stored.get("lost_invalidated") and now - since >= rule.stale_after(
             timing.recovery_wait(policy), timing.isolation_detect(policy)):
-        store.write(STATE, dict(stored, run=None, lost_invalidated=True))
+        store.write(STATE, dict(stored, run=None, lost_invalidated=True, unconfirmed=False))
 
 
 def current(store):
@@ -89,9 +115,20 @@ def vote(store, self_uuid, enabled):
     with every enabled host, as before membership existed.
     """
     m, fresh = current(store)
-    if m is None and store.read(STATE, None) is not None and not fresh:
+    stored = store.read(STATE, None)
+    if m is None and stored is not None and not fresh:
         m = rule.Membership()  # a stale copy of an unwritten membership is stale all the same
-    return rule.vote(self_uuid, enabled, m, fresh)
+    v = rule.vote(self_uuid, enabled, m, fresh)
+    if not v.member and not fresh and (stored or {}).get("unconfirmed") and self_uuid not in m.excluded:
+        return replace(v, why="this host started as master and has not yet checked that no other host took "
+                              "over; the membership of its own database counts once a master cycle did")
+    return v
+
+
+def takeover_order(store):
+    """core.membership.takeover_order of this host's copy: the hosts that rank last as the takeover slave."""
+    m, _fresh = current(store)
+    return rule.takeover_order(m) if m is not None else ()
 
 
 def quorum(store, self_uuid, enabled, reachable, heuristics_ok, policy, witness_held=None):
@@ -147,6 +184,31 @@ def change(session, store, log, exclude=(), readmit=()):
         record(store, rule.format_text(new))
         log.warning("membership epoch {} -> {}: {}", old.epoch, new.epoch, rule.describe(new))
     return new
+
+
+def status(root, self_uuid):
+    """What `ha-cfg status` shows of the membership, from this host's copy and its cached pool view:
+    {"epoch", "excluded" (names), "pending", "votes", "acknowledged" (the epoch this host acknowledged
+    as the view shows it), "text"}; None before this host read one."""
+    from halizard.statefiles import StateStore
+
+    store = StateStore(root)
+    if store.read(STATE, None) is None:
+        return None
+    m, fresh = current(store)
+    m = m if m is not None else rule.Membership()
+    hosts = (store.read("pool-view", {}) or {}).get("hosts") or ()
+    names = {h.get("uuid"): h.get("name_label") or h.get("uuid") for h in hosts}
+    mine = next((h for h in hosts if h.get("uuid") == self_uuid), {})
+    acked = mine.get("membership_ack")
+    votes = self_uuid not in m.excluded and fresh
+    text = "%s%s; this host %s%s" % (
+        rule.describe(m, names),
+        ", a change not yet acknowledged by every voter" if m.joint is not None else "",
+        "votes" if votes else ("is excluded" if self_uuid in m.excluded else "has no vote (its copy is stale)"),
+        ", acknowledged epoch %s" % acked if acked not in (None, "") else "")
+    return {"epoch": m.epoch, "excluded": sorted(names.get(u, u) for u in m.excluded), "pending": m.joint is not None,
+            "votes": votes, "acknowledged": int(acked) if str(acked).isdigit() else None, "text": text}
 
 
 def waiting(root, config, self_uuid):

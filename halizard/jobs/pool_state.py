@@ -85,6 +85,6 @@ def run(env):
     finally:
         session.logout()
     env.state.write(POOL_VIEW, view)
-    membership.record(env.state, view["membership"])
+    membership.record(env.state, view["membership"], as_master=view["master"] == me)
     return Report(Outcome.DONE, "pool view refreshed: %d hosts, %d VMs, pool config from %s"
                   % (len(view["hosts"]), len(view["vms"]), config.pool_status))

@@ -179,7 +179,8 @@ def _this_boot(env, stored):
     boot = env.clock.boot_id()
     if not stored or stored.get("boot") == boot:
         return stored
-    fresh = {k: v for k, v in stored.items() if k not in ("link_down_since", "stopping_since", "lost_rounds")}
+    fresh = {k: v for k, v in stored.items()
+             if k not in ("link_down_since", "stopping_since", "lost_rounds", "lost_at", "confirm_at")}
     if stored.get("stopping_since") is not None:
         fresh["stopping_since"] = env.clock.boot()
         fresh["reboot_requested"] = False
@@ -237,6 +238,16 @@ def _reboot(env, new, platform, why):
         env.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
 
 
+def _loss_times(env, stored, lost, confirmed):
+    """(when quorum was lost, when that loss was confirmed), monotonic, for witness.waits_for_vote."""
+    if not lost:
+        return None, None
+    now = env.clock.monotonic()
+    lost_at = stored.get("lost_at") if isinstance(stored.get("lost_at"), (int, float)) else now
+    confirm_at = stored.get("confirm_at") if isinstance(stored.get("confirm_at"), (int, float)) else None
+    return lost_at, (confirm_at if confirm_at is not None else (now if confirmed else None))
+
+
 def _judge(env, reader, seen, policy, stored):
     """Measure, decide (core.selffence) and act; returns the state as stored now.
 
@@ -253,6 +264,11 @@ def _judge(env, reader, seen, policy, stored):
     membership.note_quorum(env.state, q.has_quorum, env.clock.boot(), policy)
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
+    loss = _loss_times(env, stored, lost, confirmed is not None)
+    if confirmed is not None and lost and witness.waits_for_vote(env.state, policy, *loss, clock=env.clock) and \
+            membership.quorum(env.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
+                              policy, True).has_quorum:
+        confirmed = None  # the holder's lease is not renewed: its vote may come to this side (core.witness)
     now = env.clock.boot()
     link_lost = bool(peers) and not any(reached.values()) and heuristics is False
     link_down_since = stored.get("link_down_since") if link_lost else None
@@ -269,7 +285,7 @@ def _judge(env, reader, seen, policy, stored):
            "stopping_since": stored.get("stopping_since"), "stop_timeout": policy.SELF_FENCE_STOP_TIMEOUT,
            "reboot_requested": bool(stored.get("reboot_requested")),
            "lone_rebooted": bool(stored.get("lone_rebooted")), "disabled_self": bool(stored.get("disabled_self")),
-           "why": decision.why, "lost_rounds": lost_rounds,
+           "why": decision.why, "lost_rounds": lost_rounds, "lost_at": loss[0], "confirm_at": loss[1],
            "unreached": sorted(u for u, ok in reached.items() if not ok),
            "quorum": {"votes": q.votes, "total": q.total, "has_quorum": q.has_quorum}}
     if decision.fencing and local and not any(isinstance(a, A.StopLocalVms) for a in decision.actions):

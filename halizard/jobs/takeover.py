@@ -150,11 +150,13 @@ def _transition(env, pool):
 
 
 def _await_master(env, action):
+    from halizard.jobs import membership
     from halizard.xapi import takeover_ops as ops
     deadline = env.clock.monotonic() + max(0.0, action.deadline - env.clock.boot())
     ok = ops.wait_until_master(env.root, deadline)
     if ok:
         _record_takeover(env)
+        membership.confirm_master(env.store)  # the last check before the transition found no other master
     return core.OK if ok else core.NOT_OK
 
 

@@ -54,6 +54,27 @@ def witness_status(root, address, self_uuid):
             "text": text}
 
 
+def _refusal(stored, vote, now, lease):
+    """What a refusal says of the holder's lease, for waits_for_vote: when the vote frees ("free_at",
+    monotonic) and when the holder was last seen renewing ("renewed_at"); nothing while held or silent."""
+    if vote.held_until is not None or not vote.answered or vote.free_in is None:
+        return {"free_at": None, "renewed_at": None}
+    free_at = now + vote.free_in
+    moved = rule.renewed(stored.get("free_at"), free_at, lease) or stored.get("holder") != vote.holder
+    return {"free_at": free_at, "renewed_at": now if moved else stored.get("renewed_at")}
+
+
+def waits_for_vote(state, policy, lost_at, confirm_at, clock=Clocks):
+    """core.witness.worth_waiting from this host's last lease request (monotonic times)."""
+    if not policy.witness_configured:
+        return False
+    stored = state.read(STATE, {}) or {}
+    if stored.get("address") != policy.WITNESS_ADDRESS or not stored.get("answered"):
+        return False
+    return rule.worth_waiting(lost_at, confirm_at, stored.get("renewed_at"), stored.get("free_at"),
+                              clock.monotonic(), float(policy.WITNESS_LEASE))
+
+
 def run(env):
     """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline."""
     clock = env.clock
@@ -119,6 +140,7 @@ def ask_once(env):
     new = {"address": address, "holder": vote.holder, "why": vote.why, "answered": answered,
            "held_until": vote.held_until, "held_until_wall": wall,
            "alerted": bool(stored.get("alerted")) and not answered}
+    new.update(_refusal(stored, vote, clock.monotonic(), lease))
     if not answered and not new["alerted"] and env.role() == "master":
         env.alert(FUNCTION, "The witness %s does not answer (%s): the pool keeps running as it is, but a "
                             "split of the pool can no longer be decided by its vote." % (address, vote.why),

@@ -28,6 +28,7 @@ class Vote:
     holder: str
     why: str
     answered: bool = False  # the witness gave a valid answer (granted or leased to another)
+    free_in: Optional[float] = None  # refused: seconds until another host may get the vote (as the witness said)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def ask(witness, pool, host, lease, deadline, clocks=Clocks, quiet=False):
         return Vote(None, "", "refused: %s" % fields["error"])
     granted = fields.get("granted") is True and isinstance(fields.get("lease"), (int, float))
     if not granted:
-        return Vote(None, str(fields.get("holder") or ""), str(fields.get("why") or "not granted"), True)
+        wait = fields.get("wait")
+        return Vote(None, str(fields.get("holder") or ""), str(fields.get("why") or "not granted"), True,
+                    max(0.0, float(wait)) if isinstance(wait, (int, float)) and not isinstance(wait, bool) else None)
     return Vote(sent + min(float(fields["lease"]), float(lease)), host, str(fields.get("why") or ""), True)
 
 

@@ -33,7 +33,7 @@ NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_ST
                        "SELF_FENCE_STOP_TIMEOUT": "30", "SELF_FENCE_CHECK_INTERVAL": "1", "SELF_FENCE_WAIT": "0",
                        "SELF_FENCE_WATCHDOG": "0",
                        "WITNESS_ADDRESS": "", "WITNESS_SECRET": "", "WITNESS_LEASE": "4",
-                       "FAILURES_TO_TOLERATE": "1", "METRICS_FILE": ""}
+                       "FAILURES_TO_TOLERATE": "1", "METRICS_FILE": "", "PEER_PORT": "694"}
 
 
 @pytest.fixture(scope="module")

@@ -147,6 +147,8 @@ def test_view_converges_after_a_xapi_restart(pool, tmp_path):
     master_uuid = next(h["uuid"] for h in pool.json["hosts"] if h["name_label"] == "host1")
     pool.pool.restart_toolstack(master_uuid)
     session.logout()
+    truth = pool.pool.world.hosts[master_uuid]  # xapi answers a moment more, then is down until restart_until
+    wait_until(lambda: pool.pool.clock() >= truth.restart_until, 60)
     session = wait_until(lambda: _try_connect(root1), 60)
     session.xenapi.VM.hard_shutdown(session.xenapi.VM.get_by_name_label("vm007")[0])
     later = _watch(store)

@@ -10,6 +10,7 @@ from halizard.cli.ha_cfg import plan
 from halizard.cli.ha_cfg.context import wait_hint
 from halizard.cli.ha_cfg.vms import set_pool_field, vm_records
 from halizard.config import effective, pool_store
+from halizard.jobs.membership import status as membership_status
 from halizard.jobs.witness import witness_status
 from halizard.suspension import is_suspended
 from halizard.xapi.errors import XapiError
@@ -87,6 +88,7 @@ def _status_facts(ctx):
         facts["ha_state"] = "unknown"
         facts["invalid_vm_fields"] = []
     facts["witness"] = witness_status(ctx.root, config.get("WITNESS_ADDRESS"), facts["host_uuid"])
+    facts["membership"] = membership_status(ctx.root, facts["host_uuid"])
     return facts
 
 
@@ -121,8 +123,8 @@ def cmd_status(ctx, args):
     shown_field = facts["ha_field"] if facts["ha_field"] is not None else (
         "not set" if facts["ha_state"] == "missing" else facts["ha_state"])
     lines.append("HA Enabled:        %s" % shown_field)
-    if facts["witness"] is not None:
-        lines.append("Witness:           %s" % facts["witness"]["text"])
+    lines.extend("%-19s%s" % (label + ":", facts[key]["text"])
+                 for label, key in (("Witness", "witness"), ("Membership", "membership")) if facts[key] is not None)
     lines.append("Failure Tolerance: %s" % ((facts["failure_tolerance"] or {}).get("text") or "unknown"))
     ctx.out.write(boxed(lines))
     state = facts["ha_state"]

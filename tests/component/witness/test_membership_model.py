@@ -1,6 +1,7 @@
 """The Promela model of membership exclusion and re-admission (halizard/witness/membership.pml), checked
-exhaustively by spin within its stated bound (5 hosts, 4 faults): "safe", and "live" (built with LIVE:
-after faults stop every host is up on one network).
+exhaustively by spin within its stated bound (5 hosts, 4 faults, master crashes included): "safe", and
+"live" (built with LIVE: after faults stop every host but a dead master is up on one network), also with
+3 hosts, where a master lost while a single re-admission is pending used to block the pool for ever.
 
 spin is a test dependency (scripts/install-system-deps): a missing spin fails, never skips. The two
 broken variants must fail, so a model or harness that cannot fail is caught too.
@@ -49,7 +50,23 @@ def test_live_exhaustively(tmp_path):
     assert errors == 0 and complete, output
 
 
-@pytest.mark.parametrize("define", ["BROKEN_STALE", "BROKEN_NO_JOINT"])
+THREE_HOSTS = ["N=3", "VICTIM=2"]
+
+
+@pytest.mark.timeout(300)
+def test_live_with_three_hosts_and_a_master_lost_during_a_readmission(tmp_path):
+    errors, complete, output = _check(tmp_path, "live", ["LIVE"] + THREE_HOSTS, liveness=True)
+    assert errors == 0 and complete, output
+
+
+def test_the_joint_rule_for_a_single_readmission_blocks_a_pool_for_ever(tmp_path):
+    """The rule before issue 14's fix: the liveness search must find the dead end."""
+    errors, _complete, output = _check(tmp_path, "live", ["LIVE", "BROKEN_JOINT_ALWAYS"] + THREE_HOSTS,
+                                       liveness=True)
+    assert errors > 0, output
+
+
+@pytest.mark.parametrize("define", ["BROKEN_STALE", "BROKEN_NO_JOINT", "BROKEN_STACKED"])
 def test_broken_variants_are_caught(tmp_path, define):
     errors, _complete, output = _check(tmp_path, "safe", [define])
     assert errors > 0, output

@@ -89,3 +89,55 @@ def test_the_admins_recovery_vouches_for_a_copy_older_than_the_reboot(tmp_path):
     assert membership.vouch(store) == 2
     v = membership.vote(store, "h1", ALL)
     assert v.member and v.voters == {"h1", "h2"}
+
+
+def test_status_shows_the_epoch_the_excluded_hosts_a_pending_change_and_this_hosts_vote(tmp_path):
+    store = _store(tmp_path)
+    assert membership.status(str(tmp_path), "h1") is None  # never read one
+    store.write("pool-view", {"hosts": [{"uuid": "h1", "name_label": "host1", "membership_ack": "3"},
+                                        {"uuid": "h3", "name_label": "host3", "membership_ack": "1"}]})
+    membership.record(store, "3 h3 joint -")
+    shown = membership.status(str(tmp_path), "h1")
+    assert shown == {"epoch": 3, "excluded": ["host3"], "pending": True, "votes": True, "acknowledged": 3,
+                     "text": "membership epoch 3: excluded as dead: host3, a change not yet acknowledged by "
+                             "every voter; this host votes, acknowledged epoch 3"}
+    assert not membership.status(str(tmp_path), "h3")["votes"]
+    assert "is excluded" in membership.status(str(tmp_path), "h3")["text"]
+    store.write("service-start", {"started": 5000.0, "pid": 500})  # restarted: the copy is stale
+    assert "has no vote (its copy is stale)" in membership.status(str(tmp_path), "h1")["text"]
+
+
+def test_a_master_counts_its_own_database_only_after_this_run_confirmed_no_other_master(tmp_path):
+    """A returning old master reads the membership from its own database, which may predate a
+    takeover that excluded it (3 of 3 votes there): the copy gives no vote until a master cycle
+    of this run found no other master (or this host's own takeover checked it)."""
+    store = _store(tmp_path)
+    membership.record(store, "2 -", as_master=True)
+    v = membership.vote(store, "h1", ALL)
+    assert not v.member and "no other host took over" in v.why
+    assert not membership.quorum(store, "h1", ALL, ALL, True, Policy()).has_quorum
+    membership.confirm_master(store)
+    assert membership.vote(store, "h1", ALL).member
+    membership.record(store, "3 -", as_master=True)  # later reads of this run count at once
+    assert membership.vote(store, "h1", ALL).member
+    store.write("service-start", {"started": 4000.0, "pid": 400})  # the service restarted as master
+    membership.record(store, "3 -", as_master=True)
+    assert not membership.vote(store, "h1", ALL).member
+    membership.record(store, "3 -")  # a slave's read of the master's database counts at once
+    assert membership.vote(store, "h1", ALL).member
+
+
+def test_confirming_never_revives_a_copy_read_in_an_earlier_run(tmp_path):
+    store = _store(tmp_path)
+    membership.record(store, "1 -")
+    store.write("service-start", {"started": 4000.0, "pid": 400})
+    membership.confirm_master(store)
+    assert not membership.vote(store, "h1", ALL).member
+
+
+def test_confirming_never_revives_a_copy_a_self_fence_made_stale(tmp_path):
+    store = _store(tmp_path)
+    membership.record(store, "1 -", as_master=True)
+    membership.invalidate(store)
+    membership.confirm_master(store)
+    assert not membership.vote(store, "h1", ALL).member
