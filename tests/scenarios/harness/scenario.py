@@ -223,6 +223,9 @@ class Scenario:
             self.pool.close()
 
 
+KEEP_ENV = "HALIZARD_KEEP_SCENARIOS"
+
+
 def scenario_fixture(name="scenario"):
     """A pytest fixture `scenario(**kw) -> Scenario`; everything is torn down after the test.
 
@@ -245,6 +248,9 @@ def scenario_fixture(name="scenario"):
         yield make
         for sc in made:
             sc.close()
-        shutil.rmtree(base, ignore_errors=True)
+        if os.environ.get(KEEP_ENV):  # every host's service.log and state stay for a post-mortem
+            print("scenario kept: %s" % base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
     return _fixture
