@@ -27,7 +27,7 @@ FUNCTIONS = (
     "check_vm_field", "disk_monitor", "suspended_ha", "monitor", "alerts", "control", "statefiles",
     "supervisor", "pool_state", "alert_spool", "vm_monitor", "vm_events", "zombies", "master_watch",
     "master_cycle", "autoselect", "self_fence", "witness", "failure_tolerance", "metrics", "ops_report",
-    "journal", "peer_answer",
+    "journal",
 )
 LOG_DEFAULT_OFF = ("write_pool_state",)
 DEFAULT_PRIORITY = 3

@@ -21,8 +21,7 @@ JOBS = {
     # one run loops, checking every SELF_FENCE_CHECK_INTERVAL s, and ends before its deadline; the next
     # starts at once (a loop job, see halizard.supervisor.registry); a process per check cost ~3-4% of a core
     "self_fence": {"target": "halizard.jobs.self_fence:run", "period": 1, "deadline": 60, "loop": True},
-    # asks the witness for its vote every WITNESS_LEASE/3 s (a loop job too); idle without WITNESS_ADDRESS
+    # asks the witness for its vote every WITNESS_LEASE/3 s (a loop job too; no request without
+    # WITNESS_ADDRESS) and, between requests, answers the peer query on UDP PEER_PORT (halizard.peers)
     "witness": {"target": "halizard.jobs.witness:run", "period": 1, "deadline": 60, "loop": True},
-    # answers the peer query (UDP PEER_PORT) until its deadline (a loop job); halizard.peers
-    "peer_answer": {"target": "halizard.jobs.peer_answer:run", "period": 1, "deadline": 60, "loop": True},
 }

@@ -1,4 +1,4 @@
-"""Job `peer_answer` (every host, a loop job): answer the peer query of the slaves.
+"""The answer to the peer query of the slaves, served by the `witness` loop job (every host).
 
 Why: a slave that lost the master asks the peers it still reaches whether
 they read the master after it lost it, before it fences the master, counts
@@ -7,13 +7,13 @@ answer is this host's uuid, the master its pool.conf names (or "I am the
 master"), and how long ago its own master_watch last read that master
 successfully, on this host's boot clock (`note_read`, state file
 `master-read`); never a wall-clock instant, which means nothing on another
-host. One run binds UDP PEER_PORT on this host's management address and
-answers until its deadline; the supervisor starts the next run at once.
+host. One run of that job binds UDP PEER_PORT on this host's management address and
+answers while the run waits; the supervisor starts the next run at once.
 
 A host without the pool secret, or whose port cannot be bound, answers
 nothing (its peers then hold any takeover: unknown is not dead): the run
-says why once (WARNING, again only when the reason changes) and waits out its
-deadline; the next run tries again.
+says why once (WARNING, again only when the reason changes); the next run
+tries again.
 """
 from halizard import hostinfo
 from halizard.jobs.base import Outcome, Report
@@ -53,35 +53,49 @@ def answer_for(env):
     return uuid, False, master, last_read_age(env.state, master, env.clock.boot(), env.clock.boot_id())
 
 
-def run(env):
-    """Answer peer queries until the run's deadline."""
-    clock = env.clock
-    end = None if env.deadline is None else clock.monotonic() + (env.deadline - END_MARGIN - clock.wall())
-    problem, responder = None, None
-    try:
-        port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
-        address = env.platform.source_address()
-        key = wire.pool_key(env.root)
-        responder = server.Responder(key, address, port, lambda: answer_for(env), gate=env.platform.peer_gate(),
-                                     log=env.log)
-    except (wire.WireError, OSError, ValueError, TypeError) as exc:
-        problem = "cannot answer peer queries: %s" % (getattr(exc, "strerror", None) or exc)
-    if responder is None:
-        return _idle(env, problem, end)
-    env.state.remove(PROBLEM)
-    try:
-        if end is not None:
-            responder.serve(end, clock.monotonic)
-    finally:
-        responder.close()
-    return Report(Outcome.QUIET, "answered %d peer queries on %s:%d" % (responder.answered, address or "*", port))
+class Answering:
+    """This host's answers to the peer query for one run of the `witness` loop job: `pause` serves
+    them while the run waits between its witness requests.
 
+    Why in that job: every always-present loop process costs ~10 MB (docs/service.md), and both
+    loops only talk to other nodes about votes, so one process does both.
+    """
 
-def _idle(env, problem, end):
-    """Say the problem once (until it changes), then wait out the run: the next run tries again."""
-    first = (env.state.read(PROBLEM, {}) or {}).get("why") != problem
-    if first:
-        env.state.write(PROBLEM, {"why": problem})
-    if end is not None:
-        env.clock.sleep(max(0.0, end - env.clock.monotonic()))
-    return Report(Outcome.DEGRADED if first else Outcome.SKIPPED, problem)
+    def __init__(self, env):
+        self.env, self.responder, self.address, self.port = env, None, None, None
+        problem = None
+        try:
+            self.port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
+            self.address = env.platform.source_address()
+            key = wire.pool_key(env.root)
+            self.responder = server.Responder(key, self.address, self.port, lambda: answer_for(env),
+                                              gate=env.platform.peer_gate(), log=env.log)
+        except (wire.WireError, OSError, ValueError, TypeError) as exc:
+            problem = "cannot answer peer queries: %s" % (getattr(exc, "strerror", None) or exc)
+        self.problem, self.first = problem, False
+        if problem is None:
+            env.state.remove(PROBLEM)
+        else:  # said once, until the reason changes
+            self.first = (env.state.read(PROBLEM, {}) or {}).get("why") != problem
+            if self.first:
+                env.state.write(PROBLEM, {"why": problem})
+
+    def pause(self, seconds):
+        """Wait `seconds`, answering the queries that arrive meanwhile."""
+        clock = self.env.clock
+        if self.responder is None:
+            clock.sleep(max(0.0, seconds))
+        else:
+            self.responder.serve(clock.monotonic() + seconds, clock.monotonic)
+
+    def close(self):
+        if self.responder is not None:
+            self.responder.close()
+
+    def summary(self, report):
+        """`report` (the witness's) with what this run answered, DEGRADED when the problem is new."""
+        if self.problem is not None:
+            outcome = Outcome.DEGRADED if self.first else report.outcome
+            return Report(outcome, "%s; %s" % (report.text, self.problem))
+        return Report(report.outcome, "%s; answered %d peer queries on %s:%d"
+                      % (report.text, self.responder.answered, self.address or "*", self.port))

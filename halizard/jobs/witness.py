@@ -9,11 +9,15 @@ plus the witness's margin). The lease is recorded in the state file
 only while neither the monotonic nor the wall-clock deadline has passed,
 so a lease written before a reboot never counts after it.
 
+The same run answers the slaves' peer query while it waits between
+requests (jobs.peer_answer.Answering): one always-present process for both.
+
 A witness that stops answering changes nothing while the hosts reach each
 other; the master raises one alert when that starts (and logs when it
 answers again); every failed request is one log line (probes.witness).
 """
 from halizard.core import witness as rule
+from halizard.jobs import peer_answer
 from halizard.jobs.base import Clocks, Outcome, Report
 
 STATE = "witness-lease"
@@ -76,7 +80,17 @@ def waits_for_vote(state, policy, lost_at, confirm_at, clock=Clocks):
 
 
 def run(env):
-    """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline."""
+    """Ask every WITNESS_LEASE/3 s until the next request would not fit before the run's deadline;
+    meanwhile answer the peers' query (jobs.peer_answer: one process for both)."""
+    answering = peer_answer.Answering(env)
+    try:
+        return answering.summary(_rounds(env, answering.pause))
+    finally:
+        answering.close()
+
+
+def _rounds(env, pause):
+    """The witness requests of one run; `pause(seconds)` waits between them."""
     clock = env.clock
     end = None if env.deadline is None else env.deadline - END_MARGIN
     failed, rounds = None, 0
@@ -94,9 +108,9 @@ def run(env):
         rounds += 1
         if end is None or began + 2 * interval > end:
             return _summary(env, rounds, failed)
-        pause = began + interval - clock.wall()
-        if pause > 0:
-            clock.sleep(pause)
+        left = began + interval - clock.wall()
+        if left > 0:
+            pause(left)
 
 
 def _summary(env, rounds, failed):

@@ -96,6 +96,12 @@ class FakePlatform:
     def source_address(self):
         return "127.0.0.1"
 
+    def peer_port(self, configured):
+        return configured
+
+    def peer_gate(self):
+        return None
+
 
 class FakeEnv(Env):
     """An Env whose world is all in memory (state files under `root`).

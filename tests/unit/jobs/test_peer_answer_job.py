@@ -1,25 +1,17 @@
-"""Job `peer_answer`: what this host answers (its master, the age of master_watch's last good read on
-this boot's clock) and a host that cannot answer says why once, not every run."""
+"""The peer query's answer (jobs.peer_answer, served by the `witness` loop job): what this host answers
+(its master, the age of master_watch's last good read on this boot's clock) and a host that cannot
+answer says why once, not every run."""
 import os
 
 from halizard import paths
-from halizard.jobs import peer_answer
+from halizard.jobs import peer_answer, witness
 from halizard.jobs.base import Outcome
 
-from fake_env import FakeEnv, FakePlatform
-
-
-class PeerPlatform(FakePlatform):
-    def peer_port(self, configured):
-        return configured
-
-    def peer_gate(self):
-        return None
+from fake_env import FakeEnv
 
 
 def _env(tmp_path, pool_conf):
-    env = FakeEnv(tmp_path, name="peer_answer", config={"PEER_PORT": 9}, deadline=1800000000.0 + 30)
-    env._platform = PeerPlatform()
+    env = FakeEnv(tmp_path, name="witness", config={"PEER_PORT": 9}, deadline=1800000000.0 + 30)
     target = paths.under(env.root, paths.POOL_CONF)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "w") as handle:
@@ -47,9 +39,9 @@ def test_the_master_answers_that_it_is_the_master(tmp_path):
 
 def test_without_the_pool_secret_the_run_says_why_once_and_waits_out_its_deadline(tmp_path):
     env = _env(tmp_path, "slave:127.0.0.3")
-    first = peer_answer.run(env)
+    first = witness.run(env)
     assert first.outcome == Outcome.DEGRADED and "cannot read secret file" in first.text
-    assert sum(env.clock.slept) > 25  # no restart loop: the run lasts until its deadline
+    assert sum(env.clock.slept) >= 20  # paced by the witness rounds, no restart loop
     env.clock.now_wall, env.clock.slept = 1800000000.0, []
-    again = peer_answer.run(env)
-    assert again.outcome == Outcome.SKIPPED and again.text == first.text
+    again = witness.run(env)
+    assert again.outcome == Outcome.IDLE and again.text == first.text  # said once
