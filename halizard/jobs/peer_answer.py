@@ -70,7 +70,7 @@ class Answering:
             key = wire.pool_key(env.root)
             self.responder = server.Responder(key, self.address, self.port, lambda: answer_for(env),
                                               gate=env.platform.peer_gate(), log=env.log)
-        except (wire.WireError, OSError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the witness requests of this run must go on whatever fails here
             problem = "cannot answer peer queries: %s" % (getattr(exc, "strerror", None) or exc)
         self.problem, self.first = problem, False
         if problem is None:
@@ -83,14 +83,23 @@ class Answering:
     def pause(self, seconds):
         """Wait `seconds`, answering the queries that arrive meanwhile."""
         clock = self.env.clock
-        if self.responder is None:
-            clock.sleep(max(0.0, seconds))
-        else:
-            self.responder.serve(clock.monotonic() + seconds, clock.monotonic)
+        end = clock.monotonic() + seconds
+        if self.responder is not None:
+            try:
+                self.responder.serve(end, clock.monotonic)
+                return
+            except Exception as exc:  # noqa: BLE001 - never cost the run its witness requests: stop answering
+                self.env.log.warning("peer query server stopped for this run: {}", type(exc).__name__)
+                self.close()
+                self.responder, self.problem = None, "the peer query server failed (%s)" % type(exc).__name__
+        clock.sleep(max(0.0, end - clock.monotonic()))
 
     def close(self):
         if self.responder is not None:
-            self.responder.close()
+            try:
+                self.responder.close()
+            except OSError:
+                pass
 
     def summary(self, report):
         """`report` (the witness's) with what this run answered, DEGRADED when the problem is new."""

@@ -45,3 +45,26 @@ def test_without_the_pool_secret_the_run_says_why_once_and_waits_out_its_deadlin
     env.clock.now_wall, env.clock.slept = 1800000000.0, []
     again = witness.run(env)
     assert again.outcome == Outcome.IDLE and again.text == first.text  # said once
+
+
+def test_a_failing_peer_server_never_costs_the_witness_rounds(tmp_path, monkeypatch):
+    from halizard.peers import server
+
+    class Broken(object):
+        answered = 0
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def serve(self, end, clock):
+            raise OSError("socket gone")
+
+        def close(self):
+            raise OSError("already closed")
+
+    monkeypatch.setattr(server, "Responder", Broken)
+    monkeypatch.setattr(peer_answer.wire, "pool_key", lambda root: b"key")
+    env = _env(tmp_path, "slave:127.0.0.3")
+    report = witness.run(env)
+    assert "the peer query server failed (OSError)" in report.text
+    assert sum(env.clock.slept) >= 20  # the witness rounds went on, paced by sleeps instead
