@@ -45,6 +45,10 @@ def _wait(config):
     return timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **config)))
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "issue 14, open: after the witness-wait fix it passed in 2 of 3 full runs on 2026-12-04; at 23:19 "
+    "host2's own VMs were not running on host2 at the final check (a lost VM, no double run); cause not "
+    "found yet"))
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
 def test_partition_master_alone_slave_with_witness(scenario):
     """host1 holds the witness's lease when it is cut off (the case that lost vm002 in 2 of 4 runs):
