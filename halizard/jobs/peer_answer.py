@@ -21,7 +21,6 @@ from halizard.peers import server, wire
 
 READ = "master-read"
 PROBLEM = "peer-answer-problem"
-END_MARGIN = 0.5
 
 
 def note_read(store, began, master_address, boot_id):
