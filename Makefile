@@ -14,7 +14,7 @@ TESTS36 := tests/unit tests/component tests/cli tests/sim tests/scenarios/test_s
 # pytest-xdist workers per part: the suite waits on simulated pools' timers far more than it computes,
 # so more workers than cores pay; more than this made scenario timing fragile (docs/testing.md).
 TEST_WORKERS36 ?= 4
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 .PHONY: demo test lint venv test-venv test-venv36 python36 sysdeps clean bench rpm
 
@@ -67,7 +67,7 @@ MODEL_LOG := build/model-checks.log
 test: python36 test-venv test-venv36 sysdeps lint
 	mkdir -p build
 	nice -n 19 $(PY36) -m pytest -q -p no:cacheprovider $(MODEL_TESTS) >$(MODEL_LOG) 2>&1 & models=$$!; status=0; \
-	$(PY36) -m pytest -q -n $(TEST_WORKERS36) $(addprefix --ignore=,$(MODEL_TESTS)) $(TESTS36) || status=1; \
+	$(PY36) -m pytest -q -n $(TEST_WORKERS36) --durations=10 $(addprefix --ignore=,$(MODEL_TESTS)) $(TESTS36) || status=1; \
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --durations=15 \
 	  $(addprefix --ignore=,$(TESTS36)) || status=1; \
 	wait $$models || status=1; echo "spin model checks (at nice 19 since the start):"; cat $(MODEL_LOG); \
