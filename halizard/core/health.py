@@ -20,10 +20,18 @@ from dataclasses import dataclass
 from typing import Optional
 
 from halizard.core.policy import Policy
+from halizard.core.strenum import StrEnum
 
-HEALTHY = "healthy"
-FAILED = "failed"
-UNKNOWN = "unknown"
+
+class Health(StrEnum):
+    """A peer's verdict (its value is the word in the host-health report and the logs)."""
+
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+HEALTHY, FAILED, UNKNOWN = Health.HEALTHY, Health.FAILED, Health.UNKNOWN  # the names callers use
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class ProbeResult:
 class HealthVerdict:
     """A host's health with the sentence that explains it."""
 
-    state: str
+    state: Health
     isolated: bool
     why: str
 
