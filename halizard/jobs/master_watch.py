@@ -299,7 +299,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
                                  ranked_last=membership.takeover_order(ctx.state))
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
-            autopromote=cached.autopromote_uuid, takeover=final.phase)
+            autopromote=cached.autopromote_uuid, takeover=final.phase.value)
     return _silent_report(seen, state, final)
 
 
