@@ -67,7 +67,6 @@ class FenceOutcome(StrEnum):
 
 
 FENCE_VERIFIED, FENCE_FAILED, FENCE_UNKNOWN = FenceOutcome.VERIFIED, FenceOutcome.FAILED, FenceOutcome.UNKNOWN
-FENCE_OUTCOMES = tuple(FenceOutcome)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,17 @@ class Health(StrEnum):
 HEALTHY, FAILED, UNKNOWN = Health.HEALTHY, Health.FAILED, Health.UNKNOWN  # the names callers use
 
 
+class Login(StrEnum):
+    """What one empty login told of a peer's xapi (probes.xapi_alive): MASTER or SLAVE is an answer."""
+
+    MASTER = "master"            # SESSION_AUTHENTICATION_FAILED (or a login accepted)
+    SLAVE = "slave"              # HOST_IS_SLAVE
+    REFUSED = "refused"          # xapi answered with another failure code
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    GARBAGE = "garbage"          # an answer that is not XAPI at all
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """What the probes saw of one peer in its current round.

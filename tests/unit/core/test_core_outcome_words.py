@@ -6,7 +6,7 @@ import xmlrpc.client
 import pytest
 
 from core_builders import policy
-from halizard.core import fencing, health, vm_plan
+from halizard.core import fencing, health, roles, vm_plan
 from halizard.core import takeover as T
 from halizard.core.health import ProbeResult
 from halizard.core.strenum import StrEnum
@@ -34,6 +34,8 @@ def test_a_member_is_its_word_everywhere_but_xmlrpc():
     (T.Phase, ["idle", "tie-wait", "fencing", "await-deadline", "transition", "await-master", "recover-slaves",
                "release", "restart", "done", "suspended", "failed"]),
     (T.Result, ["ok", "failed", "aborted", "refused"]),
+    (health.Login, ["master", "slave", "refused", "timeout", "unreachable", "garbage"]),
+    (roles.Conflict, ["alone", "recover", "stand_down"]),
     (vm_plan.Reason, ["will-start", "running", "control-domain", "template", "snapshot", "not-halted",
                       "operation-in-progress", "mode", "field-false", "field-missing", "field-invalid",
                       "home-pool-missing", "home-pool-mismatch", "operator-stop", "appliance-disabled",
