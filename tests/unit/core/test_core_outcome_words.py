@@ -6,6 +6,7 @@ import xmlrpc.client
 import pytest
 
 from core_builders import policy
+from halizard.config.pool_store import FlagState, flag_state
 from halizard.core import fencing, health, roles, vm_plan
 from halizard.core import takeover as T
 from halizard.core.health import ProbeResult
@@ -36,6 +37,7 @@ def test_a_member_is_its_word_everywhere_but_xmlrpc():
     (T.Result, ["ok", "failed", "aborted", "refused"]),
     (health.Login, ["master", "slave", "refused", "timeout", "unreachable", "garbage"]),
     (roles.Conflict, ["alone", "recover", "stand_down"]),
+    (FlagState, ["true", "false", "missing", "invalid"]),
     (vm_plan.Reason, ["will-start", "running", "control-domain", "template", "snapshot", "not-halted",
                       "operation-in-progress", "mode", "field-false", "field-missing", "field-invalid",
                       "home-pool-missing", "home-pool-mismatch", "operator-stop", "appliance-disabled",
@@ -50,6 +52,7 @@ def test_verdicts_and_fence_outcomes_are_members():
     assert health.classify(None, p).state is health.Health.UNKNOWN
     assert health.classify(ProbeResult(tries=1, xapi_ok=True), p).state is health.Health.HEALTHY
     assert fencing.outcome_of(True, "off") is fencing.FenceOutcome.VERIFIED
+    assert [flag_state(raw) for raw in ("true", "false", None, "yes")] == list(FlagState)
     assert fencing.FenceOutcome.parse("unknown") is fencing.FenceOutcome.UNKNOWN
     assert fencing.FenceOutcome.parse(None) is None
     with pytest.raises(ValueError, match="'maybe' is not a valid FenceOutcome"):
