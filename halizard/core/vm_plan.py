@@ -212,14 +212,15 @@ def _protection(vm: VmView, pool: PoolView, policy: Policy,
         return True, Reason.APPLIANCE_START, "protected through its appliance"
     value = vm.ha_field
     if value is not None and value not in ("true", "false"):
-        fixes.append(A.SetVmHaField(why="%r is not true or false" % value, vm_uuid=vm.uuid, value="false"))
+        fixes.append(A.SetVmHaField(why="%r is not true or false" % value, vm_uuid=vm.uuid, value="false",
+                                    seen=value))
         fixes.append(A.Alert(
             why="an invalid HA field value was reset", function="check_vm_field",
             text="VM %s had %s=%r; set to false (HA off for this VM)" % (_n(vm), policy.XC_FIELD_NAME, value)))
         if not policy.GLOBAL_VM_HA:
             return False, Reason.FIELD_INVALID, "its HA field held %r, reset to false" % value
     elif value is None and not policy.GLOBAL_VM_HA:
-        fixes.append(A.SetVmHaField(why="the HA field is missing", vm_uuid=vm.uuid, value="false"))
+        fixes.append(A.SetVmHaField(why="the HA field is missing", vm_uuid=vm.uuid, value="false", seen=None))
         return False, Reason.FIELD_MISSING, "GLOBAL_VM_HA=0 and its HA field is missing (set to false)"
     if policy.GLOBAL_VM_HA:
         return True, Reason.WILL_START, "GLOBAL_VM_HA=1 protects every VM"
