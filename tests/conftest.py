@@ -22,7 +22,7 @@ for _folder in (os.path.join(TESTS, "scenarios"), os.path.join(TESTS, "sim"), TE
         sys.path.insert(0, _folder)
 
 import harness  # noqa: E402
-from sim_pools import CliPool, InprocPool, run_sim  # noqa: E402
+from sim_pools import CliPool, InprocPool, assemble, run_sim  # noqa: E402
 
 scenario = harness.scenario_fixture()
 
@@ -57,8 +57,6 @@ def sim_pool(tmp_path_factory):
 @pytest.fixture
 def inproc_pool(tmp_path_factory):
     """Factory: inproc_pool(hosts=3, vms=4, start_latency=0.05, fuse=0.5) -> InprocPool (listening)."""
-    from halizard.sim.daemon import assemble
-
     started = []
 
     def start(hosts=3, vms=4, start_latency=0.05, fuse=0.5):

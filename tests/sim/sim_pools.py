@@ -4,16 +4,51 @@ harness and the benchmarks.
 Why a module of its own: conftest.py needs pytest, and the benchmarks run from a venv without
 the test extra (`make bench`); they reach these classes through tests/scenarios/harness/.
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import XenAPI
 
 from halizard.sim.addresses import BoundTransport
+from halizard.sim.tls import CERT_FILE, KEY_FILE, pool_certificate
 
 CLI_TIMEOUT = 90.0
+_CERTIFICATE = {}
+
+
+def seed_certificate(directory):
+    """Put this process's pool certificate into `directory`, so the pool built there reuses it.
+
+    Why: a pool makes its own (openssl, an RSA key: 0.1-0.2 CPU-s each) unless the pair is
+    already there (halizard/sim/tls.py), and the suite builds hundreds of pools on 2 cores. The pair
+    is made once per test process by that same code; no test client checks it (self-signed).
+    tests/sim/test_cli_lifecycle.py proves that `sim up` makes a pool's own.
+    """
+    if "pair" not in _CERTIFICATE:
+        folder = tempfile.mkdtemp(prefix="hs-cert-")
+        atexit.register(shutil.rmtree, folder, True)
+        _CERTIFICATE["pair"] = pool_certificate(folder)
+    os.makedirs(str(directory), exist_ok=True)
+    if os.path.exists(os.path.join(str(directory), CERT_FILE)):
+        return directory  # a pool built here before: it reuses its own, as the product does
+    for source, name in zip(_CERTIFICATE["pair"], (CERT_FILE, KEY_FILE)):
+        target = os.path.join(str(directory), name)
+        with open(source, "rb") as src, open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                                             "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return directory
+
+
+def assemble(directory, hosts, vms, **options):
+    """halizard.sim.daemon.assemble in a directory seeded with the certificate (seed_certificate)."""
+    from halizard.sim import daemon
+
+    return daemon.assemble(seed_certificate(directory), hosts, vms, **options)
 
 
 def ha_lizard_command():
@@ -91,18 +126,24 @@ class _PoolHandleBase(object):
 
 
 class CliPool(_PoolHandleBase):
-    """A pool run by `ha-lizard sim up` in its own process."""
+    """A pool run by `ha-lizard sim up` in its own process.
 
-    def __init__(self, directory):
+    `own_certificate`: let `sim up` make the pool's certificate (else seed_certificate's copy).
+    """
+
+    def __init__(self, directory, own_certificate=False):
         self.dir = str(directory)
         self.json = None
         self.up_result = None
+        self.own_certificate = own_certificate
 
     def run(self, *args, **kwargs):
         """`ha-lizard sim ARGS... --dir DIR`-style call; ARGS must include the subcommand first."""
         return run_sim(args[0], "--dir", self.dir, *args[1:], **kwargs)
 
     def up(self, hosts, vms, start_latency, fuse, extra):
+        if not self.own_certificate and not os.path.exists(os.path.join(self.dir, CERT_FILE)):
+            seed_certificate(self.dir)
         result = self.run("up", "--hosts", hosts, "--vms", vms, "--start-latency", start_latency,
                           "--fuse", fuse, *extra)
         self.up_result = result

@@ -13,7 +13,7 @@ from halizard.fence.base import FAILED, OFF, ON, RESET, UNKNOWN
 from halizard.fence.confirm import fence_host
 from halizard.probes.deadline import after
 from halizard.probes.xapi_alive import xapi_alive
-from halizard.sim.daemon import assemble
+from sim_pools import assemble
 
 import sim_pools as sim_fixtures
 

@@ -5,6 +5,7 @@ import socket
 import stat
 
 import XenAPI
+from sim_pools import CliPool
 
 
 def is_listening(address, port):
@@ -19,8 +20,15 @@ def is_listening(address, port):
         sock.close()
 
 
-def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
-    pool = sim_pool(hosts=3, vms=5)
+def test_up_writes_pool_json_status_and_down_frees_everything(tmp_path_factory):
+    pool = CliPool(tmp_path_factory.mktemp("simpool"), own_certificate=True)  # not seed_certificate's copy
+    try:
+        check_up_status_and_down(pool.up(3, 5, 0.05, 0.5, []))
+    finally:
+        pool.down()
+
+
+def check_up_status_and_down(pool):
     assert "3 hosts, 5 VMs" in pool.up_result.stdout
     document = pool.json
     assert set(document) >= {"password", "control_url", "outer_url", "hosts", "vms"}
@@ -45,6 +53,8 @@ def test_up_writes_pool_json_status_and_down_frees_everything(sim_pool):
     assert len(document["vms"]) == 5
     mode = stat.S_IMODE(os.stat(os.path.join(pool.dir, "pool.json")).st_mode)
     assert mode == 0o600, "pool.json holds the password"
+    for name in ("pool-cert.pem", "pool-key.pem"):  # the pool's own, made by `sim up` (halizard/sim/tls.py)
+        assert stat.S_IMODE(os.stat(os.path.join(pool.dir, name)).st_mode) == 0o600, name
 
     listed = pool.run("status", "--json")  # the CLI's document (pool.status() asks the endpoint directly)
     assert listed.returncode == 0, listed.stderr

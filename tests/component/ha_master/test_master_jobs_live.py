@@ -71,7 +71,7 @@ class Pool:
 
 @pytest.fixture
 def pool(tmp_path):
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     running = assemble(str(tmp_path / "p"), 3, 3, start_latency=0.05, fuse=0.5)
     p = Pool(running)

@@ -15,7 +15,7 @@ import sim_pools as sim_fixtures
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     """One in-process pool for the module (a pool's teardown takes seconds)."""
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     handle = sim_fixtures.InprocPool(assemble(str(tmp_path_factory.mktemp("safety")), 2, 1,
                                               start_latency=0.05, fuse=0.5))

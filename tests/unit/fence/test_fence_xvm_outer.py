@@ -12,6 +12,7 @@ from halizard.fence.xvm import XvmAgent
 from halizard.probes.deadline import after
 from halizard.sim.outer import outer_vm_uuid, start_outer
 from halizard.sim.tls import pool_certificate, server_context
+from sim_pools import seed_certificate
 
 H1 = "11111111-2222-3333-4444-555555555555"
 H2 = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -44,7 +45,7 @@ class PowerTable(object):
 @pytest.fixture
 def outer(tmp_path):
     table = PowerTable()
-    server = start_outer(table, PASSWORD, "127.0.0.1", server_context(*pool_certificate(str(tmp_path))), port=0)
+    server = start_outer(table, PASSWORD, "127.0.0.1", server_context(*pool_certificate(seed_certificate(str(tmp_path)))), port=0)
     fence_dir = tmp_path / "fence"
     (fence_dir / "XVM").mkdir(parents=True)
     (fence_dir / "XVM" / "XVM.hosts").write_text(

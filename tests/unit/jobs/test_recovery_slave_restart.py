@@ -27,7 +27,7 @@ VICTIM = "host3"
 
 @pytest.fixture
 def pool(tmp_path):
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     handle = _sim.InprocPool(assemble(str(tmp_path / "pool"), 3, 9, start_latency=0.05, fuse=0.5))
     yield handle

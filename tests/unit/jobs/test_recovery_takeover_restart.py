@@ -25,7 +25,7 @@ OTHER = {"HA_XE_TIMEOUT": "5", "HA_MONITOR_DELAY": "2", "HA_XAPI_COUNT": "2", "H
 
 @pytest.fixture
 def pool(tmp_path):
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     handle = _sim.InprocPool(assemble(str(tmp_path / "pool"), 3, 9, start_latency=0.05, fuse=0.3))
     yield handle

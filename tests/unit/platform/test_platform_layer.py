@@ -8,7 +8,7 @@ from halizard.platform import PlatformError, get_platform
 from halizard.platform.sim import SimPlatform
 from halizard.platform.xen import XenPlatform, parse_xl_list
 from halizard.probes import net
-from halizard.sim.daemon import assemble
+from sim_pools import assemble
 from waiting import wait_until
 
 XL_LIST = """\

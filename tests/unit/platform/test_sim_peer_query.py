@@ -11,7 +11,7 @@ from halizard import paths
 from halizard.peers import client, server, wire
 from halizard.platform import get_platform
 from halizard.sim.addresses import PEER_PORT
-from halizard.sim.daemon import assemble
+from sim_pools import assemble
 
 
 @pytest.fixture

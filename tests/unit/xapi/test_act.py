@@ -16,7 +16,7 @@ KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     """One pool for the module (a pool takes seconds to build on a busy machine): each test has its own VMs."""
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     handle = _sim.InprocPool(assemble(str(tmp_path_factory.mktemp("act")), 3, 15, start_latency=0.3, fuse=0.5))
     yield handle

@@ -13,7 +13,7 @@ HEALTH_KEY = "XenCenter.CustomFields.ha-lizard-health"
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """A root session to the master of a 2-host in-process pool, shared by the module."""
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     pool = _sim.InprocPool(assemble(str(tmp_path_factory.mktemp("act_host")), 2, 1, fuse=0.5))
     try:

@@ -14,7 +14,7 @@ KEY = "XenCenter.CustomFields.ha-lizard-enabled"
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     """One pool for the module (building one takes seconds on a busy machine); tests leave it whole."""
-    from halizard.sim.daemon import assemble
+    from sim_pools import assemble
 
     handle = _sim.InprocPool(assemble(str(tmp_path_factory.mktemp("observe")), 3, 6, start_latency=0.05,
                                       fuse=0.5))
