@@ -178,6 +178,19 @@ class CliPool(_PoolHandleBase):
         return self.run("down")
 
 
+def cli_pool_for_module(directory, hosts, vms, extra=()):
+    """The body of a module-scoped fixture: a CliPool up in `directory`, yielded, then brought down.
+
+    Why: `sim up` and `down` cost about a CPU-second; tests that change nothing (refused input,
+    each checking the pool is as before) or each take their own hosts can share one pool.
+    """
+    handle = CliPool(directory).up(hosts, vms, 0.05, 0.5, list(extra))
+    try:
+        yield handle
+    finally:
+        handle.down()
+
+
 class InprocPool(_PoolHandleBase):
     """A pool assembled in this process: `.pool` is the SimPool itself."""
 

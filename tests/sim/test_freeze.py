@@ -13,6 +13,7 @@ import XenAPI
 
 from halizard.sim import control
 from halizard.sim.probe import probe
+from sim_pools import cli_pool_for_module
 from waiting import wait_until
 
 
@@ -41,6 +42,12 @@ def register_sleeper(pool, name):
 @pytest.fixture
 def pool(inproc_pool):
     return inproc_pool(hosts=3, vms=3)
+
+
+@pytest.fixture(scope="module")
+def refusing_pool(tmp_path_factory):
+    """One `sim up` pool for the refused freezes: each case checks it changed nothing."""
+    yield from cli_pool_for_module(tmp_path_factory.mktemp("freeze"), 2, 2)
 
 
 def test_a_frozen_host_hangs_calls_and_probes_stops_its_service_and_resumes(pool):
@@ -113,8 +120,8 @@ def test_freezing_again_sets_the_new_end(pool):
     (["host2"], "a host name and a number of seconds"),
     (["host2", "5", "host3"], "a host name and a number of seconds"),
 ])
-def test_bad_freeze_exits_2_with_one_line_and_changes_nothing(sim_pool, targets, fragment):
-    pool = sim_pool(hosts=2, vms=2)
+def test_bad_freeze_exits_2_with_one_line_and_changes_nothing(refusing_pool, targets, fragment):
+    pool = refusing_pool
     before = pool.status()
     done = pool.run("fault", "freeze", *targets)
     assert done.returncode == 2, (done.stdout, done.stderr)

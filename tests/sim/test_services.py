@@ -10,6 +10,7 @@ import os
 import pytest
 
 from halizard.sim import control
+from sim_pools import cli_pool_for_module
 from waiting import wait_until
 
 # A service whose tree has all three shapes the kill must reach: a child, a grandchild that left the
@@ -44,6 +45,12 @@ def pids_of(marker):
 
 def host(pool, name):
     return pool.host_status(name)
+
+
+@pytest.fixture(scope="module")
+def refusing_pool(tmp_path_factory):
+    """One `sim up` pool for the refused service requests: each test checks they changed nothing."""
+    yield from cli_pool_for_module(tmp_path_factory.mktemp("services"), 2, 2)
 
 
 def test_sim_up_with_services_runs_each_host_service_and_power_off_kills_it(sim_pool):
@@ -113,8 +120,8 @@ def test_a_service_that_ends_by_itself_is_reported_exited_and_not_restarted(sim_
     assert control.call(url, "service_state", "host1") == {"service": "exited", "pid": None, "exit": 3}
 
 
-def test_bad_service_requests_exit_2_and_change_nothing(sim_pool, sim_cli):
-    pool = sim_pool(hosts=2, vms=2)
+def test_bad_service_requests_exit_2_and_change_nothing(refusing_pool, sim_cli):
+    pool = refusing_pool
     before = pool.status()
     for args in (["start", "host9"], ["stop", "host1"], ["stop", "host1", "--", "true"], ["restart", "host1"],
                  ["start", "host1", "--", "/no/such/program"]):
@@ -124,8 +131,9 @@ def test_bad_service_requests_exit_2_and_change_nothing(sim_pool, sim_cli):
     assert pool.status() == before
 
 
-def test_registering_a_service_needs_the_pool_control_token(sim_pool):
-    pool = sim_pool(hosts=1, vms=1)
+def test_registering_a_service_needs_the_pool_control_token(refusing_pool):
+    pool = refusing_pool
+    before = pool.status()
     for token in (None, "", "0" * 32):
         try:
             control.call(pool.json["control_url"], "service_start", token, "host1", ["true"])
@@ -133,16 +141,17 @@ def test_registering_a_service_needs_the_pool_control_token(sim_pool):
             assert "control token" in str(exc)
         else:
             raise AssertionError("a service was registered without the pool's control token")
-    assert host(pool, "host1")["service"] == "none"
+    assert host(pool, "host1")["service"] == "none" and pool.status() == before
     assert os.stat(os.path.join(pool.dir, "pool.json")).st_mode & 0o077 == 0, "the token is root's only"
 
 
-def test_malformed_service_requests_are_usage_errors(sim_pool):
-    pool = sim_pool(hosts=1, vms=1)
+def test_malformed_service_requests_are_usage_errors(refusing_pool):
+    pool = refusing_pool
     url, token = pool.json["control_url"], pool.json["control_token"]
+    before = pool.status()
     for args in (("host1", "sleep 5"), ("host1", ["sleep", ""]), ("host1", ["true"], {"A": 1}),
                  ("host1", ["true"], None, "/no/such/dir"), ("host1", ["true"], None, None, "/no/such/dir/out"),
                  ("host1", ["true"], None, 7)):
         with pytest.raises(control.ControlUsageError):
             control.call(url, "service_start", token, *args)
-    assert host(pool, "host1")["service"] == "none"
+    assert host(pool, "host1")["service"] == "none" and pool.status() == before

@@ -6,15 +6,12 @@ import pytest
 from halizard.probes import witness as client
 from halizard.probes.deadline import after
 
-from sim_pools import CliPool
+from sim_pools import cli_pool_for_module
 
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    handle = CliPool(tmp_path_factory.mktemp("sim-witness"))
-    handle.up(2, 1, 0.05, 0.5, ["--witness"])
-    yield handle
-    handle.down()
+    yield from cli_pool_for_module(tmp_path_factory.mktemp("sim-witness"), 2, 1, ["--witness"])
 
 
 def ask(pool, host, lease=1.0):
