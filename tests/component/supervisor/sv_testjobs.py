@@ -60,3 +60,9 @@ def counter(ctx):
 
 def show_param(ctx):
     _note(ctx, "param", MONITOR_DELAY=str(ctx.config.get("MONITOR_DELAY")))
+
+
+def named(ctx):
+    """Notes the process name the run carries (halizard.supervisor.jobproc names it after its job)."""
+    with open("/proc/self/comm") as handle:
+        _note(ctx, "named", comm=handle.read().strip())
