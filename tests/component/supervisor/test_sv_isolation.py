@@ -116,3 +116,15 @@ def test_a_run_carries_its_job_name_as_process_name(root, service):
     service({"a_rather_long_job_name": {"target": "sv_testjobs:named", "period": 30}})
     notes = wait_until(lambda: evidence(root, "a_rather_long_job_name"), 20, message="the run's note")
     assert notes[0]["comm"] == "a_rather_long_j"
+
+
+def test_runs_keep_the_log_sinks_and_platform_the_forkserver_prepared(root, service):
+    # the forkserver sets up the runs' log sinks (the service's --log-file here) and imports the root's
+    # platform once; a run's own lines still reach the log, tagged with the run's pid
+    svc = service({"warm": {"target": "sv_testjobs:warm_facts", "period": 30}})
+    notes = wait_until(lambda: evidence(root, "warm"), 20, message="the run's note")
+    assert notes[0]["config"] and notes[0]["platform"] and notes[0]["log"], notes[0]
+    pid = notes[0]["pid"]
+    line = wait_until(lambda: [x for x in svc.log().splitlines() if "warm run %d says hello" % pid in x], 20,
+                      message="the run's line in the service's log")
+    assert "[%d] warm:" % pid in line[0], line
