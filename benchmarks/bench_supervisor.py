@@ -185,6 +185,8 @@ class JobCpu:
             if stat is None:
                 continue
             name, ticks, reaped = stat
+            if name == fs[0]:   # still the forkserver's name: the run has not named itself yet
+                name = "(runs seen before naming themselves)"
             entry = self.runs.setdefault(pid, [name, ticks + reaped if first else 0, 0])
             entry[0], entry[2] = name, ticks + reaped   # named after its job once it renamed itself
         if first:
