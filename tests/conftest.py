@@ -27,6 +27,12 @@ from sim_pools import CliPool, InprocPool, run_sim  # noqa: E402
 scenario = harness.scenario_fixture()
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked `slow` first, each group in its collected order: with `--dist load --maxschedchunk 1`
+    (the Makefile) the workers take them first, and the short ones fill in at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def sim_cli():
     """run_sim: `sim_cli("status", "--dir", d)` runs `ha-lizard sim status --dir d` (CompletedProcess)."""

@@ -126,7 +126,7 @@ class EffectiveConfig:
         return self.pool_other_config.get(self.xc_field_key)
 
     def pool_ha_state(self):
-        """'true' / 'false' / 'missing' / 'invalid': HA is on only for 'true'."""
+        """The pool field's pool_store.FlagState: HA is on only for TRUE."""
         return pool_store.flag_state(self.pool_ha_raw())
 
     def as_mapping(self):

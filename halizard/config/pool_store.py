@@ -10,8 +10,18 @@ has been validated, so bad input never reaches the pool.
 from collections import OrderedDict
 
 from halizard.config import schema, values
+from halizard.core.strenum import StrEnum
 
 TRUE_FALSE = ("true", "false")
+
+
+class FlagState(StrEnum):
+    """What a XenCenter HA field (the pool's or a VM's) holds: HA acts only on TRUE."""
+
+    TRUE = "true"
+    FALSE = "false"
+    MISSING = "missing"
+    INVALID = "invalid"
 
 
 def pool_ref(session):
@@ -176,7 +186,7 @@ def _rollback(session, ref, done):
 
 
 def flag_state(raw):
-    """'true' / 'false' / 'missing' / 'invalid' for a XenCenter HA field value."""
+    """The FlagState of a XenCenter HA field value (None: missing)."""
     if raw is None:
-        return "missing"
-    return raw if raw in TRUE_FALSE else "invalid"
+        return FlagState.MISSING
+    return FlagState(raw) if raw in TRUE_FALSE else FlagState.INVALID

@@ -43,10 +43,13 @@ class StartAppliance(Action):
 
 @dataclass(frozen=True)
 class SetVmHaField(Action):
-    """Write the per-VM XenCenter HA field (used to turn invalid values to `false`)."""
+    """Write the per-VM XenCenter HA field (used to turn missing and invalid values to `false`), only
+    while it still holds `seen`, the value the decision read (None: missing): an admin's change made
+    since then wins."""
 
     vm_uuid: str
     value: str
+    seen: Optional[str] = None
 
 
 @dataclass(frozen=True)

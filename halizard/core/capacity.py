@@ -112,7 +112,7 @@ def _bound_more(pool: PoolView, policy: Policy, candidates: List[str], proven: i
     """How many failures beyond `proven` the sufficient condition F >= D + m*M still guarantees."""
     plan = vm_plan.plan(after_failure(pool, set(candidates)), policy, operator_stopped=operator_stopped,
                         usable_hosts=set())
-    needing = {s.vm_uuid for s in plan.statuses if s.reason == vm_plan.NO_CAPACITY}
+    needing = {s.vm_uuid for s in plan.statuses if s.reason == vm_plan.Reason.NO_CAPACITY}
     sizes = {u: pool.vm(u).memory for u in needing}
     largest = max(sizes.values()) if sizes else 0
     load = {h: 0 for h in candidates}

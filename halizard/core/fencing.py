@@ -32,14 +32,41 @@ from halizard.core.health import ProbeResult
 from halizard.core.model import HEALTH_FAILED, PoolView
 from halizard.core.policy import Policy
 from halizard.core.quorum import QuorumResult
+from halizard.core.strenum import StrEnum
 
-PROOF_FENCED = "fenced"
-PROOF_DEADLINE = "self-fence deadline"
 
-FENCE_VERIFIED = "verified"
-FENCE_FAILED = "failed"
-FENCE_UNKNOWN = "unknown"
-FENCE_OUTCOMES = (FENCE_VERIFIED, FENCE_FAILED, FENCE_UNKNOWN)
+
+class Proof(StrEnum):
+    """How a failed host's death was proven (its value is stored: the recovery entry, the takeover state)."""
+
+    FENCED = "fenced"
+    DEADLINE = "self-fence deadline"
+
+
+PROOF_FENCED, PROOF_DEADLINE = Proof.FENCED, Proof.DEADLINE  # the names callers use
+
+
+
+class PowerState(StrEnum):
+    """What a fence agent's FenceResult says of the power (halizard/fence/base.py)."""
+
+    OFF = "off"            # verified powered off
+    ON = "on"              # verified powered on (after start, or status)
+    RESET = "reset"        # verified power cycled: the old instance is gone
+    UNKNOWN = "unknown"    # no proof either way (timeouts, garbage, unreachable device)
+    FAILED = "failed"      # the device/script said the action failed
+    UNPROVEN = "unproven"  # POOL: nothing was done to the power at all
+
+
+class FenceOutcome(StrEnum):
+    """What a fence achieved, as the core counts it (its value is stored: fence-outcomes, takeover)."""
+
+    VERIFIED = "verified"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+FENCE_VERIFIED, FENCE_FAILED, FENCE_UNKNOWN = FenceOutcome.VERIFIED, FenceOutcome.FAILED, FenceOutcome.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -64,20 +91,20 @@ class DeadlineProof:
 class FailureDecision:
     """What to do about one failed host now; proof is set once death is proven."""
 
-    proof: Optional[str]
+    proof: Optional[Proof]
     actions: Tuple[A.Action, ...]
     why: str
 
 
-def outcome_of(verified: bool, state: str) -> str:
+def outcome_of(verified: bool, state: str) -> FenceOutcome:
     """Map an agent's FenceResult (verified, state) to the core's fence outcome.
 
     Only a verified `off` or `reset` proves death; a verified `on` (a start)
     says nothing about the old instance; `unknown` stays unknown; the rest failed.
     """
-    if verified and state in ("off", "reset"):
+    if verified and state in (PowerState.OFF, PowerState.RESET):
         return FENCE_VERIFIED
-    if state == "unknown":
+    if state == PowerState.UNKNOWN:
         return FENCE_UNKNOWN
     return FENCE_FAILED
 
@@ -176,8 +203,7 @@ def decide_host_failure(
     every step; the answer depends only on the inputs. Where peers may still
     reach the host, pass the decision through unless_still_seen.
     """
-    if fence_outcome is not None and fence_outcome not in FENCE_OUTCOMES:
-        raise ValueError("unknown fence outcome %r" % (fence_outcome,))
+    fence_outcome = FenceOutcome.parse(fence_outcome)
     host = pool.host(host_uuid)
     if host is None:
         raise ValueError("unknown host %s" % host_uuid)

@@ -20,10 +20,29 @@ from dataclasses import dataclass
 from typing import Optional
 
 from halizard.core.policy import Policy
+from halizard.core.strenum import StrEnum
 
-HEALTHY = "healthy"
-FAILED = "failed"
-UNKNOWN = "unknown"
+
+class Health(StrEnum):
+    """A peer's verdict (its value is the word in the host-health report and the logs)."""
+
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+HEALTHY, FAILED, UNKNOWN = Health.HEALTHY, Health.FAILED, Health.UNKNOWN  # the names callers use
+
+
+class Login(StrEnum):
+    """What one empty login told of a peer's xapi (probes.xapi_alive): MASTER or SLAVE is an answer."""
+
+    MASTER = "master"            # SESSION_AUTHENTICATION_FAILED (or a login accepted)
+    SLAVE = "slave"              # HOST_IS_SLAVE
+    REFUSED = "refused"          # xapi answered with another failure code
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    GARBAGE = "garbage"          # an answer that is not XAPI at all
 
 
 @dataclass(frozen=True)
@@ -52,7 +71,7 @@ class ProbeResult:
 class HealthVerdict:
     """A host's health with the sentence that explains it."""
 
-    state: str
+    state: Health
     isolated: bool
     why: str
 

@@ -140,23 +140,6 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _convert(name: str, default: Any, value: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            return _to_bool(value)
-        if isinstance(default, int):
-            return _to_int(value)
-        if isinstance(default, float):
-            return _to_float(value)
-        if isinstance(default, tuple):
-            return _to_list(value)
-        if isinstance(value, str):
-            return _unquote(value)
-        raise ValueError("expected text")
-    except (TypeError, ValueError) as exc:
-        raise PolicyError("%s: invalid value %r (%s)" % (name, value, exc)) from None
-
-
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -202,3 +185,20 @@ def _to_list(value: Any) -> Tuple[str, ...]:
     else:
         raise ValueError("expected a list")
     return tuple(i for i in (x.strip() for x in items) if i)
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return _unquote(value)
+    raise ValueError("expected text")
+
+
+# A parameter's value is converted to the type of its default (anything else is text)
+_CONVERT = {bool: _to_bool, int: _to_int, float: _to_float, tuple: _to_list}
+
+
+def _convert(name: str, default: Any, value: Any) -> Any:
+    try:
+        return _CONVERT.get(type(default), _to_text)(value)
+    except (TypeError, ValueError) as exc:
+        raise PolicyError("%s: invalid value %r (%s)" % (name, value, exc)) from None

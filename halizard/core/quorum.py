@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from halizard.core import witness
+from halizard.core.membership import Vote
 from halizard.core.policy import Policy
 
 
@@ -60,8 +61,7 @@ def compute(
     heuristics_ok: Optional[bool],
     policy: Policy,
     witness_held: Optional[bool] = None,
-    member: bool = True,
-    not_member_why: str = "",
+    vote: Optional[Vote] = None,
 ) -> QuorumResult:
     """Quorum of the side containing self_uuid.
 
@@ -69,12 +69,13 @@ def compute(
     this host reached by network in this round (self is always counted);
     heuristics_ok: True when every heuristic address answered, None when not
     probed; witness_held: whether this host holds the witness's lease (None: no witness);
-    member: False when this host has no vote (membership.vote), then it has no quorum.
+    vote: this host's membership.vote (None: no membership, it votes); without a vote
+    (vote.member False) it has no quorum.
     """
     enabled = set(enabled_hosts)
-    if not member:
+    if vote is not None and not vote.member:
         total = len(enabled - {self_uuid})
-        return QuorumResult(0, total, False, False, False, not_member_why or "this host has no vote")
+        return QuorumResult(0, total, False, False, False, vote.why or "this host has no vote")
     if self_uuid not in enabled:
         # A disabled host (maintenance) still counts itself: it must know whether it is isolated.
         enabled.add(self_uuid)

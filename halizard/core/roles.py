@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from typing import AbstractSet, Mapping, Optional, Sequence, Tuple
 
 from halizard.core import health
+from halizard.core.health import Login
 from halizard.core.model import AUTOPROMOTE_NONE, HEALTH_HEALTHY, PoolView
 from halizard.core.policy import Policy
 from halizard.core.quorum import QuorumResult
+from halizard.core.strenum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -160,25 +162,26 @@ def may_transition(old_master_address: str, answered: AbstractSet[str],
         return Permission(False, "quorum lost before the transition: %s" % quorum.why)
     old = _bare(old_master_address)
     for uuid, (state, named) in sorted(now.items()):
-        if state == XAPI_MASTER:
+        if state == Login.MASTER:
             return Permission(False, "%s answers as master" % uuid)
-        if state == XAPI_SLAVE and named and _bare(named) != old:
+        if state == Login.SLAVE and named and _bare(named) != old:
             return Permission(False, "%s follows another master at %s" % (uuid, named))
     for uuid in sorted(answered):
-        if now.get(uuid, ("", None))[0] not in (XAPI_MASTER, XAPI_SLAVE):
+        if now.get(uuid, ("", None))[0] not in (Login.MASTER, Login.SLAVE):
             return Permission(False, "%s answered the probe round but not the last check: it may be "
                                      "taking over itself" % uuid)
     return Permission(True, "no peer answers as master or is transitioning, quorum holds")
 
 
-# resolve_masters outcomes
-ALONE = "alone"            # no other host of this database answers as master
-RECOVER = "recover"        # another host answers as master and it is the stale one: recover it as a slave
-STAND_DOWN = "stand_down"  # this host is the stale master: start nothing, wait to be recovered
+class Conflict(StrEnum):
+    """What resolve_masters tells this master to do about other hosts that answer as master."""
 
-# what a login told about a peer (probes.xapi_alive states)
-XAPI_MASTER = "master"
-XAPI_SLAVE = "slave"
+    ALONE = "alone"            # no other host of this database answers as master
+    RECOVER = "recover"        # another host answers as master and it is the stale one: recover it as a slave
+    STAND_DOWN = "stand_down"  # this host is the stale master: start nothing, wait to be recovered
+
+
+ALONE, RECOVER, STAND_DOWN = Conflict.ALONE, Conflict.RECOVER, Conflict.STAND_DOWN  # the names callers use
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ class MasterConflict:
     recover_slaves missed them); RECOVER pulls them over together with `others`.
     """
 
-    action: str
+    action: Conflict
     others: Tuple[str, ...]
     why: str
     strays: Tuple[str, ...] = ()
@@ -217,7 +220,7 @@ def _followed_elsewhere(pool: PoolView, self_uuid: str, own: str, masters: Tuple
     by_address = {_bare(h.address): h for h in pool.hosts if h.address}
     strays = []
     for uuid, (state, named) in sorted(logins.items()):
-        if uuid == self_uuid or state != XAPI_SLAVE or not named or _bare(named) == own:
+        if uuid == self_uuid or state != Login.SLAVE or not named or _bare(named) == own:
             continue
         target = by_address.get(_bare(named))
         if target is not None and target.uuid in masters:
@@ -270,7 +273,7 @@ def tie_break_due(since: Optional[float], now: float, policy: Policy) -> bool:
 
 def masters_among(logins: Mapping[str, Tuple[str, Optional[str]]], self_uuid: str) -> Tuple[str, ...]:
     """The peers of a probe round that answered as master."""
-    return tuple(sorted(u for u, (state, _named) in logins.items() if state == XAPI_MASTER and u != self_uuid))
+    return tuple(sorted(u for u, (state, _named) in logins.items() if state == Login.MASTER and u != self_uuid))
 
 
 def resolve_masters(pool: PoolView, self_uuid: str,

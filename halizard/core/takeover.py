@@ -30,24 +30,41 @@ from halizard.core.health import ProbeResult
 from halizard.core.model import PoolView
 from halizard.core.policy import Policy
 from halizard.core.quorum import QuorumResult
+from halizard.core.strenum import StrEnum
 
-IDLE = "idle"
-TIE_WAIT = "tie-wait"
-FENCING = "fencing"
-AWAIT_DEADLINE = "await-deadline"
-TRANSITION = "transition"
-AWAIT_MASTER = "await-master"
-RECOVER_SLAVES = "recover-slaves"
-RELEASE = "release"
-RESTART = "restart"
-DONE = "done"
-SUSPENDED = "suspended"
-FAILED = "failed"
 
-OK = "ok"
-NOT_OK = "failed"
-ABORTED = "aborted"    # the last check before the transition failed: it was never issued
-REFUSED = "refused"    # VM starts refused (self-fencing, no quorum): the restart waits
+
+class Phase(StrEnum):
+    """Where the sequence is (its value is stored in the takeover state file and shown by ha-cfg)."""
+
+    IDLE = "idle"
+    TIE_WAIT = "tie-wait"
+    FENCING = "fencing"
+    AWAIT_DEADLINE = "await-deadline"
+    TRANSITION = "transition"
+    AWAIT_MASTER = "await-master"
+    RECOVER_SLAVES = "recover-slaves"
+    RELEASE = "release"
+    RESTART = "restart"
+    DONE = "done"
+    SUSPENDED = "suspended"
+    FAILED = "failed"
+
+
+class Result(StrEnum):
+    """What an executed action gave the next step (FENCING takes a fencing.FenceOutcome instead)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    ABORTED = "aborted"    # the last check before the transition failed: it was never issued
+    REFUSED = "refused"    # VM starts refused (self-fencing, no quorum): the restart waits
+
+
+# the names callers use
+IDLE, TIE_WAIT, FENCING, AWAIT_DEADLINE = Phase.IDLE, Phase.TIE_WAIT, Phase.FENCING, Phase.AWAIT_DEADLINE
+TRANSITION, AWAIT_MASTER, RECOVER_SLAVES = Phase.TRANSITION, Phase.AWAIT_MASTER, Phase.RECOVER_SLAVES
+RELEASE, RESTART, DONE, SUSPENDED, FAILED = Phase.RELEASE, Phase.RESTART, Phase.DONE, Phase.SUSPENDED, Phase.FAILED
+OK, NOT_OK, ABORTED, REFUSED = Result.OK, Result.FAILED, Result.ABORTED, Result.REFUSED
 
 RECOVER_ATTEMPTS = 3
 MASTER_WAIT = 120.0  # seconds for xapi to come back as master after the transition (fuse ~10 s)
@@ -62,10 +79,10 @@ def tie_fence_delay(policy: Policy) -> float:
 class TakeoverState:
     """Where the sequence is. Persist it between runs (it is plain values)."""
 
-    phase: str = IDLE
+    phase: Phase = Phase.IDLE
     master_uuid: Optional[str] = None
-    fence_outcome: Optional[str] = None
-    proof: Optional[str] = None
+    fence_outcome: Optional[fencing.FenceOutcome] = None
+    proof: Optional[fencing.Proof] = None
     recover_attempts: int = 0
     wait_until: Optional[float] = None
 
@@ -235,6 +252,7 @@ def _fence(inp: TakeoverInputs, policy: Policy, master: str, why: str) -> Step:
 
 def _after_fence(state: TakeoverState, inp: TakeoverInputs, policy: Policy, now: float, master: str,
                  outcome: str) -> Step:
+    outcome = fencing.FenceOutcome.parse(outcome)
     if outcome == fencing.FENCE_VERIFIED:
         return _transition(replace(state, fence_outcome=outcome), fencing.PROOF_FENCED, "the master's fence verified")
     return _deadline(replace(state, phase=AWAIT_DEADLINE, fence_outcome=outcome), inp, policy, now, master)
@@ -281,31 +299,30 @@ def _fail(state: TakeoverState, text: str) -> Step:
                 text)
 
 
-_PHASES = (IDLE, TIE_WAIT, FENCING, AWAIT_DEADLINE, TRANSITION, AWAIT_MASTER, RECOVER_SLAVES, RELEASE,
-           RESTART, DONE, SUSPENDED, FAILED)
-
-
 def state_to_plain(state: TakeoverState) -> dict:
-    """JSON-able form, for the state file."""
-    return {"phase": state.phase, "master_uuid": state.master_uuid, "fence_outcome": state.fence_outcome,
-            "proof": state.proof, "recover_attempts": state.recover_attempts, "wait_until": state.wait_until}
+    """JSON-able form, for the state file (the enums' words)."""
+    outcome, proof = fencing.FenceOutcome.parse(state.fence_outcome), fencing.Proof.parse(state.proof)
+    return {"phase": Phase(state.phase).value, "master_uuid": state.master_uuid,
+            "fence_outcome": outcome and outcome.value, "proof": proof and proof.value,
+            "recover_attempts": state.recover_attempts, "wait_until": state.wait_until}
 
 
 def state_from_plain(data: object) -> TakeoverState:
     """Inverse of state_to_plain; raises ValueError for a malformed record."""
-    if not isinstance(data, dict) or data.get("phase") not in _PHASES:
+    if not isinstance(data, dict):
         raise ValueError("not a takeover state: %r" % (data,))
     attempts = data.get("recover_attempts", 0)
     wait = data.get("wait_until")
-    if not isinstance(attempts, int) or (wait is not None and not isinstance(wait, (int, float))):
-        raise ValueError("not a takeover state: %r" % (data,))
-    outcome = data.get("fence_outcome")
-    if outcome is not None and outcome not in fencing.FENCE_OUTCOMES:
-        raise ValueError("not a takeover state: %r" % (data,))
-    proof = data.get("proof")
-    if proof is not None and proof not in (fencing.PROOF_FENCED, fencing.PROOF_DEADLINE):
-        raise ValueError("not a takeover state: %r" % (data,))
+    try:
+        if data.get("phase") is None or not isinstance(attempts, int) or (
+                wait is not None and not isinstance(wait, (int, float))):
+            raise ValueError("a phase, whole attempts and a numeric wait")
+        phase = Phase.parse(data["phase"])
+        outcome = fencing.FenceOutcome.parse(data.get("fence_outcome"))
+        proof = fencing.Proof.parse(data.get("proof"))
+    except (ValueError, TypeError):
+        raise ValueError("not a takeover state: %r" % (data,)) from None
     master = data.get("master_uuid")
-    return TakeoverState(phase=data["phase"], master_uuid=master if isinstance(master, str) else None,
+    return TakeoverState(phase=phase, master_uuid=master if isinstance(master, str) else None,
                          fence_outcome=outcome, proof=proof, recover_attempts=attempts,
                          wait_until=float(wait) if wait is not None else None)

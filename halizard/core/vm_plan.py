@@ -29,26 +29,32 @@ from halizard.core.model import (
     HALTED, HEALTH_HEALTHY, HEALTH_MASTER, RUNNING, PoolView, VmView, operator_stop_over,
 )
 from halizard.core.policy import Policy
+from halizard.core.strenum import StrEnum
 
-# Reason codes (stable: CLI output and tests use them).
-WILL_START = "will-start"
-RUNNING_OK = "running"
-CONTROL_DOMAIN = "control-domain"
-TEMPLATE = "template"
-SNAPSHOT = "snapshot"
-NOT_HALTED = "not-halted"
-OPERATION_IN_PROGRESS = "operation-in-progress"
-MODE = "mode"
-FIELD_FALSE = "field-false"
-FIELD_MISSING = "field-missing"
-FIELD_INVALID = "field-invalid"
-HOME_POOL_MISSING = "home-pool-missing"
-HOME_POOL_MISMATCH = "home-pool-mismatch"
-OPERATOR_STOP = "operator-stop"
-APPLIANCE_DISABLED = "appliance-disabled"
-APPLIANCE_START = "appliance-start"
-NO_CAPACITY = "no-capacity"
-BACKING_OFF = "backing-off"
+
+class Reason(StrEnum):
+    """Why a VM is (not) started: stable words, shown by `ha-cfg plan` and `get-vm-ha` and kept in
+    the vm-protection report."""
+
+    WILL_START = "will-start"
+    RUNNING_OK = "running"
+    CONTROL_DOMAIN = "control-domain"
+    TEMPLATE = "template"
+    SNAPSHOT = "snapshot"
+    NOT_HALTED = "not-halted"
+    OPERATION_IN_PROGRESS = "operation-in-progress"
+    MODE = "mode"
+    FIELD_FALSE = "field-false"
+    FIELD_MISSING = "field-missing"
+    FIELD_INVALID = "field-invalid"
+    HOME_POOL_MISSING = "home-pool-missing"
+    HOME_POOL_MISMATCH = "home-pool-mismatch"
+    OPERATOR_STOP = "operator-stop"
+    APPLIANCE_DISABLED = "appliance-disabled"
+    APPLIANCE_START = "appliance-start"
+    NO_CAPACITY = "no-capacity"
+    BACKING_OFF = "backing-off"
+    POOL_HA_OFF = "pool-ha-off"  # get-vm-ha: the pool's HA switch is not "true", nothing is protected
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class VmStatus:
     vm_uuid: str
     name_label: str
     protected: bool
-    reason: str
+    reason: Reason
     why: str
 
 
@@ -93,7 +99,7 @@ class VmPlan:
 
     @property
     def unplaced(self) -> Tuple[VmStatus, ...]:
-        return tuple(s for s in self.statuses if s.reason == NO_CAPACITY)
+        return tuple(s for s in self.statuses if s.reason == Reason.NO_CAPACITY)
 
 
 def usable_hosts_from_fields(pool: PoolView) -> Tuple[str, ...]:
@@ -154,29 +160,30 @@ def plan(
 
 # VMs HA never manages: (test, reason, why), the first that matches
 _NEVER_MANAGED = (
-    (lambda vm: vm.is_control_domain, CONTROL_DOMAIN, "a control domain is never managed"),
-    (lambda vm: vm.is_a_template, TEMPLATE, "a template is never started"),
-    (lambda vm: vm.is_a_snapshot, SNAPSHOT, "a snapshot is never started"),
+    (lambda vm: vm.is_control_domain, Reason.CONTROL_DOMAIN, "a control domain is never managed"),
+    (lambda vm: vm.is_a_template, Reason.TEMPLATE, "a template is never started"),
+    (lambda vm: vm.is_a_snapshot, Reason.SNAPSHOT, "a snapshot is never started"),
 )
+NEVER_MANAGED = frozenset(reason for _test, reason, _why in _NEVER_MANAGED)
 
 
 def _held(vm: VmView, pool_uuid: str, stopped: bool, retry: Optional[RetryState],
           now: float) -> Optional[Tuple[str, str]]:
     """(reason, why) a protected VM is not started this cycle, or None when it is a candidate."""
     if vm.power_state == RUNNING:
-        return RUNNING_OK, "protected and running"
+        return Reason.RUNNING_OK, "protected and running"
     if vm.power_state != HALTED:
-        return NOT_HALTED, "%s is %s, which only an operator resolves" % (_n(vm), vm.power_state)
+        return Reason.NOT_HALTED, "%s is %s, which only an operator resolves" % (_n(vm), vm.power_state)
     if vm.current_operations:
-        return OPERATION_IN_PROGRESS, "an operation is in progress (%s)" % ", ".join(vm.current_operations)
+        return Reason.OPERATION_IN_PROGRESS, "an operation is in progress (%s)" % ", ".join(vm.current_operations)
     if vm.home_pool is None:
-        return HOME_POOL_MISSING, "halted and never stamped as running in this pool (no home-pool)"
+        return Reason.HOME_POOL_MISSING, "halted and never stamped as running in this pool (no home-pool)"
     if vm.home_pool != pool_uuid:
-        return HOME_POOL_MISMATCH, "its home-pool %s is another pool, so it may run there" % vm.home_pool
+        return Reason.HOME_POOL_MISMATCH, "its home-pool %s is another pool, so it may run there" % vm.home_pool
     if stopped:
-        return OPERATOR_STOP, "an operator shut it down; it stays halted until started again"
+        return Reason.OPERATOR_STOP, "an operator shut it down; it stays halted until started again"
     if retry is not None and not retry.ready(now):
-        return BACKING_OFF, "its start failed %d times; next try in %gs" % (retry.failures, retry.next_attempt_at - now)
+        return Reason.BACKING_OFF, "its start failed %d times; next try in %gs" % (retry.failures, retry.next_attempt_at - now)
     return None
 
 
@@ -199,26 +206,27 @@ def _protection(vm: VmView, pool: PoolView, policy: Policy,
     """(protected, reason, why) from OP_MODE, GLOBAL_VM_HA and the XenCenter field."""
     if policy.OP_MODE == 1:
         if vm.appliance is None:
-            return False, MODE, "OP_MODE=1 protects appliances and this VM is in none"
+            return False, Reason.MODE, "OP_MODE=1 protects appliances and this VM is in none"
         if vm.appliance in policy.DISABLED_VAPPS:
-            return False, APPLIANCE_DISABLED, "its appliance is listed in DISABLED_VAPPS"
-        return True, APPLIANCE_START, "protected through its appliance"
+            return False, Reason.APPLIANCE_DISABLED, "its appliance is listed in DISABLED_VAPPS"
+        return True, Reason.APPLIANCE_START, "protected through its appliance"
     value = vm.ha_field
     if value is not None and value not in ("true", "false"):
-        fixes.append(A.SetVmHaField(why="%r is not true or false" % value, vm_uuid=vm.uuid, value="false"))
+        fixes.append(A.SetVmHaField(why="%r is not true or false" % value, vm_uuid=vm.uuid, value="false",
+                                    seen=value))
         fixes.append(A.Alert(
             why="an invalid HA field value was reset", function="check_vm_field",
             text="VM %s had %s=%r; set to false (HA off for this VM)" % (_n(vm), policy.XC_FIELD_NAME, value)))
         if not policy.GLOBAL_VM_HA:
-            return False, FIELD_INVALID, "its HA field held %r, reset to false" % value
+            return False, Reason.FIELD_INVALID, "its HA field held %r, reset to false" % value
     elif value is None and not policy.GLOBAL_VM_HA:
-        fixes.append(A.SetVmHaField(why="the HA field is missing", vm_uuid=vm.uuid, value="false"))
-        return False, FIELD_MISSING, "GLOBAL_VM_HA=0 and its HA field is missing (set to false)"
+        fixes.append(A.SetVmHaField(why="the HA field is missing", vm_uuid=vm.uuid, value="false", seen=None))
+        return False, Reason.FIELD_MISSING, "GLOBAL_VM_HA=0 and its HA field is missing (set to false)"
     if policy.GLOBAL_VM_HA:
-        return True, WILL_START, "GLOBAL_VM_HA=1 protects every VM"
+        return True, Reason.WILL_START, "GLOBAL_VM_HA=1 protects every VM"
     if value == "true":
-        return True, WILL_START, "its HA field is true"
-    return False, FIELD_FALSE, "GLOBAL_VM_HA=0 and its HA field is false"
+        return True, Reason.WILL_START, "its HA field is true"
+    return False, Reason.FIELD_FALSE, "GLOBAL_VM_HA=0 and its HA field is false"
 
 
 def _appliances(pool: PoolView, policy: Policy, candidates: List[VmView], statuses: Dict[str, VmStatus],
@@ -235,14 +243,14 @@ def _appliances(pool: PoolView, policy: Policy, candidates: List[VmView], status
         state = retry.get(app_uuid)
         if state is not None and not state.ready(now):
             for vm in members:
-                statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, BACKING_OFF,
+                statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, Reason.BACKING_OFF,
                                              "appliance %s is backing off after failed starts" % label)
             continue
         names = ", ".join(_n(v) for v in members)
         starts.append(A.StartAppliance(why="appliance %s has members not running: %s" % (label, names),
                                        appliance_uuid=app_uuid))
         for vm in members:
-            statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, APPLIANCE_START,
+            statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, Reason.APPLIANCE_START,
                                          "started with appliance %s" % label)
     return starts
 
@@ -261,12 +269,12 @@ def _place(pool: PoolView, policy: Policy, candidates: List[VmView], usable: Abs
         for vm in members:
             target, why = _choose_host(vm, policy, free, pool)
             if target is False:
-                statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, NO_CAPACITY, why)
+                statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, Reason.NO_CAPACITY, why)
                 continue
             starts.append(A.StartVm(why=why, vm_uuid=vm.uuid, host_uuid=target))  # type: ignore[arg-type]
-            statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, WILL_START, why)
+            statuses[vm.uuid] = VmStatus(vm.uuid, vm.name_label, True, Reason.WILL_START, why)
         if starts:
-            delay = max(v.start_delay for v in members if statuses[v.uuid].reason == WILL_START)
+            delay = max(v.start_delay for v in members if statuses[v.uuid].reason == Reason.WILL_START)
             groups.append(StartGroup(order=key[1], best_effort=key[0], delay_after=max(delay, 0),
                                      starts=tuple(starts)))
     return groups

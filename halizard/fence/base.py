@@ -13,15 +13,13 @@ Deadlines are absolute `time.monotonic()` values (see halizard.probes.deadline).
 """
 from dataclasses import dataclass
 
+from halizard.core.fencing import PowerState
+
 ACTIONS = ("start", "stop", "reset")
 
-# FenceResult.state values
-OFF = "off"            # verified powered off
-ON = "on"              # verified powered on (after start, or status)
-RESET = "reset"        # verified power cycled: the old instance is gone
-UNKNOWN = "unknown"    # no proof either way (timeouts, garbage, unreachable device)
-FAILED = "failed"      # the device/script said the action failed
-UNPROVEN = "unproven"  # POOL: nothing was done to the power at all
+# FenceResult.state values, by the names the agents use
+OFF, ON, RESET = PowerState.OFF, PowerState.ON, PowerState.RESET
+UNKNOWN, FAILED, UNPROVEN = PowerState.UNKNOWN, PowerState.FAILED, PowerState.UNPROVEN
 
 
 class FenceConfigError(Exception):
@@ -33,7 +31,7 @@ class FenceResult:
     """What a fence or status call achieved. Only `verified=True` proves anything."""
 
     verified: bool
-    state: str
+    state: PowerState
     detail: str = ""
 
     @classmethod

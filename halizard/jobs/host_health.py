@@ -150,7 +150,7 @@ def write_report(state, pool, verdicts, quorum_result, decisions, raw=None, now=
     for h in pool.hosts:
         v = verdicts.get(h.uuid)
         entry = {"name_label": h.name_label, "role": "master" if h.uuid == pool.master_uuid else "slave",
-                 "health": "master" if h.uuid == pool.master_uuid else (v.state if v else "not probed"),
+                 "health": "master" if h.uuid == pool.master_uuid else (v.state.value if v else "not probed"),
                  "why": v.why if v else "", "decision": decisions.get(h.uuid, "")}
         if raw and h.uuid in raw:
             entry["detail"] = raw[h.uuid].detail

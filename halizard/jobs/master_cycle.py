@@ -143,7 +143,7 @@ def _masters(env, session, pool, self_uuid, raw, policy):
 
     logins = host_health.logins_of(raw)
     me = pool.host(self_uuid)
-    elsewhere = any(state == roles.XAPI_SLAVE and named and me is not None and named != me.address
+    elsewhere = any(state == health.Login.SLAVE and named and me is not None and named != me.address
                     for state, named in logins.values())
     replaced, tie_due = _standoff(env, session, roles.masters_among(logins, self_uuid), policy, elsewhere)
     return roles.resolve_masters(pool, self_uuid, logins, replaced, tie_due)

@@ -36,6 +36,7 @@ from halizard import suspension
 from halizard.probes import clock as bootclock
 from halizard.core import cycle, health, quorum
 from halizard.core import takeover as core
+from halizard.config.pool_store import FlagState
 from halizard.core.model import UNREACHED_KEY, unreached_value
 from halizard.jobs import host_health, membership, peer_answer, peer_check, takeover, witness
 from halizard.jobs.base import Outcome, Report
@@ -240,7 +241,7 @@ def _silent(ctx, self_uuid, state):
     if cached is None:
         log.error("the master does not answer and no pool view was ever cached: nothing can be judged")
         return Report(Outcome.FAILED, "master watch: the master is silent and no pool view was ever cached")
-    if config.pool_ha_state() != "true" and not takeover.in_progress(state):
+    if config.pool_ha_state() != FlagState.TRUE and not takeover.in_progress(state):
         log.info("the master does not answer; HA is not enabled for this pool ({}), so nothing is done",
                  config.pool_ha_state())
         return Report(Outcome.IDLE, "master watch: the master is silent; HA is not enabled for this pool")
@@ -299,7 +300,7 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
                                  ranked_last=membership.takeover_order(ctx.state))
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
-            autopromote=cached.autopromote_uuid, takeover=final.phase)
+            autopromote=cached.autopromote_uuid, takeover=final.phase.value)
     return _silent_report(seen, state, final)
 
 

@@ -135,8 +135,7 @@ def quorum(store, self_uuid, enabled, reachable, heuristics_ok, policy, witness_
     """core.quorum.compute among the voters of this host's membership copy (and, while a change is
     not acknowledged, among the last acknowledged voters too: the weaker result counts)."""
     v = vote(store, self_uuid, enabled)
-    results = [quorum_rule.compute(self_uuid, voters, reachable, heuristics_ok, policy, witness_held,
-                                   member=v.member, not_member_why=v.why)
+    results = [quorum_rule.compute(self_uuid, voters, reachable, heuristics_ok, policy, witness_held, vote=v)
                for voters in ((v.voters,) if v.joint_voters is None else (v.voters, v.joint_voters))]
     return quorum_rule.weakest(results)
 

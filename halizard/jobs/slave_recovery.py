@@ -102,7 +102,7 @@ class Recovery:
         return fencing.unless_still_seen(decision, self.pool, host_uuid, seen_by)
 
     def fence(self, host_uuid, action):
-        """Run the agent (never raises); the core's outcome string plus the agent's detail."""
+        """Run the agent (never raises); the core's FenceOutcome plus the agent's detail."""
         try:
             agent = self.agent_factory()
         except FenceConfigError as exc:
@@ -127,7 +127,7 @@ class Recovery:
             self.log.log("INFO" if outcome == fencing.FENCE_VERIFIED else "ERROR",
                          "fence of {} {}: {}", name, outcome, detail)
             journal.record(self.state, "fenced", detail, subject=name, now=self.env.clock.wall(),
-                           method=self.policy.FENCE_METHOD, outcome=outcome)
+                           method=self.policy.FENCE_METHOD, outcome=outcome.value)
             decision = self.decide(host_uuid, probe, outcome)
         for action in decision.actions:
             if isinstance(action, A.Alert):
@@ -160,7 +160,8 @@ class Recovery:
                     if self.state is not None:  # kept at once: a cycle cut off during the restarts resumes them
                         entry = recovery_entry
                         self.state.update(RECOVERY_STATE, lambda cur: dict(cur or {}, **{host_uuid: entry}), {})
-                        self.state.update(OUTCOMES_STATE, lambda cur: dict(cur or {}, **{host_uuid: outcome})
+                        verified = {host_uuid: fencing.FENCE_VERIFIED.value}
+                        self.state.update(OUTCOMES_STATE, lambda cur: dict(cur or {}, **verified)
                                           if outcome == fencing.FENCE_VERIFIED else (cur or {}), {})
                 else:  # resumed: resets that failed last time (still running there in the database) again
                     halted = self.reset_stuck(host_uuid, recovery_entry["vms"])
@@ -220,7 +221,7 @@ class Recovery:
         self.log.info("release of {}: {} of {} VM power states reset, {} of {} disk markers cleared", host_uuid,
                       len(reset), len(resets), sum(1 for ok, _d in results if ok), len(clears))
         self._run_logged(host_uuid, last)
-        return {"proof": decision.proof, "at": self.env.clock.wall(), "vms": vms}, reset
+        return {"proof": decision.proof.value, "at": self.env.clock.wall(), "vms": vms}, reset
 
     def _run_logged(self, host_uuid, actions):
         for action in actions:
@@ -374,7 +375,7 @@ def recover_failed(rec, verdicts):
                     report[uuid] = "recovery failed: %s" % type(exc).__name__
                     continue
                 if outcome == fencing.FENCE_VERIFIED:  # anything else is tried again next cycle
-                    outcomes[uuid] = outcome
+                    outcomes[uuid] = fencing.FENCE_VERIFIED.value
                 if entry is not None:
                     recovery[uuid] = entry
                 report[uuid] = text

@@ -129,8 +129,10 @@ def _fence(env, action, pool):
         return fencing.FENCE_FAILED
     result = fence_host(agent, action.host_uuid, action.fence_action, env.clock.monotonic() + FENCE_SECONDS,
                         still_alive=still_alive)
-    journal.record(env.store, "fenced", result.detail, subject=(host.name_label if host else "") or action.host_uuid, method=env.policy.FENCE_METHOD, outcome=fencing.outcome_of(result.verified, result.state))
-    return fencing.outcome_of(result.verified, result.state)
+    outcome = fencing.outcome_of(result.verified, result.state)
+    journal.record(env.store, "fenced", result.detail, subject=(host.name_label if host else "") or action.host_uuid,
+                   method=env.policy.FENCE_METHOD, outcome=outcome.value)
+    return outcome
 
 
 def _transition(env, pool):
@@ -218,6 +220,7 @@ def _reboot_once(env):
 
 
 _RELEASE = (A.SetHostHealth, A.ResetVmPowerState, A.ClearVdiMarker, A.ForgetHost)
+WAIT = object()  # execute's answer when the step waits: the run ends there (never passed to core.step)
 
 
 def execute(env, actions, pool, cached):
@@ -232,7 +235,7 @@ def execute(env, actions, pool, cached):
         if isinstance(action, _RELEASE):
             release.append(action)
         elif isinstance(action, A.Wait):
-            return "wait"
+            return WAIT
         else:
             outcome = _act(env, action, pool, cached, outcome)
     if release:
@@ -242,30 +245,34 @@ def execute(env, actions, pool, cached):
     return outcome
 
 
+def _restart_and_exclude(env, action, cached):
+    outcome = _restart(env, action, cached)
+    if outcome != core.REFUSED:
+        _exclude_old_master(env, action.host_uuid)
+    return outcome
+
+
+# What each action outside the release does: (runner(env, action, pool, cached), gives the step's outcome)
+_ACTS = {
+    A.FenceHost: (lambda env, action, pool, _cached: _fence(env, action, pool), True),
+    A.EmergencyTransition: (lambda env, _action, pool, _cached: _transition(env, pool), True),
+    A.WaitUntilMaster: (lambda env, action, _pool, _cached: _await_master(env, action), True),
+    A.RecoverSlaves: (lambda env, _action, _pool, _cached: _recover(env), True),
+    A.RestartVmsOf: (lambda env, action, _pool, cached: _restart_and_exclude(env, action, cached), True),
+    A.Alert: (lambda env, action, _pool, _cached: _alert(env, action), False),
+    A.SuspendSelf: (lambda env, action, _pool, _cached: suspend(env.store, action.why, env.clock.boot()), False),
+    A.RebootSelf: (lambda env, _action, _pool, _cached: _reboot_once(env), False),
+}
+
+
 def _act(env, action, pool, cached, outcome):
     """One action outside the release; returns the step's outcome (an alert, suspension or reboot keeps it)."""
-    if isinstance(action, A.FenceHost):
-        return _fence(env, action, pool)
-    if isinstance(action, A.EmergencyTransition):
-        return _transition(env, pool)
-    if isinstance(action, A.WaitUntilMaster):
-        return _await_master(env, action)
-    if isinstance(action, A.RecoverSlaves):
-        return _recover(env)
-    if isinstance(action, A.RestartVmsOf):
-        outcome = _restart(env, action, cached)
-        if outcome != core.REFUSED:
-            _exclude_old_master(env, action.host_uuid)
-        return outcome
-    if isinstance(action, A.Alert):
-        _alert(env, action)
-    elif isinstance(action, A.SuspendSelf):
-        suspend(env.store, action.why, env.clock.boot())
-    elif isinstance(action, A.RebootSelf):
-        _reboot_once(env)
-    else:
+    runner, gives_outcome = _ACTS.get(type(action), (None, False))
+    if runner is None:
         env.log.error("takeover cannot execute {}", action.kind)
-    return outcome
+        return outcome
+    result = runner(env, action, pool, cached)
+    return result if gives_outcome else outcome
 
 
 def _fresh_view(env, cached):
@@ -353,7 +360,7 @@ def drive(env, inputs, state=None):
             if not st.actions:
                 break
             outcome = execute(env, st.actions, inputs.pool, cached)
-            if outcome == "wait":
+            if outcome is WAIT:
                 break
     finally:
         env.close()

@@ -34,11 +34,12 @@ def _last_check(env, pool):
     """roles.may_transition from a round made right now: no second master, no transition elsewhere;
     then the peers that round reached must agree the master is gone (peer_check)."""
     from halizard.core import roles
+    from halizard.core.health import Login
 
     old = pool.host(pool.master_uuid)
     logins, q = _round_now(env, pool)
     peers = {u: v for u, v in logins.items() if u != pool.master_uuid}
-    if logins.get(pool.master_uuid, ("", None))[0] == roles.XAPI_MASTER:
+    if logins.get(pool.master_uuid, ("", None))[0] == Login.MASTER:
         peers[pool.master_uuid] = logins[pool.master_uuid]  # the old master itself is back
     perm = roles.may_transition(old.address if old is not None else "", env.answered - {pool.master_uuid},
                                 peers, q, _self_fencing(env), env.policy)

@@ -36,7 +36,6 @@ REPORT_STATE = "vm-protection"
 READ_WAIT = 20.0  # seconds a VM job waits for a running recovery before it reads the pool
 FIX_CONCURRENCY = 8  # parallel HA-field / home-pool writes
 MAX_GROUP_DELAY = 600.0
-POOL_HA_OFF = "pool-ha-off"  # get-vm-ha reason when the pool HA switch is not "true"
 
 
 # --- small readers ---------------------------------------------------------------------------
@@ -352,12 +351,12 @@ def vm_reasons(root, session, config, now=None):
     rows = []
     for vm in snapshot.pool.vms:
         status = plan.status_of(vm.uuid)
-        if status is None or status.reason in (vm_plan.CONTROL_DOMAIN, vm_plan.TEMPLATE, vm_plan.SNAPSHOT):
+        if status is None or status.reason in vm_plan.NEVER_MANAGED:
             continue
         if not gate.proceed:  # nothing is protected while pool HA is off
             rows.append({"uuid": vm.uuid, "name_label": vm.name_label, "power_state": vm.power_state,
-                         "protected": False, "reason": POOL_HA_OFF, "why": gate.why})
+                         "protected": False, "reason": vm_plan.Reason.POOL_HA_OFF.value, "why": gate.why})
             continue
         rows.append({"uuid": vm.uuid, "name_label": vm.name_label, "power_state": vm.power_state,
-                     "protected": status.protected, "reason": status.reason, "why": status.why})
+                     "protected": status.protected, "reason": status.reason.value, "why": status.why})
     return rows

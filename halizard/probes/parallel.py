@@ -21,6 +21,7 @@ from loguru import logger
 
 from halizard.probes import clock, net
 from halizard.probes.deadline import remaining
+from halizard.core.health import Login
 from halizard.probes.xapi_alive import xapi_alive
 from halizard.core.health import ProbeResult
 
@@ -77,7 +78,7 @@ class PeerProbe:
     xapi_ok: bool
     network_ok: Optional[bool]
     first_failure_at: Optional[float]
-    xapi_state: str
+    xapi_state: Optional[Login]
     detail: str
     elapsed: float
     master_address: Optional[str] = None
@@ -144,7 +145,7 @@ def probe_peer(peer, rnd, source=None):
         if first_failure is None:
             first_failure = try_started_at
         log.warning("host {} ({}) {}", peer.host_uuid, peer.address, detail)
-    xapi_ok = state in ("master", "slave")
+    xapi_ok = state in (Login.MASTER, Login.SLAVE)
     network_ok = (any(network_seen) if network_seen else None)
     return PeerProbe(peer.host_uuid, peer.address, done, xapi_ok, network_ok,
                      None if xapi_ok else first_failure,

@@ -16,18 +16,15 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from halizard.core.health import Login
 from halizard.probes.deadline import remaining
 from halizard.xapi.errors import XapiError, XapiFailure, XapiTimeout, XapiUnreachable
 from halizard.xapi.session import open_session
 
 PROBE_USER = "root"
 PROBE_PASSWORD = ""          # never the real one: the answer, not the login, is the proof
-MASTER = "master"            # SESSION_AUTHENTICATION_FAILED (or a login accepted)
-SLAVE = "slave"              # HOST_IS_SLAVE
-REFUSED = "refused"          # xapi answered with another failure code
-TIMEOUT = "timeout"
-UNREACHABLE = "unreachable"
-GARBAGE = "garbage"          # an answer that is not XAPI at all
+MASTER, SLAVE, REFUSED = Login.MASTER, Login.SLAVE, Login.REFUSED  # XapiLiveness.state (core.health.Login)
+TIMEOUT, UNREACHABLE, GARBAGE = Login.TIMEOUT, Login.UNREACHABLE, Login.GARBAGE
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class XapiLiveness:
     """One empty login attempt: alive only for MASTER or SLAVE."""
 
     alive: bool
-    state: str
+    state: Login
     detail: str
     elapsed: float
     master_address: Optional[str] = None   # what HOST_IS_SLAVE named

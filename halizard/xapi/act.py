@@ -259,6 +259,11 @@ def set_other_config(api, ref, key, value, timeout=None):
 
 
 def _set_ha_field(vm_api, ref, action, ha_key, timeout):
+    # XAPI has no compare-and-set: re-reading right before the write narrows the window in which an
+    # admin's new value is overwritten from a whole cycle to one round trip
+    now = (vm_api.get_other_config(ref, timeout=timeout) or {}).get(ha_key)
+    if now != action.seen:
+        return "HA field of %s left at %r: it changed since this cycle read it" % (action.vm_uuid, now)
     set_other_config(vm_api, ref, ha_key, action.value, timeout)
     return "HA field of %s set to %s (%s)" % (action.vm_uuid, action.value, action.why)
 

@@ -2,21 +2,10 @@
 simulated BMC (real ipmitool / fence_ipmilan) and switches nothing; failures are one clear line."""
 import os
 
-import pytest
 
 from ha_cfg_run import run_ha_cfg as run
 
-import sim_pools as sim_fixtures
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-fence"))
-    handle.up(3, 2, 0.05, 0.5, ["--bmcs"])  # BMCs are opt-in
-    yield handle
-    handle.down()
-
-
+POOL = (3, 2, "--bmcs")  # BMCs are opt-in
 
 
 def write_map(pool, host, method, lines):

@@ -1,30 +1,16 @@
 """ha-cfg status shows the membership as this host's copy has it (issue 14): the epoch, the hosts
 excluded, a change pending, this host's vote and acknowledgement; in the box and with --json."""
-import io
 import json
 
-import pytest
-
-from halizard.cli import ha_cfg
+from ha_cfg_run import run_ha_cfg
 from halizard.jobs import membership
 from halizard.statefiles import StateStore
 
-import sim_pools as sim_fixtures
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-membership"))
-    handle.up(2, 2, 0.05, 0.5, [])
-    yield handle
-    handle.down()
+POOL = (2, 2)
 
 
 def status(pool, *args):
-    out, err = io.StringIO(), io.StringIO()
-    code = ha_cfg.main(["--root", pool.host("host1")["root"], "status"] + list(args), stdin=io.StringIO(""),
-                       stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+    return run_ha_cfg(pool, "host1", "status", *args)
 
 
 def test_status_shows_the_membership(pool):

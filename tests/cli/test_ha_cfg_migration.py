@@ -6,9 +6,8 @@ import subprocess
 
 import pytest
 
+from ha_cfg_run import pool_other_config as stored
 from ha_cfg_run import run_ha_cfg as run
-
-import sim_pools as sim_fixtures
 
 # The old installer's install.params as stored by `ha-cfg insert` of HA-Lizard 2.x (the
 # heuristics address replaced by a loopback one: tests never name public addresses).
@@ -36,11 +35,12 @@ NEW_IN_THIS_VERSION = {"FENCE_USER": "", "VM_RESPECT_OPERATOR_STOP": "1", "VM_ST
                        "FAILURES_TO_TOLERATE": "1", "METRICS_FILE": "", "PEER_PORT": "694"}
 
 
+POOL = (2, 2)
+
+
 @pytest.fixture(scope="module")
-def old_pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-migration"))
-    handle.up(2, 2, 0.05, 0.5, [])
-    session = handle.xenapi_session()
+def old_pool(pool):
+    session = pool.xenapi_session()
     ref = session.xenapi.pool.get_all()[0]
     for key in list(session.xenapi.pool.get_other_config(ref)):
         if key.startswith("HA_") or key.startswith("XenCenter."):
@@ -48,18 +48,7 @@ def old_pool(tmp_path_factory):
     for key, value in OLD_KEYS.items():
         session.xenapi.pool.add_to_other_config(ref, key, value)
     session.xenapi.session.logout()
-    yield handle
-    handle.down()
-
-
-
-
-def stored(pool):
-    session = pool.xenapi_session()
-    try:
-        return session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0])
-    finally:
-        session.xenapi.session.logout()
+    return pool
 
 
 def bash_reads(pool_keys, names):

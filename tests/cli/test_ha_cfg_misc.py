@@ -3,11 +3,10 @@ import io
 import json
 import os
 
-import pytest
 
 from halizard.cli import ha_cfg
 
-import sim_pools as sim_fixtures
+POOL = (2, 2)  # the pool of the tests that need one (`inserted`)
 
 
 def run(root, *args):
@@ -66,18 +65,8 @@ def test_log_from_files_under_the_root(tmp_path):
     assert status == 1 and "no ha-lizard log" in err
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-misc"))
-    handle.up(2, 2, 0.05, 0.5, [])
-    out, err = io.StringIO(), io.StringIO()
-    assert ha_cfg.main(["--root", handle.host("host1")["root"], "insert"], stdout=out, stderr=err) == 0
-    yield handle
-    handle.down()
-
-
-def test_effective_view_and_bad_override_file(pool):
-    root = pool.host("host2")["root"]
+def test_effective_view_and_bad_override_file(inserted):
+    root = inserted.host("host2")["root"]
     conf = os.path.join(root, "etc/ha-lizard/ha-lizard.conf")
     with open(conf, "w") as handle:
         handle.write("# host2 only\nSLAVE_VM_STAT=1\nLOG_check_xapi=0\n")
@@ -103,8 +92,8 @@ def test_effective_view_and_bad_override_file(pool):
     os.unlink(conf)
 
 
-def test_alert_subcommands_are_delegated(pool):
-    root = pool.host("host2")["root"]
+def test_alert_subcommands_are_delegated(inserted):
+    root = inserted.host("host2")["root"]
     status, out, err = run(root, "show-alerts", "--json")
     assert status == 0, err
     json.loads(out)

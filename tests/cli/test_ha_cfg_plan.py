@@ -1,18 +1,10 @@
 """`ha-cfg plan` and the status line against a simulated pool read through the local socket."""
 import json
 
-import pytest
-from test_ha_cfg_vms import run, sim_fixtures
-
+from ha_cfg_run import run_ha_cfg as run
 from halizard.cli import ha_cfg
 
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-plan"))
-    handle.up(3, 6, 0.05, 0.5, [])
-    yield handle
-    handle.down()
+POOL = (3, 6)
 
 
 def resident(pool):

@@ -1,6 +1,5 @@
 """ha-cfg against a simulated pool: every pool-parameter subcommand, on the master's
 root and on a slave's root, and every bad input leaving the pool's keys unchanged."""
-import io
 import os
 import stat
 import subprocess
@@ -8,52 +7,20 @@ import sys
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import pool_other_config
+from ha_cfg_run import run_ha_cfg as run
 
-import sim_pools as sim_fixtures
-
+POOL = (3, 4)
 ROLES = ["host1", "host2"]   # host1 is the master, host2 a slave
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-pool"))
-    handle.up(3, 4, 0.05, 0.5, [])
-    yield handle
-    handle.down()
 
 
 def root_of(pool, name):
     return pool.host(name)["root"]
 
 
-def run(pool, host, *args, stdin=""):
-    """The real CLI entry point, in process; returns (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", root_of(pool, host)] + list(args), stdin=io.StringIO(stdin),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
-
-
-def pool_other_config(pool):
-    session = pool.xenapi_session()
-    try:
-        ref = session.xenapi.pool.get_all()[0]
-        return session.xenapi.pool.get_other_config(ref)
-    finally:
-        session.xenapi.session.logout()
-
-
 def ha_keys(pool):
     return {k: v for k, v in pool_other_config(pool).items()
             if k.startswith("HA_") or k.startswith("XenCenter.")}
-
-
-@pytest.fixture(scope="module")
-def inserted(pool):
-    """Defaults inserted once, for tests that must not change anything."""
-    run(pool, "host1", "insert")
-    return pool
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from ha_cfg_run import run_ha_cfg as run
-from sim_pools import CliPool
+
+POOL = (2, 1)
 
 
 class ResettingRelay:
@@ -71,16 +72,6 @@ class ResettingRelay:
         self.server.close()
         os.unlink(self.path)
         os.rename(self.real, self.path)
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = CliPool(tmp_path_factory.mktemp("hacfg-reset"))
-    handle.up(2, 1, 0.05, 0.5, [])
-    yield handle
-    handle.down()
-
-
 
 
 @pytest.fixture

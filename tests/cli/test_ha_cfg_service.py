@@ -9,16 +9,13 @@ import pytest
 
 from halizard.cli import ha_cfg
 
-import sim_pools as sim_fixtures
 from waiting import wait_until
 
 
 @pytest.fixture
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-service"))
-    handle.up(2, 1, 0.05, 0.5, [])
-    yield handle
-    handle.down()
+def pool(sim_pool):
+    """A pool of its own: the test runs the service on it."""
+    return sim_pool(2, 1)
 
 
 def status_json(root):

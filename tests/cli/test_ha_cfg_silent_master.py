@@ -7,21 +7,16 @@ import time
 
 import pytest
 
+from ha_cfg_run import pool_other_config as keys
 from ha_cfg_run import run_ha_cfg as run
-
-import sim_pools as sim_fixtures
 
 XE_TIMEOUT = 2
 
 
 @pytest.fixture
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-silent"))
-    handle.up(3, 2, 0.05, 0.5, [])
-    yield handle
-    handle.down()
-
-
+def pool(sim_pool):
+    """A pool of its own for each test: each one hangs, powers off or cuts off the master."""
+    return sim_pool(3, 2)
 
 
 def ha_cli(pool, host, *args):
@@ -38,14 +33,6 @@ def prepare(pool):
     assert run(pool, "host1", "set", "xe_timeout", str(XE_TIMEOUT))[0] == 0
     for host in ("host1", "host2", "host3"):
         assert run(pool, host, "get", "-l", "xe_timeout")[1] == "XE_TIMEOUT=%d\n" % XE_TIMEOUT
-
-
-def keys(pool):
-    session = pool.xenapi_session()
-    try:
-        return session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0])
-    finally:
-        session.xenapi.session.logout()
 
 
 def test_hung_master_answers_within_xe_timeout(pool):

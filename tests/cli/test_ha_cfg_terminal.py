@@ -1,6 +1,5 @@
 """The old tool's interactive prompts on a real terminal (a pseudo-terminal here):
 status offers the HA toggle, restore-default asks, `set` of MONITOR_* offers a reload."""
-import io
 import os
 import pty
 import select
@@ -10,21 +9,11 @@ import time
 
 import pytest
 
-from halizard.cli import ha_cfg
+from ha_cfg_run import pool_other_config, run_ha_cfg
 
-import sim_pools as sim_fixtures
-
+POOL = (2, 1)
+pytestmark = pytest.mark.usefixtures("inserted")  # every test here starts from the inserted defaults
 FIELD = "XenCenter.CustomFields.ha-lizard-enabled"
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-tty"))
-    handle.up(2, 1, 0.05, 0.5, [])
-    out, err = io.StringIO(), io.StringIO()
-    assert ha_cfg.main(["--root", handle.host("host1")["root"], "insert"], stdout=out, stderr=err) == 0
-    yield handle
-    handle.down()
 
 
 def on_terminal(pool, host, args, answer, prompt_fragment, timeout=30.0):
@@ -64,11 +53,7 @@ def on_terminal(pool, host, args, answer, prompt_fragment, timeout=30.0):
 
 
 def field(pool):
-    session = pool.xenapi_session()
-    try:
-        return session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0]).get(FIELD)
-    finally:
-        session.xenapi.session.logout()
+    return pool_other_config(pool).get(FIELD)
 
 
 def test_status_toggle_on_a_terminal(pool):
@@ -81,15 +66,12 @@ def test_status_toggle_on_a_terminal(pool):
 
 
 def test_restore_default_asks_on_a_terminal(pool):
-    out, err = io.StringIO(), io.StringIO()
-    ha_cfg.main(["--root", pool.host("host1")["root"], "set", "xapi_count", "7"], stdout=out, stderr=err)
+    run_ha_cfg(pool, "host1", "set", "xapi_count", "7")
     status, text = on_terminal(pool, "host1", ["restore-default"], "n", "Are you sure")
     assert status == 0 and "Nothing changed" in text
     status, text = on_terminal(pool, "host1", ["restore-default"], "y", "Are you sure")
     assert status == 0, text
-    out = io.StringIO()
-    ha_cfg.main(["--root", pool.host("host1")["root"], "get", "-l", "xapi_count"], stdout=out, stderr=err)
-    assert out.getvalue() == "XAPI_COUNT=2\n"
+    assert run_ha_cfg(pool, "host1", "get", "-l", "xapi_count")[1] == "XAPI_COUNT=2\n"
 
 
 def test_monitor_change_offers_a_reload(pool):

@@ -5,19 +5,8 @@ import pytest
 
 from ha_cfg_run import run_ha_cfg as run
 
-import sim_pools as sim_fixtures
-
+POOL = (2, 4)
 FIELD = "XenCenter.CustomFields.ha-lizard-enabled"
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-vms"))
-    handle.up(2, 4, 0.05, 0.5, [])
-    yield handle
-    handle.down()
-
-
 
 
 def vm_fields(pool):

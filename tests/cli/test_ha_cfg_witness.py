@@ -1,36 +1,16 @@
 """ha-cfg and the witness parameters: the secret is never shown, bad or unsafe values are refused
 with one line and leave the pool's keys unchanged."""
-import io
+from ha_cfg_run import pool_other_config, run_ha_cfg
 
-import pytest
-
-from halizard.cli import ha_cfg
-
-import sim_pools as sim_fixtures
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory):
-    handle = sim_fixtures.CliPool(tmp_path_factory.mktemp("hacfg-witness"))
-    handle.up(2, 2, 0.05, 0.5, [])
-    yield handle
-    handle.down()
+POOL = (2, 2)
 
 
 def run(pool, *args, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = ha_cfg.main(["--root", pool.host("host1")["root"]] + list(args), stdin=io.StringIO(stdin),
-                         stdout=out, stderr=err)
-    return status, out.getvalue(), err.getvalue()
+    return run_ha_cfg(pool, "host1", *args, stdin=stdin)
 
 
 def ha_keys(pool):
-    session = pool.xenapi_session()
-    try:
-        other = session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0])
-    finally:
-        session.xenapi.session.logout()
-    return {k: v for k, v in other.items() if k.startswith("HA_")}
+    return {k: v for k, v in pool_other_config(pool).items() if k.startswith("HA_")}
 
 
 def test_witness_secret_is_never_shown(pool, tmp_path):

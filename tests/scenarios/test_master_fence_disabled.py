@@ -2,6 +2,8 @@
 the pool once the self-fence wait has proven the isolated master dead (the old product never did)."""
 import time
 
+import pytest
+
 import harness
 from harness import vms_on
 from harness import masters, wait_master, wait_takeover_slave
@@ -12,6 +14,7 @@ from halizard.core.policy import Policy
 CONFIG = {"FENCE_ENABLED": 0, "XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
 
 
+@pytest.mark.slow
 def test_fence_disabled_master_is_recovered_after_the_self_fence_wait(scenario):
     policy = Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **CONFIG))
     wait = timing.recovery_wait(policy)

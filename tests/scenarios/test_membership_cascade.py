@@ -58,6 +58,7 @@ def _cascade(sc, wait=90):
 
 
 @pytest.mark.timeout(420)
+@pytest.mark.slow
 def test_cascade_with_a_verified_fence_then_both_return(scenario):
     sc = scenario(hosts=3, vms=6)
     use_xvm(sc)
@@ -86,6 +87,7 @@ def test_cascade_with_a_verified_fence_then_both_return(scenario):
     "vote (core.witness.worth_waiting) is capped at WITNESS_LEASE by the timing rule. Closing it needs the "
     "rule to pay for the margin and one request too (docs/membership.md)"))
 @pytest.mark.timeout(480)
+@pytest.mark.slow
 def test_cascade_with_pool_fencing_and_a_witness_after_the_wait(scenario):
     """POOL fencing proves death only by the timed wait with a strict majority. After the first
     exclusion the last two hosts are 1 of 2 each, a tie nothing can settle without a fence, so the

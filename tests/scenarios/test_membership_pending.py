@@ -37,6 +37,7 @@ def start_without_acks(sc, name):
 
 
 @pytest.mark.timeout(480)
+@pytest.mark.slow
 def test_master_lost_while_a_readmission_is_pending(scenario):
     sc = scenario(hosts=3, vms=6, config=SHORT)
     sc.start_supervisors()

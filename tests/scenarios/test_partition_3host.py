@@ -14,6 +14,7 @@ SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT
 
 
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
+@pytest.mark.slow
 def test_partition_one_against_two(scenario):
     sc = scenario(hosts=3, vms=6, config=SHORT)
     config = dict(harness.DEFAULT_CONFIG, **SHORT)

@@ -58,12 +58,14 @@ def _cut_one_slave(sc, pick):
 
 
 @pytest.mark.timeout(300)  # waits out the self-fence wait and more; slow on a loaded machine
+@pytest.mark.slow
 def test_only_the_master_to_slave_link_is_cut(scenario):
     """The cut slave is not the takeover candidate: the master's half of the rule keeps its VMs on it."""
     _cut_one_slave(scenario(hosts=3, vms=6, config=SHORT), lambda slaves: slaves[1])
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_the_cut_slave_is_the_takeover_candidate(scenario):
     """Y (the candidate) reaches the other slave, which still reads the master: Y takes nothing over
     (it failed before the peer query: Y proved the master dead by the timed wait and took over)."""

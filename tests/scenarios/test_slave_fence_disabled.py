@@ -15,6 +15,7 @@ SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT
 
 
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
+@pytest.mark.slow
 def test_fencing_disabled_recovers_after_the_self_fence_wait(scenario):
     sc = scenario(hosts=3, vms=6, config=SHORT)
     wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **SHORT)))

@@ -50,6 +50,7 @@ def _wait(config):
     "host2's own VMs were not running on host2 at the final check (a lost VM, no double run); cause not "
     "found yet"))
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine
+@pytest.mark.slow
 def test_partition_master_alone_slave_with_witness(scenario):
     """host1 holds the witness's lease when it is cut off (the case that lost vm002 in 2 of 4 runs):
     host2 has no quorum until host1's lease frees, and must wait for the vote instead of self-fencing
@@ -100,6 +101,7 @@ def test_witness_down_changes_nothing_and_alerts_once(scenario):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_lease_race_exactly_one_side_wins(scenario):
     """Both hosts lose each other at the same moment, both still reach the witness: its holder wins."""
     sc = _pool(scenario)
@@ -130,6 +132,7 @@ def test_witness_cut_from_both_changes_nothing(scenario):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_slave_power_off_vms_back_after_the_wait(scenario):
     sc = _pool(scenario)
     victims = vms_on(sc, "host2")

@@ -19,6 +19,7 @@ def _make_host1_the_holder(sc):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_partition_cuts_off_the_lease_holding_master(scenario):
     sc = _pool(scenario)
     _make_host1_the_holder(sc)

@@ -14,8 +14,8 @@ def _plan_report(inputs, failed, plan, tol):
                           for s in g.starts]} for g in plan.groups]
     started = {s.vm_uuid for s in plan.starts}
     from halizard.core import vm_plan
-    skip = (vm_plan.RUNNING_OK, vm_plan.CONTROL_DOMAIN, vm_plan.TEMPLATE, vm_plan.SNAPSHOT)
-    not_started = [{"vm": s.name_label, "vm_uuid": s.vm_uuid, "protected": s.protected, "reason": s.reason,
+    skip = vm_plan.NEVER_MANAGED | {vm_plan.Reason.RUNNING_OK}
+    not_started = [{"vm": s.name_label, "vm_uuid": s.vm_uuid, "protected": s.protected, "reason": s.reason.value,
                     "why": s.why} for s in plan.statuses
                    if s.vm_uuid not in started and s.reason not in skip
                    and (s.protected or s.vm_uuid in displaced)]

@@ -10,6 +10,7 @@ from halizard.cli.ha_cfg import plan
 from halizard.cli.ha_cfg.context import wait_hint
 from halizard.cli.ha_cfg.vms import set_pool_field, vm_records
 from halizard.config import effective, pool_store
+from halizard.config.pool_store import FlagState
 from halizard.jobs.membership import status as membership_status
 from halizard.jobs.witness import witness_status
 from halizard.suspension import is_suspended
@@ -69,11 +70,11 @@ def _status_facts(ctx):
         facts["op_mode"] = config.get("OP_MODE")
         facts["global_vm_ha"] = config.get("GLOBAL_VM_HA")
         facts["ha_field"] = config.pool_ha_raw()
-        facts["ha_state"] = config.pool_ha_state()
+        facts["ha_state"] = config.pool_ha_state().value
         key = config.xc_field_key
         facts["invalid_vm_fields"] = sorted(
             rec.get("name_label", rec.get("uuid", "?")) for rec in vm_records(ctx).values()
-            if pool_store.flag_state((rec.get("other_config") or {}).get(key)) == "invalid")
+            if pool_store.flag_state((rec.get("other_config") or {}).get(key)) == FlagState.INVALID)
         facts["failure_tolerance"] = plan.tolerance_fact(ctx)
     except XapiError as exc:
         facts["pool_error"] = exc
@@ -121,7 +122,7 @@ def cmd_status(ctx, args):
     for warning in service.get("warnings") or []:
         lines.append("  warning: %s" % warning)
     shown_field = facts["ha_field"] if facts["ha_field"] is not None else (
-        "not set" if facts["ha_state"] == "missing" else facts["ha_state"])
+        "not set" if facts["ha_state"] == FlagState.MISSING else facts["ha_state"])
     lines.append("HA Enabled:        %s" % shown_field)
     lines.extend("%-19s%s" % (label + ":", facts[key]["text"])
                  for label, key in (("Witness", "witness"), ("Membership", "membership")) if facts[key] is not None)
@@ -131,13 +132,13 @@ def cmd_status(ctx, args):
     if error is not None:
         ctx.say("Pool HA Status: UNKNOWN (the pool master did not answer: %s)" % error)
         return run_status_exit(error)
-    if state == "true":
+    if state == FlagState.TRUE:
         ctx.say("Pool HA Status: ENABLED")
-    elif state == "false":
+    elif state == FlagState.FALSE:
         ctx.say("Pool HA Status: DISABLED")
     else:
         ctx.say("Pool HA Status: INVALID - %s is %s; HA is not active" % (
-            ctx.config().xc_field_key, "not set" if state == "missing" else "%r" % facts["ha_field"]))
+            ctx.config().xc_field_key, "not set" if state == FlagState.MISSING else "%r" % facts["ha_field"]))
         ctx.say("Fix it with: ha-cfg ha-enable  (or ha-cfg ha-disable)")
     if facts["invalid_vm_fields"]:
         ctx.say("WARNING: VMs with an invalid HA value (not protected; see ha-cfg get-vm-ha): %s"
@@ -148,13 +149,13 @@ def cmd_status(ctx, args):
         ctx.say("To restore HA on this host, first ensure the pool is fully operational and the issue")
         ctx.say("that caused this host to be ejected has been resolved; it resumes once the master")
         ctx.say("marks it healthy (or run recover_fenced_host).")
-    if state in ("true", "false"):
-        new = "false" if state == "true" else "true"
-        verb = "Disable" if state == "true" else "Enable"
+    if state in (FlagState.TRUE, FlagState.FALSE):
+        new = FlagState.FALSE.value if state == FlagState.TRUE else FlagState.TRUE.value
+        verb = "Disable" if state == FlagState.TRUE else "Enable"
         if ctx.ask("ha-lizard is %s. %s? <yes or Enter to quit>" % (
-                "enabled" if state == "true" else "disabled", verb), "yes"):
+                "enabled" if state == FlagState.TRUE else "disabled", verb), "yes"):
             set_pool_field(ctx, new)
-            ctx.say("Success: pool HA %s. %s" % ("enabled" if new == "true" else "disabled", wait_hint(ctx)))
+            ctx.say("Success: pool HA %s. %s" % ("enabled" if new == FlagState.TRUE else "disabled", wait_hint(ctx)))
     return EXIT_OK
 
 

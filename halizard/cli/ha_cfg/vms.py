@@ -8,6 +8,7 @@ from halizard.cli.common import EXIT_OK, CliError, dump_json, table
 from halizard.cli.ha_cfg.context import Writing, apply, wait_hint
 from halizard import hostinfo
 from halizard.config import pool_store
+from halizard.config.pool_store import FlagState
 from halizard.jobs import membership
 
 
@@ -21,7 +22,7 @@ def vm_records(ctx):
 
 def _field_state(raw):
     state = pool_store.flag_state(raw)
-    return {"missing": "unset", "invalid": "INVALID(%s)" % raw}.get(state, state)
+    return {FlagState.MISSING: "unset", FlagState.INVALID: "INVALID(%s)" % raw}.get(state, state.value)
 
 
 def cmd_set_vm_ha(ctx, args):
@@ -88,9 +89,9 @@ def cmd_get_vm_ha(ctx, args):
         raw = (rec.get("other_config") or {}).get(key)
         rows.append({"uuid": rec.get("uuid", ""), "name_label": rec.get("name_label", ""),
                      "power_state": rec.get("power_state", ""), "ha_field": raw,
-                     "ha_state": pool_store.flag_state(raw)})
+                     "ha_state": pool_store.flag_state(raw).value})
     _add_vm_reasons(ctx, config, rows)
-    invalid = [r for r in rows if r["ha_state"] == "invalid"]
+    invalid = [r for r in rows if r["ha_state"] == FlagState.INVALID]
     waiting = list(membership.waiting(ctx.root, config, hostinfo.local_host_uuid(ctx.root)))
     if args.json:
         dump_json({"op_mode": config.get("OP_MODE"), "global_vm_ha": config.get("GLOBAL_VM_HA"),
@@ -118,12 +119,12 @@ def cmd_ha_status(ctx, args):
     """Print the pool HA field: true or false (anything else is reported as invalid)."""
     _ref, key, raw = _pool_field(ctx)
     state = pool_store.flag_state(raw)
-    if state in pool_store.TRUE_FALSE:
-        ctx.say(state)
+    if state in (FlagState.TRUE, FlagState.FALSE):
+        ctx.say(state.value)
         return EXIT_OK
-    ctx.say("unset" if state == "missing" else "invalid")
+    ctx.say("unset" if state == FlagState.MISSING else "invalid")
     ctx.warn("pool field %s is %s: HA is not active (run ha-cfg ha-enable or ha-disable)"
-             % (key, "not set" if state == "missing" else "set to the invalid value %r" % raw))
+             % (key, "not set" if state == FlagState.MISSING else "set to the invalid value %r" % raw))
     return EXIT_OK
 
 

@@ -30,7 +30,10 @@ def pool_conf(sc, name):
 
 
 def wait_takeover_slave(sc, timeout=40):
-    """Until the master named a takeover slave and that slave cached it; returns its name."""
+    """Until the pool is ready for a master fault: the master named a takeover slave, that slave
+    cached it, and every running VM carries the pool's home-pool stamp (a VM halted by the fault
+    before the master's first sweep stamped it is never started again: docs/install.md). Returns
+    the takeover slave's name."""
     def named():
         value = autopromote(sc)
         return value if value and value != "none_available" else None
@@ -41,7 +44,19 @@ def wait_takeover_slave(sc, timeout=40):
         report = sc.supervisor(winner).state("master-watch", {}) or {}
         return report.get("autopromote") == uuid and report.get("master") == "answers"
     wait_until(cached, timeout, interval=0.3, message="%s caching that it is the takeover slave" % winner)
+    wait_stamped(sc, timeout)
     return winner
+
+
+def wait_stamped(sc, timeout):
+    """Until every running VM of the pool carries the home-pool stamp (one XAPI read per poll)."""
+    def stamped():
+        def unstamped(x):
+            return [r["name_label"] for r in x.VM.get_all_records().values()
+                    if r["power_state"] == "Running" and not r["is_control_domain"] and not r["is_a_template"]
+                    and not (r["other_config"] or {}).get("home-pool")]
+        return not sc.xapi(unstamped, host=None)
+    wait_until(stamped, timeout, interval=0.3, message="every running VM stamped with the pool's home-pool")
 
 
 def masters(sc):

@@ -12,12 +12,16 @@ def files_holding(root, secret):
     for directory, _dirs, names in os.walk(root):
         for name in names:
             path = os.path.join(directory, name)
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode):
-                continue  # the xapi socket, links
-            with open(path, "rb") as handle:
-                if needle in handle.read():
-                    found.append((path, stat.S_IMODE(info.st_mode)))
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode):
+                    continue  # the xapi socket, links
+                with open(path, "rb") as handle:
+                    held = needle in handle.read()
+            except FileNotFoundError:
+                continue  # the running services' atomic writes rename their temporary files away
+            if held:
+                found.append((path, stat.S_IMODE(info.st_mode)))
     return found
 
 

@@ -11,6 +11,11 @@ from .base import DEFAULT_CONFIG, HERE, POOLS, REPO, CliPool, stays, wait_until
 from .supervisor import Supervisor
 
 
+# Lines every healthy service logs all the time; a failure message leaves them out.
+ROUTINE = ("pool view refreshed", "VM events watched", "still running after check", " DEBUG ")
+LOG_TAIL = 6000
+
+
 class Scenario:
     """One simulated pool plus its supervisors."""
 
@@ -156,8 +161,25 @@ class Scenario:
                                timeout, interval=0.2, message="the VM event watcher of %s" % name)
 
     def logs(self):
-        """Every supervisor's log, for assertion messages."""
-        return "\n".join("==== %s\n%s" % (n, s.log()[-4000:]) for n, s in sorted(self.supervisors.items()))
+        """Every supervisor's log without its routine lines, and the pool's ground truth, for assertion
+        messages: CI keeps only the failure message, so it must tell what each host decided."""
+        def telling(text):
+            lines = [line for line in text.splitlines() if not any(r in line for r in ROUTINE)]
+            return "\n".join(lines)[-LOG_TAIL:]
+        return "\n".join(["==== %s\n%s" % (n, telling(s.log())) for n, s in sorted(self.supervisors.items())]
+                         + ["==== pool\n%s" % self._truth()])
+
+    def _truth(self):
+        """Each host's power and service, each VM's power state and where it runs (sim status)."""
+        try:
+            status = self.status()
+        except Exception as exc:  # noqa: BLE001 - a failure message must not fail in its turn
+            return "status unreadable: %r" % exc
+        hosts = ["%s power=%s xapi=%s role=%s service=%s" % tuple(h.get(k) for k in (
+                 "name_label", "power", "xapi", "role", "service")) for h in status.get("hosts", [])]
+        vms = ["%s %s resident_on=%s running_on=%s" % (v.get("name_label"), v.get("power_state"), v.get("resident_on"),
+               ",".join(v.get("running_on") or []) or "-") for v in status.get("vms", [])]
+        return "\n".join(hosts + vms)
 
     def ha_cfg(self, host, *args, timeout=60):
         """`ha-cfg --root <host root> ARGS...` (CompletedProcess, text)."""

@@ -4,6 +4,7 @@ unchanged); the service's configuration load reports an unsafe pool and hands ou
 import pytest
 from loguru import logger
 
+from ha_cfg_run import pool_other_config as other_config
 from ha_cfg_run import run_ha_cfg as run
 from halizard.config import effective
 from halizard.xapi import pool_config
@@ -20,16 +21,6 @@ def pool(tmp_path_factory):
                                               start_latency=0.05, fuse=0.5))
     yield handle
     handle.close()
-
-
-
-
-def other_config(pool):
-    session = pool.xenapi_session()
-    try:
-        return session.xenapi.pool.get_other_config(session.xenapi.pool.get_all()[0])
-    finally:
-        session.xenapi.session.logout()
 
 
 def test_set_that_makes_timing_unsafe_is_refused(pool):

@@ -29,7 +29,7 @@ def test_one_vm_too_many():
     plan = capacity.what_if(p, policy(), {"h1"})
     assert [s.vm_uuid for s in plan.starts] == ["a"]
     assert [s.vm_uuid for s in plan.unplaced] == ["b"]
-    assert plan.status_of("b").reason == vm_plan.NO_CAPACITY
+    assert plan.status_of("b").reason == vm_plan.Reason.NO_CAPACITY
     assert capacity.tolerance(p, policy()) == capacity.Tolerance(0, True, True, ("h1",))
 
 
@@ -44,7 +44,7 @@ def test_order_groups_and_best_effort_last():
 def test_operator_stopped_vm_stays_halted_and_needs_no_room():
     p = two_hosts(1, [running("a", "h1", 1), vm("stopped", memory=8 * GIB)])
     plan = capacity.what_if(p, policy(), {"h1"}, operator_stopped={"stopped"})
-    assert plan.status_of("stopped").reason == vm_plan.OPERATOR_STOP
+    assert plan.status_of("stopped").reason == vm_plan.Reason.OPERATOR_STOP
     assert [s.vm_uuid for s in plan.starts] == ["a"]
     assert capacity.tolerance(p, policy(), operator_stopped={"stopped"}).failures == 1
     assert capacity.tolerance(p, policy()).fits_now is False

@@ -106,7 +106,7 @@ def test_tie_without_a_verified_fence_or_with_failed_heuristics_is_no_quorum():
 
 def test_a_host_without_a_vote_never_has_quorum_even_reaching_everyone():
     q = quorum.compute("h3", ["h1", "h2"], ["h1", "h2"], True, Policy(FENCE_METHOD="XVM"),
-                       member=False, not_member_why="waits for re-admission")
+                       vote=rule.Vote(frozenset(["h1", "h2"]), False, "waits for re-admission"))
     assert not q.has_quorum and q.votes == 0 and not q.other_side_could_win and q.why == "waits for re-admission"
 
 
@@ -118,7 +118,7 @@ def test_stale_majority_of_returning_hosts_cannot_form():
     for h in ("h1", "h2", "h3", "h4"):
         v = rule.vote(h, hosts, stale, fresh=False)
         q = quorum.compute(h, v.voters, ["h1", "h2", "h3", "h4"], True, Policy(FENCE_METHOD="XVM"),
-                           member=v.member, not_member_why=v.why)
+                           vote=v)
         assert not q.has_quorum
 
 

@@ -19,7 +19,7 @@ PENDING = rule.readmit(EXCLUDED, ["h3"])                          # epoch 2: h3 
 def quorum_of(me, m, reachable, pol, enabled=ALL):
     """What jobs.membership.quorum computes from a fresh copy `m`."""
     v = rule.vote(me, enabled, m, fresh=True)
-    results = [quorum.compute(me, voters, reachable, None, pol, member=v.member, not_member_why=v.why)
+    results = [quorum.compute(me, voters, reachable, None, pol, vote=v)
                for voters in ((v.voters,) if v.joint_voters is None else (v.voters, v.joint_voters))]
     return quorum.weakest(results)
 

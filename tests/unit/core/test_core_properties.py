@@ -66,7 +66,7 @@ def test_vm_plan_invariants():
         assert keys == sorted(keys)
         # what is protected, halted and eligible but not started is reported, never dropped
         for st in plan.statuses:
-            if st.reason == vm_plan.WILL_START:
+            if st.reason == vm_plan.Reason.WILL_START:
                 assert st.vm_uuid in ids
 
 

@@ -12,30 +12,30 @@ def reason(plan, uuid):
 
 
 @pytest.mark.parametrize("kw,pol,expected,protected", [
-    ({"is_control_domain": True}, {}, vm_plan.CONTROL_DOMAIN, False),
-    ({"is_a_template": True}, {}, vm_plan.TEMPLATE, False),
-    ({"is_a_snapshot": True}, {}, vm_plan.SNAPSHOT, False),
-    ({"power_state": "Running", "resident_on": "h1"}, {}, vm_plan.RUNNING_OK, True),
-    ({"power_state": "Suspended"}, {}, vm_plan.NOT_HALTED, True),
-    ({"power_state": "Paused", "resident_on": "h2"}, {}, vm_plan.NOT_HALTED, True),
-    ({"current_operations": ("start",)}, {}, vm_plan.OPERATION_IN_PROGRESS, True),
-    ({"home_pool": None}, {}, vm_plan.HOME_POOL_MISSING, True),
-    ({"home_pool": "other-pool"}, {}, vm_plan.HOME_POOL_MISMATCH, True),
-    ({}, {}, vm_plan.WILL_START, True),
-    ({"ha_field": "false"}, {}, vm_plan.WILL_START, True),            # GLOBAL_VM_HA=1 wins
-    ({"ha_field": "true"}, {"GLOBAL_VM_HA": 0}, vm_plan.WILL_START, True),
-    ({"ha_field": "false"}, {"GLOBAL_VM_HA": 0}, vm_plan.FIELD_FALSE, False),
-    ({"ha_field": None}, {"GLOBAL_VM_HA": 0}, vm_plan.FIELD_MISSING, False),
-    ({"ha_field": "yes"}, {"GLOBAL_VM_HA": 0}, vm_plan.FIELD_INVALID, False),
-    ({"ha_field": "True"}, {"GLOBAL_VM_HA": 0}, vm_plan.FIELD_INVALID, False),
-    ({}, {"OP_MODE": 1}, vm_plan.MODE, False),
+    ({"is_control_domain": True}, {}, vm_plan.Reason.CONTROL_DOMAIN, False),
+    ({"is_a_template": True}, {}, vm_plan.Reason.TEMPLATE, False),
+    ({"is_a_snapshot": True}, {}, vm_plan.Reason.SNAPSHOT, False),
+    ({"power_state": "Running", "resident_on": "h1"}, {}, vm_plan.Reason.RUNNING_OK, True),
+    ({"power_state": "Suspended"}, {}, vm_plan.Reason.NOT_HALTED, True),
+    ({"power_state": "Paused", "resident_on": "h2"}, {}, vm_plan.Reason.NOT_HALTED, True),
+    ({"current_operations": ("start",)}, {}, vm_plan.Reason.OPERATION_IN_PROGRESS, True),
+    ({"home_pool": None}, {}, vm_plan.Reason.HOME_POOL_MISSING, True),
+    ({"home_pool": "other-pool"}, {}, vm_plan.Reason.HOME_POOL_MISMATCH, True),
+    ({}, {}, vm_plan.Reason.WILL_START, True),
+    ({"ha_field": "false"}, {}, vm_plan.Reason.WILL_START, True),            # GLOBAL_VM_HA=1 wins
+    ({"ha_field": "true"}, {"GLOBAL_VM_HA": 0}, vm_plan.Reason.WILL_START, True),
+    ({"ha_field": "false"}, {"GLOBAL_VM_HA": 0}, vm_plan.Reason.FIELD_FALSE, False),
+    ({"ha_field": None}, {"GLOBAL_VM_HA": 0}, vm_plan.Reason.FIELD_MISSING, False),
+    ({"ha_field": "yes"}, {"GLOBAL_VM_HA": 0}, vm_plan.Reason.FIELD_INVALID, False),
+    ({"ha_field": "True"}, {"GLOBAL_VM_HA": 0}, vm_plan.Reason.FIELD_INVALID, False),
+    ({}, {"OP_MODE": 1}, vm_plan.Reason.MODE, False),
 ])
 def test_every_reason(kw, pol, expected, protected):
     p = vm_plan.plan(pool(vms=[vm("v1", **kw)]), policy(**pol))
     st = p.status_of("v1")
     assert (st.reason, st.protected) == (expected, protected), st.why
     assert st.why
-    assert (len(p.starts) == 1) == (expected == vm_plan.WILL_START)
+    assert (len(p.starts) == 1) == (expected == vm_plan.Reason.WILL_START)
 
 
 def test_invalid_field_is_reset_and_alerted_missing_only_reset():
@@ -51,9 +51,9 @@ def test_invalid_field_is_reset_and_alerted_missing_only_reset():
 
 def test_operator_stop_respected_unless_disabled():
     pv = pool(vms=[vm("v1")])
-    assert reason(vm_plan.plan(pv, policy(), operator_stopped={"v1"}), "v1") == vm_plan.OPERATOR_STOP
+    assert reason(vm_plan.plan(pv, policy(), operator_stopped={"v1"}), "v1") == vm_plan.Reason.OPERATOR_STOP
     assert reason(vm_plan.plan(pv, policy(VM_RESPECT_OPERATOR_STOP=0), operator_stopped={"v1"}),
-                  "v1") == vm_plan.WILL_START
+                  "v1") == vm_plan.Reason.WILL_START
 
 
 def test_an_operator_stop_is_kept_in_xapi_and_honoured_by_any_master():
@@ -64,23 +64,23 @@ def test_an_operator_stop_is_kept_in_xapi_and_honoured_by_any_master():
     seen_here = vm_plan.plan(pool(vms=[vm("v1")]), policy(), operator_stopped={"v1"})
     assert [(f.kind, f.vm_uuid, f.stopped) for f in seen_here.fixes] == [("MarkOperatorStop", "v1", True)]
     elsewhere = vm_plan.plan(pool(vms=[vm("v1", operator_stop=True)]), policy())
-    assert reason(elsewhere, "v1") == vm_plan.OPERATOR_STOP and elsewhere.fixes == ()
+    assert reason(elsewhere, "v1") == vm_plan.Reason.OPERATOR_STOP and elsewhere.fixes == ()
     assert reason(vm_plan.plan(pool(vms=[vm("v1", operator_stop=True)]), policy(VM_RESPECT_OPERATOR_STOP=0)),
-                  "v1") == vm_plan.WILL_START
+                  "v1") == vm_plan.Reason.WILL_START
 
 
 def test_an_operator_start_clears_the_stop_kept_in_xapi():
     p = vm_plan.plan(pool(vms=[vm("v1", power_state="Running", resident_on="h2", operator_stop=True)]), policy())
     assert [(f.kind, f.stopped) for f in p.fixes] == [("MarkOperatorStop", False)]
-    assert reason(p, "v1") == vm_plan.RUNNING_OK
+    assert reason(p, "v1") == vm_plan.Reason.RUNNING_OK
 
 
 def test_backoff_leaves_vm_until_ready():
     pv = pool(vms=[vm("v1"), vm("v2")])
     retry = {"v1": RetryState(failures=2, next_attempt_at=50.0)}
     p = vm_plan.plan(pv, policy(), retry=retry, now=49.0)
-    assert reason(p, "v1") == vm_plan.BACKING_OFF and reason(p, "v2") == vm_plan.WILL_START
-    assert reason(vm_plan.plan(pv, policy(), retry=retry, now=50.0), "v1") == vm_plan.WILL_START
+    assert reason(p, "v1") == vm_plan.Reason.BACKING_OFF and reason(p, "v2") == vm_plan.Reason.WILL_START
+    assert reason(vm_plan.plan(pv, policy(), retry=retry, now=50.0), "v1") == vm_plan.Reason.WILL_START
 
 
 def test_home_pool_stamp_for_running_vms_only_when_different():
@@ -110,7 +110,7 @@ def test_placement_spreads_and_accounts_for_earlier_placements():
     assert sorted(placed) == ["h1", "h1", "h1", "h2", "h2", "h3"]
     vms.append(vm("big", memory=8 * GIB))
     p = vm_plan.plan(pool(hs, vms), policy())
-    assert reason(p, "big") == vm_plan.NO_CAPACITY and p.unplaced[0].vm_uuid == "big"
+    assert reason(p, "big") == vm_plan.Reason.NO_CAPACITY and p.unplaced[0].vm_uuid == "big"
 
 
 def test_placement_skips_failed_disabled_and_unusable_hosts():
@@ -123,7 +123,7 @@ def test_placement_skips_failed_disabled_and_unusable_hosts():
     # fresh verdicts override the stored fields: h4 is not usable this cycle
     assert vm_plan.plan(pv, policy(), usable_hosts={"h1", "h2", "h3"}).starts[0].host_uuid in ("h1", "h2")
     p = vm_plan.plan(pv, policy(), usable_hosts={"h3"})
-    assert reason(p, "v1") == vm_plan.NO_CAPACITY and "no enabled, healthy host" in p.status_of("v1").why
+    assert reason(p, "v1") == vm_plan.Reason.NO_CAPACITY and "no enabled, healthy host" in p.status_of("v1").why
 
 
 def test_best_effort_placed_after_restart_priority():
@@ -131,7 +131,7 @@ def test_best_effort_placed_after_restart_priority():
     vms = [vm("be", memory=2 * GIB, ha_restart_priority="best-effort", order=0),
            vm("r", memory=2 * GIB, order=9)]
     p = vm_plan.plan(pool(hs, vms), policy())
-    assert reason(p, "r") == vm_plan.WILL_START and reason(p, "be") == vm_plan.NO_CAPACITY
+    assert reason(p, "r") == vm_plan.Reason.WILL_START and reason(p, "be") == vm_plan.Reason.NO_CAPACITY
 
 
 def test_host_select_method_1_lets_xapi_place_without_capacity_check():
@@ -148,16 +148,16 @@ def test_op_mode_1_appliances():
     p = vm_plan.plan(pool(vms=vms, appliances=apps), policy(OP_MODE=1, DISABLED_VAPPS="app3"))
     assert [a.appliance_uuid for a in p.appliance_starts] == ["app1"]
     assert p.starts == ()
-    assert reason(p, "w2") == vm_plan.APPLIANCE_START
-    assert reason(p, "o1") == vm_plan.APPLIANCE_DISABLED
-    assert reason(p, "lone") == vm_plan.MODE
-    assert reason(p, "d1") == vm_plan.RUNNING_OK
+    assert reason(p, "w2") == vm_plan.Reason.APPLIANCE_START
+    assert reason(p, "o1") == vm_plan.Reason.APPLIANCE_DISABLED
+    assert reason(p, "lone") == vm_plan.Reason.MODE
+    assert reason(p, "d1") == vm_plan.Reason.RUNNING_OK
 
 
 def test_op_mode_1_operator_stopped_members_do_not_trigger():
     vms = [vm("w1", appliance="app1"), vm("w2", appliance="app1", power_state="Running", resident_on="h1")]
     p = vm_plan.plan(pool(vms=vms), policy(OP_MODE=1), operator_stopped={"w1"})
-    assert p.appliance_starts == () and reason(p, "w1") == vm_plan.OPERATOR_STOP
+    assert p.appliance_starts == () and reason(p, "w1") == vm_plan.Reason.OPERATOR_STOP
 
 
 def test_every_vm_has_exactly_one_status_in_pool_order():

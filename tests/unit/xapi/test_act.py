@@ -174,3 +174,21 @@ def test_destroy_zombie_through_the_platform(pool):
     platform = get_platform(pool.host(vm["running_on"][0])["root"])
     done, text = destroy_zombie(platform, A.DestroyDomain("w", vm["uuid"]))
     assert done and vm["uuid"] not in platform.local_domains()
+
+
+def test_an_ha_field_changed_since_the_cycle_read_it_is_left_alone(pool, session):
+    """The master resets a missing HA field to false; an admin who set it to true after the cycle's read
+    keeps true. Before, the reset overwrote it (a lost update: the VM silently lost its protection)."""
+    snap = snap_of(session)
+    vm = uuid_of(snap, "vm014")
+    ref = snap.vm_refs[vm]
+    assert KEY not in session.xenapi.VM.get_other_config(ref)
+    reset = A.SetVmHaField("the HA field is missing", vm, "false", seen=None)
+    act.set_other_config(session.xenapi.VM, ref, KEY, "true")  # the admin, after the cycle's read
+    done, text = act.apply_fix(session, snap, reset, KEY)
+    assert session.xenapi.VM.get_other_config(ref)[KEY] == "true"
+    assert done and text == "HA field of %s left at 'true': it changed since this cycle read it" % vm
+    # unchanged since the read: the reset is written
+    invalid = A.SetVmHaField("'yes' is not true or false", vm, "false", seen="true")
+    assert act.apply_fix(session, snap, invalid, KEY)[0]
+    assert session.xenapi.VM.get_other_config(ref)[KEY] == "false"
