@@ -25,22 +25,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "scenarios"))
 
 import harness  # noqa: E402
-from harness import HEALTH_KEY, use_xvm  # noqa: E402
+from harness import use_xvm  # noqa: E402
 
+from bench_scale import _healthy_everywhere  # noqa: E402
 from bench_slave_failure import close_pool  # noqa: E402
-from bench_supervisor import POLL, TICKS, JobCpu  # noqa: E402
+from bench_supervisor import POLL, JobCpu, cpu_table, print_cpu_table  # noqa: E402
 from recovery_common import session_when_answering, stop_on_sigterm, views_stored  # noqa: E402
 
 # the production cadence (halizard/config/schema.py defaults), not the scenarios' faster one
 PRODUCTION = {"MONITOR_DELAY": 15, "MONITOR_SCANRATE": 10, "XAPI_COUNT": 2, "XAPI_DELAY": 10, "XE_TIMEOUT": 10}
-
-
-def _healthy(session):
-    try:
-        records = session.xenapi.host.get_all_records()
-    except Exception:  # noqa: BLE001 - a slow answer is just "not yet"
-        return False
-    return all((r.get("other_config") or {}).get(HEALTH_KEY) in ("healthy", "master") for r in records.values())
 
 
 def measure(pids, window):
@@ -54,13 +47,6 @@ def measure(pids, window):
     for watch in watches.values():
         watch.poll()
     return {host: watch.per_job() for host, watch in watches.items()}, time.monotonic() - began
-
-
-def table(per_job, elapsed):
-    """{job: {"runs", "cpu_s_per_min", "cpu_ms_per_run"}} from JobCpu.per_job() figures."""
-    return {job: {"runs": runs, "cpu_s_per_min": round(ticks / TICKS * 60.0 / elapsed, 3),
-                  "cpu_ms_per_run": round(1000.0 * ticks / TICKS / runs, 1) if runs else None}
-            for job, (runs, ticks) in per_job.items()}
 
 
 def main(argv=None):
@@ -84,7 +70,7 @@ def main(argv=None):
         use_xvm(sc)
         sc.start_supervisors()
         session = session_when_answering(sc, 30.0)
-        sc.wait_until(lambda: _healthy(session), args.settle, interval=2.0,
+        sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                       message="the master marks every host healthy")
         sc.wait_until(lambda: views_stored(sc), args.settle, interval=2.0, message="every host stored its pool view")
         time.sleep(2 * PRODUCTION["MONITOR_DELAY"])  # past the first full reads: the steady state
@@ -95,7 +81,7 @@ def main(argv=None):
         close_pool(sc, session, base, args.keep)
     load = os.getloadavg()[0]
     result = {"hosts": args.hosts, "vms": args.vms, "seconds": round(elapsed, 1), "load": round(load, 1),
-              "by_host": {("master" if host == "host1" else "slave"): table(jobs, elapsed)
+              "by_host": {("master" if host == "host1" else "slave"): cpu_table(jobs, elapsed)
                           for host, jobs in per_host.items()}}
     if args.json:
         print(json.dumps(result))
@@ -105,10 +91,7 @@ def main(argv=None):
     for role, jobs in sorted(result["by_host"].items()):
         total = sum(f["cpu_s_per_min"] for f in jobs.values())
         print("%s: %.2f s of CPU per minute (%.2f%% of one core)" % (role, total, total / 60.0 * 100.0))
-        for job, f in sorted(jobs.items(), key=lambda kv: -kv[1]["cpu_s_per_min"]):
-            print("  %-22s %6.3f s/min  %3d runs  %s" % (
-                job, f["cpu_s_per_min"], f["runs"],
-                "%.1f ms/run" % f["cpu_ms_per_run"] if f["cpu_ms_per_run"] is not None else ""))
+        print_cpu_table(jobs)
     return 0
 
 

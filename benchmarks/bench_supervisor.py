@@ -55,24 +55,28 @@ def children_of(pid):
     return found
 
 
-def cpu_ticks(pid):
-    """utime+stime+cutime+cstime (reaped children count in their parent)."""
+def _stat(pid):
+    """(name, own ticks, ticks of its reaped children) of `pid`, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
+            text = handle.read()
     except OSError:
-        return 0
-    return sum(int(x) for x in fields[11:15])
+        return None
+    head, _, rest = text.rpartition(")")
+    fields = rest.split()
+    return head.partition("(")[2], int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def cpu_ticks(pid):
+    """utime+stime+cutime+cstime (reaped children count in their parent)."""
+    stat = _stat(pid)
+    return stat[1] + stat[2] if stat else 0
 
 
 def own_ticks(pid):
     """utime+stime of `pid` alone (the supervisor's own decisions, without its children)."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return sum(int(x) for x in fields[11:13])
+    stat = _stat(pid)
+    return stat[1] if stat else 0
 
 
 def memory_kb(pid):
@@ -129,18 +133,6 @@ def tree(pid):
     return [pid] + children_of(pid)
 
 
-def _stat(pid):
-    """(name, own ticks, ticks of its reaped children) of `pid`, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    head, _, rest = text.rpartition(")")
-    fields = rest.split()
-    return head.partition("(")[2], int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-
-
 class JobCpu:
     """CPU ticks of a service split by job: poll() often (every ~10 ms), then per_job().
 
@@ -186,11 +178,11 @@ class JobCpu:
                 continue
             name, ticks, reaped = stat
             if name == fs[0]:   # still the forkserver's name: the run has not named itself yet
-                name = "(runs seen before naming themselves)"
+                name = "(not yet named)"
             entry = self.runs.setdefault(pid, [name, ticks + reaped if first else 0, 0])
             entry[0], entry[2] = name, ticks + reaped   # named after its job once it renamed itself
         if first:
-            self.own = {"supervisor": self._own(self.service_pid), "forkserver": fs[1]}
+            self.own = {"supervisor": own_ticks(self.service_pid), "forkserver": fs[1]}
             self.reaped = fs[2]
             return
         gone = [pid for pid in self.runs if pid not in alive]
@@ -205,11 +197,6 @@ class JobCpu:
         if not gone:
             self.unseen += grown
 
-    @staticmethod
-    def _own(pid):
-        stat = _stat(pid)
-        return stat[1] if stat else 0
-
     def per_job(self):
         """{job: (runs, ticks)} for the window so far, runs still alive counted up to now; plus the
         supervisor's and the forkserver's own ticks and the unnamed ones."""
@@ -218,11 +205,26 @@ class JobCpu:
             entry = result.setdefault(job, [self.count.get(job, 0), 0])
             entry[1] += ticks - start
         fs = _stat(self.forkserver) if self.forkserver else None
-        result["(supervisor)"] = [0, self._own(self.service_pid) - self.own.get("supervisor", 0)]
+        result["(supervisor)"] = [0, own_ticks(self.service_pid) - self.own.get("supervisor", 0)]
         result["(forkserver)"] = [0, (fs[1] if fs else 0) - self.own.get("forkserver", 0)]
         if self.unseen:
             result["(unnamed short runs)"] = [0, self.unseen]
         return result
+
+
+def cpu_table(per_job, elapsed):
+    """{job: {"runs", "cpu_s_per_min", "cpu_ms_per_run"}} from JobCpu.per_job() over `elapsed` seconds."""
+    return {job: {"runs": runs, "cpu_s_per_min": round(ticks / TICKS * 60.0 / elapsed, 3),
+                  "cpu_ms_per_run": round(1000.0 * ticks / TICKS / runs, 1) if runs else None}
+            for job, (runs, ticks) in per_job.items()}
+
+
+def print_cpu_table(jobs):
+    """One line per job of a cpu_table, the costliest first."""
+    for job, figures in sorted(jobs.items(), key=lambda kv: -kv[1]["cpu_s_per_min"]):
+        print("  %-18s %6.3f s/min  %3d runs  %s" % (
+            job, figures["cpu_s_per_min"], figures["runs"],
+            "%.1f ms/run" % figures["cpu_ms_per_run"] if figures["cpu_ms_per_run"] is not None else ""))
 
 
 def main(argv=None):
@@ -302,9 +304,7 @@ def main(argv=None):
               "pss_mb_peak_sum": round(peak_pss / 1024.0, 1), "cpu_pct_of_one_core": round(cpu_pct, 3),
               "supervisor_cpu_pct": round(supervisor_pct, 3), "pss_peak_processes": peak_detail,
               "seconds": round(elapsed, 1), "memory_target_mb": MEMORY_TARGET_MB, "cpu_target_pct": CPU_TARGET_PCT,
-              "cpu_by_job": {job: {"runs": runs, "cpu_s_per_min": round(ticks / TICKS * 60.0 / elapsed, 3),
-                                   "cpu_ms_per_run": round(1000.0 * ticks / TICKS / runs, 1) if runs else None}
-                             for job, (runs, ticks) in per_job.items()},
+              "cpu_by_job": cpu_table(per_job, elapsed),
               "load": round(os.getloadavg()[0], 1)}
     if args.json:
         print(json.dumps(result))
@@ -318,10 +318,7 @@ def main(argv=None):
         print("at the PSS peak (name, RSS MB, PSS MB): %s" % ", ".join("%s %g/%g" % p for p in peak_detail))
         print("CPU by job (s of CPU per minute; runs ended in the window, ms of CPU per run), load average %.1f:"
               % result["load"])
-        for job, figures in sorted(result["cpu_by_job"].items(), key=lambda kv: -kv[1]["cpu_s_per_min"]):
-            print("  %-22s %6.3f s/min  %3d runs  %s" % (
-                job, figures["cpu_s_per_min"], figures["runs"],
-                "%.1f ms/run" % figures["cpu_ms_per_run"] if figures["cpu_ms_per_run"] is not None else ""))
+        print_cpu_table(result["cpu_by_job"])
     ok = result["pss_mb_peak_sum"] < MEMORY_TARGET_MB and result["cpu_pct_of_one_core"] < CPU_TARGET_PCT
     if not ok:
         print("bench_supervisor: over target%s" % ("" if args.strict else " (informational; --strict fails)"))
