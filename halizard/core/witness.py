@@ -106,6 +106,29 @@ def worth_waiting(lost_at: Optional[float], confirm_at: Optional[float], renewed
     return now < confirm_at + vote_wait(lease)
 
 
+def loss_anchors(lost_at: Optional[float], confirm_at: Optional[float], lost: bool, threatened: bool,
+                 confirmed: bool, now: float) -> "tuple":
+    """(lost_at, confirm_at) for worth_waiting, from the stored ones and this check.
+
+    The loss counts from the first check at which it threatens a self-fence (the hosts out of reach
+    could hold quorum), not from an earlier stretch without quorum that threatened nothing. Why: a
+    3-host pool with a witness whose slave died has the last slave at 2 of 4 votes (no quorum, and
+    nobody else could win) until the master's exclusion of the dead slave is acknowledged; when the
+    master died just after, the loss dated from the slave's death, the master had renewed its lease
+    since, and the last host self-fenced at once instead of waiting for the dead master's vote.
+    Once set, both stay until quorum is back: a threat that comes and goes never stretches the wait.
+    """
+    if not lost:
+        return None, None
+    if lost_at is None:
+        if not threatened:
+            return None, None
+        lost_at = now
+    if confirm_at is None and confirmed:
+        confirm_at = now
+    return lost_at, confirm_at
+
+
 def vote_wait(lease: float) -> float:
     """Longest wait for the vote after a confirmed quorum loss: the holder's lease (renewed at most
     at the loss), the witness's MARGIN after it, then one request period before this host asks

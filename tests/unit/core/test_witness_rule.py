@@ -107,3 +107,15 @@ def test_the_timing_rule_pays_for_the_longest_wait_for_the_vote():
             fixed = Policy.from_mapping(dict(extra, WITNESS_ADDRESS="127.0.0.1:5405", WITNESS_LEASE=lease,
                                              SELF_FENCE_WAIT=done + p.XE_TIMEOUT))
             assert not timing.check(fixed).safe, (lease, extra)
+
+
+def test_the_wait_for_the_vote_counts_from_the_first_threatening_check_and_never_moves_after():
+    anchors = rule.loss_anchors
+    assert anchors(None, None, False, True, True, 10.0) == (None, None)       # quorum held
+    assert anchors(None, None, True, False, True, 10.0) == (None, None)       # lost, nobody else could win
+    assert anchors(None, None, True, True, False, 11.0) == (11.0, None)       # the threat begins
+    assert anchors(11.0, None, True, True, True, 12.0) == (11.0, 12.0)        # confirmed
+    assert anchors(11.0, 12.0, True, False, True, 13.0) == (11.0, 12.0)       # a threat that goes ...
+    assert anchors(11.0, 12.0, True, True, True, 14.0) == (11.0, 12.0)        # ... and comes back
+    assert anchors(11.0, 12.0, False, False, False, 15.0) == (None, None)     # quorum back: a new loss later
+    assert anchors(None, None, True, True, True, 16.0) == (16.0, 16.0)        # confirmed at its first threat
