@@ -30,6 +30,8 @@ import time
 MEMORY_TARGET_MB = 60.0   # PSS summed over every process of the service
 CPU_TARGET_PCT = 1.0
 TICKS = os.sysconf("SC_CLK_TCK")
+POLL = 0.01     # s between two looks at the job runs (JobCpu)
+SAMPLE = 0.5    # s between two memory samples
 
 
 def children_of(pid):
@@ -53,24 +55,28 @@ def children_of(pid):
     return found
 
 
-def cpu_ticks(pid):
-    """utime+stime+cutime+cstime (reaped children count in their parent)."""
+def _stat(pid):
+    """(name, own ticks, ticks of its reaped children) of `pid`, or None when it is gone."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
+            text = handle.read()
     except OSError:
-        return 0
-    return sum(int(x) for x in fields[11:15])
+        return None
+    head, _, rest = text.rpartition(")")
+    fields = rest.split()
+    return head.partition("(")[2], int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def cpu_ticks(pid):
+    """utime+stime+cutime+cstime (reaped children count in their parent)."""
+    stat = _stat(pid)
+    return stat[1] + stat[2] if stat else 0
 
 
 def own_ticks(pid):
     """utime+stime of `pid` alone (the supervisor's own decisions, without its children)."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return sum(int(x) for x in fields[11:13])
+    stat = _stat(pid)
+    return stat[1] if stat else 0
 
 
 def memory_kb(pid):
@@ -106,7 +112,7 @@ def children_of_direct(pid):
 
 
 def process_name(pid, service_pid):
-    """supervisor / forkserver / the job a run belongs to (multiprocess names runs ha-lizard-job-NAME)."""
+    """supervisor / forkserver / the job a run belongs to (halizard.supervisor.jobproc names each run after its job)."""
     if pid == service_pid:
         return "supervisor"
     try:
@@ -125,6 +131,100 @@ def process_name(pid, service_pid):
 
 def tree(pid):
     return [pid] + children_of(pid)
+
+
+class JobCpu:
+    """CPU ticks of a service split by job: poll() often (every ~10 ms), then per_job().
+
+    Why polling is exact enough: a run's ticks are read while it lives, and
+    when it ends (reaped by the forkserver) the forkserver's children ticks
+    grow by exactly its total, which goes to the run(s) that vanished since
+    the last poll (split by their last reading when several did). A run is
+    named by its process name (halizard.supervisor.jobproc names it after
+    its job). Runs already alive at the start count only what they use from
+    then on. Shown apart: the supervisor's and the forkserver's own ticks.
+    """
+
+    def __init__(self, service_pid):
+        self.service_pid = service_pid
+        self.forkserver = None
+        self.runs = {}        # pid -> [job, ticks at the start (0 if born later), last ticks]
+        self.ticks = {}       # job -> ticks used in the window
+        self.count = {}       # job -> runs that ended in the window
+        self.unseen = 0       # ticks of runs that began and ended between two polls (no name)
+        self.own = {}         # "supervisor"/"forkserver" -> ticks at the start
+        self.reaped = None    # the forkserver's children ticks at the last poll
+        self.poll(first=True)
+
+    def _core(self):
+        for pid in children_of_direct(self.service_pid):
+            if process_name(pid, self.service_pid) == "forkserver":
+                return pid
+        return None
+
+    def poll(self, first=False):
+        if self.forkserver is None:
+            self.forkserver = self._core()
+            if self.forkserver is None:
+                return
+            first = True
+        fs = _stat(self.forkserver)
+        if fs is None:
+            return
+        alive = set(children_of_direct(self.forkserver))
+        for pid in alive:
+            stat = _stat(pid)
+            if stat is None:
+                continue
+            name, ticks, reaped = stat
+            if name == fs[0]:   # still the forkserver's name: the run has not named itself yet
+                name = "(not yet named)"
+            entry = self.runs.setdefault(pid, [name, ticks + reaped if first else 0, 0])
+            entry[0], entry[2] = name, ticks + reaped   # named after its job once it renamed itself
+        if first:
+            self.own = {"supervisor": own_ticks(self.service_pid), "forkserver": fs[1]}
+            self.reaped = fs[2]
+            return
+        gone = [pid for pid in self.runs if pid not in alive]
+        grown = fs[2] - self.reaped
+        self.reaped = fs[2]
+        last = sum(max(self.runs[pid][2], 1) for pid in gone)
+        for pid in gone:
+            job, start, ticks = self.runs.pop(pid)
+            share = grown * max(ticks, 1) / float(last)
+            self.ticks[job] = self.ticks.get(job, 0) + share - start
+            self.count[job] = self.count.get(job, 0) + 1
+        if not gone:
+            self.unseen += grown
+
+    def per_job(self):
+        """{job: (runs, ticks)} for the window so far, runs still alive counted up to now; plus the
+        supervisor's and the forkserver's own ticks and the unnamed ones."""
+        result = {job: [self.count.get(job, 0), ticks] for job, ticks in self.ticks.items()}
+        for job, start, ticks in self.runs.values():
+            entry = result.setdefault(job, [self.count.get(job, 0), 0])
+            entry[1] += ticks - start
+        fs = _stat(self.forkserver) if self.forkserver else None
+        result["(supervisor)"] = [0, own_ticks(self.service_pid) - self.own.get("supervisor", 0)]
+        result["(forkserver)"] = [0, (fs[1] if fs else 0) - self.own.get("forkserver", 0)]
+        if self.unseen:
+            result["(unnamed short runs)"] = [0, self.unseen]
+        return result
+
+
+def cpu_table(per_job, elapsed):
+    """{job: {"runs", "cpu_s_per_min", "cpu_ms_per_run"}} from JobCpu.per_job() over `elapsed` seconds."""
+    return {job: {"runs": runs, "cpu_s_per_min": round(ticks / TICKS * 60.0 / elapsed, 3),
+                  "cpu_ms_per_run": round(1000.0 * ticks / TICKS / runs, 1) if runs else None}
+            for job, (runs, ticks) in per_job.items()}
+
+
+def print_cpu_table(jobs):
+    """One line per job of a cpu_table, the costliest first."""
+    for job, figures in sorted(jobs.items(), key=lambda kv: -kv[1]["cpu_s_per_min"]):
+        print("  %-18s %6.3f s/min  %3d runs  %s" % (
+            job, figures["cpu_s_per_min"], figures["runs"],
+            "%.1f ms/run" % figures["cpu_ms_per_run"] if figures["cpu_ms_per_run"] is not None else ""))
 
 
 def main(argv=None):
@@ -167,7 +267,14 @@ def main(argv=None):
         peak_rss = peak_pss = peak_core = 0
         peak_procs = 0
         peak_detail = []
+        jobcpu = JobCpu(service.pid)
+        next_sample = t0
         while time.monotonic() - t0 < args.seconds:
+            jobcpu.poll()
+            if time.monotonic() < next_sample:
+                time.sleep(POLL)
+                continue
+            next_sample += SAMPLE
             core = [service.pid] + children_of_direct(service.pid)
             current = tree(service.pid)
             sizes = {pid: memory_kb(pid) for pid in current}
@@ -178,7 +285,8 @@ def main(argv=None):
                                for pid, (rss, pss) in sorted(sizes.items())]
             peak_core = max(peak_core, sum(sizes[pid][0] for pid in core if pid in sizes))
             peak_procs = max(peak_procs, len(current))
-            time.sleep(0.5)
+        jobcpu.poll()
+        per_job = jobcpu.per_job()
         elapsed = time.monotonic() - t0
         after_pids = tree(service.pid)
         used = sum(cpu_ticks(pid) - before.get(pid, 0) for pid in after_pids)
@@ -195,7 +303,9 @@ def main(argv=None):
               "core_rss_mb_peak": round(peak_core / 1024.0, 1),
               "pss_mb_peak_sum": round(peak_pss / 1024.0, 1), "cpu_pct_of_one_core": round(cpu_pct, 3),
               "supervisor_cpu_pct": round(supervisor_pct, 3), "pss_peak_processes": peak_detail,
-              "seconds": round(elapsed, 1), "memory_target_mb": MEMORY_TARGET_MB, "cpu_target_pct": CPU_TARGET_PCT}
+              "seconds": round(elapsed, 1), "memory_target_mb": MEMORY_TARGET_MB, "cpu_target_pct": CPU_TARGET_PCT,
+              "cpu_by_job": cpu_table(per_job, elapsed),
+              "load": round(os.getloadavg()[0], 1)}
     if args.json:
         print(json.dumps(result))
     else:
@@ -206,6 +316,9 @@ def main(argv=None):
                   result["core_rss_mb_peak"], result["cpu_pct_of_one_core"], result["supervisor_cpu_pct"],
                   MEMORY_TARGET_MB, CPU_TARGET_PCT))
         print("at the PSS peak (name, RSS MB, PSS MB): %s" % ", ".join("%s %g/%g" % p for p in peak_detail))
+        print("CPU by job (s of CPU per minute; runs ended in the window, ms of CPU per run), load average %.1f:"
+              % result["load"])
+        print_cpu_table(result["cpu_by_job"])
     ok = result["pss_mb_peak_sum"] < MEMORY_TARGET_MB and result["cpu_pct_of_one_core"] < CPU_TARGET_PCT
     if not ok:
         print("bench_supervisor: over target%s" % ("" if args.strict else " (informational; --strict fails)"))

@@ -64,7 +64,8 @@ def run_once(vms, lost, fault, timeout):
 
 def main(argv=None):
     args = scenario_args(__doc__, argv, vms=8, timeout=200.0, min_vms=2)
-    wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **CONFIG)))
+    wait = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, WITNESS_ADDRESS="127.0.0.1:5405",
+                                                         **CONFIG)))
     print("2 hosts, %d VMs, POOL fencing, a witness (lease %gs); self-fence wait W = %gs (all measured)"
           % (args.vms, CONFIG["WITNESS_LEASE"], wait))
     print("%-36s %12s %5s %5s %12s" % ("fault", "all running", "VMs", "viol", "load 1m"))

@@ -25,7 +25,6 @@ from loguru import logger
 
 from halizard import paths
 from halizard.atomicfile import write_atomic
-from halizard.alerts import mail
 from halizard.alerts import xapi_messages
 from halizard.xapi.session import connect as session_connect
 
@@ -227,10 +226,18 @@ def _keep(root, name, entry, queue, error):
         pass
 
 
+def _mail():
+    """halizard.alerts.mail, imported only to send: smtplib and the email package (~2 MB per process) are
+    needed by the delivery worker and the alert_spool job, not by every job that may spool an alert."""
+    from halizard.alerts import mail
+
+    return mail
+
+
 def flush(root, settings, deadline_seconds=60.0, now=None, sender=None):
     """Mail the spooled alerts oldest first until done, the first failure, or the deadline."""
     result = FlushResult()
-    send = sender or mail.send_alert
+    send = sender or _mail().send_alert
 
     def batch(names, end):
         for name in names:
@@ -255,7 +262,7 @@ def _deliver_one(root, name, settings, send, now, result):
     try:
         refused = send(settings, entry["function"], entry["text"], report=entry.get("report", ""),
                        hostname=entry.get("hostname") or None, when=entry.get("created"))
-    except mail.MailError as exc:
+    except _mail().MailError as exc:
         _keep(root, name, entry, MAIL, exc)
         log.warning("alert mail not delivered, kept in the spool ({} waiting): {}", len(entry_names(root)), exc)
         result.error = str(exc)

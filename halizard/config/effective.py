@@ -225,8 +225,14 @@ def cached_pool(root=None):
 
 
 def save_pool_cache(root, pool_uuid, other_config):
-    cache.write_json(root, POOL_CACHE, {"pool_uuid": pool_uuid,
-                                        "other_config": pool_store.relevant_keys(other_config)})
+    """Keep the pool's values for when the master is silent; rewritten only when they changed.
+
+    Why: every live read (several job runs per cycle) stored the same content again, with two fsyncs,
+    and made the self_fence loop, which re-reads its configuration when this file changes, build it again.
+    """
+    data = {"pool_uuid": pool_uuid, "other_config": pool_store.relevant_keys(other_config)}
+    if data != cache.read_json(root, POOL_CACHE):
+        cache.write_json(root, POOL_CACHE, data)
 
 
 def local_xe_timeout(root=None):

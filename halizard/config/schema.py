@@ -210,7 +210,8 @@ _GLOBALS = [
        "signed with it.", secret=True, group="Witness"),
     _p("WITNESS_LEASE", t.Int(2, 60, unit="seconds"), 4,
        "Seconds the witness vote is leased for; the holder renews it every third of that. The pool's "
-       "self-fence wait must exceed the self-fence deadline plus this lease (see docs/membership.md).",
+       "self-fence wait must exceed the self-fence deadline plus the wait for the witness's vote (the "
+       "lease, the witness's margin, two requests and one check; see docs/membership.md).",
        group="Witness"),
 ]
 

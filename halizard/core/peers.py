@@ -43,13 +43,16 @@ class PeerAnswer:
 
     is_master: the peer says it is the pool master; master: the master address its pool.conf names
     (empty for a master); master_age: seconds since its master_watch last read that master
-    successfully (on its own boot clock), None when it never did in this boot.
+    successfully (on its own boot clock), None when it never did in this boot; votes: whether its
+    membership copy gives it a vote now (False: excluded, or older than its last reboot: it cannot
+    take over, roles.takeover_candidate skips it).
     """
 
     host_uuid: str
     is_master: bool
     master: str
     master_age: Optional[float]
+    votes: bool = True
 
 
 def margin(policy: Policy) -> float:

@@ -70,19 +70,22 @@ def choose_takeover(pool: PoolView, health_of: Mapping[str, str],
 
 
 def takeover_candidate(pool: PoolView, self_uuid: str, reachable: AbstractSet[str],
-                       ranked_last: Sequence[str] = ()) -> Optional[str]:
+                       ranked_last: Sequence[str] = (), voteless: AbstractSet[str] = frozenset()) -> Optional[str]:
     """The one slave that acts on a silent master: the smallest uuid among the enabled slaves of
     the cached view that this round reached (this host counts itself); the hosts of `ranked_last`
     come after the others, in its order (core.membership.takeover_order: a host that was excluded
     as dead ranks after the hosts that never left, in every copy of the membership, so a returned
-    host without a vote yet is never the one the pool waits for).
+    host without a vote yet is never the one the pool waits for). `voteless`: peers that answered
+    the peer query that they have no vote (a host back from the dead whose exclusion this host's
+    copy predates: the master died before this host read it); they can never act, so they are
+    skipped.
 
     Why not the cached autopromote_uuid: a slave that missed the master's last update keeps an
     older value, and two slaves that each believe they are the takeover slave both take over
     (issue 13 finding 3). The reached set is the same on every slave unless the network is split,
     and the choice is the published one while that host is alive.
     """
-    present = set(reachable) | {self_uuid}
+    present = (set(reachable) - set(voteless)) | {self_uuid}
     eligible = sorted((h.uuid for h in pool.hosts if h.uuid != pool.master_uuid and h.enabled and h.uuid in present),
                       key=_takeover_rank(ranked_last))
     return eligible[0] if eligible else None

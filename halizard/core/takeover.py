@@ -103,12 +103,13 @@ class TakeoverInputs:
     suspended: bool = False
     reachable: Optional[FrozenSet[str]] = None
     ranked_last: Tuple[str, ...] = ()  # core.membership.takeover_order of this host's membership copy
+    voteless: FrozenSet[str] = frozenset()  # peers that answered the peer query that they have no vote
 
 
 def _takeover_slave(inp: TakeoverInputs) -> Optional[str]:
     if inp.reachable is None:
         return inp.autopromote
-    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable, inp.ranked_last)
+    return roles.takeover_candidate(inp.pool, inp.self_uuid, inp.reachable, inp.ranked_last, inp.voteless)
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,17 @@ than the first failed probe of the recovering side):
   deadline    D = detect + S + SELF_FENCE_STOP_TIMEOUT + REBOOT_ALLOWANCE
   minimum     M = D + XE_TIMEOUT   (the recovering side measures from the START of its first
                                     failed try; the cut may fall anywhere inside that try)
-  wait        W = SELF_FENCE_WAIT if set, else M + SAFETY_MARGIN;  W must be > M
+  witness     V = 0 without a witness, else core.witness.vote_wait(WITNESS_LEASE) + beat_window
+                  (a cut-off host may wait that long for the witness's vote before its self-fence
+                  begins: up to vote_wait after the loss was confirmed, seen at its next check)
+  wait        W = SELF_FENCE_WAIT if set, else M + V + SAFETY_MARGIN;  W must be > M + V
 
 docs/decisions.md writes the rule out; `check` refuses unsafe combinations
 with an explanation and lists the weaker-but-allowed ones as warnings.
 """
 
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -131,11 +135,20 @@ def minimum_wait(policy: Policy) -> float:
     return self_fence_deadline(policy) + policy.XE_TIMEOUT
 
 
+def witness_delay(policy: Policy) -> float:
+    """How much later than without a witness a cut-off host may begin to self-fence: it waits for the
+    witness's vote up to core.witness.vote_wait after the loss was confirmed, and acts at the first
+    self-fence check after that (one beat_window). Covers the holder too (its lease, shorter)."""
+    if not policy.witness_configured:
+        return 0.0
+    return float(math.ceil(witness.vote_wait(policy.WITNESS_LEASE) + beat_window(policy)))  # whole seconds
+
+
 def recovery_wait(policy: Policy) -> float:
     """Seconds after the first failed probe before the pool may restart without a fence."""
     if policy.SELF_FENCE_WAIT > 0:
         return policy.SELF_FENCE_WAIT
-    return minimum_wait(policy) + SAFETY_MARGIN
+    return minimum_wait(policy) + witness_delay(policy) + SAFETY_MARGIN
 
 
 def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
@@ -156,7 +169,7 @@ def check(policy: Policy, host_count: Optional[int] = None) -> TimingReport:
             % (policy.SELF_FENCE_WAIT, deadline, detect, service_allowance(policy),
                policy.SELF_FENCE_STOP_TIMEOUT, REBOOT_ALLOWANCE, policy.XE_TIMEOUT, minimum)
         )
-    errors.extend(witness.lease_errors(policy, minimum, wait))
+    errors.extend(witness.lease_errors(policy, minimum, wait, witness_delay(policy)))
     if policy.SELF_FENCE_CHECK_INTERVAL > max(policy.MGT_LINK_LOSS_TOLERANCE, 1.0) * 2:
         warnings.append(
             "SELF_FENCE_CHECK_INTERVAL=%g is coarse next to MGT_LINK_LOSS_TOLERANCE=%g: "

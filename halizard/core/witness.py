@@ -20,6 +20,11 @@ lease it granted before the restart.
 from dataclasses import dataclass, replace
 from typing import List, Optional
 
+# The witness's margin (`ha-lizard witness --margin`, its default) and the most of it a host waiting
+# for the vote pays for (vote_wait): a witness run with a longer margin frees the vote after that wait
+# has ended, and the side about to win self-fences first. That costs availability, never safety.
+MARGIN = 2.0
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -90,15 +95,45 @@ def worth_waiting(lost_at: Optional[float], confirm_at: Optional[float], renewed
     without this it self-fences first (stopping every VM of the side that is about to win). It
     waits only while the witness shows the holder's lease not renewed since the loss (a holder
     that renews still reaches the witness: its side wins, and this one self-fences at its next
-    request but one) and
-    for at most `lease` after its self-fence would have begun (`confirm_at`): the holder's own
-    self-fence may start that much late too, which the timing rule already pays for.
+    request but one) and for at most `vote_wait(lease)` after its self-fence would have begun
+    (`confirm_at`): long enough for a lease renewed just before the loss to free and be asked for
+    (the holder died no later than the loss was confirmed); the timing rule pays for that delay.
     """
     if lost_at is None or confirm_at is None or free_at is None:
         return False
     if renewed_at is not None and renewed_at >= lost_at + renew_every(lease):
         return False  # (a renewal seen within one request of the loss may have come just before it)
-    return now < confirm_at + lease
+    return now < confirm_at + vote_wait(lease)
+
+
+def loss_anchors(lost_at: Optional[float], confirm_at: Optional[float], lost: bool, threatened: bool,
+                 confirmed: bool, now: float) -> "tuple":
+    """(lost_at, confirm_at) for worth_waiting, from the stored ones and this check.
+
+    The loss counts from the first check at which it threatens a self-fence (the hosts out of reach
+    could hold quorum), not from an earlier stretch without quorum that threatened nothing. Why: a
+    3-host pool with a witness whose slave died has the last slave at 2 of 4 votes (no quorum, and
+    nobody else could win) until the master's exclusion of the dead slave is acknowledged; when the
+    master died just after, the loss dated from the slave's death, the master had renewed its lease
+    since, and the last host self-fenced at once instead of waiting for the dead master's vote.
+    Once set, both stay until quorum is back: a threat that comes and goes never stretches the wait.
+    """
+    if not lost:
+        return None, None
+    if lost_at is None:
+        if not threatened:
+            return None, None
+        lost_at = now
+    if confirm_at is None and confirmed:
+        confirm_at = now
+    return lost_at, confirm_at
+
+
+def vote_wait(lease: float) -> float:
+    """Longest wait for the vote after a confirmed quorum loss: the holder's lease (renewed at most
+    at the loss), the witness's MARGIN after it, then one request period before this host asks
+    again and that request's deadline (renew_every each)."""
+    return lease + MARGIN + 2.0 * renew_every(lease)
 
 
 def renew_every(lease: float) -> float:
@@ -106,22 +141,22 @@ def renew_every(lease: float) -> float:
     return lease / 3.0
 
 
-def lease_errors(policy, minimum_wait: float, recovery_wait: float) -> List[str]:
+def lease_errors(policy, minimum_wait: float, recovery_wait: float, delay: float) -> List[str]:
     """Why these lease settings are unsafe (timing.check adds them to its errors).
 
-    The holder cut off from the pool keeps its vote, and so its quorum, until
-    its lease runs out: it starts to self-fence up to WITNESS_LEASE late (and a
-    host waiting for a lease nobody renews, worth_waiting, no later than that).
-    The other side may restart its VMs only after the self-fence wait, so that
-    wait must exceed the self-fence deadline (minimum_wait) plus the lease.
+    A host cut off from the pool may start to self-fence `delay` (timing.witness_delay) later than
+    without a witness: the holder keeps its quorum until its lease runs out, and a host waiting for
+    a lease nobody renews (worth_waiting) waits up to vote_wait after its self-fence would have
+    begun. The other side may restart its VMs only after the self-fence wait, so that wait must
+    exceed the self-fence deadline plus one probe (minimum_wait) plus that delay.
     """
     if not policy.witness_configured:
         return []
-    if recovery_wait <= minimum_wait + policy.WITNESS_LEASE:
+    if recovery_wait <= minimum_wait + delay:
         return ["WITNESS_LEASE=%g: the self-fence wait of %gs is not longer than the self-fence deadline "
-                "plus one probe (%gs) plus the lease: the host that held the witness vote may still run "
-                "its VMs when the other side restarts them; shorten the lease below %g or set "
-                "SELF_FENCE_WAIT above %g"
-                % (policy.WITNESS_LEASE, recovery_wait, minimum_wait, recovery_wait - minimum_wait,
-                   minimum_wait + policy.WITNESS_LEASE)]
+                "plus one probe (%gs) plus the wait for the witness's vote (%gs: the lease, the witness's "
+                "margin %gs, two requests and one self-fence check): a host cut off from the pool may "
+                "still run its VMs when the other side restarts them; set SELF_FENCE_WAIT above %g "
+                "or to 0 (automatic)"
+                % (policy.WITNESS_LEASE, recovery_wait, minimum_wait, delay, MARGIN, minimum_wait + delay)]
     return []

@@ -295,9 +295,13 @@ def _master_silent(ctx, config, policy, cached, self_uuid, state, suspended):
         ctx.log.info("master {}: {}; quorum: {}", cached.master_uuid, verdict.why, q.why)
         if verdict.state == health.HEALTHY:
             seen = "answers"
+    ranked_last = membership.takeover_order(ctx.state)
+    skipped = frozenset()
+    if reachable is not None and seen != "answers":
+        skipped = peer_check.voteless(env, cached, reachable, ranked_last)
     inputs = core.TakeoverInputs(self_uuid=self_uuid, pool=cached, master_probe=master_probe, quorum=q,
                                  autopromote=cached.autopromote_uuid, suspended=suspended, reachable=reachable,
-                                 ranked_last=membership.takeover_order(ctx.state))
+                                 ranked_last=ranked_last, voteless=skipped)
     final = takeover.drive(env, inputs, state)
     _report(ctx, master=seen, probed=True, suspended=suspension.takeover_suspended(ctx.state),
             autopromote=cached.autopromote_uuid, takeover=final.phase.value)

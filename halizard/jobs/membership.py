@@ -210,11 +210,13 @@ def status(root, self_uuid):
             "votes": votes, "acknowledged": int(acked) if str(acked).isdigit() else None, "text": text}
 
 
-def waiting(root, config, self_uuid):
+def waiting(root, config, self_uuid, witness_held):
     """Why this host does not act now ('waiting for re-admission', 'waiting for the witness'): lines for
-    `ha-cfg get-vm-ha`, from this host's state files (its membership copy, witness lease, last quorum)."""
+    `ha-cfg get-vm-ha`, from this host's state files (its membership copy, witness lease, last quorum).
+
+    witness_held: jobs.witness.held, passed in by the caller (jobs.witness serves the peer query, whose
+    answer reads this module: importing it here would close a cycle)."""
     from halizard.core.policy import Policy, PolicyError
-    from halizard.jobs import witness
     from halizard.statefiles import StateStore
 
     try:
@@ -227,4 +229,4 @@ def waiting(root, config, self_uuid):
     enabled = [h.get("uuid") for h in view.get("hosts") or () if h.get("enabled")]
     last = ((store.read("self-fence", {}) or {}).get("quorum") or {}).get("has_quorum")
     return rule.waiting_text(vote(store, self_uuid, enabled), policy.witness_configured,
-                             witness.held(store, policy), last is not False)
+                             witness_held(store, policy), last is not False)

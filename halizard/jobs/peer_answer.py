@@ -4,10 +4,11 @@ Why: a slave that lost the master asks the peers it still reaches whether
 they read the master after it lost it, before it fences the master, counts
 its death or transitions (halizard.core.peers, docs/master-failure.md). The
 answer is this host's uuid, the master its pool.conf names (or "I am the
-master"), and how long ago its own master_watch last read that master
+master"), how long ago its own master_watch last read that master
 successfully, on this host's boot clock (`note_read`, state file
-`master-read`); never a wall-clock instant, which means nothing on another
-host. One run of that job binds UDP PEER_PORT on this host's management address and
+`master-read`; never a wall-clock instant, which means nothing on another
+host), and whether its membership copy gives it a vote (a host back from the
+dead does not: it is never the takeover slave). One run of that job binds UDP PEER_PORT on this host's management address and
 answers while the run waits; the supervisor starts the next run at once.
 
 A host without the pool secret, or whose port cannot be bound, answers
@@ -16,6 +17,7 @@ says why once (WARNING, again only when the reason changes); the next run
 tries again.
 """
 from halizard import hostinfo
+from halizard.jobs import membership
 from halizard.jobs.base import Outcome, Report
 from halizard.peers import server, wire
 
@@ -42,14 +44,16 @@ def last_read_age(store, master_address, now, boot_id):
 
 
 def answer_for(env):
-    """(this host's uuid, is master, the master pool.conf names, age of the last good read of it)."""
+    """(this host's uuid, is master, the master pool.conf names, age of the last good read of it,
+    whether this host's membership copy gives it a vote now)."""
     role, master = hostinfo.read_pool_conf(env.root)
     uuid = env.self_uuid()
     if not uuid:
         raise hostinfo.HostInfoError("this host's uuid is unknown (inventory)")
+    votes = membership.vote(env.state, uuid, (uuid,)).member
     if role == "master":
-        return uuid, True, "", None
-    return uuid, False, master, last_read_age(env.state, master, env.clock.boot(), env.clock.boot_id())
+        return uuid, True, "", None, votes
+    return uuid, False, master, last_read_age(env.state, master, env.clock.boot(), env.clock.boot_id()), votes
 
 
 class Answering:

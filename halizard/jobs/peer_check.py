@@ -23,27 +23,64 @@ HOLD = "peer-hold"
 FUNCTION = "promote_slave"
 
 
-def check(env, pool, reached, master_probe):
-    """rule.master_gone_for_all from a query made now to the peers in `reached` (not the old master)."""
+def _targets(env, pool, reached):
+    """[(uuid, address)] of the peers in `reached`, neither this host nor the old master."""
+    return sorted((h.uuid, h.address) for h in pool.hosts
+                  if h.uuid in (reached or ()) and h.uuid not in (env.self_uuid, pool.master_uuid) and h.address)
+
+
+def _ask(env, targets):
+    """{uuid: PeerAnswer or None} of a query made now; raises wire.WireError, OSError, TypeError, ValueError."""
     from halizard.peers import client, wire
 
+    if not targets:
+        return {}
+    key = wire.pool_key(env.root)
+    port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
+    return client.ask(targets, port, key, env.self_uuid, env.clock.monotonic() + env.timeout,
+                      source=env.source, log=env.log)
+
+
+def check(env, pool, reached, master_probe):
+    """rule.master_gone_for_all from a query made now to the peers in `reached` (not the old master)."""
+    from halizard.peers import wire
+
     old = pool.host(pool.master_uuid)
-    targets = sorted((h.uuid, h.address) for h in pool.hosts
-                     if h.uuid in (reached or ()) and h.uuid not in (env.self_uuid, pool.master_uuid) and h.address)
+    targets = _targets(env, pool, reached)
     failing_for = None
     if master_probe is not None and master_probe.first_failure_at is not None:
         failing_for = max(0.0, env.clock.boot() - master_probe.first_failure_at)
-    answers = {}
-    if targets:
-        try:
-            key = wire.pool_key(env.root)
-            port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
-            answers = client.ask(targets, port, key, env.self_uuid, env.clock.monotonic() + env.timeout,
-                                 source=env.source, log=env.log)
-        except (wire.WireError, OSError, TypeError, ValueError) as exc:
-            return Permission(False, "the peers cannot be asked: %s" % (getattr(exc, "strerror", None) or exc))
+    try:
+        answers = _ask(env, targets)
+    except (wire.WireError, OSError, TypeError, ValueError) as exc:
+        return Permission(False, "the peers cannot be asked: %s" % (getattr(exc, "strerror", None) or exc))
     return rule.master_gone_for_all(old.address if old is not None else "", failing_for,
                                     [u for u, _a in targets], answers, env.policy)
+
+
+def voteless(env, pool, reached, ranked_last):
+    """The peers to skip as the takeover slave (core.roles.takeover_candidate): the candidate by
+    rank, asked now, for as long as it answers that it has no vote. Why: a host back from the dead
+    whose exclusion this host never read (the master died first) ranks first by uuid here, but its
+    own copy gives it no vote, so it never acts and the pool would wait for it for ever. No answer
+    keeps it the candidate (unknown: this host waits, as before)."""
+    from halizard.core.roles import takeover_candidate
+    from halizard.peers import wire
+
+    skipped = set()
+    while True:
+        candidate = takeover_candidate(pool, env.self_uuid, reached or frozenset(), ranked_last, skipped)
+        if candidate is None or candidate == env.self_uuid:
+            return frozenset(skipped)
+        try:
+            answer = _ask(env, _targets(env, pool, {candidate})).get(candidate)
+        except (wire.WireError, OSError, TypeError, ValueError):
+            answer = None
+        if answer is None or answer.votes:
+            return frozenset(skipped)
+        env.log.info("peer {} has no vote (it came back after this host's membership copy): it is not the "
+                     "takeover slave", candidate)
+        skipped.add(candidate)
 
 
 def acts_on_master(step, master_uuid):

@@ -48,6 +48,7 @@ import dataclasses
 from halizard.config import refusal
 from halizard.core import actions as A
 from halizard.core import selffence, timing
+from halizard.core import witness as witness_rule
 from halizard.jobs import self_fence_host as host
 from halizard.jobs.base import Outcome, Report
 from halizard.ops import journal
@@ -238,14 +239,14 @@ def _reboot(env, new, platform, why):
         env.log.error("self-fence: the reboot failed ({}); trying again at the next check", exc)
 
 
-def _loss_times(env, stored, lost, confirmed):
-    """(when quorum was lost, when that loss was confirmed), monotonic, for witness.waits_for_vote."""
-    if not lost:
-        return None, None
-    now = env.clock.monotonic()
-    lost_at = stored.get("lost_at") if isinstance(stored.get("lost_at"), (int, float)) else now
-    confirm_at = stored.get("confirm_at") if isinstance(stored.get("confirm_at"), (int, float)) else None
-    return lost_at, (confirm_at if confirm_at is not None else (now if confirmed else None))
+def _loss_times(env, stored, q, confirmed):
+    """(when the quorum loss began to threaten, when it was confirmed), monotonic, for
+    witness.waits_for_vote (core.witness.loss_anchors)."""
+    def number(key):
+        value = stored.get(key)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return witness_rule.loss_anchors(number("lost_at"), number("confirm_at"), not q.has_quorum,
+                                     q.other_side_could_win, confirmed, env.clock.monotonic())
 
 
 def _judge(env, reader, seen, policy, stored):
@@ -264,7 +265,7 @@ def _judge(env, reader, seen, policy, stored):
     membership.note_quorum(env.state, q.has_quorum, env.clock.boot(), policy)
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
     confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
-    loss = _loss_times(env, stored, lost, confirmed is not None)
+    loss = _loss_times(env, stored, q, confirmed is not None)
     if confirmed is not None and lost and witness.waits_for_vote(env.state, policy, *loss, clock=env.clock) and \
             membership.quorum(env.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,
                               policy, True).has_quorum:

@@ -69,7 +69,8 @@ def _plain(sender):
 class Responder(object):
     """A bound UDP socket answering queries until `serve`'s end.
 
-    answer_for(): (this host's uuid, is master, the master address, age of the last good read or None),
+    answer_for(): (this host's uuid, is master, the master address, age of the last good read or None,
+    whether it votes),
     computed for every query; gate(sender address): whether that sender's packets reach this host.
     """
 
@@ -94,11 +95,11 @@ class Responder(object):
         if self.gate is not None and not self.gate(sender):
             return None  # the network would not have carried it
         try:
-            uuid, is_master, master, age = self.answer_for()
+            uuid, is_master, master, age, votes = self.answer_for()
         except Exception as exc:  # noqa: BLE001 - no answer (the asker holds its takeover), never a crash
             self.drops.drop("this host cannot answer (%s: %s)" % (type(exc).__name__, exc), sender)
             return None
-        return wire.answer(self.key, nonce, uuid, is_master, master, age)
+        return wire.answer(self.key, nonce, uuid, is_master, master, age, votes)
 
     def serve(self, end, clock=time.monotonic):
         """Answer every datagram that arrives before `end` (on `clock`)."""

@@ -11,7 +11,10 @@ repeats the query's random nonce and names the answering host, so an old
 answer cannot pass for the reply to a new query.
 
     query:   {"v": 1, "op": "master?", "nonce", "from", "mac"}
-    answer:  {"v": 1, "op": "master", "nonce", "host", "role", "master", "age", "mac"}
+    answer:  {"v": 1, "op": "master", "nonce", "host", "role", "master", "age", "vote", "mac"}
+
+"vote" (whether the answering host's membership copy gives it a vote) came later; an answer
+without it counts as voting, so a host that cannot say is never skipped as the takeover slave.
 """
 import hashlib
 import hmac
@@ -62,11 +65,13 @@ def read_query(key, data):
     return _decode(key, data, QUERY)["nonce"]
 
 
-def answer(key, nonce, host_uuid, is_master, master, age):
-    """The signed answer: this host, whether it is master, the master it follows, the age of its last read."""
+def answer(key, nonce, host_uuid, is_master, master, age, votes=True):
+    """The signed answer: this host, whether it is master, the master it follows, the age of its last
+    read, whether it votes."""
     return signing.sign(key, {"op": ANSWER, "nonce": nonce, "host": host_uuid,
                               "role": "master" if is_master else "slave", "master": master or "",
-                              "age": None if age is None else round(float(age), 3)}, VERSION)
+                              "age": None if age is None else round(float(age), 3), "vote": bool(votes)},
+                        VERSION)
 
 
 def peek_nonce(data):
@@ -91,5 +96,8 @@ def read_answer(key, data, nonce, host_uuid):
         raise WireError("bad role or master")
     if age is not None and (isinstance(age, bool) or not isinstance(age, (int, float)) or age < 0):
         raise WireError("bad age")
+    votes = fields.get("vote", True)
+    if not isinstance(votes, bool):
+        raise WireError("bad vote")
     return PeerAnswer(host_uuid=host_uuid, is_master=role == "master", master=master,
-                      master_age=None if age is None else float(age))
+                      master_age=None if age is None else float(age), votes=votes)

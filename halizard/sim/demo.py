@@ -243,8 +243,10 @@ def main():
     directory = tempfile.mkdtemp(prefix="hd-", dir="/tmp")
     say("ha-lizard demo (pool directory %s)" % directory)
     timeline = Timeline()
+    failed = True
     try:
         run(directory, timeline)
+        failed = False
     except (DemoError, OSError, XenAPI.Failure, control.ControlError, subprocess.TimeoutExpired) as exc:
         sys.stderr.write("demo: %s\n" % " ".join(str(exc).split()))
         return 1
@@ -254,7 +256,11 @@ def main():
     finally:
         subprocess.run([sys.executable, "-m", "halizard.cli.ha_lizard", "sim", "down", "--dir", directory],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT, check=False)
-        shutil.rmtree(directory, ignore_errors=True)
+        if failed:  # what each host's service decided is in its log: keep it for whoever looks into it
+            sys.stderr.write("demo: pool directory kept: %s (each host's log: hosts/<name>/service.log)\n"
+                             % directory)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
     say()
     say("Demo complete.")
     return 0

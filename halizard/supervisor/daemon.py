@@ -7,6 +7,7 @@ a bounded time; systemd hears READY/RELOADING/STOPPING and watchdog pings
 (pings stop when the scheduler or control thread died, so systemd restarts
 us; that replaces the old ha-lizard-watchdog).
 """
+import json
 import os
 import signal
 import sys
@@ -110,8 +111,11 @@ class Service:
         journal = RunJournal(os.path.join(locks.run_dir(self.root), "runs.json"))
         for leader, members in sorted(journal.sweep().items()):
             log.warning("killed {} leftover process(es) of job run {} from a previous instance", len(members), leader)
-        # the job forkserver (started with the first run) builds this root's configuration once
+        # the job forkserver (started with the first run) builds this root's configuration and the runs'
+        # log sinks once (halizard.supervisor.forkserver_preload)
         os.environ["HALIZARD_WARM_ROOT"] = self.root
+        if self.log_file is None or isinstance(self.log_file, str):
+            os.environ["HALIZARD_WARM_LOG"] = json.dumps({"stderr": bool(self.log_stderr), "file": self.log_file})
         self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file,
                              journal=journal)
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,

@@ -13,20 +13,25 @@ three things a run would redo each time are switched off:
 * re-running the parent's main module in every child (multiprocess does
   that so objects of `__main__` can be unpickled; a job run only receives
   `jobproc.child_main` and plain data, resolved by import);
-* loguru's library-directory scan (sysconfig) at every `logger.add`;
+* loguru's library-directory scan (sysconfig) at every `logger.add`, and
+  the log sinks themselves (the service names them in HALIZARD_WARM_LOG; a
+  run only points their filter at its configuration);
 * building the local configuration (when the service named its root in
-  HALIZARD_WARM_ROOT; rebuilt in a run only if its files changed since);
+  HALIZARD_WARM_ROOT; rebuilt in a run only if its files changed since),
+  and importing that root's platform module;
 * the garbage collector walking the preloaded objects in every child
   (`gc.freeze()`: they are never garbage, and walking them copies pages).
 """
 import ctypes
 import ctypes.util
 import gc
+import json
 import os
 import warnings
 
 PR_SET_CHILD_SUBREAPER = 36
 WARM_ROOT_ENV = "HALIZARD_WARM_ROOT"   # set by the service: its root, whose configuration is built here once
+WARM_LOG_ENV = "HALIZARD_WARM_LOG"     # set by the service: {"stderr", "file"}, the log sinks of its runs
 
 warnings.filterwarnings("ignore", message="forkserver: waitpid returned unexpected pid")
 
@@ -65,6 +70,7 @@ import halizard.config.effective  # noqa: E402,F401  (every run reads its local 
 import halizard.core.policy  # noqa: E402,F401  (the configuration's safety check builds a Policy)
 import halizard.core.timing  # noqa: E402,F401
 import halizard.jobs.base  # noqa: E402,F401
+import halizard.platform  # noqa: E402  (warm_platform)
 import halizard.statefiles  # noqa: E402,F401
 import halizard.supervisor.isolate  # noqa: E402,F401
 import halizard.supervisor.jobproc  # noqa: E402,F401  (the run's entry point)
@@ -74,8 +80,12 @@ import halizard.config.settings  # noqa: E402,F401
 # What most production runs import (XAPI client, host files, probes, platform): ~15-40 ms of CPU per
 # run when imported there, a few MB once here. Best effort: a module that cannot be imported here is
 # imported (and fails visibly) in the run that needs it.
+# The loop runs' own (witness requests, the watchdog beat) and the codecs every XAPI or peer call uses are
+# here too: what a run imports is private to it, what is imported here is shared by every run.
 WARM = ("halizard.xapi.session", "halizard.xapi.errors", "halizard.hostinfo", "halizard.platform",
-        "halizard.probes.net", "halizard.suspension", "halizard.core.quorum", "halizard.core.selffence")
+        "halizard.probes.net", "halizard.suspension", "halizard.core.quorum", "halizard.core.selffence",
+        "halizard.probes.witness", "halizard.witness.protocol", "halizard.jobs.beat",
+        "encodings.ascii", "encodings.idna")
 
 
 def warm_up(names):
@@ -96,9 +106,36 @@ def warm_up(names):
     return failed
 
 
+def warm_platform(root):
+    """Import the platform module of the host at `root` (the dom0's, or the simulated one) once here, as
+    get_platform does in every run that touches the host; True when it could."""
+    try:
+        halizard.platform.get_platform(root)
+    except Exception:  # noqa: BLE001 - the run that needs its platform says what is wrong
+        return False
+    return True
+
+
 WARM_FAILED = warm_up(WARM)
 WARM_ROOT = os.environ.get(WARM_ROOT_ENV)
 WARM_CONFIG = bool(WARM_ROOT) and halizard.config.settings.warm_local_config(WARM_ROOT)
+WARM_PLATFORM = bool(WARM_ROOT) and warm_platform(WARM_ROOT)
+
+
+def warm_logging(spec):
+    """Set up the log sinks every run will ask for (`spec`: the service's JSON {"stderr", "file"}), so
+    that a run's setup_logging keeps them instead of building them again; True when done."""
+    if not spec:
+        return False
+    try:
+        wanted = json.loads(spec)
+        halizard.supervisor.logsetup.setup_logging(None, stderr=wanted["stderr"], extra_sink=wanted["file"])
+    except Exception:  # noqa: BLE001 - then each run sets its sinks up itself, as it would anyway
+        return False
+    return True
+
+
+WARM_LOG = warm_logging(os.environ.get(WARM_LOG_ENV))
 gc.collect()
 if hasattr(gc, "freeze"):  # 3.7+; on 3.6 the pages are simply copied on write
     gc.freeze()  # novermin (guarded above)

@@ -22,6 +22,7 @@ STDERR_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level} [{process}] {extra[funct
 
 logger.configure(extra={"function": "ha-lizard"})
 _STDERR_ACTIVE = False
+_SINKS = {}   # what the last setup_logging() set up: key (its arguments), ids, syslog handler, config
 
 
 def _cache_loguru_lib_dirs():
@@ -62,9 +63,11 @@ def _enabled(config, name, default=True):
     return str(value).strip().strip("'\"").lower() not in ("0", "false", "no", "")
 
 
-def make_filter(config):
-    """The record filter for ENABLE_LOGGING and the LOG_<function> switches."""
+def make_filter(current):
+    """The record filter for ENABLE_LOGGING and the LOG_<function> switches of the configuration
+    `current()` returns at each record (setup_logging may swap it without touching the sinks)."""
     def accept(record):
+        config = current()
         if not _enabled(config, "ENABLE_LOGGING"):
             return False
         function = record["extra"].get("function", "ha-lizard")
@@ -98,9 +101,22 @@ def setup_logging(config=None, stderr=False, syslog_address=SYSLOG_SOCKET, level
     `stderr=True` also writes to stderr (foreground runs, tests). When no syslog
     socket exists and stderr is off, stderr is used anyway so nothing is lost.
     `extra_sink` (a path or callable) adds one more sink, e.g. a test log file.
+
+    Sinks this process (or the job forkserver it was forked from) already set up
+    with the same arguments are kept: only the configuration the filter reads
+    and the syslog tag's pid change. Why: removing and adding loguru sinks in
+    every job run cost ~1.5 ms of CPU and ~1.2 MB of copied pages per run.
     """
+    key = (bool(stderr), extra_sink, syslog_address, level, os.path.exists(syslog_address))
+    if _SINKS.get("key") == key and _sinks_alive(_SINKS["ids"]):
+        _SINKS["config"] = config
+        if _SINKS["handler"] is not None:
+            _SINKS["handler"].ident = "%s[%d]: " % (IDENT, os.getpid())
+        return list(_SINKS["ids"])
+    _SINKS.clear()
     logger.remove()
-    accept = make_filter(config)
+    _SINKS["config"] = config
+    accept = make_filter(lambda: _SINKS.get("config"))
     ids = []
     handler = _syslog_handler(syslog_address)
     if handler is not None:
@@ -114,4 +130,14 @@ def setup_logging(config=None, stderr=False, syslog_address=SYSLOG_SOCKET, level
     if extra_sink is not None:
         ids.append(logger.add(extra_sink, format=STDERR_FORMAT, level=level, filter=accept,
                               backtrace=False, diagnose=False, catch=True, colorize=False))
+    _SINKS.update(key=key, ids=tuple(ids), handler=handler)
     return ids
+
+
+def _sinks_alive(ids):
+    """Whether loguru still has every sink `ids` names (nobody removed them since); unsure is no."""
+    try:
+        handlers = logger._core.handlers
+    except AttributeError:
+        return False
+    return all(i in handlers for i in ids)

@@ -34,7 +34,8 @@ def build_parser():
                         help="where the current lease holders are recorded (survives restarts)")
     parser.add_argument("--margin", type=float, default=server.DEFAULT_MARGIN, metavar="SECONDS",
                         help="seconds after a lease expired before another host may get the vote "
-                             "(default %(default)g)")
+                             "(default %(default)g; a pool waits for a freed vote with at most that margin, "
+                             "so with a longer one the survivors may self-fence when the holder dies)")
     parser.add_argument("--max-lease", type=float, default=protocol.MAX_LEASE, metavar="SECONDS",
                         help="longest lease granted; a restarted witness waits this plus the margin "
                              "before it grants the vote to a new holder (default %(default)g)")

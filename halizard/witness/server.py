@@ -20,7 +20,7 @@ from halizard.witness import protocol
 
 log = logger.bind(function="witness")
 READ_SECONDS = 2.0
-DEFAULT_MARGIN = 2.0
+DEFAULT_MARGIN = rule.MARGIN  # the pool's wait for a freed vote pays for this much (core.witness.vote_wait)
 
 
 def state_store(path):

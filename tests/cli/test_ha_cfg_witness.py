@@ -2,6 +2,9 @@
 with one line and leave the pool's keys unchanged."""
 from ha_cfg_run import pool_other_config, run_ha_cfg
 
+from halizard.core import timing
+from halizard.core.policy import Policy
+
 POOL = (2, 2)
 
 
@@ -30,8 +33,15 @@ def test_bad_address_and_unsafe_lease_are_refused_with_one_line(pool):
     before = ha_keys(pool)
     status, _out, err = run(pool, "set", "witness_address", "no-port-here")
     assert status != 0 and len(err.strip().splitlines()) == 1 and "host:port" in err
+    # the automatic self-fence wait pays for any lease; a fixed one that pays for the default lease of 4
+    # does not pay for 30
+    with_witness = Policy(WITNESS_ADDRESS="127.0.0.1:5405")
+    wait = int(timing.minimum_wait(with_witness) + timing.witness_delay(with_witness)) + 1
+    assert run(pool, "set", "self_fence_wait", str(wait))[0] == 0
+    before = ha_keys(pool)
     status, _out, err = run(pool, "set", "witness_lease", "30")
     assert status != 0 and len(err.strip().splitlines()) == 1 and "WITNESS_LEASE=30" in err
     assert ha_keys(pool) == before
     assert run(pool, "set", "witness_lease", "3")[0] == 0
     assert ha_keys(pool)["HA_WITNESS_LEASE"] == "3"
+    assert run(pool, "set", "self_fence_wait", "0")[0] == 0

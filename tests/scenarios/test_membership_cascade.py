@@ -79,13 +79,6 @@ def test_cascade_with_a_verified_fence_then_both_return(scenario):
     sc.check_final()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 14, open: a VM of the last host is left Halted in most runs (4 of 5 here; no double run). Cause: the "
-    "master held the witness's lease and died; the last host had no quorum until that lease freed (up to "
-    "WITNESS_LEASE + the witness's margin after the death) and self-fenced first: the simulator refuses a "
-    "dead host's connections at once, so the loss is confirmed in under a second, and the wait for the "
-    "vote (core.witness.worth_waiting) is capped at WITNESS_LEASE by the timing rule. Closing it needs the "
-    "rule to pay for the margin and one request too (docs/membership.md)"))
 @pytest.mark.timeout(480)
 @pytest.mark.slow
 def test_cascade_with_pool_fencing_and_a_witness_after_the_wait(scenario):

@@ -9,7 +9,7 @@ from halizard.cli.ha_cfg.context import Writing, apply, wait_hint
 from halizard import hostinfo
 from halizard.config import pool_store
 from halizard.config.pool_store import FlagState
-from halizard.jobs import membership
+from halizard.jobs import membership, witness
 
 
 def vm_records(ctx):
@@ -92,7 +92,7 @@ def cmd_get_vm_ha(ctx, args):
                      "ha_state": pool_store.flag_state(raw).value})
     _add_vm_reasons(ctx, config, rows)
     invalid = [r for r in rows if r["ha_state"] == FlagState.INVALID]
-    waiting = list(membership.waiting(ctx.root, config, hostinfo.local_host_uuid(ctx.root)))
+    waiting = list(membership.waiting(ctx.root, config, hostinfo.local_host_uuid(ctx.root), witness.held))
     if args.json:
         dump_json({"op_mode": config.get("OP_MODE"), "global_vm_ha": config.get("GLOBAL_VM_HA"),
                    "field": key, "vms": rows, "waiting": waiting}, ctx.out)

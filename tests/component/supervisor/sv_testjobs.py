@@ -60,3 +60,18 @@ def counter(ctx):
 
 def show_param(ctx):
     _note(ctx, "param", MONITOR_DELAY=str(ctx.config.get("MONITOR_DELAY")))
+
+
+def named(ctx):
+    """Notes the process name the run carries (halizard.supervisor.jobproc names it after its job)."""
+    with open("/proc/self/comm") as handle:
+        _note(ctx, "named", comm=handle.read().strip())
+
+
+def warm_facts(ctx):
+    """Notes what the job forkserver prepared for this run, then logs one line through the kept sinks."""
+    from halizard.supervisor import forkserver_preload as preload
+
+    _note(ctx, "warm", config=bool(preload.WARM_CONFIG), platform=bool(preload.WARM_PLATFORM),
+          log=bool(preload.WARM_LOG))
+    ctx.log.warning("warm run {} says hello", os.getpid())

@@ -109,3 +109,23 @@ def test_killed_forkserver_ends_in_flight_runs_and_is_replaced(root, service):
     wait_until(lambda: len(evidence(root, "tick")) >= before + 3, 30, message="runs through a new forkserver")
     if not SIGNALS_SEEN:  # on 3.6 a run holds its own status pipe: it is no orphan and lives on, watched
         assert process_alive(start["pid"]) and (jobs(root, svc.env)["hang"]["last"] or {}).get("pid") != start["pid"]
+
+
+def test_a_run_carries_its_job_name_as_process_name(root, service):
+    # every run is a fork of the job forkserver (same command line): the name tells runs apart in ps/top
+    # and in benchmarks/bench_supervisor.py; Linux keeps the first 15 bytes
+    service({"a_rather_long_job_name": {"target": "sv_testjobs:named", "period": 30}})
+    notes = wait_until(lambda: evidence(root, "a_rather_long_job_name"), 20, message="the run's note")
+    assert notes[0]["comm"] == "a_rather_long_j"
+
+
+def test_runs_keep_the_log_sinks_and_platform_the_forkserver_prepared(root, service):
+    # the forkserver sets up the runs' log sinks (the service's --log-file here) and imports the root's
+    # platform once; a run's own lines still reach the log, tagged with the run's pid
+    svc = service({"warm": {"target": "sv_testjobs:warm_facts", "period": 30}})
+    notes = wait_until(lambda: evidence(root, "warm"), 20, message="the run's note")
+    assert notes[0]["config"] and notes[0]["platform"] and notes[0]["log"], notes[0]
+    pid = notes[0]["pid"]
+    line = wait_until(lambda: [x for x in svc.log().splitlines() if "warm run %d says hello" % pid in x], 20,
+                      message="the run's line in the service's log")
+    assert "[%d] warm:" % pid in line[0], line

@@ -126,6 +126,23 @@ def test_pool_cache_round_trip_is_atomic_and_private(tmp_path):
     assert leftovers == []
 
 
+def test_pool_cache_is_rewritten_only_when_the_pool_values_change(tmp_path):
+    # every live read stores the pool's values; the same values again leave the file as it is (issue 16: the
+    # self_fence loop rebuilds its configuration whenever this file changes)
+    root = str(tmp_path)
+    path = cache.state_path(root, effective.POOL_CACHE)
+    effective.save_pool_cache(root, "pool-uuid", dict(OLD_POOL, unrelated="x"))
+    first = os.stat(path)
+    effective.save_pool_cache(root, "pool-uuid", dict(OLD_POOL, unrelated="y"))   # not an HA_ key
+    again = os.stat(path)
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    effective.save_pool_cache(root, "pool-uuid", dict(OLD_POOL, HA_MONITOR_DELAY="20"))
+    assert os.stat(path).st_ino != first.st_ino
+    assert effective.cached_pool(root)[1]["HA_MONITOR_DELAY"] == "20"
+    effective.save_pool_cache(root, "other-pool", dict(OLD_POOL, HA_MONITOR_DELAY="20"))
+    assert effective.cached_pool(root)[0] == "other-pool"
+
+
 def test_corrupt_cache_is_ignored(tmp_path):
     root = str(tmp_path)
     path = cache.state_path(root, effective.POOL_CACHE)

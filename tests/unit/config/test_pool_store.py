@@ -108,3 +108,19 @@ def test_set_parameters_keeps_each_keys_literal_style_and_refuses_a_bad_value():
     with pytest.raises(ValueError):
         pool_store.set_parameters(session, {"MONITOR_DELAY": "soon"})
     assert other["HA_MONITOR_DELAY"] == "20"
+
+
+def test_decoding_is_remembered_but_never_mixes_hosts_or_hides_an_error():
+    # every job run builds its configuration from the same literals: decode remembers them (issue 16)
+    subject = schema.get_param("MAIL_SUBJECT")
+    raw = '"up-$HOSTNAME"'
+    assert pool_store.decode(subject, raw, {"HOSTNAME": "h1"}) == "up-h1"
+    assert pool_store.decode(subject, raw, {"HOSTNAME": "h2"}) == "up-h2"
+    assert pool_store.decode(subject, raw, {"HOSTNAME": "h1"}) == "up-h1"
+    assert pool_store.decode(subject, raw) == "up-$HOSTNAME"
+    delay = schema.get_param("MONITOR_DELAY")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            pool_store.decode(delay, "soon")
+    assert pool_store.decode(delay, "20") == 20
+    assert pool_store.default_literal(delay) == pool_store.default_literal(delay) == "15"

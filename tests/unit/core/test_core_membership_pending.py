@@ -108,3 +108,21 @@ def test_the_master_names_the_same_takeover_slave_as_the_slaves_compute():
     choice = roles.choose_takeover(view, {"a3": "healthy", "b2": "healthy"}, ranked_last=order)
     assert choice.value == "b2" == roles.takeover_candidate(view, "a3", {"b2"}, order)
     assert roles.choose_takeover(view, {"a3": "healthy", "b2": "healthy"}).value == "a3"
+
+
+def test_a_peer_without_a_vote_is_never_the_takeover_slave():
+    """The master excluded 'a3' (power-off), a3 came back, and the master died before 'b2' read the
+    exclusion: b2's copy (epoch 0) ranks a3 first by uuid, while a3's own copy is older than its
+    reboot, so a3 has no vote and never acts: the pool waited for ever (seen in `make demo`). A peer
+    says in its peer query answer whether it votes; one that does not is skipped."""
+    hosts = [host("m1", is_master=True, health_field="master"), host("a3"), host("b2")]
+    view = pool(hosts, master="m1")
+    assert not rule.vote("a3", ["m1", "a3", "b2"], rule.Membership(), fresh=False).member
+    assert roles.takeover_candidate(view, "b2", {"a3", "b2"}) == "a3"
+    assert roles.takeover_candidate(view, "b2", {"a3", "b2"}, voteless={"a3"}) == "b2"
+    pol = policy(FENCE_METHOD="XVM")
+    inp = T.TakeoverInputs(self_uuid="b2", pool=view, master_probe=down(at=0.0),
+                           quorum=quorum_of("b2", None, ["a3"], pol, enabled=["m1", "a3", "b2"]),
+                           autopromote="a3", reachable=frozenset({"a3"}), voteless=frozenset({"a3"}))
+    s = T.step(T.TakeoverState(), inp, pol, 0.0)
+    assert s.state.phase != T.IDLE, s.why  # b2 acts: it fences the master first

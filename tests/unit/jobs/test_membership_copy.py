@@ -2,7 +2,7 @@
 it and until a quorum loss long enough for the others to exclude this host."""
 from halizard.core import timing
 from halizard.core.policy import Policy
-from halizard.jobs import membership
+from halizard.jobs import membership, witness
 from halizard.statefiles import StateStore
 
 ALL = ["h1", "h2", "h3"]
@@ -70,11 +70,11 @@ def test_get_vm_ha_says_what_the_host_waits_for(tmp_path):
     store = _store(tmp_path)
     store.write("pool-view", {"hosts": [{"uuid": u, "enabled": True} for u in ALL]})
     membership.record(store, "2 h3")
-    assert membership.waiting(str(tmp_path), _Config(), "h1") == ()
-    lines = membership.waiting(str(tmp_path), _Config(), "h3")
+    assert membership.waiting(str(tmp_path), _Config(), "h1", witness.held) == ()
+    lines = membership.waiting(str(tmp_path), _Config(), "h3", witness.held)
     assert len(lines) == 1 and lines[0].startswith("waiting for re-admission")
     store.write("self-fence", {"quorum": {"has_quorum": False}})
-    lines = membership.waiting(str(tmp_path), _Config(WITNESS_ADDRESS="127.0.0.1:5405"), "h1")
+    lines = membership.waiting(str(tmp_path), _Config(WITNESS_ADDRESS="127.0.0.1:5405"), "h1", witness.held)
     assert lines == ("waiting for the witness: this side does not hold its vote and has no majority without it",)
 
 

@@ -4,7 +4,7 @@ answer says why once, not every run."""
 import os
 
 from halizard import paths
-from halizard.jobs import peer_answer, witness
+from halizard.jobs import membership, peer_answer, witness
 from halizard.jobs.base import Outcome
 
 from fake_env import FakeEnv
@@ -21,9 +21,9 @@ def _env(tmp_path, pool_conf):
 
 def test_a_slave_answers_the_age_of_its_last_good_read_of_the_master_it_follows(tmp_path):
     env = _env(tmp_path, "slave:127.0.0.3")
-    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", None)  # never read in this boot
+    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", None, True)  # never read in this boot
     peer_answer.note_read(env.state, env.clock.boot() - 2.5, "127.0.0.3", env.clock.boot_id())
-    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", 2.5)
+    assert peer_answer.answer_for(env) == ("h1", False, "127.0.0.3", 2.5, True)
     env.clock.advance(10)
     assert peer_answer.answer_for(env)[3] == 12.5
     # a read of another master, or from another boot, says nothing of this one
@@ -34,7 +34,17 @@ def test_a_slave_answers_the_age_of_its_last_good_read_of_the_master_it_follows(
 
 
 def test_the_master_answers_that_it_is_the_master(tmp_path):
-    assert peer_answer.answer_for(_env(tmp_path, "master")) == ("h1", True, "", None)
+    assert peer_answer.answer_for(_env(tmp_path, "master")) == ("h1", True, "", None, True)
+
+
+def test_a_host_whose_membership_copy_predates_this_run_answers_that_it_has_no_vote(tmp_path):
+    """A host back from the dead (its copy read before its reboot) cannot take over: it says so, so
+    that a peer which never read its exclusion does not wait for it (core.roles.takeover_candidate)."""
+    env = _env(tmp_path, "slave:127.0.0.3")
+    env.state.write(membership.STATE, {"text": "1 -", "run": ["an-earlier-boot", 1.0, 1]})
+    assert peer_answer.answer_for(env)[4] is False
+    membership.record(env.state, "1 -")  # read again in this run
+    assert peer_answer.answer_for(env)[4] is True
 
 
 def test_without_the_pool_secret_the_run_says_why_once_and_waits_out_its_deadline(tmp_path):

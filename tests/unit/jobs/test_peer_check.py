@@ -60,7 +60,7 @@ def _env(root, port, log):
 
 def _peer(root, age):
     """Host s answers from 127.0.0.1: it follows the master at 127.0.0.3 and read it `age` s ago."""
-    responder = server.Responder(wire.pool_key(root), "127.0.0.1", 0, lambda: ("s", False, "127.0.0.3", age))
+    responder = server.Responder(wire.pool_key(root), "127.0.0.1", 0, lambda: ("s", False, "127.0.0.3", age, True))
     threading.Thread(target=responder.serve, args=(time.monotonic() + 5.0,), daemon=True).start()
     return responder
 

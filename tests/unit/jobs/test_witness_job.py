@@ -1,6 +1,7 @@
 """jobs/witness.held: the recorded lease counts only while both of its deadlines are ahead."""
 import time
 
+from halizard.core import witness as rule
 from halizard.core.policy import Policy
 from halizard.jobs import witness
 from halizard.statefiles import StateStore
@@ -51,9 +52,10 @@ def test_a_side_that_lost_quorum_waits_for_a_lease_nobody_renews_and_not_for_a_r
     same = witness._refusal(dict(first, holder="h1"), Vote(None, "h1", "", True, free_in=4.0), 101.0, 3.0)
     assert same == {"free_at": 105.0, "renewed_at": 100.0}   # not renewed: the vote still frees at 105
     store.write(witness.STATE, dict(same, address=POLICY.WITNESS_ADDRESS, answered=True, holder="h1"))
-    # quorum lost at 100.5, the self-fence would begin at 102: it waits, at most one lease (WITNESS_LEASE=4)
-    assert witness.waits_for_vote(store, POLICY, 100.5, 102.0, clock=_Clock(105.9))
-    assert not witness.waits_for_vote(store, POLICY, 100.5, 102.0, clock=_Clock(106.0))
+    # quorum lost at 100.5, the self-fence would begin at 102: it waits, at most vote_wait (WITNESS_LEASE=4)
+    cap = 102.0 + rule.vote_wait(POLICY.WITNESS_LEASE)
+    assert witness.waits_for_vote(store, POLICY, 100.5, 102.0, clock=_Clock(cap - 0.01))
+    assert not witness.waits_for_vote(store, POLICY, 100.5, 102.0, clock=_Clock(cap))
     assert not witness.waits_for_vote(store, POLICY, 100.5, None, clock=_Clock(101.0))  # not confirmed yet: no need
     assert not witness.waits_for_vote(store, Policy(), 100.5, 102.0, clock=_Clock(104.0))  # no witness
     # the holder renews after the loss: it reaches the witness, its side wins, this one self-fences now

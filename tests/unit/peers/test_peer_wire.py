@@ -18,7 +18,12 @@ def test_an_answer_round_trips():
     data = wire.answer(KEY, NONCE, "host-s", False, "127.9.9.1", 1.25)
     assert wire.read_answer(KEY, data, NONCE, "host-s") == PeerAnswer("host-s", False, "127.9.9.1", 1.25)
     never = wire.read_answer(KEY, wire.answer(KEY, NONCE, "m", True, "", None), NONCE, "m")
-    assert never.is_master and never.master_age is None
+    assert never.is_master and never.master_age is None and never.votes
+    voteless = wire.read_answer(KEY, wire.answer(KEY, NONCE, "s", False, "a", 3.0, votes=False), NONCE, "s")
+    assert voteless.votes is False
+    older = signing.sign(KEY, {"op": "master", "nonce": NONCE, "host": "s", "role": "slave", "master": "a",
+                               "age": 1}, wire.VERSION)  # an answer from before "vote": counts as voting
+    assert wire.read_answer(KEY, older, NONCE, "s").votes is True
 
 
 @pytest.mark.parametrize("data, why", [
@@ -31,6 +36,8 @@ def test_an_answer_round_trips():
     (b"{" + b" " * wire.MAX_DATAGRAM + b"}", "longer than"),
     (signing.sign(KEY, {"op": "master", "nonce": NONCE, "host": "host-s", "role": "slave", "master": "a",
                         "age": -1}, wire.VERSION), "bad age"),
+    (signing.sign(KEY, {"op": "master", "nonce": NONCE, "host": "host-s", "role": "slave", "master": "a",
+                        "age": 1, "vote": "yes"}, wire.VERSION), "bad vote"),
     (signing.sign(KEY, {"op": "master", "nonce": NONCE, "host": "host-s", "role": "boss", "master": "a",
                         "age": 1}, wire.VERSION), "bad role"),
     (signing.sign(KEY, {"op": "master", "nonce": NONCE, "host": "host-s", "role": "slave", "master": "a",
@@ -78,7 +85,7 @@ def _serving(answer_for, gate=None, log=None):
 
 
 def test_the_client_gets_every_answer_at_once_and_none_from_a_silent_peer():
-    responder, port = _serving(lambda: ("host-s", False, "127.9.9.1", 0.5))
+    responder, port = _serving(lambda: ("host-s", False, "127.9.9.1", 0.5, True))
     try:
         # host-t's address answers nothing on that port (no server): no answer, within the deadline
         began = time.monotonic()
@@ -92,7 +99,7 @@ def test_the_client_gets_every_answer_at_once_and_none_from_a_silent_peer():
 
 
 def test_a_wrong_host_or_key_is_no_answer():
-    responder, port = _serving(lambda: ("host-x", False, "127.9.9.1", 0.5))
+    responder, port = _serving(lambda: ("host-x", False, "127.9.9.1", 0.5, True))
     try:
         assert client.ask([("host-s", "127.0.0.1")], port, KEY, "y", time.monotonic() + 0.5) == {"host-s": None}
         assert client.ask([("host-x", "127.0.0.1")], port, b"o" * 32, "y", time.monotonic() + 0.5) == {"host-x": None}
@@ -102,7 +109,7 @@ def test_a_wrong_host_or_key_is_no_answer():
 
 def test_the_server_drops_garbage_and_oversized_with_a_rate_limited_line_and_keeps_answering():
     log = Log()
-    responder, port = _serving(lambda: ("host-s", False, "m", None), log=log)
+    responder, port = _serving(lambda: ("host-s", False, "m", None, True), log=log)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for data in (b"garbage", b"x" * (wire.MAX_DATAGRAM + 50), b"garbage", wire.query(b"z" * 32, NONCE, "y")):
@@ -117,7 +124,7 @@ def test_the_server_drops_garbage_and_oversized_with_a_rate_limited_line_and_kee
 
 
 def test_a_sender_the_network_would_not_carry_gets_nothing():
-    responder, port = _serving(lambda: ("host-s", False, "m", 1.0), gate=lambda sender: False)
+    responder, port = _serving(lambda: ("host-s", False, "m", 1.0, True), gate=lambda sender: False)
     try:
         assert client.ask([("host-s", "127.0.0.1")], port, KEY, "y", time.monotonic() + 0.5) == {"host-s": None}
     finally:
@@ -137,7 +144,7 @@ def test_a_host_that_cannot_say_what_it_knows_does_not_answer():
 
 
 def test_without_an_address_it_answers_on_every_address():
-    responder = server.Responder(KEY, None, 0, lambda: ("host-s", False, "m", 3.0))
+    responder = server.Responder(KEY, None, 0, lambda: ("host-s", False, "m", 3.0, True))
     threading.Thread(target=responder.serve, args=(time.monotonic() + 5.0,), daemon=True).start()
     try:
         port = responder.sock.getsockname()[1]

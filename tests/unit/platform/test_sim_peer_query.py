@@ -40,7 +40,7 @@ def test_a_cut_link_or_a_powered_off_asker_gets_no_answer(running):
     two = get_platform(hosts["host2"]["root"])
     key = wire.pool_key(hosts["host2"]["root"])
     responder = server.Responder(key, two.source_address(), two.peer_port(694),
-                                 lambda: (hosts["host2"]["uuid"], False, hosts["host1"]["address"], 1.0),
+                                 lambda: (hosts["host2"]["uuid"], False, hosts["host1"]["address"], 1.0, True),
                                  gate=two.peer_gate())
     threading.Thread(target=responder.serve, args=(time.monotonic() + 20.0,), daemon=True).start()
 

@@ -71,3 +71,31 @@ def test_tracebacks_never_show_local_values(tmp_path):
     text = log_file.read_text()
     assert "fencing failed" in text and "ValueError: login failed" in text
     assert "hunter2-secret" not in text
+
+
+def test_the_same_sinks_are_kept_and_follow_the_new_configuration(syslog):
+    # a job run forked from the forkserver finds the sinks set up there: it keeps them (no remove/add per
+    # run), only the configuration its filter reads and the syslog tag's pid change
+    from halizard.supervisor import logsetup
+
+    path, sock = syslog
+    first = setup_logging(Settings(overrides={"LOG_noisy": "0"}), syslog_address=path)
+    logsetup._SINKS["handler"].ident = "stale[1]: "   # as a forked run inherits it: the parent's pid
+    again = setup_logging(Settings(overrides={"LOG_quiet": "0"}), syslog_address=path)
+    assert again == first
+    logger.bind(function="noisy").info("shown now")
+    logger.bind(function="quiet").info("hidden now")
+    lines = _drain(sock)
+    assert len(lines) == 1 and "ha-lizard[%d]: noisy: shown now" % os.getpid() in lines[0], lines
+
+
+def test_sinks_are_built_again_when_removed_or_asked_differently(syslog, tmp_path):
+    path, sock = syslog
+    first = setup_logging(None, syslog_address=path)
+    logger.remove()   # someone else dropped them: they are not kept blindly
+    second = setup_logging(None, syslog_address=path)
+    assert set(second).isdisjoint(first)
+    third = setup_logging(None, syslog_address=path, extra_sink=str(tmp_path / "more.log"))
+    assert set(third).isdisjoint(second) and len(third) == 2
+    logger.bind(function="x").info("once")
+    assert len(_drain(sock)) == 1
