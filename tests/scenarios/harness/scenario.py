@@ -24,10 +24,10 @@ class Scenario:
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         if inproc:  # the SimPool in this process (`self.pool.pool`): benchmarks can time its calls
-            from halizard.sim.daemon import assemble, write_pool_file
+            from halizard.sim.daemon import write_pool_file
 
             path = os.path.join(self.dir, "p")
-            self.pool = POOLS.InprocPool(assemble(path, hosts, vms, start_latency=start_latency, fuse=fuse))
+            self.pool = POOLS.InprocPool(POOLS.assemble(path, hosts, vms, start_latency=start_latency, fuse=fuse))
             write_pool_file(path, self.pool.json)
         else:
             self.pool = CliPool(os.path.join(self.dir, "p"))
