@@ -21,7 +21,8 @@ cycle this job:
   machine (halizard.jobs.takeover.drive). The core decides who acts
   (roles.takeover_candidate: the smallest uuid among the enabled slaves the
   round reached, the rule the master publishes as autopromote; never a
-  suspended host). Nothing acts on the old master while a peer this round
+  suspended host, nor a peer that answers the peer query that it has no
+  vote: jobs.peer_check.voteless). Nothing acts on the old master while a peer this round
   reached still reads it or does not answer (jobs.peer_check).
 
 With an unsafe configuration (EffectiveConfig.policy() raises UnsafeConfig)
