@@ -63,6 +63,21 @@ _DECODED = {}        # (kind, literal, env) -> typed value; ("default", kind, de
 _DECODED_MAX = 4096  # a bound: literals change rarely, but nothing here may grow without one
 
 
+def _remembered(key, compute):
+    """compute(), remembered under `key` (a bounded memo of pure results); an unhashable key or a
+    failing compute() is never remembered."""
+    try:
+        return _DECODED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable literal or default: computed without the memo
+        return compute()
+    value = compute()
+    if len(_DECODED) < _DECODED_MAX:
+        _DECODED[key] = value
+    return value
+
+
 def decode(param, raw, env=None):
     """Typed value of a stored literal; ValueError when it is not valid for `param`.
 
@@ -70,18 +85,8 @@ def decode(param, raw, env=None):
     immutable, and every job run builds its configuration from the same ~200 literals (about half of a
     no-op run's CPU before). A literal that fails is decoded again each time (it raises).
     """
-    try:
-        key = (param.type, raw, tuple(sorted(env.items())) if env else None)
-        return _DECODED[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable literal: decoded without the memo
-        key = None
-    literal = values.parse_literal(raw, env)
-    value = param.validator(literal.text)
-    if key is not None and len(_DECODED) < _DECODED_MAX:
-        _DECODED[key] = value
-    return value
+    key = (param.type, raw, tuple(sorted(env.items())) if env else None)
+    return _remembered(key, lambda: param.validator(values.parse_literal(raw, env).text))
 
 
 def encode(param, user_text, previous_raw=None):
@@ -122,17 +127,8 @@ def validate_literal(param, raw):
 def default_literal(param):
     """The literal `insert` writes: the old product's own format for each default (remembered like
     decode's values: the same for every build of the configuration)."""
-    try:
-        key = ("default", param.type, param.default, param.style)
-        return _DECODED[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable default: formatted without the memo
-        key = None
-    literal = values.format_literal(param.default_text(), param.style)
-    if key is not None and len(_DECODED) < _DECODED_MAX:
-        _DECODED[key] = literal
-    return literal
+    return _remembered(("default", param.type, param.default, param.style),
+                       lambda: values.format_literal(param.default_text(), param.style))
 
 
 def apply_changes(session, ref, changes):
