@@ -121,10 +121,10 @@ def close_pool(sc, session, base, keep):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep):
+def run_once(hosts, vms_per_host, latency, concurrency, timeout, keep, monitor_delay=CONFIG["MONITOR_DELAY"]):
     """One pool, one slave power-off; returns the marks (seconds after the fault)."""
     base = tempfile.mkdtemp(prefix="hb-slave-", dir="/tmp")
-    config = dict(CONFIG, VM_START_CONCURRENCY=concurrency)
+    config = dict(CONFIG, VM_START_CONCURRENCY=concurrency, MONITOR_DELAY=monitor_delay)
     sc = harness.Scenario(os.path.join(base, "0"), hosts=hosts, vms=hosts * vms_per_host,
                           start_latency=latency, config=config)
     session = None
@@ -154,27 +154,30 @@ def main(argv=None):
                         help="seconds after detection by which every VM must run again")
     parser.add_argument("--min-speedup", type=float, default=0.0,
                         help="the as-built run must be this many times faster than one after another")
+    parser.add_argument("--monitor-delay", type=int, default=CONFIG["MONITOR_DELAY"],
+                        help="MONITOR_DELAY of every service (the job cadence; detection is XAPI_COUNT x XAPI_DELAY)")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--parallel-only", action="store_true", help="skip the one-after-another run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the pool directory (logs)")
     args = parser.parse_args(argv)
     if args.hosts < 2 or args.vms_per_host < 1 or args.latency < 0 or args.timeout <= 0 or \
-            not 1 <= args.concurrency <= 256 or args.target <= 0 or args.min_speedup < 0:
+            not 1 <= args.concurrency <= 256 or args.target <= 0 or args.min_speedup < 0 or args.monitor_delay < 1:
         parser.error("need --hosts >= 2, --vms-per-host >= 1, --latency >= 0, --timeout > 0, "
-                     "--concurrency 1..256, --target > 0, --min-speedup >= 0")
+                     "--concurrency 1..256, --target > 0, --min-speedup >= 0, --monitor-delay >= 1")
     if args.min_speedup and args.parallel_only:
         parser.error("--min-speedup needs the one-after-another run (drop --parallel-only)")
     runs = [("parallel (as built)", args.concurrency)] + ([] if args.parallel_only else [("one after another", 1)])
     rows = []
     for label, concurrency in runs:
-        marks = run_once(args.hosts, args.vms_per_host, args.latency, concurrency, args.timeout, args.keep)
+        marks = run_once(args.hosts, args.vms_per_host, args.latency, concurrency, args.timeout, args.keep,
+                         args.monitor_delay)
         rows.append((label, marks))
         print("%-22s %s" % (label, marks), flush=True)
     print()
     print("%d hosts x %d VMs each, start latency %gs, VM_START_CONCURRENCY=%d, XAPI_COUNT=2, XAPI_DELAY=1, "
-          "MONITOR_DELAY=2 (seconds after the power-off; all measured)"
-          % (args.hosts, args.vms_per_host, args.latency, args.concurrency))
+          "MONITOR_DELAY=%d (seconds after the power-off; all measured)"
+          % (args.hosts, args.vms_per_host, args.latency, args.concurrency, args.monitor_delay))
     print("%-22s %7s %7s %9s %12s %13s %5s %5s %12s" % ("", "detect", "fenced", "released", "all running",
                                                        "after detect", "VMs", "viol", "load 1m"))
     for label, m in rows:
