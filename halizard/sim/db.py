@@ -135,8 +135,9 @@ class Database(object):
         self.tables = {cls: {} for cls in desc.class_names()}
         self.uuids = {cls: {} for cls in desc.class_names()}
         self.event_id = 0
-        # (cls, ref) -> [last event id, creation event id, snapshot at deletion or None]
-        self.changes = {}
+        # (cls, ref) -> [last event id, creation event id, snapshot at deletion or None], oldest change first:
+        # event.from reads from the end back to its token, so a call costs what changed, not the pool's size
+        self.changes = collections.OrderedDict()
         self.deleted = collections.deque()  # (cls, ref) in deletion order, to forget old ones
         self.kept_deletions = KEPT_DELETIONS
         self.forgotten = 0  # the newest event id of a forgotten deletion: older tokens get EVENTS_LOST
@@ -175,6 +176,7 @@ class Database(object):
         if entry is None or operation == "add":
             entry = self.changes[key] = [self.event_id, self.event_id, None]
         entry[0] = self.event_id
+        self.changes.move_to_end(key)
         if operation == "del":
             entry[2] = {}
 
@@ -242,13 +244,15 @@ class Database(object):
         "add" for objects created since, "del" for deleted ones, else "mod".
         """
         out = []
-        for (cls, ref), (last, created, gone) in self.changes.items():
-            if last <= event_id or (classes is not None and cls.lower() not in classes):
+        for (cls, ref), (last, created, gone) in reversed(self.changes.items()):
+            if last <= event_id:
+                break  # every older entry changed before the token too
+            if classes is not None and cls.lower() not in classes:
                 continue
             if gone is not None:
                 out.append((last, cls, "del", ref, gone))
             else:
                 operation = "add" if created > event_id else "mod"
                 out.append((last, cls, operation, ref, copy_record(self.tables[cls][ref])))
-        out.sort(key=lambda item: item[0])
+        out.reverse()
         return out

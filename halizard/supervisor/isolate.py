@@ -22,14 +22,23 @@ from multiprocess.connection import Pipe
 from multiprocess.connection import wait as wait_ready
 
 from halizard.atomicfile import write_atomic
+from halizard.core.strenum import StrEnum
 from halizard.probes.clock import Clocks
 from halizard.supervisor.jobproc import child_main
 
-OK = "ok"
-ERROR = "error"
-TIMED_OUT = "timed_out"
-KILLED = "killed"
-OUTCOMES = (OK, ERROR, TIMED_OUT, KILLED)
+
+
+class RunOutcome(StrEnum):
+    """How a job run ended as the supervisor saw it: the words of state files, status and metrics."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMED_OUT = "timed_out"
+    KILLED = "killed"
+
+
+OK, ERROR, TIMED_OUT, KILLED = RunOutcome.OK, RunOutcome.ERROR, RunOutcome.TIMED_OUT, RunOutcome.KILLED
+OUTCOMES = tuple(RunOutcome)
 
 _CONTEXT = None
 _CONTEXT_LOCK = threading.Lock()
