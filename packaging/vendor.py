@@ -20,6 +20,7 @@ TREES = {"3.6": "python3.6.txt", "3.11": "python3.txt", "3.12": "python3.txt", "
 PIP_FOR = {"3.6": "pip>=21.3,<22"}
 # Compiled speed-ups whose package falls back to pure Python when the extension is missing.
 PURE_FALLBACK = {"immutables"}
+TOOL_COMPLETE = ".ha-lizard-complete"  # in a tool venv: it was built to the end
 sys.path.insert(0, HERE)
 from launcher import REQUIRED, REQUIRED_BEFORE_37  # noqa: E402 - the one list of what the tools need
 
@@ -106,14 +107,26 @@ def check_imports(version, python, target):
 
 
 def _tool_python(version, python, build):
-    """A venv of `python` with the pip this version needs (pip 21.3 for 3.6)."""
+    """A venv of `python` with the pip this version needs (pip 21.3 for 3.6).
+
+    Built beside its place and renamed into it once complete (a marker file
+    says so): an interrupted build, or a venv left half-built by an older
+    version of this file, is built again instead of failing every later run.
+    """
     venv = os.path.join(build, "pytools", version)
-    tool = os.path.join(venv, "bin", "python")
-    if not os.path.exists(tool):
-        _run([python, "-m", "venv", venv], "creating a venv")
-        if version in PIP_FOR:
-            _run([tool, "-m", "pip", "install", "-q", PIP_FOR[version]], "installing %s" % PIP_FOR[version])
-    return tool
+    if os.path.exists(os.path.join(venv, TOOL_COMPLETE)):
+        return os.path.join(venv, "bin", "python")
+    work = venv + ".tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    _run([python, "-m", "venv", work], "creating a venv")
+    if version in PIP_FOR:
+        _run([os.path.join(work, "bin", "python"), "-m", "pip", "install", "-q", PIP_FOR[version]],
+             "installing %s" % PIP_FOR[version])
+    with open(os.path.join(work, TOOL_COMPLETE), "w") as handle:
+        handle.write("complete\n")
+    shutil.rmtree(venv, ignore_errors=True)
+    os.rename(work, venv)
+    return os.path.join(venv, "bin", "python")
 
 
 def build_tree(version, build):
