@@ -159,8 +159,12 @@ def run_size(hosts, vms, args, fault):
         time.sleep(2 * args.monitor_delay)  # the first full reads are over: measure the steady state
         print("%dx%d: settled after %.0f s (load %s); idle window of %g s" % (
             hosts, vms, time.monotonic() - began, _load(), args.window), flush=True)
-        idle = measure_idle(sc, args.window, args.monitor_delay)
-        marks = measure_power_off(sc, session, "host%d" % hosts, args.timeout) if fault else None
+        try:
+            idle = measure_idle(sc, args.window, args.monitor_delay)
+            marks = measure_power_off(sc, session, "host%d" % hosts, args.timeout) if fault else None
+        except ControlError as exc:  # the simulator itself overloaded: no figure is worth printing
+            print("%dx%d: not measured: %s (load %s)" % (hosts, vms, exc, _load()), flush=True)
+            return None, None
         return idle, marks
     finally:
         close_pool(sc, session, base, args.keep)
