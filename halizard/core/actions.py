@@ -193,7 +193,11 @@ class Wait(Action):
 
 @dataclass(frozen=True)
 class Alert(Action):
-    """Raise an alert (mail + XAPI message) for `function` with this text."""
+    """Raise an alert (mail + XAPI message) for `function` with this text.
+
+    reset_of: the uuid of a VM whose SetVmHaField this alert reports; it goes out only when that
+    reset was written (two rounds that both read the bad value alert once)."""
 
     function: str
     text: str
+    reset_of: Optional[str] = None

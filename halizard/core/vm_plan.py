@@ -216,7 +216,8 @@ def _protection(vm: VmView, pool: PoolView, policy: Policy,
                                     seen=value))
         fixes.append(A.Alert(
             why="an invalid HA field value was reset", function="check_vm_field",
-            text="VM %s had %s=%r; set to false (HA off for this VM)" % (_n(vm), policy.XC_FIELD_NAME, value)))
+            text="VM %s had %s=%r; set to false (HA off for this VM)" % (_n(vm), policy.XC_FIELD_NAME, value),
+            reset_of=vm.uuid))
         if not policy.GLOBAL_VM_HA:
             return False, Reason.FIELD_INVALID, "its HA field held %r, reset to false" % value
     elif value is None and not policy.GLOBAL_VM_HA:

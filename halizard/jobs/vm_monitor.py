@@ -215,15 +215,19 @@ class _Round:
         session, config = self.read.session, self.read.config
         timeout = xe_timeout(config)
         fixes = [f for f in self.plan.fixes if isinstance(f, (A.SetVmHaField, A.StampHomePool, A.MarkOperatorStop))]
+        reset = set()
         if fixes:  # independent per-VM writes: at once (a new pool stamps hundreds of VMs on the first round)
             workers = max(1, min(FIX_CONCURRENCY, len(fixes)))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmfix") as pool:
-                for done, text in pool.map(lambda f: act.apply_fix(session, self.snapshot, f, config.xc_field_key,
-                                                                   timeout), fixes):
-                    (self.log.info if done else self.log.error)("{}", text)
+                results = pool.map(lambda f: act.apply_fix(session, self.snapshot, f, config.xc_field_key, timeout),
+                                   fixes)
+                for fix, result in zip(fixes, results):
+                    (self.log.info if result.done else self.log.error)("{}", result.text)
+                    if result.written and isinstance(fix, A.SetVmHaField):
+                        reset.add(fix.vm_uuid)
         for fix in self.plan.fixes:
-            # the invalid-value alert goes out once: after the reset the field holds "false"
-            if isinstance(fix, A.Alert):
+            # the invalid-value alert goes out with the reset that wrote it: once, whichever round did
+            if isinstance(fix, A.Alert) and (fix.reset_of is None or fix.reset_of in reset):
                 self.alert(fix)
 
 

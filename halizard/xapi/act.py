@@ -17,6 +17,7 @@ reports what happened, so the jobs stay thin:
 * appliance starts, the per-VM HA field, the home-pool stamp, zombie
   domain destruction (through the platform layer).
 """
+import collections
 import enum
 import threading
 import time
@@ -263,14 +264,14 @@ def _set_ha_field(vm_api, ref, action, ha_key, timeout):
     # admin's new value is overwritten from a whole cycle to one round trip
     now = (vm_api.get_other_config(ref, timeout=timeout) or {}).get(ha_key)
     if now != action.seen:
-        return "HA field of %s left at %r: it changed since this cycle read it" % (action.vm_uuid, now)
+        return False, "HA field of %s left at %r: it changed since this cycle read it" % (action.vm_uuid, now)
     set_other_config(vm_api, ref, ha_key, action.value, timeout)
-    return "HA field of %s set to %s (%s)" % (action.vm_uuid, action.value, action.why)
+    return True, "HA field of %s set to %s (%s)" % (action.vm_uuid, action.value, action.why)
 
 
 def _stamp_home_pool(vm_api, ref, action, ha_key, timeout):
     set_other_config(vm_api, ref, HOME_POOL_KEY, action.pool_uuid, timeout)
-    return "home-pool of %s stamped" % action.vm_uuid
+    return True, "home-pool of %s stamped" % action.vm_uuid
 
 
 def _mark_operator_stop(vm_api, ref, action, ha_key, timeout):
@@ -278,22 +279,28 @@ def _mark_operator_stop(vm_api, ref, action, ha_key, timeout):
         set_other_config(vm_api, ref, OPERATOR_STOP_KEY, "true", timeout)
     else:
         vm_api.remove_from_other_config(ref, OPERATOR_STOP_KEY, timeout=timeout)
-    return "operator stop of %s %s (%s)" % (action.vm_uuid, "kept in XAPI" if action.stopped else "cleared", action.why)
+    return True, "operator stop of %s %s (%s)" % (action.vm_uuid, "kept in XAPI" if action.stopped else "cleared",
+                                                  action.why)
 
 
 # The VM fixes of the master: action type -> what writes it and says what was done.
 _FIXES = {A.SetVmHaField: _set_ha_field, A.StampHomePool: _stamp_home_pool, A.MarkOperatorStop: _mark_operator_stop}
 
 
+class FixResult(collections.namedtuple("FixResult", "done text written")):
+    """done: no failure (a write left alone because its value changed meanwhile is done, not written)."""
+
+
 def apply_fix(session, snapshot, action, ha_key, timeout=None):
-    """SetVmHaField / StampHomePool / MarkOperatorStop through XAPI; (done, text). Never raises on an XAPI error."""
+    """SetVmHaField / StampHomePool / MarkOperatorStop through XAPI; a FixResult. Never raises on an XAPI error."""
     vm_ref = snapshot.vm_refs.get(getattr(action, "vm_uuid", None))
     if vm_ref is None:
-        return False, "VM %s not in the snapshot" % getattr(action, "vm_uuid", "?")
+        return FixResult(False, "VM %s not in the snapshot" % getattr(action, "vm_uuid", "?"), False)
     fix = _FIXES.get(type(action))
     if fix is None:
-        return False, "not a VM fix: %s" % type(action).__name__
+        return FixResult(False, "not a VM fix: %s" % type(action).__name__, False)
     try:
-        return True, fix(session.xenapi.VM, vm_ref, action, ha_key, timeout)
+        written, text = fix(session.xenapi.VM, vm_ref, action, ha_key, timeout)
     except XapiError as exc:
-        return False, "%s on %s failed: %s" % (type(action).__name__, action.vm_uuid, _describe(exc))
+        return FixResult(False, "%s on %s failed: %s" % (type(action).__name__, action.vm_uuid, _describe(exc)), False)
+    return FixResult(True, text, written)

@@ -102,3 +102,30 @@ def test_pool_ha_off_leaves_the_sweep_idle_with_the_reason(tmp_path):
     report = vm_monitor.sweep_report(vm_monitor.protect(env, read, True))
     assert (report.outcome, report.text) == (Outcome.IDLE, "VM sweep idle: HA is disabled for the pool")
     assert read.session.calls == []
+
+
+FIELD_KEY = "XenCenter.CustomFields.ha-lizard-enabled"
+
+
+def _invalid_field_round(tmp_path, field_now):
+    """The master's sweep over a VM whose HA field it read as 'yes'; XAPI holds `field_now` at the write."""
+    env = FakeEnv(tmp_path, "vm_monitor", config={"GLOBAL_VM_HA": "0"})
+    vm = VmView("vm1", "vm1", power_state=HALTED, ha_field="yes", home_pool="pool-1", memory=1 << 30)
+    read = _read(env, [vm], **{"VM.get_other_config": {FIELD_KEY: field_now}, "VM.add_to_other_config": "",
+                               "VM.remove_from_other_config": ""})
+    vm_monitor.protect(env, read, True)
+    return env, read
+
+
+def test_the_invalid_field_alert_goes_out_with_the_reset_that_wrote_it(tmp_path):
+    env, read = _invalid_field_round(tmp_path, "yes")
+    assert "VM.add_to_other_config" in [c[0] for c in read.session.calls]
+    assert [a[0] for a in env.alerts] == ["check_vm_field"]
+
+
+def test_no_invalid_field_alert_when_another_round_already_reset_the_field(tmp_path):
+    """The sweep and the event executor can both read 'yes' before either resets it: the second finds
+    'false' at its write and leaves it; before, it alerted a second time for the same value."""
+    env, read = _invalid_field_round(tmp_path, "false")
+    assert "VM.add_to_other_config" not in [c[0] for c in read.session.calls]
+    assert env.alerts == []

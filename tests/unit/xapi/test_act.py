@@ -157,13 +157,13 @@ def test_fixes_and_appliance_start(pool, session):
 def test_operator_stop_is_kept_then_cleared_and_other_actions_are_no_fix(pool, session):
     snap = snap_of(session)
     vm = uuid_of(snap, "vm011")  # the key is cleared again at the end
-    done, text = act.apply_fix(session, snap, A.MarkOperatorStop("stopped by hand", vm, True), KEY)
+    done, text, _written = act.apply_fix(session, snap, A.MarkOperatorStop("stopped by hand", vm, True), KEY)
     assert done and text == "operator stop of %s kept in XAPI (stopped by hand)" % vm
     assert session.xenapi.VM.get_other_config(snap.vm_refs[vm])[OPERATOR_STOP_KEY] == "true"
-    done, text = act.apply_fix(session, snap, A.MarkOperatorStop("started again", vm, False), KEY)
+    done, text, _written = act.apply_fix(session, snap, A.MarkOperatorStop("started again", vm, False), KEY)
     assert done and text == "operator stop of %s cleared (started again)" % vm
     assert OPERATOR_STOP_KEY not in session.xenapi.VM.get_other_config(snap.vm_refs[vm])
-    assert act.apply_fix(session, snap, A.StartVm("t", vm, None), KEY) == (False, "not a VM fix: StartVm")
+    assert act.apply_fix(session, snap, A.StartVm("t", vm, None), KEY)[:2] == (False, "not a VM fix: StartVm")
 
 
 def test_destroy_zombie_through_the_platform(pool):
@@ -185,10 +185,10 @@ def test_an_ha_field_changed_since_the_cycle_read_it_is_left_alone(pool, session
     assert KEY not in session.xenapi.VM.get_other_config(ref)
     reset = A.SetVmHaField("the HA field is missing", vm, "false", seen=None)
     act.set_other_config(session.xenapi.VM, ref, KEY, "true")  # the admin, after the cycle's read
-    done, text = act.apply_fix(session, snap, reset, KEY)
+    done, text, written = act.apply_fix(session, snap, reset, KEY)
     assert session.xenapi.VM.get_other_config(ref)[KEY] == "true"
-    assert done and text == "HA field of %s left at 'true': it changed since this cycle read it" % vm
+    assert done and not written and text == "HA field of %s left at 'true': it changed since this cycle read it" % vm
     # unchanged since the read: the reset is written
     invalid = A.SetVmHaField("'yes' is not true or false", vm, "false", seen="true")
-    assert act.apply_fix(session, snap, invalid, KEY)[0]
+    assert act.apply_fix(session, snap, invalid, KEY).written
     assert session.xenapi.VM.get_other_config(ref)[KEY] == "false"
