@@ -27,7 +27,6 @@ from halizard.probes.clock import Clocks
 from halizard.supervisor.jobproc import child_main
 
 
-
 class RunOutcome(StrEnum):
     """How a job run ended as the supervisor saw it: the words of state files, status and metrics."""
 
