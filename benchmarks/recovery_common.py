@@ -135,7 +135,8 @@ def renice_services(sc, names, niceness=0):
 
 
 def start_in_batches(sc, settle):
-    """Start the supervisors START_BATCH at a time, each batch once the previous one read its pool view.
+    """Start the supervisors START_BATCH at a time, each batch once the previous one read its pool view
+    and the simulator is calm (simulator_calm).
 
     Why: every new service reads the whole pool once; on 2 cores, 16 or 64
     services doing that at once with 1,000+ VMs time out and retry, and the
