@@ -18,7 +18,7 @@ lease it granted before the restart.
 
 
 from dataclasses import dataclass, replace
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 # The witness's margin (`ha-lizard witness --margin`, its default) and the most of it a host waiting
 # for the vote pays for (vote_wait): a witness run with a longer margin frees the vote after that wait
@@ -107,7 +107,7 @@ def worth_waiting(lost_at: Optional[float], confirm_at: Optional[float], renewed
 
 
 def loss_anchors(lost_at: Optional[float], confirm_at: Optional[float], lost: bool, threatened: bool,
-                 confirmed: bool, now: float) -> "tuple":
+                 confirmed: bool, now: float) -> Tuple[Optional[float], Optional[float]]:
     """(lost_at, confirm_at) for worth_waiting, from the stored ones and this check.
 
     The loss counts from the first check at which it threatens a self-fence (the hosts out of reach

@@ -29,22 +29,27 @@ def _targets(env, pool, reached):
                   if h.uuid in (reached or ()) and h.uuid not in (env.self_uuid, pool.master_uuid) and h.address)
 
 
+class NotAsked(Exception):
+    """The peers could not be asked at all (no pool secret, no port, a bad address); the text says why."""
+
+
 def _ask(env, targets):
-    """{uuid: PeerAnswer or None} of a query made now; raises wire.WireError, OSError, TypeError, ValueError."""
+    """{uuid: PeerAnswer or None} of a query made now; raises NotAsked."""
     from halizard.peers import client, wire
 
     if not targets:
         return {}
-    key = wire.pool_key(env.root)
-    port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
-    return client.ask(targets, port, key, env.self_uuid, env.clock.monotonic() + env.timeout,
-                      source=env.source, log=env.log)
+    try:
+        key = wire.pool_key(env.root)
+        port = env.platform.peer_port(int(env.config.get("PEER_PORT")))
+        return client.ask(targets, port, key, env.self_uuid, env.clock.monotonic() + env.timeout,
+                          source=env.source, log=env.log)
+    except (wire.WireError, OSError, TypeError, ValueError) as exc:
+        raise NotAsked(getattr(exc, "strerror", None) or exc) from None
 
 
 def check(env, pool, reached, master_probe):
     """rule.master_gone_for_all from a query made now to the peers in `reached` (not the old master)."""
-    from halizard.peers import wire
-
     old = pool.host(pool.master_uuid)
     targets = _targets(env, pool, reached)
     failing_for = None
@@ -52,8 +57,8 @@ def check(env, pool, reached, master_probe):
         failing_for = max(0.0, env.clock.boot() - master_probe.first_failure_at)
     try:
         answers = _ask(env, targets)
-    except (wire.WireError, OSError, TypeError, ValueError) as exc:
-        return Permission(False, "the peers cannot be asked: %s" % (getattr(exc, "strerror", None) or exc))
+    except NotAsked as exc:
+        return Permission(False, "the peers cannot be asked: %s" % exc)
     return rule.master_gone_for_all(old.address if old is not None else "", failing_for,
                                     [u for u, _a in targets], answers, env.policy)
 
@@ -65,7 +70,6 @@ def voteless(env, pool, reached, ranked_last):
     own copy gives it no vote, so it never acts and the pool would wait for it for ever. No answer
     keeps it the candidate (unknown: this host waits, as before)."""
     from halizard.core.roles import takeover_candidate
-    from halizard.peers import wire
 
     skipped = set()
     while True:
@@ -74,7 +78,7 @@ def voteless(env, pool, reached, ranked_last):
             return frozenset(skipped)
         try:
             answer = _ask(env, _targets(env, pool, {candidate})).get(candidate)
-        except (wire.WireError, OSError, TypeError, ValueError):
+        except NotAsked:
             answer = None
         if answer is None or answer.votes:
             return frozenset(skipped)
