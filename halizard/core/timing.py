@@ -104,10 +104,9 @@ def self_fence_probe_seconds(policy: Policy) -> float:
 
 
 def self_fence_check_bound(policy: Policy, listing: bool = False) -> float:
-    """Longest time one self-fence check takes: its probes (the heuristic addresses one after the
-    other), slack, and with `listing` the bounded list of the local domains."""
-    probes = self_fence_probe_seconds(policy) * (1 + len(policy.FENCE_HEURISTICS_IPS or ()))
-    return probes + PROBE_SLACK + 1.0 + (DOMAIN_LIST_SECONDS if listing else 0.0)
+    """Longest time one self-fence check takes: its probes (every peer and heuristic address at once,
+    halizard.probes.sweep), slack, and with `listing` the bounded list of the local domains."""
+    return self_fence_probe_seconds(policy) + PROBE_SLACK + 1.0 + (DOMAIN_LIST_SECONDS if listing else 0.0)
 
 
 def beat_window(policy: Policy) -> float:

@@ -12,7 +12,7 @@ from halizard.config import refusal
 from halizard.core import health, quorum
 from halizard.core.health import ProbeResult
 from halizard.jobs.base import Clocks
-from halizard.probes import net
+from halizard.probes import sweep
 from halizard.probes.deadline import after
 from halizard.probes.parallel import Round, probe_hosts
 
@@ -62,21 +62,26 @@ def heuristics_ok(platform, policy, deadline_seconds=None):
     and a slave (quorum for taking over the master) must judge the vote the
     same way, through the platform's probe (on the simulator its partitions
     and link faults apply; a plain ICMP ping of a loopback address always
-    answers). One deadline bounds all addresses together.
+    answers). Every address is probed at once (halizard.probes.sweep), all by one deadline.
     """
     if not policy.heuristics_configured:
         return None
     seconds = deadline_seconds if deadline_seconds is not None else max(0.5, min(2.0, policy.XE_TIMEOUT / 2.0))
-    deadline = after(seconds)
-    source = platform.source_address()
-    for address in policy.FENCE_HEURISTICS_IPS:
-        try:
-            result = net.probe(platform.probe_target(address), deadline, source)
-        except (net.ProbeSetupError, net.ProbeInputError):
-            return False
-        if not result.ok:
-            return False
-    return True
+    return heuristics_of(sweep.probe_all(heuristic_targets(platform, policy), after(seconds),
+                                         platform.source_address()), policy)
+
+
+def heuristic_targets(platform, policy):
+    """The (key, ProbeTarget) pairs of the heuristic addresses, for one sweep with other probes."""
+    return [(("heuristic", i), platform.probe_target(address))
+            for i, address in enumerate(policy.FENCE_HEURISTICS_IPS or ())]
+
+
+def heuristics_of(results, policy):
+    """The heuristic vote from a sweep's results: True when every address answered; None when unused."""
+    if not policy.heuristics_configured:
+        return None
+    return all(results[("heuristic", i)].ok for i in range(len(policy.FENCE_HEURISTICS_IPS or ())))
 
 
 def logins_of(raw):

@@ -8,8 +8,6 @@ host record a self-fence sets.
 import collections
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 
 from halizard.core import timing
 
@@ -17,39 +15,22 @@ Seen = collections.namedtuple("Seen", "role self_uuid hosts")  # this host's rol
 
 
 def probe_all(platform, policy, peers, seconds):
-    """({uuid: reached by network}, heuristics True/False/None), all at once, within a bound.
+    """({uuid: reached by network}, heuristics True/False/None): every peer and heuristic address
+    probed at once in one sweep (halizard.probes.sweep), all ending within `seconds`.
 
-    A probe still running `seconds + timing.PROBE_SLACK` after the start counts as
-    not answering; its thread is left behind (it ends at its own deadline).
-    """
+    A probe that did not answer in time, or could not run here, counts as not reaching (fail safe)."""
     from halizard.jobs import host_health
-    from halizard.probes import net
+    from halizard.probes import sweep
     from halizard.probes.deadline import after
 
     if not peers and not policy.heuristics_configured:
         return {}, None
-    source = platform.source_address()
-
-    def one(address):
-        try:
-            return net.probe(platform.probe_target(address), after(seconds), source).ok
-        except (net.ProbeSetupError, net.ProbeInputError):
-            return False  # this host's own probe: what it cannot reach counts as not reachable (fail safe)
-
-    pool = ThreadPoolExecutor(max_workers=len(peers) + 1, thread_name_prefix="sfprobe")
-    try:
-        futures = {uuid: pool.submit(one, address) for uuid, address in peers}
-        heur = pool.submit(host_health.heuristics_ok, platform, policy, seconds)
-        bound = seconds * (1 + len(policy.FENCE_HEURISTICS_IPS or ())) + timing.PROBE_SLACK
-        wait_futures(list(futures.values()) + [heur], timeout=bound)
-    finally:
-        pool.shutdown(wait=False)
-    reached = {uuid: bool(f.done() and not f.exception() and f.result()) for uuid, f in futures.items()}
-    if heur.done() and not heur.exception():
-        heuristics = heur.result()
-    else:
-        heuristics = False if policy.heuristics_configured else None
-    return reached, heuristics
+    targets = [(("peer", uuid), platform.probe_target(address)) for uuid, address in peers]
+    if policy.heuristics_configured:
+        targets += host_health.heuristic_targets(platform, policy)
+    results = sweep.probe_all(targets, after(seconds), platform.source_address())
+    return ({uuid: results[("peer", uuid)].ok for uuid, _address in peers},
+            host_health.heuristics_of(results, policy))
 
 
 def cached_hosts(view):
