@@ -45,3 +45,32 @@ def test_probes_see_power_off_partition_and_hung_xapi(inproc_pool):
 
     pool.fault("heal")
     assert all(p.network_ok for p in _round(pool, master, others, tries=1).values())
+
+
+def test_the_network_answers_while_the_database_is_busy(inproc_pool):
+    # failed before: every probe took the pool's lock, so a long read under it (a 64-host pool's
+    # first event.from copies thousands of records) left every host's probes unanswered and the
+    # whole pool lost quorum at once
+    import threading
+
+    from halizard.probes import sweep
+    from halizard.probes.deadline import after
+
+    pool = inproc_pool(hosts=3, vms=0)
+    master = pool.master_name()
+    platform = get_platform(pool.host(master)["root"])
+    others = [h for h in pool.hosts if h["name_label"] != master]
+    held, release = threading.Event(), threading.Event()
+
+    def long_read():
+        with pool.pool._lock:
+            held.set()
+            release.wait(10)
+    threading.Thread(target=long_read, daemon=True).start()
+    assert held.wait(5)
+    try:
+        got = sweep.probe_all([(h["name_label"], platform.probe_target(h["address"])) for h in others],
+                              after(1.0), platform.source_address())
+    finally:
+        release.set()
+    assert all(r.ok for r in got.values()), got
