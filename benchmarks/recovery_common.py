@@ -40,6 +40,7 @@ VIEW_STATE = os.path.join("var", "lib", "ha-lizard", "xapi-view.json")
 START_BATCH = 8  # supervisors started (and waited for) at a time
 CALM_SHARE = 0.5  # the next batch starts once the simulator used under half a core over CALM_SECONDS
 CALM_SECONDS = 5.0
+MACHINE_CALM_SHARE = 0.75  # ... and the whole machine was busy less than this share of its cores meanwhile
 
 
 def views_stored(sc, names=None):
@@ -60,20 +61,31 @@ def _cpu_seconds(pid):
 
 
 def simulator_calm(sc):
-    """True when the simulator used less than CALM_SHARE of a core over the last CALM_SECONDS.
+    """True when, over the last CALM_SECONDS, the simulator used less than CALM_SHARE of a core and
+    the whole machine less than MACHINE_CALM_SHARE of its cores.
 
     Why: a batch of new services reads the whole pool and the master stamps
     their VMs; the next batch started on top of that pushed the one simulator
     process past a core at 40+ hosts, and a master slowed that way looks
-    dead to its slaves. A real pool's hosts join one by one, not 8 at once.
+    dead to its slaves. At 64 hosts the services' own start (imports, first
+    reads) filled both cores while the simulator stayed under half of one,
+    so the machine counts too. A real pool's hosts join one by one, not 8 at once.
     """
     try:
         pid = _sim_pid(sc)
-        before = _cpu_seconds(pid)
+        before, busy_before = _cpu_seconds(pid), _machine_busy()
         time.sleep(CALM_SECONDS)
-        return (_cpu_seconds(pid) - before) / CALM_SECONDS < CALM_SHARE
+        busy = (_machine_busy() - busy_before) / CALM_SECONDS / (os.cpu_count() or 1)
+        return (_cpu_seconds(pid) - before) / CALM_SECONDS < CALM_SHARE and busy < MACHINE_CALM_SHARE
     except (OSError, ValueError, IndexError):
         return True
+
+
+def _machine_busy():
+    """CPU seconds the machine spent busy (all cores, /proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat", encoding="utf-8") as handle:
+        ticks = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def favour_simulator(sc, niceness=-10):
@@ -146,6 +158,7 @@ def start_in_batches(sc, settle):
     names = [h["name_label"] for h in sc.pool.hosts]
     for first in range(0, len(names), START_BATCH):
         batch = names[first:first + START_BATCH]
+        print("starting the services of %s..%s (load %.1f)" % (batch[0], batch[-1], os.getloadavg()[0]), flush=True)
         sc.start_supervisors(batch)
         renice_services(sc, batch)
         sc.wait_until(lambda names=batch: views_stored(sc, names), settle, interval=1.0,
@@ -153,7 +166,8 @@ def start_in_batches(sc, settle):
         renice_services(sc, batch)  # what they started meanwhile from a thread not yet reniced
         if first + START_BATCH < len(names):
             sc.wait_until(lambda: simulator_calm(sc), settle, interval=0.0,
-                          message="the simulator under %g of a core after %s" % (CALM_SHARE, ", ".join(batch)))
+                          message="the simulator under %g of a core and the machine under %g of its cores after %s"
+                          % (CALM_SHARE, MACHINE_CALM_SHARE, ", ".join(batch)))
 
 
 def session_when_answering(sc, timeout, within=120.0):

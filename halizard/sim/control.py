@@ -165,9 +165,14 @@ class _ControlHandler(http.server.BaseHTTPRequestHandler):
 
 
 class ControlServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """The control endpoint: every host's simulated platform calls it (local domains, destroys, the
+    peer gate), so its listen queue is as deep as the xapi endpoints' (the default 5 reset calls
+    when a 64-host pool's services asked at once)."""
+
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(self, address, port, service):
         self.service = service
