@@ -15,7 +15,7 @@ answers. Without heuristic addresses that is indistinguishable from "every
 peer died", so only quorum loss counts then (a 2-host pool keeps its VMs).
 A master that reaches nobody reboots once with FENCE_REBOOT_LONE_HOST=1.
 
-Quorum loss (for the lone-master reboot too) must be seen in XAPI_COUNT consecutive checks (each at most
+Quorum loss that threatens (the unreached side could win; for the lone-master reboot too) must be seen in XAPI_COUNT consecutive checks (each at most
 SELF_FENCE_CHECK_INTERVAL + min(2, XE_TIMEOUT/2) s) before the VMs are
 stopped: one slow probe on a loaded host must not stop them. That stays
 inside the detection time the timing rule allows (two probe rounds).
@@ -263,8 +263,12 @@ def _judge(env, reader, seen, policy, stored):
                           policy, witness.held(env.state, policy, env.clock))
     lost = not q.has_quorum
     membership.note_quorum(env.state, q.has_quorum, env.clock.boot(), policy)
-    lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if lost else 0
-    confirmed = None if lost and lost_rounds < policy.XAPI_COUNT else q
+    # only checks whose loss could make this host act count toward XAPI_COUNT (the unreached side
+    # could win, or a master reaches nobody: the lone-host reboot): after a long harmless loss (an
+    # exact tie) one slow probe must not find the count reached already
+    threat = lost and (q.other_side_could_win or (seen.role == "master" and q.votes == 1 and q.total > 1))
+    lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if threat else 0
+    confirmed = None if threat and lost_rounds < policy.XAPI_COUNT else q
     loss = _loss_times(env, stored, q, confirmed is not None)
     if confirmed is not None and lost and witness.waits_for_vote(env.state, policy, *loss, clock=env.clock) and \
             membership.quorum(env.state, self_uuid, enabled, {u for u, ok in reached.items() if ok}, heuristics,

@@ -69,3 +69,39 @@ def test_a_check_that_keeps_failing_is_said_once_and_the_report_says_it(tmp_path
     report = self_fence.run(env)
     assert report.outcome is Outcome.DEGRADED and report.text.endswith("the last failed: OSError: disk on fire")
     assert len(env.log.at("ERROR")) == 1
+
+
+def test_one_slow_probe_after_a_long_harmless_quorum_loss_does_not_self_fence(tmp_path, monkeypatch):
+    # failed before: the checks counted every round without quorum, also those whose unreached side
+    # could not win either (an exact tie), so after a long tie one slow probe found the count at
+    # XAPI_COUNT already and the VMs were stopped at once
+    hosts = HOSTS + [{"uuid": "h4", "address": "127.0.0.1", "enabled": True}]
+    env = _env(tmp_path, deadline_in=40.0)
+    env.state.write("pool-view", {"hosts": hosts})
+    env.platform.domains = {"vm-a"}
+    rounds = iter([{"h2"}] * 5 + [set()] + [{"h2"}] * 5)   # a tie for 5 checks, then one slow probe of h2
+
+    def probe(platform, policy, peers, seconds):
+        reached = next(rounds, {"h2"})
+        return {u: u in reached for u, _address in peers}, None
+    monkeypatch.setattr(self_fence, "_probe_all", probe)
+    self_fence.run(env)
+    assert env.platform.destroyed == [], "a single slow probe stopped the VMs"
+    assert self_fence.is_self_fencing(env.state) is False
+
+
+def test_a_threatening_quorum_loss_after_a_tie_still_self_fences_in_xapi_count_checks(tmp_path, monkeypatch):
+    hosts = HOSTS + [{"uuid": "h4", "address": "127.0.0.1", "enabled": True}]
+    env = _env(tmp_path, deadline_in=40.0)
+    env.state.write("pool-view", {"hosts": hosts})
+    env.platform.domains = {"vm-a"}
+    rounds = iter([{"h2"}] * 3)   # a tie for 3 checks, then nobody answers for good
+
+    def probe(platform, policy, peers, seconds):
+        reached = next(rounds, set())
+        return {u: u in reached for u, _address in peers}, None
+    monkeypatch.setattr(self_fence, "_probe_all", probe)
+    self_fence.run(env)
+    stored = env.state.read(self_fence.STATE)
+    assert env.platform.destroyed == ["vm-a"]
+    assert stored["stopping_since"] == 500.0 + 4.0   # the 5th check: the 2nd in a row that threatened
