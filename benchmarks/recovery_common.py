@@ -41,7 +41,6 @@ START_BATCH = 8  # supervisors started (and waited for) at a time
 CALM_SHARE = 0.5  # the next batch starts once the simulator used under half a core over CALM_SECONDS
 CALM_SECONDS = 5.0
 MACHINE_CALM_SHARE = 0.75  # ... and the whole machine was busy less than this share of its cores meanwhile
-CALM_LOAD_PER_CORE = 1.5   # ... and the 1-minute load average is under this many runnable tasks per core
 
 
 def views_stored(sc, names=None):
@@ -63,24 +62,21 @@ def _cpu_seconds(pid):
 
 def simulator_calm(sc):
     """True when, over the last CALM_SECONDS, the simulator used less than CALM_SHARE of a core and
-    the whole machine less than MACHINE_CALM_SHARE of its cores, and the 1-minute load average is
-    under CALM_LOAD_PER_CORE per core.
+    the whole machine less than MACHINE_CALM_SHARE of its cores.
 
     Why: a batch of new services reads the whole pool and the master stamps
     their VMs; the next batch started on top of that pushed the one simulator
     process past a core at 40+ hosts, and a master slowed that way looks
     dead to its slaves. At 64 hosts the services' own start (imports, first
     reads) filled both cores while the simulator stayed under half of one,
-    so the machine counts too, and its load average: a 5-s window fell in a
-    lull while 100 tasks waited. A real pool's hosts join one by one, not 8 at once.
+    so the machine counts too. A real pool's hosts join one by one, not 8 at once.
     """
     try:
         pid = _sim_pid(sc)
         before, busy_before = _cpu_seconds(pid), _machine_busy()
         time.sleep(CALM_SECONDS)
         busy = (_machine_busy() - busy_before) / CALM_SECONDS / (os.cpu_count() or 1)
-        return (_cpu_seconds(pid) - before) / CALM_SECONDS < CALM_SHARE and busy < MACHINE_CALM_SHARE and \
-            os.getloadavg()[0] < CALM_LOAD_PER_CORE * (os.cpu_count() or 1)
+        return (_cpu_seconds(pid) - before) / CALM_SECONDS < CALM_SHARE and busy < MACHINE_CALM_SHARE
     except (OSError, ValueError, IndexError):
         return True
 
