@@ -80,18 +80,21 @@ class World(object):
         return (list(self.hosts) + ([GATEWAY] if self.gateway is not None else [])
                 + ([WITNESS] if self.witness is not None else []))
 
-    def xapi_state(self, host_uuid):
-        """'up', 'hung' or 'down' (powered off or restarting)."""
+    def xapi_state(self, host_uuid, settle=True):
+        """'up', 'hung' or 'down' (powered off or restarting). With settle=False nothing is written
+        (an ended restart window is left for a reader under the pool lock to clear)."""
         host = self.hosts[host_uuid]
         if host.power != "on":
             return "down"
         if self.frozen(host_uuid):
             return "hung"
-        if host.restart_until is not None:
+        restart_from, restart_until = host.restart_from, host.restart_until
+        if restart_until is not None:
             now = self.clock()
-            if now >= host.restart_until:
-                host.restart_from = host.restart_until = None
-            elif host.restart_from is None or now >= host.restart_from:
+            if now >= restart_until:
+                if settle:
+                    host.restart_from = host.restart_until = None
+            elif restart_from is None or now >= restart_from:
                 return "down"
         return "hung" if host.hung else "up"
 

@@ -74,3 +74,27 @@ def test_the_network_answers_while_the_database_is_busy(inproc_pool):
     finally:
         release.set()
     assert all(r.ok for r in got.values()), got
+
+
+def test_xapi_state_is_read_without_the_database_lock_when_nothing_is_due(inproc_pool):
+    # failed before: every request asked xapi_state two or three times under the pool's one lock;
+    # at 64 hosts 1,400 request threads queued there and the master looked dead to its slaves
+    import threading
+
+    pool = inproc_pool(hosts=2, vms=0)
+    sim, master = pool.pool, pool.host(pool.master_name())["uuid"]
+    held, release, seen = threading.Event(), threading.Event(), []
+
+    def long_read():
+        with sim._lock:
+            held.set()
+            release.wait(10)
+    threading.Thread(target=long_read, daemon=True).start()
+    assert held.wait(5)
+    reader = threading.Thread(target=lambda: seen.append(sim.xapi_state(master)), daemon=True)
+    reader.start()
+    reader.join(1.0)
+    release.set()
+    assert seen == ["up"]
+    pool.fault("hang-xapi", pool.master_name())
+    assert sim.xapi_state(master) == "hung"
