@@ -28,6 +28,7 @@ ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
 _PROTO = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
 _IN_PROGRESS = (0, errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK)
+SOL_RAW, ICMP_FILTER = 255, 1   # <linux/icmp.h>; Python's socket module names neither
 
 
 def checksum(data):
@@ -229,6 +230,11 @@ class _Echo(object):
         except OSError:
             sock.close()
             return None
+        if family == socket.AF_INET:
+            try:  # Linux ICMP_FILTER: the kernel passes only echo replies to this socket
+                sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", ~(1 << ECHO_REPLY[family]) & 0xFFFFFFFF))
+            except OSError:
+                pass
         return cls(family, sock)
 
     def send(self, key, target, address):
@@ -238,11 +244,13 @@ class _Echo(object):
         self.sock.sendto(echo_request(self.family, self.ident, seq, self.nonce), (address, 0))
 
     def ready(self, sweep, sock):
-        while self.pending:
+        while self.pending and remaining(sweep.deadline) > 0:  # a flood of other ICMP never holds the round
             try:
                 packet, sender = sock.recvfrom(2048)
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError:
+                return  # unreadable now: the echoes still pending fail at the deadline
             reply = parse_reply(self.family, packet)
             if reply is None or reply[0] != self.ident or reply[2] != self.nonce:
                 continue  # another process's echo, our own request looped back, or an old round's reply
