@@ -117,7 +117,10 @@ class _Sweep(object):
     def _connect(self, key, target, address, family):
         if not isinstance(target.port, int) or not 0 < target.port < 65536:
             return self.finish(key, target, False, "cannot probe: invalid port %r" % (target.port,))
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # out of descriptors, say: not reached, and the round goes on
+            return self.finish(key, target, False, "cannot open a socket: %s" % (exc.strerror or exc))
         sock.setblocking(False)
         try:
             if self.source:

@@ -181,3 +181,22 @@ def test_the_echo_request_carries_a_valid_checksum():
     packet = sweep.echo_request(socket.AF_INET, 0x1234, 5, b"abcdefgh")
     assert sweep.checksum(packet) == 0 and packet[0] == 8
     assert sweep.echo_request(socket.AF_INET6, 1, 1, b"x")[0] == 128
+
+
+def test_no_socket_left_fails_that_probe_and_the_round_goes_on(monkeypatch):
+    good = _server(b"+")
+    real = socket.socket
+    calls = []
+
+    def scarce(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError(24, "Too many open files")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(sweep.socket, "socket", scarce)
+    try:
+        got = sweep.probe_all([("first", _tcp(good)), ("second", _tcp(good))], after(2))
+    finally:
+        good.close()
+    assert not got["first"].ok and "Too many open files" in got["first"].detail
+    assert got["second"].ok
