@@ -215,6 +215,7 @@ class Runner:
         self._closed = None  # the stop reason once stop_all began: no new run starts
         self._forking = 0    # starts between the closed check and their registration
         self._forked = threading.Condition(self._lock)
+        self._finishing = set()  # runs off the active list whose watcher has not yet set `done`
 
     def start(self, name, target, root, overrides=None, deadline=None, grace=3.0):
         """Start one run now; `deadline` is seconds from now (None = no deadline).
@@ -293,7 +294,8 @@ class Runner:
             self._closed = reason
             while self._forking and self.clock() < limit:
                 self._forked.wait(max(0.0, limit - self.clock()))
-        runs = self.active()
+        with self._lock:   # a run its watcher is still finishing is waited for too
+            runs = list(self._active) + list(self._finishing)
         for run in runs:
             self.kill(run, reason)
         for run in runs:
@@ -343,6 +345,7 @@ class Runner:
             run.duration = round(self.clock() - start_mono, 3)
             with self._lock:
                 _proc, wake_w = self._active.pop(run, (None, None))
+                self._finishing.add(run)
                 self._journal_locked()
             for fd in (wake_r, wake_w):
                 if fd is not None:
@@ -356,6 +359,8 @@ class Runner:
             except ValueError:
                 pass
             run.done.set()
+            with self._lock:
+                self._finishing.discard(run)
             if self.on_finish is not None:
                 self.on_finish(run)
 

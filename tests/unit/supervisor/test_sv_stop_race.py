@@ -78,3 +78,39 @@ def _start_or_refusal(runner, tmp_path):
         return runner.start("late", "sv_unit_jobs:sleepy", str(tmp_path), grace=0.2)
     except Exception as exc:  # noqa: BLE001 - the test checks what came back
         return exc
+
+
+class _SlowCloseContext:
+    """A forkserver context whose Process.close waits until the test lets it: the watcher has
+    taken the run off the active list but not yet said it is done."""
+
+    def __init__(self, release):
+        self.release = release
+        self.entered = threading.Event()
+
+    def Process(self, **kw):   # noqa: N802 - the multiprocess context's name
+        outer = self
+        process = isolate.mp_context().Process(**kw)
+        original = getattr(process, "close", lambda: None)   # Python 3.6 has no Process.close
+
+        def close():
+            outer.entered.set()
+            outer.release.wait(20)
+            original()
+
+        process.close = close
+        return process
+
+
+def test_stop_all_waits_for_a_run_its_watcher_is_still_finishing(on_path, tmp_path):
+    # failed before (flaky in `make test`): a run between leaving the active list and `done` was
+    # invisible to stop_all, which returned at once while the run was not yet done
+    release = threading.Event()
+    context = _SlowCloseContext(release)
+    runner = isolate.Runner(context_factory=lambda: context, kill_wait=2.0)
+    run = runner.start("quick", "sv_unit_jobs:ok", str(tmp_path))
+    assert context.entered.wait(20)            # the job ended; its watcher is finishing it
+    threading.Timer(0.3, release.set).start()
+    left = runner.stop_all("service stopping", 15.0)
+    assert left == [] and run.done.is_set(), "stop_all returned before the finishing run was done"
+    assert runner.active() == []
