@@ -1,13 +1,12 @@
 """ICMP through the real `ping` and TCP probes, on loopback only; failures in a test-made namespace."""
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from halizard.probes import net
+from listeners import loopback_listener
 from halizard.probes.deadline import after
 
 
@@ -44,23 +43,7 @@ def test_expired_deadline_does_not_ping():
 
 
 def _server(reply, accept=True):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            if reply:
-                conn.sendall(reply)
-            conn.close()
-
-    if accept:
-        threading.Thread(target=serve, daemon=True).start()
-    return sock
+    return loopback_listener(reply, answer=accept)
 
 
 def test_tcp_probe_with_expected_reply():

@@ -10,30 +10,12 @@ import time
 import pytest
 
 from halizard.probes import net, sweep
+from listeners import loopback_listener
 from halizard.probes.deadline import after
 from halizard.probes.net import ProbeTarget
 
 
-def _server(reply, answer=True, seen=None):
-    """A loopback listener: answers `reply` and closes; with answer=False it never accepts (the
-    kernel completes the connection, nothing is ever sent: a frozen host)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-
-    def serve():
-        while True:
-            try:
-                conn, peer = sock.accept()
-            except OSError:
-                return
-            if seen is not None:
-                seen.append(peer[0])
-            conn.sendall(reply)
-            conn.close()
-    if answer:
-        threading.Thread(target=serve, daemon=True).start()
-    return sock
+_server = loopback_listener
 
 
 def _tcp(sock, expect=b"+"):

@@ -119,25 +119,10 @@ class _Platform:
 
 
 def _listener(reply):
-    """A loopback listener that answers `reply` to every connection, or (None) accepts in the
-    kernel and never answers: a frozen host."""
-    import socket
-    import threading
+    """A loopback listener answering `reply`, or (None) one that never answers: a frozen host."""
+    from listeners import loopback_listener
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.sendall(reply)
-            conn.close()
-    if reply is not None:
-        threading.Thread(target=serve, daemon=True).start()
+    listener = loopback_listener(reply, answer=reply is not None)
     return listener, "127.0.0.1:%d" % listener.getsockname()[1]
 
 

@@ -17,24 +17,25 @@ from halizard.supervisor import isolate
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class _SlowStartContext:
-    """A forkserver context whose Process.start waits until the test lets it fork."""
+class _HeldContext:
+    """A forkserver context whose processes wait in one method (`start`: before forking; `close`:
+    once the run ended, while its watcher finishes it) until the test lets them go on."""
 
-    def __init__(self, release):
-        self.release = release
+    def __init__(self, method, release):
+        self.method, self.release = method, release
         self.entered = threading.Event()
 
     def Process(self, **kw):   # noqa: N802 - the multiprocess context's name
         outer = self
         process = isolate.mp_context().Process(**kw)
-        original = process.start
+        original = getattr(process, self.method, lambda: None)   # Python 3.6 has no Process.close
 
-        def start():
+        def held():
             outer.entered.set()
             outer.release.wait(20)
             original()
 
-        process.start = start
+        setattr(process, self.method, held)
         return process
 
 
@@ -47,7 +48,7 @@ def on_path():
 
 def test_a_run_forked_while_stopping_is_ended_by_stop_all(on_path, tmp_path):
     release = threading.Event()
-    context = _SlowStartContext(release)
+    context = _HeldContext("start", release)
     runner = isolate.Runner(context_factory=lambda: context, kill_wait=2.0)
     started = []
     starter = threading.Thread(target=lambda: started.append(
@@ -80,33 +81,11 @@ def _start_or_refusal(runner, tmp_path):
         return exc
 
 
-class _SlowCloseContext:
-    """A forkserver context whose Process.close waits until the test lets it: the watcher has
-    taken the run off the active list but not yet said it is done."""
-
-    def __init__(self, release):
-        self.release = release
-        self.entered = threading.Event()
-
-    def Process(self, **kw):   # noqa: N802 - the multiprocess context's name
-        outer = self
-        process = isolate.mp_context().Process(**kw)
-        original = getattr(process, "close", lambda: None)   # Python 3.6 has no Process.close
-
-        def close():
-            outer.entered.set()
-            outer.release.wait(20)
-            original()
-
-        process.close = close
-        return process
-
-
 def test_stop_all_waits_for_a_run_its_watcher_is_still_finishing(on_path, tmp_path):
     # failed before (flaky in `make test`): a run between leaving the active list and `done` was
     # invisible to stop_all, which returned at once while the run was not yet done
     release = threading.Event()
-    context = _SlowCloseContext(release)
+    context = _HeldContext("close", release)
     runner = isolate.Runner(context_factory=lambda: context, kill_wait=2.0)
     run = runner.start("quick", "sv_unit_jobs:ok", str(tmp_path))
     assert context.entered.wait(20)            # the job ended; its watcher is finishing it
