@@ -110,6 +110,16 @@ def decide(
         vm_uuids=vms, deadline=now + policy.SELF_FENCE_STOP_TIMEOUT),), "self-fence: " + reason)
 
 
+def loss_counts(quorum: QuorumResult, is_master: bool) -> bool:
+    """Whether this check's quorum loss counts toward the XAPI_COUNT checks that confirm it: only a
+    loss that could make this host act (the unreached side could win, or a master reaches nobody:
+    lone_host). Why: after a long harmless loss (an exact tie) one slow probe must not find the
+    count reached already and stop the VMs at once."""
+    if quorum.has_quorum:
+        return False
+    return quorum.other_side_could_win or (is_master and quorum.votes == 1 and quorum.total > 1)
+
+
 def lone_host(quorum: QuorumResult, policy: Policy, already_rebooted: bool) -> Tuple[A.Action, ...]:
     """A master that sees no other host: with FENCE_REBOOT_LONE_HOST it reboots once."""
     if quorum.total <= 1 or quorum.votes != 1 or quorum.has_quorum:  # 0: no vote (membership), not alone

@@ -263,10 +263,7 @@ def _judge(env, reader, seen, policy, stored):
                           policy, witness.held(env.state, policy, env.clock))
     lost = not q.has_quorum
     membership.note_quorum(env.state, q.has_quorum, env.clock.boot(), policy)
-    # only checks whose loss could make this host act count toward XAPI_COUNT (the unreached side
-    # could win, or a master reaches nobody: the lone-host reboot): after a long harmless loss (an
-    # exact tie) one slow probe must not find the count reached already
-    threat = lost and (q.other_side_could_win or (seen.role == "master" and q.votes == 1 and q.total > 1))
+    threat = selffence.loss_counts(q, seen.role == "master")
     lost_rounds = int(stored.get("lost_rounds") or 0) + 1 if threat else 0
     confirmed = None if threat and lost_rounds < policy.XAPI_COUNT else q
     loss = _loss_times(env, stored, q, confirmed is not None)

@@ -33,6 +33,15 @@ def test_quorum_loss_stops_vms_only_when_the_other_side_could_win():
         "StopLocalVms"]
 
 
+def test_only_a_loss_that_could_make_the_host_act_counts_toward_xapi_count():
+    tie4 = quorum.compute("h1", ["h1", "h2", "h3", "h4"], ["h2"], None, P)   # 2 of 4: nobody can win
+    assert not selffence.loss_counts(MAJ, is_master=True)
+    assert selffence.loss_counts(LONE3, is_master=False)
+    assert not selffence.loss_counts(tie4, is_master=True) and not selffence.loss_counts(tie4, is_master=False)
+    assert not selffence.loss_counts(LONE2, is_master=False)
+    assert selffence.loss_counts(LONE2, is_master=True)    # a master reaching nobody: the lone-host reboot
+
+
 def test_in_progress_then_reboot_after_deadline_once():
     d = selffence.decide(120, P, link_down_since=100.0, quorum=MAJ, local_vms=["v1"], in_progress=IN_PROGRESS)
     assert d.fencing and kinds(d) == ["StopLocalVms"] and d.actions[0].deadline == 135.0
