@@ -128,9 +128,10 @@ class Env:
             self._platform = get_platform(self.root)
         return self._platform
 
-    def connect(self, timeout=None):
-        """A logged-in session reaching the pool master (XapiError when it does not answer)."""
-        return connect(self.root, timeout=self.xe_timeout() if timeout is None else timeout)
+    def connect(self, timeout=None, shared=True):
+        """A logged-in session reaching the pool master (XapiError when it does not answer); the
+        service's login when it handed one to this run and `shared` (halizard.xapi.shared_login)."""
+        return connect(self.root, timeout=self.xe_timeout() if timeout is None else timeout, shared=shared)
 
     def try_session(self, timeout=None):
         """(session, None), or (None, why) when the master does not answer; the caller logs out."""

@@ -137,7 +137,8 @@ def watch(env, is_master, end_at, on_call=None, wait=1.0):
     clock, log, state = env.clock, env.log, env.state
     saved = state.read(TOKEN_STATE, {}) or {}
     token = saved.get("token", "") if isinstance(saved, dict) else ""
-    watcher = VmEventWatcher(lambda: env.connect(5.0), wait=wait, call_timeout=5.0, token=token)
+    # its own login: it holds its session for the whole run, and one long-waiting event.from is enough per login
+    watcher = VmEventWatcher(lambda: env.connect(5.0, shared=False), wait=wait, call_timeout=5.0, token=token)
     executor = Executor(env, is_master, clock.wall() + (end_at - clock.monotonic()), on_call=on_call).start()
     breaks, lost = 0, False
     try:

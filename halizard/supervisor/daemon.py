@@ -27,6 +27,7 @@ from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
 from halizard.supervisor.scheduler import Hooks, JobScheduler
 from halizard.supervisor.watchdog import Backstop
+from halizard.xapi.shared_login import SharedLogin
 from halizard.xapi.pool_config import load_effective
 
 log = logger.bind(function="supervisor")
@@ -68,6 +69,7 @@ class Service:
         self.settings = None
         self.scheduler = None
         self.runner = None
+        self.login = None
         self.control = None
         self.backstop = None
 
@@ -116,8 +118,10 @@ class Service:
         os.environ["HALIZARD_WARM_ROOT"] = self.root
         if self.log_file is None or isinstance(self.log_file, str):
             os.environ["HALIZARD_WARM_LOG"] = json.dumps({"stderr": bool(self.log_stderr), "file": self.log_file})
+        self.login = SharedLogin(self.root)
         self.runner = Runner(on_finish=self._on_finish, log_stderr=self.log_stderr, log_file=self.log_file,
                              journal=journal)
+        self.runner.login = self.login
         self.scheduler = JobScheduler(self.root, self.runner, specs, self.settings, overrides=self.overrides,
                                       default_grace=DEFAULT_GRACE, hooks=Hooks(on_change=self._persist))
         self.backstop = Backstop(self.root, watch_self_fence="self_fence" in specs)
@@ -179,6 +183,8 @@ class Service:
             if left:
                 log.error("{} job(s) still alive after {:g} s: {}", len(left), self.stop_timeout,
                           ", ".join("%s (pid %s)" % (run.name, run.pid) for run in left))
+        if self.login is not None:
+            self.login.close()
         if self.control is not None:
             self.control.stop()
         if self.backstop is not None:

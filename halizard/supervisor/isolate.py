@@ -118,17 +118,21 @@ def session_members(sid):
 
 
 def _read_report(reader):
-    """The (outcome word, level, sentence) a finished run sent, or None; closes `reader`."""
+    """(summary, stale_session) a finished run sent (jobproc._send): its (outcome word, level, sentence)
+    or None, and whether the login handed to it proved invalid; closes `reader`."""
     try:
         if reader.poll(0):
             value = reader.recv()
-            if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, str) for v in value):
-                return value
+            if isinstance(value, dict):
+                summary = value.get("summary")
+                if not (isinstance(summary, tuple) and len(summary) == 3 and all(isinstance(v, str) for v in summary)):
+                    summary = None
+                return summary, value.get("stale_session") is True
     except (OSError, EOFError, ValueError, TypeError):
         pass
     finally:
         reader.close()
-    return None
+    return None, False
 
 
 class RunJournal:
@@ -187,6 +191,7 @@ class Run:
         self.exitcode = None
         self.reason = None
         self.summary = None             # the run's Report: (outcome word, log level, sentence)
+        self.login = None               # the service's login handed to it (never shown: as_dict)
         self.kill_reason = None
         self.done = threading.Event()
 
@@ -204,6 +209,7 @@ class Runner:
                  context_factory=mp_context, kill_wait=5.0, journal=None):
         self.on_finish = on_finish
         self.journal = journal
+        self.login = None   # the service sets its SharedLogin (halizard.xapi.shared_login): handed to every run
         self.log_stderr = log_stderr
         self.log_file = log_file
         self.clock = clocks.monotonic
@@ -239,8 +245,10 @@ class Runner:
         start_mono = self.clock()
         run = Run(name, start_wall, None if deadline is None else start_wall + deadline)
         report_r, report_w = Pipe(duplex=False)
+        run.login = self.login.current() if self.login is not None else None
         job = {"name": name, "target": target, "root": root, "overrides": dict(overrides or {}),
-               "deadline": run.deadline, "log_stderr": self.log_stderr, "log_file": self.log_file}
+               "deadline": run.deadline, "log_stderr": self.log_stderr, "log_file": self.log_file,
+               "xapi_session": run.login}
         process = self.context_factory().Process(target=child_main, name="ha-lizard-job-" + name,
                                                  args=(job, report_w))
         try:
@@ -340,7 +348,9 @@ class Runner:
         try:
             self._until_gone(run, process, wake_r, (start_mono, deadline_mono), grace)
         finally:
-            run.summary = _read_report(report_r)
+            run.summary, stale = _read_report(report_r)
+            if stale and run.login is not None:
+                self.login.stale(run.login)
             run.finished = self.wall()
             run.duration = round(self.clock() - start_mono, 3)
             with self._lock:

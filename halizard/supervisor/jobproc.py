@@ -32,8 +32,11 @@ def child_main(job, report=None):
 
     from halizard.jobs.base import Env, Outcome, as_report
     from halizard.supervisor.logsetup import setup_logging
+    from halizard.xapi import session as xapi_session
 
     name = job["name"]
+    if job.get("xapi_session"):   # the service's login (halizard.xapi.shared_login)
+        xapi_session.inherit(job["root"], job["xapi_session"])
     env = Env(job["root"], name, overrides=job["overrides"], deadline=job["deadline"])
     try:
         setup_logging(env.config, stderr=job["log_stderr"], extra_sink=job["log_file"])
@@ -47,16 +50,28 @@ def child_main(job, report=None):
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code:
             log.error("job {} exited with status {}", name, code)
+        _send(report, None, xapi_session.inherited_stale())
         _leave(code)
     except BaseException as exc:  # the outcome is "error"; the traceback never shows locals
         log.opt(exception=True).error("job {} failed: {}", name, type(exc).__name__)
+        _send(report, None, xapi_session.inherited_stale())
         _leave(1)
-    if result is not None and report is not None:
-        try:
-            report.send((result.outcome.word, result.outcome.level, str(result.text)))
-        except (OSError, ValueError):
-            log.info("{}", result.text)   # the supervisor cannot hear it: said here instead
+    summary = None if result is None else (result.outcome.word, result.outcome.level, str(result.text))
+    if not _send(report, summary, xapi_session.inherited_stale()) and summary is not None:
+        log.info("{}", result.text)   # the supervisor cannot hear it: said here instead
     _leave(1 if result is not None and result.outcome is Outcome.FAILED else 0)
+
+
+def _send(report, summary, stale_session):
+    """Tell the supervisor the run's Report (or None) and whether the login it handed over proved invalid;
+    False when it cannot hear."""
+    if report is None:
+        return False
+    try:
+        report.send({"summary": summary, "stale_session": bool(stale_session)})
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _name_process(name):

@@ -82,6 +82,7 @@ class XapiSession:
         self._local = threading.local()
         self._transports = []
         self._shared = {"handle": None, "method": None, "params": None}
+        self._adopted = None   # the service's login this session uses without owning it (adopt)
 
     def __repr__(self):
         return "<XapiSession %s>" % self.url
@@ -111,6 +112,20 @@ class XapiSession:
             if proxy._session is not None and proxy._session != self._shared["handle"]:
                 self._shared = {"handle": proxy._session, "method": proxy.last_login_method,
                                 "params": proxy.last_login_params}
+                if self._adopted is not None:
+                    _inherited_proved_stale(self.unix_path, self._adopted)
+
+    def adopt(self, handle):
+        """Use the service's login (halizard.xapi.shared_login) instead of logging in: no login call,
+        and logout() leaves it alone. Should xapi answer SESSION_INVALID (a new master, a restarted
+        xapi), XenAPI logs in again as local root within the same call's deadline; logout() then ends
+        that login of this session's own."""
+        with self._lock:
+            self._shared = {"handle": handle, "method": "login_with_password",
+                            "params": (LOCAL_USER, "", "1.0", ORIGINATOR)}
+            self._adopted = handle
+        self.logged_in = True
+        return self
 
     @property
     def xenapi(self):
@@ -148,6 +163,11 @@ class XapiSession:
         if not self.logged_in:
             return
         self.logged_in = False
+        if self._adopted is not None and self._shared["handle"] == self._adopted:
+            with self._lock:   # the service's login: not ours to end
+                self._shared = {"handle": None, "method": None, "params": None}
+            self.close(all_threads=True)
+            return
         proxy = self._proxy()
         try:
             self._guarded(lambda: proxy.xenapi.session.logout(), "session.logout", min(self.timeout, 2.0))
@@ -315,14 +335,44 @@ def local_session(root=None, timeout=DEFAULT_TIMEOUT, session_class=None):
     return session
 
 
-def connect(root=None, timeout=None):
+def connect(root=None, timeout=None, shared=True):
     """A logged-in session that reaches the pool master, as this host sees it.
 
     Through this host's own xapi socket: on the master the calls are served
     there; on a slave its xapi forwards them to its master (and a call then
-    waits while that master does not answer: the deadline ends it).
+    waits while that master does not answer: the deadline ends it). In a job
+    run the service handed its login to (inherit), that login is used
+    (`shared`) and this makes no call at all.
     """
     if timeout is None:
         timeout = local_xe_timeout(root)  # override file, cached pool copy, default
+    path = local_socket_path(root)
+    handle = _INHERITED.get(path) if shared else None
+    if handle is not None:
+        return XapiSession("http://localhost/", timeout, unix_path=path).adopt(handle)
     return local_session(root, timeout)
+
+
+# In a job run: the login the service handed it (socket path -> handle), and the handles that proved invalid.
+# Why: a login and a logout were half of the calls a slave's jobs made (one of each per session, several
+# sessions per run), and on a slave each is a write to the master's database.
+_INHERITED = {}
+_STALE = set()
+
+
+def inherit(root, handle):
+    """Make `connect(root)` use `handle`, the service's login, in this process (a job run)."""
+    _INHERITED[local_socket_path(root)] = handle
+
+
+def inherited_stale():
+    """True when an inherited login proved invalid in this process: the service should log in again."""
+    return bool(_STALE)
+
+
+def _inherited_proved_stale(path, handle):
+    """A session that adopted `handle` had to log in again: later sessions of this run log in themselves."""
+    if _INHERITED.get(path) == handle:
+        del _INHERITED[path]
+    _STALE.add(handle)
 

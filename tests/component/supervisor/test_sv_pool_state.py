@@ -57,3 +57,33 @@ def test_pool_view_is_cached_and_kept_while_xapi_hangs(pool, service):
     assert _sim("fault", "--dir", directory, "unhang-xapi", master["name_label"]).returncode == 0
     wait_until(lambda: (_view(root) or {}).get("observed", 0) > kept["observed"], 20,
                message="refreshes again after XAPI recovers")
+
+
+def _sim_calls(directory, host):
+    status = _sim("status", "--json", "--dir", directory)
+    assert status.returncode == 0, status.stderr
+    return json.loads(status.stdout)["calls"][host]
+
+
+def _finished(root, env, name):
+    return (jobs(root, env)[name].get("counts") or {}).get("ok", 0)
+
+
+def test_the_runs_share_the_service_login_and_it_logs_out_when_stopped(pool, service):
+    """One login for every run of the service (halizard.xapi.shared_login): before, each run logged in
+    and out once or twice, and on a slave each of those is a write to the master's database."""
+    directory, described = pool
+    slave = described["hosts"][1]
+    root = slave["root"]
+    svc = service({name: {"target": "halizard.jobs.%s:run" % name, "period": 0.5, "deadline": 5}
+                   for name in ("pool_state", "autoselect")}, root=root, extra_args=["--set", "MONITOR_SCANRATE=0.5"])
+    wait_until(lambda: _finished(root, svc.env, "autoselect") >= 3, 30, message="the first runs")
+    logins = lambda: _sim_calls(directory, slave["name_label"]).get("session.login_with_password", 0)  # noqa: E731
+    logouts = lambda: _sim_calls(directory, slave["name_label"]).get("session.logout", 0)  # noqa: E731
+    before, out_before = logins(), logouts()
+    done = _finished(root, svc.env, "autoselect") + _finished(root, svc.env, "pool_state")
+    wait_until(lambda: _finished(root, svc.env, "autoselect") + _finished(root, svc.env, "pool_state") >= done + 8,
+               30, message="eight more runs")
+    assert (logins(), logouts()) == (before, out_before), "the runs logged in or out themselves"
+    svc.stop()
+    assert logouts() == out_before + 1, "the service logs its login out when it stops"

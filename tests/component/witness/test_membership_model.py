@@ -30,7 +30,9 @@ def _check(tmp_path, claim, defines=(), liveness=False):
     generated = run(["spin"] + ["-D" + d for d in defines] + ["-a", "membership.pml"])
     assert generated.returncode == 0 and os.path.exists(str(tmp_path / "pan.c")), generated.stdout
     flags = ["-DNFAIR=3"] if liveness else ["-DSAFETY"]
-    compiled = run(["gcc", "-O2", "-DCOLLAPSE"] + flags + ["-o", "pan", "pan.c"])
+    # no -DCOLLAPSE: the full search keeps ~7 million states in about 1 GB either way, and compressing each
+    # one cost 40% more CPU (56 s against 34 s for "safe"), CPU the suite's scenarios run beside
+    compiled = run(["gcc", "-O2"] + flags + ["-o", "pan", "pan.c"])
     assert compiled.returncode == 0, compiled.stdout
     searched = run(["./pan", "-m200000"] + (["-a", "-f"] if liveness else []) + ["-N", claim])
     found = re.search(r"errors: (\d+)", searched.stdout)
@@ -38,13 +40,13 @@ def _check(tmp_path, claim, defines=(), liveness=False):
     return int(found.group(1)), "Search not completed" not in searched.stdout, searched.stdout
 
 
-@pytest.mark.timeout(900)  # about 0.9 million states
+@pytest.mark.timeout(900)  # about 7.1 million states, 1 GB
 def test_safe_exhaustively(tmp_path):
     errors, complete, output = _check(tmp_path, "safe")
     assert errors == 0 and complete, output
 
 
-@pytest.mark.timeout(900)  # about 1.1 million states with weak fairness
+@pytest.mark.timeout(900)  # about 7.2 million states with weak fairness, 1 GB
 def test_live_exhaustively(tmp_path):
     errors, complete, output = _check(tmp_path, "live", ["LIVE"], liveness=True)
     assert errors == 0 and complete, output

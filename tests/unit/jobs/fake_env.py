@@ -125,7 +125,7 @@ class FakeEnv(Env):
         self.cached = ("pool-1", {})
         self.alerts = []
 
-    def connect(self, timeout=None):
+    def connect(self, timeout=None, shared=True):
         if self.answers is None:
             raise XapiUnreachable("http://localhost/", "connection refused")
         session = FakeSession(self.answers)
