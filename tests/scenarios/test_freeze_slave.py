@@ -19,7 +19,7 @@ from harness import device_log, host_health, use_xvm, vms_on, wait_moved, wait_s
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
+SHORT = harness.SHORT_PROBES
 WATCHDOG = harness.DEFAULT_CONFIG["SELF_FENCE_WATCHDOG"]
 PATIENT = dict(SHORT, SELF_FENCE_WATCHDOG=30)  # a watchdog that outlasts the short freeze
 WAIT = timing.recovery_wait(Policy.from_mapping(dict(harness.DEFAULT_CONFIG, **PATIENT)))

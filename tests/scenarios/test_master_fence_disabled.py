@@ -11,7 +11,7 @@ from harness import masters, wait_master, wait_takeover_slave
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-CONFIG = {"FENCE_ENABLED": 0, "XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
+CONFIG = dict(harness.WAITING_W, FENCE_ENABLED=0)
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from harness import host_health, vms_on, wait_self_fence_ready
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3}
+SHORT = harness.WAITING_W
 
 
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine

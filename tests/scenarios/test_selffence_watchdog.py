@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from harness import device_log, host_health, vms_on, wait_self_fence_ready
+from harness import SHORT_PROBES, device_log, host_health, vms_on, wait_self_fence_ready
 
 TIMEOUT = 10
-CONFIG = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3,
-          "SELF_FENCE_WATCHDOG": TIMEOUT}
+CONFIG = dict(SHORT_PROBES, SELF_FENCE_WATCHDOG=TIMEOUT)
 
 
 @pytest.mark.timeout(240)

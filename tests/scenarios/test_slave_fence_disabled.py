@@ -10,8 +10,7 @@ from harness import host_health, vms_on
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3, "FENCE_ENABLED": 0,
-         "FENCE_METHOD": "XVM"}
+SHORT = dict(harness.WAITING_W, FENCE_ENABLED=0, FENCE_METHOD="XVM")
 
 
 @pytest.mark.timeout(300)  # waits out the self-fence wait; slow on a loaded machine

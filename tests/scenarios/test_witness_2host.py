@@ -12,7 +12,7 @@ from harness import host_health, vms_on, wait_self_fence_ready
 from halizard.core import timing
 from halizard.core.policy import Policy
 
-SHORT = {"XE_TIMEOUT": 2, "MGT_LINK_LOSS_TOLERANCE": 2, "SELF_FENCE_STOP_TIMEOUT": 3, "WITNESS_LEASE": 3}
+SHORT = dict(harness.WAITING_W, WITNESS_LEASE=3)
 
 
 def _pool(scenario):
