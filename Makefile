@@ -14,7 +14,7 @@ TESTS36 := tests/unit tests/component tests/cli tests/sim tests/scenarios/test_s
 # pytest-xdist workers per part: the suite waits on simulated pools' timers far more than it computes,
 # so more workers than cores pay; more than this made scenario timing fragile (docs/testing.md).
 TEST_WORKERS36 ?= 4
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 5
 
 .PHONY: demo test lint venv test-venv test-venv36 python36 sysdeps clean bench rpm
 
