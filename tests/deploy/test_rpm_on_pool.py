@@ -71,10 +71,10 @@ def test_installed_ha_cfg_insert_get_set(scenario, installed, version):
     before = ha_keys(pool_other_config(sc))
     inserted = ha_cfg("insert")
     after = ha_keys(pool_other_config(sc))
-    assert {k: after[k] for k in before} == before  # MONITOR_DELAY=2 etc. stay as they were
+    assert {k: after[k] for k in before} == before  # the scenario's MONITOR_DELAY etc. stay as they were
     assert len(after) > len(before) + 30 and "Inserting HA_FENCE_METHOD=" in inserted
     assert "nothing inserted" in ha_cfg("insert")
-    assert "MONITOR_DELAY=2" in ha_cfg("get", "-l").splitlines()
+    assert "MONITOR_DELAY=%d" % harness.DEFAULT_CONFIG["MONITOR_DELAY"] in ha_cfg("get", "-l").splitlines()
     ha_cfg("set", "XAPI_COUNT", "4")
     assert ha_cfg("get", "-l", "XAPI_COUNT").strip() == "XAPI_COUNT=4"
     assert pool_other_config(sc)["HA_XAPI_COUNT"] == "4"

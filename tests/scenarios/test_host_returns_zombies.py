@@ -50,7 +50,7 @@ def test_returning_host_has_its_paused_leftover_destroyed(scenario):
     assert vm["running_on"] == elsewhere, vm
     assert sc.status()["violations"] == []
 
-    # the zombies job runs every MONITOR_DELAY (2 s); 20 s leaves room for a loaded machine
+    # the zombies job runs every MONITOR_DELAY (3 s); 20 s leaves room for a loaded machine
     sc.wait_until(lambda: sc.vm(zombie)["paused_on"] == [], 20, interval=0.2,
                   message="the paused leftover of %s on host2 destroyed" % zombie)
     assert sc.vm(zombie)["running_on"] == elsewhere, "the running copy is untouched"

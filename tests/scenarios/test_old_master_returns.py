@@ -21,7 +21,7 @@ def test_old_master_powered_on_after_takeover_becomes_a_slave_of_the_new_master(
 
     sc.pool.fault("power-on", old)
     new_address = sc.pool.host(winner)["address"]
-    # The new master probes every MONITOR_DELAY (2 s); a probe round, recover_slaves and the old
+    # The new master probes every MONITOR_DELAY (3 s); a probe round, recover_slaves and the old
     # master's restart as a slave take seconds each: 60 s is many cycles even on a loaded machine.
     sc.wait_until(lambda: masters(sc) == [winner] and pool_conf(sc, old) == "slave:" + new_address, 60,
                   interval=0.3, message="%s a slave of %s" % (old, winner))

@@ -4,7 +4,7 @@ by waiting)."""
 import harness
 from harness import host_health, use_xvm, vms_on, wait_moved
 
-TIE_DELAY = harness.DEFAULT_CONFIG["XE_TIMEOUT"] + harness.DEFAULT_CONFIG["MONITOR_DELAY"]  # core tie_fence_delay
+TIE_DELAY = harness.TIE_DELAY
 
 
 def _pool(scenario):

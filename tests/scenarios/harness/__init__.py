@@ -23,7 +23,7 @@ The package holds the host-failure helpers (use_xvm, host_health, wait_moved...)
 master-failure helpers (masters, wait_master, wait_takeover_slave...) too, all importable
 from `harness`; the one `wait_until` is tests/waiting.py's.
 """
-from .base import (DEFAULT_CONFIG, HERE, REPO, SHORT_PROBES, WAITING_W, CliPool, ha_cfg_command, ha_lizard_command,
+from .base import (DEFAULT_CONFIG, HERE, REPO, SHORT_PROBES, TIE_DELAY, WAITING_W, CliPool, ha_cfg_command, ha_lizard_command,
                    stays, wait_until)
 from .hosts import (HEALTH_KEY, device_log, health_decision, host_health, use_script, use_xvm, vms_on,
                     wait_decision, wait_moved, wait_self_fence_ready)
@@ -34,7 +34,7 @@ from .scenario import Scenario, scenario_fixture
 from .supervisor import Supervisor
 
 __all__ = [
-    "DEFAULT_CONFIG", "HERE", "REPO", "SHORT_PROBES", "WAITING_W", "CliPool", "ha_cfg_command", "ha_lizard_command", "stays", "wait_until",
+    "DEFAULT_CONFIG", "HERE", "REPO", "SHORT_PROBES", "TIE_DELAY", "WAITING_W", "CliPool", "ha_cfg_command", "ha_lizard_command", "stays", "wait_until",
     "HEALTH_KEY", "device_log", "health_decision", "host_health", "wait_decision", "use_script", "use_xvm", "vms_on", "wait_moved",
     "wait_self_fence_ready", "autopromote", "is_suspended", "masters", "name_of", "pool_conf",
     "takeover_phase", "wait_master", "wait_takeover_slave", "TOOLING", "assert_no_password_in_clear",
