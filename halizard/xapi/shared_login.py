@@ -36,7 +36,7 @@ class SharedLogin:
         self._logging_in = False
         self._failed_at = None
         self._closed = False
-        self.logins = 0   # logins made (the tests and `status` count them)
+        self.logins = 0   # logins made (the tests count them)
 
     def current(self):
         """The shared handle, or None (the run then logs in itself); starts a login when there is none."""
