@@ -27,8 +27,8 @@ from halizard.supervisor.notify import Notifier
 from halizard.supervisor.registry import DEFAULT_GRACE, RegistryError, load_jobs
 from halizard.supervisor.scheduler import Hooks, JobScheduler
 from halizard.supervisor.watchdog import Backstop
-from halizard.xapi.shared_login import SharedLogin
 from halizard.xapi.pool_config import load_effective
+from halizard.xapi.shared_login import SharedLogin
 
 log = logger.bind(function="supervisor")
 

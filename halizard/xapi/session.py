@@ -375,4 +375,3 @@ def _inherited_proved_stale(path, handle):
     if _INHERITED.get(path) == handle:
         del _INHERITED[path]
     _STALE.add(handle)
-

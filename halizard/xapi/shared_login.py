@@ -48,7 +48,12 @@ class SharedLogin:
             if self._failed_at is not None and self.clock() - self._failed_at < RETRY_SECONDS:
                 return None
             self._logging_in = True
-        threading.Thread(target=self._login, name="shared-login", daemon=True).start()
+        try:
+            threading.Thread(target=self._login, name="shared-login", daemon=True).start()
+        except RuntimeError:   # no thread to be had (resources exhausted): the runs log in themselves
+            with self._lock:
+                self._logging_in = False
+                self._failed_at = self.clock()
         return None
 
     def stale(self, handle):

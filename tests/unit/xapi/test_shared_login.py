@@ -92,3 +92,16 @@ def test_no_login_is_handed_out_while_the_xapi_is_silent_and_attempts_are_spaced
     assert login.current() is None
     wait_until(lambda: len(attempts) == 2 and not login._logging_in, 5, interval=0.01, message="a second attempt")
     login.close()
+
+
+def test_a_login_thread_that_cannot_start_hands_out_nothing_and_starts_no_run_failure(monkeypatch):
+    """Out of threads, `current()` must not raise: the Runner calls it while starting every run."""
+    import threading
+
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    login = SharedLogin("/nonexistent", login=lambda: pytest.fail("no login without a thread"))
+    assert login.current() is None and login.current() is None
+    assert not login._logging_in
