@@ -73,13 +73,19 @@ def run(env):
     try:
         session = env.connect(policy.XE_TIMEOUT)
     except XapiError as exc:
-        raise_conflict_flag(env, "this master's own xapi did not answer; a cycle must confirm that no other "
-                                 "host took over before VMs start here")
-        return Report(Outcome.FAILED, "master cycle skipped: own xapi not answering (%s)" % type(exc).__name__)
+        return _own_xapi_silent(env, exc)
     try:
         return _cycle(env, session, config, policy, self_uuid)
     finally:
         session.logout()
+
+
+def _own_xapi_silent(env, exc):
+    """No login, or (with the service's shared login, which costs no call) no answer to the cycle's first
+    read: VM starts stay suspended until a cycle confirms that no other host took over."""
+    raise_conflict_flag(env, "this master's own xapi did not answer; a cycle must confirm that no other "
+                             "host took over before VMs start here")
+    return Report(Outcome.FAILED, "master cycle skipped: own xapi not answering (%s)" % type(exc).__name__)
 
 
 def _cycle(env, session, config, policy, self_uuid):
@@ -90,7 +96,10 @@ def _cycle(env, session, config, policy, self_uuid):
 
     key = config.xc_field_key
     read_at = env.clock.wall()  # a VM job acting after this makes the view stale (slave_recovery)
-    pool, suspended = read_pool_and_suspended(session, key, full=False)
+    try:
+        pool, suspended = read_pool_and_suspended(session, key, full=False)
+    except XapiError as exc:
+        return _own_xapi_silent(env, exc)
     gate = cycle.ha_enabled(pool, policy)
     if not gate.proceed:
         _execute(env, session, gate.actions, key, alert)

@@ -33,6 +33,24 @@ def test_a_silent_own_xapi_suspends_vm_starts_from_the_envs_time(tmp_path):
     assert flag["suspended"] and flag["since"] == env.clock.wall() and "did not answer" in flag["why"]
 
 
+def test_an_own_xapi_silent_at_the_first_read_suspends_vm_starts_too(tmp_path):
+    """With the service's shared login (halizard.xapi.shared_login) a session is had without a call: the
+    first read is where a silent own xapi shows. It must raise the master-conflict flag as a failed login
+    did, not end the run in an exception that leaves VM starts allowed."""
+    from halizard.xapi.errors import XapiTimeout
+
+    def silent(*_args):
+        raise XapiTimeout("/var/lib/xcp/xapi", 5.0, "pool.get_all_records")
+
+    env = FakeEnv(tmp_path, "master_cycle")
+    env.answers = {"pool.get_all_records": silent}
+    report = master_cycle.run(env)
+    assert (report.outcome, report.text) == (Outcome.FAILED, "master cycle skipped: own xapi not answering (XapiTimeout)")
+    flag = env.state.read(MASTER_CONFLICT)
+    assert flag["suspended"] and "did not answer" in flag["why"]
+    assert env.sessions[-1].logged_out
+
+
 def test_a_self_fencing_master_idles_and_keeps_vm_starts_suspended(tmp_path):
     env = FakeEnv(tmp_path, "master_cycle")
     env.state.write(self_fence.STATE, {"stopping_since": 1.0})
