@@ -17,9 +17,8 @@ handle and the next `current()` makes a new login in a thread of its own.
 import threading
 import time
 
-from halizard.config.effective import local_xe_timeout
 from halizard.xapi.errors import XapiError
-from halizard.xapi.session import local_session
+from halizard.xapi.session import connect
 
 RETRY_SECONDS = 1.0   # after a failed login, the next attempt waits at least this long
 
@@ -30,7 +29,7 @@ class SharedLogin:
     def __init__(self, root, clock=time.monotonic, login=None):
         self.root = root
         self.clock = clock
-        self._login_fn = login or (lambda: local_session(root, local_xe_timeout(root)))
+        self._login_fn = login or (lambda: connect(root, shared=False))   # XE_TIMEOUT-bounded
         self._lock = threading.Lock()
         self._session = None
         self._logging_in = False
