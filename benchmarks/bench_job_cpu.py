@@ -12,7 +12,7 @@ it. The load average is printed with the figures.
 Why: in a 16-host pool on 2 cores the services' job runs, not XAPI, were the
 load; this says which job costs what, so a cut is measured before and after.
 
-    .venv/bin/python benchmarks/bench_job_cpu.py [--hosts 3] [--vms 12] [--window 60] [--json] [--keep]
+    .venv/bin/python benchmarks/bench_job_cpu.py [--hosts 3] [--vms 12] [--services N] [--window 60] [--json] [--keep]
 """
 import argparse
 import json
@@ -57,37 +57,44 @@ def main(argv=None):
     parser.add_argument("--hosts", type=int, default=3)
     parser.add_argument("--vms", type=int, default=12, help="VMs in the whole pool")
     parser.add_argument("--window", type=float, default=60.0, help="seconds measured")
+    parser.add_argument("--services", type=int, default=0,
+                        help="run a service on the first N hosts only (default: every host): the per-service "
+                             "cost in a large pool without the load of all its services")
     parser.add_argument("--settle", type=float, default=300.0, help="seconds allowed for the pool to settle")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the pool directory (logs)")
     args = parser.parse_args(argv)
-    if args.hosts < 2 or args.vms < 1 or args.window <= 0 or args.settle <= 0:
-        parser.error("need --hosts >= 2, --vms >= 1, --window > 0 and --settle > 0")
+    if args.hosts < 2 or args.vms < 1 or args.window <= 0 or args.settle <= 0 or \
+            not (args.services == 0 or 2 <= args.services <= args.hosts):
+        parser.error("need --hosts >= 2, --vms >= 1, --window > 0, --settle > 0 and --services 0 or 2..hosts")
+    served = args.services or args.hosts
+    names = ["host%d" % n for n in range(1, served + 1)]
     base = tempfile.mkdtemp(prefix="hb-jobcpu-", dir="/tmp")
     sc = harness.Scenario(os.path.join(base, "0"), hosts=args.hosts, vms=args.vms, config=PRODUCTION)
     session = None
     try:
         use_xvm(sc)
-        sc.start_supervisors()
+        sc.start_supervisors(names)
         session = session_when_answering(sc, 30.0)
         sc.wait_until(lambda: _healthy_everywhere(sc, session), args.settle, interval=2.0,
                       message="the master marks every host healthy")
-        sc.wait_until(lambda: views_stored(sc), args.settle, interval=2.0, message="every host stored its pool view")
+        sc.wait_until(lambda: views_stored(sc, names), args.settle, interval=2.0,
+                      message="every host stored its pool view")
         time.sleep(2 * PRODUCTION["MONITOR_DELAY"])  # past the first full reads: the steady state
-        slave = "host%d" % args.hosts
+        slave = names[-1]
         pids = {name: int(sc.supervisor(name).service()["pid"]) for name in ("host1", slave)}
         per_host, elapsed = measure(pids, args.window)
     finally:
         close_pool(sc, session, base, args.keep)
     load = os.getloadavg()[0]
-    result = {"hosts": args.hosts, "vms": args.vms, "seconds": round(elapsed, 1), "load": round(load, 1),
+    result = {"hosts": args.hosts, "vms": args.vms, "services": served, "seconds": round(elapsed, 1), "load": round(load, 1),
               "by_host": {("master" if host == "host1" else "slave"): cpu_table(jobs, elapsed)
                           for host, jobs in per_host.items()}}
     if args.json:
         print(json.dumps(result))
         return 0
-    print("CPU per job of an idle service, %d hosts x %d VMs, over %.0f s (load average %.1f)" % (
-        args.hosts, args.vms, elapsed, load))
+    print("CPU per job of an idle service, %d hosts x %d VMs, %d services, over %.0f s (load average %.1f)" % (
+        args.hosts, args.vms, served, elapsed, load))
     for role, jobs in sorted(result["by_host"].items()):
         total = sum(f["cpu_s_per_min"] for f in jobs.values())
         print("%s: %.2f s of CPU per minute (%.2f%% of one core)" % (role, total, total / 60.0 * 100.0))

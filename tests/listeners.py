@@ -30,3 +30,28 @@ def loopback_listener(reply=b"+", answer=True, seen=None):
     if answer:
         threading.Thread(target=serve, daemon=True).start()
     return sock
+
+
+def loopback_echo(reply=b"+", answer=True, seen=None, stray=False):
+    """A UDP socket on 127.0.0.1 answering each datagram with `reply` and the datagram's own bytes, as
+    a simulated host's probe endpoint does (close it when done).
+
+    answer=False: nothing is ever answered (a frozen host). stray=True: each answer is preceded by
+    one for other bytes (an old round's answer). The sender's address is appended to `seen`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                request, peer = sock.recvfrom(512)
+            except OSError:
+                return
+            if seen is not None:
+                seen.append(peer[0])
+            if stray:
+                sock.sendto(reply + b"\0" * len(request), peer)
+            sock.sendto(reply + request, peer)
+    if answer:
+        threading.Thread(target=serve, daemon=True).start()
+    return sock

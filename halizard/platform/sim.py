@@ -44,7 +44,7 @@ class SimPlatform(Platform):
         return self.address
 
     def probe_target(self, address):
-        return ProbeTarget(address=address, method="tcp", port=self.probe_port, expect=PROBE_REPLY)
+        return ProbeTarget(address=address, method="udp", port=self.probe_port, expect=PROBE_REPLY)
 
     def peer_port(self, configured):
         """The simulated pool's own unprivileged port (sim-host.json), else PEER_PORT."""

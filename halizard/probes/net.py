@@ -1,4 +1,4 @@
-"""Network reachability probes: ICMP ping through the system `ping`, and TCP connect.
+"""Network reachability probes: ICMP ping through the system `ping`, TCP connect, and a UDP echo.
 
 Why: quorum counts hosts we can reach by network, independent of xapi (a
 hung xapi still "pings"). Both probes end by their deadline. `ping` gets an
@@ -9,8 +9,10 @@ A probe that cannot run at all (no `ping` binary, bad source address) raises
 `ProbeSetupError`: that is "not measured", never "the peer is down", so a
 broken probe cannot make a healthy pool look partitioned.
 """
+import functools
 import ipaddress
 import math
+import os
 import re
 import socket
 import subprocess
@@ -21,6 +23,7 @@ from halizard.probes.deadline import remaining
 
 HOSTNAME_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\Z")
 PING = "ping"
+NONCE_BYTES = 8   # the random bytes a UDP probe sends, repeated in its answer
 
 
 class ProbeInputError(ValueError):
@@ -33,7 +36,9 @@ class ProbeSetupError(Exception):
 
 @dataclass(frozen=True)
 class ProbeTarget:
-    """How to probe one host: `icmp` to `address`, or `tcp` to (address, port) expecting `expect`."""
+    """How to probe one host: `icmp` to `address`; `tcp` to (address, port) expecting `expect`; or
+    `udp`: a datagram of random bytes to (address, port), answered by `expect` and the same bytes
+    (`halizard.sim.probe`: the simulated hosts' echo, which a datagram mirrors better than a connection)."""
 
     address: str
     method: str = "icmp"
@@ -56,6 +61,12 @@ def check_address(address):
     """The address if it is an IP literal or a plain host name; ProbeInputError otherwise."""
     if not isinstance(address, str) or not address:
         raise ProbeInputError("empty probe address")
+    return _checked(address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked(address):
+    """check_address for a non-empty string; cached: the self-fence round checks every peer's each second."""
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
@@ -107,15 +118,9 @@ def tcp_probe(address, port, deadline, source=None, expect=b""):
     seconds = remaining(deadline)
     if seconds <= 0:
         return NetResult(False, "tcp", address, "no time left to connect", 0.0)
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = _socket(address, socket.SOCK_STREAM, source)
     try:
         sock.settimeout(seconds)
-        if source:
-            try:
-                sock.bind((check_address(source), 0))
-            except OSError as exc:
-                raise ProbeSetupError("cannot bind probe source %s: %s" % (source, exc.strerror)) from None
         try:
             sock.connect((address, port))
             got = b""
@@ -139,10 +144,63 @@ def tcp_probe(address, port, deadline, source=None, expect=b""):
         sock.close()
 
 
+def _socket(address, kind, source):
+    """A socket of `kind` for probing `address`, bound to `source` when given (ProbeSetupError if it cannot be)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, kind)
+    if source:
+        try:
+            sock.bind((check_address(source), 0))
+        except OSError as exc:
+            sock.close()
+            raise ProbeSetupError("cannot bind probe source %s: %s" % (source, exc.strerror)) from None
+        except ProbeInputError:
+            sock.close()
+            raise
+    return sock
+
+
+def udp_probe(address, port, deadline, source=None, expect=b""):
+    """One datagram of random bytes to (address, port) before `deadline`; reached when the answer is
+    `expect` followed by those bytes. Any other answer ending in them (a refusal), an ICMP port
+    unreachable or silence until the deadline is not reached."""
+    address = check_address(address)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ProbeInputError("invalid probe port %r" % (port,))
+    started = time.monotonic()
+    if remaining(deadline) <= 0:
+        return NetResult(False, "udp", address, "no time left to probe", 0.0)
+    nonce = os.urandom(NONCE_BYTES)
+    sock = _socket(address, socket.SOCK_DGRAM, source)
+    try:
+        try:
+            sock.connect((address, port))
+            sock.send(nonce)
+            answer = b""
+            while not answer.endswith(nonce):
+                sock.settimeout(max(0.001, remaining(deadline)))
+                answer = sock.recv(512)
+        except socket.timeout:
+            return NetResult(False, "udp", address, "no answer from port %d within %.1fs"
+                             % (port, time.monotonic() - started), time.monotonic() - started)
+        except OSError as exc:
+            return NetResult(False, "udp", address, "port %d: %s" % (port, exc.strerror or type(exc).__name__),
+                             time.monotonic() - started)
+        return udp_verdict(address, port, answer == expect + nonce, time.monotonic() - started)
+    finally:
+        sock.close()
+
+
+def udp_verdict(address, port, ok, elapsed):
+    """The NetResult of an answered UDP probe: the expected answer, or a refusal."""
+    return NetResult(ok, "udp", address, "port %d %s" % (port, "answered" if ok else "refused the probe"), elapsed)
+
+
 def probe(target, deadline, source=None):
     """Run the probe a ProbeTarget describes."""
     if target.method == "icmp":
         return icmp_ping(target.address, deadline, source)
     if target.method == "tcp":
         return tcp_probe(target.address, target.port, deadline, source, target.expect)
+    if target.method == "udp":
+        return udp_probe(target.address, target.port, deadline, source, target.expect)
     raise ProbeInputError("unknown probe method %r" % (target.method,))

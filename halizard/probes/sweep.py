@@ -4,7 +4,8 @@ Why: the self-fence check probes every enabled peer each SELF_FENCE_CHECK_INTERV
 64-host pool makes 63 probes per host per second. A thread per probe, and on a dom0 a `ping`
 process per probe, made that round the largest idle cost of a large pool. Here one raw ICMP
 socket per address family sends every echo and reads every reply, and the TCP probes are
-non-blocking connects waited on together: a round costs a few system calls per peer.
+non-blocking connects waited on together, and one UDP socket sends every datagram probe (the
+simulated hosts' echo) and reads every answer: a round costs a few system calls per peer.
 
 What a probe proves is what `halizard.probes.net` proves (an ICMP echo reply from that address,
 or the TCP port's expected bytes). Where the raw socket cannot be opened (not root) or the
@@ -13,6 +14,7 @@ that cannot be probed at all (bad address, unusable source) fails: what this hos
 counts as not reached, never as "unknown is fine".
 """
 import errno
+import functools
 import ipaddress
 import os
 import selectors
@@ -81,6 +83,7 @@ class _Sweep(object):
         self.started = time.monotonic()
         self.results, self.selector = {}, selectors.DefaultSelector()
         self.echoes = {}      # family -> _Echo (one raw socket each), or None when it cannot be opened
+        self.datagrams = {}   # family -> _Datagrams (one UDP socket each), or the OSError that refused it
         self.fallback = []    # threads running net.probe for what cannot be swept
         self.lock = threading.Lock()
 
@@ -99,6 +102,8 @@ class _Sweep(object):
         family = _family_of(address)
         if family and target.method == "tcp":
             return self._connect(key, target, address, family)
+        if family and target.method == "udp":
+            return self._datagram(key, target, address, family)
         echo = self._echo(family) if family and target.method == "icmp" else None
         if echo is None:  # a host name (its lookup may block), no raw socket, or a method net.probe knows
             return self._in_thread(key, target)
@@ -134,6 +139,21 @@ class _Sweep(object):
             return self.finish(key, target, False, "port %d: %s" % (target.port, os.strerror(code)))
         self.selector.register(sock, selectors.EVENT_WRITE, _Connect(key, target))
 
+    def _datagram(self, key, target, address, family):
+        if not isinstance(target.port, int) or not 0 < target.port < 65536:
+            return self.finish(key, target, False, "cannot probe: invalid port %r" % (target.port,))
+        if family not in self.datagrams:
+            self.datagrams[family] = _Datagrams.open(family, self.source)
+            if isinstance(self.datagrams[family], _Datagrams):
+                self.selector.register(self.datagrams[family].sock, selectors.EVENT_READ, self.datagrams[family])
+        sender = self.datagrams[family]
+        if not isinstance(sender, _Datagrams):
+            return self.finish(key, target, False, "cannot probe port %d: %s" % (target.port, sender))
+        try:
+            sender.send(key, target, address)
+        except OSError as exc:
+            self.finish(key, target, False, "cannot send to port %d: %s" % (target.port, exc.strerror or exc))
+
     def _in_thread(self, key, target):
         def one():
             try:
@@ -161,6 +181,10 @@ class _Sweep(object):
         for echo in self.echoes.values():
             for key, (target, _address) in (echo.pending if echo else {}).items():
                 self.finish(key, target, False, "no echo reply within %.1fs" % (time.monotonic() - self.started))
+        for sender in self.datagrams.values():
+            for key, target, _address in (sender.pending.values() if isinstance(sender, _Datagrams) else ()):
+                self.finish(key, target, False, "no answer from port %d within %.1fs"
+                            % (target.port, time.monotonic() - self.started))
         for key, target, thread in self.fallback:
             thread.join(remaining(self.deadline) + 0.1)
             with self.lock:
@@ -170,7 +194,8 @@ class _Sweep(object):
 
     def _waiting(self):
         return any(isinstance(s.data, _Connect) for s in self.selector.get_map().values()) or \
-            any(echo.pending for echo in self.echoes.values() if echo)
+            any(echo.pending for echo in self.echoes.values() if echo) or \
+            any(d.pending for d in self.datagrams.values() if isinstance(d, _Datagrams))
 
 
 class _Connect(object):
@@ -247,13 +272,7 @@ class _Echo(object):
         self.sock.sendto(echo_request(self.family, self.ident, seq, self.nonce), (address, 0))
 
     def ready(self, sweep, sock):
-        while self.pending and remaining(sweep.deadline) > 0:  # a flood of other ICMP never holds the round
-            try:
-                packet, sender = sock.recvfrom(2048)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return  # unreadable now: the echoes still pending fail at the deadline
+        for packet, sender in _received(sock, 2048, self, sweep.deadline):
             reply = parse_reply(self.family, packet)
             if reply is None or reply[0] != self.ident or reply[2] != self.nonce:
                 continue  # another process's echo, our own request looped back, or an old round's reply
@@ -263,6 +282,61 @@ class _Echo(object):
                 sweep.finish(key, target, True, "echo reply")
 
 
+class _Datagrams(object):
+    """One UDP socket of one family: a datagram of random bytes per UDP target, answers matched by
+    those bytes and their sender (net.udp_probe, for many targets at once)."""
+
+    def __init__(self, family, sock):
+        self.family, self.sock = family, sock
+        self.round = os.urandom(net.NONCE_BYTES - 4)  # one random draw per round, a counter per datagram
+        self.sent = 0
+        self.pending = {}     # nonce -> (key, target, address)
+
+    @classmethod
+    def open(cls, family, source):
+        """The socket, or the OSError that refused it (the UDP targets of this family fail with it)."""
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+        except OSError as exc:
+            return exc.strerror or exc
+        try:
+            sock.setblocking(False)
+            if source and _family_of(source) == family:
+                sock.bind((source, 0))
+        except OSError as exc:
+            sock.close()
+            return exc.strerror or exc
+        return cls(family, sock)
+
+    def send(self, key, target, address):
+        self.sent += 1
+        nonce = self.round + struct.pack("!I", self.sent)
+        self.sock.sendto(nonce, (address, target.port))
+        self.pending[nonce] = (key, target, address)
+
+    def ready(self, sweep, sock):
+        for answer, sender in _received(sock, 512, self, sweep.deadline):
+            nonce = answer[-net.NONCE_BYTES:]
+            entry = self.pending.get(nonce)
+            if entry is None or sender[1] != entry[1].port or not _same_address(sender[0], entry[2]):
+                continue  # an old round's answer, or one from elsewhere
+            key, target, address = self.pending.pop(nonce)
+            result = net.udp_verdict(address, target.port, answer == target.expect + nonce, 0.0)
+            sweep.finish(key, target, result.ok, result.detail)
+
+
+def _received(sock, size, reader, deadline):
+    """Each (packet, sender) readable now from `sock`, while `reader` has probes pending and the round
+    has time left (a flood of other packets never holds the round). Nothing more to read, or an error
+    (an ICMP error the kernel does not say the target of): what is pending fails at the deadline."""
+    while reader.pending and remaining(deadline) > 0:
+        try:
+            yield sock.recvfrom(size)
+        except OSError:
+            return
+
+
+@functools.lru_cache(maxsize=1024)
 def _family_of(address):
     try:
         return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
@@ -271,6 +345,8 @@ def _family_of(address):
 
 
 def _same_address(a, b):
+    if a == b:  # both as the kernel and check_address write them: the usual case, no parsing
+        return True
     try:
         return ipaddress.ip_address(a.split("%", 1)[0]) == ipaddress.ip_address(b)
     except ValueError:

@@ -2,18 +2,30 @@
 
 Why: a network probe of a peer must be a real network operation that power-offs,
 link loss and partitions affect, yet is independent of xapi (a hung xapi
-still "pings"). A TCP connection to the host's address on the probe port
-gets one byte (b"+") when the caller can reach the host, a reset otherwise;
-a frozen host (`sim fault freeze`) answers nothing until it resumes, so the
-prober times out.
+still "pings"). A UDP datagram to the host's address on the probe port is
+answered with PROBE_REPLY followed by the request's own bytes when the
+sender can reach the host, with REFUSED (the same way) otherwise, as the
+reset of a connection would tell; a frozen host (`sim fault freeze`)
+answers nothing until it resumes, so the prober times out.
+
+Why a datagram and not a TCP connection (as before 2026-12-05): every host's
+self_fence loop probes every peer each second, about 4,000 probes a second
+in a 64-host pool, all into this one process. A TCP probe cost a handshake,
+an accept, a close and a socket on both sides; most of a prober's time and
+much of the simulator's went there. A datagram is one send and one answer,
+like the ICMP echo a dom0 sends (`halizard.probes.sweep`).
 """
+import select
 import socket
-import socketserver
-import struct
+import threading
 import time
 
 PROBE_REPLY = b"+"
-HOLD_POLL_SECONDS = 0.05   # how often a held connection (frozen host, hung xapi) looks again
+REFUSED = b"-"
+HOLD_POLL_SECONDS = 0.05   # how often a held probe or connection (frozen host, hung xapi) looks again
+IDLE_SECONDS = 1.0         # an idle endpoint's loop looks for a lost shutdown wake-up this often
+HELD_SECONDS = 60.0        # a frozen host's held probes older than this are dropped: the prober is gone
+HELD_MAX = 4096            # and never more than this many (a long freeze in a large pool)
 
 
 def peer_closed(sock):
@@ -32,58 +44,98 @@ def peer_closed(sock):
     return data == b""
 
 
-class _ProbeHandler(socketserver.BaseRequestHandler):
-    def handle(self):
-        sock = self.request
-        while self.server.pool.frozen(self.server.host_uuid):
-            if peer_closed(sock):
-                return
-            time.sleep(HOLD_POLL_SECONDS)
-        if self.server.pool.can_reach(self.client_address[0], self.server.host_uuid):
-            try:
-                sock.sendall(PROBE_REPLY)
-            except OSError:
-                pass
-            return
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
+class ProbeServer(object):
+    """One host's probe endpoint: a UDP socket on (address, port) and the loop that answers it.
 
-
-class ProbeServer(socketserver.ThreadingTCPServer):
-    """Accepts, answers one byte only when the peer can reach this host.
-
-    A probe is answered in the accept loop itself; only a frozen host's probe,
-    which is held until it resumes, gets a thread. Why: every host's
-    self_fence loop probes every peer each second, so a 64-host pool sends
-    about 4,000 probes a second into this one process, and a thread started
-    for each made the simulator itself the pool's bottleneck.
+    The same life cycle as a socketserver server: serve_forever() in a thread
+    of its own, shutdown() to end it, server_close(), close() for both.
     """
-
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
 
     def __init__(self, address, port, pool, host_uuid):
         self.pool = pool
         self.host_uuid = host_uuid
-        socketserver.ThreadingTCPServer.__init__(self, (address, port), _ProbeHandler)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((address, port))
+            self.socket.setblocking(False)
+        except OSError:
+            self.socket.close()
+            raise
+        self.server_address = self.socket.getsockname()
+        self.held = []          # (request, sender, when) of a frozen host, answered once it resumes
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._serving = False
 
-    def process_request(self, request, client_address):
+    def serve_forever(self, poll_interval=0.5):
+        """Answer probes until shutdown().
+
+        shutdown() wakes the loop itself, so an idle loop looks again only every
+        max(poll_interval, IDLE_SECONDS) s: 65 endpoints polling 10 times a
+        second would cost the simulator more than their probes."""
+        self._serving = True
+        poller = select.poll()
+        poller.register(self.socket.fileno(), select.POLLIN)
+        try:
+            while not self._stopping.is_set():
+                wait = HOLD_POLL_SECONDS if self.held else max(poll_interval, IDLE_SECONDS)
+                if poller.poll(wait * 1000.0):
+                    self._read()
+                if self.held:
+                    self._release_held()
+        except (OSError, ValueError):  # the socket was closed under the loop
+            pass
+        finally:
+            self._stopped.set()
+
+    def _read(self):
+        frozen = None
+        while True:
+            try:
+                request, sender = self.socket.recvfrom(512)
+            except (BlockingIOError, InterruptedError):
+                return
+            if self._stopping.is_set():
+                return
+            if frozen is None:
+                frozen = self.pool.frozen(self.host_uuid)
+            if frozen:
+                if len(self.held) < HELD_MAX:
+                    self.held.append((request, sender, time.monotonic()))
+                continue
+            self._answer(request, sender)
+
+    def _answer(self, request, sender):
+        verdict = PROBE_REPLY if self.pool.can_reach(sender[0], self.host_uuid) else REFUSED
+        try:
+            self.socket.sendto(verdict + request[:64], sender)
+        except OSError:  # the prober's port is gone: nobody to tell
+            pass
+
+    def _release_held(self):
+        now = time.monotonic()
         if self.pool.frozen(self.host_uuid):
-            socketserver.ThreadingMixIn.process_request(self, request, client_address)
+            self.held = [h for h in self.held if now - h[2] < HELD_SECONDS]
+            return
+        held, self.held = self.held, []
+        for request, sender, _when in held:
+            self._answer(request, sender)
+
+    def shutdown(self):
+        """End serve_forever() (woken at once by a datagram to itself) and wait for it."""
+        self._stopping.set()
+        if not self._serving:
             return
         try:
-            self.finish_request(request, client_address)
-        except Exception:  # noqa: BLE001 - as the threaded path: the accept loop goes on
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+                waker.sendto(b"", self.server_address)
+        except OSError:
+            pass
+        self._stopped.wait(5.0)
 
-    def handle_error(self, request, client_address):
-        """A probing client that resets first is normal."""
+    def server_close(self):
+        self.socket.close()
 
     def close(self):
         self.shutdown()
@@ -91,15 +143,10 @@ class ProbeServer(socketserver.ThreadingTCPServer):
 
 
 def probe(address, port, timeout=1.0, source=None):
-    """True when a probe of (address, port) from `source` gets the reply byte in time."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    """True when a probe of (address, port) from `source` gets the reply in time (the product's own probe)."""
+    from halizard.probes import net
+
     try:
-        if source:
-            sock.bind((source, 0))
-        sock.connect((address, port))
-        return sock.recv(1) == PROBE_REPLY
-    except OSError:
+        return net.udp_probe(address, port, time.monotonic() + timeout, source, PROBE_REPLY).ok
+    except (net.ProbeInputError, net.ProbeSetupError):
         return False
-    finally:
-        sock.close()

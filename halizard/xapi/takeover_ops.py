@@ -143,6 +143,25 @@ def snapshot(session, xc_field_key, light=False, memory=True, refs=None):
         with ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix="snapshot") as ex:
             futures = [ex.submit(read) for read in reads]
             pools, hosts, vms, vdis, appliances, metrics = [f.result() for f in futures]
+
+    def free_memory(ref):
+        if light or not memory:
+            return -1
+        try:
+            return _int(x.host.compute_free_memory(ref))
+        except XapiFailure:
+            return 0
+    tables = {"pool": pools, "host": hosts, "vm": vms, "vdi": vdis, "vm_appliance": appliances, "host_metrics": metrics}
+    return from_records(tables, xc_field_key, refs, free_memory)
+
+
+def from_records(tables, xc_field_key, refs=None, free_memory=None):
+    """snapshot's (pool other_config, PoolView) from record maps (ref -> record) by class: "pool" and
+    "host", and "vm", "vdi", "vm_appliance", "host_metrics" where known (the event-driven view names
+    them so). free_memory(ref): a host's free memory when its metrics do not say (default: 0)."""
+    pools, hosts = tables["pool"], tables["host"]
+    vms, vdis = tables.get("vm") or {}, tables.get("vdi") or {}
+    appliances, metrics = tables.get("vm_appliance") or {}, tables.get("host_metrics") or {}
     pool_ref, pool = next(iter(pools.items()))
     if refs is not None:
         refs["VM"] = {rec["uuid"]: ref for ref, rec in vms.items() if rec.get("uuid")}
@@ -152,11 +171,8 @@ def snapshot(session, xc_field_key, light=False, memory=True, refs=None):
     host_views = []
     for ref, rec in hosts.items():
         free = _int(metrics.get(rec.get("metrics"), {}).get("memory_free"), -1)
-        if free < 0 and memory and not light:
-            try:
-                free = _int(x.host.compute_free_memory(ref))
-            except XapiFailure:
-                free = 0
+        if free < 0 and free_memory is not None:
+            free = free_memory(ref)
         host_views.append(HostView(
             uuid=rec["uuid"], name_label=rec.get("name_label", ""), ref=ref,
             address=rec.get("address", ""), enabled=bool(rec.get("enabled", True)),

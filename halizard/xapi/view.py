@@ -200,7 +200,7 @@ class PoolWatch:
     def _incremental(self, session, timeout, records, token):
         """What changed since the stored token (one event.from), applied to the stored records."""
         try:
-            events, new_token, counts = _batch(self._event_from(session, token, timeout))
+            fresh, why = self._step(session, timeout, records, token)
         except XapiFailure as exc:
             if exc.code in observe.TOKEN_LOST:
                 return self._full(session, timeout, "event.from: %s" % exc.code)
@@ -211,16 +211,43 @@ class PoolWatch:
             return self._slow_answer(session, timeout, records, token, exc)
         except BadAnswer as exc:
             return self._fallback(session, timeout, "event.from answered garbage (%s)" % exc)
+        if fresh is None:
+            return self._full(session, timeout, why)
+        return fresh
+
+    def stored(self, session, timeout=None):
+        """The stored records brought up to date by one incremental event.from; None when there is
+        no stored view of this master, or the answer is not a good step from it (lost token, garbage,
+        out of step). It never reads in full: for a caller with a short deadline (master_watch), for
+        whom a whole large pool is the wrong read, and who reads otherwise. A hang raises XapiTimeout.
+        """
+        self.taken_at = self._clock()
+        records, token = self._load()
+        if records is None:
+            return None
+        try:
+            fresh, _why = self._step(session, timeout, records, token)
+        except XapiFailure as exc:
+            if exc.code not in GARBLED + observe.TOKEN_LOST:
+                raise
+            return None
+        except BadAnswer:
+            return None
+        return fresh
+
+    def _step(self, session, timeout, records, token):
+        """(the records after one incremental event.from, None) or (None, why they are out of step)."""
+        events, new_token, counts = _batch(self._event_from(session, token, timeout))
         old_master = _master_ref(records)
         _apply(records, events)
         why = _out_of_step(records, counts, token, new_token, old_master)
         if why is not None:
-            return self._full(session, timeout, why)
+            return None, why
         was_slow, self._slow = self._slow, False
         self.records, self.token, self.last, self.why = records, new_token, INCREMENTAL, None
         if events or was_slow:
             self._save()
-        return self.records
+        return self.records, None
 
     def _slow_answer(self, session, timeout, records, token, timed_out):
         """An event.from that hung: one full read, keeping the stored token; a second hang in a row raises.

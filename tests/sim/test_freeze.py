@@ -82,6 +82,14 @@ def test_a_frozen_host_hangs_calls_and_probes_stops_its_service_and_resumes(pool
     assert pool.status()["violations"] == []
 
 
+def test_a_probe_held_by_the_freeze_is_answered_once_the_host_resumes(pool):
+    began = time.monotonic()
+    pool.fault("freeze", "host2", "1.5")
+    assert probe(pool.host("host2")["address"], probe_port(pool, "host2"), timeout=6.0,
+                 source=pool.host("host1")["address"])
+    assert time.monotonic() - began >= 1.45, "answered while frozen"
+
+
 def test_a_call_held_by_the_freeze_is_answered_once_the_host_resumes(pool):
     began = time.monotonic()  # before the fault: the freeze may start before pool.fault returns
     pool.fault("freeze", "host1", "1.5")

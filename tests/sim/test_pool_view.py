@@ -343,3 +343,29 @@ def test_jobs_starting_together_read_the_pool_in_full_once(pool, tmp_path):
     for w, s in zip(watches, sessions):
         _same(w, s)
         s.logout()
+
+
+@pytest.mark.parametrize("answer", [
+    _hang,
+    lambda real, args, timeout: "not a batch",
+    lambda real, args, timeout: {"events": [], "token": "%020d,%020d" % (1, 0), "valid_ref_counts": {}},
+], ids=["hang", "garbage", "token-backwards"])
+def test_stored_never_reads_in_full(pool, tmp_path, answer):
+    """master_watch's read (PoolWatch.stored): one event.from or nothing; a hang raises, a bad step is None,
+    and neither reads the whole pool nor touches the stored view."""
+    session, store, token = _stored_then_changed(pool, tmp_path)
+    before = _calls(pool)
+    began = time.monotonic()
+    watch = _watch(store)
+    if answer is _hang:
+        with pytest.raises(XapiError):
+            watch.stored(_Answering(session, answer), timeout=1.0)
+    else:
+        assert watch.stored(_Answering(session, answer), timeout=1.0) is None
+    assert time.monotonic() - began < 5.0, "bounded by the call's deadline"
+    assert not any(k.endswith("get_all_records") for k in _diff(_calls(pool), before))
+    assert store.read(view_mod.STATE, {})["token"] == token
+    good = _watch(store).stored(session, timeout=5.0)
+    assert good is not None and store.read(view_mod.STATE, {})["token"] != token, "the step is stored"
+    assert _watch(StateStore(directory=str(tmp_path / "none"))).stored(session) is None, "no view: None"
+    session.logout()

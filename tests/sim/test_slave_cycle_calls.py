@@ -51,3 +51,41 @@ def test_a_slave_cycle_makes_the_same_calls_with_10_or_200_vms(inproc_pool):
     assert small == large
     assert not set(small) & set(WHOLE_TABLE), "a slave reads every VM record each cycle: %s" % small
     assert small.get("event.from", 0) >= 1, "the slave's VM view follows event.from"
+
+
+def test_a_slave_master_watch_reads_its_pool_view_not_every_host_record(inproc_pool):
+    """Failed before: master_watch read every host record (and its own other_config) each cycle; at
+    64 hosts that parse was most of a slave's cycle and much of the master's load."""
+    from halizard.config import schema
+    from halizard.jobs import master_watch, takeover
+    from halizard.jobs.base import Outcome
+    from halizard.statefiles import StateStore
+    from halizard.xapi.view import STATE
+
+    pool = inproc_pool(hosts=3, vms=6, start_latency=0.05)
+    root = next(h["root"] for h in pool.json["hosts"] if h["name_label"] == "host2")
+    _cycle(root)  # the pool view is stored
+
+    def watched():
+        before = pool.pool.calls().get("host2", {})
+        report = master_watch.run(JobContext(root, "master_watch", deadline=time.time() + 30))
+        after = pool.pool.calls().get("host2", {})
+        return report, {m: n - before.get(m, 0) for m, n in after.items() if n != before.get(m, 0)}
+
+    session = pool.xenapi_session("host1")
+    x = session.xenapi
+    key = schema.xc_field_key(schema.PARAMETERS["XC_FIELD_NAME"].default)
+    host3 = x.host.get_by_name_label("host3")[0]
+    x.host.remove_from_other_config(host3, key)
+    x.host.add_to_other_config(host3, key, "marked by the test")
+    report, calls = watched()
+    assert report.outcome is Outcome.QUIET, report
+    assert calls.get("event.from") == 1 and not {"host.get_all_records", "pool.get_all_records",
+                                                 "host.get_other_config"} & set(calls), calls
+    seen = {h.name_label: h.health_field for h in takeover.load_view(StateStore(root)).hosts}
+    assert seen["host3"] == "marked by the test", "the change came through the event stream"
+
+    StateStore(root).remove(STATE)  # no view to go on from: the pool and host records, as before
+    report, calls = watched()
+    assert report.outcome is Outcome.QUIET and calls.get("host.get_all_records") == 1, calls
+    session.xenapi.session.logout()

@@ -91,10 +91,13 @@ def test_sim_probe_target_is_a_real_probe_that_partitions_affect(running):
     one = get_platform(root_of(running, "host1"))
     two_address = get_platform(root_of(running, "host2")).source_address()
     target = one.probe_target(two_address)
-    assert target.method == "tcp"
+    assert target.method == "udp"
     assert net.probe(target, time.monotonic() + 2.0, source=one.source_address()).ok
     running.pool.fault("partition", ["host1", "host2,host3"])
-    assert not net.probe(target, time.monotonic() + 2.0, source=one.source_address()).ok
+    began = time.monotonic()
+    cut = net.probe(target, time.monotonic() + 2.0, source=one.source_address())
+    assert not cut.ok and "refused" in cut.detail
+    assert time.monotonic() - began < 1.0, "refused at once, as a reset connection was"
     running.pool.fault("heal", [])
     assert net.probe(target, time.monotonic() + 2.0, source=one.source_address()).ok
 

@@ -1,4 +1,4 @@
-"""ICMP through the real `ping` and TCP probes, on loopback only; failures in a test-made namespace."""
+"""ICMP through the real `ping`, TCP and UDP probes, on loopback only; failures in a test-made namespace."""
 import subprocess
 import sys
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 
 from halizard.probes import net
-from listeners import loopback_listener
+from listeners import loopback_echo, loopback_listener
 from halizard.probes.deadline import after
 
 
@@ -89,3 +89,41 @@ def test_probe_dispatches_on_target():
     assert net.probe(net.ProbeTarget("127.0.0.1"), after(5)).ok
     with pytest.raises(net.ProbeInputError):
         net.probe(net.ProbeTarget("127.0.0.1", method="snmp"), after(1))
+
+
+def test_udp_probe_answered_refused_and_silent():
+    good, refusing, silent = loopback_echo(b"+"), loopback_echo(b"-"), loopback_echo(answer=False)
+    try:
+        answered = net.udp_probe("127.0.0.1", good.getsockname()[1], after(3), "127.0.0.1", b"+")
+        refused = net.udp_probe("127.0.0.1", refusing.getsockname()[1], after(3), expect=b"+")
+        started = time.monotonic()
+        unanswered = net.udp_probe("127.0.0.1", silent.getsockname()[1], after(0.4), expect=b"+")
+        took = time.monotonic() - started
+    finally:
+        for sock in (good, refusing, silent):
+            sock.close()
+    assert answered.ok and answered.method == "udp" and "answered" in answered.detail
+    assert not refused.ok and "refused" in refused.detail and refused.elapsed < 1.0
+    assert not unanswered.ok and "no answer" in unanswered.detail and 0.35 < took < 3
+
+
+def test_udp_probe_takes_only_the_answer_to_its_own_bytes():
+    stray = loopback_echo(b"+", stray=True)
+    try:
+        assert net.udp_probe("127.0.0.1", stray.getsockname()[1], after(3), expect=b"+").ok
+    finally:
+        stray.close()
+
+
+def test_udp_probe_of_a_closed_port_fails_at_once(closed_port):
+    started = time.monotonic()
+    result = net.udp_probe("127.0.0.1", closed_port, after(3), expect=b"+")
+    assert not result.ok and time.monotonic() - started < 1.0   # the ICMP port unreachable
+
+
+def test_udp_probe_bad_port_and_source():
+    with pytest.raises(net.ProbeInputError):
+        net.udp_probe("127.0.0.1", 70000, after(1))
+    with pytest.raises(net.ProbeSetupError):
+        net.udp_probe("127.0.0.1", 7, after(1), source="192.0.2.1")
+    assert not net.udp_probe("127.0.0.1", 7, time.monotonic() - 1).ok

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from halizard.probes import net, sweep
-from listeners import loopback_listener
+from listeners import loopback_echo, loopback_listener
 from halizard.probes.deadline import after
 from halizard.probes.net import ProbeTarget
 
@@ -59,6 +59,55 @@ def test_many_silent_peers_take_one_deadline_and_no_thread():
     assert took < 3.0, took   # one deadline for all: 60 probes one after another would take 30 s
 
 
+def _udp(sock, expect=b"+"):
+    return ProbeTarget("127.0.0.1", "udp", sock.getsockname()[1], expect)
+
+
+def test_udp_answered_refused_stray_and_silent_in_one_sweep(closed_port):
+    seen = []
+    good, refusing = loopback_echo(b"+", seen=seen), loopback_echo(b"-")
+    stray, silent = loopback_echo(b"+", stray=True), loopback_echo(answer=False)
+    try:
+        began = time.monotonic()
+        got = sweep.probe_all([("good", _udp(good)), ("good again", _udp(good)), ("refused", _udp(refusing)),
+                               ("stray", _udp(stray)), ("silent", _udp(silent)),
+                               ("closed", ProbeTarget("127.0.0.1", "udp", closed_port, b"+"))],
+                              after(0.6), source="127.0.0.7")
+        took = time.monotonic() - began
+    finally:
+        for sock in (good, refusing, stray, silent):
+            sock.close()
+    assert got["good"].ok and got["good again"].ok and got["good"].detail.endswith("answered")
+    assert seen == ["127.0.0.7", "127.0.0.7"]      # from the source address
+    assert not got["refused"].ok and "refused" in got["refused"].detail
+    assert got["stray"].ok                          # an answer to other bytes is not taken for it
+    assert not got["silent"].ok and "no answer" in got["silent"].detail
+    assert not got["closed"].ok
+    assert 0.5 < took < 2.0, took
+
+
+def test_many_udp_peers_share_one_socket_and_no_thread(monkeypatch):
+    import os
+
+    good = loopback_echo(b"+")
+    threads, descriptors = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    opened = []
+    real_socket = socket.socket
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real_socket(*args, **kwargs)
+    monkeypatch.setattr(sweep.socket, "socket", counting)
+    try:
+        got = sweep.probe_all([(i, _udp(good)) for i in range(60)], after(2))
+    finally:
+        monkeypatch.undo()
+        good.close()
+    assert all(r.ok for r in got.values()) and len(got) == 60
+    assert len(opened) == 1 and threading.active_count() == threads
+    assert len(os.listdir("/proc/self/fd")) == descriptors - 1   # the echo's socket closed, the sweep's too
+
+
 def test_tcp_probe_leaves_from_the_source_address():
     seen = []
     good = _server(b"+", seen=seen)
@@ -71,7 +120,8 @@ def test_tcp_probe_leaves_from_the_source_address():
 
 @pytest.mark.parametrize("target", [ProbeTarget("", "tcp", 7), ProbeTarget("-c 1", "icmp"),
                                     ProbeTarget("127.0.0.1; reboot", "icmp"), ProbeTarget("127.0.0.1", "tcp", 0),
-                                    ProbeTarget("127.0.0.1", "tcp", 70000), ProbeTarget("127.0.0.1", "pigeon")])
+                                    ProbeTarget("127.0.0.1", "tcp", 70000), ProbeTarget("127.0.0.1", "udp", 0),
+                                    ProbeTarget("127.0.0.1", "pigeon")])
 def test_a_target_that_cannot_be_probed_fails_and_never_raises(target):
     got = sweep.probe_all([("x", target)], after(1))
     assert not got["x"].ok
@@ -80,11 +130,11 @@ def test_a_target_that_cannot_be_probed_fails_and_never_raises(target):
 def test_an_unusable_source_fails_every_probe():
     good = _server(b"+")
     try:
-        got = sweep.probe_all([("tcp", _tcp(good)), ("icmp", ProbeTarget("127.0.0.1"))], after(1),
-                              source="not an address")
+        got = sweep.probe_all([("tcp", _tcp(good)), ("icmp", ProbeTarget("127.0.0.1")),
+                               ("udp", ProbeTarget("127.0.0.1", "udp", 7, b"+"))], after(1), source="not an address")
     finally:
         good.close()
-    assert not got["tcp"].ok and not got["icmp"].ok
+    assert not got["tcp"].ok and not got["icmp"].ok and not got["udp"].ok
 
 
 def test_an_expired_deadline_probes_nothing():
