@@ -202,6 +202,22 @@ class Run:
                 "summary": self.summary[2] if self.summary else None}
 
 
+_START_LOCK = threading.Lock()   # every start of every Runner in this process
+
+
+def _start_watched_only(process):
+    """Start `process` and take it off multiprocess's list of children, so only its watcher polls it.
+
+    Why: Process.start() polls every listed child first (its _cleanup), so a run that just ended was
+    read by the starter and its watcher at once, and the loser recorded exit status 255 over the real
+    one (CPython gh-130895, gh-140867). The lock: no start polls a process not yet off the list."""
+    import multiprocess.process
+
+    with _START_LOCK:
+        process.start()
+        multiprocess.process._children.discard(process)
+
+
 class Runner:
     """Starts runs and watches each one until its process group is gone."""
 
@@ -252,7 +268,7 @@ class Runner:
         process = self.context_factory().Process(target=child_main, name="ha-lizard-job-" + name,
                                                  args=(job, report_w))
         try:
-            process.start()
+            _start_watched_only(process)
         except BaseException:
             report_r.close()
             raise

@@ -104,3 +104,38 @@ def test_a_job_without_a_report_keeps_the_quiet_debug_line(runner, tmp_path, lin
     assert run.done.wait(20) and run.summary is None
     log_run(run, "error")
     assert [(lv, text) for lv, _f, text in lines] == [("INFO", "job plain is ok again (previous run: error)")]
+
+
+def test_a_run_is_polled_by_its_watcher_only(runner, tmp_path):
+    """Failed before: multiprocess's Process.start() polls every child it lists (its _cleanup), so a run
+    that had just ended was read by two threads at once, the starter and its watcher; with a forkserver
+    the loser records exit status 255 over the real one (CPython gh-130895, gh-140867), and a run that
+    did its work showed as "error". Seen twice in the 64-host benchmark."""
+    import multiprocess.process
+
+    run = runner.start("alone", "sv_unit_jobs:sleepy", str(tmp_path), grace=0.2)
+    try:
+        listed = [p for p in multiprocess.process._children if p.pid == run.pid]
+        assert listed == [], "another start's cleanup would poll this run"
+    finally:
+        runner.kill(run, "test over")
+        assert run.done.wait(20)
+
+
+def test_runs_started_from_many_threads_keep_their_exit_status(runner, tmp_path):
+    import threading
+
+    runs, lock = [], threading.Lock()
+
+    def starter():
+        for i in range(40):
+            started = runner.start("many%d" % i, "sv_unit_jobs:ok", str(tmp_path))
+            with lock:
+                runs.append(started)
+    threads = [threading.Thread(target=starter) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(run.done.wait(60) for run in runs)
+    assert [(r.outcome, r.exitcode) for r in runs if r.outcome != "ok"] == []
