@@ -18,6 +18,7 @@ a completed takeover and a self-fence are also posted as XAPI messages
 (`post_messages`): failures already are, as alerts. A hook never raises: a journal that
 cannot be written loses an entry, never a recovery.
 """
+import hashlib
 import json
 import time
 
@@ -30,6 +31,8 @@ MAX_ENTRIES = 200
 PUBLISH_KEY = "halizard-journal"
 PUBLISH_ENTRIES = 40
 PUBLISH_BYTES = 16000
+PUBLISHED_STATE = "ops-journal-published"   # the digest of the entries last copied to the host record, and when
+REPUBLISH_SECONDS = 3600.0
 REPEAT_SECONDS = 600.0  # the same kind + subject again within this is one decision, not a new one
 FAULT_KINDS = ("host-failed", "self-fence", "takeover", "vm-down")
 LATENCY_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -133,9 +136,34 @@ def published(entries, host_name):
     return text
 
 
-def publish(session, host_ref, state, host_name):
-    """Copy this host's recent entries into its host record when they changed (one or two calls)."""
-    entries, _doc = read(state)
+def publish_due(state, entries, now):
+    """Whether `entries` (this host's journal) must be copied to its host record: they changed since the
+    last copy, or that copy is REPUBLISH_SECONDS old (a renamed host, a record rewritten elsewhere).
+
+    Why: ops_report runs every cycle, and the three calls that found the record unchanged were a
+    sixth of an idle slave's XAPI calls, on every host of the pool."""
+    last = state.read(PUBLISHED_STATE, {}) or {}
+    if not isinstance(last, dict) or last.get("digest") != _digest(entries):
+        return True
+    try:
+        return not 0 <= now - float(last.get("at")) < REPUBLISH_SECONDS
+    except (TypeError, ValueError):
+        return True
+
+
+def mark_published(state, entries, now):
+    """Note that `entries` are in the host record now (publish_due)."""
+    state.write(PUBLISHED_STATE, {"digest": _digest(entries), "at": now})
+
+
+def _digest(entries):
+    text = json.dumps(entries[-PUBLISH_ENTRIES:], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def publish(session, host_ref, entries, host_name):
+    """Copy these recent entries of this host's journal into its host record when they differ from
+    what it holds (one or two calls)."""
     text = published(entries, host_name)
     x = session.xenapi
     if (x.host.get_other_config(host_ref) or {}).get(PUBLISH_KEY) == text:

@@ -47,12 +47,36 @@ def test_ops_report_publishes_the_journal_on_this_hosts_record(tmp_path, monkeyp
     from halizard.ops import journal
 
     published = []
-    monkeypatch.setattr(journal, "publish", lambda session, ref, state, name: published.append((ref, name)))
+    monkeypatch.setattr(journal, "publish", lambda session, ref, entries, name: published.append((ref, name)))
     env = FakeEnv(tmp_path, "ops_report")
     env.answers = {"host.get_by_uuid": "OpaqueRef:h1", "host.get_name_label": "host1"}
     report = ops_report.run(env)
     assert (report.outcome, report.text) == (Outcome.QUIET, "no metrics file; journal published")
     assert published == [("OpaqueRef:h1", "host1")] and env.sessions[0].logged_out
+
+
+def test_ops_report_asks_the_pool_nothing_while_the_journal_is_unchanged(tmp_path, monkeypatch):
+    """Failed before: every cycle looked the host up and read its record (three calls on every host) only
+    to find the copy unchanged. Now: a new entry, or an hour, brings the next copy."""
+    from halizard.ops import journal
+
+    published = []
+    monkeypatch.setattr(journal, "publish", lambda session, ref, entries, name: published.append(len(entries)))
+    env = FakeEnv(tmp_path, "ops_report")
+    env.answers = {"host.get_by_uuid": "OpaqueRef:h1", "host.get_name_label": "host1"}
+    assert ops_report.run(env).text == "no metrics file; journal published"
+    env.clock.advance(15)
+    report = ops_report.run(env)
+    assert (report.outcome, report.text) == (Outcome.QUIET, "no metrics file; journal unchanged since it was published")
+    assert len(env.sessions) == 1, "no session for an unchanged journal"
+    journal.record(env.state, "fenced", "test", subject="host2", now=env.clock.wall())
+    assert ops_report.run(env).text.endswith("journal published") and published == [0, 1]
+    env.clock.advance(journal.REPUBLISH_SECONDS)
+    assert ops_report.run(env).text.endswith("journal published") and published == [0, 1, 1]
+    env.answers = None  # the master goes silent: the next cycle tries again
+    journal.record(env.state, "fenced", "test", subject="host3", now=env.clock.wall())
+    assert "journal not published" in ops_report.run(env).text
+    assert journal.publish_due(env.state, journal.read(env.state)[0], env.clock.wall())
 
 
 POOL = {
