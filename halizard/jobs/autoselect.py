@@ -28,19 +28,25 @@ def last_known(state):
 
 
 def run(env):
-    """Job for every host: cache the pool's current autopromote_uuid while XAPI answers."""
+    """Job for every host: cache the pool's current autopromote_uuid while XAPI answers.
+
+    From the configuration's live read of the pool's other_config when there was one (before, the
+    same other_config was read a second time: two calls on every host each cycle)."""
 
     config = env.effective()
-    session, why = env.try_session(float(config.get("XE_TIMEOUT")))
-    if session is None:
-        return Report(Outcome.SKIPPED, "autopromote kept as %s (master silent: %s)" % (last_known(env.state), why))
-    try:
-        pool = session.xenapi.pool
-        value = (pool.get_other_config(pool.get_all()[0]) or {}).get("autopromote_uuid")
-    except XapiError as exc:
-        return Report(Outcome.SKIPPED, "autopromote kept (%s)" % type(exc).__name__)
-    finally:
-        session.logout()
+    if config.pool_status == "live":  # the configuration was just read from the pool's other_config: it is there
+        value = config.pool_other_config.get("autopromote_uuid")
+    else:
+        session, why = env.try_session(float(config.get("XE_TIMEOUT")))
+        if session is None:
+            return Report(Outcome.SKIPPED, "autopromote kept as %s (master silent: %s)" % (last_known(env.state), why))
+        try:
+            pool = session.xenapi.pool
+            value = (pool.get_other_config(pool.get_all()[0]) or {}).get("autopromote_uuid")
+        except XapiError as exc:
+            return Report(Outcome.SKIPPED, "autopromote kept (%s)" % type(exc).__name__)
+        finally:
+            session.logout()
     if value and value != last_known(env.state):
         record(env.state, value, "pool", env.clock.wall())
         return Report(Outcome.DONE, "autopromote is now %s" % value)

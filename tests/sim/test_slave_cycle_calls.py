@@ -89,3 +89,24 @@ def test_a_slave_master_watch_reads_its_pool_view_not_every_host_record(inproc_p
     report, calls = watched()
     assert report.outcome is Outcome.QUIET and calls.get("host.get_all_records") == 1, calls
     session.xenapi.session.logout()
+
+
+def test_autoselect_takes_the_value_from_the_live_configuration_read(inproc_pool):
+    """Failed before: autoselect read the pool's other_config again after the configuration's live read of
+    it (pool.get_all and pool.get_other_config on every host each cycle)."""
+    from halizard.jobs import autoselect
+
+    pool = inproc_pool(hosts=2, vms=2, start_latency=0.05)
+    root = next(h["root"] for h in pool.json["hosts"] if h["name_label"] == "host2")
+    session = pool.xenapi_session("host1")
+    x = session.xenapi
+    pool_ref = x.pool.get_all()[0]
+    x.pool.remove_from_other_config(pool_ref, "autopromote_uuid")
+    x.pool.add_to_other_config(pool_ref, "autopromote_uuid", "named-by-the-test")
+    before = pool.pool.calls().get("host2", {})
+    report = autoselect.run(JobContext(root, "autoselect", deadline=time.time() + 30))
+    after = pool.pool.calls().get("host2", {})
+    calls = {m: n - before.get(m, 0) for m, n in after.items() if n != before.get(m, 0)}
+    assert report.text == "autopromote is now named-by-the-test", report
+    assert "pool.get_other_config" not in calls and calls.get("pool.get_record") == 1, calls
+    session.xenapi.session.logout()
