@@ -33,9 +33,10 @@ from filelock import FileLock, Timeout
 from loguru import logger
 
 from halizard.xapi import observe
-from halizard.xapi.errors import XapiFailure, XapiTimeout
+from halizard.xapi.errors import XapiError, XapiFailure, XapiTimeout
 
 STATE = "xapi-view"
+FIRST_READ_FAILED = "xapi-view-first-read-failed"   # when this host's last first full read failed
 CLASSES = ("pool", "host", "host_metrics", "vm", "vm_appliance")
 # the fields observe.build_snapshot (and pool_state) read; the rest of a record is dropped
 FIELDS = {
@@ -178,16 +179,32 @@ class PoolWatch:
         Why: pool_state, zombies and vm_monitor start together; three full reads
         of a large pool at once triple the load on a master that must answer
         them all before their deadline. The jobs that waited find the view
-        stored and go on with the cheap incremental call.
+        stored and go on with the cheap incremental call. When that full read
+        failed instead (a master too loaded to answer it in time), they do not
+        repeat it at once: each repeat is the same heavy read on the same
+        loaded master (in a 64 x 1,000 start that doubled the load). The next
+        run tries again.
         """
         wait = self._full_seconds(session, timeout)
+        queued = self._clock()
         try:
             os.makedirs(self.store.directory, exist_ok=True)
             with FileLock(self.store.path(STATE) + ".lock", timeout=wait):
                 records, token = self._load()
                 if records is not None:  # another job of this host read it meanwhile
                     return self._incremental(session, timeout, records, token)
-                return self._full(session, timeout, "no stored view for this master")
+                failed = self.store.read(FIRST_READ_FAILED, {}) or {}
+                if isinstance(failed, dict) and isinstance(failed.get("at"), (int, float)) and failed["at"] >= queued:
+                    raise XapiTimeout(getattr(session, "url", "xapi"), wait,
+                                      "event.from (another job's full read failed while this one waited)")
+                try:
+                    return self._full(session, timeout, "no stored view for this master")
+                except XapiError:
+                    try:
+                        self.store.write(FIRST_READ_FAILED, {"at": self._clock()})
+                    except Exception:  # noqa: BLE001 - unwritable: the waiters read again, as before
+                        pass
+                    raise
         except Timeout:
             raise XapiTimeout(getattr(session, "url", "xapi"), wait, "event.from (another job's full read)") from None
 

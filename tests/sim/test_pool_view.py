@@ -369,3 +369,42 @@ def test_stored_never_reads_in_full(pool, tmp_path, answer):
     assert good is not None and store.read(view_mod.STATE, {})["token"] != token, "the step is stored"
     assert _watch(StateStore(directory=str(tmp_path / "none"))).stored(session) is None, "no view: None"
     session.logout()
+
+
+def test_a_failed_first_read_is_not_repeated_by_the_jobs_that_waited_for_it(pool, tmp_path):
+    """Failed before: when the one full read of a host with no view timed out, each job queued behind it
+    made the same heavy read at once, on the same loaded master (the 64 x 1,000 start doubled its load)."""
+    import threading
+
+    store = StateStore(directory=str(tmp_path))
+    full_reads, lock = [], threading.Lock()
+
+    def hung_full(real, args, timeout):
+        if args[1] == "":
+            with lock:
+                full_reads.append(timeout)
+            return _hang(real, args, timeout)
+        return real.call("event.from", *args, timeout=timeout)
+
+    sessions = [connect(_root(pool, "host1"), timeout=5.0) for _ in range(2)]
+    watches = [view_mod.PoolWatch(store, "master", ListLog(), full_timeout=2.0) for _ in sessions]
+    errors = []
+
+    def refresh(watch, session):
+        try:
+            watch.refresh(_Answering(session, hung_full), 1.0)
+        except XapiError as exc:
+            errors.append(exc)
+    threads = [threading.Thread(target=refresh, args=pair) for pair in zip(watches, sessions)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.2)  # the second queues behind the first
+    for thread in threads:
+        thread.join(30)
+    assert len(full_reads) == 1, full_reads
+    assert len(errors) == 2 and any("while this one waited" in str(e) for e in errors), errors
+    later = _watch(store)
+    later.refresh(sessions[0])  # the next run reads again
+    assert later.last == view_mod.FULL
+    for session in sessions:
+        session.logout()
