@@ -27,7 +27,8 @@ def run(env):
         return Report(Outcome.SKIPPED, "%s; journal not published: this host's uuid is unknown" % wrote)
     entries, _doc = journal.read(env.state)
     now = env.clock.wall()
-    if not journal.publish_due(env.state, entries, now):
+    alerts = str(env.config.get("ENABLE_ALERTS")) == "1"
+    if not journal.publish_due(env.state, entries, now) and not (alerts and journal.unposted(env.state, entries)):
         return Report(Outcome.QUIET, "%s; journal unchanged since it was published" % wrote)
     session, why = env.try_session()
     if session is None:
@@ -36,7 +37,7 @@ def run(env):
         ref = session.xenapi.host.get_by_uuid(uuid)
         name = session.xenapi.host.get_name_label(ref)
         journal.publish(session, ref, entries, name)
-        if str(env.config.get("ENABLE_ALERTS")) == "1":
+        if alerts:
             journal.post_messages(session, env.state, uuid)
         journal.mark_published(env.state, entries, now)
     except XapiError as exc:

@@ -152,8 +152,18 @@ def publish_due(state, entries, now):
 
 
 def mark_published(state, entries, now):
-    """Note that `entries` are in the host record now (publish_due)."""
-    state.write(PUBLISHED_STATE, {"digest": _digest(entries), "at": now})
+    """Note that `entries` are in the host record now (publish_due); never raises: an unnoted copy is
+    only made again next cycle."""
+    try:
+        state.write(PUBLISHED_STATE, {"digest": _digest(entries), "at": now})
+    except Exception as exc:  # noqa: BLE001 - the copy is done; noting it is an optimisation
+        log.debug("journal copy not noted: {}", exc)
+
+
+def unposted(state, entries):
+    """The entries worth an XAPI message not posted yet, oldest first (post_messages)."""
+    done_until = state.read(MESSAGE_STATE, 0.0) or 0.0
+    return [e for e in entries if float(e.get("at") or 0) > done_until and _worth_a_message(e)]
 
 
 def _digest(entries):
@@ -193,11 +203,8 @@ def post_messages(session, state, host_uuid, priority=3):
     host that was cut off posts its self-fence when it can reach the pool again.
     """
     entries, _doc = read(state)
-    done_until = state.read(MESSAGE_STATE, 0.0) or 0.0
     posted = 0
-    for e in entries:
-        if float(e.get("at") or 0) <= done_until or not _worth_a_message(e):
-            continue
+    for e in unposted(state, entries):
         text = "%s %s: %s" % (e["kind"], e.get("subject", ""), e.get("why", ""))
         if e.get("kind") == "fenced":
             text = "%s (%s, %s)" % (text, e.get("method", "?"), e.get("outcome", "?"))

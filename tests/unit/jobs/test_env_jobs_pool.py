@@ -73,6 +73,10 @@ def test_ops_report_asks_the_pool_nothing_while_the_journal_is_unchanged(tmp_pat
     assert ops_report.run(env).text.endswith("journal published") and published == [0, 1]
     env.clock.advance(journal.REPUBLISH_SECONDS)
     assert ops_report.run(env).text.endswith("journal published") and published == [0, 1, 1]
+    posted = []  # alerts switched on with a decision not posted yet: posted though the copy is unchanged
+    monkeypatch.setattr(journal, "post_messages", lambda session, state, uuid: posted.append(uuid))
+    env._config["ENABLE_ALERTS"] = "1"
+    assert ops_report.run(env).text.endswith("journal published") and posted == ["h1"]
     env.answers = None  # the master goes silent: the next cycle tries again
     journal.record(env.state, "fenced", "test", subject="host3", now=env.clock.wall())
     assert "journal not published" in ops_report.run(env).text
