@@ -64,6 +64,13 @@ def check_address(address):
     return _checked(address)
 
 
+def check_port(port):
+    """The port if it is a TCP or UDP port number; ProbeInputError otherwise."""
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ProbeInputError("invalid probe port %r" % (port,))
+    return port
+
+
 @functools.lru_cache(maxsize=1024)
 def _checked(address):
     """check_address for a non-empty string; cached: the self-fence round checks every peer's each second."""
@@ -112,8 +119,7 @@ def icmp_ping(address, deadline, source=None, ping=PING):
 def tcp_probe(address, port, deadline, source=None, expect=b""):
     """Connect to (address, port) before `deadline`; with `expect`, also read exactly those bytes."""
     address = check_address(address)
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ProbeInputError("invalid probe port %r" % (port,))
+    check_port(port)
     started = time.monotonic()
     seconds = remaining(deadline)
     if seconds <= 0:
@@ -164,8 +170,7 @@ def udp_probe(address, port, deadline, source=None, expect=b""):
     `expect` followed by those bytes. Any other answer ending in them (a refusal), an ICMP port
     unreachable or silence until the deadline is not reached."""
     address = check_address(address)
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ProbeInputError("invalid probe port %r" % (port,))
+    check_port(port)
     started = time.monotonic()
     if remaining(deadline) <= 0:
         return NetResult(False, "udp", address, "no time left to probe", 0.0)

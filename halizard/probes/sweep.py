@@ -95,6 +95,8 @@ class _Sweep(object):
             address = net.check_address(target.address)
             if self.source is not None:
                 net.check_address(self.source)
+            if target.method in ("tcp", "udp"):
+                net.check_port(target.port)
         except net.ProbeInputError as exc:
             return self.finish(key, target, False, "cannot probe: %s" % exc)
         if remaining(self.deadline) <= 0:
@@ -120,8 +122,6 @@ class _Sweep(object):
         return self.echoes[family]
 
     def _connect(self, key, target, address, family):
-        if not isinstance(target.port, int) or not 0 < target.port < 65536:
-            return self.finish(key, target, False, "cannot probe: invalid port %r" % (target.port,))
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:  # out of descriptors, say: not reached, and the round goes on
@@ -140,8 +140,6 @@ class _Sweep(object):
         self.selector.register(sock, selectors.EVENT_WRITE, _Connect(key, target))
 
     def _datagram(self, key, target, address, family):
-        if not isinstance(target.port, int) or not 0 < target.port < 65536:
-            return self.finish(key, target, False, "cannot probe: invalid port %r" % (target.port,))
         if family not in self.datagrams:
             self.datagrams[family] = _Datagrams.open(family, self.source)
             if isinstance(self.datagrams[family], _Datagrams):

@@ -396,9 +396,9 @@ def test_a_failed_first_read_is_not_repeated_by_the_jobs_that_waited_for_it(pool
         except XapiError as exc:
             errors.append(exc)
     threads = [threading.Thread(target=refresh, args=pair) for pair in zip(watches, sessions)]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.2)  # the second queues behind the first
+    threads[0].start()
+    wait_until(lambda: full_reads, 10, message="the first job's full read")
+    threads[1].start()  # it queues behind the first, whose read hangs
     for thread in threads:
         thread.join(30)
     assert len(full_reads) == 1, full_reads
